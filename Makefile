@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# qhtrace: `make` builds .output/qhtrace, `make test` runs every test tier, `make demo` runs
+# qhtrace on the bundled demo workload. Missing Debian packages are installed first.
+
+OUTPUT ?= .output
+PREFIX ?= /usr/local
+DESTDIR ?=
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= gcc
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VERSION := 0.1.0
+
+# proc.bpf.c defines the shared maps, the others declare them extern: libbpf 1.1's linker
+# resolves the extern maps only when the defining object comes first.
+BPF_SRCS := bpf/proc.bpf.c $(filter-out bpf/proc.bpf.c,$(wildcard bpf/*.bpf.c))
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
+USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+# modules that need no BPF skeleton: what the unit tests link against
+PURE_OBJS := $(filter-out $(OUTPUT)/user/tracer.o $(OUTPUT)/user/attach.o,$(USER_OBJS))
+FIXTURES := $(patsubst tests/fixtures/%.c,$(OUTPUT)/fixtures/%,$(wildcard tests/fixtures/*.c))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/*.c))
+LOAD_TESTS := $(patsubst tests/load/%.c,$(OUTPUT)/tests/%,$(wildcard tests/load/*.c))
+
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-Ibpf -Ivmlinux/$(ARCH) -MMD -MP
+CFLAGS ?= -O2 -g
+QH_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
+	-DQH_VERSION='"$(VERSION)"' -Iuser -Ibpf -I$(OUTPUT) -MMD -MP
+LDLIBS := -lbpf -lelf -lz -lcjson
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all deps test-deps test unit-test demo bench install clean
+
+all: $(OUTPUT)/qhtrace
+
+# A fresh machine needs nothing done by hand: the stamp re-runs the installer when it changes.
+$(OUTPUT)/.deps: tools/install-deps.sh | $(OUTPUT)
+	$(call msg,DEPS,build)
+	$(Q)./tools/install-deps.sh
+	$(Q)touch $@
+
+$(OUTPUT)/.test-deps: tools/install-deps.sh | $(OUTPUT)
+	$(call msg,DEPS,test)
+	$(Q)./tools/install-deps.sh --test
+	$(Q)touch $@ $(OUTPUT)/.deps
+
+deps: $(OUTPUT)/.deps
+test-deps: $(OUTPUT)/.test-deps
+
+$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/user $(OUTPUT)/fixtures $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/.deps | $(OUTPUT)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/qhtrace.bpf.o: $(BPF_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(BPFTOOL) gen object $@ $^
+
+$(OUTPUT)/qhtrace.skel.h: $(OUTPUT)/qhtrace.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name qhtrace_bpf > $@
+
+# the objects that include the skeleton
+$(OUTPUT)/user/tracer.o: $(OUTPUT)/qhtrace.skel.h
+
+$(OUTPUT)/user/%.o: user/%.c $(OUTPUT)/.deps | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(QH_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/qhtrace: $(OUTPUT)/user/main.o $(USER_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/fixtures/%: tests/fixtures/%.c | $(OUTPUT)/fixtures
+	$(call msg,FIXTURE,$@)
+	$(Q)$(CC) -O1 -g -Wall -Wextra -Werror -pthread $< -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(PURE_OBJS) $(OUTPUT)/.test-deps | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(QH_CFLAGS) $< $(PURE_OBJS) $(LDLIBS) -lcmocka -o $@
+
+$(OUTPUT)/tests/%: tests/load/%.c $(USER_OBJS) $(OUTPUT)/.test-deps | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(QH_CFLAGS) $< $(USER_OBJS) $(LDLIBS) -lcmocka -o $@
+
+# Every tier: unit (no root), load and end-to-end (root). Ends with "N passed, N failed".
+test: $(OUTPUT)/.test-deps $(OUTPUT)/qhtrace $(FIXTURES) $(UNIT_TESTS) $(LOAD_TESTS)
+	$(Q)OUTPUT=$(OUTPUT) ./tests/run
+
+unit-test: $(UNIT_TESTS)
+	$(Q)OUTPUT=$(OUTPUT) ./tests/run --unit
+
+demo: $(OUTPUT)/qhtrace $(OUTPUT)/fixtures/demo
+	$(Q)$(OUTPUT)/qhtrace attach -o $(OUTPUT)/demo-report.json -- $(OUTPUT)/fixtures/demo
+	@echo "JSON report: $(OUTPUT)/demo-report.json"
+
+bench: $(OUTPUT)/qhtrace $(FIXTURES)
+	$(Q)/usr/bin/python3 tests/bench/startup.py
+
+install: $(OUTPUT)/qhtrace
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX)/bin/qhtrace)
+	$(Q)install -D -m 0755 $< $(DESTDIR)$(PREFIX)/bin/qhtrace
+
+clean:
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)
+
+-include $(wildcard $(OUTPUT)/bpf/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)

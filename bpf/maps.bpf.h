@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Maps shared by every probe family. The static linker (bpftool gen object) joins the
+ * objects: the map is defined in the one unit that defines QH_DEFINE_MAPS and declared
+ * extern in the others, so all programs of the skeleton see the same map.
+ */
+#ifndef __MAPS_BPF_H
+#define __MAPS_BPF_H
+
+#include "qhtrace.h"
+
+#ifdef QH_DEFINE_MAPS
+#define QH_MAP
+#else
+#define QH_MAP extern
+#endif
+
+/* Sizes are defaults: the loader sets them with bpf_map__set_max_entries() before load. */
+
+/* tgid -> counters. Presence in this map is what "traced" means. */
+QH_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct qh_proc);
+} procs SEC(".maps");
+
+/*
+ * mm_struct address -> tgid. rss_stat fires with the mm, not always in the owner's context
+ * (exit teardown, reclaim, fork copying into the child's mm), so RSS is attributed through
+ * the mm. Untraced processes cost this one lookup.
+ */
+QH_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u64);
+	__type(value, __u32);
+} mm_owner SEC(".maps");
+
+struct qh_call {
+	__u64 anon_bytes; /* munmap: bytes of the range in anonymous mappings */
+	__u64 file_bytes; /* munmap: bytes of the range in file mappings */
+	__u32 is_anon;	  /* mremap: kind of the mapping being resized */
+	__u32 __pad;
+};
+
+/* tid -> what a munmap/mremap entry saw, consumed at its exit. */
+QH_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct qh_call);
+} calls SEC(".maps");
+
+QH_MAP struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+QH_MAP struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, QH_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *cnt = bpf_map_lookup_elem(&stats, &idx);
+
+	if (cnt)
+		*cnt += 1; /* per-CPU slot: no atomics needed */
+}
+
+#endif /* __MAPS_BPF_H */

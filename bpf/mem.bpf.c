@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Memory: RSS by kind from rss_stat, and mmap/munmap/mremap/brk accounting. */
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "proc.bpf.h"
+
+#ifndef MAP_ANONYMOUS
+#define MAP_ANONYMOUS 0x20
+#endif
+#define QH_MAX_VMAS 8 /* mappings of one munmap range that are classified */
+
+/* set by the loader from sysconf(_SC_PAGESIZE) */
+const volatile __u64 cfg_page_size = 4096;
+
+static __always_inline int handle_rss_stat(struct mm_struct *mm, int member)
+{
+	__u64 key = (__u64)mm, total;
+	struct qh_proc *p;
+	__u32 *tgid;
+
+	tgid = bpf_map_lookup_elem(&mm_owner, &key);
+	if (!tgid)
+		return 0;
+	p = bpf_map_lookup_elem(&procs, tgid);
+	if (!p || p->mm != key)
+		return 0;
+	if (member < 0 || member >= QH_NR_RSS)
+		return 0;
+	/* the index is masked so the verifier sees it stay inside the array */
+	p->rss_pages[member & (QH_NR_RSS - 1)] = mm_counter(mm, member);
+	total = proc_rss_total(p);
+	if (total > p->peak_rss_pages)
+		p->peak_rss_pages = total;
+	stat_inc(QH_STAT_RSS_EVENTS);
+	return 0;
+}
+
+SEC("tp_btf/rss_stat")
+int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
+{
+	return handle_rss_stat(mm, member);
+}
+
+/*
+ * Syscall arguments are read from the task's saved user registers: they are intact at
+ * sys_exit, so mmap and brk need no entry probe and no per-call state.
+ */
+static __always_inline struct pt_regs *user_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+static __always_inline struct qh_proc *current_proc(__u32 *tgid)
+{
+	*tgid = bpf_get_current_pid_tgid() >> 32;
+	return bpf_map_lookup_elem(&procs, tgid);
+}
+
+/* a syscall's return value that is an -errno, as the kernel's IS_ERR_VALUE() says */
+static __always_inline bool is_err(long ret)
+{
+	return (unsigned long)ret >= (unsigned long)-4095;
+}
+
+static __always_inline __u64 page_align(__u64 len)
+{
+	return (len + cfg_page_size - 1) & ~(cfg_page_size - 1);
+}
+
+static __always_inline void sub_clamped(__u64 *v, __u64 d)
+{
+	*v = *v > d ? *v - d : 0;
+}
+
+SEC("tp/syscalls/sys_exit_mmap")
+int sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs;
+	struct qh_proc *p;
+	__u64 len, flags;
+	__u32 tgid;
+
+	p = current_proc(&tgid);
+	if (!p || is_err(ctx->ret))
+		return 0;
+	regs = user_regs();
+	len = page_align(BPF_CORE_READ(regs, si));
+	flags = BPF_CORE_READ(regs, r10);
+	if (flags & MAP_ANONYMOUS)
+		__sync_fetch_and_add(&p->mmap_anon_bytes, len);
+	else
+		__sync_fetch_and_add(&p->mmap_file_bytes, len);
+	__sync_fetch_and_add(&p->mmap_calls, 1);
+	stat_inc(QH_STAT_SYSCALLS);
+	return 0;
+}
+
+struct vma_ctx {
+	__u64 start; /* of the range still to classify */
+	__u64 end;
+	__u64 next;  /* where the next lookup starts; 0 when done */
+	__u64 anon;
+	__u64 file;
+};
+
+static long classify_vma(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_ctx *c = data;
+	__u64 vs = vma->vm_start, ve = vma->vm_end, s, e;
+
+	/* find_vma() returns the first mapping ending above the address: it may start later */
+	s = vs > c->start ? vs : c->start;
+	e = ve < c->end ? ve : c->end;
+	if (s < e) {
+		if (vma->vm_file)
+			c->file += e - s;
+		else
+			c->anon += e - s;
+	}
+	c->next = ve < c->end ? ve : 0;
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_munmap")
+int sys_enter_munmap(struct trace_event_raw_sys_enter *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct vma_ctx c = {};
+	struct qh_call call = {};
+	__u32 tgid, tid = (__u32)bpf_get_current_pid_tgid();
+	struct qh_proc *p;
+
+	p = current_proc(&tgid);
+	if (!p)
+		return 0;
+	c.start = ctx->args[0];
+	c.end = c.start + page_align(ctx->args[1]);
+	c.next = c.start;
+	for (int i = 0; i < QH_MAX_VMAS && c.next; i++) {
+		c.start = c.next;
+		c.next = 0;
+		if (bpf_find_vma(task, c.start, classify_vma, &c, 0))
+			break;
+	}
+	call.anon_bytes = c.anon;
+	call.file_bytes = c.file;
+	if (bpf_map_update_elem(&calls, &tid, &call, BPF_ANY))
+		stat_inc(QH_STAT_CALLS_FULL);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_munmap")
+int sys_exit_munmap(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tgid, tid = (__u32)bpf_get_current_pid_tgid();
+	struct qh_call *call;
+	struct qh_proc *p;
+
+	call = bpf_map_lookup_elem(&calls, &tid);
+	if (!call)
+		return 0;
+	p = current_proc(&tgid);
+	if (p && ctx->ret == 0) {
+		sub_clamped(&p->mmap_anon_bytes, call->anon_bytes);
+		sub_clamped(&p->mmap_file_bytes, call->file_bytes);
+		__sync_fetch_and_add(&p->munmap_calls, 1);
+		stat_inc(QH_STAT_SYSCALLS);
+	}
+	bpf_map_delete_elem(&calls, &tid);
+	return 0;
+}
+
+static long vma_is_anon(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	*(__u32 *)data = vma->vm_file == NULL;
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_mremap")
+int sys_enter_mremap(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid, tid = (__u32)bpf_get_current_pid_tgid();
+	struct qh_call call = {};
+
+	if (!current_proc(&tgid))
+		return 0;
+	bpf_find_vma(bpf_get_current_task_btf(), ctx->args[0], vma_is_anon, &call.is_anon, 0);
+	if (bpf_map_update_elem(&calls, &tid, &call, BPF_ANY))
+		stat_inc(QH_STAT_CALLS_FULL);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_mremap")
+int sys_exit_mremap(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tgid, tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 old_len, new_len, *v;
+	struct pt_regs *regs;
+	struct qh_call *call;
+	struct qh_proc *p;
+
+	call = bpf_map_lookup_elem(&calls, &tid);
+	if (!call)
+		return 0;
+	p = current_proc(&tgid);
+	if (p && !is_err(ctx->ret)) {
+		regs = user_regs();
+		old_len = page_align(BPF_CORE_READ(regs, si));
+		new_len = page_align(BPF_CORE_READ(regs, dx));
+		v = call->is_anon ? &p->mmap_anon_bytes : &p->mmap_file_bytes;
+		if (new_len >= old_len)
+			__sync_fetch_and_add(v, new_len - old_len);
+		else
+			sub_clamped(v, old_len - new_len);
+		__sync_fetch_and_add(&p->mremap_calls, 1);
+		stat_inc(QH_STAT_SYSCALLS);
+	}
+	bpf_map_delete_elem(&calls, &tid);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_brk")
+int sys_exit_brk(struct trace_event_raw_sys_exit *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct qh_proc *p;
+	__u32 tgid;
+
+	p = current_proc(&tgid);
+	if (!p)
+		return 0;
+	p->heap_bytes = BPF_CORE_READ(task, mm, brk) - BPF_CORE_READ(task, mm, start_brk);
+	__sync_fetch_and_add(&p->brk_calls, 1);
+	stat_inc(QH_STAT_SYSCALLS);
+	return 0;
+}

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Process lifecycle: fork (process and thread), exec, exit, release. */
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#define QH_DEFINE_MAPS
+#include "proc.bpf.h"
+
+#ifndef SIGNAL_GROUP_EXIT
+#define SIGNAL_GROUP_EXIT 0x00000004 /* include/linux/sched/signal.h */
+#endif
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline void *reserve(__u64 size)
+{
+	void *e = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!e)
+		stat_inc(QH_STAT_RB_RESERVE_FAILED);
+	return e;
+}
+
+static __always_inline void fill_hdr(struct qh_event_hdr *h, __u32 type, __u32 pid, __u64 start)
+{
+	h->type = type;
+	h->pid = pid;
+	h->ts_ns = bpf_ktime_get_boot_ns();
+	h->start_ns = start;
+}
+
+static __always_inline int handle_fork(struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 tgid = BPF_CORE_READ(child, tgid);
+	struct mm_struct *mm;
+	struct qh_event_fork *e;
+	struct qh_proc *pp, *p, init = {};
+
+	pp = bpf_map_lookup_elem(&procs, &ptgid);
+	if (!pp)
+		return 0;
+
+	if (tgid == ptgid) {
+		/* a new thread; races with other threads of the process are benign */
+		__u32 n = __sync_add_and_fetch(&pp->threads, 1);
+
+		if (n > pp->threads_peak)
+			pp->threads_peak = n;
+		return 0;
+	}
+
+	mm = BPF_CORE_READ(child, mm);
+	init.start_ns = task_start_ns(child);
+	init.ppid = BPF_CORE_READ(child, real_parent, tgid);
+	init.threads = 1;
+	init.threads_peak = 1;
+	proc_read_rss(&init, mm);
+	init.base_rss_pages = init.peak_rss_pages = proc_rss_total(&init);
+	init.heap_bytes = BPF_CORE_READ(mm, brk) - BPF_CORE_READ(mm, start_brk);
+	/* the child inherits the parent's mappings */
+	init.mmap_anon_bytes = pp->mmap_anon_bytes;
+	init.mmap_file_bytes = pp->mmap_file_bytes;
+
+	if (bpf_map_update_elem(&procs, &tgid, &init, BPF_ANY)) {
+		stat_inc(QH_STAT_PROCS_FULL);
+		return 0;
+	}
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (!p)
+		return 0;
+	/* CLONE_VM without CLONE_THREAD (vfork, posix_spawn): the mm stays the parent's */
+	if ((__u64)mm != pp->mm)
+		proc_own_mm(p, tgid, mm);
+	else
+		p->mm = (__u64)mm;
+
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, QH_EV_FORK, tgid, init.start_ns);
+	__builtin_memcpy(&e->proc, p, sizeof(*p));
+	BPF_CORE_READ_STR_INTO(&e->comm, child, comm);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	return handle_fork(parent, child);
+}
+
+static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
+				       struct linux_binprm *bprm)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	struct qh_event_exec *e;
+	struct qh_proc *p;
+
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (!p)
+		return 0;
+
+	/* a process seeded from /proc knows its start time to the tick only */
+	p->start_ns = task_start_ns(task);
+	p->flags &= ~QH_PF_START_SEEDED;
+	if (p->mm != (__u64)mm) {
+		proc_drop_mm(p, tgid);
+		proc_own_mm(p, tgid, mm);
+	}
+	/* a new program: its growth is measured from here */
+	proc_read_rss(p, mm);
+	p->base_rss_pages = p->peak_rss_pages = proc_rss_total(p);
+	p->heap_bytes = 0;
+	p->mmap_anon_bytes = 0;
+	p->mmap_file_bytes = 0;
+	/* de_thread() has already made every other thread exit */
+	p->threads = 1;
+	p->ppid = BPF_CORE_READ(task, real_parent, tgid);
+
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, QH_EV_EXEC, tgid, p->start_ns);
+	e->old_pid = old_pid;
+	e->__pad = 0;
+	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
+	bpf_probe_read_kernel_str(&e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return handle_exec(p, old_pid, bprm);
+}
+
+/* The status word wait(2) will report, computed as wait_task_zombie() does. */
+static __always_inline __s32 exit_status(struct task_struct *task)
+{
+	struct signal_struct *sig = BPF_CORE_READ(task, signal);
+	struct task_struct *leader;
+
+	if (BPF_CORE_READ(sig, flags) & SIGNAL_GROUP_EXIT)
+		return BPF_CORE_READ(sig, group_exit_code);
+	leader = BPF_CORE_READ(task, group_leader);
+	if (leader == task)
+		return BPF_CORE_READ(task, exit_code);
+	return BPF_CORE_READ(leader, exit_code);
+}
+
+static __always_inline int handle_exit(struct task_struct *task, bool group_dead)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct qh_event_exit *e;
+	struct qh_proc *p;
+
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (!p)
+		return 0;
+	if (!group_dead) {
+		if (p->threads > 1)
+			__sync_fetch_and_add(&p->threads, -1);
+		return 0;
+	}
+
+	/*
+	 * Since v6.16 (commit "tracing: sched: add group_dead to sched_process_exit") this fires
+	 * before exit_mm(): the counters are the process's RSS as it began to exit. Dropping the
+	 * mm here keeps the teardown in exit_mmap() from zeroing them.
+	 */
+	if (p->flags & QH_PF_START_SEEDED) {
+		p->start_ns = task_start_ns(BPF_CORE_READ(task, group_leader));
+		p->flags &= ~QH_PF_START_SEEDED;
+	}
+	proc_read_rss(p, BPF_CORE_READ(task, mm));
+	proc_drop_mm(p, tgid);
+	p->threads = 0;
+	p->exit_status = exit_status(task);
+	p->exit_ns = bpf_ktime_get_boot_ns();
+	p->flags |= QH_PF_EXITED;
+
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, QH_EV_EXIT, tgid, p->start_ns);
+	e->hdr.ts_ns = p->exit_ns;
+	__builtin_memcpy(&e->proc, p, sizeof(*p));
+	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
+{
+	return handle_exit(p, group_dead);
+}
+
+/*
+ * Runs from an RCU callback after release_task(): the process has been reaped. Its pid may
+ * already belong to a new process, so the start time decides whose entry this is.
+ */
+static __always_inline int handle_free(struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u64 start = task_start_ns(task);
+	struct qh_event_reap *e;
+	struct qh_proc *p;
+
+	if (BPF_CORE_READ(task, pid) != tgid)
+		return 0;
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (!p || !(p->flags & QH_PF_EXITED) || p->start_ns != start)
+		return 0;
+	bpf_map_delete_elem(&procs, &tgid);
+
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, QH_EV_REAP, tgid, start);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(sched_process_free, struct task_struct *p)
+{
+	return handle_free(p);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Helpers on struct qh_proc shared by the process and memory probe families. */
+#ifndef __PROC_BPF_H
+#define __PROC_BPF_H
+
+#include "maps.bpf.h"
+#include "core_fixes.bpf.h"
+
+static __always_inline __u64 proc_rss_total(const struct qh_proc *p)
+{
+	/* what the kernel calls RSS (get_mm_rss): swap entries are not resident */
+	return p->rss_pages[MM_FILEPAGES] + p->rss_pages[MM_ANONPAGES] +
+	       p->rss_pages[MM_SHMEMPAGES];
+}
+
+static __always_inline void proc_read_rss(struct qh_proc *p, struct mm_struct *mm)
+{
+	if (!mm)
+		return;
+	p->rss_pages[MM_FILEPAGES] = mm_counter(mm, MM_FILEPAGES);
+	p->rss_pages[MM_ANONPAGES] = mm_counter(mm, MM_ANONPAGES);
+	p->rss_pages[MM_SWAPENTS] = mm_counter(mm, MM_SWAPENTS);
+	p->rss_pages[MM_SHMEMPAGES] = mm_counter(mm, MM_SHMEMPAGES);
+}
+
+/* Start following @mm for @tgid: RSS changes of that mm are charged to it. */
+static __always_inline void proc_own_mm(struct qh_proc *p, __u32 tgid, struct mm_struct *mm)
+{
+	__u64 key = (__u64)mm;
+
+	p->mm = key;
+	if (!mm)
+		return;
+	if (bpf_map_update_elem(&mm_owner, &key, &tgid, BPF_ANY))
+		stat_inc(QH_STAT_MMS_FULL);
+}
+
+/*
+ * Stop following the mm of @p, unless another process owns it (a vfork child shares its
+ * parent's mm until exec; dropping it then must not blind us to the parent).
+ */
+static __always_inline void proc_drop_mm(struct qh_proc *p, __u32 tgid)
+{
+	__u64 key = p->mm;
+	__u32 *owner;
+
+	if (!key)
+		return;
+	owner = bpf_map_lookup_elem(&mm_owner, &key);
+	if (owner && *owner == tgid)
+		bpf_map_delete_elem(&mm_owner, &key);
+	p->mm = 0;
+}
+
+#endif /* __PROC_BPF_H */

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one wire format shared by the BPF programs and the loader.
+ *
+ * Only fixed-width types, no type-defining includes: both vmlinux.h (kernel side) and
+ * <linux/types.h> (user side) provide __u8..__u64. Every ring buffer record starts with a
+ * __u32 type tag; fields are ordered large to small so no record has padding holes.
+ */
+#ifndef __QHTRACE_H
+#define __QHTRACE_H
+
+#ifndef TASK_COMM_LEN
+#define TASK_COMM_LEN 16
+#endif
+
+#define QH_FILENAME_LEN 256
+
+/* rss_stat members, as the kernel numbers them (enum mm counter). */
+#ifndef MM_FILEPAGES
+#define MM_FILEPAGES 0
+#define MM_ANONPAGES 1
+#define MM_SWAPENTS 2
+#define MM_SHMEMPAGES 3
+#endif
+#define QH_NR_RSS 4
+
+enum qh_event_type {
+	QH_EV_FORK = 1, /* a traced process forked a new process (not a thread) */
+	QH_EV_EXEC = 2,
+	QH_EV_EXIT = 3, /* the last thread of a traced process exited */
+	QH_EV_REAP = 4, /* the task_struct of an exited process was released */
+};
+
+/* Per-CPU loss and failure counters, indices into the `stats` map. */
+enum qh_stat {
+	QH_STAT_RB_RESERVE_FAILED = 0, /* ring buffer full: a lifecycle event was dropped */
+	QH_STAT_PROCS_FULL,	       /* `procs` full: a new process could not be traced */
+	QH_STAT_MMS_FULL,	       /* `mm_owner` full: RSS of a process cannot be followed */
+	QH_STAT_CALLS_FULL,	       /* `calls` full: one mmap-family syscall not accounted */
+	QH_STAT_RSS_EVENTS,	       /* rss_stat hits for traced processes (not a loss) */
+	QH_STAT_SYSCALLS,	       /* memory syscalls accounted (not a loss) */
+	QH_STAT_MAX,
+};
+
+/* The stats of the first QH_STAT_LOST_MAX indices are losses. */
+#define QH_STAT_LOST_MAX QH_STAT_RSS_EVENTS
+
+#define QH_PF_EXITED (1U << 0)	  /* the last thread has exited; counters are final */
+#define QH_PF_START_SEEDED (1U << 1) /* start_ns came from /proc (tick resolution) */
+
+/*
+ * Value of the `procs` map, keyed by tgid. Owned by the kernel side except at seeding,
+ * where userspace creates the entry of a process that already exists.
+ */
+struct qh_proc {
+	__u64 start_ns;		     /* task->start_boottime: with the pid, the process identity */
+	__u64 mm;		     /* kernel address of the mm_struct being followed */
+	__u64 rss_pages[QH_NR_RSS];  /* current, by rss_stat member */
+	__u64 peak_rss_pages;	     /* file + anon + shmem, highest since last exec or fork */
+	__u64 base_rss_pages;	     /* file + anon + shmem right after last exec or fork */
+	__u64 heap_bytes;	     /* brk - start_brk */
+	__u64 mmap_anon_bytes;	     /* anonymous bytes mapped through mmap/mremap, live */
+	__u64 mmap_file_bytes;	     /* file-backed bytes mapped through mmap/mremap, live */
+	__u64 mmap_calls;
+	__u64 munmap_calls;
+	__u64 mremap_calls;
+	__u64 brk_calls;
+	__u64 exit_ns;		     /* bpf_ktime_get_boot_ns() at group exit, 0 while alive */
+	__u32 ppid;
+	__u32 threads;
+	__u32 threads_peak;
+	__u32 flags;		     /* QH_PF_* */
+	__s32 exit_status;	     /* wait(2) status word, valid with QH_PF_EXITED */
+	__u32 __pad;
+};
+
+struct qh_event_hdr {
+	__u32 type; /* enum qh_event_type */
+	__u32 pid;  /* tgid */
+	__u64 ts_ns; /* bpf_ktime_get_boot_ns() */
+	__u64 start_ns;
+};
+
+/* QH_EV_FORK: the child, with its counters right after fork. */
+struct qh_event_fork {
+	struct qh_event_hdr hdr;
+	struct qh_proc proc;
+	__u8 comm[TASK_COMM_LEN];
+};
+
+/* QH_EV_EXEC: filename as passed to execve (bprm->filename). */
+struct qh_event_exec {
+	struct qh_event_hdr hdr;
+	__u32 old_pid; /* the thread that called exec, if not the leader */
+	__u32 __pad;
+	__u8 comm[TASK_COMM_LEN];
+	__u8 filename[QH_FILENAME_LEN];
+};
+
+/* QH_EV_EXIT: the final counters of the process. */
+struct qh_event_exit {
+	struct qh_event_hdr hdr;
+	struct qh_proc proc;
+	__u8 comm[TASK_COMM_LEN];
+};
+
+/* QH_EV_REAP */
+struct qh_event_reap {
+	struct qh_event_hdr hdr;
+};
+
+#endif /* __QHTRACE_H */

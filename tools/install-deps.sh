@@ -1,0 +1,34 @@
+#!/bin/sh
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# Install the Debian 12 packages qhtrace needs to build and test, if any is missing.
+# Called by the Makefile; safe to run again (does nothing when all are present).
+#   tools/install-deps.sh          build dependencies
+#   tools/install-deps.sh --test   build and test dependencies
+set -eu
+
+build="clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcjson-dev pkg-config make gcc"
+test="libcmocka-dev python3 python3-pytest util-linux"
+
+pkgs=$build
+[ "${1:-}" = "--test" ] && pkgs="$pkgs $test"
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: missing Debian packages:$missing -- run 'sudo $0 ${1:-}'" >&2
+	exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "install-deps: apt-get not found: install$missing by hand" >&2
+	exit 1
+fi
+echo "install-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+#include "tracer.h"
+#include "util.h"
+
+void cli__usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: qhtrace COMMAND [OPTIONS] ...\n"
+		"\n"
+		"Trace processes with eBPF: lifecycle, memory growth, exits, and what they leave\n"
+		"behind.\n"
+		"\n"
+		"Commands:\n"
+		"  attach [OPTIONS] -- CMD [ARGS...]  run CMD and trace it and every descendant\n"
+		"  help                               this text ('qhtrace attach --help' for more)\n"
+		"  version                            print the version\n"
+		"\n"
+		"Examples:\n"
+		"  sudo qhtrace attach -- pytest -x tests/\n"
+		"  sudo qhtrace attach -o report.json -- make check\n");
+}
+
+void cli__usage_attach(FILE *out)
+{
+	fprintf(out,
+		"Usage: qhtrace attach [OPTIONS] [--] CMD [ARGS...]\n"
+		"\n"
+		"Run CMD with every probe attached before its first instruction, trace it and all\n"
+		"its descendants, and report when CMD exits: a table of processes on stderr and,\n"
+		"with -o, a JSON report (schema qhtrace/report/v1).\n"
+		"\n"
+		"Options:\n"
+		"  -o, --output FILE        write the JSON report to FILE (not a symlink; its\n"
+		"                           directory must exist)\n"
+		"  -q, --quiet              no summary table on stderr\n"
+		"  -v, --verbose            debug messages, libbpf's own output\n"
+		"      --max-procs N        processes traced at once, %u..%u (default %u)\n"
+		"      --ringbuf-size KB    ring buffer in KiB, a power of two, %u..%u (default %u)\n"
+		"  -h, --help               this text\n"
+		"\n"
+		"Exit status: CMD's own, or 128+N if a signal N killed it; %d if tracing could not\n"
+		"start (not root, no BTF, BPF load failed) or the report could not be written; %d for\n"
+		"a bad command line or a refused output path; %d if CMD is not executable; %d if CMD\n"
+		"is not found. SIGINT and SIGTERM are passed to CMD; the report is still written.\n"
+		"\n"
+		"Examples:\n"
+		"  sudo qhtrace attach -- pytest -x tests/\n"
+		"  sudo qhtrace attach -o report.json -- /usr/bin/python3 -m pytest\n"
+		"  sudo qhtrace attach -q -o run.json --max-procs 131072 -- make -j2 check\n",
+		64, 4194304, QH_DEFAULT_MAX_PROCS, 64, 1048576, QH_DEFAULT_RINGBUF_KB, QH_EXIT_ERROR,
+		QH_EXIT_USAGE, QH_EXIT_NOEXEC, QH_EXIT_NOTFOUND);
+}
+
+enum { OPT_MAX_PROCS = 256, OPT_RINGBUF };
+
+static const struct option attach_options[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },
+	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+static int parse_num(const char *opt, const char *arg, uint64_t min, uint64_t max,
+		     uint32_t *out)
+{
+	uint64_t v;
+
+	if (util__parse_u64(arg, min, max, &v)) {
+		pr_err("--%s: '%s' is not a number in %lu..%lu\n", opt, arg, (unsigned long)min,
+		       (unsigned long)max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int cli__parse_attach(int argc, char **argv, struct attach_opts *o)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->max_procs = QH_DEFAULT_MAX_PROCS;
+	o->ringbuf_kb = QH_DEFAULT_RINGBUF_KB;
+	opterr = 0;
+	optind = 0; /* reinitialise getopt: the parser may run more than once */
+	/* '+': stop at CMD, so `qhtrace attach ls -l` needs no `--` */
+	while ((c = getopt_long(argc, argv, "+:o:qvh", attach_options, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			o->output = optarg;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case OPT_MAX_PROCS:
+			if (parse_num("max-procs", optarg, 64, 4194304, &o->max_procs))
+				return -EINVAL;
+			break;
+		case OPT_RINGBUF:
+			if (parse_num("ringbuf-size", optarg, 64, 1048576, &o->ringbuf_kb))
+				return -EINVAL;
+			if (o->ringbuf_kb & (o->ringbuf_kb - 1)) {
+				pr_err("--ringbuf-size: %u is not a power of two\n", o->ringbuf_kb);
+				return -EINVAL;
+			}
+			break;
+		case 'h':
+			cli__usage_attach(stdout);
+			return 1;
+		case ':':
+			pr_err("option '%s' needs an argument -- see 'qhtrace attach --help'\n",
+			       argv[optind - 1]);
+			return -EINVAL;
+		default:
+			pr_err("unknown option '%s' -- see 'qhtrace attach --help'\n",
+			       argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind >= argc) {
+		pr_err("attach: no command given -- usage: qhtrace attach [OPTIONS] -- CMD [ARGS...]\n");
+		return -EINVAL;
+	}
+	o->argc = argc - optind;
+	o->argv = argv + optind;
+	return 0;
+}

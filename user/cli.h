@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Command-line grammar: `qhtrace COMMAND [OPTIONS] ...`, help texts and exit codes. */
+#ifndef __QH_CLI_H
+#define __QH_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes of qhtrace itself; otherwise `attach` exits with the command's status. */
+#define QH_EXIT_ERROR 1	     /* could not trace: privileges, BTF, BPF load, report write */
+#define QH_EXIT_USAGE 2	     /* bad command line, output path refused */
+#define QH_EXIT_NOEXEC 126   /* command found but not executable */
+#define QH_EXIT_NOTFOUND 127 /* command not found */
+
+struct attach_opts {
+	const char *output;	/* -o: JSON report path, NULL for none */
+	bool quiet;		/* -q: no summary table */
+	int verbose;		/* -v */
+	uint32_t max_procs;
+	uint32_t ringbuf_kb;
+	int argc;		/* the command to run */
+	char **argv;
+};
+
+/* 0: run; 1: help was asked for (printed to stdout); -EINVAL: usage error (printed). */
+int cli__parse_attach(int argc, char **argv, struct attach_opts *o);
+void cli__usage(FILE *out);
+void cli__usage_attach(FILE *out);
+
+#endif

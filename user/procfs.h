@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Readers of /proc/PID: what the kernel says of a process that already exists. */
+#ifndef __QH_PROCFS_H
+#define __QH_PROCFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct procfs_stat {
+	char comm[16];
+	char state;		/* R, S, D, Z, X, ... */
+	uint32_t ppid;
+	uint32_t threads;
+	uint64_t start_ns;	/* starttime, at clock-tick resolution, CLOCK_BOOTTIME ns */
+	uint64_t rss_pages;
+};
+
+/* Parse the text of /proc/PID/stat (comm may hold spaces and parentheses). */
+int procfs__parse_stat(const char *buf, struct procfs_stat *st);
+int procfs__read_stat(pid_t pid, struct procfs_stat *st);
+/* readlink /proc/PID/exe; -errno on failure */
+int procfs__exe(pid_t pid, char *buf, size_t len);
+/* ns per clock tick, the resolution of start times read from /proc */
+uint64_t procfs__tick_ns(void);
+/* Same process? Start times compared at the resolution of /proc (one tick). */
+int procfs__same_start(uint64_t a_ns, uint64_t b_ns);
+
+#endif

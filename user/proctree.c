@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "procfs.h"
+#include "proctree.h"
+
+struct proctree {
+	struct proc **buckets;
+	size_t nbuckets; /* power of two */
+	size_t count;
+	struct proc *head, *tail;
+	uint64_t events;
+	uint64_t orphan_events;
+	uint64_t bad_events;
+};
+
+static size_t bucket_of(const struct proctree *t, uint32_t pid)
+{
+	return (pid * 2654435761U) & (t->nbuckets - 1);
+}
+
+struct proctree *proctree__new(void)
+{
+	struct proctree *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->nbuckets = 256;
+	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	if (!t->buckets) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void proctree__free(struct proctree *t)
+{
+	struct proc *p, *n;
+
+	if (!t)
+		return;
+	for (p = t->head; p; p = n) {
+		n = p->next;
+		free(p->exe);
+		free(p);
+	}
+	free(t->buckets);
+	free(t);
+}
+
+struct proc *proctree__find(struct proctree *t, uint32_t pid, uint64_t start_ns)
+{
+	struct proc *p;
+
+	for (p = t->buckets[bucket_of(t, pid)]; p; p = p->hnext)
+		if (p->pid == pid && procfs__same_start(p->start_ns, start_ns))
+			return p;
+	return NULL;
+}
+
+static void grow(struct proctree *t)
+{
+	size_t n = t->nbuckets * 2, i;
+	struct proc **b = calloc(n, sizeof(*b)), *p, *next;
+
+	if (!b)
+		return; /* keep the smaller table: slower, still correct */
+	for (i = 0; i < t->nbuckets; i++) {
+		for (p = t->buckets[i]; p; p = next) {
+			size_t k = (p->pid * 2654435761U) & (n - 1);
+
+			next = p->hnext;
+			p->hnext = b[k];
+			b[k] = p;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = n;
+}
+
+struct proc *proctree__add(struct proctree *t, uint32_t pid, uint64_t start_ns)
+{
+	struct proc *p = proctree__find(t, pid, start_ns);
+	size_t b;
+
+	if (p)
+		return p;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->start_ns = start_ns;
+	p->state = PROC_RUNNING;
+	if (t->count >= t->nbuckets)
+		grow(t);
+	b = bucket_of(t, pid);
+	p->hnext = t->buckets[b];
+	t->buckets[b] = p;
+	if (t->tail)
+		t->tail->next = p;
+	else
+		t->head = p;
+	t->tail = p;
+	t->count++;
+	return p;
+}
+
+int proctree__set_exe(struct proc *p, const char *exe)
+{
+	char *s = strdup(exe);
+
+	if (!s)
+		return -ENOMEM;
+	free(p->exe);
+	p->exe = s;
+	return 0;
+}
+
+static void set_comm(struct proc *p, const __u8 *comm)
+{
+	memcpy(p->comm, comm, sizeof(p->comm));
+	p->comm[sizeof(p->comm) - 1] = '\0';
+}
+
+/*
+ * The process a record is about. A record for a process we never heard of means its fork
+ * record was lost: it is added now, so that nothing the kernel counted is dropped.
+ */
+static struct proc *subject(struct proctree *t, const struct qh_event_hdr *h)
+{
+	struct proc *p = proctree__find(t, h->pid, h->start_ns);
+
+	if (p) {
+		/* the kernel's start time is exact, /proc's is to the tick */
+		if (p->seeded)
+			p->start_ns = h->start_ns;
+		return p;
+	}
+	t->orphan_events++;
+	return proctree__add(t, h->pid, h->start_ns);
+}
+
+static void on_fork(struct proctree *t, const struct qh_event_fork *e)
+{
+	struct proc *p = proctree__find(t, e->hdr.pid, e->hdr.start_ns), *parent;
+
+	if (!p)
+		p = proctree__add(t, e->hdr.pid, e->hdr.start_ns);
+	if (!p)
+		return;
+	p->ppid = e->proc.ppid;
+	p->stats = e->proc;
+	set_comm(p, e->comm);
+	/* until it execs, a child runs its parent's program */
+	for (parent = t->buckets[bucket_of(t, p->ppid)]; parent; parent = parent->hnext)
+		if (parent->pid == p->ppid && parent->state == PROC_RUNNING && parent != p)
+			break;
+	if (parent && parent->exe && !p->exe)
+		proctree__set_exe(p, parent->exe);
+}
+
+static void on_exec(struct proctree *t, const struct qh_event_exec *e)
+{
+	struct proc *p = subject(t, &e->hdr);
+	char name[QH_FILENAME_LEN + 1];
+
+	if (!p)
+		return;
+	set_comm(p, e->comm);
+	memcpy(name, e->filename, QH_FILENAME_LEN);
+	name[QH_FILENAME_LEN] = '\0';
+	proctree__set_exe(p, name);
+	/* counters restart with the new program; the exit record brings the final ones */
+	p->stats.heap_bytes = 0;
+	p->stats.mmap_anon_bytes = 0;
+	p->stats.mmap_file_bytes = 0;
+}
+
+static void on_exit_(struct proctree *t, const struct qh_event_exit *e)
+{
+	struct proc *p = subject(t, &e->hdr);
+
+	if (!p)
+		return;
+	p->stats = e->proc;
+	p->ppid = e->proc.ppid;
+	set_comm(p, e->comm);
+	p->end_ns = e->hdr.ts_ns;
+	p->exit_status = e->proc.exit_status;
+	p->has_exit = true;
+	if (p->state == PROC_RUNNING)
+		p->state = PROC_EXITED;
+}
+
+static void on_reap(struct proctree *t, const struct qh_event_reap *e)
+{
+	struct proc *p = subject(t, &e->hdr);
+
+	if (!p)
+		return;
+	p->reap_ns = e->hdr.ts_ns;
+	p->state = PROC_REAPED;
+}
+
+int proctree__handle_event(void *ctx, void *data, size_t size)
+{
+	struct proctree *t = ctx;
+	const struct qh_event_hdr *h = data;
+
+	t->events++;
+	if (size < sizeof(*h)) {
+		t->bad_events++;
+		return 0;
+	}
+	switch (h->type) {
+	case QH_EV_FORK:
+		if (size >= sizeof(struct qh_event_fork))
+			on_fork(t, data);
+		else
+			t->bad_events++;
+		break;
+	case QH_EV_EXEC:
+		if (size >= sizeof(struct qh_event_exec))
+			on_exec(t, data);
+		else
+			t->bad_events++;
+		break;
+	case QH_EV_EXIT:
+		if (size >= sizeof(struct qh_event_exit))
+			on_exit_(t, data);
+		else
+			t->bad_events++;
+		break;
+	case QH_EV_REAP:
+		on_reap(t, data);
+		break;
+	default:
+		t->bad_events++;
+	}
+	return 0;
+}
+
+struct proc *proctree__first(struct proctree *t)
+{
+	return t->head;
+}
+
+size_t proctree__count(const struct proctree *t)
+{
+	return t->count;
+}
+
+uint64_t proctree__events(const struct proctree *t)
+{
+	return t->events;
+}
+
+uint64_t proctree__orphan_events(const struct proctree *t)
+{
+	return t->orphan_events;
+}
+
+uint64_t proctree__bad_events(const struct proctree *t)
+{
+	return t->bad_events;
+}
+
+const char *proc_state__str(enum proc_state s)
+{
+	switch (s) {
+	case PROC_RUNNING:
+		return "running";
+	case PROC_EXITED:
+		return "exited";
+	case PROC_ZOMBIE:
+		return "zombie";
+	case PROC_REAPED:
+		return "reaped";
+	}
+	return "unknown";
+}

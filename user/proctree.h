@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The process model: every traced process, keyed by (pid, start time) so that a reused pid
+ * is a new process. Fed by ring buffer records; does no I/O of its own.
+ */
+#ifndef __QH_PROCTREE_H
+#define __QH_PROCTREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "qhtrace.h"
+
+enum proc_state {
+	PROC_RUNNING = 0,
+	PROC_EXITED,	/* exit seen, not known to be reaped */
+	PROC_ZOMBIE,	/* exited, still waiting for its parent to reap it */
+	PROC_REAPED,
+};
+
+struct proc {
+	uint32_t pid;
+	uint32_t ppid;
+	uint64_t start_ns;	/* CLOCK_BOOTTIME ns; tick resolution while `seeded` */
+	uint64_t end_ns;	/* exit time, 0 while running */
+	uint64_t reap_ns;
+	enum proc_state state;
+	bool seeded;		/* known from /proc, not from a fork event */
+	bool has_exit;		/* exit_status is valid */
+	int exit_status;	/* wait(2) status word */
+	char comm[TASK_COMM_LEN];
+	char *exe;
+	struct qh_proc stats;	/* the kernel's counters, latest seen */
+	struct proc *hnext;	/* hash chain */
+	struct proc *next;	/* all processes, in order of discovery */
+};
+
+struct proctree;
+
+struct proctree *proctree__new(void);
+void proctree__free(struct proctree *t);
+
+/* The process with this pid and start time (compared at /proc's tick resolution). */
+struct proc *proctree__find(struct proctree *t, uint32_t pid, uint64_t start_ns);
+/* Add a process; returns the existing entry if (pid, start) is already known. */
+struct proc *proctree__add(struct proctree *t, uint32_t pid, uint64_t start_ns);
+int proctree__set_exe(struct proc *p, const char *exe);
+
+/* ring_buffer_sample_fn: apply one record. Always returns 0 (a negative stops the poll). */
+int proctree__handle_event(void *ctx, void *data, size_t size);
+
+struct proc *proctree__first(struct proctree *t);
+size_t proctree__count(const struct proctree *t);
+uint64_t proctree__events(const struct proctree *t);
+/* records for a process never announced (its fork record was lost) or malformed */
+uint64_t proctree__orphan_events(const struct proctree *t);
+uint64_t proctree__bad_events(const struct proctree *t);
+
+const char *proc_state__str(enum proc_state s);
+
+#endif

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <cjson/cJSON.h>
+
+#include "report.h"
+#include "util.h"
+
+const char *report__stat_name(int idx)
+{
+	static const char *const names[QH_STAT_MAX] = {
+		[QH_STAT_RB_RESERVE_FAILED] = "ringbuf_full",
+		[QH_STAT_PROCS_FULL] = "procs_map_full",
+		[QH_STAT_MMS_FULL] = "mm_map_full",
+		[QH_STAT_CALLS_FULL] = "calls_map_full",
+		[QH_STAT_RSS_EVENTS] = "rss_events",
+		[QH_STAT_SYSCALLS] = "memory_syscalls",
+	};
+
+	return idx >= 0 && idx < QH_STAT_MAX ? names[idx] : "unknown";
+}
+
+uint64_t report__lost(const struct run_info *ri)
+{
+	uint64_t lost = 0;
+	int i;
+
+	for (i = 0; i < QH_STAT_LOST_MAX; i++)
+		lost += ri->stats[i];
+	return lost;
+}
+
+void report__figures(const struct proc *p, const struct run_info *ri, uint64_t now_boot_ns,
+		     struct proc_figures *f)
+{
+	const struct qh_proc *s = &p->stats;
+	int64_t kb = ri->page_size / 1024;
+	int64_t rss = s->rss_pages[MM_FILEPAGES] + s->rss_pages[MM_ANONPAGES] +
+		      s->rss_pages[MM_SHMEMPAGES];
+	uint64_t end = p->end_ns ? p->end_ns : now_boot_ns;
+
+	f->rss_kb = rss * kb;
+	f->peak_rss_kb = (int64_t)s->peak_rss_pages * kb;
+	if (f->peak_rss_kb < f->rss_kb)
+		f->peak_rss_kb = f->rss_kb;
+	f->rss_growth_kb = (rss - (int64_t)s->base_rss_pages) * kb;
+	f->heap_kb = s->heap_bytes / 1024;
+	f->mmap_anon_kb = s->mmap_anon_bytes / 1024;
+	f->exit_code = -1;
+	f->signal = 0;
+	if (p->has_exit) {
+		if (WIFSIGNALED(p->exit_status))
+			f->signal = WTERMSIG(p->exit_status);
+		else
+			f->exit_code = WEXITSTATUS(p->exit_status);
+	}
+	f->lifetime_s = end > p->start_ns ? (double)(end - p->start_ns) / 1e9 : 0;
+}
+
+static cJSON *time_or_null(uint64_t boot_ns)
+{
+	char buf[40];
+
+	if (!boot_ns)
+		return cJSON_CreateNull();
+	return cJSON_CreateString(util__rfc3339(util__boot_to_real_ns(boot_ns), buf, sizeof(buf)));
+}
+
+static cJSON *int_or_null(bool valid, double v)
+{
+	return valid ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+static cJSON *proc_json(const struct proc *p, const struct run_info *ri, uint64_t now)
+{
+	cJSON *o = cJSON_CreateObject();
+	struct proc_figures f;
+
+	if (!o)
+		return NULL;
+	report__figures(p, ri, now, &f);
+	cJSON_AddNumberToObject(o, "pid", p->pid);
+	cJSON_AddNumberToObject(o, "ppid", p->ppid);
+	cJSON_AddStringToObject(o, "comm", p->comm);
+	if (p->exe)
+		cJSON_AddStringToObject(o, "exe", p->exe);
+	else
+		cJSON_AddNullToObject(o, "exe");
+	cJSON_AddItemToObject(o, "start_time", time_or_null(p->start_ns));
+	cJSON_AddItemToObject(o, "end_time", time_or_null(p->end_ns));
+	cJSON_AddStringToObject(o, "state", proc_state__str(p->state));
+	cJSON_AddItemToObject(o, "exit_code", int_or_null(f.exit_code >= 0, f.exit_code));
+	cJSON_AddItemToObject(o, "signal", int_or_null(f.signal > 0, f.signal));
+	cJSON_AddNumberToObject(o, "lifetime_s", f.lifetime_s);
+	cJSON_AddNumberToObject(o, "peak_rss_kb", f.peak_rss_kb);
+	cJSON_AddNumberToObject(o, "rss_kb", f.rss_kb);
+	cJSON_AddNumberToObject(o, "rss_growth_kb", f.rss_growth_kb);
+	cJSON_AddNumberToObject(o, "rss_file_kb",
+				p->stats.rss_pages[MM_FILEPAGES] * (ri->page_size / 1024));
+	cJSON_AddNumberToObject(o, "rss_anon_kb",
+				p->stats.rss_pages[MM_ANONPAGES] * (ri->page_size / 1024));
+	cJSON_AddNumberToObject(o, "rss_shmem_kb",
+				p->stats.rss_pages[MM_SHMEMPAGES] * (ri->page_size / 1024));
+	cJSON_AddNumberToObject(o, "swap_kb",
+				p->stats.rss_pages[MM_SWAPENTS] * (ri->page_size / 1024));
+	cJSON_AddNumberToObject(o, "heap_kb", f.heap_kb);
+	cJSON_AddNumberToObject(o, "mmap_anon_kb", f.mmap_anon_kb);
+	cJSON_AddNumberToObject(o, "mmap_file_kb", p->stats.mmap_file_bytes / 1024);
+	cJSON_AddNumberToObject(o, "threads_peak", p->stats.threads_peak);
+	return o;
+}
+
+char *report__json(struct proctree *t, const struct run_info *ri)
+{
+	cJSON *root = cJSON_CreateObject(), *run, *cmd, *ev, *lost_by, *procs;
+	uint64_t now = util__now_ns(CLOCK_BOOTTIME), lost = report__lost(ri);
+	struct proc *p;
+	char buf[40], *out;
+	int i;
+
+	if (!root)
+		return NULL;
+	cJSON_AddStringToObject(root, "schema", QH_REPORT_SCHEMA);
+	cJSON_AddStringToObject(root, "version", QH_VERSION);
+
+	run = cJSON_AddObjectToObject(root, "run");
+	cJSON_AddStringToObject(run, "mode", ri->mode);
+	cmd = cJSON_AddArrayToObject(run, "command");
+	for (i = 0; i < ri->argc; i++)
+		cJSON_AddItemToArray(cmd, cJSON_CreateString(ri->argv[i]));
+	cJSON_AddStringToObject(run, "start_time",
+				util__rfc3339(ri->start_real_ns, buf, sizeof(buf)));
+	cJSON_AddNumberToObject(run, "duration_s", ri->duration_s);
+	cJSON_AddItemToObject(run, "exit_code", int_or_null(ri->exit_code >= 0, ri->exit_code));
+	cJSON_AddStringToObject(run, "kernel", ri->kernel);
+
+	ev = cJSON_AddObjectToObject(root, "events");
+	cJSON_AddNumberToObject(ev, "received", ri->events_received);
+	cJSON_AddNumberToObject(ev, "lost", lost);
+	cJSON_AddBoolToObject(ev, "incomplete", lost > 0 || ri->orphan_events > 0);
+	lost_by = cJSON_AddObjectToObject(ev, "lost_by_reason");
+	for (i = 0; i < QH_STAT_LOST_MAX; i++)
+		cJSON_AddNumberToObject(lost_by, report__stat_name(i), ri->stats[i]);
+	cJSON_AddNumberToObject(ev, "unannounced_processes", ri->orphan_events);
+	cJSON_AddNumberToObject(ev, "rss_updates", ri->stats[QH_STAT_RSS_EVENTS]);
+	cJSON_AddNumberToObject(ev, "memory_syscalls", ri->stats[QH_STAT_SYSCALLS]);
+
+	procs = cJSON_AddArrayToObject(root, "processes");
+	for (p = proctree__first(t); p; p = p->next)
+		cJSON_AddItemToArray(procs, proc_json(p, ri, now));
+
+	out = cJSON_Print(root);
+	cJSON_Delete(root);
+	return out;
+}
+
+int report__write(const char *path, struct proctree *t, const struct run_info *ri)
+{
+	char *text = report__json(t, ri);
+	size_t len;
+	int err;
+
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	text[len] = '\n'; /* cJSON's terminating NUL becomes the final newline */
+	err = util__write_file_atomic(path, text, len + 1);
+	free(text);
+	return err;
+}
+
+static const char *human_kb(int64_t kb, char *buf, size_t len)
+{
+	const char *sign = kb < 0 ? "-" : "";
+	uint64_t v = kb < 0 ? -kb : kb;
+
+	if (v >= 1024 * 1024)
+		snprintf(buf, len, "%s%.1fG", sign, v / (1024.0 * 1024));
+	else if (v >= 1024)
+		snprintf(buf, len, "%s%.1fM", sign, v / 1024.0);
+	else
+		snprintf(buf, len, "%s%luK", sign, (unsigned long)v);
+	return buf;
+}
+
+static const char *human_secs(double s, char *buf, size_t len)
+{
+	if (s < 0)
+		snprintf(buf, len, "-");
+	else if (s < 1)
+		snprintf(buf, len, "%.1fms", s * 1e3);
+	else if (s < 120)
+		snprintf(buf, len, "%.2fs", s);
+	else
+		snprintf(buf, len, "%.0fm%02.0fs", s / 60 - 0.5, s - 60 * (int)(s / 60));
+	return buf;
+}
+
+static const char *exit_str(const struct proc *p, const struct proc_figures *f, char *buf,
+			    size_t len)
+{
+	if (p->state == PROC_RUNNING)
+		snprintf(buf, len, "running");
+	else if (f->signal)
+		snprintf(buf, len, "SIG%s%s", sigabbrev_np(f->signal) ?: "?",
+			 p->state == PROC_ZOMBIE ? " zombie" : "");
+	else if (f->exit_code >= 0)
+		snprintf(buf, len, "%d%s", f->exit_code, p->state == PROC_ZOMBIE ? " zombie" : "");
+	else
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
+{
+	uint64_t now = util__now_ns(CLOCK_BOOTTIME), lost = report__lost(ri);
+	char a[32], b[32], c[32], d[32];
+	struct proc_figures f;
+	struct proc *p;
+	int i;
+
+	fprintf(out, "\nqhtrace: %zu process%s traced in %.2fs\n", proctree__count(t),
+		proctree__count(t) == 1 ? "" : "es", ri->duration_s);
+	fprintf(out, "%8s %8s %-16s %10s %9s %10s %s\n", "PID", "PPID", "COMM", "LIFETIME",
+		"PEAK RSS", "RSS GROWTH", "EXIT");
+	for (p = proctree__first(t); p; p = p->next) {
+		report__figures(p, ri, now, &f);
+		fprintf(out, "%8u %8u %-16s %10s %9s %10s %s\n", p->pid, p->ppid, p->comm,
+			human_secs(f.lifetime_s, a, sizeof(a)),
+			human_kb(f.peak_rss_kb, b, sizeof(b)), human_kb(f.rss_growth_kb, c, sizeof(c)),
+			exit_str(p, &f, d, sizeof(d)));
+	}
+	fprintf(out, "events: %lu received, %lu lost", (unsigned long)ri->events_received,
+		(unsigned long)lost);
+	if (lost) {
+		fprintf(out, " (");
+		for (i = 0; i < QH_STAT_LOST_MAX; i++)
+			if (ri->stats[i])
+				fprintf(out, "%s%s %lu", i ? ", " : "", report__stat_name(i),
+					(unsigned long)ri->stats[i]);
+		fprintf(out, ") -- the report is incomplete");
+	}
+	fprintf(out, "\n");
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The summary report: JSON (contract qhtrace/report/v1) and the table on stderr. */
+#ifndef __QH_REPORT_H
+#define __QH_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "proctree.h"
+
+#define QH_REPORT_SCHEMA "qhtrace/report/v1"
+
+struct run_info {
+	const char *mode;		/* "attach" */
+	char *const *argv;		/* the traced command */
+	int argc;
+	uint64_t start_real_ns;		/* CLOCK_REALTIME */
+	double duration_s;
+	int exit_code;			/* qhtrace's own exit code for the command, -1 unknown */
+	const char *kernel;		/* uname -r */
+	uint64_t events_received;
+	uint64_t stats[QH_STAT_MAX];	/* kernel counters, summed over CPUs */
+	uint64_t orphan_events;		/* records of processes whose fork record was lost */
+	uint64_t page_size;
+};
+
+/* Figures of one process as the report states them (kB, decoded exit status). */
+struct proc_figures {
+	int64_t rss_kb;
+	int64_t peak_rss_kb;
+	int64_t rss_growth_kb;
+	int64_t heap_kb;
+	int64_t mmap_anon_kb;
+	int exit_code;	/* -1: none (running, or killed) */
+	int signal;	/* 0: none */
+	double lifetime_s; /* -1 while running */
+};
+
+void report__figures(const struct proc *p, const struct run_info *ri, uint64_t now_boot_ns,
+		     struct proc_figures *f);
+uint64_t report__lost(const struct run_info *ri);
+/* name of a kernel counter (enum qh_stat), as the report's lost_by_reason keys */
+const char *report__stat_name(int idx);
+
+/* The report as text (caller frees), or NULL on allocation failure. */
+char *report__json(struct proctree *t, const struct run_info *ri);
+int report__write(const char *path, struct proctree *t, const struct run_info *ri);
+void report__summary(FILE *out, struct proctree *t, const struct run_info *ri);
+
+#endif

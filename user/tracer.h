@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The kernel side as the loader sees it: load, attach, read the maps and the ring buffer. */
+#ifndef __QH_TRACER_H
+#define __QH_TRACER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "qhtrace.h"
+
+#define QH_DEFAULT_MAX_PROCS 32768
+#define QH_DEFAULT_RINGBUF_KB 1024
+
+struct tracer;
+
+typedef int (*tracer_event_fn)(void *ctx, void *data, size_t size);
+
+struct tracer_opts {
+	uint32_t max_procs;	/* size of the procs and mm_owner maps */
+	uint32_t ringbuf_kb;	/* ring buffer size, a power of two */
+	tracer_event_fn on_event;
+	void *ctx;
+};
+
+/*
+ * Check what tracing needs before anything starts: privileges and kernel BTF. Returns 0 or
+ * -errno after printing one line that says what is missing and how to fix it.
+ */
+int tracer__preflight(void);
+
+/* Open, size, load and attach every program; mounts tracefs privately if needed. */
+int tracer__open(struct tracer **out, const struct tracer_opts *opts);
+void tracer__free(struct tracer *t);
+
+/* Start tracing an existing process (and, through fork events, its descendants). */
+int tracer__trace_pid(struct tracer *t, uint32_t pid, const struct qh_proc *seed);
+/* Current counters of a traced process; -ENOENT if the kernel no longer tracks it. */
+int tracer__lookup(struct tracer *t, uint32_t pid, struct qh_proc *out);
+
+int tracer__epoll_fd(struct tracer *t);
+/* Consume every record available now; returns how many, or -errno. */
+int tracer__consume(struct tracer *t);
+
+/* Per-CPU counters summed, indexed by enum qh_stat. */
+int tracer__stats(struct tracer *t, uint64_t out[QH_STAT_MAX]);
+
+/* Programs of the skeleton, with whether each is attached (for the load tests and -v). */
+int tracer__prog_count(struct tracer *t);
+const char *tracer__prog_name(struct tracer *t, int i, bool *attached);
+
+#endif

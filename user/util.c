@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+uint64_t util__now_ns(int clock_id)
+{
+	struct timespec ts;
+
+	clock_gettime(clock_id, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+uint64_t util__boot_to_real_ns(uint64_t boot_ns)
+{
+	static int64_t offset;
+	static bool have;
+
+	if (!have) {
+		offset = (int64_t)(util__now_ns(CLOCK_REALTIME) - util__now_ns(CLOCK_BOOTTIME));
+		have = true;
+	}
+	return (uint64_t)((int64_t)boot_ns + offset);
+}
+
+char *util__rfc3339(uint64_t real_ns, char *buf, size_t len)
+{
+	time_t secs = real_ns / NSEC_PER_SEC;
+	unsigned int ms = (real_ns % NSEC_PER_SEC) / 1000000;
+	struct tm tm;
+	char tmp[32];
+
+	gmtime_r(&secs, &tm);
+	strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03uZ", tmp, ms);
+	return buf;
+}
+
+int util__parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return errno == ERANGE ? -ERANGE : -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+static void dir_of(const char *path, char *dir, size_t len)
+{
+	char tmp[PATH_MAX];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	snprintf(dir, len, "%s", dirname(tmp));
+}
+
+int util__check_output(const char *path, char *why, size_t len)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (!*path) {
+		snprintf(why, len, "empty path");
+		return -EINVAL;
+	}
+	if (lstat(path, &st) == 0) {
+		if (S_ISLNK(st.st_mode)) {
+			snprintf(why, len, "is a symbolic link (refusing to follow it)");
+			return -ELOOP;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			snprintf(why, len, "is a directory");
+			return -EISDIR;
+		}
+	}
+	dir_of(path, dir, sizeof(dir));
+	if (stat(dir, &st)) {
+		snprintf(why, len, "directory %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, len, "%s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	if (access(dir, W_OK)) {
+		snprintf(why, len, "directory %s is not writable", dir);
+		return -EACCES;
+	}
+	return 0;
+}
+
+int util__write_file_atomic(const char *path, const void *data, size_t len)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX];
+	const char *p = data;
+	int fd, err = 0;
+
+	dir_of(path, dir, sizeof(dir));
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%.*s/.qhtrace-XXXXXX", PATH_MAX - 20, dir) >=
+	    sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		p += n;
+		len -= n;
+	}
+	if (!err && fchmod(fd, 0644))
+		err = -errno;
+	if (!err && fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
