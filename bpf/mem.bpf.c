@@ -53,10 +53,27 @@ static __always_inline struct pt_regs *user_regs(void)
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
+/*
+ * The traced process making this syscall. A process seeded from /proc (one that existed
+ * before tracing began) has no mm followed yet: its first memory syscall adopts it.
+ */
 static __always_inline struct qh_proc *current_proc(__u32 *tgid)
 {
+	struct mm_struct *mm;
+	struct qh_proc *p;
+	__u64 total;
+
 	*tgid = bpf_get_current_pid_tgid() >> 32;
-	return bpf_map_lookup_elem(&procs, tgid);
+	p = bpf_map_lookup_elem(&procs, tgid);
+	if (!p || p->mm || (p->flags & QH_PF_EXITED))
+		return p;
+	mm = BPF_CORE_READ((struct task_struct *)bpf_get_current_task_btf(), mm);
+	proc_own_mm(p, *tgid, mm);
+	proc_read_rss(p, mm);
+	total = proc_rss_total(p);
+	if (total > p->peak_rss_pages)
+		p->peak_rss_pages = total;
+	return p;
 }
 
 /* a syscall's return value that is an -errno, as the kernel's IS_ERR_VALUE() says */

@@ -124,7 +124,7 @@ static int spawn_held(const char *path, char **argv, const sigset_t *mask, struc
 	return 0;
 }
 
-static int seed_process(struct tracer *tr, struct proctree *t, pid_t pid)
+int attach__seed(struct tracer *tr, struct proctree *t, pid_t pid)
 {
 	struct qh_proc seed = {};
 	struct procfs_stat st;
@@ -138,6 +138,8 @@ static int seed_process(struct tracer *tr, struct proctree *t, pid_t pid)
 	seed.start_ns = st.start_ns;
 	seed.ppid = st.ppid;
 	seed.threads = seed.threads_peak = st.threads;
+	/* growth is measured from now; the kernel adds the split by kind when it adopts the mm */
+	seed.base_rss_pages = seed.peak_rss_pages = st.rss_pages;
 	seed.flags = QH_PF_START_SEEDED;
 	err = tracer__trace_pid(tr, pid, &seed);
 	if (err)
@@ -284,7 +286,7 @@ int cmd_attach(int argc, char **argv)
 				});
 	if (err)
 		goto cleanup;
-	err = seed_process(tr, tree, child.pid);
+	err = attach__seed(tr, tree, child.pid);
 	if (err) {
 		pr_err("failed to trace pid %d: %s\n", child.pid, strerror(-err));
 		goto cleanup;
