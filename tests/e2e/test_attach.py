@@ -7,10 +7,12 @@ figures are asserted exactly; where a tolerance is needed, the comment beside it
 Run as root: /usr/bin/python3 -m pytest tests/e2e
 """
 
+import json
 import os
 import re
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from datetime import datetime
@@ -27,6 +29,7 @@ KB_KEYS = ("peak_rss_kb", "rss_kb", "heap_kb", "mmap_anon_kb")
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$",
                      re.IGNORECASE)
 MiB_KB = 1024
+TIMEOUT = 60  # seconds, for every subprocess a test runs
 
 
 # --- report helpers -----------------------------------------------------------------------------
@@ -148,7 +151,7 @@ def test_tree(qh, tmp_path):
 
     # A clean, fully traced run: nothing lost, nothing seen only in part.
     assert report["events"]["lost"] == 0, report["events"]
-    assert report["events"]["incomplete"] == 0, report["events"]
+    assert report["events"]["incomplete"] is False, report["events"]
     assert report["events"]["received"] > 0, report["events"]
 
     procs = report["processes"]
@@ -205,8 +208,8 @@ def test_exit_status(qh, tmp_path, args, rc, code, sig):
     report = attach_ok(qh, [qh.fx("exitcode"), *args], tmp_path, rc_expected=rc)
     p = top_process(report)
     assert (p["exit_code"], p["signal"], p["state"]) == (code, sig, "reaped"), p
-    # run.exit_code is CMD's code; for a signal death the contract allows null or 128+N.
-    assert report["run"]["exit_code"] in ((code,) if sig is None else (None, rc)), report["run"]
+    # run.exit_code is qhtrace's status for CMD: its code, or 128+N for a signal death.
+    assert report["run"]["exit_code"] == rc, report["run"]
 
 
 def test_shortlived_child(qh, tmp_path):
@@ -254,6 +257,33 @@ def test_process_identity(qh, tmp_path, all_reports):
     attach_ok(qh, [qh.fx("tree")], tmp_path)
     for report in all_reports:
         check_identity(report)
+
+
+def our_bpf_programs():
+    """Ids of loaded BPF programs that bear the names of qhtrace's programs."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
+                         timeout=TIMEOUT, check=True).stdout
+    names = {"sched_process_fork", "sched_process_exec", "sched_process_exit",
+             "sched_process_free", "rss_stat", "sys_exit_mmap", "sys_exit_brk"}
+    return {p["id"] for p in json.loads(out) if p.get("name") in names}
+
+
+def test_sigkill_leaves_nothing(qh, tmp_path):
+    """SIGKILLed, qhtrace leaves no program attached and no tracefs mount on the host."""
+    before = our_bpf_programs()
+    proc = qh.popen_attach([qh.fx("idle"), "30"], tmp_path / "report.json")
+    pid = qh.wait_for(lambda: qh.find_descendant(proc.pid, "idle"), timeout=10)
+    assert pid, f"idle did not start under qhtrace; qhtrace state: {proc.poll()}"
+    qh.adopt(pid)
+    assert our_bpf_programs() - before, "qhtrace's programs are not loaded while it traces"
+    proc.kill()
+    proc.wait(timeout=10)
+    # links and programs are released with the last file descriptor, asynchronously
+    assert qh.wait_for(lambda: not (our_bpf_programs() - before), timeout=10), \
+        f"programs left loaded: {our_bpf_programs() - before}"
+    with open("/proc/self/mounts") as f:
+        assert not any(line.split()[2] == "tracefs" for line in f), \
+            "tracefs was mounted on the host"
 
 
 # --- refusals -----------------------------------------------------------------------------------
