@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,11 +146,46 @@ cleanup:
 	return err;
 }
 
+static void *destroy_link(void *arg)
+{
+	struct bpf_link **link = arg;
+
+	bpf_link__destroy(*link);
+	*link = NULL;
+	return NULL;
+}
+
+/*
+ * Detaching a perf-event tracepoint waits for an RCU grace period (~70 ms here); one after
+ * the other, the syscall tracepoints alone would hold qhtrace's exit for half a second.
+ * Detached from one thread each, they share the grace periods.
+ */
+static void destroy_links(struct bpf_object_skeleton *s)
+{
+	pthread_t tids[32];
+	int i, n = 0;
+
+	for (i = 0; i < s->prog_cnt && n < (int)(sizeof(tids) / sizeof(tids[0])); i++) {
+		struct bpf_link **link = s->progs[i].link;
+
+		if (!*link)
+			continue;
+		if (pthread_create(&tids[n], NULL, destroy_link, link))
+			destroy_link(link);
+		else
+			n++;
+	}
+	for (i = 0; i < n; i++)
+		pthread_join(tids[i], NULL);
+}
+
 void tracer__free(struct tracer *t)
 {
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
+	if (t->skel)
+		destroy_links(t->skel->skeleton);
 	qhtrace_bpf__destroy(t->skel);
 	free(t);
 }
