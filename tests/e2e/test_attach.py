@@ -252,6 +252,21 @@ def test_signal_forwarded(qh, tmp_path, signame):
     assert p["rss_kb"] >= 60000, p
 
 
+def test_full_map_is_reported(qh, tmp_path):
+    """A full procs map is counted, reported and warned about, never silent."""
+    n, max_procs = 100, 64
+    rc, report, err = qh.run_attach([qh.fx("forkmany"), str(n)], tmp_path / "report.json",
+                                    opts=("-q", "--max-procs", str(max_procs)))
+    assert rc == 0, err
+    check_report(report)
+    ev = report["events"]
+    # the map holds the parent and max_procs - 1 children; every other fork is a loss
+    assert ev["lost_by_reason"]["procs_map_full"] == n + 1 - max_procs, ev
+    assert ev["lost"] == n + 1 - max_procs and ev["incomplete"] is True, ev
+    assert len(report["processes"]) == max_procs, len(report["processes"])
+    assert "lost" in err and "incomplete" in err, err
+
+
 def test_process_identity(qh, tmp_path, all_reports):
     """(pid, start_time) is unique in a report: in this run and in all the session's reports."""
     attach_ok(qh, [qh.fx("tree")], tmp_path)
