@@ -195,8 +195,9 @@ static const char *human_secs(double s, char *buf, size_t len)
 		snprintf(buf, len, "%.1fms", s * 1e3);
 	else if (s < 120)
 		snprintf(buf, len, "%.2fs", s);
-	else
-		snprintf(buf, len, "%.0fm%02.0fs", s / 60 - 0.5, s - 60 * (int)(s / 60));
+	else /* one rounded total: 180 s is 3m00s (not 2m00s), 179.6 s is 3m00s (not 2m60s) */
+		snprintf(buf, len, "%lum%02lus", (unsigned long)(s + 0.5) / 60,
+			 (unsigned long)(s + 0.5) % 60);
 	return buf;
 }
 
@@ -221,6 +222,7 @@ void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
 	char a[32], b[32], c[32], d[32];
 	struct proc_figures f;
 	struct proc *p;
+	const char *sep = "";
 	int i;
 
 	fprintf(out, "\nqhtrace: %zu process%s traced in %.2fs\n", proctree__count(t),
@@ -239,9 +241,11 @@ void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
 	if (lost) {
 		fprintf(out, " (");
 		for (i = 0; i < QH_STAT_LOST_MAX; i++)
-			if (ri->stats[i])
-				fprintf(out, "%s%s %lu", i ? ", " : "", report__stat_name(i),
+			if (ri->stats[i]) {
+				fprintf(out, "%s%s %lu", sep, report__stat_name(i),
 					(unsigned long)ri->stats[i]);
+				sep = ", ";
+			}
 		fprintf(out, ") -- the report is incomplete");
 	}
 	fprintf(out, "\n");

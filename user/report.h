@@ -34,7 +34,7 @@ struct proc_figures {
 	int64_t mmap_anon_kb;
 	int exit_code;	/* -1: none (running, or killed) */
 	int signal;	/* 0: none */
-	double lifetime_s; /* -1 while running */
+	double lifetime_s; /* start to exit, or to now while running */
 };
 
 void report__figures(const struct proc *p, const struct run_info *ri, uint64_t now_boot_ns,

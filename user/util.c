@@ -50,7 +50,8 @@ int util__parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	unsigned long long v;
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+')
+	/* strtoull would skip leading blanks and accept a sign after them: " -5" wraps */
+	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
@@ -91,8 +92,10 @@ int util__check_output(const char *path, char *why, size_t len)
 	}
 	dir_of(path, dir, sizeof(dir));
 	if (stat(dir, &st)) {
-		snprintf(why, len, "directory %s: %s", dir, strerror(errno));
-		return -errno;
+		int err = errno;
+
+		snprintf(why, len, "directory %s: %s", dir, strerror(err));
+		return -err;
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		snprintf(why, len, "%s is not a directory", dir);

@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * util: number parsing, RFC 3339 times, the output-path check and the atomic write.
+ * procfs: parsing /proc/PID/stat, whose comm may hold spaces and parentheses.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "procfs.h"
+#include "util.h"
+
+/* ---- util__parse_u64 ---- */
+
+static void test_parse_u64_ranges(void **state)
+{
+	uint64_t v = 0;
+
+	(void)state;
+	assert_int_equal(util__parse_u64("0", 0, 10, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(util__parse_u64("10", 0, 10, &v), 0);
+	assert_int_equal(v, 10);
+	assert_int_equal(util__parse_u64("5", 5, 5, &v), 0);
+	assert_int_equal(v, 5);
+	assert_int_equal(util__parse_u64("007", 0, 10, &v), 0);
+	assert_int_equal(v, 7);
+	assert_int_equal(util__parse_u64("18446744073709551615", 0, UINT64_MAX, &v), 0);
+	assert_true(v == UINT64_MAX);
+
+	v = 12345;
+	assert_int_equal(util__parse_u64("11", 0, 10, &v), -ERANGE);
+	assert_int_equal(util__parse_u64("4", 5, 10, &v), -ERANGE);
+	assert_int_equal(util__parse_u64("18446744073709551616", 0, UINT64_MAX, &v), -ERANGE);
+	assert_int_equal(util__parse_u64("99999999999999999999999", 0, UINT64_MAX, &v), -ERANGE);
+	assert_int_equal(util__parse_u64("4294967296", 0, UINT32_MAX, &v), -ERANGE);
+	/* a refused number leaves the output alone */
+	assert_int_equal(v, 12345);
+}
+
+static void test_parse_u64_junk(void **state)
+{
+	static const char *const junk[] = {
+		"", "abc", "12abc", "1.5", "0x10", "1e3", "-1", "+1", "-0", " 5", "5 ", "\t5",
+		" -5", "5\n", "--5", "5-",
+	};
+	uint64_t v = 777;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(util__parse_u64(NULL, 0, 10, &v), -EINVAL);
+	for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		int ret = util__parse_u64(junk[i], 0, UINT64_MAX, &v);
+
+		if (ret != -EINVAL)
+			fail_msg("'%s': %d, expected -EINVAL", junk[i], ret);
+	}
+	assert_int_equal(v, 777);
+}
+
+/* ---- times ---- */
+
+static void test_rfc3339(void **state)
+{
+	char buf[40];
+
+	(void)state;
+	assert_ptr_equal(util__rfc3339(0, buf, sizeof(buf)), buf);
+	assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+	util__rfc3339(1700000000123456789ULL, buf, sizeof(buf));
+	assert_string_equal(buf, "2023-11-14T22:13:20.123Z");
+	/* milliseconds are truncated, never rounded up into the next second */
+	util__rfc3339(1999999999ULL, buf, sizeof(buf));
+	assert_string_equal(buf, "1970-01-01T00:00:01.999Z");
+	util__rfc3339(999999ULL, buf, sizeof(buf));
+	assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+	util__rfc3339(951782400000000000ULL, buf, sizeof(buf)); /* a leap day */
+	assert_string_equal(buf, "2000-02-29T00:00:00.000Z");
+	util__rfc3339(4102444799999000000ULL, buf, sizeof(buf));
+	assert_string_equal(buf, "2099-12-31T23:59:59.999Z");
+	/* a short buffer is truncated, still terminated */
+	memset(buf, 'x', sizeof(buf));
+	util__rfc3339(0, buf, 11);
+	assert_string_equal(buf, "1970-01-01");
+}
+
+static void test_clocks(void **state)
+{
+	uint64_t a, b, real, boot;
+
+	(void)state;
+	a = util__now_ns(CLOCK_MONOTONIC);
+	b = util__now_ns(CLOCK_MONOTONIC);
+	assert_true(a > 0 && b >= a);
+	boot = util__now_ns(CLOCK_BOOTTIME);
+	real = util__now_ns(CLOCK_REALTIME);
+	/* now on the boot clock is now on the wall clock, to within scheduling noise */
+	assert_in_range(util__boot_to_real_ns(boot) + 1000000000ULL, real + 900000000ULL,
+			real + 1100000000ULL);
+	/* the offset is fixed: boot times one second apart are wall times one second apart */
+	assert_int_equal(util__boot_to_real_ns(boot + 1000000000ULL) - util__boot_to_real_ns(boot),
+			 1000000000ULL);
+}
+
+/* ---- output files ---- */
+
+struct tmpdir {
+	char path[64];
+};
+
+static int setup_dir(void **state)
+{
+	struct tmpdir *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -1;
+	snprintf(d->path, sizeof(d->path), "/tmp/qh-test-util-XXXXXX");
+	if (!mkdtemp(d->path))
+		return -1;
+	*state = d;
+	return 0;
+}
+
+static void remove_tree(int dfd)
+{
+	DIR *dir = fdopendir(dfd);
+	struct dirent *de;
+
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(dir), de->d_name, 0) && errno == EISDIR) {
+			int sub = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY);
+
+			if (sub >= 0)
+				remove_tree(sub);
+			unlinkat(dirfd(dir), de->d_name, AT_REMOVEDIR);
+		}
+	}
+	closedir(dir);
+}
+
+static int teardown_dir(void **state)
+{
+	struct tmpdir *d = *state;
+	int fd = open(d->path, O_RDONLY | O_DIRECTORY);
+
+	if (fd >= 0)
+		remove_tree(fd);
+	rmdir(d->path);
+	free(d);
+	return 0;
+}
+
+static const char *in_dir(const struct tmpdir *d, const char *name)
+{
+	static char path[4][128];
+	static int n;
+	char *p = path[n++ % 4];
+
+	snprintf(p, sizeof(path[0]), "%s/%s", d->path, name);
+	return p;
+}
+
+static void put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void assert_file(const char *path, const char *want)
+{
+	char buf[256];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	assert_string_equal(buf, want);
+}
+
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void test_check_output_ok(void **state)
+{
+	struct tmpdir *d = *state;
+	char why[256] = "";
+
+	assert_int_equal(util__check_output(in_dir(d, "r.json"), why, sizeof(why)), 0);
+	/* an existing report is replaced */
+	put_file(in_dir(d, "old.json"), "{}\n");
+	assert_int_equal(util__check_output(in_dir(d, "old.json"), why, sizeof(why)), 0);
+	/* checking creates nothing */
+	assert_int_equal(count_entries(d->path), 1);
+}
+
+static void test_check_output_refused(void **state)
+{
+	struct tmpdir *d = *state;
+	char why[256];
+
+	put_file(in_dir(d, "target"), "precious\n");
+	assert_int_equal(symlink(in_dir(d, "target"), in_dir(d, "link")), 0);
+	assert_int_equal(util__check_output(in_dir(d, "link"), why, sizeof(why)), -ELOOP);
+	assert_non_null(strstr(why, "symbolic link"));
+
+	/* a dangling symlink too: writing through it would create its target */
+	assert_int_equal(symlink(in_dir(d, "nowhere"), in_dir(d, "dangling")), 0);
+	assert_int_equal(util__check_output(in_dir(d, "dangling"), why, sizeof(why)), -ELOOP);
+
+	assert_int_equal(util__check_output(in_dir(d, "missing/r.json"), why, sizeof(why)),
+			 -ENOENT);
+	assert_non_null(strstr(why, "No such file or directory"));
+	assert_non_null(strstr(why, "missing"));
+
+	assert_int_equal(util__check_output(d->path, why, sizeof(why)), -EISDIR);
+	assert_string_equal(why, "is a directory");
+	assert_int_equal(mkdir(in_dir(d, "sub"), 0755), 0);
+	assert_int_equal(util__check_output(in_dir(d, "sub/"), why, sizeof(why)), -EISDIR);
+
+	assert_int_equal(util__check_output(in_dir(d, "target/r.json"), why, sizeof(why)),
+			 -ENOTDIR);
+
+	assert_int_equal(util__check_output("", why, sizeof(why)), -EINVAL);
+	assert_file(in_dir(d, "target"), "precious\n");
+}
+
+static void test_write_atomic(void **state)
+{
+	struct tmpdir *d = *state;
+	const char *path = in_dir(d, "out.json");
+	struct stat st;
+
+	assert_int_equal(util__write_file_atomic(path, "hello\n", 6), 0);
+	assert_file(path, "hello\n");
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	/* a shorter write replaces, it does not overwrite in place */
+	assert_int_equal(util__write_file_atomic(path, "ab", 2), 0);
+	assert_file(path, "ab");
+	assert_int_equal(util__write_file_atomic(path, "", 0), 0);
+	assert_file(path, "");
+	assert_int_equal(count_entries(d->path), 1);
+}
+
+static void test_write_atomic_replaces_symlink(void **state)
+{
+	struct tmpdir *d = *state;
+	struct stat st;
+
+	put_file(in_dir(d, "target"), "precious\n");
+	assert_int_equal(symlink(in_dir(d, "target"), in_dir(d, "link")), 0);
+
+	assert_int_equal(util__write_file_atomic(in_dir(d, "link"), "report\n", 7), 0);
+	assert_int_equal(lstat(in_dir(d, "link"), &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_file(in_dir(d, "link"), "report\n");
+	assert_file(in_dir(d, "target"), "precious\n");
+	assert_int_equal(count_entries(d->path), 2);
+}
+
+static void test_write_atomic_fails_clean(void **state)
+{
+	struct tmpdir *d = *state;
+
+	assert_int_equal(util__write_file_atomic(in_dir(d, "missing/out.json"), "x", 1),
+			 -ENOENT);
+	assert_int_equal(mkdir(in_dir(d, "sub"), 0755), 0);
+	put_file(in_dir(d, "sub/keep"), "k");
+	/* rename() cannot put a file over a directory: the temporary file is removed */
+	assert_int_equal(util__write_file_atomic(in_dir(d, "sub"), "x", 1), -EISDIR);
+	assert_int_equal(count_entries(d->path), 1);
+	assert_file(in_dir(d, "sub/keep"), "k");
+}
+
+/* ---- procfs ---- */
+
+/* A /proc/PID/stat line of 52 fields; each value tells its field number apart. */
+static void make_stat(char *buf, size_t len, const char *comm)
+{
+	size_t n;
+	int i;
+
+	n = snprintf(buf, len, "123 (%s) S", comm);
+	for (i = 4; i <= 52; i++) {
+		long long v = i * 1000 + i;
+
+		switch (i) {
+		case 4: /* ppid */
+			v = 1;
+			break;
+		case 8: /* tpgid: no controlling terminal */
+			v = -1;
+			break;
+		case 18: /* priority of a realtime task */
+			v = -100;
+			break;
+		case 19: /* nice */
+			v = -20;
+			break;
+		case 20: /* num_threads */
+			v = 7;
+			break;
+		case 22: /* starttime, in clock ticks */
+			v = 123456;
+			break;
+		case 24: /* rss, in pages */
+			v = 789;
+			break;
+		}
+		n += snprintf(buf + n, len - n, " %lld", v);
+	}
+	snprintf(buf + n, len - n, "\n");
+}
+
+static void test_parse_stat(void **state)
+{
+	struct procfs_stat st;
+	char buf[1024];
+
+	(void)state;
+	make_stat(buf, sizeof(buf), "a b) c");
+	memset(&st, 0xff, sizeof(st));
+	assert_int_equal(procfs__parse_stat(buf, &st), 0);
+	assert_string_equal(st.comm, "a b) c");
+	assert_int_equal(st.state, 'S');
+	assert_int_equal(st.ppid, 1);
+	assert_int_equal(st.threads, 7);
+	assert_int_equal(st.start_ns, 123456 * procfs__tick_ns());
+	assert_int_equal(st.rss_pages, 789);
+
+	make_stat(buf, sizeof(buf), "(x) (y");
+	assert_int_equal(procfs__parse_stat(buf, &st), 0);
+	assert_string_equal(st.comm, "(x) (y");
+	assert_int_equal(st.threads, 7);
+
+	make_stat(buf, sizeof(buf), ") S 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9");
+	assert_int_equal(procfs__parse_stat(buf, &st), 0);
+	assert_int_equal(st.ppid, 1);
+	assert_int_equal(st.rss_pages, 789);
+
+	make_stat(buf, sizeof(buf), "");
+	assert_int_equal(procfs__parse_stat(buf, &st), 0);
+	assert_string_equal(st.comm, "");
+
+	/* longer than the kernel's comm: cut to fit, terminated */
+	make_stat(buf, sizeof(buf), "0123456789abcdefgh");
+	assert_int_equal(procfs__parse_stat(buf, &st), 0);
+	assert_string_equal(st.comm, "0123456789abcde");
+	assert_int_equal(st.ppid, 1);
+}
+
+static void test_parse_stat_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"123",
+		"123 abc S 1 2 3 4 5",
+		"123 (abc S 1 2 3 4 5",
+		"123 abc) (x S 1 2",
+		"123 (abc)",
+		"123 (abc)S 1 2 3",
+		"123 (abc) ",
+		"123 (abc) S",
+		"123 (abc) S\n",
+		/* cut after field 23 */
+		"123 (abc) S 1 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23",
+		"123 (abc) S 1 5 6 7 8 9 x 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25",
+	};
+	struct procfs_stat st;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int ret = procfs__parse_stat(bad[i], &st);
+
+		if (ret != -EINVAL)
+			fail_msg("'%s': %d, expected -EINVAL", bad[i], ret);
+	}
+}
+
+static void test_read_stat_self(void **state)
+{
+	uint64_t tick = procfs__tick_ns();
+	struct procfs_stat st;
+	char comm[16];
+
+	(void)state;
+	assert_int_equal(procfs__read_stat(getpid(), &st), 0);
+	assert_int_equal(st.ppid, getppid());
+	assert_int_equal(st.state, 'R');
+	assert_int_equal(st.threads, 1);
+	snprintf(comm, sizeof(comm), "%s", program_invocation_short_name);
+	assert_string_equal(st.comm, comm);
+	assert_true(st.start_ns > 0);
+	assert_true(st.start_ns <= util__now_ns(CLOCK_BOOTTIME));
+	assert_int_equal(st.start_ns % tick, 0);
+	assert_true(st.rss_pages > 0);
+
+	assert_int_equal(procfs__read_stat(0x7ffffff0, &st), -ENOENT);
+}
+
+static void test_exe_self(void **state)
+{
+	char exe[4096], want[4096], small[4];
+	ssize_t n;
+
+	(void)state;
+	n = readlink("/proc/self/exe", want, sizeof(want) - 1);
+	assert_true(n > 0);
+	want[n] = '\0';
+	assert_int_equal(procfs__exe(getpid(), exe, sizeof(exe)), 0);
+	assert_string_equal(exe, want);
+	assert_int_equal(procfs__exe(getpid(), small, sizeof(small)), 0);
+	assert_int_equal(strlen(small), 3);
+	assert_memory_equal(small, want, 3);
+	assert_int_equal(procfs__exe(0x7ffffff0, exe, sizeof(exe)), -ENOENT);
+}
+
+static void test_tick(void **state)
+{
+	uint64_t tick = procfs__tick_ns();
+
+	(void)state;
+	assert_int_equal(tick, 1000000000ULL / sysconf(_SC_CLK_TCK));
+	assert_true(procfs__same_start(0, tick - 1));
+	assert_false(procfs__same_start(tick - 1, tick));
+	assert_true(procfs__same_start(5 * tick, 5 * tick + tick - 1));
+	assert_false(procfs__same_start(5 * tick, 6 * tick));
+	assert_false(procfs__same_start(6 * tick, 5 * tick + tick - 1));
+}
+
+#define T_DIR(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_u64_ranges),
+		cmocka_unit_test(test_parse_u64_junk),
+		cmocka_unit_test(test_rfc3339),
+		cmocka_unit_test(test_clocks),
+		T_DIR(test_check_output_ok),
+		T_DIR(test_check_output_refused),
+		T_DIR(test_write_atomic),
+		T_DIR(test_write_atomic_replaces_symlink),
+		T_DIR(test_write_atomic_fails_clean),
+		cmocka_unit_test(test_parse_stat),
+		cmocka_unit_test(test_parse_stat_malformed),
+		cmocka_unit_test(test_read_stat_self),
+		cmocka_unit_test(test_exe_self),
+		cmocka_unit_test(test_tick),
+	};
+
+	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
