@@ -31,6 +31,16 @@ static __always_inline void fill_hdr(struct qh_event_hdr *h, __u32 type, __u32 p
 	h->start_ns = start;
 }
 
+static __always_inline void emit_reap(__u32 tgid, __u64 start)
+{
+	struct qh_event_reap *e = reserve(sizeof(*e));
+
+	if (!e)
+		return;
+	fill_hdr(&e->hdr, QH_EV_REAP, tgid, start);
+	bpf_ringbuf_submit(e, 0);
+}
+
 static __always_inline int handle_fork(struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
@@ -51,6 +61,15 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 			pp->threads_peak = n;
 		return 0;
 	}
+
+	/*
+	 * The pid is free again only once its previous owner was released, which
+	 * sched_process_free reports after an RCU grace period: the new process may come first.
+	 * Its release is certain now; say so before the entry is overwritten.
+	 */
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (p && (p->flags & QH_PF_EXITED))
+		emit_reap(tgid, p->start_ns);
 
 	mm = BPF_CORE_READ(child, mm);
 	init.start_ns = task_start_ns(child);
@@ -210,7 +229,6 @@ static __always_inline int handle_free(struct task_struct *task)
 {
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	__u64 start = task_start_ns(task);
-	struct qh_event_reap *e;
 	struct qh_proc *p;
 
 	if (BPF_CORE_READ(task, pid) != tgid)
@@ -219,12 +237,7 @@ static __always_inline int handle_free(struct task_struct *task)
 	if (!p || !(p->flags & QH_PF_EXITED) || p->start_ns != start)
 		return 0;
 	bpf_map_delete_elem(&procs, &tgid);
-
-	e = reserve(sizeof(*e));
-	if (!e)
-		return 0;
-	fill_hdr(&e->hdr, QH_EV_REAP, tgid, start);
-	bpf_ringbuf_submit(e, 0);
+	emit_reap(tgid, start);
 	return 0;
 }
 

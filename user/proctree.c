@@ -56,7 +56,8 @@ struct proc *proctree__find(struct proctree *t, uint32_t pid, uint64_t start_ns)
 	struct proc *p;
 
 	for (p = t->buckets[bucket_of(t, pid)]; p; p = p->hnext)
-		if (p->pid == pid && procfs__same_start(p->start_ns, start_ns))
+		if (p->pid == pid && (p->seeded ? procfs__same_start(p->start_ns, start_ns) :
+						  p->start_ns == start_ns))
 			return p;
 	return NULL;
 }
@@ -136,8 +137,10 @@ static struct proc *subject(struct proctree *t, const struct qh_event_hdr *h)
 
 	if (p) {
 		/* the kernel's start time is exact, /proc's is to the tick */
-		if (p->seeded)
+		if (p->seeded) {
 			p->start_ns = h->start_ns;
+			p->seeded = false;
+		}
 		return p;
 	}
 	t->orphan_events++;

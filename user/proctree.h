@@ -42,7 +42,10 @@ struct proctree;
 struct proctree *proctree__new(void);
 void proctree__free(struct proctree *t);
 
-/* The process with this pid and start time (compared at /proc's tick resolution). */
+/*
+ * The process with this pid and start time: exact for processes the kernel announced, to
+ * /proc's tick for one seeded from /proc until the kernel tells its exact start.
+ */
 struct proc *proctree__find(struct proctree *t, uint32_t pid, uint64_t start_ns);
 /* Add a process; returns the existing entry if (pid, start) is already known. */
 struct proc *proctree__add(struct proctree *t, uint32_t pid, uint64_t start_ns);

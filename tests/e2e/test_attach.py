@@ -267,6 +267,22 @@ def test_full_map_is_reported(qh, tmp_path):
     assert "lost" in err and "incomplete" in err, err
 
 
+def test_pid_reuse(qh, tmp_path):
+    """A pid used twice in one run is two processes, told apart by their start times."""
+    report = attach_ok(qh, [qh.fx("pidreuse")], tmp_path)
+    assert report["events"]["incomplete"] is False, report["events"]
+    parent = top_process(report)
+    children = [p for p in report["processes"] if p is not parent]
+    assert len(children) == 2, report["processes"]
+    a, b = sorted(children, key=lambda p: p["start_time"])
+    assert a["pid"] == b["pid"], children
+    assert parse_time(a["start_time"]) < parse_time(b["start_time"]), children
+    assert (a["exit_code"], b["exit_code"]) == (1, 2), children
+    assert a["state"] == b["state"] == "reaped", children
+    # the first one ended before the second began
+    assert parse_time(a["end_time"]) <= parse_time(b["start_time"]), children
+
+
 def test_process_identity(qh, tmp_path, all_reports):
     """(pid, start_time) is unique in a report: in this run and in all the session's reports."""
     attach_ok(qh, [qh.fx("tree")], tmp_path)

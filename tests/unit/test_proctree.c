@@ -508,12 +508,18 @@ static void test_seeded_exact_start(void **state)
 	assert_int_equal(p->start_ns, exact);
 	assert_string_equal(p->exe, "/usr/bin/cmd");
 
-	/* a process known from its fork record keeps its exact start */
+	/* once the kernel told the exact start, only the exact start matches */
+	assert_false(p->seeded);
+	assert_null(proctree__find(t, 500, exact + 1));
+
+	/* a process known from its fork record is matched exactly: a record with another
+	 * start in the same tick is another process (the pid was reused within the tick) */
 	p = proctree__add(t, 501, exact);
-	fill_exec(&e, 501, coarse, exact + 10, "cmd", "/usr/bin/cmd");
+	fill_exec(&e, 501, exact + 1, exact + 10, "cmd", "/usr/bin/cmd");
 	FEED(t, e);
 	assert_int_equal(p->start_ns, exact);
-	assert_int_equal(proctree__count(t), 2);
+	assert_int_equal(proctree__count(t), 3);
+	assert_int_equal(proctree__orphan_events(t), 1);
 }
 
 static void test_add_and_find(void **state)
@@ -530,11 +536,18 @@ static void test_add_and_find(void **state)
 	assert_int_equal(p->start_ns, T0);
 	assert_int_equal(p->state, PROC_RUNNING);
 	assert_null(p->exe);
-	/* same pid, same tick: the same process */
-	assert_ptr_equal(proctree__add(t, 42, T0 / tick * tick), p);
+	/* known exactly: the same start is the same process, any other start is not */
+	assert_ptr_equal(proctree__add(t, 42, T0), p);
+	assert_ptr_equal(proctree__find(t, 42, T0), p);
+	assert_null(proctree__find(t, 42, T0 + 1));
+	assert_null(proctree__find(t, 42, T0 / tick * tick));
+	assert_null(proctree__find(t, 42, T0 - tick));
+	/* seeded from /proc: any start in the same tick */
+	p->seeded = true;
+	assert_ptr_equal(proctree__find(t, 42, T0 / tick * tick), p);
 	assert_ptr_equal(proctree__find(t, 42, T0 / tick * tick + tick - 1), p);
 	assert_null(proctree__find(t, 42, T0 / tick * tick + tick));
-	assert_null(proctree__find(t, 42, T0 - tick));
+	p->seeded = false;
 	assert_null(proctree__find(t, 43, T0));
 	assert_int_equal(proctree__count(t), 1);
 	assert_ptr_equal(proctree__first(t), p);
