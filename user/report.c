@@ -216,34 +216,62 @@ static const char *exit_str(const struct proc *p, const struct proc_figures *f, 
 	return buf;
 }
 
+static void summary_row(FILE *out, const struct proc *p, const struct run_info *ri, uint64_t now)
+{
+	char a[32], b[32], c[32], d[32];
+	struct proc_figures f;
+
+	report__figures(p, ri, now, &f);
+	fprintf(out, "%8u %8u %-16s %10s %9s %10s %s\n", p->pid, p->ppid, p->comm,
+		human_secs(f.lifetime_s, a, sizeof(a)), human_kb(f.peak_rss_kb, b, sizeof(b)),
+		human_kb(f.rss_growth_kb, c, sizeof(c)), exit_str(p, &f, d, sizeof(d)));
+}
+
+static int by_peak_desc(const void *a, const void *b)
+{
+	const struct proc *x = *(const struct proc *const *)a, *y = *(const struct proc *const *)b;
+
+	if (x->stats.peak_rss_pages != y->stats.peak_rss_pages)
+		return x->stats.peak_rss_pages < y->stats.peak_rss_pages ? 1 : -1;
+	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
+}
+
 void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
 {
 	uint64_t now = util__now_ns(CLOCK_BOOTTIME), lost = report__lost(ri);
-	char a[32], b[32], c[32], d[32];
-	struct proc_figures f;
-	struct proc *p;
+	size_t n = proctree__count(t), i;
+	struct proc *p, **top = NULL;
 	const char *sep = "";
-	int i;
+	int k;
 
-	fprintf(out, "\nqhtrace: %zu process%s traced in %.2fs\n", proctree__count(t),
-		proctree__count(t) == 1 ? "" : "es", ri->duration_s);
+	fprintf(out, "\nqhtrace: %zu process%s traced in %.2fs\n", n, n == 1 ? "" : "es",
+		ri->duration_s);
 	fprintf(out, "%8s %8s %-16s %10s %9s %10s %s\n", "PID", "PPID", "COMM", "LIFETIME",
 		"PEAK RSS", "RSS GROWTH", "EXIT");
-	for (p = proctree__first(t); p; p = p->next) {
-		report__figures(p, ri, now, &f);
-		fprintf(out, "%8u %8u %-16s %10s %9s %10s %s\n", p->pid, p->ppid, p->comm,
-			human_secs(f.lifetime_s, a, sizeof(a)),
-			human_kb(f.peak_rss_kb, b, sizeof(b)), human_kb(f.rss_growth_kb, c, sizeof(c)),
-			exit_str(p, &f, d, sizeof(d)));
+	/* a long run lists the processes that grew most; the JSON report has them all */
+	if (n > QH_SUMMARY_MAX_ROWS)
+		top = calloc(n, sizeof(*top));
+	if (top) {
+		for (i = 0, p = proctree__first(t); p; p = p->next)
+			top[i++] = p;
+		qsort(top, n, sizeof(*top), by_peak_desc);
+		for (i = 0; i < QH_SUMMARY_TOP_ROWS; i++)
+			summary_row(out, top[i], ri, now);
+		fprintf(out, "%8s %zu more, with a smaller peak RSS (all are in the JSON report)\n",
+			"...", n - QH_SUMMARY_TOP_ROWS);
+		free(top);
+	} else {
+		for (p = proctree__first(t); p; p = p->next)
+			summary_row(out, p, ri, now);
 	}
 	fprintf(out, "events: %lu received, %lu lost", (unsigned long)ri->events_received,
 		(unsigned long)lost);
 	if (lost) {
 		fprintf(out, " (");
-		for (i = 0; i < QH_STAT_LOST_MAX; i++)
-			if (ri->stats[i]) {
-				fprintf(out, "%s%s %lu", sep, report__stat_name(i),
-					(unsigned long)ri->stats[i]);
+		for (k = 0; k < QH_STAT_LOST_MAX; k++)
+			if (ri->stats[k]) {
+				fprintf(out, "%s%s %lu", sep, report__stat_name(k),
+					(unsigned long)ri->stats[k]);
 				sep = ", ";
 			}
 		fprintf(out, ") -- the report is incomplete");

@@ -10,6 +10,9 @@
 #include "proctree.h"
 
 #define QH_REPORT_SCHEMA "qhtrace/report/v1"
+/* the summary table lists every process up to MAX, else the TOP with the highest peak RSS */
+#define QH_SUMMARY_MAX_ROWS 30
+#define QH_SUMMARY_TOP_ROWS 25
 
 struct run_info {
 	const char *mode;		/* "attach" */

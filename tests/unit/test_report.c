@@ -628,6 +628,37 @@ static void test_summary_one_process(void **state)
 	free(s);
 }
 
+static void test_summary_top_rows(void **state)
+{
+	struct fixture *fx = *state;
+	struct proctree *t = proctree__new();
+	int n = QH_SUMMARY_MAX_ROWS + 10, i;
+	char line[128], *s;
+	struct proc *p;
+
+	assert_non_null(t);
+	proctree__free(fx->t);
+	fx->t = t;
+	/* process i peaks at i MiB: the table keeps the 25 largest, largest first */
+	for (i = 1; i <= n; i++) {
+		p = proctree__add(t, 100 + i, fx->start0 + i);
+		snprintf(p->comm, sizeof(p->comm), "w%d", i);
+		p->stats.peak_rss_pages = i * 256;
+	}
+	s = summary(fx);
+	assert_int_equal(count_lines(s), 3 + QH_SUMMARY_TOP_ROWS + 1 + 1);
+	snprintf(line, sizeof(line), "\n%8d %8u %-16s", 100 + n, 0, "w40");
+	assert_contains(s, line);
+	assert_true(strstr(s, "w40 ") < strstr(s, "w39 "));
+	snprintf(line, sizeof(line), "w%d ", n - QH_SUMMARY_TOP_ROWS + 1);
+	assert_contains(s, line);
+	snprintf(line, sizeof(line), "w%d ", n - QH_SUMMARY_TOP_ROWS);
+	assert_null(strstr(s, line));
+	snprintf(line, sizeof(line), "... %d more, with a smaller peak RSS", n - QH_SUMMARY_TOP_ROWS);
+	assert_contains(s, line);
+	free(s);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -650,6 +681,7 @@ int main(void)
 		T(test_summary_lost),
 		T(test_summary_lifetimes),
 		T(test_summary_one_process),
+		T(test_summary_top_rows),
 	};
 
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
