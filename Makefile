@@ -28,7 +28,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 CFLAGS ?= -O2 -g
 QH_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-DQH_VERSION='"$(VERSION)"' -Iuser -Ibpf -I$(OUTPUT) -MMD -MP
-LDLIBS := -lbpf -lelf -lz -lcjson -lpthread
+LDLIBS := -lbpf -lelf -ldw -lz -lcjson -lpthread
 
 ifeq ($(V),1)
 Q =
@@ -87,6 +87,11 @@ $(OUTPUT)/qhtrace: $(OUTPUT)/user/main.o $(USER_OBJS)
 $(OUTPUT)/fixtures/%: tests/fixtures/%.c | $(OUTPUT)/fixtures
 	$(call msg,FIXTURE,$@)
 	$(Q)$(CC) -O1 -g -Wall -Wextra -Werror -pthread $< -o $@
+
+# a program that maps no shared C library
+$(OUTPUT)/fixtures/static_true: tests/fixtures/static_true.c | $(OUTPUT)/fixtures
+	$(call msg,FIXTURE,$@)
+	$(Q)$(CC) -O1 -g -Wall -Wextra -Werror -static $< -o $@
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(PURE_OBJS) $(OUTPUT)/.test-deps | $(OUTPUT)/tests
 	$(call msg,TEST,$@)

@@ -52,6 +52,14 @@ QH_MAP struct {
 	__type(value, struct qh_call);
 } calls SEC(".maps");
 
+/* C libraries the heap probes are attached to, filled by the loader */
+QH_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct qh_file_key);
+	__type(value, __u32);
+} libc_files SEC(".maps");
+
 QH_MAP struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);

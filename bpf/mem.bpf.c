@@ -92,6 +92,20 @@ static __always_inline void sub_clamped(__u64 *v, __u64 d)
 	*v = *v > d ? *v - d : 0;
 }
 
+static long vma_file_hooked(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct qh_file_key k = {};
+	struct inode *ino;
+
+	if (!vma->vm_file)
+		return 0;
+	ino = vma->vm_file->f_inode;
+	k.dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	k.ino = BPF_CORE_READ(ino, i_ino);
+	*(bool *)data = bpf_map_lookup_elem(&libc_files, &k) != NULL;
+	return 0;
+}
+
 SEC("tp/syscalls/sys_exit_mmap")
 int sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 {
@@ -106,10 +120,19 @@ int sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 	regs = user_regs();
 	len = page_align(BPF_CORE_READ(regs, si));
 	flags = BPF_CORE_READ(regs, r10);
-	if (flags & MAP_ANONYMOUS)
+	if (flags & MAP_ANONYMOUS) {
 		__sync_fetch_and_add(&p->mmap_anon_bytes, len);
-	else
+	} else {
 		__sync_fetch_and_add(&p->mmap_file_bytes, len);
+		/* the dynamic loader mapping a probed C library: this process's heap is followed */
+		if (!(p->flags & QH_PF_HEAP_HOOKED)) {
+			bool hooked = false;
+
+			bpf_find_vma(bpf_get_current_task_btf(), ctx->ret, vma_file_hooked, &hooked, 0);
+			if (hooked)
+				__sync_fetch_and_or(&p->flags, QH_PF_HEAP_HOOKED);
+		}
+	}
 	__sync_fetch_and_add(&p->mmap_calls, 1);
 	stat_inc(QH_STAT_SYSCALLS);
 	return 0;

@@ -14,6 +14,9 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* source of heap generations: one per address space instance (fork, exec) */
+__u32 heap_gen_next = 0;
+
 static __always_inline void *reserve(__u64 size)
 {
 	void *e = bpf_ringbuf_reserve(&events, size, 0);
@@ -76,6 +79,9 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 	init.ppid = BPF_CORE_READ(child, real_parent, tgid);
 	init.threads = 1;
 	init.threads_peak = 1;
+	init.heap_gen = __sync_add_and_fetch(&heap_gen_next, 1);
+	/* same mappings as the parent, so the same C library */
+	init.flags = pp->flags & QH_PF_HEAP_HOOKED;
 	proc_read_rss(&init, mm);
 	init.base_rss_pages = init.peak_rss_pages = proc_rss_total(&init);
 	init.heap_bytes = BPF_CORE_READ(mm, brk) - BPF_CORE_READ(mm, start_brk);
@@ -137,6 +143,12 @@ static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
 	p->heap_bytes = 0;
 	p->mmap_anon_bytes = 0;
 	p->mmap_file_bytes = 0;
+	/* blocks of the old image are gone with it: a new generation; the new image maps its
+	 * own C library (or none) */
+	p->flags &= ~QH_PF_HEAP_HOOKED;
+	p->heap_gen = __sync_add_and_fetch(&heap_gen_next, 1);
+	p->heap_live_bytes = 0;
+	p->heap_live_count = 0;
 	/* de_thread() has already made every other thread exit */
 	p->threads = 1;
 	p->ppid = BPF_CORE_READ(task, real_parent, tgid);

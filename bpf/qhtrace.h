@@ -37,8 +37,12 @@ enum qh_stat {
 	QH_STAT_PROCS_FULL,	       /* `procs` full: a new process could not be traced */
 	QH_STAT_MMS_FULL,	       /* `mm_owner` full: RSS of a process cannot be followed */
 	QH_STAT_CALLS_FULL,	       /* `calls` full: one mmap-family syscall not accounted */
+	QH_STAT_ALLOCS_FULL,	       /* `allocs` full: an allocation could not be recorded */
+	QH_STAT_HEAP_CALLS_FULL,       /* `heap_calls` full: an allocator call not followed */
+	QH_STAT_STACK_LOST,	       /* a user stack could not be captured (allocation kept) */
 	QH_STAT_RSS_EVENTS,	       /* rss_stat hits for traced processes (not a loss) */
 	QH_STAT_SYSCALLS,	       /* memory syscalls accounted (not a loss) */
+	QH_STAT_HEAP_FREES_UNKNOWN,    /* frees of blocks allocated before tracing (not a loss) */
 	QH_STAT_MAX,
 };
 
@@ -47,6 +51,13 @@ enum qh_stat {
 
 #define QH_PF_EXITED (1U << 0)	  /* the last thread has exited; counters are final */
 #define QH_PF_START_SEEDED (1U << 1) /* start_ns came from /proc (tick resolution) */
+#define QH_PF_HEAP_HOOKED (1U << 2)  /* maps a C library whose malloc family is probed */
+
+/* Key of `libc_files`: a file whose malloc family is probed. dev is the kernel's encoding. */
+struct qh_file_key {
+	__u64 dev;
+	__u64 ino;
+};
 
 /*
  * Value of the `procs` map, keyed by tgid. Owned by the kernel side except at seeding,
@@ -66,12 +77,17 @@ struct qh_proc {
 	__u64 mremap_calls;
 	__u64 brk_calls;
 	__u64 exit_ns;		     /* bpf_ktime_get_boot_ns() at group exit, 0 while alive */
+	__u64 heap_live_bytes;	     /* malloc family: bytes allocated and not freed */
+	__u64 heap_live_count;
+	__u64 heap_allocs;	     /* successful allocations seen */
+	__u64 heap_frees;	     /* frees of known blocks */
+	__u64 heap_failed;	     /* allocations that returned NULL */
+	__u32 heap_gen;		     /* address space instance: new at fork and exec */
 	__u32 ppid;
 	__u32 threads;
 	__u32 threads_peak;
 	__u32 flags;		     /* QH_PF_* */
 	__s32 exit_status;	     /* wait(2) status word, valid with QH_PF_EXITED */
-	__u32 __pad;
 };
 
 struct qh_event_hdr {
@@ -107,6 +123,37 @@ struct qh_event_exit {
 /* QH_EV_REAP */
 struct qh_event_reap {
 	struct qh_event_hdr hdr;
+};
+
+/*
+ * The `allocs` map: one live heap block. The generation tells address spaces apart: after
+ * exec (or in a forked child) the same tgid and address are another block.
+ */
+struct qh_alloc_key {
+	__u32 tgid;
+	__u32 gen;
+	__u64 addr;
+};
+
+struct qh_alloc {
+	__u64 size;
+	__u64 ts_ns;	/* bpf_ktime_get_boot_ns() at allocation */
+	__u64 caller;	/* return address of the allocator call: right even without frame pointers */
+	__s64 stack_id; /* in `stacks`, < 0 when not captured */
+};
+
+enum qh_heap_fn {
+	QH_HEAP_MALLOC = 0,
+	QH_HEAP_CALLOC,
+	QH_HEAP_REALLOC,
+	QH_HEAP_REALLOCARRAY,
+	QH_HEAP_POSIX_MEMALIGN,
+	QH_HEAP_ALIGNED_ALLOC,
+	QH_HEAP_MEMALIGN,
+	QH_HEAP_VALLOC,
+	QH_HEAP_PVALLOC,
+	QH_HEAP_FREE,
+	QH_HEAP_NR_FN,
 };
 
 #endif /* __QHTRACE_H */

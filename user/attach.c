@@ -141,6 +141,8 @@ int attach__seed(struct tracer *tr, struct proctree *t, pid_t pid)
 	/* growth is measured from now; the kernel adds the split by kind when it adopts the mm */
 	seed.base_rss_pages = seed.peak_rss_pages = st.rss_pages;
 	seed.flags = QH_PF_START_SEEDED;
+	if (tracer__maps_probed_libc(tr, pid))
+		seed.flags |= QH_PF_HEAP_HOOKED;
 	err = tracer__trace_pid(tr, pid, &seed);
 	if (err)
 		return err;
@@ -281,11 +283,28 @@ int cmd_attach(int argc, char **argv)
 	err = tracer__open(&tr, &(struct tracer_opts){
 					.max_procs = o.max_procs,
 					.ringbuf_kb = o.ringbuf_kb,
+					.heap = o.heap,
+					.max_allocs = o.max_allocs,
 					.on_event = proctree__handle_event,
 					.ctx = tree,
 				});
 	if (err)
 		goto cleanup;
+	if (o.heap) {
+		char libc[PATH_MAX];
+
+		/* the held child runs on qhtrace's own C library until it execs CMD, which on
+		 * this host maps the same one */
+		err = tracer__host_libc(libc, sizeof(libc));
+		if (err) {
+			pr_err("--heap: no C library found in qhtrace's own mappings: %s\n",
+			       strerror(-err));
+			goto cleanup;
+		}
+		err = tracer__attach_heap(tr, libc);
+		if (err)
+			goto cleanup;
+	}
 	err = attach__seed(tr, tree, child.pid);
 	if (err) {
 		pr_err("failed to trace pid %d: %s\n", child.pid, strerror(-err));
@@ -372,6 +391,7 @@ int cmd_attach(int argc, char **argv)
 	ri.events_received = proctree__events(tree);
 	ri.orphan_events = proctree__orphan_events(tree);
 	ri.page_size = sysconf(_SC_PAGESIZE);
+	ri.heap = o.heap;
 	if (tracer__stats(tr, ri.stats))
 		pr_warn("failed to read the kernel's loss counters\n");
 

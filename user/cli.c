@@ -42,6 +42,9 @@ void cli__usage_attach(FILE *out)
 		"  -v, --verbose            debug messages, libbpf's own output\n"
 		"      --max-procs N        processes traced at once, %u..%u (default %u)\n"
 		"      --ringbuf-size KB    ring buffer in KiB, a power of two, %u..%u (default %u)\n"
+		"      --heap               follow the malloc family of the C library (uprobes):\n"
+		"                           live heap bytes and blocks per process\n"
+		"      --max-allocs N       live heap blocks followed at once, %u..%u (default %u)\n"
 		"  -h, --help               this text\n"
 		"\n"
 		"Exit status: CMD's own, or 128+N if a signal N killed it; %d if tracing could not\n"
@@ -52,12 +55,14 @@ void cli__usage_attach(FILE *out)
 		"Examples:\n"
 		"  sudo qhtrace attach -- pytest -x tests/\n"
 		"  sudo qhtrace attach -o report.json -- /usr/bin/python3 -m pytest\n"
-		"  sudo qhtrace attach -q -o run.json --max-procs 131072 -- make -j2 check\n",
-		64, 4194304, QH_DEFAULT_MAX_PROCS, 64, 1048576, QH_DEFAULT_RINGBUF_KB, QH_EXIT_ERROR,
+		"  sudo qhtrace attach -q -o run.json --max-procs 131072 -- make -j2 check\n"
+		"  sudo qhtrace attach --heap -o heap.json -- ./my-test-binary\n",
+		64, 4194304, QH_DEFAULT_MAX_PROCS, 64, 1048576, QH_DEFAULT_RINGBUF_KB, 1024, 67108864,
+		QH_DEFAULT_MAX_ALLOCS, QH_EXIT_ERROR,
 		QH_EXIT_USAGE, QH_EXIT_NOEXEC, QH_EXIT_NOTFOUND);
 }
 
-enum { OPT_MAX_PROCS = 256, OPT_RINGBUF };
+enum { OPT_MAX_PROCS = 256, OPT_RINGBUF, OPT_HEAP, OPT_MAX_ALLOCS };
 
 static const struct option attach_options[] = {
 	{ "output", required_argument, NULL, 'o' },
@@ -65,6 +70,8 @@ static const struct option attach_options[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },
 	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
+	{ "heap", no_argument, NULL, OPT_HEAP },
+	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
 	{ "help", no_argument, NULL, 'h' },
 	{},
 };
@@ -90,6 +97,7 @@ int cli__parse_attach(int argc, char **argv, struct attach_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->max_procs = QH_DEFAULT_MAX_PROCS;
 	o->ringbuf_kb = QH_DEFAULT_RINGBUF_KB;
+	o->max_allocs = QH_DEFAULT_MAX_ALLOCS;
 	opterr = 0;
 	optind = 0; /* reinitialise getopt: the parser may run more than once */
 	/* '+': stop at CMD, so `qhtrace attach ls -l` needs no `--` */
@@ -115,6 +123,13 @@ int cli__parse_attach(int argc, char **argv, struct attach_opts *o)
 				pr_err("--ringbuf-size: %u is not a power of two\n", o->ringbuf_kb);
 				return -EINVAL;
 			}
+			break;
+		case OPT_HEAP:
+			o->heap = true;
+			break;
+		case OPT_MAX_ALLOCS:
+			if (parse_num("max-allocs", optarg, 1024, 67108864, &o->max_allocs))
+				return -EINVAL;
 			break;
 		case 'h':
 			cli__usage_attach(stdout);

@@ -19,6 +19,8 @@ struct attach_opts {
 	int verbose;		/* -v */
 	uint32_t max_procs;
 	uint32_t ringbuf_kb;
+	bool heap;		/* --heap: follow the malloc family */
+	uint32_t max_allocs;
 	int argc;		/* the command to run */
 	char **argv;
 };

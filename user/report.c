@@ -17,8 +17,12 @@ const char *report__stat_name(int idx)
 		[QH_STAT_PROCS_FULL] = "procs_map_full",
 		[QH_STAT_MMS_FULL] = "mm_map_full",
 		[QH_STAT_CALLS_FULL] = "calls_map_full",
+		[QH_STAT_ALLOCS_FULL] = "allocs_map_full",
+		[QH_STAT_HEAP_CALLS_FULL] = "heap_calls_map_full",
+		[QH_STAT_STACK_LOST] = "stacks_lost",
 		[QH_STAT_RSS_EVENTS] = "rss_events",
 		[QH_STAT_SYSCALLS] = "memory_syscalls",
+		[QH_STAT_HEAP_FREES_UNKNOWN] = "heap_frees_unknown",
 	};
 
 	return idx >= 0 && idx < QH_STAT_MAX ? names[idx] : "unknown";
@@ -59,6 +63,18 @@ void report__figures(const struct proc *p, const struct run_info *ri, uint64_t n
 			f->exit_code = WEXITSTATUS(p->exit_status);
 	}
 	f->lifetime_s = end > p->start_ns ? (double)(end - p->start_ns) / 1e9 : 0;
+}
+
+const char *report__allocator(const struct proc *p, const struct run_info *ri)
+{
+	if (!ri->heap)
+		return "not traced (run with --heap)";
+	if (!(p->stats.flags & QH_PF_HEAP_HOOKED))
+		return "not hooked: maps no probed C library (static binary, or another libc)";
+	if (!p->stats.heap_allocs && !p->stats.heap_frees)
+		return "not hooked: no malloc-family call reached the C library "
+		       "(a replacement allocator?)";
+	return "glibc";
 }
 
 static cJSON *time_or_null(uint64_t boot_ns)
@@ -111,6 +127,18 @@ static cJSON *proc_json(const struct proc *p, const struct run_info *ri, uint64_
 	cJSON_AddNumberToObject(o, "mmap_anon_kb", f.mmap_anon_kb);
 	cJSON_AddNumberToObject(o, "mmap_file_kb", p->stats.mmap_file_bytes / 1024);
 	cJSON_AddNumberToObject(o, "threads_peak", p->stats.threads_peak);
+	cJSON_AddStringToObject(o, "allocator", report__allocator(p, ri));
+	if (ri->heap && !strcmp(report__allocator(p, ri), "glibc")) {
+		cJSON_AddNumberToObject(o, "heap_outstanding_bytes", p->stats.heap_live_bytes);
+		cJSON_AddNumberToObject(o, "heap_outstanding_blocks", p->stats.heap_live_count);
+		cJSON_AddNumberToObject(o, "heap_allocs", p->stats.heap_allocs);
+		cJSON_AddNumberToObject(o, "heap_frees", p->stats.heap_frees);
+		cJSON_AddNumberToObject(o, "heap_failed_allocs", p->stats.heap_failed);
+	} else {
+		/* unknown is not zero */
+		cJSON_AddNullToObject(o, "heap_outstanding_bytes");
+		cJSON_AddNullToObject(o, "heap_outstanding_blocks");
+	}
 	return o;
 }
 
@@ -148,6 +176,9 @@ char *report__json(struct proctree *t, const struct run_info *ri)
 	cJSON_AddNumberToObject(ev, "unannounced_processes", ri->orphan_events);
 	cJSON_AddNumberToObject(ev, "rss_updates", ri->stats[QH_STAT_RSS_EVENTS]);
 	cJSON_AddNumberToObject(ev, "memory_syscalls", ri->stats[QH_STAT_SYSCALLS]);
+	if (ri->heap)
+		cJSON_AddNumberToObject(ev, "heap_frees_unknown",
+					ri->stats[QH_STAT_HEAP_FREES_UNKNOWN]);
 
 	procs = cJSON_AddArrayToObject(root, "processes");
 	for (p = proctree__first(t); p; p = p->next)

@@ -26,7 +26,11 @@ struct run_info {
 	uint64_t stats[QH_STAT_MAX];	/* kernel counters, summed over CPUs */
 	uint64_t orphan_events;		/* records of processes whose fork record was lost */
 	uint64_t page_size;
+	bool heap;			/* the malloc family was followed (--heap) */
 };
+
+/* What the heap figures of a process rest on: "glibc", or why they are not known. */
+const char *report__allocator(const struct proc *p, const struct run_info *ri);
 
 /* Figures of one process as the report states them (kB, decoded exit status). */
 struct proc_figures {

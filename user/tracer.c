@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
@@ -15,6 +16,7 @@
 
 #include "log.h"
 #include "tracer.h"
+#include "uprobe_off.h"
 #include "qhtrace.skel.h"
 
 #define BTF_PATH "/sys/kernel/btf/vmlinux"
@@ -28,10 +30,49 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, args);
 }
 
+#define QH_MAX_HEAP_LINKS 64
+
 struct tracer {
 	struct qhtrace_bpf *skel;
 	struct ring_buffer *rb;
 	int ncpus;
+	struct bpf_link *heap_links[QH_MAX_HEAP_LINKS];
+	int nheap_links;
+};
+
+/* The malloc family: entry program, and whether the return value is a new block. */
+struct heap_fn {
+	const char *sym;
+	struct bpf_program *(*entry)(struct qhtrace_bpf *s);
+	bool returns_block;
+};
+
+#define HEAP_PROG(name)                                                                        \
+	static struct bpf_program *prog_##name(struct qhtrace_bpf *s)                           \
+	{                                                                                      \
+		return s->progs.name;                                                              \
+	}
+HEAP_PROG(malloc_entry)
+HEAP_PROG(calloc_entry)
+HEAP_PROG(realloc_entry)
+HEAP_PROG(reallocarray_entry)
+HEAP_PROG(posix_memalign_entry)
+HEAP_PROG(memalign_entry)
+HEAP_PROG(valloc_entry)
+HEAP_PROG(pvalloc_entry)
+HEAP_PROG(free_entry)
+
+static const struct heap_fn heap_fns[] = {
+	{ "malloc", prog_malloc_entry, true },
+	{ "calloc", prog_calloc_entry, true },
+	{ "realloc", prog_realloc_entry, true },
+	{ "reallocarray", prog_reallocarray_entry, true },
+	{ "posix_memalign", prog_posix_memalign_entry, true },
+	{ "aligned_alloc", prog_memalign_entry, true },
+	{ "memalign", prog_memalign_entry, true },
+	{ "valloc", prog_valloc_entry, true },
+	{ "pvalloc", prog_pvalloc_entry, true },
+	{ "free", prog_free_entry, false },
 };
 
 static bool has_cap(int cap)
@@ -112,6 +153,20 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 	bpf_map__set_max_entries(t->skel->maps.procs, opts->max_procs);
 	bpf_map__set_max_entries(t->skel->maps.mm_owner, opts->max_procs);
 	bpf_map__set_max_entries(t->skel->maps.events, opts->ringbuf_kb * 1024);
+	if (opts->heap) {
+		bpf_map__set_max_entries(t->skel->maps.allocs, opts->max_allocs);
+		bpf_map__set_max_entries(t->skel->maps.heap_calls, opts->max_procs);
+	} else {
+		size_t i;
+
+		/* not loaded at all: no verifier time, no kernel memory */
+		for (i = 0; i < sizeof(heap_fns) / sizeof(heap_fns[0]); i++)
+			bpf_program__set_autoload(heap_fns[i].entry(t->skel), false);
+		bpf_program__set_autoload(t->skel->progs.alloc_return, false);
+		bpf_map__set_max_entries(t->skel->maps.allocs, 1);
+		bpf_map__set_max_entries(t->skel->maps.heap_calls, 1);
+		bpf_map__set_max_entries(t->skel->maps.stacks, 1);
+	}
 
 	err = qhtrace_bpf__load(t->skel);
 	if (err) {
@@ -160,13 +215,13 @@ static void *destroy_link(void *arg)
  * the other, the syscall tracepoints alone would hold qhtrace's exit for half a second.
  * Detached from one thread each, they share the grace periods.
  */
-static void destroy_links(struct bpf_object_skeleton *s)
+static void destroy_links(struct bpf_object_skeleton *s, struct bpf_link **extra, int nextra)
 {
-	pthread_t tids[32];
+	pthread_t tids[32 + QH_MAX_HEAP_LINKS];
 	int i, n = 0;
 
-	for (i = 0; i < s->prog_cnt && n < (int)(sizeof(tids) / sizeof(tids[0])); i++) {
-		struct bpf_link **link = s->progs[i].link;
+	for (i = 0; i < s->prog_cnt + nextra; i++) {
+		struct bpf_link **link = i < s->prog_cnt ? s->progs[i].link : &extra[i - s->prog_cnt];
 
 		if (!*link)
 			continue;
@@ -185,9 +240,131 @@ void tracer__free(struct tracer *t)
 		return;
 	ring_buffer__free(t->rb);
 	if (t->skel)
-		destroy_links(t->skel->skeleton);
+		destroy_links(t->skel->skeleton, t->heap_links, t->nheap_links);
 	qhtrace_bpf__destroy(t->skel);
 	free(t);
+}
+
+int tracer__host_libc(char *path, size_t len)
+{
+	char line[4096], file[4096];
+	FILE *f = fopen("/proc/self/maps", "re");
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		const char *base;
+
+		if (sscanf(line, "%*s %*s %*s %*s %*s %4095s", file) != 1)
+			continue;
+		base = strrchr(file, '/');
+		if (base && !strncmp(base + 1, "libc.so", 7)) {
+			snprintf(path, len, "%s", file);
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+static int heap_attach_one(struct tracer *t, struct bpf_program *prog, bool ret, const char *path,
+			   uint64_t off)
+{
+	struct bpf_link *link;
+
+	if (t->nheap_links >= QH_MAX_HEAP_LINKS)
+		return -E2BIG;
+	/* pid -1: every process mapping the library; the programs filter on `procs` */
+	link = bpf_program__attach_uprobe(prog, ret, -1, path, off);
+	if (!link)
+		return -errno;
+	t->heap_links[t->nheap_links++] = link;
+	return 0;
+}
+
+int tracer__attach_heap(struct tracer *t, const char *path)
+{
+	uint64_t seen[sizeof(heap_fns) / sizeof(heap_fns[0])];
+	struct qh_file_key key = {};
+	__u32 one = 1;
+	struct stat st;
+	size_t i, j, nseen = 0;
+	int err;
+
+	if (!bpf_program__autoload(t->skel->progs.malloc_entry))
+		return -EINVAL;
+	if (stat(path, &st)) {
+		err = -errno;
+		pr_err("failed to probe the C library %s: %s\n", path, strerror(-err));
+		return err;
+	}
+	for (i = 0; i < sizeof(heap_fns) / sizeof(heap_fns[0]); i++) {
+		const struct heap_fn *fn = &heap_fns[i];
+		uint64_t file_off, probe_off;
+		char why[128];
+
+		err = uprobe_off__for_symbol(path, fn->sym, &file_off, &probe_off, why, sizeof(why));
+		if (err) {
+			pr_debug("%s: no %s (%s): not probed\n", path, fn->sym, strerror(-err));
+			continue;
+		}
+		/* aliases (aligned_alloc and memalign in glibc 2.36) share one address */
+		for (j = 0; j < nseen && seen[j] != file_off; j++)
+			;
+		if (j < nseen) {
+			pr_debug("%s: %s is an alias of a function already probed\n", path, fn->sym);
+			continue;
+		}
+		seen[nseen++] = file_off;
+		pr_debug("%s: %s at file offset 0x%lx, entry probe at +%lu: %s\n", path, fn->sym,
+			 (unsigned long)file_off, (unsigned long)probe_off, why);
+		err = heap_attach_one(t, fn->entry(t->skel), false, path, file_off + probe_off);
+		if (!err && fn->returns_block)
+			err = heap_attach_one(t, t->skel->progs.alloc_return, true, path, file_off);
+		if (err) {
+			pr_err("failed to attach %s uprobe in %s: %s\n", fn->sym, path, strerror(-err));
+			return err;
+		}
+	}
+	/* the kernel's dev_t encoding (MKDEV), as inode->i_sb->s_dev holds it */
+	key.dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
+	key.ino = st.st_ino;
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.libc_files), &key, &one, BPF_ANY)) {
+		err = -errno;
+		pr_err("failed to register %s: %s\n", path, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+bool tracer__maps_probed_libc(struct tracer *t, uint32_t pid)
+{
+	int fd = bpf_map__fd(t->skel->maps.libc_files);
+	char path[64], line[4096];
+	unsigned int ma, mi;
+	unsigned long ino;
+	bool found = false;
+	__u32 v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		struct qh_file_key key = {};
+
+		/* start-end perms offset major:minor inode path */
+		if (sscanf(line, "%*s %*s %*s %x:%x %lu", &ma, &mi, &ino) != 3 || !ino)
+			continue;
+		key.dev = ((__u64)ma << 20) | mi;
+		key.ino = ino;
+		found = !bpf_map_lookup_elem(fd, &key, &v);
+	}
+	fclose(f);
+	return found;
 }
 
 int tracer__trace_pid(struct tracer *t, uint32_t pid, const struct qh_proc *seed)
@@ -241,13 +418,37 @@ int tracer__prog_count(struct tracer *t)
 	return t->skel->skeleton->prog_cnt;
 }
 
+static __u32 link_prog_id(struct bpf_link *link)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len))
+		return 0;
+	return info.prog_id;
+}
+
+static __u32 prog_id(const struct bpf_program *prog)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+		return 0;
+	return info.id;
+}
+
 const char *tracer__prog_name(struct tracer *t, int i, bool *attached)
 {
 	const struct bpf_prog_skeleton *ps;
+	int j;
 
 	if (i < 0 || i >= t->skel->skeleton->prog_cnt)
 		return NULL;
 	ps = &t->skel->skeleton->progs[i];
 	*attached = *ps->link != NULL;
+	/* the heap programs are attached by tracer__attach_heap, outside the skeleton */
+	for (j = 0; !*attached && j < t->nheap_links; j++)
+		*attached = link_prog_id(t->heap_links[j]) == prog_id(*ps->prog);
 	return ps->name;
 }

@@ -17,9 +17,13 @@ struct tracer;
 
 typedef int (*tracer_event_fn)(void *ctx, void *data, size_t size);
 
+#define QH_DEFAULT_MAX_ALLOCS 262144
+
 struct tracer_opts {
 	uint32_t max_procs;	/* size of the procs and mm_owner maps */
 	uint32_t ringbuf_kb;	/* ring buffer size, a power of two */
+	bool heap;		/* load the malloc-family probes (attached by tracer__attach_heap) */
+	uint32_t max_allocs;	/* live heap blocks followed at once */
 	tracer_event_fn on_event;
 	void *ctx;
 };
@@ -33,6 +37,17 @@ int tracer__preflight(void);
 /* Open, size, load and attach every program; mounts tracefs privately if needed. */
 int tracer__open(struct tracer **out, const struct tracer_opts *opts);
 void tracer__free(struct tracer *t);
+
+/*
+ * Probe the malloc family of the C library at @path, for every traced process that maps it.
+ * Entry probes sit on the first instruction the kernel emulates (see uprobe_off.h).
+ */
+int tracer__attach_heap(struct tracer *t, const char *path);
+/* The C library this program itself runs on: what a child started on this host maps. */
+int tracer__host_libc(char *path, size_t len);
+
+/* Does @pid map a C library the heap probes are attached to? (for processes seeded from /proc) */
+bool tracer__maps_probed_libc(struct tracer *t, uint32_t pid);
 
 /* Start tracing an existing process (and, through fork events, its descendants). */
 int tracer__trace_pid(struct tracer *t, uint32_t pid, const struct qh_proc *seed);

@@ -25,7 +25,9 @@
 static const char *const expected_progs[] = {
 	"sched_process_fork", "sched_process_exec", "sched_process_exit", "sched_process_free",
 	"rss_stat", "sys_exit_mmap", "sys_enter_munmap", "sys_exit_munmap", "sys_enter_mremap",
-	"sys_exit_mremap", "sys_exit_brk",
+	"sys_exit_mremap", "sys_exit_brk", "malloc_entry", "calloc_entry", "realloc_entry",
+	"reallocarray_entry", "posix_memalign_entry", "memalign_entry", "valloc_entry",
+	"pvalloc_entry", "alloc_return", "free_entry",
 };
 
 struct ctx {
@@ -36,6 +38,7 @@ struct ctx {
 static int setup(void **state)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
+	char libc[4096];
 	int err;
 
 	if (geteuid() != 0) {
@@ -50,10 +53,14 @@ static int setup(void **state)
 	err = tracer__open(&c->tr, &(struct tracer_opts){
 					   .max_procs = 1024,
 					   .ringbuf_kb = 256,
+					   .heap = true,
+					   .max_allocs = 4096,
 					   .on_event = proctree__handle_event,
 					   .ctx = c->tree,
 				   });
 	assert_int_equal(err, 0);
+	assert_int_equal(tracer__host_libc(libc, sizeof(libc)), 0);
+	assert_int_equal(tracer__attach_heap(c->tr, libc), 0);
 	*state = c;
 	return 0;
 }
@@ -106,6 +113,8 @@ static void test_every_program_attached(void **state)
 }
 
 /* What the traced child does: every probe family gets at least one hit. */
+static void *volatile leak[2];
+
 static void child_work(void)
 {
 	size_t mb = 1 << 20;
@@ -125,6 +134,11 @@ static void child_work(void)
 		_exit(92);
 	if (sbrk(1 << 20) == (void *)-1)
 		_exit(93);
+	/* heap: two blocks live at exit, one freed, one moved by realloc */
+	leak[0] = malloc(1111);
+	leak[1] = calloc(3, 1000);
+	free(malloc(77));
+	leak[1] = realloc(leak[1], 5000);
 	g = fork();
 	if (g == 0)
 		execl("/bin/sh", "sh", "-c", "exit 5", (char *)NULL);
@@ -201,6 +215,12 @@ static void test_probes_report(void **state)
 	assert_int_equal(child->stats.mmap_anon_bytes, 3 << 20);
 	/* rss_stat: 4 MiB were touched after the mm was adopted */
 	assert_true(child->stats.peak_rss_pages * 4096 >= (4 << 20));
+
+	/* heap: 1111 + 5000 bytes in 2 blocks live at exit; the child maps the probed libc */
+	assert_true(child->stats.flags & QH_PF_HEAP_HOOKED);
+	assert_int_equal(child->stats.heap_live_bytes, 1111 + 5000);
+	assert_int_equal(child->stats.heap_live_count, 2);
+	assert_true(child->stats.heap_frees >= 2);
 
 	assert_int_equal(tracer__stats(c->tr, stats), 0);
 	assert_true(stats[QH_STAT_RSS_EVENTS] > 0);

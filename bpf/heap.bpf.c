@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Heap: uprobes on the malloc family of the C library. Entry probes stash the arguments per
+ * thread, return probes record the block in `allocs` keyed by (tgid, generation, address);
+ * free removes it. Only traced processes (present in `procs`) are followed.
+ *
+ * The loader places entry probes on the first instruction the kernel emulates rather than
+ * at +0 when nothing before it touches the argument registers or the stack pointer, so the
+ * arguments and the return address at *sp read here are those of the call.
+ */
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "proc.bpf.h"
+
+const volatile __u32 cfg_sample_rate = 1; /* record one allocation in N */
+const volatile __u64 cfg_min_size = 0;
+const volatile __u64 cfg_max_size = ~0ULL;
+const volatile bool cfg_stacks = false;
+
+struct qh_heap_call {
+	__u64 size;
+	__u64 old_ptr; /* realloc, reallocarray */
+	__u64 memptr;  /* posix_memalign's void ** */
+	__u64 caller;
+	__s64 stack_id;
+	__u32 fn;      /* enum qh_heap_fn */
+	__u32 __pad;
+};
+
+/* tid -> the allocator call in progress */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct qh_heap_call);
+} heap_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct qh_alloc_key);
+	__type(value, struct qh_alloc);
+} allocs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 127 * sizeof(__u64));
+} stacks SEC(".maps");
+
+static __always_inline int heap_enter(struct pt_regs *ctx, __u32 fn, __u64 size, __u64 old_ptr,
+				      __u64 memptr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct qh_heap_call c = {};
+
+	if (!bpf_map_lookup_elem(&procs, &tgid))
+		return 0;
+	c.fn = fn;
+	c.size = size;
+	c.old_ptr = old_ptr;
+	c.memptr = memptr;
+	/* the return address is still at the top of the stack: the caller, frame pointers or not */
+	bpf_probe_read_user(&c.caller, sizeof(c.caller), (void *)PT_REGS_SP(ctx));
+	c.stack_id = -1;
+	if (cfg_stacks) {
+		c.stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+		if (c.stack_id < 0)
+			stat_inc(QH_STAT_STACK_LOST);
+	}
+	if (bpf_map_update_elem(&heap_calls, &tid, &c, BPF_ANY))
+		stat_inc(QH_STAT_HEAP_CALLS_FULL);
+	return 0;
+}
+
+static __always_inline void heap_forget(struct qh_proc *p, __u32 tgid, __u64 addr)
+{
+	struct qh_alloc_key k = { .tgid = tgid, .gen = p->heap_gen, .addr = addr };
+	struct qh_alloc *a;
+
+	if (!addr)
+		return;
+	a = bpf_map_lookup_elem(&allocs, &k);
+	if (!a) {
+		stat_inc(QH_STAT_HEAP_FREES_UNKNOWN);
+		return;
+	}
+	__sync_fetch_and_add(&p->heap_live_bytes, -a->size);
+	__sync_fetch_and_add(&p->heap_live_count, -1);
+	__sync_fetch_and_add(&p->heap_frees, 1);
+	bpf_map_delete_elem(&allocs, &k);
+}
+
+static __always_inline void heap_record(struct qh_proc *p, __u32 tgid, __u64 addr,
+					const struct qh_heap_call *c)
+{
+	struct qh_alloc_key k = { .tgid = tgid, .gen = p->heap_gen, .addr = addr };
+	struct qh_alloc a = {};
+
+	__sync_fetch_and_add(&p->heap_allocs, 1);
+	if (c->size < cfg_min_size || c->size > cfg_max_size)
+		return;
+	if (cfg_sample_rate > 1 && bpf_get_prandom_u32() % cfg_sample_rate)
+		return;
+	a.size = c->size;
+	a.ts_ns = bpf_ktime_get_boot_ns();
+	a.caller = c->caller;
+	a.stack_id = c->stack_id;
+	if (bpf_map_update_elem(&allocs, &k, &a, BPF_ANY)) {
+		stat_inc(QH_STAT_ALLOCS_FULL);
+		return;
+	}
+	__sync_fetch_and_add(&p->heap_live_bytes, a.size);
+	__sync_fetch_and_add(&p->heap_live_count, 1);
+}
+
+static __always_inline int heap_exit(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), ret = PT_REGS_RC(ctx);
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct qh_heap_call *c;
+	struct qh_proc *p;
+
+	c = bpf_map_lookup_elem(&heap_calls, &tid);
+	if (!c)
+		return 0;
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (!p)
+		goto out;
+
+	switch (c->fn) {
+	case QH_HEAP_POSIX_MEMALIGN:
+		/* returns 0 or an error number; the block is in *memptr */
+		if (ret) {
+			__sync_fetch_and_add(&p->heap_failed, 1);
+			break;
+		}
+		if (bpf_probe_read_user(&ret, sizeof(ret), (void *)c->memptr) || !ret)
+			break;
+		heap_record(p, tgid, ret, c);
+		break;
+	case QH_HEAP_REALLOC:
+	case QH_HEAP_REALLOCARRAY:
+		if (!ret) {
+			/* realloc(p, 0) frees p (glibc); any other NULL leaves p allocated */
+			if (!c->size && c->old_ptr)
+				heap_forget(p, tgid, c->old_ptr);
+			else
+				__sync_fetch_and_add(&p->heap_failed, 1);
+			break;
+		}
+		heap_forget(p, tgid, c->old_ptr);
+		heap_record(p, tgid, ret, c);
+		break;
+	default:
+		if (!ret) {
+			__sync_fetch_and_add(&p->heap_failed, 1);
+			break;
+		}
+		heap_record(p, tgid, ret, c);
+	}
+out:
+	bpf_map_delete_elem(&heap_calls, &tid);
+	return 0;
+}
+
+/* n * size, or ~0 when it overflows (the call then fails, and a failure is never a leak) */
+static __always_inline __u64 mul_sat(__u64 n, __u64 size)
+{
+	__u64 lim;
+
+	if (!size)
+		return 0;
+	lim = ~0ULL / size;
+	/* keep clang from turning the test into a 128-bit multiply, which BPF lacks */
+	asm volatile("" : "+r"(lim));
+	return n > lim ? ~0ULL : n * size;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(malloc_entry, size_t size)
+{
+	return heap_enter(ctx, QH_HEAP_MALLOC, size, 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(calloc_entry, size_t n, size_t size)
+{
+	return heap_enter(ctx, QH_HEAP_CALLOC, mul_sat(n, size), 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(realloc_entry, void *ptr, size_t size)
+{
+	return heap_enter(ctx, QH_HEAP_REALLOC, size, (__u64)ptr, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(reallocarray_entry, void *ptr, size_t n, size_t size)
+{
+	return heap_enter(ctx, QH_HEAP_REALLOCARRAY, mul_sat(n, size), (__u64)ptr, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(posix_memalign_entry, void **memptr, size_t align, size_t size)
+{
+	return heap_enter(ctx, QH_HEAP_POSIX_MEMALIGN, size, 0, (__u64)memptr);
+}
+
+/* aligned_alloc and memalign: (alignment, size) */
+SEC("uprobe")
+int BPF_KPROBE(memalign_entry, size_t align, size_t size)
+{
+	return heap_enter(ctx, QH_HEAP_MEMALIGN, size, 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(valloc_entry, size_t size)
+{
+	return heap_enter(ctx, QH_HEAP_VALLOC, size, 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pvalloc_entry, size_t size)
+{
+	/* pvalloc rounds the size up to whole pages */
+	return heap_enter(ctx, QH_HEAP_PVALLOC, (size + 4095) & ~4095ULL, 0, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(alloc_return)
+{
+	return heap_exit(ctx);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(free_entry, void *ptr)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct qh_proc *p;
+
+	if (!ptr)
+		return 0;
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (p)
+		heap_forget(p, tgid, (__u64)ptr);
+	return 0;
+}
