@@ -19,7 +19,8 @@ USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 # modules that need no BPF skeleton: what the unit tests link against
 PURE_OBJS := $(filter-out $(OUTPUT)/user/tracer.o $(OUTPUT)/user/attach.o,$(USER_OBJS))
-FIXTURES := $(patsubst tests/fixtures/%.c,$(OUTPUT)/fixtures/%,$(wildcard tests/fixtures/*.c))
+FIXTURES := $(patsubst tests/fixtures/%.c,$(OUTPUT)/fixtures/%,$(wildcard tests/fixtures/*.c)) \
+	$(OUTPUT)/fixtures/heapleak_fp
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/*.c))
 LOAD_TESTS := $(patsubst tests/load/%.c,$(OUTPUT)/tests/%,$(wildcard tests/load/*.c))
 
@@ -87,6 +88,11 @@ $(OUTPUT)/qhtrace: $(OUTPUT)/user/main.o $(USER_OBJS)
 $(OUTPUT)/fixtures/%: tests/fixtures/%.c | $(OUTPUT)/fixtures
 	$(call msg,FIXTURE,$@)
 	$(Q)$(CC) -O1 -g -Wall -Wextra -Werror -pthread $< -o $@
+
+# the same program with frame pointers, so the kernel can walk its whole stack
+$(OUTPUT)/fixtures/%_fp: tests/fixtures/%.c | $(OUTPUT)/fixtures
+	$(call msg,FIXTURE,$@)
+	$(Q)$(CC) -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -pthread $< -o $@
 
 # a program that maps no shared C library
 $(OUTPUT)/fixtures/static_true: tests/fixtures/static_true.c | $(OUTPUT)/fixtures

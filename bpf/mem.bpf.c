@@ -129,8 +129,17 @@ int sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 			bool hooked = false;
 
 			bpf_find_vma(bpf_get_current_task_btf(), ctx->ret, vma_file_hooked, &hooked, 0);
-			if (hooked)
+			if (hooked) {
+				struct qh_event_reap *e;
+
 				__sync_fetch_and_or(&p->flags, QH_PF_HEAP_HOOKED);
+				/* the loader snapshots the mappings now that the libraries load */
+				e = reserve(sizeof(*e));
+				if (e) {
+					fill_hdr(&e->hdr, QH_EV_LIBC, tgid, p->start_ns);
+					bpf_ringbuf_submit(e, 0);
+				}
+			}
 		}
 	}
 	__sync_fetch_and_add(&p->mmap_calls, 1);

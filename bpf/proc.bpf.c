@@ -17,23 +17,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* source of heap generations: one per address space instance (fork, exec) */
 __u32 heap_gen_next = 0;
 
-static __always_inline void *reserve(__u64 size)
-{
-	void *e = bpf_ringbuf_reserve(&events, size, 0);
-
-	if (!e)
-		stat_inc(QH_STAT_RB_RESERVE_FAILED);
-	return e;
-}
-
-static __always_inline void fill_hdr(struct qh_event_hdr *h, __u32 type, __u32 pid, __u64 start)
-{
-	h->type = type;
-	h->pid = pid;
-	h->ts_ns = bpf_ktime_get_boot_ns();
-	h->start_ns = start;
-}
-
 static __always_inline void emit_reap(__u32 tgid, __u64 start)
 {
 	struct qh_event_reap *e = reserve(sizeof(*e));
@@ -158,7 +141,7 @@ static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
 		return 0;
 	fill_hdr(&e->hdr, QH_EV_EXEC, tgid, p->start_ns);
 	e->old_pid = old_pid;
-	e->__pad = 0;
+	e->heap_gen = p->heap_gen;
 	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
 	bpf_probe_read_kernel_str(&e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 	bpf_ringbuf_submit(e, 0);

@@ -52,4 +52,21 @@ static __always_inline void proc_drop_mm(struct qh_proc *p, __u32 tgid)
 	p->mm = 0;
 }
 
+static __always_inline void *reserve(__u64 size)
+{
+	void *e = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!e)
+		stat_inc(QH_STAT_RB_RESERVE_FAILED);
+	return e;
+}
+
+static __always_inline void fill_hdr(struct qh_event_hdr *h, __u32 type, __u32 pid, __u64 start)
+{
+	h->type = type;
+	h->pid = pid;
+	h->ts_ns = bpf_ktime_get_boot_ns();
+	h->start_ns = start;
+}
+
 #endif /* __PROC_BPF_H */

@@ -29,6 +29,7 @@ enum qh_event_type {
 	QH_EV_EXEC = 2,
 	QH_EV_EXIT = 3, /* the last thread of a traced process exited */
 	QH_EV_REAP = 4, /* the task_struct of an exited process was released */
+	QH_EV_LIBC = 5, /* a traced process mapped a probed C library (its heap is followed) */
 };
 
 /* Per-CPU loss and failure counters, indices into the `stats` map. */
@@ -108,7 +109,7 @@ struct qh_event_fork {
 struct qh_event_exec {
 	struct qh_event_hdr hdr;
 	__u32 old_pid; /* the thread that called exec, if not the leader */
-	__u32 __pad;
+	__u32 heap_gen; /* the new image's heap generation */
 	__u8 comm[TASK_COMM_LEN];
 	__u8 filename[QH_FILENAME_LEN];
 };
@@ -120,7 +121,7 @@ struct qh_event_exit {
 	__u8 comm[TASK_COMM_LEN];
 };
 
-/* QH_EV_REAP */
+/* QH_EV_REAP, QH_EV_LIBC */
 struct qh_event_reap {
 	struct qh_event_hdr hdr;
 };

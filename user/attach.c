@@ -28,6 +28,38 @@
 #include "report.h"
 #include "tracer.h"
 #include "util.h"
+#include "heapleaks.h"
+#include "syms.h"
+
+/* max files the symbolizer keeps open */
+#define SYMS_MAX_FILES 64
+
+struct attach_ctx {
+	struct proctree *tree;
+	bool heap;
+};
+
+/*
+ * With --heap, each process's executable mappings are snapshotted when it appears, when it
+ * execs (the kernel has mapped the program and its interpreter) and when the dynamic loader
+ * maps the probed C library (the libraries are loading), so the stacks of processes that exit
+ * before the end still resolve. Processes still running are snapshotted again at the end.
+ */
+static int on_event(void *ctx, void *data, size_t size)
+{
+	const struct qh_event_hdr *h = data;
+	struct attach_ctx *c = ctx;
+	struct proc *p;
+
+	proctree__handle_event(c->tree, data, size);
+	if (!c->heap || size < sizeof(*h) ||
+	    (h->type != QH_EV_EXEC && h->type != QH_EV_FORK && h->type != QH_EV_LIBC))
+		return 0;
+	p = proctree__find(c->tree, h->pid, h->start_ns);
+	if (p)
+		proctree__set_maps(p, syms_maps__snapshot(h->pid));
+	return 0;
+}
 
 /* how long to wait, after CMD exits, for the release records of processes just reaped */
 #define SETTLE_MS 300
@@ -194,6 +226,142 @@ static void finalize_states(struct tracer *tr, struct proctree *t)
 	}
 }
 
+#define STACK_CACHE 4096 /* power of two */
+
+struct collect_ctx {
+	struct tracer *tr;
+	struct proctree *tree;
+	struct heapleaks *leaks;
+	uint64_t now;
+	struct {
+		const struct proc *proc;
+		int64_t id;
+		uint64_t key;
+	} cache[STACK_CACHE];
+};
+
+/* frame 0 of a kernel stack is inside the allocator: the caller is read apart */
+#define STACK_FIRST_FRAME 1
+
+/*
+ * The part of a kernel stack that means something: its frames up to the first address no
+ * file mapping of the process holds (past the last frame-pointer frame the walk reads
+ * garbage, which differs from call to call), hashed.
+ */
+static uint64_t stack_key(struct collect_ctx *c, const struct proc *p, int64_t id)
+{
+	size_t slot = ((uint64_t)id * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)p) & (STACK_CACHE - 1);
+	uint64_t ips[QH_MAX_STACK], key = 1469598103934665603ULL;
+	int n, i;
+
+	if (id < 0)
+		return 0;
+	if (c->cache[slot].proc == p && c->cache[slot].id == id)
+		return c->cache[slot].key;
+	n = tracer__stack(c->tr, id, ips, QH_MAX_STACK);
+	for (i = STACK_FIRST_FRAME; i < n; i++) {
+		if (!p->maps || !syms_maps__find(p->maps, ips[i]))
+			break;
+		key = (key ^ ips[i]) * 1099511628211ULL;
+	}
+	c->cache[slot].proc = p;
+	c->cache[slot].id = id;
+	c->cache[slot].key = key;
+	return key;
+}
+
+static int collect_one(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a)
+{
+	struct collect_ctx *c = ctx;
+	struct proc *p = proctree__find_gen(c->tree, k->tgid, k->gen);
+
+	/* blocks of an image replaced by exec died with it */
+	if (!p)
+		return 0;
+	return heapleaks__add(c->leaks, p, a, stack_key(c, p, a->stack_id), c->now);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? strdup(s) : NULL;
+}
+
+/*
+ * The stack of a finding: the caller read at the allocator's entry, then what the kernel
+ * unwound beyond it (its frame 0 is inside the allocator). Frames stop at the first address
+ * no file mapping holds: without frame pointers the walk runs into garbage.
+ */
+static void resolve_frames(struct tracer *tr, struct syms *sy, struct heap_leak *l)
+{
+	uint64_t ips[QH_MAX_STACK + 1];
+	struct heap_frame *frames;
+	int n = 0, m, i;
+	size_t k = 0;
+
+	ips[n++] = l->caller;
+	m = tracer__stack(tr, l->stack_id, ips + 1, QH_MAX_STACK);
+	for (i = STACK_FIRST_FRAME; i < m; i++)
+		ips[n++] = ips[1 + i];
+	frames = calloc(n, sizeof(*frames));
+	if (!frames)
+		return;
+	for (i = 0; i < n; i++) {
+		struct syms_frame sf;
+		struct heap_frame *f = &frames[k];
+
+		/* a return address: addr - 1 lies in the call instruction */
+		if (!l->proc->maps || syms__resolve(sy, l->proc->maps, ips[i] - 1, &sf)) {
+			if (i > 0)
+				break;
+			f->addr = ips[i];
+			k++;
+			continue;
+		}
+		f->addr = ips[i];
+		f->symbol = dup_or_null(sf.sym);
+		f->offset = sf.sym[0] ? sf.sym_off + 1 : 0;
+		f->module = dup_or_null(sf.module);
+		f->file = dup_or_null(sf.file);
+		f->line = sf.line;
+		k++;
+	}
+	heap_leak__set_frames(l, frames, k);
+}
+
+static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heapleaks *leaks)
+{
+	struct collect_ctx *c = calloc(1, sizeof(*c));
+	struct syms *sy;
+	struct proc *p;
+	size_t i;
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	c->tr = tr;
+	c->tree = t;
+	c->leaks = leaks;
+
+	/* processes still running have loaded their libraries by now */
+	for (p = proctree__first(t); p; p = p->next)
+		if (p->state == PROC_RUNNING)
+			proctree__set_maps(p, syms_maps__snapshot(p->pid));
+	c->now = util__now_ns(CLOCK_BOOTTIME);
+	err = tracer__for_each_alloc(tr, collect_one, c);
+	heapleaks__finish(leaks, c->now);
+	free(c);
+	if (err)
+		return err;
+	sy = syms__new(SYMS_MAX_FILES);
+	if (!sy)
+		return -errno;
+	for (i = 0; i < heapleaks__count(leaks); i++)
+		resolve_frames(tr, sy, heapleaks__get(leaks, i));
+	syms__free(sy);
+	heapleaks__merge_same_frames(leaks);
+	return 0;
+}
+
 static bool any_exited(struct proctree *t)
 {
 	struct proc *p;
@@ -228,6 +396,8 @@ int cmd_attach(int argc, char **argv)
 	struct run_info ri = { .mode = "attach", .exit_code = -1 };
 	struct proctree *tree = NULL;
 	struct tracer *tr = NULL;
+	struct heapleaks *leaks = NULL;
+	struct attach_ctx actx = {};
 	struct attach_opts o;
 	char path[PATH_MAX], why[PATH_MAX + 64];
 	sigset_t mask, oldmask;
@@ -256,6 +426,8 @@ int cmd_attach(int argc, char **argv)
 		pr_err("out of memory\n");
 		return QH_EXIT_ERROR;
 	}
+	actx.tree = tree;
+	actx.heap = o.heap;
 
 	/* signals arrive through the event loop, never in the middle of it */
 	sigemptyset(&mask);
@@ -285,8 +457,12 @@ int cmd_attach(int argc, char **argv)
 					.ringbuf_kb = o.ringbuf_kb,
 					.heap = o.heap,
 					.max_allocs = o.max_allocs,
-					.on_event = proctree__handle_event,
-					.ctx = tree,
+					.stacks = o.stacks,
+					.sample_rate = o.sample_rate,
+					.min_size = o.min_size,
+					.max_size = o.max_size,
+					.on_event = on_event,
+					.ctx = &actx,
 				});
 	if (err)
 		goto cleanup;
@@ -380,6 +556,14 @@ int cmd_attach(int argc, char **argv)
 		tracer__consume(tr);
 	}
 	finalize_states(tr, tree);
+	if (o.heap) {
+		leaks = heapleaks__new(&(struct heapleaks_opts){
+			.threshold_bytes = (uint64_t)o.leak_threshold_mb << 20,
+			.min_age_ns = (uint64_t)o.min_age_s * NSEC_PER_SEC,
+		});
+		if (!leaks || collect_heap_leaks(tr, tree, leaks))
+			pr_warn("failed to collect the heap findings: the report has none\n");
+	}
 
 	code = exec_errno ? (exec_errno == ENOENT ? QH_EXIT_NOTFOUND : QH_EXIT_NOEXEC)
 			  : exit_code_of(status);
@@ -392,6 +576,8 @@ int cmd_attach(int argc, char **argv)
 	ri.orphan_events = proctree__orphan_events(tree);
 	ri.page_size = sysconf(_SC_PAGESIZE);
 	ri.heap = o.heap;
+	ri.heap_leaks = leaks;
+	ri.top = o.top;
 	if (tracer__stats(tr, ri.stats))
 		pr_warn("failed to read the kernel's loss counters\n");
 
@@ -420,6 +606,7 @@ cleanup:
 	if (sfd >= 0)
 		close(sfd);
 	tracer__free(tr);
+	heapleaks__free(leaks);
 	proctree__free(tree);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	return code;

@@ -45,6 +45,17 @@ void cli__usage_attach(FILE *out)
 		"      --heap               follow the malloc family of the C library (uprobes):\n"
 		"                           live heap bytes and blocks per process\n"
 		"      --max-allocs N       live heap blocks followed at once, %u..%u (default %u)\n"
+		"      --no-stacks          record the caller of each allocation, not its whole\n"
+		"                           stack (cheaper)\n"
+		"      --sample-rate N      record one allocation in N, 1..1000000 (default 1: all;\n"
+		"                           counts and bytes are then of the sample)\n"
+		"      --min-size BYTES     ignore allocations smaller than this (default 0)\n"
+		"      --max-size BYTES     ignore allocations larger than this (default: none)\n"
+		"      --min-age S          in processes still running at the end, blocks younger\n"
+		"                           than S seconds are not leaks, 0..86400 (default 5)\n"
+		"      --leak-threshold-mb N  severity scale: critical from N MiB outstanding, high\n"
+		"                           from N/4, medium from N/16 (default 10)\n"
+		"      --top N              heap leaks listed in the summary, 0..1000 (default 10)\n"
 		"  -h, --help               this text\n"
 		"\n"
 		"Exit status: CMD's own, or 128+N if a signal N killed it; %d if tracing could not\n"
@@ -62,7 +73,19 @@ void cli__usage_attach(FILE *out)
 		QH_EXIT_USAGE, QH_EXIT_NOEXEC, QH_EXIT_NOTFOUND);
 }
 
-enum { OPT_MAX_PROCS = 256, OPT_RINGBUF, OPT_HEAP, OPT_MAX_ALLOCS };
+enum {
+	OPT_MAX_PROCS = 256,
+	OPT_RINGBUF,
+	OPT_HEAP,
+	OPT_MAX_ALLOCS,
+	OPT_NO_STACKS,
+	OPT_SAMPLE_RATE,
+	OPT_MIN_SIZE,
+	OPT_MAX_SIZE,
+	OPT_MIN_AGE,
+	OPT_LEAK_THRESHOLD,
+	OPT_TOP,
+};
 
 static const struct option attach_options[] = {
 	{ "output", required_argument, NULL, 'o' },
@@ -72,6 +95,13 @@ static const struct option attach_options[] = {
 	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
 	{ "heap", no_argument, NULL, OPT_HEAP },
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
+	{ "no-stacks", no_argument, NULL, OPT_NO_STACKS },
+	{ "sample-rate", required_argument, NULL, OPT_SAMPLE_RATE },
+	{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
+	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+	{ "min-age", required_argument, NULL, OPT_MIN_AGE },
+	{ "leak-threshold-mb", required_argument, NULL, OPT_LEAK_THRESHOLD },
+	{ "top", required_argument, NULL, OPT_TOP },
 	{ "help", no_argument, NULL, 'h' },
 	{},
 };
@@ -98,6 +128,12 @@ int cli__parse_attach(int argc, char **argv, struct attach_opts *o)
 	o->max_procs = QH_DEFAULT_MAX_PROCS;
 	o->ringbuf_kb = QH_DEFAULT_RINGBUF_KB;
 	o->max_allocs = QH_DEFAULT_MAX_ALLOCS;
+	o->stacks = true;
+	o->sample_rate = 1;
+	o->max_size = UINT64_MAX;
+	o->min_age_s = 5;
+	o->leak_threshold_mb = 10;
+	o->top = 10;
 	opterr = 0;
 	optind = 0; /* reinitialise getopt: the parser may run more than once */
 	/* '+': stop at CMD, so `qhtrace attach ls -l` needs no `--` */
@@ -131,6 +167,34 @@ int cli__parse_attach(int argc, char **argv, struct attach_opts *o)
 			if (parse_num("max-allocs", optarg, 1024, 67108864, &o->max_allocs))
 				return -EINVAL;
 			break;
+		case OPT_NO_STACKS:
+			o->stacks = false;
+			break;
+		case OPT_SAMPLE_RATE:
+			if (parse_num("sample-rate", optarg, 1, 1000000, &o->sample_rate))
+				return -EINVAL;
+			break;
+		case OPT_MIN_SIZE:
+		case OPT_MAX_SIZE:
+			if (util__parse_u64(optarg, 0, UINT64_MAX,
+					    c == OPT_MIN_SIZE ? &o->min_size : &o->max_size)) {
+				pr_err("--%s: '%s' is not a size in bytes\n",
+				       c == OPT_MIN_SIZE ? "min-size" : "max-size", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_MIN_AGE:
+			if (parse_num("min-age", optarg, 0, 86400, &o->min_age_s))
+				return -EINVAL;
+			break;
+		case OPT_LEAK_THRESHOLD:
+			if (parse_num("leak-threshold-mb", optarg, 1, 1048576, &o->leak_threshold_mb))
+				return -EINVAL;
+			break;
+		case OPT_TOP:
+			if (parse_num("top", optarg, 0, 1000, &o->top))
+				return -EINVAL;
+			break;
 		case 'h':
 			cli__usage_attach(stdout);
 			return 1;
@@ -143,6 +207,11 @@ int cli__parse_attach(int argc, char **argv, struct attach_opts *o)
 			       argv[optind - 1]);
 			return -EINVAL;
 		}
+	}
+	if (o->min_size > o->max_size) {
+		pr_err("--min-size %lu is larger than --max-size %lu\n", (unsigned long)o->min_size,
+		       (unsigned long)o->max_size);
+		return -EINVAL;
 	}
 	if (optind >= argc) {
 		pr_err("attach: no command given -- usage: qhtrace attach [OPTIONS] -- CMD [ARGS...]\n");

@@ -21,6 +21,12 @@ struct attach_opts {
 	uint32_t ringbuf_kb;
 	bool heap;		/* --heap: follow the malloc family */
 	uint32_t max_allocs;
+	bool stacks;		/* a user stack per allocation (--no-stacks: the caller only) */
+	uint32_t sample_rate;
+	uint64_t min_size, max_size;
+	uint32_t min_age_s;	/* blocks younger than this in running processes are not leaks */
+	uint32_t leak_threshold_mb;
+	uint32_t top;		/* leaks shown in the summary */
 	int argc;		/* the command to run */
 	char **argv;
 };

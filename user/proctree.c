@@ -5,6 +5,7 @@
 
 #include "procfs.h"
 #include "proctree.h"
+#include "syms.h"
 
 struct proctree {
 	struct proc **buckets;
@@ -45,6 +46,7 @@ void proctree__free(struct proctree *t)
 	for (p = t->head; p; p = n) {
 		n = p->next;
 		free(p->exe);
+		syms_maps__free(p->maps);
 		free(p);
 	}
 	free(t->buckets);
@@ -108,6 +110,22 @@ struct proc *proctree__add(struct proctree *t, uint32_t pid, uint64_t start_ns)
 	t->tail = p;
 	t->count++;
 	return p;
+}
+
+struct proc *proctree__find_gen(struct proctree *t, uint32_t pid, uint32_t gen)
+{
+	struct proc *p;
+
+	for (p = t->buckets[bucket_of(t, pid)]; p; p = p->hnext)
+		if (p->pid == pid && p->stats.heap_gen == gen)
+			return p;
+	return NULL;
+}
+
+void proctree__set_maps(struct proc *p, struct syms_maps *m)
+{
+	syms_maps__free(p->maps);
+	p->maps = m;
 }
 
 int proctree__set_exe(struct proc *p, const char *exe)
@@ -177,6 +195,7 @@ static void on_exec(struct proctree *t, const struct qh_event_exec *e)
 	memcpy(name, e->filename, QH_FILENAME_LEN);
 	name[QH_FILENAME_LEN] = '\0';
 	proctree__set_exe(p, name);
+	p->stats.heap_gen = e->heap_gen;
 	/* counters restart with the new program; the exit record brings the final ones */
 	p->stats.heap_bytes = 0;
 	p->stats.mmap_anon_bytes = 0;
@@ -240,6 +259,9 @@ int proctree__handle_event(void *ctx, void *data, size_t size)
 		break;
 	case QH_EV_REAP:
 		on_reap(t, data);
+		break;
+	case QH_EV_LIBC:
+		/* nothing for the model: the loader snapshots the mappings */
 		break;
 	default:
 		t->bad_events++;

@@ -33,11 +33,13 @@ struct proc {
 	char comm[TASK_COMM_LEN];
 	char *exe;
 	struct qh_proc stats;	/* the kernel's counters, latest seen */
+	struct syms_maps *maps;	/* executable mappings, last snapshot (--heap), or NULL */
 	struct proc *hnext;	/* hash chain */
 	struct proc *next;	/* all processes, in order of discovery */
 };
 
 struct proctree;
+struct syms_maps;
 
 struct proctree *proctree__new(void);
 void proctree__free(struct proctree *t);
@@ -50,6 +52,10 @@ struct proc *proctree__find(struct proctree *t, uint32_t pid, uint64_t start_ns)
 /* Add a process; returns the existing entry if (pid, start) is already known. */
 struct proc *proctree__add(struct proctree *t, uint32_t pid, uint64_t start_ns);
 int proctree__set_exe(struct proc *p, const char *exe);
+/* The process whose address space instance (heap generation) this is, or NULL. */
+struct proc *proctree__find_gen(struct proctree *t, uint32_t pid, uint32_t gen);
+/* Replace the mappings snapshot of @p (takes ownership of @m). */
+void proctree__set_maps(struct proc *p, struct syms_maps *m);
 
 /* ring_buffer_sample_fn: apply one record. Always returns 0 (a negative stops the poll). */
 int proctree__handle_event(void *ctx, void *data, size_t size);

@@ -142,6 +142,61 @@ static cJSON *proc_json(const struct proc *p, const struct run_info *ri, uint64_
 	return o;
 }
 
+static cJSON *frame_json(const struct heap_frame *f)
+{
+	cJSON *o = cJSON_CreateObject();
+	char addr[24];
+
+	snprintf(addr, sizeof(addr), "0x%lx", (unsigned long)f->addr);
+	cJSON_AddStringToObject(o, "address", addr);
+	if (f->symbol) {
+		cJSON_AddStringToObject(o, "symbol", f->symbol);
+		cJSON_AddNumberToObject(o, "offset", f->offset);
+	} else {
+		cJSON_AddNullToObject(o, "symbol");
+		cJSON_AddNullToObject(o, "offset");
+	}
+	if (f->module)
+		cJSON_AddStringToObject(o, "module", f->module);
+	else
+		cJSON_AddNullToObject(o, "module");
+	if (f->file)
+		cJSON_AddStringToObject(o, "file", f->file);
+	else
+		cJSON_AddNullToObject(o, "file");
+	cJSON_AddItemToObject(o, "line", int_or_null(f->line > 0, f->line));
+	return o;
+}
+
+static cJSON *heap_leaks_json(const struct run_info *ri)
+{
+	cJSON *arr = cJSON_CreateArray();
+	struct heap_leak *l;
+	size_t i, j;
+
+	for (i = 0; (l = heapleaks__get(ri->heap_leaks, i)); i++) {
+		cJSON *o = cJSON_CreateObject(), *stack;
+		char buf[40];
+
+		cJSON_AddNumberToObject(o, "pid", l->proc->pid);
+		cJSON_AddStringToObject(o, "comm", l->proc->comm);
+		cJSON_AddItemToObject(o, "start_time", time_or_null(l->proc->start_ns));
+		cJSON_AddNumberToObject(o, "bytes", l->bytes);
+		cJSON_AddNumberToObject(o, "count", l->count);
+		cJSON_AddNumberToObject(o, "oldest_age_s", l->age_s);
+		cJSON_AddNumberToObject(o, "growth_bytes_per_s", l->growth_bytes_per_s);
+		cJSON_AddStringToObject(o, "severity", severity__str(l->severity));
+		cJSON_AddBoolToObject(o, "process_exited", l->proc->state != PROC_RUNNING);
+		snprintf(buf, sizeof(buf), "0x%lx", (unsigned long)l->caller);
+		cJSON_AddStringToObject(o, "caller", buf);
+		stack = cJSON_AddArrayToObject(o, "stack");
+		for (j = 0; j < l->nframes; j++)
+			cJSON_AddItemToArray(stack, frame_json(&l->frames[j]));
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
 char *report__json(struct proctree *t, const struct run_info *ri)
 {
 	cJSON *root = cJSON_CreateObject(), *run, *cmd, *ev, *lost_by, *procs;
@@ -179,6 +234,12 @@ char *report__json(struct proctree *t, const struct run_info *ri)
 	if (ri->heap)
 		cJSON_AddNumberToObject(ev, "heap_frees_unknown",
 					ri->stats[QH_STAT_HEAP_FREES_UNKNOWN]);
+
+	if (ri->heap_leaks) {
+		cJSON *leaks = cJSON_AddObjectToObject(root, "leaks");
+
+		cJSON_AddItemToObject(leaks, "heap", heap_leaks_json(ri));
+	}
 
 	procs = cJSON_AddArrayToObject(root, "processes");
 	for (p = proctree__first(t); p; p = p->next)
@@ -267,6 +328,48 @@ static int by_peak_desc(const void *a, const void *b)
 	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
 }
 
+static const char *human_bytes(uint64_t v, char *buf, size_t len)
+{
+	if (v < 1024) {
+		snprintf(buf, len, "%luB", (unsigned long)v);
+		return buf;
+	}
+	return human_kb(v / 1024, buf, len);
+}
+
+static void heap_summary(FILE *out, const struct run_info *ri)
+{
+	size_t n = heapleaks__count(ri->heap_leaks), i, j;
+	char a[32], b[32];
+	struct heap_leak *l;
+
+	fprintf(out, "heap: %zu leak%s, %s in %lu blocks outstanding\n", n, n == 1 ? "" : "s",
+		human_bytes(heapleaks__total_bytes(ri->heap_leaks), a, sizeof(a)),
+		(unsigned long)heapleaks__total_blocks(ri->heap_leaks));
+	for (i = 0; i < n && i < ri->top; i++) {
+		l = heapleaks__get(ri->heap_leaks, i);
+		fprintf(out, "  %-8s %9s in %lu block%s, pid %u %s, oldest %s\n",
+			severity__str(l->severity), human_bytes(l->bytes, a, sizeof(a)),
+			(unsigned long)l->count, l->count == 1 ? "" : "s", l->proc->pid, l->proc->comm,
+			human_secs(l->age_s, b, sizeof(b)));
+		for (j = 0; j < l->nframes && j < 8; j++) {
+			const struct heap_frame *f = &l->frames[j];
+			const char *mod = f->module ? strrchr(f->module, '/') : NULL;
+
+			if (f->symbol)
+				fprintf(out, "             %s+0x%lx", f->symbol, (unsigned long)f->offset);
+			else
+				fprintf(out, "             0x%lx", (unsigned long)f->addr);
+			if (f->file)
+				fprintf(out, " (%s:%u)", strrchr(f->file, '/') ? strrchr(f->file, '/') + 1 :
+								       f->file, f->line);
+			fprintf(out, " [%s]\n", mod ? mod + 1 : f->module ? f->module : "?");
+		}
+	}
+	if (n > ri->top)
+		fprintf(out, "  ... %zu more in the JSON report\n", n - ri->top);
+}
+
 void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
 {
 	uint64_t now = util__now_ns(CLOCK_BOOTTIME), lost = report__lost(ri);
@@ -295,6 +398,8 @@ void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
 		for (p = proctree__first(t); p; p = p->next)
 			summary_row(out, p, ri, now);
 	}
+	if (ri->heap_leaks)
+		heap_summary(out, ri);
 	fprintf(out, "events: %lu received, %lu lost", (unsigned long)ri->events_received,
 		(unsigned long)lost);
 	if (lost) {

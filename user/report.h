@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "proctree.h"
+#include "heapleaks.h"
 
 #define QH_REPORT_SCHEMA "qhtrace/report/v1"
 /* the summary table lists every process up to MAX, else the TOP with the highest peak RSS */
@@ -27,6 +28,8 @@ struct run_info {
 	uint64_t orphan_events;		/* records of processes whose fork record was lost */
 	uint64_t page_size;
 	bool heap;			/* the malloc family was followed (--heap) */
+	struct heapleaks *heap_leaks;	/* findings, or NULL */
+	uint32_t top;			/* heap leaks shown in the summary */
 };
 
 /* What the heap figures of a process rest on: "glibc", or why they are not known. */

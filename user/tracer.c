@@ -154,6 +154,12 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 	bpf_map__set_max_entries(t->skel->maps.mm_owner, opts->max_procs);
 	bpf_map__set_max_entries(t->skel->maps.events, opts->ringbuf_kb * 1024);
 	if (opts->heap) {
+		t->skel->rodata->cfg_stacks = opts->stacks;
+		t->skel->rodata->cfg_sample_rate = opts->sample_rate ? opts->sample_rate : 1;
+		t->skel->rodata->cfg_min_size = opts->min_size;
+		t->skel->rodata->cfg_max_size = opts->max_size ? opts->max_size : ~0ULL;
+		if (!opts->stacks)
+			bpf_map__set_max_entries(t->skel->maps.stacks, 1);
 		bpf_map__set_max_entries(t->skel->maps.allocs, opts->max_allocs);
 		bpf_map__set_max_entries(t->skel->maps.heap_calls, opts->max_procs);
 	} else {
@@ -337,6 +343,54 @@ int tracer__attach_heap(struct tracer *t, const char *path)
 		return err;
 	}
 	return 0;
+}
+
+int tracer__for_each_alloc(struct tracer *t,
+			   int (*fn)(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a),
+			   void *ctx)
+{
+	/* batches: consistent per bucket while the traced processes free and allocate */
+	enum { CHUNK = 4096 };
+	int fd = bpf_map__fd(t->skel->maps.allocs), err = 0, ret;
+	struct qh_alloc_key *keys = calloc(CHUNK, sizeof(*keys)), token;
+	struct qh_alloc *vals = calloc(CHUNK, sizeof(*vals));
+	void *in = NULL;
+	__u32 i, count;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	do {
+		count = CHUNK;
+		ret = bpf_map_lookup_batch(fd, in, &token, keys, vals, &count, NULL);
+		if (ret && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		for (i = 0; i < count && !err; i++)
+			err = fn(ctx, &keys[i], &vals[i]);
+		in = &token;
+	} while (!ret && !err);
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+int tracer__stack(struct tracer *t, int64_t id, uint64_t *ips, size_t max)
+{
+	__u64 buf[QH_MAX_STACK] = {};
+	__u32 key = id;
+	size_t n;
+
+	if (id < 0)
+		return -ENOENT;
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.stacks), &key, buf))
+		return -errno;
+	for (n = 0; n < QH_MAX_STACK && n < max && buf[n]; n++)
+		ips[n] = buf[n];
+	return n;
 }
 
 bool tracer__maps_probed_libc(struct tracer *t, uint32_t pid)

@@ -24,6 +24,10 @@ struct tracer_opts {
 	uint32_t ringbuf_kb;	/* ring buffer size, a power of two */
 	bool heap;		/* load the malloc-family probes (attached by tracer__attach_heap) */
 	uint32_t max_allocs;	/* live heap blocks followed at once */
+	bool stacks;		/* capture a user stack per allocation (else the caller only) */
+	uint32_t sample_rate;	/* record one allocation in N (1: all) */
+	uint64_t min_size;	/* record allocations of this size... */
+	uint64_t max_size;	/* ...up to this one */
 	tracer_event_fn on_event;
 	void *ctx;
 };
@@ -45,6 +49,15 @@ void tracer__free(struct tracer *t);
 int tracer__attach_heap(struct tracer *t, const char *path);
 /* The C library this program itself runs on: what a child started on this host maps. */
 int tracer__host_libc(char *path, size_t len);
+
+#define QH_MAX_STACK 127
+
+/* Visit every live heap block the kernel holds; stops early if @fn returns non-zero. */
+int tracer__for_each_alloc(struct tracer *t,
+			   int (*fn)(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a),
+			   void *ctx);
+/* The user stack @id (return addresses, innermost first); how many, or -errno. */
+int tracer__stack(struct tracer *t, int64_t id, uint64_t *ips, size_t max);
 
 /* Does @pid map a C library the heap probes are attached to? (for processes seeded from /proc) */
 bool tracer__maps_probed_libc(struct tracer *t, uint32_t pid);

@@ -4,6 +4,13 @@
 Run: /usr/bin/python3 -m pytest tests/e2e/test_heap.py
 """
 
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
 
 def heap_report(qh, tmp_path, args, opts=("-q", "--heap")):
     rc, report, err = qh.run_attach(args, tmp_path / "report.json", opts=opts)
@@ -53,3 +60,61 @@ def test_heap_not_traced_without_option(qh, tmp_path):
     (p,) = report["processes"]
     assert p["allocator"].startswith("not traced"), p
     assert p["heap_outstanding_bytes"] is None, p
+
+
+def marker_line(name, marker):
+    """The line of the fixture source that carries `marker` (a comment on the call)."""
+    src = os.path.join(REPO, "tests", "fixtures", name + ".c")
+    with open(src) as f:
+        for n, line in enumerate(f, 1):
+            if marker in line and "->" not in line:
+                return n
+    raise AssertionError(f"{marker} not found in {src}")
+
+
+def leaks_of(report, pid):
+    return [l for l in report["leaks"]["heap"] if l["pid"] == pid]
+
+
+@pytest.mark.parametrize("fixture", ["heapleak", "heapleak_fp"])
+def test_leak_sites_exact(qh, tmp_path, fixture):
+    """Two call sites in the process and one in a forked child, counted exactly, with the top
+    frame's function and source line right, frame pointers or not."""
+    report = heap_report(qh, tmp_path, [qh.fx(fixture)])
+    parent = next(p for p in report["processes"] if p["comm"] == fixture[:15]
+                  and p["ppid"] not in {q["pid"] for q in report["processes"]})
+    child = next(p for p in report["processes"] if p["ppid"] == parent["pid"])
+
+    found = {(l["stack"][0]["symbol"], l["count"], l["bytes"]) for l in leaks_of(report, parent["pid"])}
+    assert found == {("site_a", 10, 10000), ("site_b", 5, 5 * 4096)}, report["leaks"]
+    (c,) = leaks_of(report, child["pid"])
+    assert (c["stack"][0]["symbol"], c["count"], c["bytes"]) == ("site_c", 7, 3500), c
+
+    lines = {"site_a": marker_line("heapleak", "LEAK_A"), "site_b": marker_line("heapleak", "LEAK_B"),
+             "site_c": marker_line("heapleak", "LEAK_C")}
+    for l in report["leaks"]["heap"]:
+        top = l["stack"][0]
+        if top["symbol"] in lines:
+            assert top["line"] == lines[top["symbol"]], l
+            assert top["file"].endswith("heapleak.c"), l
+            assert top["module"].endswith("/" + fixture), l
+            assert l["severity"] == "low", l  # far below the 10 MiB threshold
+            assert l["process_exited"] is True, l
+    if fixture.endswith("_fp"):
+        a = next(l for l in leaks_of(report, parent["pid"]) if l["stack"][0]["symbol"] == "site_a")
+        assert [f["symbol"] for f in a["stack"][:3]] == ["site_a", "level1", "main"], a
+    # the freed 12345-byte block is nowhere
+    assert all(l["bytes"] != 12345 for l in report["leaks"]["heap"]), report["leaks"]
+
+
+def test_heapfree_no_findings(qh, tmp_path):
+    report = heap_report(qh, tmp_path, [qh.fx("heapfree")])
+    assert report["leaks"]["heap"] == [], report["leaks"]
+
+
+def test_min_size_filter(qh, tmp_path):
+    """--min-size leaves smaller blocks out of the findings."""
+    report = heap_report(qh, tmp_path, [qh.fx("heapleak")],
+                         opts=("-q", "--heap", "--min-size", "2000"))
+    sites = {l["stack"][0]["symbol"] for l in report["leaks"]["heap"]}
+    assert sites == {"site_b"}, report["leaks"]

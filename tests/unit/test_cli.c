@@ -245,7 +245,8 @@ static void test_unknown_option(void **state)
 {
 	char *a1[] = { "attach", "--bogus", "--", "ls", NULL };
 	char *a2[] = { "attach", "-x", "ls", NULL };
-	char *a3[] = { "attach", "--max", "64", "ls", NULL };
+	char *a3[] = { "attach", "--max-p", "64", "ls", NULL };
+	char *a4[] = { "attach", "--max", "64", "ls", NULL };
 	struct attach_opts o;
 
 	(void)state;
@@ -257,6 +258,51 @@ static void test_unknown_option(void **state)
 	/* getopt_long takes unambiguous prefixes of long options */
 	assert_int_equal(parse(ARGC(a3), a3, &o), 0);
 	assert_int_equal(o.max_procs, 64);
+	/* ...but not ambiguous ones: --max-procs, --max-allocs, --max-size */
+	assert_int_equal(parse(ARGC(a4), a4, &o), -EINVAL);
+}
+
+static void test_heap_options(void **state)
+{
+	char *a1[] = { "attach", "--heap", "--no-stacks", "--sample-rate", "10", "--min-size",
+		       "16", "--max-size", "4096", "--min-age", "0", "--leak-threshold-mb", "1",
+		       "--top", "3", "--max-allocs", "2048", "--", "ls", NULL };
+	char *a2[] = { "attach", "ls", NULL };
+	char *bad[][4] = {
+		{ "attach", "--sample-rate", "0", "ls" },
+		{ "attach", "--min-age", "86401", "ls" },
+		{ "attach", "--top", "1001", "ls" },
+		{ "attach", "--max-allocs", "1023", "ls" },
+		{ "attach", "--leak-threshold-mb", "0", "ls" },
+		{ "attach", "--min-size", "x", "ls" },
+	};
+	char *a3[] = { "attach", "--min-size", "100", "--max-size", "99", "ls", NULL };
+	struct attach_opts o;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(parse(ARGC(a1), a1, &o), 0);
+	assert_true(o.heap);
+	assert_false(o.stacks);
+	assert_int_equal(o.sample_rate, 10);
+	assert_int_equal(o.min_size, 16);
+	assert_int_equal(o.max_size, 4096);
+	assert_int_equal(o.min_age_s, 0);
+	assert_int_equal(o.leak_threshold_mb, 1);
+	assert_int_equal(o.top, 3);
+	assert_int_equal(o.max_allocs, 2048);
+	/* defaults */
+	assert_int_equal(parse(ARGC(a2), a2, &o), 0);
+	assert_false(o.heap);
+	assert_true(o.stacks);
+	assert_int_equal(o.sample_rate, 1);
+	assert_int_equal(o.min_age_s, 5);
+	assert_int_equal(o.leak_threshold_mb, 10);
+	assert_int_equal(o.top, 10);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(parse(4, bad[i], &o), -EINVAL);
+	assert_int_equal(parse(ARGC(a3), a3, &o), -EINVAL);
+	assert_contains(err_text, "larger than --max-size");
 }
 
 static void test_help(void **state)
@@ -362,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_ringbuf_size),
 		cmocka_unit_test(test_missing_command),
 		cmocka_unit_test(test_unknown_option),
+		cmocka_unit_test(test_heap_options),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_missing_argument),
 		cmocka_unit_test(test_parse_twice),

@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heapleaks.h"
+
+struct heapleaks {
+	struct heapleaks_opts o;
+	struct heap_leak **buckets;
+	size_t nbuckets; /* power of two */
+	struct heap_leak **all;
+	size_t count, cap;
+	uint64_t bytes, blocks;
+};
+
+struct heapleaks *heapleaks__new(const struct heapleaks_opts *o)
+{
+	struct heapleaks *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->o = *o;
+	h->nbuckets = 1024;
+	h->buckets = calloc(h->nbuckets, sizeof(*h->buckets));
+	if (!h->buckets) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+static void free_frames(struct heap_frame *f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; f && i < n; i++) {
+		free(f[i].symbol);
+		free(f[i].module);
+		free(f[i].file);
+	}
+	free(f);
+}
+
+void heapleaks__free(struct heapleaks *h)
+{
+	size_t i;
+
+	if (!h)
+		return;
+	for (i = 0; i < h->count; i++) {
+		free_frames(h->all[i]->frames, h->all[i]->nframes);
+		free(h->all[i]);
+	}
+	free(h->all);
+	free(h->buckets);
+	free(h);
+}
+
+static size_t bucket_of(const struct heapleaks *h, const struct proc *p, uint64_t caller,
+			uint64_t stack_key)
+{
+	uint64_t x = (uintptr_t)p ^ (caller * 0x9e3779b97f4a7c15ULL) ^ (stack_key << 17);
+
+	x ^= x >> 29;
+	return (x * 0xbf58476d1ce4e5b9ULL >> 32) & (h->nbuckets - 1);
+}
+
+int heapleaks__add(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
+		   uint64_t stack_key, uint64_t now_ns)
+{
+	size_t b = bucket_of(h, p, a->caller, stack_key);
+	struct heap_leak *l;
+
+	/* a running process may still free a young block; an exited one never will */
+	if (p->state == PROC_RUNNING && now_ns - a->ts_ns < h->o.min_age_ns)
+		return 0;
+	for (l = h->buckets[b]; l; l = l->hnext)
+		if (l->proc == p && l->caller == a->caller && l->stack_key == stack_key)
+			break;
+	if (!l) {
+		if (h->count == h->cap) {
+			size_t cap = h->cap ? h->cap * 2 : 64;
+			struct heap_leak **all = realloc(h->all, cap * sizeof(*all));
+
+			if (!all)
+				return -ENOMEM;
+			h->all = all;
+			h->cap = cap;
+		}
+		l = calloc(1, sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		l->proc = p;
+		l->caller = a->caller;
+		l->stack_id = a->stack_id;
+		l->stack_key = stack_key;
+		l->oldest_ns = a->ts_ns;
+		l->hnext = h->buckets[b];
+		h->buckets[b] = l;
+		h->all[h->count++] = l;
+	}
+	l->bytes += a->size;
+	l->count++;
+	if (a->ts_ns < l->oldest_ns)
+		l->oldest_ns = a->ts_ns;
+	h->bytes += a->size;
+	h->blocks++;
+	return 0;
+}
+
+enum severity severity__of(uint64_t bytes, double growth_bytes_per_s, uint64_t threshold)
+{
+	enum severity s;
+
+	if (bytes >= threshold)
+		s = SEV_CRITICAL;
+	else if (bytes >= threshold / 4)
+		s = SEV_HIGH;
+	else if (bytes >= threshold / 16)
+		s = SEV_MEDIUM;
+	else
+		s = SEV_LOW;
+	if (s < SEV_CRITICAL && growth_bytes_per_s * 60 >= (double)threshold)
+		s++;
+	return s;
+}
+
+/* A rate over less than this says little: a process that ran 0.1 s has no trend. */
+#define QH_MIN_RATE_AGE_S 10.0
+
+static enum severity severity_of_leak(const struct heap_leak *l, uint64_t threshold)
+{
+	return severity__of(l->bytes, l->age_s >= QH_MIN_RATE_AGE_S ? l->growth_bytes_per_s : 0,
+			    threshold);
+}
+
+static int by_bytes_desc(const void *a, const void *b)
+{
+	const struct heap_leak *x = *(const struct heap_leak *const *)a;
+	const struct heap_leak *y = *(const struct heap_leak *const *)b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return x->oldest_ns < y->oldest_ns ? -1 : x->oldest_ns > y->oldest_ns;
+}
+
+void heapleaks__finish(struct heapleaks *h, uint64_t now_ns)
+{
+	size_t i;
+
+	for (i = 0; i < h->count; i++) {
+		struct heap_leak *l = h->all[i];
+		/* an exited process stopped leaking when it exited */
+		uint64_t end = l->proc->end_ns ? l->proc->end_ns : now_ns;
+
+		l->age_s = end > l->oldest_ns ? (end - l->oldest_ns) / 1e9 : 0;
+		/* the average rate since the oldest block: bytes over the time they piled up in */
+		l->growth_bytes_per_s = l->age_s > 0.001 ? l->bytes / l->age_s : 0;
+		l->severity = severity_of_leak(l, h->o.threshold_bytes);
+	}
+	if (h->count > 1)
+		qsort(h->all, h->count, sizeof(*h->all), by_bytes_desc);
+}
+
+size_t heapleaks__count(const struct heapleaks *h)
+{
+	return h->count;
+}
+
+struct heap_leak *heapleaks__get(struct heapleaks *h, size_t i)
+{
+	return i < h->count ? h->all[i] : NULL;
+}
+
+uint64_t heapleaks__total_bytes(const struct heapleaks *h)
+{
+	return h->bytes;
+}
+
+uint64_t heapleaks__total_blocks(const struct heapleaks *h)
+{
+	return h->blocks;
+}
+
+static uint64_t str_hash(uint64_t x, const char *s)
+{
+	for (; s && *s; s++)
+		x = (x ^ (unsigned char)*s) * 1099511628211ULL;
+	return (x ^ 0xff) * 1099511628211ULL;
+}
+
+static uint64_t frames_hash(const struct heap_leak *l)
+{
+	uint64_t x = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < l->nframes; i++) {
+		const struct heap_frame *f = &l->frames[i];
+
+		if (!f->symbol) {
+			x = (x ^ f->addr) * 1099511628211ULL;
+			continue;
+		}
+		x = str_hash(str_hash(str_hash(x, f->module), f->symbol), f->file);
+		x = (x ^ f->line) * 1099511628211ULL;
+	}
+	return x;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool same_frames(const struct heap_leak *a, const struct heap_leak *b)
+{
+	size_t i;
+
+	if (a->nframes != b->nframes)
+		return false;
+	for (i = 0; i < a->nframes; i++) {
+		const struct heap_frame *x = &a->frames[i], *y = &b->frames[i];
+
+		if (!x->symbol || !y->symbol) {
+			if (x->symbol || y->symbol || x->addr != y->addr)
+				return false;
+			continue;
+		}
+		if (!str_eq(x->symbol, y->symbol) || !str_eq(x->module, y->module) ||
+		    !str_eq(x->file, y->file) || x->line != y->line)
+			return false;
+	}
+	return true;
+}
+
+void heapleaks__merge_same_frames(struct heapleaks *h)
+{
+	size_t i, j, kept = 0;
+
+	/* quadratic per process in the worst case; findings are few and grouped already */
+	for (i = 0; i < h->count; i++) {
+		struct heap_leak *l = h->all[i];
+		uint64_t hl = frames_hash(l);
+
+		for (j = 0; j < kept; j++) {
+			struct heap_leak *k = h->all[j];
+
+			if (k->proc == l->proc && frames_hash(k) == hl && same_frames(k, l))
+				break;
+		}
+		if (j == kept) {
+			h->all[kept++] = l;
+			continue;
+		}
+		h->all[j]->bytes += l->bytes;
+		h->all[j]->count += l->count;
+		if (l->oldest_ns < h->all[j]->oldest_ns) {
+			h->all[j]->oldest_ns = l->oldest_ns;
+			h->all[j]->age_s = l->age_s;
+		}
+		free_frames(l->frames, l->nframes);
+		free(l);
+	}
+	h->count = kept;
+	/* the buckets point at freed findings: grouping is over once frames are resolved */
+	memset(h->buckets, 0, h->nbuckets * sizeof(*h->buckets));
+	for (i = 0; i < h->count; i++) {
+		struct heap_leak *l = h->all[i];
+
+		l->growth_bytes_per_s = l->age_s > 0.001 ? l->bytes / l->age_s : 0;
+		l->severity = severity_of_leak(l, h->o.threshold_bytes);
+	}
+	if (h->count > 1)
+		qsort(h->all, h->count, sizeof(*h->all), by_bytes_desc);
+}
+
+void heap_leak__set_frames(struct heap_leak *l, struct heap_frame *frames, size_t n)
+{
+	free_frames(l->frames, l->nframes);
+	l->frames = frames;
+	l->nframes = n;
+}
+
+const char *severity__str(enum severity s)
+{
+	static const char *const names[] = { "low", "medium", "high", "critical" };
+
+	return s <= SEV_CRITICAL ? names[s] : "unknown";
+}

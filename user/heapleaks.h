@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The heap leak detector: live blocks grouped by (process, allocation stack) into findings
+ * with a count, bytes, the oldest block's age and a severity. Fed one block at a time; does no
+ * I/O of its own.
+ */
+#ifndef __QH_HEAPLEAKS_H
+#define __QH_HEAPLEAKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proctree.h"
+
+enum severity {
+	SEV_LOW = 0,
+	SEV_MEDIUM,
+	SEV_HIGH,
+	SEV_CRITICAL,
+};
+
+struct heap_frame {
+	uint64_t addr;
+	uint64_t offset;	/* from the start of symbol */
+	uint32_t line;		/* 0: unknown */
+	char *symbol;		/* NULL: unknown */
+	char *module;
+	char *file;
+};
+
+struct heap_leak {
+	struct proc *proc;
+	uint64_t caller;	/* return address of the allocator call */
+	uint64_t stack_key;	/* the stack beyond the caller, as far as it is meaningful */
+	int64_t stack_id;	/* one of the kernel's stacks that have this key */
+	uint64_t bytes;
+	uint64_t count;
+	uint64_t oldest_ns;	/* CLOCK_BOOTTIME of the oldest block */
+	double age_s;		/* of the oldest block, at the process's exit or at the check */
+	double growth_bytes_per_s;
+	enum severity severity;
+	size_t nframes;
+	struct heap_frame *frames;
+	struct heap_leak *hnext;
+};
+
+struct heapleaks_opts {
+	uint64_t threshold_bytes; /* leak_threshold_mb: critical from here */
+	uint64_t min_age_ns;	  /* blocks younger than this, in running processes, are not leaks */
+};
+
+struct heapleaks;
+
+struct heapleaks *heapleaks__new(const struct heapleaks_opts *o);
+void heapleaks__free(struct heapleaks *h);
+
+/*
+ * One live block of @p, seen at @now_ns. Blocks are grouped by (process, caller, stack_key):
+ * the kernel gives two stacks that differ only in the garbage past the last real frame two
+ * ids, so the caller of this function says which stacks are the same. Blocks of an exited process are all outstanding (it
+ * will never free them); in a running process only those older than min_age.
+ */
+int heapleaks__add(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
+		   uint64_t stack_key, uint64_t now_ns);
+/* Severities and rates, and the findings sorted by bytes, largest first. */
+void heapleaks__finish(struct heapleaks *h, uint64_t now_ns);
+
+size_t heapleaks__count(const struct heapleaks *h);
+struct heap_leak *heapleaks__get(struct heapleaks *h, size_t i);
+uint64_t heapleaks__total_bytes(const struct heapleaks *h);
+uint64_t heapleaks__total_blocks(const struct heapleaks *h);
+
+/*
+ * After the frames are resolved: findings of one process whose stacks read the same (module,
+ * function, file and line of every frame; the address where no symbol is known) become one.
+ * Two calls on one source line (an unrolled loop, say) are one call site to a reader.
+ */
+void heapleaks__merge_same_frames(struct heapleaks *h);
+
+/* Take ownership of @frames (heap_frame strings are freed with the finding). */
+void heap_leak__set_frames(struct heap_leak *l, struct heap_frame *frames, size_t n);
+
+const char *severity__str(enum severity s);
+/*
+ * The severity of @bytes outstanding against the threshold T: critical from T, high from T/4,
+ * medium from T/16, else low; a block set growing by T or more per minute is one level up
+ * (findings use the rate only once their oldest block is 10 s old).
+ */
+enum severity severity__of(uint64_t bytes, double growth_bytes_per_s, uint64_t threshold);
+
+#endif
