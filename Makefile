@@ -118,8 +118,28 @@ demo: $(OUTPUT)/qhtrace $(OUTPUT)/fixtures/demo
 	$(Q)$(OUTPUT)/qhtrace attach -o $(OUTPUT)/demo-report.json -- $(OUTPUT)/fixtures/demo
 	@echo "JSON report: $(OUTPUT)/demo-report.json"
 
-bench: $(OUTPUT)/qhtrace $(FIXTURES)
+# the heap benchmark: its own no-op BPF object (the floor) beside qhtrace
+$(OUTPUT)/bench/floor.bpf.o: tests/bench/floor.bpf.c $(OUTPUT)/.deps
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/bench/floor.skel.h: $(OUTPUT)/bench/floor.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name floor_bpf > $@
+
+$(OUTPUT)/bench/heapbench: tests/bench/heapbench.c $(OUTPUT)/bench/floor.skel.h $(USER_OBJS)
+	$(call msg,BENCH,$@)
+	$(Q)$(CC) $(QH_CFLAGS) -I$(OUTPUT)/bench $< $(USER_OBJS) $(LDLIBS) -o $@
+
+$(OUTPUT)/bench/churn: tests/bench/churn.c
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror $< -o $@
+
+bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/churn
 	$(Q)/usr/bin/python3 tests/bench/startup.py
+	$(Q)$(OUTPUT)/bench/heapbench $(OUTPUT)/qhtrace $(OUTPUT)/bench/churn
 
 install: $(OUTPUT)/qhtrace
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX)/bin/qhtrace)

@@ -21,6 +21,7 @@ const volatile __u64 cfg_max_size = ~0ULL;
 const volatile bool cfg_stacks = false;
 
 struct qh_heap_call {
+	__u64 active;  /* an entry probe filled this, its return probe has not run */
 	__u64 size;
 	__u64 old_ptr; /* realloc, reallocarray */
 	__u64 memptr;  /* posix_memalign's void ** */
@@ -30,11 +31,14 @@ struct qh_heap_call {
 	__u32 __pad;
 };
 
-/* tid -> the allocator call in progress */
+/*
+ * Thread -> the allocator call in progress. Task storage: reached from the task itself, no
+ * hashing, no table to fill, freed with the thread.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct qh_heap_call);
 } heap_calls SEC(".maps");
 
@@ -55,26 +59,30 @@ struct {
 static __always_inline int heap_enter(struct pt_regs *ctx, __u32 fn, __u64 size, __u64 old_ptr,
 				      __u64 memptr)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32, tid = (__u32)id;
-	struct qh_heap_call c = {};
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct qh_heap_call *c;
 
 	if (!bpf_map_lookup_elem(&procs, &tgid))
 		return 0;
-	c.fn = fn;
-	c.size = size;
-	c.old_ptr = old_ptr;
-	c.memptr = memptr;
+	c = bpf_task_storage_get(&heap_calls, bpf_get_current_task_btf(), NULL,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!c) {
+		stat_inc(QH_STAT_HEAP_CALLS_FULL);
+		return 0;
+	}
+	c->fn = fn;
+	c->size = size;
+	c->old_ptr = old_ptr;
+	c->memptr = memptr;
 	/* the return address is still at the top of the stack: the caller, frame pointers or not */
-	bpf_probe_read_user(&c.caller, sizeof(c.caller), (void *)PT_REGS_SP(ctx));
-	c.stack_id = -1;
+	bpf_probe_read_user(&c->caller, sizeof(c->caller), (void *)PT_REGS_SP(ctx));
+	c->stack_id = -1;
 	if (cfg_stacks) {
-		c.stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-		if (c.stack_id < 0)
+		c->stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+		if (c->stack_id < 0)
 			stat_inc(QH_STAT_STACK_LOST);
 	}
-	if (bpf_map_update_elem(&heap_calls, &tid, &c, BPF_ANY))
-		stat_inc(QH_STAT_HEAP_CALLS_FULL);
+	c->active = 1;
 	return 0;
 }
 
@@ -121,13 +129,13 @@ static __always_inline void heap_record(struct qh_proc *p, __u32 tgid, __u64 add
 
 static __always_inline int heap_exit(struct pt_regs *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid(), ret = PT_REGS_RC(ctx);
-	__u32 tgid = id >> 32, tid = (__u32)id;
+	__u64 ret = PT_REGS_RC(ctx);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct qh_heap_call *c;
 	struct qh_proc *p;
 
-	c = bpf_map_lookup_elem(&heap_calls, &tid);
-	if (!c)
+	c = bpf_task_storage_get(&heap_calls, bpf_get_current_task_btf(), NULL, 0);
+	if (!c || !c->active)
 		return 0;
 	p = bpf_map_lookup_elem(&procs, &tgid);
 	if (!p)
@@ -165,7 +173,7 @@ static __always_inline int heap_exit(struct pt_regs *ctx)
 		heap_record(p, tgid, ret, c);
 	}
 out:
-	bpf_map_delete_elem(&heap_calls, &tid);
+	c->active = 0;
 	return 0;
 }
 

@@ -101,11 +101,31 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	return handle_fork(parent, child);
 }
 
+struct text_vma {
+	__u64 text_start, text_end, text_pgoff, text_dev, text_ino;
+};
+
+static long exec_text_vma(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct text_vma *e = data;
+	struct file *f = vma->vm_file;
+
+	e->text_start = vma->vm_start;
+	e->text_end = vma->vm_end;
+	e->text_pgoff = vma->vm_pgoff;
+	if (f) {
+		e->text_dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+		e->text_ino = BPF_CORE_READ(f, f_inode, i_ino);
+	}
+	return 0;
+}
+
 static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
 				       struct linux_binprm *bprm)
 {
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	struct text_vma tv = {};
 	struct qh_event_exec *e;
 	struct qh_proc *p;
 
@@ -142,6 +162,13 @@ static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
 	fill_hdr(&e->hdr, QH_EV_EXEC, tgid, p->start_ns);
 	e->old_pid = old_pid;
 	e->heap_gen = p->heap_gen;
+	/* the callback may only write to the stack: copy from there */
+	bpf_find_vma(task, BPF_CORE_READ(mm, start_code), exec_text_vma, &tv, 0);
+	e->text_start = tv.text_start;
+	e->text_end = tv.text_end;
+	e->text_pgoff = tv.text_pgoff;
+	e->text_dev = tv.text_dev;
+	e->text_ino = tv.text_ino;
 	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
 	bpf_probe_read_kernel_str(&e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 	bpf_ringbuf_submit(e, 0);

@@ -39,7 +39,7 @@ enum qh_stat {
 	QH_STAT_MMS_FULL,	       /* `mm_owner` full: RSS of a process cannot be followed */
 	QH_STAT_CALLS_FULL,	       /* `calls` full: one mmap-family syscall not accounted */
 	QH_STAT_ALLOCS_FULL,	       /* `allocs` full: an allocation could not be recorded */
-	QH_STAT_HEAP_CALLS_FULL,       /* `heap_calls` full: an allocator call not followed */
+	QH_STAT_HEAP_CALLS_FULL,       /* no per-thread state for an allocator call: not followed */
 	QH_STAT_STACK_LOST,	       /* a user stack could not be captured (allocation kept) */
 	QH_STAT_RSS_EVENTS,	       /* rss_stat hits for traced processes (not a loss) */
 	QH_STAT_SYSCALLS,	       /* memory syscalls accounted (not a loss) */
@@ -108,6 +108,12 @@ struct qh_event_fork {
 /* QH_EV_EXEC: filename as passed to execve (bprm->filename). */
 struct qh_event_exec {
 	struct qh_event_hdr hdr;
+	/* the program's text mapping, for symbols when the process is gone before /proc is read */
+	__u64 text_start;
+	__u64 text_end;
+	__u64 text_pgoff; /* in pages */
+	__u64 text_dev;	  /* kernel encoding */
+	__u64 text_ino;
 	__u32 old_pid; /* the thread that called exec, if not the leader */
 	__u32 heap_gen; /* the new image's heap generation */
 	__u8 comm[TASK_COMM_LEN];

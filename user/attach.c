@@ -34,6 +34,35 @@
 /* max files the symbolizer keeps open */
 #define SYMS_MAX_FILES 64
 
+/*
+ * A newer snapshot of @p's mappings, if /proc still has them: a process that has exited
+ * shows none, and the one it has stays.
+ */
+static void refresh_maps(struct proc *p)
+{
+	struct syms_maps *m = syms_maps__snapshot(p->pid);
+
+	if (m && syms_maps__count(m))
+		proctree__set_maps(p, m);
+	else
+		syms_maps__free(m);
+}
+
+/* The program's text mapping as the kernel saw it at exec, for when /proc came too late. */
+static void exec_maps(struct proc *p, const struct qh_event_exec *e)
+{
+	char line[QH_FILENAME_LEN + 128];
+
+	if (!e->text_ino || !p->exe || p->exe[0] != '/')
+		return;
+	snprintf(line, sizeof(line), "%lx-%lx r-xp %08lx %x:%x %lu %s\n",
+		 (unsigned long)e->text_start, (unsigned long)e->text_end,
+		 (unsigned long)e->text_pgoff * sysconf(_SC_PAGESIZE),
+		 (unsigned int)(e->text_dev >> 20), (unsigned int)(e->text_dev & 0xfffff),
+		 (unsigned long)e->text_ino, p->exe);
+	proctree__set_maps(p, syms_maps__parse(p->pid, line));
+}
+
 struct attach_ctx {
 	struct proctree *tree;
 	bool heap;
@@ -56,8 +85,18 @@ static int on_event(void *ctx, void *data, size_t size)
 	    (h->type != QH_EV_EXEC && h->type != QH_EV_FORK && h->type != QH_EV_LIBC))
 		return 0;
 	p = proctree__find(c->tree, h->pid, h->start_ns);
-	if (p)
-		proctree__set_maps(p, syms_maps__snapshot(h->pid));
+	if (!p)
+		return 0;
+	if (h->type == QH_EV_EXEC && size >= sizeof(struct qh_event_exec))
+		exec_maps(p, data);
+	/* a child maps what its parent did, whether or not it is still there to read */
+	if (h->type == QH_EV_FORK && !p->maps) {
+		struct proc *parent = proctree__find_running(c->tree, p->ppid);
+
+		if (parent && parent->maps)
+			proctree__set_maps(p, syms_maps__clone(parent->maps, p->pid));
+	}
+	refresh_maps(p);
 	return 0;
 }
 
@@ -78,7 +117,13 @@ static int resolve_cmd(const char *cmd, char *path, size_t len)
 	struct stat st;
 
 	if (strchr(cmd, '/')) {
-		snprintf(path, len, "%s", cmd);
+		char cwd[PATH_MAX];
+
+		/* absolute, so that the exec record names the file wherever it is read from */
+		if (cmd[0] != '/' && getcwd(cwd, sizeof(cwd)))
+			snprintf(path, len, "%.*s/%s", PATH_MAX / 2, cwd, cmd);
+		else
+			snprintf(path, len, "%s", cmd);
 		if (stat(path, &st)) {
 			pr_err("%s: %s\n", cmd, strerror(errno));
 			return errno == ENOENT ? QH_EXIT_NOTFOUND : QH_EXIT_NOEXEC;
@@ -345,7 +390,7 @@ static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heap
 	/* processes still running have loaded their libraries by now */
 	for (p = proctree__first(t); p; p = p->next)
 		if (p->state == PROC_RUNNING)
-			proctree__set_maps(p, syms_maps__snapshot(p->pid));
+			refresh_maps(p);
 	c->now = util__now_ns(CLOCK_BOOTTIME);
 	err = tracer__for_each_alloc(tr, collect_one, c);
 	heapleaks__finish(leaks, c->now);

@@ -112,6 +112,16 @@ struct proc *proctree__add(struct proctree *t, uint32_t pid, uint64_t start_ns)
 	return p;
 }
 
+struct proc *proctree__find_running(struct proctree *t, uint32_t pid)
+{
+	struct proc *p;
+
+	for (p = t->buckets[bucket_of(t, pid)]; p; p = p->hnext)
+		if (p->pid == pid && p->state == PROC_RUNNING)
+			return p;
+	return NULL;
+}
+
 struct proc *proctree__find_gen(struct proctree *t, uint32_t pid, uint32_t gen)
 {
 	struct proc *p;
@@ -177,10 +187,8 @@ static void on_fork(struct proctree *t, const struct qh_event_fork *e)
 	p->stats = e->proc;
 	set_comm(p, e->comm);
 	/* until it execs, a child runs its parent's program */
-	for (parent = t->buckets[bucket_of(t, p->ppid)]; parent; parent = parent->hnext)
-		if (parent->pid == p->ppid && parent->state == PROC_RUNNING && parent != p)
-			break;
-	if (parent && parent->exe && !p->exe)
+	parent = proctree__find_running(t, p->ppid);
+	if (parent && parent != p && parent->exe && !p->exe)
 		proctree__set_exe(p, parent->exe);
 }
 

@@ -52,6 +52,8 @@ struct proc *proctree__find(struct proctree *t, uint32_t pid, uint64_t start_ns)
 /* Add a process; returns the existing entry if (pid, start) is already known. */
 struct proc *proctree__add(struct proctree *t, uint32_t pid, uint64_t start_ns);
 int proctree__set_exe(struct proc *p, const char *exe);
+/* The running process with this pid, or NULL. */
+struct proc *proctree__find_running(struct proctree *t, uint32_t pid);
 /* The process whose address space instance (heap generation) this is, or NULL. */
 struct proc *proctree__find_gen(struct proctree *t, uint32_t pid, uint32_t gen);
 /* Replace the mappings snapshot of @p (takes ownership of @m). */

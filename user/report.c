@@ -18,7 +18,7 @@ const char *report__stat_name(int idx)
 		[QH_STAT_MMS_FULL] = "mm_map_full",
 		[QH_STAT_CALLS_FULL] = "calls_map_full",
 		[QH_STAT_ALLOCS_FULL] = "allocs_map_full",
-		[QH_STAT_HEAP_CALLS_FULL] = "heap_calls_map_full",
+		[QH_STAT_HEAP_CALLS_FULL] = "heap_call_state_failed",
 		[QH_STAT_STACK_LOST] = "stacks_lost",
 		[QH_STAT_RSS_EVENTS] = "rss_events",
 		[QH_STAT_SYSCALLS] = "memory_syscalls",

@@ -7,8 +7,10 @@
  * Opened files are cached by (dev, inode, path), at most max_files of them, least recently used
  * evicted first. An entry holds the file's ELF handle (mmap'd: page cache, not heap), that of
  * its separate debug file if one was needed and found, its PT_LOAD headers, its function
- * symbols sorted by address, and its libdw handle once a line was asked for. A file that could
- * not be used is cached too, so a stack of a hundred frames in it costs one failed open.
+ * symbols sorted by address, and its libdw handle once a line was asked for (libdw inflates
+ * compressed debug sections on the heap: some 12 MB for Debian's libc with libc6-dbg). A file
+ * that could not be used is cached too, so a stack of a hundred frames in it costs one failed
+ * open.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -135,6 +137,31 @@ static int cmp_map(const void *a, const void *b)
 	if (x->start != y->start)
 		return x->start < y->start ? -1 : 1;
 	return 0;
+}
+
+struct syms_maps *syms_maps__clone(const struct syms_maps *m, pid_t pid)
+{
+	struct syms_maps *c = calloc(1, sizeof(*c));
+	size_t i;
+
+	if (!c)
+		return NULL;
+	c->pid = pid;
+	c->maps = calloc(m->cnt ? m->cnt : 1, sizeof(*c->maps));
+	if (!c->maps)
+		goto fail;
+	for (i = 0; i < m->cnt; i++) {
+		c->maps[i] = m->maps[i];
+		c->maps[i].path = strdup(m->maps[i].path);
+		if (!c->maps[i].path)
+			goto fail;
+		c->cnt++;
+	}
+	return c;
+fail:
+	syms_maps__free(c);
+	errno = ENOMEM;
+	return NULL;
 }
 
 struct syms_maps *syms_maps__parse(pid_t pid, const char *text)
@@ -610,35 +637,43 @@ static uint64_t section_end(Elf *elf, size_t ndx)
 	return sh.sh_addr + sh.sh_size;
 }
 
+static bool sym_wanted(const GElf_Sym *sym)
+{
+	int type = GELF_ST_TYPE(sym->st_info);
+
+	return (type == STT_FUNC || type == STT_GNU_IFUNC) && sym->st_shndx != SHN_UNDEF &&
+	       sym->st_value;
+}
+
 static int load_syms(struct syms_file *f, Elf *elf, Elf_Scn *scn)
 {
-	struct sym_tmp *tmp;
 	size_t i, n, cnt = 0, out = 0;
+	struct syms_sym *shrunk;
+	struct sym_tmp *tmp;
 	Elf_Data *data;
 	GElf_Shdr sh;
+	GElf_Sym sym;
 
 	if (!gelf_getshdr(scn, &sh) || !sh.sh_entsize)
 		return 0;
 	data = elf_getdata(scn, NULL);
 	if (!data)
 		return 0;
-	n = sh.sh_size / sh.sh_entsize;
-	if (!n)
+	/* what libelf found in the file, not what a header claims */
+	n = data->d_size / sh.sh_entsize;
+	/* functions only: a .symtab holds many more symbols than those */
+	for (i = 0; i < n && gelf_getsym(data, i, &sym); i++)
+		cnt += sym_wanted(&sym);
+	if (!cnt)
 		return 0;
-	tmp = calloc(n, sizeof(*tmp));
+	tmp = calloc(cnt, sizeof(*tmp));
 	if (!tmp)
 		return -ENOMEM;
-	for (i = 0; i < n; i++) {
+	for (i = 0, cnt = 0; i < n && gelf_getsym(data, i, &sym); i++) {
 		struct sym_tmp *t = &tmp[cnt];
 		const char *name;
-		GElf_Sym sym;
-		int type;
 
-		if (!gelf_getsym(data, i, &sym))
-			break;
-		type = GELF_ST_TYPE(sym.st_info);
-		if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF ||
-		    !sym.st_value)
+		if (!sym_wanted(&sym))
 			continue;
 		name = elf_strptr(elf, sh.sh_link, sym.st_name);
 		if (!name || !*name)
@@ -660,8 +695,12 @@ static int load_syms(struct syms_file *f, Elf *elf, Elf_Scn *scn)
 		}
 		cnt++;
 	}
+	if (!cnt) {
+		free(tmp);
+		return 0;
+	}
 	qsort(tmp, cnt, sizeof(*tmp), cmp_sym_tmp);
-	f->syms = calloc(cnt ? cnt : 1, sizeof(*f->syms));
+	f->syms = calloc(cnt, sizeof(*f->syms));
 	if (!f->syms) {
 		free(tmp);
 		return -ENOMEM;
@@ -690,6 +729,9 @@ static int load_syms(struct syms_file *f, Elf *elf, Elf_Scn *scn)
 	}
 	free(tmp);
 	f->nsyms = out;
+	shrunk = reallocarray(f->syms, out, sizeof(*f->syms));
+	if (shrunk)
+		f->syms = shrunk;
 	return 0;
 }
 
@@ -737,7 +779,7 @@ static int build_cus(struct syms_file *f)
 		ptrdiff_t off = 0;
 
 		cu = next;
-		if (type != DW_UT_compile)
+		if (type != DW_UT_compile && type != DW_UT_skeleton)
 			continue;
 		while ((off = dwarf_ranges(&die, off, &base, &lo, &hi)) > 0) {
 			if (lo >= hi)

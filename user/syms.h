@@ -42,6 +42,8 @@ struct syms_maps *syms_maps__snapshot(pid_t pid);
  */
 struct syms_maps *syms_maps__parse(pid_t pid, const char *text);
 void syms_maps__free(struct syms_maps *m);
+/* A copy of @m for @pid (a forked child maps what its parent did); NULL with errno on failure. */
+struct syms_maps *syms_maps__clone(const struct syms_maps *m, pid_t pid);
 
 pid_t syms_maps__pid(const struct syms_maps *m);
 size_t syms_maps__count(const struct syms_maps *m);
@@ -61,7 +63,7 @@ const struct syms_map *syms_maps__find(const struct syms_maps *m, uint64_t addr)
 struct syms_frame {
 	const char *module;	/* path of the mapped file */
 	uint64_t file_off;	/* offset of the address in that file */
-	uint64_t elf_addr;	/* ELF virtual address (what nm and addr2line take); 0 if unknown */
+	uint64_t elf_addr;	/* ELF virtual address, as nm and addr2line take it; 0 unknown */
 	uint64_t sym_off;	/* address - start of @sym */
 	uint32_t line;		/* 0 if unknown */
 	char sym[SYMS_SYM_LEN];	/* function, not demangled, no @VERSION; "" if unknown */

@@ -161,7 +161,6 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 		if (!opts->stacks)
 			bpf_map__set_max_entries(t->skel->maps.stacks, 1);
 		bpf_map__set_max_entries(t->skel->maps.allocs, opts->max_allocs);
-		bpf_map__set_max_entries(t->skel->maps.heap_calls, opts->max_procs);
 	} else {
 		size_t i;
 
@@ -170,7 +169,6 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 			bpf_program__set_autoload(heap_fns[i].entry(t->skel), false);
 		bpf_program__set_autoload(t->skel->progs.alloc_return, false);
 		bpf_map__set_max_entries(t->skel->maps.allocs, 1);
-		bpf_map__set_max_entries(t->skel->maps.heap_calls, 1);
 		bpf_map__set_max_entries(t->skel->maps.stacks, 1);
 	}
 

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The symbolizer on real files: functions of this test binary (-g -O2, PIE) and of the C
- * library resolved to symbol, offset, source file and line; a snapshot that outlives its
- * process; a load address other than the real one; a replaced file refused; the cache bound;
- * separate debug files found by build id and by debuglink, whose CRC is checked.
+ * The symbolizer on real files: functions of this test binary (built with -g, PIE) and of the
+ * C library resolved to symbol, offset, source file and line; a snapshot that outlives its
+ * process; another load address; ELF addresses that are not file offsets; a replaced file
+ * refused; a deleted one and one in another mount namespace read through /proc (as root);
+ * DWARF without .debug_aranges; the cache bound; separate debug files found by build id and
+ * by debuglink, whose CRC is checked. Copies of this binary are made with objcopy.
  */
 #include <dlfcn.h>
 #include <errno.h>

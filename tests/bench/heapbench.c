@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * heapbench: what exact heap tracking costs, in one run on one malloc/free workload.
+ *
+ *   untraced          the churn workload alone
+ *   floor, free+0     malloc entry, malloc return and free entry probes doing nothing, with
+ *                     free probed at +0 as bcc memleak, libbpf-tools memleak and bpftrace do
+ *   floor             the same with free probed where qhtrace probes it (first emulated insn)
+ *   qhtrace exact     qhtrace attach --heap --no-stacks
+ *   qhtrace stacks    qhtrace attach --heap
+ *
+ * Prints ns per malloc+free pair and the ratios; asserts nothing (timing is not a test).
+ * Usage: heapbench QHTRACE CHURN [PAIRS]   (root)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+
+#include "tracer.h"
+#include "uprobe_off.h"
+#include "floor.skel.h"
+
+/* Run argv, return the ns/pair the churn workload printed on stderr (or -1). */
+static double run(char *const argv[])
+{
+	int fd[2], st;
+	char buf[8192];
+	double ns = -1;
+	ssize_t n, len = 0;
+	char *line;
+	pid_t pid;
+
+	if (pipe(fd))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(fd[1], 2);
+		close(fd[0]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fd[1]);
+	while ((n = read(fd[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += n;
+	buf[len] = '\0';
+	close(fd[0]);
+	waitpid(pid, &st, 0);
+	line = strstr(buf, "churn: ");
+	if (line)
+		ns = atof(line + 7);
+	else
+		fprintf(stderr, "heapbench: %s printed no figure:\n%s", argv[0], buf);
+	return ns;
+}
+
+static int probe(struct floor_bpf *s, struct bpf_link **links, const char *libc, bool free_at_0)
+{
+	uint64_t off, pr;
+	char why[128];
+
+	if (uprobe_off__for_symbol(libc, "malloc", &off, &pr, why, sizeof(why)))
+		return -ENOENT;
+	links[0] = bpf_program__attach_uprobe(s->progs.noop_entry, false, -1, libc, off + pr);
+	links[1] = bpf_program__attach_uprobe(s->progs.noop_return, true, -1, libc, off);
+	if (uprobe_off__for_symbol(libc, "free", &off, &pr, why, sizeof(why)))
+		return -ENOENT;
+	links[2] = bpf_program__attach_uprobe(s->progs.noop_entry, false, -1, libc,
+					      off + (free_at_0 ? 0 : pr));
+	return links[0] && links[1] && links[2] ? 0 : -errno;
+}
+
+static double floor_run(const char *libc, char *const argv[], bool free_at_0)
+{
+	struct bpf_link *links[3] = {};
+	struct floor_bpf *s = floor_bpf__open_and_load();
+	double ns = -1;
+	int i;
+
+	if (!s)
+		return -1;
+	if (!probe(s, links, libc, free_at_0))
+		ns = run(argv);
+	for (i = 0; i < 3; i++)
+		bpf_link__destroy(links[i]);
+	floor_bpf__destroy(s);
+	return ns;
+}
+
+int main(int argc, char **argv)
+{
+	char *pairs = argc > 3 ? argv[3] : "1000000", libc[4096];
+	double base, f0, f, exact, stacks;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: heapbench QHTRACE CHURN [PAIRS]\n");
+		return 2;
+	}
+	if (tracer__host_libc(libc, sizeof(libc))) {
+		fprintf(stderr, "heapbench: no C library in our own mappings\n");
+		return 1;
+	}
+	base = run((char *const[]){ argv[2], pairs, NULL });
+	f0 = floor_run(libc, (char *const[]){ argv[2], pairs, NULL }, true);
+	f = floor_run(libc, (char *const[]){ argv[2], pairs, NULL }, false);
+	exact = run((char *const[]){ argv[1], "attach", "-q", "--heap", "--no-stacks", "--",
+				    argv[2], pairs, NULL });
+	stacks = run((char *const[]){ argv[1], "attach", "-q", "--heap", "--", argv[2], pairs,
+				     NULL });
+	printf("malloc(64)+free pairs: %s, libc %s\n", pairs, libc);
+	printf("  %-34s %9.1f ns/pair\n", "untraced", base);
+	printf("  %-34s %9.1f ns/pair  %6.0fx untraced\n", "floor, free probed at +0", f0,
+	       f0 / base);
+	printf("  %-34s %9.1f ns/pair  %6.0fx untraced\n", "floor, free at first emulated insn", f,
+	       f / base);
+	printf("  %-34s %9.1f ns/pair  %6.2fx floor\n", "qhtrace --heap --no-stacks (exact)", exact,
+	       exact / f);
+	printf("  %-34s %9.1f ns/pair  %6.2fx floor\n", "qhtrace --heap (stacks)", stacks,
+	       stacks / f);
+	printf("  floor at +0 / floor at first emulated insn: %.1fx\n", f0 / f);
+	return 0;
+}
