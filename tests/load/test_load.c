@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "attach.h"
+#include "session.h"
 #include "proctree.h"
 #include "tracer.h"
 
@@ -179,7 +179,7 @@ static void test_probes_report(void **state)
 		child_work();
 	}
 	close(go[0]);
-	assert_int_equal(attach__seed(c->tr, c->tree, pid), 0);
+	assert_int_equal(session__seed(c->tr, c->tree, pid), 0);
 	assert_int_equal(write(go[1], "g", 1), 1);
 	close(go[1]);
 	assert_int_equal(waitpid(pid, &st, 0), pid);

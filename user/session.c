@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <limits.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "procfs.h"
+#include "session.h"
+#include "syms.h"
+#include "util.h"
+
+/* max files the symbolizer keeps open */
+#define SYMS_MAX_FILES 64
+/* how long to wait at the end for the release records of processes just reaped */
+#define SETTLE_MS 300
+
+/*
+ * A newer snapshot of @p's mappings, if /proc still has them: a process that has exited
+ * shows none, and the one it has stays.
+ */
+static void refresh_maps(struct proc *p)
+{
+	struct syms_maps *m = syms_maps__snapshot(p->pid);
+
+	if (m && syms_maps__count(m))
+		proctree__set_maps(p, m);
+	else
+		syms_maps__free(m);
+}
+
+/* The program's text mapping as the kernel saw it at exec, for when /proc came too late. */
+static void exec_maps(struct proc *p, const struct qh_event_exec *e)
+{
+	char line[QH_FILENAME_LEN + 128];
+
+	if (!e->text_ino || !p->exe || p->exe[0] != '/')
+		return;
+	snprintf(line, sizeof(line), "%lx-%lx r-xp %08lx %x:%x %lu %s\n",
+		 (unsigned long)e->text_start, (unsigned long)e->text_end,
+		 (unsigned long)e->text_pgoff * sysconf(_SC_PAGESIZE),
+		 (unsigned int)(e->text_dev >> 20), (unsigned int)(e->text_dev & 0xfffff),
+		 (unsigned long)e->text_ino, p->exe);
+	proctree__set_maps(p, syms_maps__parse(p->pid, line));
+}
+
+struct session_events {
+	struct proctree *tree;
+	bool heap;
+};
+
+/*
+ * With --heap, each process's executable mappings are snapshotted when it appears, when it
+ * execs (the kernel has mapped the program and its interpreter) and when the dynamic loader
+ * maps the probed C library (the libraries are loading), so the stacks of processes that exit
+ * before the end still resolve. Processes still running are snapshotted again at the end.
+ */
+static int on_event(void *ctx, void *data, size_t size)
+{
+	const struct qh_event_hdr *h = data;
+	struct session_events *c = ctx;
+	struct proc *p;
+
+	proctree__handle_event(c->tree, data, size);
+	if (!c->heap || size < sizeof(*h) ||
+	    (h->type != QH_EV_EXEC && h->type != QH_EV_FORK && h->type != QH_EV_LIBC))
+		return 0;
+	p = proctree__find(c->tree, h->pid, h->start_ns);
+	if (!p)
+		return 0;
+	if (h->type == QH_EV_EXEC && size >= sizeof(struct qh_event_exec))
+		exec_maps(p, data);
+	/* a child maps what its parent did, whether or not it is still there to read */
+	if (h->type == QH_EV_FORK && !p->maps) {
+		struct proc *parent = proctree__find_running(c->tree, p->ppid);
+
+		if (parent && parent->maps)
+			proctree__set_maps(p, syms_maps__clone(parent->maps, p->pid));
+	}
+	refresh_maps(p);
+	return 0;
+}
+
+int session__seed(struct tracer *tr, struct proctree *t, pid_t pid)
+{
+	struct qh_proc seed = {};
+	struct procfs_stat st;
+	char exe[PATH_MAX];
+	struct proc *p;
+	int err;
+
+	err = procfs__read_stat(pid, &st);
+	if (err)
+		return err;
+	seed.start_ns = st.start_ns;
+	seed.ppid = st.ppid;
+	seed.threads = seed.threads_peak = st.threads;
+	/* growth is measured from now; the kernel adds the split by kind when it adopts the mm */
+	seed.base_rss_pages = seed.peak_rss_pages = st.rss_pages;
+	seed.flags = QH_PF_START_SEEDED;
+	if (tracer__maps_probed_libc(tr, pid))
+		seed.flags |= QH_PF_HEAP_HOOKED;
+	err = tracer__trace_pid(tr, pid, &seed);
+	if (err)
+		return err;
+	p = proctree__add(t, pid, st.start_ns);
+	if (!p)
+		return -ENOMEM;
+	p->seeded = true;
+	p->ppid = st.ppid;
+	p->stats = seed;
+	snprintf(p->comm, sizeof(p->comm), "%s", st.comm);
+	if (!procfs__exe(pid, exe, sizeof(exe)))
+		proctree__set_exe(p, exe);
+	return 0;
+}
+
+/*
+ * Bring the model up to date at the end: counters of processes still running come from the
+ * kernel map, and /proc says which exited processes are zombies and which are gone.
+ */
+static void finalize_states(struct tracer *tr, struct proctree *t)
+{
+	struct procfs_stat st;
+	struct qh_proc cur;
+	struct proc *p;
+
+	for (p = proctree__first(t); p; p = p->next) {
+		bool alive = !procfs__read_stat(p->pid, &st) &&
+			     procfs__same_start(st.start_ns, p->start_ns);
+
+		switch (p->state) {
+		case PROC_RUNNING:
+			if (!tracer__lookup(tr, p->pid, &cur) &&
+			    procfs__same_start(cur.start_ns, p->start_ns))
+				p->stats = cur;
+			if (alive && st.state == 'Z')
+				p->state = PROC_ZOMBIE;
+			else if (!alive)
+				p->state = PROC_EXITED; /* its exit record was lost */
+			break;
+		case PROC_EXITED:
+			if (alive)
+				p->state = PROC_ZOMBIE;
+			else
+				p->state = PROC_REAPED;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+#define STACK_CACHE 4096 /* power of two */
+
+struct collect_ctx {
+	struct tracer *tr;
+	struct proctree *tree;
+	struct heapleaks *leaks;
+	uint64_t now;
+	struct {
+		const struct proc *proc;
+		int64_t id;
+		uint64_t key;
+	} cache[STACK_CACHE];
+};
+
+/* frame 0 of a kernel stack is inside the allocator: the caller is read apart */
+#define STACK_FIRST_FRAME 1
+
+/*
+ * The part of a kernel stack that means something: its frames up to the first address no
+ * file mapping of the process holds (past the last frame-pointer frame the walk reads
+ * garbage, which differs from call to call), hashed.
+ */
+static uint64_t stack_key(struct collect_ctx *c, const struct proc *p, int64_t id)
+{
+	size_t slot = ((uint64_t)id * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)p) & (STACK_CACHE - 1);
+	uint64_t ips[QH_MAX_STACK], key = 1469598103934665603ULL;
+	int n, i;
+
+	if (id < 0)
+		return 0;
+	if (c->cache[slot].proc == p && c->cache[slot].id == id)
+		return c->cache[slot].key;
+	n = tracer__stack(c->tr, id, ips, QH_MAX_STACK);
+	for (i = STACK_FIRST_FRAME; i < n; i++) {
+		if (!p->maps || !syms_maps__find(p->maps, ips[i]))
+			break;
+		key = (key ^ ips[i]) * 1099511628211ULL;
+	}
+	c->cache[slot].proc = p;
+	c->cache[slot].id = id;
+	c->cache[slot].key = key;
+	return key;
+}
+
+static int collect_one(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a)
+{
+	struct collect_ctx *c = ctx;
+	struct proc *p = proctree__find_gen(c->tree, k->tgid, k->gen);
+
+	/* blocks of an image replaced by exec died with it */
+	if (!p)
+		return 0;
+	return heapleaks__add(c->leaks, p, a, stack_key(c, p, a->stack_id), c->now);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? strdup(s) : NULL;
+}
+
+/*
+ * The stack of a finding: the caller read at the allocator's entry, then what the kernel
+ * unwound beyond it (its frame 0 is inside the allocator). Frames stop at the first address
+ * no file mapping holds: without frame pointers the walk runs into garbage.
+ */
+static void resolve_frames(struct tracer *tr, struct syms *sy, struct heap_leak *l)
+{
+	uint64_t ips[QH_MAX_STACK + 1];
+	struct heap_frame *frames;
+	int n = 0, m, i;
+	size_t k = 0;
+
+	ips[n++] = l->caller;
+	m = tracer__stack(tr, l->stack_id, ips + 1, QH_MAX_STACK);
+	for (i = STACK_FIRST_FRAME; i < m; i++)
+		ips[n++] = ips[1 + i];
+	frames = calloc(n, sizeof(*frames));
+	if (!frames)
+		return;
+	for (i = 0; i < n; i++) {
+		struct syms_frame sf;
+		struct heap_frame *f = &frames[k];
+
+		/* a return address: addr - 1 lies in the call instruction */
+		if (!l->proc->maps || syms__resolve(sy, l->proc->maps, ips[i] - 1, &sf)) {
+			if (i > 0)
+				break;
+			f->addr = ips[i];
+			k++;
+			continue;
+		}
+		f->addr = ips[i];
+		f->symbol = dup_or_null(sf.sym);
+		f->offset = sf.sym[0] ? sf.sym_off + 1 : 0;
+		f->module = dup_or_null(sf.module);
+		f->file = dup_or_null(sf.file);
+		f->line = sf.line;
+		k++;
+	}
+	heap_leak__set_frames(l, frames, k);
+}
+
+static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heapleaks *leaks)
+{
+	struct collect_ctx *c = calloc(1, sizeof(*c));
+	struct syms *sy;
+	struct proc *p;
+	size_t i;
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	c->tr = tr;
+	c->tree = t;
+	c->leaks = leaks;
+
+	/* processes still running have loaded their libraries by now */
+	for (p = proctree__first(t); p; p = p->next)
+		if (p->state == PROC_RUNNING)
+			refresh_maps(p);
+	c->now = util__now_ns(CLOCK_BOOTTIME);
+	err = tracer__for_each_alloc(tr, collect_one, c);
+	heapleaks__finish(leaks, c->now);
+	free(c);
+	if (err)
+		return err;
+	sy = syms__new(SYMS_MAX_FILES);
+	if (!sy)
+		return -errno;
+	for (i = 0; i < heapleaks__count(leaks); i++)
+		resolve_frames(tr, sy, heapleaks__get(leaks, i));
+	syms__free(sy);
+	heapleaks__merge_same_frames(leaks);
+	return 0;
+}
+
+static bool any_exited(struct proctree *t)
+{
+	struct proc *p;
+
+	for (p = proctree__first(t); p; p = p->next)
+		if (p->state == PROC_EXITED)
+			return true;
+	return false;
+}
+
+
+int session__open(struct session *s, const struct attach_opts *o, const char *libc)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	s->o = o;
+	s->efd = -1;
+	s->tree = proctree__new();
+	s->actx = calloc(1, sizeof(*s->actx));
+	if (!s->tree || !s->actx) {
+		pr_err("out of memory\n");
+		return -ENOMEM;
+	}
+	s->actx->tree = s->tree;
+	s->actx->heap = o->heap;
+	err = tracer__open(&s->tr, &(struct tracer_opts){
+					   .max_procs = o->max_procs,
+					   .ringbuf_kb = o->ringbuf_kb,
+					   .heap = o->heap,
+					   .max_allocs = o->max_allocs,
+					   .stacks = o->stacks,
+					   .sample_rate = o->sample_rate,
+					   .min_size = o->min_size,
+					   .max_size = o->max_size,
+					   .on_event = on_event,
+					   .ctx = s->actx,
+				   });
+	if (err)
+		return err;
+	if (o->heap) {
+		err = tracer__attach_heap(s->tr, libc);
+		if (err)
+			return err;
+	}
+	s->efd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->efd < 0) {
+		err = -errno;
+		pr_err("failed to create epoll: %s\n", strerror(-err));
+		return err;
+	}
+	ev.data.fd = tracer__epoll_fd(s->tr);
+	epoll_ctl(s->efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	/* the loader's transient memory (vmlinux BTF, ELF) is not needed any more */
+	malloc_trim(0);
+	return 0;
+}
+
+void session__close(struct session *s)
+{
+	if (s->efd >= 0)
+		close(s->efd);
+	tracer__free(s->tr);
+	heapleaks__free(s->leaks);
+	proctree__free(s->tree);
+	free(s->actx);
+	memset(s, 0, sizeof(*s));
+	s->efd = -1;
+}
+
+int session__trace_pid(struct session *s, pid_t pid)
+{
+	struct proc *p;
+	int err = session__seed(s->tr, s->tree, pid);
+
+	if (err)
+		return err;
+	p = proctree__find_running(s->tree, pid);
+	if (p && s->o->heap)
+		refresh_maps(p);
+	return 0;
+}
+
+void session__drain(struct session *s, int ms)
+{
+	uint64_t t0 = util__now_ns(CLOCK_MONOTONIC);
+
+	tracer__consume(s->tr);
+	while (any_exited(s->tree) && util__now_ns(CLOCK_MONOTONIC) - t0 < ms * 1000000ULL) {
+		struct epoll_event e;
+
+		epoll_wait(s->efd, &e, 1, 20);
+		tracer__consume(s->tr);
+	}
+}
+
+int session__report(struct session *s, struct run_info *ri)
+{
+	const struct attach_opts *o = s->o;
+	static struct utsname uts;
+	int err = 0;
+
+	session__drain(s, SETTLE_MS);
+	finalize_states(s->tr, s->tree);
+	if (o->heap) {
+		s->leaks = heapleaks__new(&(struct heapleaks_opts){
+			.threshold_bytes = (uint64_t)o->leak_threshold_mb << 20,
+			.min_age_ns = (uint64_t)o->min_age_s * NSEC_PER_SEC,
+		});
+		if (!s->leaks || collect_heap_leaks(s->tr, s->tree, s->leaks))
+			pr_warn("failed to collect the heap findings: the report has none\n");
+	}
+	ri->duration_s = (util__now_ns(CLOCK_REALTIME) - ri->start_real_ns) / 1e9;
+	ri->kernel = uname(&uts) ? "unknown" : uts.release;
+	ri->events_received = proctree__events(s->tree);
+	ri->orphan_events = proctree__orphan_events(s->tree);
+	ri->page_size = sysconf(_SC_PAGESIZE);
+	ri->heap = o->heap;
+	ri->heap_leaks = s->leaks;
+	ri->top = o->top;
+	if (tracer__stats(s->tr, ri->stats))
+		pr_warn("failed to read the kernel's loss counters\n");
+
+	if (!o->quiet)
+		report__summary(stderr, s->tree, ri);
+	else if (report__lost(ri))
+		pr_warn("%lu events lost: the report is incomplete\n",
+			(unsigned long)report__lost(ri));
+	if (o->output) {
+		err = report__write(o->output, s->tree, ri);
+		if (err)
+			pr_err("failed to write the report to %s: %s\n", o->output, strerror(-err));
+	}
+	return err;
+}

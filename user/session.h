@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * A tracing session: the kernel side, the process model and the heap findings, from the
+ * first probe to the written report. `attach` and `leaks` differ only in how they start the
+ * processes and when they stop.
+ */
+#ifndef __QH_SESSION_H
+#define __QH_SESSION_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "cli.h"
+#include "heapleaks.h"
+#include "proctree.h"
+#include "report.h"
+#include "tracer.h"
+
+struct session_events;
+
+struct session {
+	const struct attach_opts *o;
+	struct proctree *tree;
+	struct tracer *tr;
+	struct heapleaks *leaks;
+	struct session_events *actx;
+	int efd;	/* epoll: the ring buffer, plus what the command adds */
+};
+
+/* Load and attach every probe; with o->heap, probe the C library at @libc. */
+int session__open(struct session *s, const struct attach_opts *o, const char *libc);
+void session__close(struct session *s);
+
+/* Trace a process that exists now, and its descendants from now on. */
+int session__trace_pid(struct session *s, pid_t pid);
+/* The same on a bare tracer and model (the load tests use it). */
+int session__seed(struct tracer *tr, struct proctree *t, pid_t pid);
+
+/* Consume what the ring buffer holds; wait up to @ms for records still on their way. */
+void session__drain(struct session *s, int ms);
+
+/*
+ * Bring the model up to date, collect the heap findings, print the summary (unless quiet)
+ * and write the report (with -o). @ri is filled with what the session knows; the caller
+ * sets mode, command and exit code. Returns 0, or -errno if the report could not be written.
+ */
+int session__report(struct session *s, struct run_info *ri);
+
+#endif
