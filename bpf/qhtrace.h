@@ -40,10 +40,10 @@ enum qh_stat {
 	QH_STAT_CALLS_FULL,	       /* `calls` full: one mmap-family syscall not accounted */
 	QH_STAT_ALLOCS_FULL,	       /* `allocs` full: an allocation could not be recorded */
 	QH_STAT_HEAP_CALLS_FULL,       /* no per-thread state for an allocator call: not followed */
-	QH_STAT_STACK_LOST,	       /* a user stack could not be captured (allocation kept) */
 	QH_STAT_RSS_EVENTS,	       /* rss_stat hits for traced processes (not a loss) */
 	QH_STAT_SYSCALLS,	       /* memory syscalls accounted (not a loss) */
 	QH_STAT_HEAP_FREES_UNKNOWN,    /* frees of blocks allocated before tracing (not a loss) */
+	QH_STAT_STACK_LOST,	       /* no user stack for an allocation: it keeps its caller */
 	QH_STAT_MAX,
 };
 

@@ -18,12 +18,44 @@ void cli__usage(FILE *out)
 		"\n"
 		"Commands:\n"
 		"  attach [OPTIONS] -- CMD [ARGS...]  run CMD and trace it and every descendant\n"
-		"  help                               this text ('qhtrace attach --help' for more)\n"
+		"  leaks -p PID [OPTIONS]             heap leaks of a running process\n"
+		"  help                               this text ('qhtrace COMMAND --help' for more)\n"
 		"  version                            print the version\n"
 		"\n"
 		"Examples:\n"
 		"  sudo qhtrace attach -- pytest -x tests/\n"
-		"  sudo qhtrace attach -o report.json -- make check\n");
+		"  sudo qhtrace attach -o report.json -- make check\n"
+		"  sudo qhtrace leaks -p 1234 --duration 30\n");
+}
+
+void cli__usage_leaks(FILE *out)
+{
+	fprintf(out,
+		"Usage: qhtrace leaks -p PID [OPTIONS]\n"
+		"\n"
+		"Follow the heap of a running process (its threads, and the children it forks while\n"
+		"watched) and report what it allocated and did not free: bytes, blocks, the oldest\n"
+		"block's age and the allocation stack, per call site. Blocks allocated before\n"
+		"qhtrace attached are not known; frees of them are counted apart. Stops after\n"
+		"--duration, on Ctrl-C or SIGTERM, or when the process exits.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --pid PID            the process to follow (required)\n"
+		"  -d, --duration S         stop after S seconds (default: at Ctrl-C or exit)\n"
+		"  -o, --output FILE        write the JSON report to FILE\n"
+		"  -q, --quiet              no summary on stderr\n"
+		"  -v, --verbose            debug messages, probe offsets, libbpf's own output\n"
+		"      --max-allocs N, --no-stacks, --sample-rate N, --min-size BYTES,\n"
+		"      --max-size BYTES, --min-age S, --leak-threshold-mb N, --top N,\n"
+		"      --max-procs N, --ringbuf-size KB   as for 'qhtrace attach'\n"
+		"\n"
+		"Exit status: 0, or %d if tracing could not start or the report could not be\n"
+		"written, %d for a bad command line.\n"
+		"\n"
+		"Examples:\n"
+		"  sudo qhtrace leaks -p 1234 --duration 30\n"
+		"  sudo qhtrace leaks -p $(pidof myserver) --min-age 60 -o leaks.json\n",
+		QH_EXIT_ERROR, QH_EXIT_USAGE);
 }
 
 void cli__usage_attach(FILE *out)
@@ -106,6 +138,27 @@ static const struct option attach_options[] = {
 	{},
 };
 
+/* leaks: the heap options, a pid instead of a command */
+static const struct option leaks_options[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },
+	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
+	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
+	{ "no-stacks", no_argument, NULL, OPT_NO_STACKS },
+	{ "sample-rate", required_argument, NULL, OPT_SAMPLE_RATE },
+	{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
+	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+	{ "min-age", required_argument, NULL, OPT_MIN_AGE },
+	{ "leak-threshold-mb", required_argument, NULL, OPT_LEAK_THRESHOLD },
+	{ "top", required_argument, NULL, OPT_TOP },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
 static int parse_num(const char *opt, const char *arg, uint64_t min, uint64_t max,
 		     uint32_t *out)
 {
@@ -120,8 +173,9 @@ static int parse_num(const char *opt, const char *arg, uint64_t min, uint64_t ma
 	return 0;
 }
 
-int cli__parse_attach(int argc, char **argv, struct attach_opts *o)
+static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 {
+	const char *cmd = leaks ? "leaks" : "attach";
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -137,7 +191,10 @@ int cli__parse_attach(int argc, char **argv, struct attach_opts *o)
 	opterr = 0;
 	optind = 0; /* reinitialise getopt: the parser may run more than once */
 	/* '+': stop at CMD, so `qhtrace attach ls -l` needs no `--` */
-	while ((c = getopt_long(argc, argv, "+:o:qvh", attach_options, NULL)) != -1) {
+	if (leaks)
+		o->heap = true;
+	while ((c = getopt_long(argc, argv, leaks ? "+:o:qvhp:d:" : "+:o:qvh",
+				leaks ? leaks_options : attach_options, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			o->output = optarg;
@@ -195,16 +252,27 @@ int cli__parse_attach(int argc, char **argv, struct attach_opts *o)
 			if (parse_num("top", optarg, 0, 1000, &o->top))
 				return -EINVAL;
 			break;
+		case 'p':
+			if (parse_num("pid", optarg, 1, 4194304, &o->pid))
+				return -EINVAL;
+			break;
+		case 'd':
+			if (parse_num("duration", optarg, 1, 31536000, &o->duration_s))
+				return -EINVAL;
+			break;
 		case 'h':
-			cli__usage_attach(stdout);
+			if (leaks)
+				cli__usage_leaks(stdout);
+			else
+				cli__usage_attach(stdout);
 			return 1;
 		case ':':
-			pr_err("option '%s' needs an argument -- see 'qhtrace attach --help'\n",
-			       argv[optind - 1]);
+			pr_err("option '%s' needs an argument -- see 'qhtrace %s --help'\n",
+			       argv[optind - 1], cmd);
 			return -EINVAL;
 		default:
-			pr_err("unknown option '%s' -- see 'qhtrace attach --help'\n",
-			       argv[optind - 1]);
+			pr_err("unknown option '%s' -- see 'qhtrace %s --help'\n",
+			       argv[optind - 1], cmd);
 			return -EINVAL;
 		}
 	}
@@ -213,6 +281,18 @@ int cli__parse_attach(int argc, char **argv, struct attach_opts *o)
 		       (unsigned long)o->max_size);
 		return -EINVAL;
 	}
+	if (leaks) {
+		if (!o->pid) {
+			pr_err("leaks: no process given -- usage: qhtrace leaks -p PID [OPTIONS]\n");
+			return -EINVAL;
+		}
+		if (optind < argc) {
+			pr_err("leaks: unexpected argument '%s' -- see 'qhtrace leaks --help'\n",
+			       argv[optind]);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (optind >= argc) {
 		pr_err("attach: no command given -- usage: qhtrace attach [OPTIONS] -- CMD [ARGS...]\n");
 		return -EINVAL;
@@ -220,4 +300,14 @@ int cli__parse_attach(int argc, char **argv, struct attach_opts *o)
 	o->argc = argc - optind;
 	o->argv = argv + optind;
 	return 0;
+}
+
+int cli__parse_attach(int argc, char **argv, struct attach_opts *o)
+{
+	return parse(argc, argv, o, false);
+}
+
+int cli__parse_leaks(int argc, char **argv, struct attach_opts *o)
+{
+	return parse(argc, argv, o, true);
 }

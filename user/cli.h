@@ -27,12 +27,16 @@ struct attach_opts {
 	uint32_t min_age_s;	/* blocks younger than this in running processes are not leaks */
 	uint32_t leak_threshold_mb;
 	uint32_t top;		/* leaks shown in the summary */
+	uint32_t pid;		/* leaks: the process to follow */
+	uint32_t duration_s;	/* leaks: 0 for until Ctrl-C or exit */
 	int argc;		/* the command to run */
 	char **argv;
 };
 
 /* 0: run; 1: help was asked for (printed to stdout); -EINVAL: usage error (printed). */
 int cli__parse_attach(int argc, char **argv, struct attach_opts *o);
+int cli__parse_leaks(int argc, char **argv, struct attach_opts *o);
+void cli__usage_leaks(FILE *out);
 void cli__usage(FILE *out);
 void cli__usage_attach(FILE *out);
 

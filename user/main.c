@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "attach.h"
+#include "leaks.h"
 #include "cli.h"
 #include "log.h"
 
@@ -17,6 +18,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "attach"))
 		return cmd_attach(argc - 1, argv + 1);
+	if (!strcmp(cmd, "leaks"))
+		return cmd_leaks(argc - 1, argv + 1);
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		cli__usage(stdout);
 		return 0;

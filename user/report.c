@@ -220,6 +220,8 @@ char *report__json(struct proctree *t, const struct run_info *ri)
 	cJSON_AddNumberToObject(run, "duration_s", ri->duration_s);
 	cJSON_AddItemToObject(run, "exit_code", int_or_null(ri->exit_code >= 0, ri->exit_code));
 	cJSON_AddStringToObject(run, "kernel", ri->kernel);
+	if (ri->note)
+		cJSON_AddStringToObject(run, "note", ri->note);
 
 	ev = cJSON_AddObjectToObject(root, "events");
 	cJSON_AddNumberToObject(ev, "received", ri->events_received);
@@ -231,9 +233,11 @@ char *report__json(struct proctree *t, const struct run_info *ri)
 	cJSON_AddNumberToObject(ev, "unannounced_processes", ri->orphan_events);
 	cJSON_AddNumberToObject(ev, "rss_updates", ri->stats[QH_STAT_RSS_EVENTS]);
 	cJSON_AddNumberToObject(ev, "memory_syscalls", ri->stats[QH_STAT_SYSCALLS]);
-	if (ri->heap)
+	if (ri->heap) {
 		cJSON_AddNumberToObject(ev, "heap_frees_unknown",
 					ri->stats[QH_STAT_HEAP_FREES_UNKNOWN]);
+		cJSON_AddNumberToObject(ev, "heap_stacks_lost", ri->stats[QH_STAT_STACK_LOST]);
+	}
 
 	if (ri->heap_leaks) {
 		cJSON *leaks = cJSON_AddObjectToObject(root, "leaks");

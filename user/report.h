@@ -30,6 +30,7 @@ struct run_info {
 	bool heap;			/* the malloc family was followed (--heap) */
 	struct heapleaks *heap_leaks;	/* findings, or NULL */
 	uint32_t top;			/* heap leaks shown in the summary */
+	const char *note;		/* what the report cannot know, or NULL */
 };
 
 /* What the heap figures of a process rest on: "glibc", or why they are not known. */

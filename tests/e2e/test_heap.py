@@ -67,7 +67,7 @@ def marker_line(name, marker):
     src = os.path.join(REPO, "tests", "fixtures", name + ".c")
     with open(src) as f:
         for n, line in enumerate(f, 1):
-            if marker in line and "->" not in line:
+            if marker in line and not line.lstrip().startswith("*"):
                 return n
     raise AssertionError(f"{marker} not found in {src}")
 
@@ -118,3 +118,42 @@ def test_min_size_filter(qh, tmp_path):
                          opts=("-q", "--heap", "--min-size", "2000"))
     sites = {l["stack"][0]["symbol"] for l in report["leaks"]["heap"]}
     assert sites == {"site_b"}, report["leaks"]
+
+
+def test_leaks_pid(qh, tmp_path):
+    """`qhtrace leaks -p PID` on a process already running: its steady leak by call site,
+    nothing of what it allocated before, and its frees of those counted apart."""
+    drip = qh.popen([qh.fx("heapdrip"), "30"])
+    assert drip.stdout.readline().strip() == "heapdrip: ready"
+    out = tmp_path / "leaks.json"
+    rc, _, err = qh.run([qh.qhtrace, "leaks", "-p", str(drip.pid), "--duration", "3",
+                         "--min-age", "0", "-o", str(out)])
+    assert rc == 0, err
+    assert "not known" in err, err  # says that earlier allocations are unknown
+    report = qh.load_report(out)
+    assert report["run"]["mode"] == "leaks", report["run"]
+    assert report["run"]["command"] == [qh.fx("heapdrip"), "30"], report["run"]
+    assert "not known" in report["run"]["note"], report["run"]
+    (p,) = report["processes"]
+    assert p["pid"] == drip.pid and p["state"] == "running", p
+    (l,) = report["leaks"]["heap"]
+    assert l["stack"][0]["symbol"] == "drip", l
+    assert l["stack"][0]["line"] == marker_line("heapdrip", "return malloc(1000)"), l
+    # one block per 10 ms for 3 s, less the loop's own time: a wide band, exact block size
+    assert 100 <= l["count"] <= 300 and l["bytes"] == 1000 * l["count"], l
+    assert l["process_exited"] is False, l
+    # the early blocks freed while watched were allocated before: unknown, counted
+    assert report["events"]["heap_frees_unknown"] >= 1, report["events"]
+    assert drip.poll() is None, "leaks must not disturb the process"
+
+
+def test_leaks_refusals(qh, tmp_path):
+    rc, _, err = qh.run([qh.qhtrace, "leaks"])
+    assert rc == 2 and "-p" in err, err
+    rc, _, err = qh.run([qh.qhtrace, "leaks", "-p", "4194303"])
+    assert rc == 1 and "no running process" in err, err
+    # a static binary maps no C library: said so, nothing started
+    static = qh.popen([qh.fx("static_true"), "hold"])
+    qh.wait_for(lambda: qh.proc_comm(static.pid) == "static_true", timeout=10)
+    rc, _, err = qh.run([qh.qhtrace, "leaks", "-p", str(static.pid), "--duration", "1"])
+    assert rc == 1 and "maps no C library" in err, err

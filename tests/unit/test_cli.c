@@ -35,7 +35,8 @@ static void slurp(FILE *f, char *buf, size_t len)
  * Parse with stdout and stderr captured into out_text and err_text, so that the help and
  * the usage errors can be checked and do not mix with the test runner's output.
  */
-static int parse(int argc, char **argv, struct attach_opts *o)
+static int parse_with(int (*fn)(int, char **, struct attach_opts *), int argc, char **argv,
+		      struct attach_opts *o)
 {
 	FILE *out = tmpfile(), *err = tmpfile();
 	int saved_out, saved_err, ret;
@@ -50,7 +51,7 @@ static int parse(int argc, char **argv, struct attach_opts *o)
 	dup2(fileno(out), STDOUT_FILENO);
 	dup2(fileno(err), STDERR_FILENO);
 
-	ret = cli__parse_attach(argc, argv, o);
+	ret = fn(argc, argv, o);
 
 	fflush(stdout);
 	fflush(stderr);
@@ -61,6 +62,11 @@ static int parse(int argc, char **argv, struct attach_opts *o)
 	slurp(out, out_text, sizeof(out_text));
 	slurp(err, err_text, sizeof(err_text));
 	return ret;
+}
+
+static int parse(int argc, char **argv, struct attach_opts *o)
+{
+	return parse_with(cli__parse_attach, argc, argv, o);
 }
 
 static void assert_contains(const char *hay, const char *needle)
@@ -305,6 +311,43 @@ static void test_heap_options(void **state)
 	assert_contains(err_text, "larger than --max-size");
 }
 
+static int parse_leaks(int argc, char **argv, struct attach_opts *o)
+{
+	return parse_with(cli__parse_leaks, argc, argv, o);
+}
+
+static void test_leaks(void **state)
+{
+	char *a1[] = { "leaks", "-p", "1234", "--duration", "30", "-o", "r.json", NULL };
+	char *a2[] = { "leaks", "--pid=99", "--no-stacks", "--top", "5", NULL };
+	char *a3[] = { "leaks", "-d", "5", NULL };
+	char *a4[] = { "leaks", "-p", "0", NULL };
+	char *a5[] = { "leaks", "-p", "12", "extra", NULL };
+	char *a6[] = { "leaks", "-p", "12", "--heap", NULL };
+	struct attach_opts o;
+
+	(void)state;
+	assert_int_equal(parse_leaks(ARGC(a1), a1, &o), 0);
+	assert_int_equal(o.pid, 1234);
+	assert_int_equal(o.duration_s, 30);
+	assert_string_equal(o.output, "r.json");
+	assert_true(o.heap); /* leaks is the heap */
+	assert_true(o.stacks);
+	assert_int_equal(parse_leaks(ARGC(a2), a2, &o), 0);
+	assert_int_equal(o.pid, 99);
+	assert_int_equal(o.duration_s, 0);
+	assert_false(o.stacks);
+	assert_int_equal(o.top, 5);
+	assert_int_equal(parse_leaks(ARGC(a3), a3, &o), -EINVAL);
+	assert_contains(err_text, "no process given");
+	assert_int_equal(parse_leaks(ARGC(a4), a4, &o), -EINVAL);
+	assert_int_equal(parse_leaks(ARGC(a5), a5, &o), -EINVAL);
+	assert_contains(err_text, "unexpected argument 'extra'");
+	/* --heap is an attach option */
+	assert_int_equal(parse_leaks(ARGC(a6), a6, &o), -EINVAL);
+	assert_contains(err_text, "see 'qhtrace leaks --help'");
+}
+
 static void test_help(void **state)
 {
 	char *a1[] = { "attach", "-h", NULL };
@@ -409,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_missing_command),
 		cmocka_unit_test(test_unknown_option),
 		cmocka_unit_test(test_heap_options),
+		cmocka_unit_test(test_leaks),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_missing_argument),
 		cmocka_unit_test(test_parse_twice),

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * qhtrace leaks -p PID: follow the heap of a process that is already running, and of the
+ * children it forks meanwhile, until --duration, a signal, or its exit; then report.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "leaks.h"
+#include "log.h"
+#include "procfs.h"
+#include "session.h"
+#include "util.h"
+
+/* The C library @pid maps, as a path qhtrace can open: through /proc/PID/root (containers). */
+static int target_libc(pid_t pid, char *path, size_t len)
+{
+	char maps[64], line[4096], file[4096];
+	int err = -ENOENT;
+	FILE *f;
+
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+	f = fopen(maps, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		const char *base;
+
+		if (sscanf(line, "%*s %*s %*s %*s %*s %4095s", file) != 1)
+			continue;
+		base = strrchr(file, '/');
+		if (base && !strncmp(base + 1, "libc.so", 7)) {
+			snprintf(path, len, "/proc/%d/root%.*s", pid, (int)(len - 32), file);
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+/* /proc/PID/cmdline as an argv (for the report's run.command); NULL-terminated, caller frees */
+static char **target_cmdline(pid_t pid, int *argc, char **buf)
+{
+	char path[64];
+	size_t cap = 4096, len = 0;
+	ssize_t n;
+	char **argv;
+	int fd, i;
+
+	*argc = 0;
+	*buf = malloc(cap + 1);
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !*buf) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((n = read(fd, *buf + len, cap - len)) > 0)
+		len += n;
+	close(fd);
+	(*buf)[len] = '\0';
+	for (i = 0; (size_t)i < len; i++)
+		if (!(*buf)[i])
+			(*argc)++;
+	argv = calloc(*argc + 1, sizeof(*argv));
+	if (!argv)
+		return NULL;
+	for (i = 0, n = 0; i < *argc; i++) {
+		argv[i] = *buf + n;
+		n += strlen(argv[i]) + 1;
+	}
+	return argv;
+}
+
+int cmd_leaks(int argc, char **argv)
+{
+	struct run_info ri = { .mode = "leaks", .exit_code = -1 };
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct session s = { .efd = -1 };
+	char libc[PATH_MAX], why[PATH_MAX + 64], *cmdbuf = NULL, **cmd = NULL;
+	int sfd = -1, err, code = QH_EXIT_ERROR, cmdc = 0;
+	uint64_t deadline = 0;
+	struct procfs_stat st;
+	struct attach_opts o;
+	sigset_t mask, oldmask;
+	bool done = false;
+
+	err = cli__parse_leaks(argc, argv, &o);
+	if (err)
+		return err > 0 ? 0 : QH_EXIT_USAGE;
+	if (o.verbose)
+		log__set_level(QH_LOG_DEBUG);
+	if (o.output && util__check_output(o.output, why, sizeof(why))) {
+		pr_err("cannot write the report to %s: %s\n", o.output, why);
+		return QH_EXIT_USAGE;
+	}
+	if (tracer__preflight())
+		return QH_EXIT_ERROR;
+	if (procfs__read_stat(o.pid, &st) || st.state == 'Z') {
+		pr_err("no running process with pid %u\n", o.pid);
+		return QH_EXIT_ERROR;
+	}
+	if (o.pid == (uint32_t)getpid()) {
+		pr_err("pid %u is qhtrace itself\n", o.pid);
+		return QH_EXIT_USAGE;
+	}
+	err = target_libc(o.pid, libc, sizeof(libc));
+	if (err) {
+		pr_err("pid %u (%s) maps no C library (a static binary, or another allocator): its "
+		       "heap cannot be followed\n", o.pid, st.comm);
+		return QH_EXIT_ERROR;
+	}
+	cmd = target_cmdline(o.pid, &cmdc, &cmdbuf);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, &oldmask);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		pr_err("failed to create signalfd: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	if (session__open(&s, &o, libc))
+		goto cleanup;
+	err = session__trace_pid(&s, o.pid);
+	if (err) {
+		pr_err("failed to trace pid %u: %s\n", o.pid, strerror(-err));
+		goto cleanup;
+	}
+	ev.data.fd = sfd;
+	epoll_ctl(s.efd, EPOLL_CTL_ADD, sfd, &ev);
+	ri.start_real_ns = util__now_ns(CLOCK_REALTIME);
+	if (o.duration_s)
+		deadline = util__now_ns(CLOCK_MONOTONIC) + o.duration_s * NSEC_PER_SEC;
+	if (!o.quiet)
+		fprintf(stderr, "qhtrace: following the heap of pid %u (%s)%s; blocks allocated "
+				"before now are not known. Ctrl-C to stop.\n",
+			o.pid, st.comm, o.duration_s ? " for the given duration" : "");
+
+	while (!done) {
+		struct epoll_event evs[4];
+		int i, n, timeout = 1000;
+		struct proc *p;
+
+		if (deadline) {
+			uint64_t now = util__now_ns(CLOCK_MONOTONIC);
+
+			if (now >= deadline)
+				break;
+			if ((deadline - now) / 1000000 < (uint64_t)timeout)
+				timeout = (deadline - now) / 1000000 + 1;
+		}
+		n = epoll_wait(s.efd, evs, 4, timeout);
+		if (n < 0 && errno != EINTR) {
+			pr_err("epoll_wait: %s\n", strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			struct signalfd_siginfo si;
+
+			if (evs[i].data.fd != sfd) {
+				tracer__consume(s.tr);
+				continue;
+			}
+			while (read(sfd, &si, sizeof(si)) == sizeof(si))
+				done = true;
+		}
+		/* the process is gone: what it left is final */
+		p = proctree__first(s.tree);
+		if (p && p->pid == o.pid && p->state != PROC_RUNNING)
+			done = true;
+	}
+
+	ri.argv = cmd;
+	ri.argc = cmd ? cmdc : 0;
+	ri.note = "blocks allocated before qhtrace attached are not known; frees of them are "
+		  "counted in events.heap_frees_unknown";
+	code = session__report(&s, &ri) ? QH_EXIT_ERROR : 0;
+
+cleanup:
+	if (sfd >= 0)
+		close(sfd);
+	session__close(&s);
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	free(cmd);
+	free(cmdbuf);
+	return code;
+}
