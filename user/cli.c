@@ -46,7 +46,7 @@ void cli__usage_leaks(FILE *out)
 		"  -q, --quiet              no summary on stderr\n"
 		"  -v, --verbose            debug messages, probe offsets, libbpf's own output\n"
 		"      --max-allocs N, --no-stacks, --sample-rate N, --min-size BYTES,\n"
-		"      --max-size BYTES, --min-age S, --leak-threshold-mb N, --top N,\n"
+		"      --max-size BYTES, --min-age S, --leak-threshold-mb N, --top N, --sort,\n"
 		"      --max-procs N, --ringbuf-size KB   as for 'qhtrace attach'\n"
 		"\n"
 		"Exit status: 0, or %d if tracing could not start or the report could not be\n"
@@ -88,6 +88,7 @@ void cli__usage_attach(FILE *out)
 		"      --leak-threshold-mb N  severity scale: critical from N MiB outstanding, high\n"
 		"                           from N/4, medium from N/16 (default 10)\n"
 		"      --top N              heap leaks listed in the summary, 0..1000 (default 10)\n"
+		"      --sort bytes|count   order of the heap leaks (default bytes)\n"
 		"  -h, --help               this text\n"
 		"\n"
 		"Exit status: CMD's own, or 128+N if a signal N killed it; %d if tracing could not\n"
@@ -117,6 +118,7 @@ enum {
 	OPT_MIN_AGE,
 	OPT_LEAK_THRESHOLD,
 	OPT_TOP,
+	OPT_SORT,
 };
 
 static const struct option attach_options[] = {
@@ -134,6 +136,7 @@ static const struct option attach_options[] = {
 	{ "min-age", required_argument, NULL, OPT_MIN_AGE },
 	{ "leak-threshold-mb", required_argument, NULL, OPT_LEAK_THRESHOLD },
 	{ "top", required_argument, NULL, OPT_TOP },
+	{ "sort", required_argument, NULL, OPT_SORT },
 	{ "help", no_argument, NULL, 'h' },
 	{},
 };
@@ -155,6 +158,7 @@ static const struct option leaks_options[] = {
 	{ "min-age", required_argument, NULL, OPT_MIN_AGE },
 	{ "leak-threshold-mb", required_argument, NULL, OPT_LEAK_THRESHOLD },
 	{ "top", required_argument, NULL, OPT_TOP },
+	{ "sort", required_argument, NULL, OPT_SORT },
 	{ "help", no_argument, NULL, 'h' },
 	{},
 };
@@ -251,6 +255,13 @@ static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 		case OPT_TOP:
 			if (parse_num("top", optarg, 0, 1000, &o->top))
 				return -EINVAL;
+			break;
+		case OPT_SORT:
+			if (strcmp(optarg, "bytes") && strcmp(optarg, "count")) {
+				pr_err("--sort: '%s' is not 'bytes' or 'count'\n", optarg);
+				return -EINVAL;
+			}
+			o->sort_by_count = !strcmp(optarg, "count");
 			break;
 		case 'p':
 			if (parse_num("pid", optarg, 1, 4194304, &o->pid))

@@ -136,6 +136,18 @@ static enum severity severity_of_leak(const struct heap_leak *l, uint64_t thresh
 			    threshold);
 }
 
+static int by_count_desc(const void *a, const void *b)
+{
+	const struct heap_leak *x = *(const struct heap_leak *const *)a;
+	const struct heap_leak *y = *(const struct heap_leak *const *)b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->oldest_ns < y->oldest_ns ? -1 : x->oldest_ns > y->oldest_ns;
+}
+
 static int by_bytes_desc(const void *a, const void *b)
 {
 	const struct heap_leak *x = *(const struct heap_leak *const *)a;
@@ -163,7 +175,7 @@ void heapleaks__finish(struct heapleaks *h, uint64_t now_ns)
 		l->severity = severity_of_leak(l, h->o.threshold_bytes);
 	}
 	if (h->count > 1)
-		qsort(h->all, h->count, sizeof(*h->all), by_bytes_desc);
+		qsort(h->all, h->count, sizeof(*h->all), h->o.by_count ? by_count_desc : by_bytes_desc);
 }
 
 size_t heapleaks__count(const struct heapleaks *h)
@@ -275,7 +287,7 @@ void heapleaks__merge_same_frames(struct heapleaks *h)
 		l->severity = severity_of_leak(l, h->o.threshold_bytes);
 	}
 	if (h->count > 1)
-		qsort(h->all, h->count, sizeof(*h->all), by_bytes_desc);
+		qsort(h->all, h->count, sizeof(*h->all), h->o.by_count ? by_count_desc : by_bytes_desc);
 }
 
 void heap_leak__set_frames(struct heap_leak *l, struct heap_frame *frames, size_t n)

@@ -7,6 +7,7 @@
 #ifndef __QH_HEAPLEAKS_H
 #define __QH_HEAPLEAKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,7 @@ struct heap_leak {
 
 struct heapleaks_opts {
 	uint64_t threshold_bytes; /* leak_threshold_mb: critical from here */
+	bool by_count;		  /* order findings by block count, not bytes */
 	uint64_t min_age_ns;	  /* blocks younger than this, in running processes, are not leaks */
 };
 
@@ -62,7 +64,7 @@ void heapleaks__free(struct heapleaks *h);
  */
 int heapleaks__add(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
 		   uint64_t stack_key, uint64_t now_ns);
-/* Severities and rates, and the findings sorted by bytes, largest first. */
+/* Severities and rates, and the findings sorted by bytes (or count), largest first. */
 void heapleaks__finish(struct heapleaks *h, uint64_t now_ns);
 
 size_t heapleaks__count(const struct heapleaks *h);

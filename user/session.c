@@ -401,6 +401,7 @@ int session__report(struct session *s, struct run_info *ri)
 	if (o->heap) {
 		s->leaks = heapleaks__new(&(struct heapleaks_opts){
 			.threshold_bytes = (uint64_t)o->leak_threshold_mb << 20,
+			.by_count = o->sort_by_count,
 			.min_age_ns = (uint64_t)o->min_age_s * NSEC_PER_SEC,
 		});
 		if (!s->leaks || collect_heap_leaks(s->tr, s->tree, s->leaks))

@@ -168,6 +168,26 @@ static void test_merge_same_frames(void **state)
 	heapleaks__free(h);
 }
 
+static void test_sort_by_count(void **state)
+{
+	struct heapleaks_opts o = opts;
+	struct heapleaks *h;
+	struct proc p = { .pid = 1, .state = PROC_REAPED, .end_ns = 100 * SEC };
+	struct qh_alloc big = blk(MiB, 50 * SEC, 1), small = blk(8, 50 * SEC, 2);
+	int i;
+
+	(void)state;
+	o.by_count = true;
+	h = heapleaks__new(&o);
+	heapleaks__add(h, &p, &big, 0, 100 * SEC);
+	for (i = 0; i < 3; i++)
+		heapleaks__add(h, &p, &small, 0, 100 * SEC);
+	heapleaks__finish(h, 100 * SEC);
+	assert_int_equal(heapleaks__get(h, 0)->count, 3);
+	assert_int_equal(heapleaks__get(h, 1)->bytes, MiB);
+	heapleaks__free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -176,6 +196,7 @@ int main(void)
 		cmocka_unit_test(test_severity),
 		cmocka_unit_test(test_rate_needs_age),
 		cmocka_unit_test(test_merge_same_frames),
+		cmocka_unit_test(test_sort_by_count),
 	};
 
 	return cmocka_run_group_tests_name("heapleaks", tests, NULL, NULL);
