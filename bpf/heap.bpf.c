@@ -100,7 +100,7 @@ static __always_inline void heap_forget(struct qh_proc *p, __u32 tgid, __u64 add
 	}
 	__sync_fetch_and_add(&p->heap_live_bytes, -a->size);
 	__sync_fetch_and_add(&p->heap_live_count, -1);
-	__sync_fetch_and_add(&p->heap_frees, 1);
+	p->heap_frees++; /* a statistic: a rare lost update between threads is harmless */
 	bpf_map_delete_elem(&allocs, &k);
 }
 
@@ -110,7 +110,7 @@ static __always_inline void heap_record(struct qh_proc *p, __u32 tgid, __u64 add
 	struct qh_alloc_key k = { .tgid = tgid, .gen = p->heap_gen, .addr = addr };
 	struct qh_alloc a = {};
 
-	__sync_fetch_and_add(&p->heap_allocs, 1);
+	p->heap_allocs++; /* a statistic, as heap_frees */
 	if (c->size < cfg_min_size || c->size > cfg_max_size)
 		return;
 	if (cfg_sample_rate > 1 && bpf_get_prandom_u32() % cfg_sample_rate)

@@ -90,10 +90,31 @@ static double floor_run(const char *libc, char *const argv[], bool free_at_0)
 	return ns;
 }
 
+#define ROUNDS 5
+#define NCONF 5
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
 int main(int argc, char **argv)
 {
-	char *pairs = argc > 3 ? argv[3] : "1000000", libc[4096];
-	double base, f0, f, exact, stacks;
+	char *pairs = argc > 3 ? argv[3] : "300000", few[32], libc[4096];
+	static const char *const names[NCONF] = {
+		"untraced", "floor, free probed at +0", "floor, free at first emulated insn",
+		"qhtrace --heap --no-stacks (exact)", "qhtrace --heap (stacks)",
+	};
+	double ns[NCONF][ROUNDS], med[NCONF], ratio_exact[ROUNDS], ratio_stacks[ROUNDS];
+	int r, c;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: heapbench QHTRACE CHURN [PAIRS]\n");
@@ -103,23 +124,33 @@ int main(int argc, char **argv)
 		fprintf(stderr, "heapbench: no C library in our own mappings\n");
 		return 1;
 	}
-	base = run((char *const[]){ argv[2], pairs, NULL });
-	f0 = floor_run(libc, (char *const[]){ argv[2], pairs, NULL }, true);
-	f = floor_run(libc, (char *const[]){ argv[2], pairs, NULL }, false);
-	exact = run((char *const[]){ argv[1], "attach", "-q", "--heap", "--no-stacks", "--",
-				    argv[2], pairs, NULL });
-	stacks = run((char *const[]){ argv[1], "attach", "-q", "--heap", "--", argv[2], pairs,
-				     NULL });
-	printf("malloc(64)+free pairs: %s, libc %s\n", pairs, libc);
-	printf("  %-34s %9.1f ns/pair\n", "untraced", base);
-	printf("  %-34s %9.1f ns/pair  %6.0fx untraced\n", "floor, free probed at +0", f0,
-	       f0 / base);
-	printf("  %-34s %9.1f ns/pair  %6.0fx untraced\n", "floor, free at first emulated insn", f,
-	       f / base);
-	printf("  %-34s %9.1f ns/pair  %6.2fx floor\n", "qhtrace --heap --no-stacks (exact)", exact,
-	       exact / f);
-	printf("  %-34s %9.1f ns/pair  %6.2fx floor\n", "qhtrace --heap (stacks)", stacks,
-	       stacks / f);
-	printf("  floor at +0 / floor at first emulated insn: %.1fx\n", f0 / f);
+	/* free at +0 single-steps: a tenth of the pairs is enough to see it */
+	snprintf(few, sizeof(few), "%ld", atol(pairs) / 10 ? atol(pairs) / 10 : 1);
+	/* rounds interleave the configurations, so a noisy moment hits them all alike */
+	for (r = 0; r < ROUNDS; r++) {
+		ns[0][r] = run((char *const[]){ argv[2], pairs, NULL });
+		ns[1][r] = floor_run(libc, (char *const[]){ argv[2], few, NULL }, true);
+		ns[2][r] = floor_run(libc, (char *const[]){ argv[2], pairs, NULL }, false);
+		ns[3][r] = run((char *const[]){ argv[1], "attach", "-q", "--heap", "--no-stacks",
+					       "--", argv[2], pairs, NULL });
+		ns[4][r] = run((char *const[]){ argv[1], "attach", "-q", "--heap", "--", argv[2],
+					       pairs, NULL });
+		ratio_exact[r] = ns[3][r] / ns[2][r];
+		ratio_stacks[r] = ns[4][r] / ns[2][r];
+	}
+	for (c = 0; c < NCONF; c++)
+		med[c] = median(ns[c], ROUNDS);
+	printf("malloc(64)+free pairs: %s per run (%s with free at +0), %d rounds, medians\n",
+	       pairs, few, ROUNDS);
+	printf("  %-36s %9.1f ns/pair\n", names[0], med[0]);
+	for (c = 1; c < 3; c++)
+		printf("  %-36s %9.1f ns/pair  %6.0fx untraced\n", names[c], med[c],
+		       med[c] / med[0]);
+	printf("  %-36s %9.1f ns/pair  %6.2fx floor (median of per-round ratios)\n", names[3],
+	       med[3], median(ratio_exact, ROUNDS));
+	printf("  %-36s %9.1f ns/pair  %6.2fx floor (median of per-round ratios)\n", names[4],
+	       med[4], median(ratio_stacks, ROUNDS));
+	printf("  floor with free at +0 / at the first emulated instruction: %.1fx\n",
+	       med[1] / med[2]);
 	return 0;
 }
