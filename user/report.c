@@ -334,11 +334,13 @@ static int by_peak_desc(const void *a, const void *b)
 
 static const char *human_bytes(uint64_t v, char *buf, size_t len)
 {
-	if (v < 1024) {
+	if (v < 1024)
 		snprintf(buf, len, "%luB", (unsigned long)v);
-		return buf;
-	}
-	return human_kb(v / 1024, buf, len);
+	else if (v < 1024 * 1024)
+		snprintf(buf, len, "%.1fK", v / 1024.0);
+	else
+		return human_kb(v / 1024, buf, len);
+	return buf;
 }
 
 static void heap_summary(FILE *out, const struct run_info *ri)
