@@ -49,6 +49,18 @@ struct {
 	__type(value, struct qh_alloc);
 } allocs SEC(".maps");
 
+/*
+ * Blocks a forked child inherited from its parent and has freed, keyed by the child's
+ * (tgid, generation, address). The block itself stays in `allocs` under the parent, which
+ * still has its own copy.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct qh_alloc_key);
+	__type(value, __u8);
+} inherited_freed SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
 	__uint(max_entries, 16384);
@@ -95,7 +107,19 @@ static __always_inline void heap_forget(struct qh_proc *p, __u32 tgid, __u64 add
 		return;
 	a = bpf_map_lookup_elem(&allocs, &k);
 	if (!a) {
-		stat_inc(QH_STAT_HEAP_FREES_UNKNOWN);
+		struct qh_alloc_key pk = { .tgid = p->inherit_tgid, .gen = p->inherit_gen,
+					   .addr = addr };
+		__u8 one = 1;
+
+		/* a block this child inherited at fork, and frees now (one generation back) */
+		a = p->inherit_tgid ? bpf_map_lookup_elem(&allocs, &pk) : NULL;
+		if (!a || a->ts_ns >= p->fork_ns) {
+			stat_inc(QH_STAT_HEAP_FREES_UNKNOWN);
+			return;
+		}
+		if (bpf_map_update_elem(&inherited_freed, &k, &one, BPF_ANY))
+			stat_inc(QH_STAT_INHERITED_FULL);
+		p->heap_frees++;
 		return;
 	}
 	__sync_fetch_and_add(&p->heap_live_bytes, -a->size);

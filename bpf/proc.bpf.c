@@ -63,8 +63,11 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 	init.threads = 1;
 	init.threads_peak = 1;
 	init.heap_gen = __sync_add_and_fetch(&heap_gen_next, 1);
-	/* same mappings as the parent, so the same C library */
+	/* same mappings as the parent, so the same C library, and a copy of its live blocks */
 	init.flags = pp->flags & QH_PF_HEAP_HOOKED;
+	init.fork_ns = bpf_ktime_get_boot_ns();
+	init.inherit_tgid = ptgid;
+	init.inherit_gen = pp->heap_gen;
 	proc_read_rss(&init, mm);
 	init.base_rss_pages = init.peak_rss_pages = proc_rss_total(&init);
 	init.heap_bytes = BPF_CORE_READ(mm, brk) - BPF_CORE_READ(mm, start_brk);
@@ -149,6 +152,7 @@ static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
 	/* blocks of the old image are gone with it: a new generation; the new image maps its
 	 * own C library (or none) */
 	p->flags &= ~QH_PF_HEAP_HOOKED;
+	p->inherit_tgid = 0;
 	p->heap_gen = __sync_add_and_fetch(&heap_gen_next, 1);
 	p->heap_live_bytes = 0;
 	p->heap_live_count = 0;

@@ -39,6 +39,8 @@ enum qh_stat {
 	QH_STAT_MMS_FULL,	       /* `mm_owner` full: RSS of a process cannot be followed */
 	QH_STAT_CALLS_FULL,	       /* `calls` full: one mmap-family syscall not accounted */
 	QH_STAT_ALLOCS_FULL,	       /* `allocs` full: an allocation could not be recorded */
+	QH_STAT_INHERITED_FULL,	       /* `inherited_freed` full: a freed inherited block is
+					* not known as freed */
 	QH_STAT_HEAP_CALLS_FULL,       /* no per-thread state for an allocator call: not followed */
 	QH_STAT_RSS_EVENTS,	       /* rss_stat hits for traced processes (not a loss) */
 	QH_STAT_SYSCALLS,	       /* memory syscalls accounted (not a loss) */
@@ -83,7 +85,10 @@ struct qh_proc {
 	__u64 heap_allocs;	     /* successful allocations seen */
 	__u64 heap_frees;	     /* frees of known blocks */
 	__u64 heap_failed;	     /* allocations that returned NULL */
+	__u64 fork_ns;		     /* when it forked from its parent; 0 if it did not */
 	__u32 heap_gen;		     /* address space instance: new at fork and exec */
+	__u32 inherit_tgid;	     /* whose blocks it inherited at fork (0: none, or exec'd) */
+	__u32 inherit_gen;	     /* and of which generation */
 	__u32 ppid;
 	__u32 threads;
 	__u32 threads_peak;

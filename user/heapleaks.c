@@ -68,7 +68,7 @@ static size_t bucket_of(const struct heapleaks *h, const struct proc *p, uint64_
 }
 
 int heapleaks__add(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
-		   uint64_t stack_key, uint64_t now_ns)
+		   uint64_t stack_key, bool inherited, uint64_t now_ns)
 {
 	size_t b = bucket_of(h, p, a->caller, stack_key);
 	struct heap_leak *l;
@@ -77,7 +77,8 @@ int heapleaks__add(struct heapleaks *h, struct proc *p, const struct qh_alloc *a
 	if (p->state == PROC_RUNNING && now_ns - a->ts_ns < h->o.min_age_ns)
 		return 0;
 	for (l = h->buckets[b]; l; l = l->hnext)
-		if (l->proc == p && l->caller == a->caller && l->stack_key == stack_key)
+		if (l->proc == p && l->caller == a->caller && l->stack_key == stack_key &&
+		    l->inherited == inherited)
 			break;
 	if (!l) {
 		if (h->count == h->cap) {
@@ -96,6 +97,7 @@ int heapleaks__add(struct heapleaks *h, struct proc *p, const struct qh_alloc *a
 		l->caller = a->caller;
 		l->stack_id = a->stack_id;
 		l->stack_key = stack_key;
+		l->inherited = inherited;
 		l->oldest_ns = a->ts_ns;
 		l->hnext = h->buckets[b];
 		h->buckets[b] = l;
@@ -261,7 +263,8 @@ void heapleaks__merge_same_frames(struct heapleaks *h)
 		for (j = 0; j < kept; j++) {
 			struct heap_leak *k = h->all[j];
 
-			if (k->proc == l->proc && frames_hash(k) == hl && same_frames(k, l))
+			if (k->proc == l->proc && k->inherited == l->inherited &&
+			    frames_hash(k) == hl && same_frames(k, l))
 				break;
 		}
 		if (j == kept) {

@@ -34,6 +34,7 @@ struct heap_leak {
 	uint64_t caller;	/* return address of the allocator call */
 	uint64_t stack_key;	/* the stack beyond the caller, as far as it is meaningful */
 	int64_t stack_id;	/* one of the kernel's stacks that have this key */
+	bool inherited;		/* blocks the process got from its parent at fork */
 	uint64_t bytes;
 	uint64_t count;
 	uint64_t oldest_ns;	/* CLOCK_BOOTTIME of the oldest block */
@@ -63,7 +64,7 @@ void heapleaks__free(struct heapleaks *h);
  * will never free them); in a running process only those older than min_age.
  */
 int heapleaks__add(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
-		   uint64_t stack_key, uint64_t now_ns);
+		   uint64_t stack_key, bool inherited, uint64_t now_ns);
 /* Severities and rates, and the findings sorted by bytes (or count), largest first. */
 void heapleaks__finish(struct heapleaks *h, uint64_t now_ns);
 

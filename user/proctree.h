@@ -34,6 +34,8 @@ struct proc {
 	char *exe;
 	struct qh_proc stats;	/* the kernel's counters, latest seen */
 	struct syms_maps *maps;	/* executable mappings, last snapshot (--heap), or NULL */
+	struct proc *heir;	/* heap findings: first child that inherited our blocks */
+	struct proc *next_heir;
 	struct proc *hnext;	/* hash chain */
 	struct proc *next;	/* all processes, in order of discovery */
 };

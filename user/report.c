@@ -18,6 +18,7 @@ const char *report__stat_name(int idx)
 		[QH_STAT_MMS_FULL] = "mm_map_full",
 		[QH_STAT_CALLS_FULL] = "calls_map_full",
 		[QH_STAT_ALLOCS_FULL] = "allocs_map_full",
+		[QH_STAT_INHERITED_FULL] = "inherited_freed_map_full",
 		[QH_STAT_HEAP_CALLS_FULL] = "heap_call_state_failed",
 		[QH_STAT_STACK_LOST] = "stacks_lost",
 		[QH_STAT_RSS_EVENTS] = "rss_events",
@@ -187,6 +188,7 @@ static cJSON *heap_leaks_json(const struct run_info *ri)
 		cJSON_AddNumberToObject(o, "growth_bytes_per_s", l->growth_bytes_per_s);
 		cJSON_AddStringToObject(o, "severity", severity__str(l->severity));
 		cJSON_AddBoolToObject(o, "process_exited", l->proc->state != PROC_RUNNING);
+		cJSON_AddBoolToObject(o, "inherited", l->inherited);
 		snprintf(buf, sizeof(buf), "0x%lx", (unsigned long)l->caller);
 		cJSON_AddStringToObject(o, "caller", buf);
 		stack = cJSON_AddArrayToObject(o, "stack");
@@ -354,10 +356,11 @@ static void heap_summary(FILE *out, const struct run_info *ri)
 		(unsigned long)heapleaks__total_blocks(ri->heap_leaks));
 	for (i = 0; i < n && i < ri->top; i++) {
 		l = heapleaks__get(ri->heap_leaks, i);
-		fprintf(out, "  %-8s %9s in %lu block%s, pid %u %s, oldest %s\n",
+		fprintf(out, "  %-8s %9s in %lu block%s, pid %u %s, oldest %s%s\n",
 			severity__str(l->severity), human_bytes(l->bytes, a, sizeof(a)),
 			(unsigned long)l->count, l->count == 1 ? "" : "s", l->proc->pid, l->proc->comm,
-			human_secs(l->age_s, b, sizeof(b)));
+			human_secs(l->age_s, b, sizeof(b)),
+			l->inherited ? ", inherited at fork" : "");
 		for (j = 0; j < l->nframes && j < 8; j++) {
 			const struct heap_frame *f = &l->frames[j];
 			const char *mod = f->module ? strrchr(f->module, '/') : NULL;

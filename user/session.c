@@ -204,12 +204,41 @@ static uint64_t stack_key(struct collect_ctx *c, const struct proc *p, int64_t i
 static int collect_one(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a)
 {
 	struct collect_ctx *c = ctx;
-	struct proc *p = proctree__find_gen(c->tree, k->tgid, k->gen);
+	struct proc *p = proctree__find_gen(c->tree, k->tgid, k->gen), *h;
+	uint64_t key;
+	int err;
 
 	/* blocks of an image replaced by exec died with it */
 	if (!p)
 		return 0;
-	return heapleaks__add(c->leaks, p, a, stack_key(c, p, a->stack_id), c->now);
+	key = stack_key(c, p, a->stack_id);
+	err = heapleaks__add(c->leaks, p, a, key, false, c->now);
+	/* children forked after the block was made have a copy, unless they freed it */
+	for (h = p->heir; h && !err; h = h->next_heir) {
+		struct qh_alloc_key hk = { .tgid = h->pid, .gen = h->stats.heap_gen, .addr = k->addr };
+
+		if (a->ts_ns < h->stats.fork_ns && !tracer__inherited_freed(c->tr, &hk))
+			err = heapleaks__add(c->leaks, h, a, key, true, c->now);
+	}
+	return err;
+}
+
+/* Link each forked child to the parent (and generation) whose blocks it inherited. */
+static void link_heirs(struct proctree *t)
+{
+	struct proc *p, *parent;
+
+	for (p = proctree__first(t); p; p = p->next)
+		p->heir = p->next_heir = NULL;
+	for (p = proctree__first(t); p; p = p->next) {
+		if (!p->stats.inherit_tgid)
+			continue;
+		parent = proctree__find_gen(t, p->stats.inherit_tgid, p->stats.inherit_gen);
+		if (!parent || parent == p)
+			continue;
+		p->next_heir = parent->heir;
+		parent->heir = p;
+	}
 }
 
 static char *dup_or_null(const char *s)
@@ -277,6 +306,7 @@ static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heap
 	for (p = proctree__first(t); p; p = p->next)
 		if (p->state == PROC_RUNNING)
 			refresh_maps(p);
+	link_heirs(t);
 	c->now = util__now_ns(CLOCK_BOOTTIME);
 	err = tracer__for_each_alloc(tr, collect_one, c);
 	heapleaks__finish(leaks, c->now);

@@ -161,6 +161,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 		if (!opts->stacks)
 			bpf_map__set_max_entries(t->skel->maps.stacks, 1);
 		bpf_map__set_max_entries(t->skel->maps.allocs, opts->max_allocs);
+		bpf_map__set_max_entries(t->skel->maps.inherited_freed, opts->max_allocs / 4 + 1);
 	} else {
 		size_t i;
 
@@ -169,6 +170,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 			bpf_program__set_autoload(heap_fns[i].entry(t->skel), false);
 		bpf_program__set_autoload(t->skel->progs.alloc_return, false);
 		bpf_map__set_max_entries(t->skel->maps.allocs, 1);
+		bpf_map__set_max_entries(t->skel->maps.inherited_freed, 1);
 		bpf_map__set_max_entries(t->skel->maps.stacks, 1);
 	}
 
@@ -374,6 +376,13 @@ out:
 	free(keys);
 	free(vals);
 	return err;
+}
+
+bool tracer__inherited_freed(struct tracer *t, const struct qh_alloc_key *k)
+{
+	__u8 v;
+
+	return !bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.inherited_freed), k, &v);
 }
 
 int tracer__stack(struct tracer *t, int64_t id, uint64_t *ips, size_t max)

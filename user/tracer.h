@@ -56,6 +56,8 @@ int tracer__host_libc(char *path, size_t len);
 int tracer__for_each_alloc(struct tracer *t,
 			   int (*fn)(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a),
 			   void *ctx);
+/* Has the forked child @k names freed the block it inherited at that address? */
+bool tracer__inherited_freed(struct tracer *t, const struct qh_alloc_key *k);
 /* The user stack @id (return addresses, innermost first); how many, or -errno. */
 int tracer__stack(struct tracer *t, int64_t id, uint64_t *ips, size_t max);
 

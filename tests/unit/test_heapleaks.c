@@ -35,14 +35,14 @@ static void test_grouping(void **state)
 	assert_non_null(h);
 	for (i = 0; i < 10; i++) {
 		a = blk(1000, (90 + i) * SEC, 0x1000);
-		assert_int_equal(heapleaks__add(h, &p1, &a, 7, 100 * SEC), 0);
+		assert_int_equal(heapleaks__add(h, &p1, &a, 7, false, 100 * SEC), 0);
 	}
 	a = blk(50, 95 * SEC, 0x1000); /* same caller, another stack */
-	heapleaks__add(h, &p1, &a, 8, 100 * SEC);
+	heapleaks__add(h, &p1, &a, 8, false, 100 * SEC);
 	a = blk(4096, 99 * SEC, 0x2000); /* another caller */
-	heapleaks__add(h, &p1, &a, 7, 100 * SEC);
+	heapleaks__add(h, &p1, &a, 7, false, 100 * SEC);
 	a = blk(1000, 99 * SEC, 0x1000); /* same site, another process */
-	heapleaks__add(h, &p2, &a, 7, 100 * SEC);
+	heapleaks__add(h, &p2, &a, 7, false, 100 * SEC);
 	heapleaks__finish(h, 200 * SEC);
 
 	assert_int_equal(heapleaks__count(h), 4);
@@ -74,10 +74,10 @@ static void test_min_age(void **state)
 
 	(void)state;
 	/* running: only blocks older than min_age (5 s) at the check */
-	heapleaks__add(h, &run, &young, 0, 100 * SEC);
-	heapleaks__add(h, &run, &old, 0, 100 * SEC);
+	heapleaks__add(h, &run, &young, 0, false, 100 * SEC);
+	heapleaks__add(h, &run, &old, 0, false, 100 * SEC);
 	/* exited: every block it left */
-	heapleaks__add(h, &dead, &young, 0, 100 * SEC);
+	heapleaks__add(h, &dead, &young, 0, false, 100 * SEC);
 	heapleaks__finish(h, 100 * SEC);
 	assert_int_equal(heapleaks__count(h), 2);
 	assert_int_equal(heapleaks__total_bytes(h), 30);
@@ -114,9 +114,9 @@ static void test_rate_needs_age(void **state)
 
 	(void)state;
 	/* 512 KiB in 0.1 s is 300 MiB/min, but 0.1 s says nothing of a trend: low */
-	heapleaks__add(h, &fast, &a, 0, 100 * SEC);
+	heapleaks__add(h, &fast, &a, 0, false, 100 * SEC);
 	/* 8 MiB over 40 s: 12 MiB/min, under the 16 MiB/min bump; high from 4 MiB */
-	heapleaks__add(h, &slow, &b, 0, 100 * SEC);
+	heapleaks__add(h, &slow, &b, 0, false, 100 * SEC);
 	heapleaks__finish(h, 100 * SEC);
 	assert_int_equal(heapleaks__get(h, 0)->severity, SEV_HIGH);
 	assert_int_equal(heapleaks__get(h, 1)->severity, SEV_LOW);
@@ -143,10 +143,10 @@ static void test_merge_same_frames(void **state)
 			c = blk(300, 60 * SEC, 0x30), d = blk(400, 60 * SEC, 0x40);
 
 	(void)state;
-	heapleaks__add(h, &p, &a, 0, 100 * SEC);
-	heapleaks__add(h, &p, &b, 0, 100 * SEC);
-	heapleaks__add(h, &p, &c, 0, 100 * SEC);
-	heapleaks__add(h, &p, &d, 0, 100 * SEC);
+	heapleaks__add(h, &p, &a, 0, false, 100 * SEC);
+	heapleaks__add(h, &p, &b, 0, false, 100 * SEC);
+	heapleaks__add(h, &p, &c, 0, false, 100 * SEC);
+	heapleaks__add(h, &p, &d, 0, false, 100 * SEC);
 	heapleaks__finish(h, 100 * SEC);
 	assert_int_equal(heapleaks__count(h), 4);
 	/* in bytes order now: d, c, b, a. a and b: two calls on one line (same function and
@@ -179,9 +179,9 @@ static void test_sort_by_count(void **state)
 	(void)state;
 	o.by_count = true;
 	h = heapleaks__new(&o);
-	heapleaks__add(h, &p, &big, 0, 100 * SEC);
+	heapleaks__add(h, &p, &big, 0, false, 100 * SEC);
 	for (i = 0; i < 3; i++)
-		heapleaks__add(h, &p, &small, 0, 100 * SEC);
+		heapleaks__add(h, &p, &small, 0, false, 100 * SEC);
 	heapleaks__finish(h, 100 * SEC);
 	assert_int_equal(heapleaks__get(h, 0)->count, 3);
 	assert_int_equal(heapleaks__get(h, 1)->bytes, MiB);
