@@ -230,6 +230,7 @@ int cmd_attach(int argc, char **argv)
 		struct epoll_event evs[4];
 		int i, n = epoll_wait(s.efd, evs, 4, 1000);
 
+		session__tick(&s);
 		if (n < 0 && errno != EINTR) {
 			pr_err("epoll_wait: %s\n", strerror(errno));
 			break;

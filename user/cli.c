@@ -7,6 +7,7 @@
 #include "log.h"
 #include "tracer.h"
 #include "util.h"
+#include "heapleaks.h"
 
 void cli__usage(FILE *out)
 {
@@ -47,6 +48,7 @@ void cli__usage_leaks(FILE *out)
 		"  -v, --verbose            debug messages, probe offsets, libbpf's own output\n"
 		"      --max-allocs N, --no-stacks, --sample-rate N, --min-size BYTES,\n"
 		"      --max-size BYTES, --min-age S, --leak-threshold-mb N, --top N, --sort,\n"
+		"      --check-interval S,\n"
 		"      --max-procs N, --ringbuf-size KB   as for 'qhtrace attach'\n"
 		"\n"
 		"Exit status: 0, or %d if tracing could not start or the report could not be\n"
@@ -89,6 +91,9 @@ void cli__usage_attach(FILE *out)
 		"                           from N/4, medium from N/16 (default 10)\n"
 		"      --top N              heap leaks listed in the summary, 0..1000 (default 10)\n"
 		"      --sort bytes|count   order of the heap leaks (default bytes)\n"
+		"      --check-interval S   leak_check_interval: heap checks every S seconds; a call\n"
+		"                           site that grows at %d checks in a row is one severity\n"
+		"                           level up, 0..86400, 0 for none (default 10)\n"
 		"  -h, --help               this text\n"
 		"\n"
 		"Exit status: CMD's own, or 128+N if a signal N killed it; %d if tracing could not\n"
@@ -102,7 +107,7 @@ void cli__usage_attach(FILE *out)
 		"  sudo qhtrace attach -q -o run.json --max-procs 131072 -- make -j2 check\n"
 		"  sudo qhtrace attach --heap -o heap.json -- ./my-test-binary\n",
 		64, 4194304, QH_DEFAULT_MAX_PROCS, 64, 1048576, QH_DEFAULT_RINGBUF_KB, 1024, 67108864,
-		QH_DEFAULT_MAX_ALLOCS, QH_EXIT_ERROR,
+		QH_DEFAULT_MAX_ALLOCS, QH_GROWING_CHECKS, QH_EXIT_ERROR,
 		QH_EXIT_USAGE, QH_EXIT_NOEXEC, QH_EXIT_NOTFOUND);
 }
 
@@ -119,6 +124,7 @@ enum {
 	OPT_LEAK_THRESHOLD,
 	OPT_TOP,
 	OPT_SORT,
+	OPT_CHECK_INTERVAL,
 };
 
 static const struct option attach_options[] = {
@@ -137,6 +143,7 @@ static const struct option attach_options[] = {
 	{ "leak-threshold-mb", required_argument, NULL, OPT_LEAK_THRESHOLD },
 	{ "top", required_argument, NULL, OPT_TOP },
 	{ "sort", required_argument, NULL, OPT_SORT },
+	{ "check-interval", required_argument, NULL, OPT_CHECK_INTERVAL },
 	{ "help", no_argument, NULL, 'h' },
 	{},
 };
@@ -159,6 +166,7 @@ static const struct option leaks_options[] = {
 	{ "leak-threshold-mb", required_argument, NULL, OPT_LEAK_THRESHOLD },
 	{ "top", required_argument, NULL, OPT_TOP },
 	{ "sort", required_argument, NULL, OPT_SORT },
+	{ "check-interval", required_argument, NULL, OPT_CHECK_INTERVAL },
 	{ "help", no_argument, NULL, 'h' },
 	{},
 };
@@ -192,6 +200,7 @@ static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 	o->min_age_s = 5;
 	o->leak_threshold_mb = 10;
 	o->top = 10;
+	o->check_interval_s = 10;
 	opterr = 0;
 	optind = 0; /* reinitialise getopt: the parser may run more than once */
 	/* '+': stop at CMD, so `qhtrace attach ls -l` needs no `--` */
@@ -254,6 +263,10 @@ static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 			break;
 		case OPT_TOP:
 			if (parse_num("top", optarg, 0, 1000, &o->top))
+				return -EINVAL;
+			break;
+		case OPT_CHECK_INTERVAL:
+			if (parse_num("check-interval", optarg, 0, 86400, &o->check_interval_s))
 				return -EINVAL;
 			break;
 		case OPT_SORT:

@@ -28,6 +28,7 @@ struct attach_opts {
 	uint32_t leak_threshold_mb;
 	uint32_t top;		/* leaks shown in the summary */
 	bool sort_by_count;	/* --sort count */
+	uint32_t check_interval_s; /* leak_check_interval, 0: none */
 	uint32_t pid;		/* leaks: the process to follow */
 	uint32_t duration_s;	/* leaks: 0 for until Ctrl-C or exit */
 	int argc;		/* the command to run */

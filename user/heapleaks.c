@@ -175,6 +175,8 @@ void heapleaks__finish(struct heapleaks *h, uint64_t now_ns)
 		/* the average rate since the oldest block: bytes over the time they piled up in */
 		l->growth_bytes_per_s = l->age_s > 0.001 ? l->bytes / l->age_s : 0;
 		l->severity = severity_of_leak(l, h->o.threshold_bytes);
+		if (l->growing_checks >= QH_GROWING_CHECKS && l->severity < SEV_CRITICAL)
+			l->severity++;
 	}
 	if (h->count > 1)
 		qsort(h->all, h->count, sizeof(*h->all), h->o.by_count ? by_count_desc : by_bytes_desc);
@@ -273,6 +275,8 @@ void heapleaks__merge_same_frames(struct heapleaks *h)
 		}
 		h->all[j]->bytes += l->bytes;
 		h->all[j]->count += l->count;
+		if (l->growing_checks > h->all[j]->growing_checks)
+			h->all[j]->growing_checks = l->growing_checks;
 		if (l->oldest_ns < h->all[j]->oldest_ns) {
 			h->all[j]->oldest_ns = l->oldest_ns;
 			h->all[j]->age_s = l->age_s;
@@ -288,6 +292,8 @@ void heapleaks__merge_same_frames(struct heapleaks *h)
 
 		l->growth_bytes_per_s = l->age_s > 0.001 ? l->bytes / l->age_s : 0;
 		l->severity = severity_of_leak(l, h->o.threshold_bytes);
+		if (l->growing_checks >= QH_GROWING_CHECKS && l->severity < SEV_CRITICAL)
+			l->severity++;
 	}
 	if (h->count > 1)
 		qsort(h->all, h->count, sizeof(*h->all), h->o.by_count ? by_count_desc : by_bytes_desc);
@@ -305,4 +311,105 @@ const char *severity__str(enum severity s)
 	static const char *const names[] = { "low", "medium", "high", "critical" };
 
 	return s <= SEV_CRITICAL ? names[s] : "unknown";
+}
+
+struct trend {
+	const struct proc *proc;
+	uint64_t caller;
+	uint64_t stack_key;
+	bool inherited;
+	uint64_t bytes;		/* at the last check that saw it */
+	uint64_t seen;		/* the check that last saw it */
+	uint32_t growing;
+	struct trend *next;
+};
+
+struct heaptrend {
+	struct trend *buckets[4096];
+	uint64_t checks;
+};
+
+struct heaptrend *heaptrend__new(void)
+{
+	return calloc(1, sizeof(struct heaptrend));
+}
+
+void heaptrend__free(struct heaptrend *t)
+{
+	struct trend *e, *n;
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; i < sizeof(t->buckets) / sizeof(t->buckets[0]); i++)
+		for (e = t->buckets[i]; e; e = n) {
+			n = e->next;
+			free(e);
+		}
+	free(t);
+}
+
+static struct trend **trend_slot(const struct heaptrend *t, const struct heap_leak *l)
+{
+	uint64_t x = (uintptr_t)l->proc ^ (l->caller * 0x9e3779b97f4a7c15ULL) ^
+		     (l->stack_key << 17) ^ l->inherited;
+
+	x ^= x >> 31;
+	return (struct trend **)&t->buckets[(x * 0xbf58476d1ce4e5b9ULL >> 40) & 4095];
+}
+
+static struct trend *trend_find(const struct heaptrend *t, const struct heap_leak *l)
+{
+	struct trend *e;
+
+	for (e = *trend_slot(t, l); e; e = e->next)
+		if (e->proc == l->proc && e->caller == l->caller && e->stack_key == l->stack_key &&
+		    e->inherited == l->inherited)
+			return e;
+	return NULL;
+}
+
+int heaptrend__observe(struct heaptrend *t, struct heapleaks *h)
+{
+	size_t i;
+
+	t->checks++;
+	for (i = 0; i < h->count; i++) {
+		struct heap_leak *l = h->all[i];
+		struct trend *e = trend_find(t, l);
+
+		if (!e) {
+			struct trend **slot = trend_slot(t, l);
+
+			e = calloc(1, sizeof(*e));
+			if (!e)
+				return -ENOMEM;
+			e->proc = l->proc;
+			e->caller = l->caller;
+			e->stack_key = l->stack_key;
+			e->inherited = l->inherited;
+			e->next = *slot;
+			*slot = e;
+		} else {
+			/* growth only counts between consecutive checks */
+			e->growing = e->seen == t->checks - 1 && l->bytes > e->bytes ? e->growing + 1 : 0;
+		}
+		e->bytes = l->bytes;
+		e->seen = t->checks;
+	}
+	return 0;
+}
+
+void heaptrend__apply(const struct heaptrend *t, struct heapleaks *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->count; i++) {
+		struct heap_leak *l = h->all[i];
+		const struct trend *e = trend_find(t, l);
+
+		l->growing_checks = e && e->seen == t->checks ? e->growing : 0;
+		if (l->growing_checks >= QH_GROWING_CHECKS && l->severity < SEV_CRITICAL)
+			l->severity++;
+	}
 }

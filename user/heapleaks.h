@@ -35,6 +35,7 @@ struct heap_leak {
 	uint64_t stack_key;	/* the stack beyond the caller, as far as it is meaningful */
 	int64_t stack_id;	/* one of the kernel's stacks that have this key */
 	bool inherited;		/* blocks the process got from its parent at fork */
+	uint32_t growing_checks; /* consecutive periodic checks at which it had grown */
 	uint64_t bytes;
 	uint64_t count;
 	uint64_t oldest_ns;	/* CLOCK_BOOTTIME of the oldest block */
@@ -82,6 +83,22 @@ void heapleaks__merge_same_frames(struct heapleaks *h);
 
 /* Take ownership of @frames (heap_frame strings are freed with the finding). */
 void heap_leak__set_frames(struct heap_leak *l, struct heap_frame *frames, size_t n);
+
+/*
+ * Trends across periodic checks (leak_check_interval): for each (process, call site), how
+ * many checks in a row found more bytes outstanding than the one before. A site that keeps
+ * growing is a leak even while its process runs.
+ */
+#define QH_GROWING_CHECKS 3 /* from this many, a finding is one severity level up */
+
+struct heaptrend;
+
+struct heaptrend *heaptrend__new(void);
+void heaptrend__free(struct heaptrend *t);
+/* Record a check: every finding of @h (all live blocks, min_age 0) at this moment. */
+int heaptrend__observe(struct heaptrend *t, struct heapleaks *h);
+/* Give the findings of @h their growing_checks, and raise the severity of steady growers. */
+void heaptrend__apply(const struct heaptrend *t, struct heapleaks *h);
 
 const char *severity__str(enum severity s);
 /*

@@ -165,6 +165,7 @@ int cmd_leaks(int argc, char **argv)
 				timeout = (deadline - now) / 1000000 + 1;
 		}
 		n = epoll_wait(s.efd, evs, 4, timeout);
+		session__tick(&s);
 		if (n < 0 && errno != EINTR) {
 			pr_err("epoll_wait: %s\n", strerror(errno));
 			break;

@@ -189,6 +189,7 @@ static cJSON *heap_leaks_json(const struct run_info *ri)
 		cJSON_AddStringToObject(o, "severity", severity__str(l->severity));
 		cJSON_AddBoolToObject(o, "process_exited", l->proc->state != PROC_RUNNING);
 		cJSON_AddBoolToObject(o, "inherited", l->inherited);
+		cJSON_AddNumberToObject(o, "growing_checks", l->growing_checks);
 		snprintf(buf, sizeof(buf), "0x%lx", (unsigned long)l->caller);
 		cJSON_AddStringToObject(o, "caller", buf);
 		stack = cJSON_AddArrayToObject(o, "stack");

@@ -288,12 +288,11 @@ static void resolve_frames(struct tracer *tr, struct syms *sy, struct heap_leak 
 	heap_leak__set_frames(l, frames, k);
 }
 
-static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heapleaks *leaks)
+/* Every live block the kernel holds, into @leaks (grouped, not yet symbolized). */
+static int collect_blocks(struct tracer *tr, struct proctree *t, struct heapleaks *leaks)
 {
 	struct collect_ctx *c = calloc(1, sizeof(*c));
-	struct syms *sy;
 	struct proc *p;
-	size_t i;
 	int err;
 
 	if (!c)
@@ -301,8 +300,7 @@ static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heap
 	c->tr = tr;
 	c->tree = t;
 	c->leaks = leaks;
-
-	/* processes still running have loaded their libraries by now */
+	/* processes still running may have loaded more libraries */
 	for (p = proctree__first(t); p; p = p->next)
 		if (p->state == PROC_RUNNING)
 			refresh_maps(p);
@@ -311,8 +309,20 @@ static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heap
 	err = tracer__for_each_alloc(tr, collect_one, c);
 	heapleaks__finish(leaks, c->now);
 	free(c);
+	return err;
+}
+
+static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heapleaks *leaks,
+			      const struct heaptrend *trend)
+{
+	struct syms *sy;
+	size_t i;
+	int err;
+
+	err = collect_blocks(tr, t, leaks);
 	if (err)
 		return err;
+	heaptrend__apply(trend, leaks);
 	sy = syms__new(SYMS_MAX_FILES);
 	if (!sy)
 		return -errno;
@@ -344,7 +354,8 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 	s->efd = -1;
 	s->tree = proctree__new();
 	s->actx = calloc(1, sizeof(*s->actx));
-	if (!s->tree || !s->actx) {
+	s->trend = heaptrend__new();
+	if (!s->tree || !s->actx || !s->trend) {
 		pr_err("out of memory\n");
 		return -ENOMEM;
 	}
@@ -388,6 +399,7 @@ void session__close(struct session *s)
 		close(s->efd);
 	tracer__free(s->tr);
 	heapleaks__free(s->leaks);
+	heaptrend__free(s->trend);
 	proctree__free(s->tree);
 	free(s->actx);
 	memset(s, 0, sizeof(*s));
@@ -405,6 +417,30 @@ int session__trace_pid(struct session *s, pid_t pid)
 	if (p && s->o->heap)
 		refresh_maps(p);
 	return 0;
+}
+
+void session__tick(struct session *s)
+{
+	uint64_t now = util__now_ns(CLOCK_MONOTONIC);
+	struct heapleaks *h;
+
+	if (!s->o->heap || !s->o->check_interval_s)
+		return;
+	if (!s->next_check_ns) {
+		s->next_check_ns = now + s->o->check_interval_s * NSEC_PER_SEC;
+		return;
+	}
+	if (now < s->next_check_ns)
+		return;
+	s->next_check_ns = now + s->o->check_interval_s * NSEC_PER_SEC;
+	/* every live block counts at a check: growth, not age, is what it looks for */
+	h = heapleaks__new(&(struct heapleaks_opts){ .threshold_bytes = UINT64_MAX });
+	if (!h || collect_blocks(s->tr, s->tree, h) || heaptrend__observe(s->trend, h))
+		pr_warn("heap check failed: trends will miss it\n");
+	else
+		pr_debug("heap check: %lu blocks live\n",
+			 (unsigned long)heapleaks__total_blocks(h));
+	heapleaks__free(h);
 }
 
 void session__drain(struct session *s, int ms)
@@ -434,7 +470,7 @@ int session__report(struct session *s, struct run_info *ri)
 			.by_count = o->sort_by_count,
 			.min_age_ns = (uint64_t)o->min_age_s * NSEC_PER_SEC,
 		});
-		if (!s->leaks || collect_heap_leaks(s->tr, s->tree, s->leaks))
+		if (!s->leaks || collect_heap_leaks(s->tr, s->tree, s->leaks, s->trend))
 			pr_warn("failed to collect the heap findings: the report has none\n");
 	}
 	ri->duration_s = (util__now_ns(CLOCK_REALTIME) - ri->start_real_ns) / 1e9;

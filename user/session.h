@@ -24,6 +24,8 @@ struct session {
 	struct tracer *tr;
 	struct heapleaks *leaks;
 	struct session_events *actx;
+	struct heaptrend *trend;	/* heap growth across periodic checks */
+	uint64_t next_check_ns;		/* CLOCK_MONOTONIC */
 	int efd;	/* epoll: the ring buffer, plus what the command adds */
 };
 
@@ -35,6 +37,9 @@ void session__close(struct session *s);
 int session__trace_pid(struct session *s, pid_t pid);
 /* The same on a bare tracer and model (the load tests use it). */
 int session__seed(struct tracer *tr, struct proctree *t, pid_t pid);
+
+/* Call from the event loop (at least once a second): runs the periodic heap check when due. */
+void session__tick(struct session *s);
 
 /* Consume what the ring buffer holds; wait up to @ms for records still on their way. */
 void session__drain(struct session *s, int ms);

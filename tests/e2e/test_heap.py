@@ -161,3 +161,18 @@ def test_leaks_refusals(qh, tmp_path):
     qh.wait_for(lambda: qh.proc_comm(static.pid) == "static_true", timeout=10)
     rc, _, err = qh.run([qh.qhtrace, "leaks", "-p", str(static.pid), "--duration", "1"])
     assert rc == 1 and "maps no C library" in err, err
+
+
+def test_leaks_growth_over_checks(qh, tmp_path):
+    """A call site that grows at consecutive periodic checks is a leak one level up."""
+    drip = qh.popen([qh.fx("heapdrip"), "30"])
+    assert drip.stdout.readline().strip() == "heapdrip: ready"
+    out = tmp_path / "leaks.json"
+    rc, _, err = qh.run([qh.qhtrace, "leaks", "-p", str(drip.pid), "--duration", "6",
+                         "--check-interval", "1", "--min-age", "0", "-q", "-o", str(out)])
+    assert rc == 0, err
+    (l,) = qh.load_report(out)["leaks"]["heap"]
+    # checks at about 1, 2, 3, 4, 5 s: the drip grew at each after the first
+    assert l["growing_checks"] >= 3, l
+    # ~600 KB is low against the 10 MiB scale; steady growth makes it medium
+    assert l["bytes"] < 10 * 1024 * 1024 / 16 and l["severity"] == "medium", l

@@ -188,6 +188,39 @@ static void test_sort_by_count(void **state)
 	heapleaks__free(h);
 }
 
+static void test_trend(void **state)
+{
+	struct heaptrend *tr = heaptrend__new();
+	struct proc p = { .pid = 1, .state = PROC_RUNNING };
+	struct qh_alloc a = blk(1000, 1 * SEC, 1), b = blk(50, 1 * SEC, 2);
+	struct heapleaks *h;
+	int check, i;
+
+	(void)state;
+	/* site 1 grows at every check, site 2 stays flat */
+	for (check = 1; check <= 5; check++) {
+		h = heapleaks__new(&(struct heapleaks_opts){ .threshold_bytes = UINT64_MAX });
+		for (i = 0; i < check; i++)
+			heapleaks__add(h, &p, &a, 0, false, 100 * SEC);
+		heapleaks__add(h, &p, &b, 0, false, 100 * SEC);
+		heapleaks__finish(h, 100 * SEC);
+		assert_int_equal(heaptrend__observe(tr, h), 0);
+		heapleaks__free(h);
+	}
+	h = heapleaks__new(&opts);
+	for (i = 0; i < 5; i++)
+		heapleaks__add(h, &p, &a, 0, false, 100 * SEC);
+	heapleaks__add(h, &p, &b, 0, false, 100 * SEC);
+	heapleaks__finish(h, 100 * SEC);
+	heaptrend__apply(tr, h);
+	assert_int_equal(heapleaks__get(h, 0)->growing_checks, 4);
+	assert_int_equal(heapleaks__get(h, 0)->severity, SEV_MEDIUM); /* low, one level up */
+	assert_int_equal(heapleaks__get(h, 1)->growing_checks, 0);
+	assert_int_equal(heapleaks__get(h, 1)->severity, SEV_LOW);
+	heapleaks__free(h);
+	heaptrend__free(tr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_rate_needs_age),
 		cmocka_unit_test(test_merge_same_frames),
 		cmocka_unit_test(test_sort_by_count),
+		cmocka_unit_test(test_trend),
 	};
 
 	return cmocka_run_group_tests_name("heapleaks", tests, NULL, NULL);
