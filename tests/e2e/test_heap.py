@@ -35,6 +35,13 @@ def test_heapmix_exact(qh, tmp_path):
     # the realloc to SIZE_MAX - 4096 and the overflowing calloc returned NULL
     assert p["heap_failed_allocs"] == 2, p
     assert p["threads_peak"] == 2, p
+    # the thread's three blocks: one call site (the compiler may unroll the loop; one line)
+    (th,) = [l for l in report["leaks"]["heap"] if l["stack"][0]["symbol"] == "thread_main"]
+    assert (th["count"], th["bytes"]) == (3, 300), th
+    # calloc's overflow and the failed realloc left nothing behind
+    sites = sorted((l["stack"][0]["symbol"], l["count"]) for l in report["leaks"]["heap"]
+                   if l["stack"][0]["module"].endswith("/heapmix"))
+    assert sites == [("leak_site_a", 10), ("leak_site_b", 5), ("thread_main", 3)], sites
 
 
 def test_free_everything_is_zero(qh, tmp_path):
