@@ -174,7 +174,7 @@ int cmd_attach(int argc, char **argv)
 	code = QH_EXIT_ERROR;
 	/* the held child runs on qhtrace's own C library until it execs CMD, which on this
 	 * host maps the same one */
-	if (o.heap && (err = tracer__host_libc(libc, sizeof(libc)))) {
+	if (o.heap && (err = tracer__find_libc(0, libc, sizeof(libc)))) {
 		pr_err("--heap: no C library found in qhtrace's own mappings: %s\n", strerror(-err));
 		return QH_EXIT_ERROR;
 	}

@@ -127,24 +127,30 @@ enum {
 	OPT_CHECK_INTERVAL,
 };
 
+/* options every tracing command takes, and the heap ones */
+#define COMMON_OPTIONS                                                                         \
+	{ "output", required_argument, NULL, 'o' },                                            \
+	{ "quiet", no_argument, NULL, 'q' },                                                   \
+	{ "verbose", no_argument, NULL, 'v' },                                                 \
+	{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },                               \
+	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },                              \
+	{ "help", no_argument, NULL, 'h' }
+#define HEAP_OPTIONS                                                                           \
+	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },                             \
+	{ "no-stacks", no_argument, NULL, OPT_NO_STACKS },                                     \
+	{ "sample-rate", required_argument, NULL, OPT_SAMPLE_RATE },                           \
+	{ "min-size", required_argument, NULL, OPT_MIN_SIZE },                                 \
+	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },                                 \
+	{ "min-age", required_argument, NULL, OPT_MIN_AGE },                                   \
+	{ "leak-threshold-mb", required_argument, NULL, OPT_LEAK_THRESHOLD },                  \
+	{ "top", required_argument, NULL, OPT_TOP },                                           \
+	{ "sort", required_argument, NULL, OPT_SORT },                                         \
+	{ "check-interval", required_argument, NULL, OPT_CHECK_INTERVAL }
+
 static const struct option attach_options[] = {
-	{ "output", required_argument, NULL, 'o' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },
-	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
+	COMMON_OPTIONS,
 	{ "heap", no_argument, NULL, OPT_HEAP },
-	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
-	{ "no-stacks", no_argument, NULL, OPT_NO_STACKS },
-	{ "sample-rate", required_argument, NULL, OPT_SAMPLE_RATE },
-	{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
-	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
-	{ "min-age", required_argument, NULL, OPT_MIN_AGE },
-	{ "leak-threshold-mb", required_argument, NULL, OPT_LEAK_THRESHOLD },
-	{ "top", required_argument, NULL, OPT_TOP },
-	{ "sort", required_argument, NULL, OPT_SORT },
-	{ "check-interval", required_argument, NULL, OPT_CHECK_INTERVAL },
-	{ "help", no_argument, NULL, 'h' },
+	HEAP_OPTIONS,
 	{},
 };
 
@@ -152,22 +158,8 @@ static const struct option attach_options[] = {
 static const struct option leaks_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
 	{ "duration", required_argument, NULL, 'd' },
-	{ "output", required_argument, NULL, 'o' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },
-	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
-	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
-	{ "no-stacks", no_argument, NULL, OPT_NO_STACKS },
-	{ "sample-rate", required_argument, NULL, OPT_SAMPLE_RATE },
-	{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
-	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
-	{ "min-age", required_argument, NULL, OPT_MIN_AGE },
-	{ "leak-threshold-mb", required_argument, NULL, OPT_LEAK_THRESHOLD },
-	{ "top", required_argument, NULL, OPT_TOP },
-	{ "sort", required_argument, NULL, OPT_SORT },
-	{ "check-interval", required_argument, NULL, OPT_CHECK_INTERVAL },
-	{ "help", no_argument, NULL, 'h' },
+	COMMON_OPTIONS,
+	HEAP_OPTIONS,
 	{},
 };
 

@@ -22,33 +22,6 @@
 #include "session.h"
 #include "util.h"
 
-/* The C library @pid maps, as a path qhtrace can open: through /proc/PID/root (containers). */
-static int target_libc(pid_t pid, char *path, size_t len)
-{
-	char maps[64], line[4096], file[4096];
-	int err = -ENOENT;
-	FILE *f;
-
-	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
-	f = fopen(maps, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		const char *base;
-
-		if (sscanf(line, "%*s %*s %*s %*s %*s %4095s", file) != 1)
-			continue;
-		base = strrchr(file, '/');
-		if (base && !strncmp(base + 1, "libc.so", 7)) {
-			snprintf(path, len, "/proc/%d/root%.*s", pid, (int)(len - 32), file);
-			err = 0;
-			break;
-		}
-	}
-	fclose(f);
-	return err;
-}
-
 /* /proc/PID/cmdline as an argv (for the report's run.command); NULL-terminated, caller frees */
 static char **target_cmdline(pid_t pid, int *argc, char **buf)
 {
@@ -116,7 +89,7 @@ int cmd_leaks(int argc, char **argv)
 		pr_err("pid %u is qhtrace itself\n", o.pid);
 		return QH_EXIT_USAGE;
 	}
-	err = target_libc(o.pid, libc, sizeof(libc));
+	err = tracer__find_libc(o.pid, libc, sizeof(libc));
 	if (err) {
 		pr_err("pid %u (%s) maps no C library (a static binary, or another allocator): its "
 		       "heap cannot be followed\n", o.pid, st.comm);

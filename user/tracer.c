@@ -251,12 +251,17 @@ void tracer__free(struct tracer *t)
 	free(t);
 }
 
-int tracer__host_libc(char *path, size_t len)
+int tracer__find_libc(pid_t pid, char *path, size_t len)
 {
-	char line[4096], file[4096];
-	FILE *f = fopen("/proc/self/maps", "re");
+	char maps[64], line[4096], file[4096];
 	int err = -ENOENT;
+	FILE *f;
 
+	if (pid)
+		snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+	else
+		snprintf(maps, sizeof(maps), "/proc/self/maps");
+	f = fopen(maps, "re");
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
@@ -266,7 +271,11 @@ int tracer__host_libc(char *path, size_t len)
 			continue;
 		base = strrchr(file, '/');
 		if (base && !strncmp(base + 1, "libc.so", 7)) {
-			snprintf(path, len, "%s", file);
+			/* another process's files are reached through its root (containers) */
+			if (pid)
+				snprintf(path, len, "/proc/%d/root%.*s", pid, (int)(len - 32), file);
+			else
+				snprintf(path, len, "%s", file);
 			err = 0;
 			break;
 		}

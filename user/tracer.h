@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <linux/types.h>
 
 #include "qhtrace.h"
@@ -47,8 +48,11 @@ void tracer__free(struct tracer *t);
  * Entry probes sit on the first instruction the kernel emulates (see uprobe_off.h).
  */
 int tracer__attach_heap(struct tracer *t, const char *path);
-/* The C library this program itself runs on: what a child started on this host maps. */
-int tracer__host_libc(char *path, size_t len);
+/*
+ * The C library @pid maps (0: this program, whose C library a child started on this host
+ * maps too), as a path this program can open: through /proc/PID/root for another process.
+ */
+int tracer__find_libc(pid_t pid, char *path, size_t len);
 
 #define QH_MAX_STACK 127
 

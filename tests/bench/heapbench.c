@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: heapbench QHTRACE CHURN [PAIRS]\n");
 		return 2;
 	}
-	if (tracer__host_libc(libc, sizeof(libc))) {
+	if (tracer__find_libc(0, libc, sizeof(libc))) {
 		fprintf(stderr, "heapbench: no C library in our own mappings\n");
 		return 1;
 	}

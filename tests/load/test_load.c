@@ -59,7 +59,7 @@ static int setup(void **state)
 					   .ctx = c->tree,
 				   });
 	assert_int_equal(err, 0);
-	assert_int_equal(tracer__host_libc(libc, sizeof(libc)), 0);
+	assert_int_equal(tracer__find_libc(0, libc, sizeof(libc)), 0);
 	assert_int_equal(tracer__attach_heap(c->tr, libc), 0);
 	*state = c;
 	return 0;
