@@ -73,9 +73,14 @@ static __always_inline int heap_enter(struct pt_regs *ctx, __u32 fn, __u64 size,
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct qh_heap_call *c;
+	struct qh_proc *p;
 
-	if (!bpf_map_lookup_elem(&procs, &tgid))
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (!p)
 		return 0;
+	/* a library probed after this process mapped it */
+	if (!(p->flags & QH_PF_HEAP_HOOKED))
+		__sync_fetch_and_or(&p->flags, QH_PF_HEAP_HOOKED);
 	c = bpf_task_storage_get(&heap_calls, bpf_get_current_task_btf(), NULL,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!c) {

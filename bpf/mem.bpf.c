@@ -92,9 +92,21 @@ static __always_inline void sub_clamped(__u64 *v, __u64 d)
 	*v = *v > d ? *v - d : 0;
 }
 
+/* set by the loader: the malloc family is followed, so C libraries matter */
+const volatile bool cfg_heap = false;
+
+struct mapped_file {
+	__u64 dev;
+	__u64 ino;
+	bool hooked;  /* a C library already probed */
+	bool is_libc; /* named libc.so*: a C library */
+};
+
 static long vma_file_hooked(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
+	struct mapped_file *m = data;
 	struct qh_file_key k = {};
+	char name[8] = {};
 	struct inode *ino;
 
 	if (!vma->vm_file)
@@ -102,7 +114,13 @@ static long vma_file_hooked(struct task_struct *task, struct vm_area_struct *vma
 	ino = vma->vm_file->f_inode;
 	k.dev = BPF_CORE_READ(ino, i_sb, s_dev);
 	k.ino = BPF_CORE_READ(ino, i_ino);
-	*(bool *)data = bpf_map_lookup_elem(&libc_files, &k) != NULL;
+	m->hooked = bpf_map_lookup_elem(&libc_files, &k) != NULL;
+	m->dev = k.dev;
+	m->ino = k.ino;
+	bpf_probe_read_kernel_str(name, sizeof(name),
+				  BPF_CORE_READ(vma->vm_file, f_path.dentry, d_name.name));
+	m->is_libc = name[0] == 'l' && name[1] == 'i' && name[2] == 'b' && name[3] == 'c' &&
+		     name[4] == '.' && name[5] == 's' && name[6] == 'o';
 	return 0;
 }
 
@@ -125,11 +143,24 @@ int sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 	} else {
 		__sync_fetch_and_add(&p->mmap_file_bytes, len);
 		/* the dynamic loader mapping a probed C library: this process's heap is followed */
-		if (!(p->flags & QH_PF_HEAP_HOOKED)) {
-			bool hooked = false;
+		if (cfg_heap && !(p->flags & QH_PF_HEAP_HOOKED)) {
+			struct mapped_file mf = {};
 
-			bpf_find_vma(bpf_get_current_task_btf(), ctx->ret, vma_file_hooked, &hooked, 0);
-			if (hooked) {
+			bpf_find_vma(bpf_get_current_task_btf(), ctx->ret, vma_file_hooked, &mf, 0);
+			/* another C library (a container's, LD_LIBRARY_PATH): the loader probes it */
+			if (mf.is_libc && !mf.hooked && !(p->flags & QH_PF_LIBC_ASKED)) {
+				struct qh_event_libc *e;
+
+				__sync_fetch_and_or(&p->flags, QH_PF_LIBC_ASKED);
+				e = reserve(sizeof(*e));
+				if (e) {
+					fill_hdr(&e->hdr, QH_EV_LIBC_NEW, tgid, p->start_ns);
+					e->dev = mf.dev;
+					e->ino = mf.ino;
+					bpf_ringbuf_submit(e, 0);
+				}
+			}
+			if (mf.hooked) {
 				struct qh_event_reap *e;
 
 				__sync_fetch_and_or(&p->flags, QH_PF_HEAP_HOOKED);

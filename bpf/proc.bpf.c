@@ -151,7 +151,7 @@ static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
 	p->mmap_file_bytes = 0;
 	/* blocks of the old image are gone with it: a new generation; the new image maps its
 	 * own C library (or none) */
-	p->flags &= ~QH_PF_HEAP_HOOKED;
+	p->flags &= ~(QH_PF_HEAP_HOOKED | QH_PF_LIBC_ASKED);
 	p->inherit_tgid = 0;
 	p->heap_gen = __sync_add_and_fetch(&heap_gen_next, 1);
 	p->heap_live_bytes = 0;

@@ -30,6 +30,7 @@ enum qh_event_type {
 	QH_EV_EXIT = 3, /* the last thread of a traced process exited */
 	QH_EV_REAP = 4, /* the task_struct of an exited process was released */
 	QH_EV_LIBC = 5, /* a traced process mapped a probed C library (its heap is followed) */
+	QH_EV_LIBC_NEW = 6, /* a traced process mapped a C library not probed yet */
 };
 
 /* Per-CPU loss and failure counters, indices into the `stats` map. */
@@ -55,6 +56,7 @@ enum qh_stat {
 #define QH_PF_EXITED (1U << 0)	  /* the last thread has exited; counters are final */
 #define QH_PF_START_SEEDED (1U << 1) /* start_ns came from /proc (tick resolution) */
 #define QH_PF_HEAP_HOOKED (1U << 2)  /* maps a C library whose malloc family is probed */
+#define QH_PF_LIBC_ASKED (1U << 3)   /* QH_EV_LIBC_NEW sent for this image */
 
 /* Key of `libc_files`: a file whose malloc family is probed. dev is the kernel's encoding. */
 struct qh_file_key {
@@ -130,6 +132,14 @@ struct qh_event_exit {
 	struct qh_event_hdr hdr;
 	struct qh_proc proc;
 	__u8 comm[TASK_COMM_LEN];
+};
+
+/* QH_EV_LIBC_NEW: the library's file, to find in /proc/PID/maps (its mappings move while
+ * the dynamic loader lays out the segments) */
+struct qh_event_libc {
+	struct qh_event_hdr hdr;
+	__u64 dev; /* kernel encoding */
+	__u64 ino;
 };
 
 /* QH_EV_REAP, QH_EV_LIBC */

@@ -269,7 +269,8 @@ int proctree__handle_event(void *ctx, void *data, size_t size)
 		on_reap(t, data);
 		break;
 	case QH_EV_LIBC:
-		/* nothing for the model: the loader snapshots the mappings */
+	case QH_EV_LIBC_NEW:
+		/* nothing for the model: the loader snapshots the mappings, probes the library */
 		break;
 	default:
 		t->bad_events++;

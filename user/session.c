@@ -51,6 +51,7 @@ static void exec_maps(struct proc *p, const struct qh_event_exec *e)
 }
 
 struct session_events {
+	struct tracer *tr;
 	struct proctree *tree;
 	bool heap;
 };
@@ -68,8 +69,22 @@ static int on_event(void *ctx, void *data, size_t size)
 	struct proc *p;
 
 	proctree__handle_event(c->tree, data, size);
-	if (!c->heap || size < sizeof(*h) ||
-	    (h->type != QH_EV_EXEC && h->type != QH_EV_FORK && h->type != QH_EV_LIBC))
+	if (!c->heap || size < sizeof(*h))
+		return 0;
+	if (h->type == QH_EV_LIBC_NEW && size >= sizeof(struct qh_event_libc)) {
+		const struct qh_event_libc *e = data;
+		char path[PATH_MAX];
+
+		/* the file as that process mapped it, wherever its mount namespace puts it */
+		if (tracer__find_file(h->pid, e->dev, e->ino, path, sizeof(path)) ||
+		    tracer__attach_heap(c->tr, path))
+			pr_warn("pid %u: its C library could not be probed: its heap is not followed\n",
+				h->pid);
+		else
+			pr_debug("pid %u maps another C library: probed %s\n", h->pid, path);
+		return 0;
+	}
+	if (h->type != QH_EV_EXEC && h->type != QH_EV_FORK && h->type != QH_EV_LIBC)
 		return 0;
 	p = proctree__find(c->tree, h->pid, h->start_ns);
 	if (!p)
@@ -375,6 +390,7 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 				   });
 	if (err)
 		return err;
+	s->actx->tr = s->tr;
 	if (o->heap) {
 		err = tracer__attach_heap(s->tr, libc);
 		if (err)

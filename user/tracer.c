@@ -154,6 +154,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 	bpf_map__set_max_entries(t->skel->maps.mm_owner, opts->max_procs);
 	bpf_map__set_max_entries(t->skel->maps.events, opts->ringbuf_kb * 1024);
 	if (opts->heap) {
+		t->skel->rodata->cfg_heap = true;
 		t->skel->rodata->cfg_stacks = opts->stacks;
 		t->skel->rodata->cfg_sample_rate = opts->sample_rate ? opts->sample_rate : 1;
 		t->skel->rodata->cfg_min_size = opts->min_size;
@@ -251,6 +252,31 @@ void tracer__free(struct tracer *t)
 	free(t);
 }
 
+int tracer__find_file(pid_t pid, uint64_t dev, uint64_t ino, char *path, size_t len)
+{
+	char maps[64], line[4096], file[4096];
+	unsigned int ma, mi;
+	unsigned long i;
+	int err = -ENOENT;
+	FILE *f;
+
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+	f = fopen(maps, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*s %*s %*s %x:%x %lu %4095s", &ma, &mi, &i, file) != 4)
+			continue;
+		if (i == ino && (((uint64_t)ma << 20) | mi) == dev) {
+			snprintf(path, len, "/proc/%d/root%.*s", pid, (int)(len - 32), file);
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
 int tracer__find_libc(pid_t pid, char *path, size_t len)
 {
 	char maps[64], line[4096], file[4096];
@@ -315,6 +341,11 @@ int tracer__attach_heap(struct tracer *t, const char *path)
 		pr_err("failed to probe the C library %s: %s\n", path, strerror(-err));
 		return err;
 	}
+	/* the kernel's dev_t encoding (MKDEV), as inode->i_sb->s_dev holds it */
+	key.dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
+	key.ino = st.st_ino;
+	if (!bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.libc_files), &key, &one))
+		return 0; /* probed already */
 	for (i = 0; i < sizeof(heap_fns) / sizeof(heap_fns[0]); i++) {
 		const struct heap_fn *fn = &heap_fns[i];
 		uint64_t file_off, probe_off;
@@ -343,9 +374,7 @@ int tracer__attach_heap(struct tracer *t, const char *path)
 			return err;
 		}
 	}
-	/* the kernel's dev_t encoding (MKDEV), as inode->i_sb->s_dev holds it */
-	key.dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
-	key.ino = st.st_ino;
+	one = 1;
 	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.libc_files), &key, &one, BPF_ANY)) {
 		err = -errno;
 		pr_err("failed to register %s: %s\n", path, strerror(-err));

@@ -53,6 +53,8 @@ int tracer__attach_heap(struct tracer *t, const char *path);
  * maps too), as a path this program can open: through /proc/PID/root for another process.
  */
 int tracer__find_libc(pid_t pid, char *path, size_t len);
+/* The file @pid maps with this (kernel-encoded) dev and inode, through /proc/PID/root. */
+int tracer__find_file(pid_t pid, uint64_t dev, uint64_t ino, char *path, size_t len);
 
 #define QH_MAX_STACK 127
 

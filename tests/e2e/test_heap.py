@@ -183,3 +183,21 @@ def test_leaks_growth_over_checks(qh, tmp_path):
     assert l["growing_checks"] >= 3, l
     # ~600 KB is low against the 10 MiB scale; steady growth makes it medium
     assert l["bytes"] < 10 * 1024 * 1024 / 16 and l["severity"] == "medium", l
+
+
+def test_other_libc_probed_when_mapped(qh, tmp_path):
+    """A process on another C library (a container's; here a copy by LD_LIBRARY_PATH) gets
+    that library probed as it maps it; what it allocates from then on is followed."""
+    import shutil
+    libdir = tmp_path / "lib"
+    libdir.mkdir()
+    shutil.copy("/lib/x86_64-linux-gnu/libc.so.6", libdir / "libc.so.6")
+    report = heap_report(qh, tmp_path, ["/usr/bin/env", f"LD_LIBRARY_PATH={libdir}",
+                                        qh.fx("heapdrip"), "2"],
+                         opts=("-q", "--heap", "--min-age", "0"))
+    (p,) = [p for p in report["processes"] if p["comm"] == "heapdrip"]
+    assert p["allocator"] == "glibc", p
+    (l,) = [l for l in report["leaks"]["heap"] if l["pid"] == p["pid"]]
+    assert l["stack"][0]["symbol"] == "drip", l
+    # one block per 10 ms for 2 s, less what ran before the library was probed
+    assert 100 <= l["count"] <= 210 and l["bytes"] == 1000 * l["count"], l
