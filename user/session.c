@@ -52,6 +52,7 @@ static void exec_maps(struct proc *p, const struct qh_event_exec *e)
 
 struct session_events {
 	struct tracer *tr;
+	bool exited;	/* a process exited since the last harvest of heap blocks */
 	struct proctree *tree;
 	bool heap;
 };
@@ -71,6 +72,10 @@ static int on_event(void *ctx, void *data, size_t size)
 	proctree__handle_event(c->tree, data, size);
 	if (!c->heap || size < sizeof(*h))
 		return 0;
+	if (h->type == QH_EV_EXIT) {
+		c->exited = true;
+		return 0;
+	}
 	if (h->type == QH_EV_LIBC_NEW && size >= sizeof(struct qh_event_libc)) {
 		const struct qh_event_libc *e = data;
 		char path[PATH_MAX];
@@ -179,6 +184,9 @@ struct collect_ctx {
 	struct proctree *tree;
 	struct heapleaks *leaks;
 	uint64_t now;
+	bool harvest;			/* only blocks of exited processes, taken out of the map */
+	struct qh_alloc_key *taken;	/* harvest: keys to delete once the walk is over */
+	size_t ntaken, cap;
 	struct {
 		const struct proc *proc;
 		int64_t id;
@@ -226,6 +234,24 @@ static int collect_one(void *ctx, const struct qh_alloc_key *k, const struct qh_
 	/* blocks of an image replaced by exec died with it */
 	if (!p)
 		return 0;
+	if (c->harvest) {
+		if (p->state == PROC_RUNNING)
+			return 0;
+		/* a running child that inherited the block still needs it in the map */
+		for (h = p->heir; h; h = h->next_heir)
+			if (h->state == PROC_RUNNING && a->ts_ns < h->stats.fork_ns)
+				return 0;
+		if (c->ntaken == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : 4096;
+			struct qh_alloc_key *t = reallocarray(c->taken, cap, sizeof(*t));
+
+			if (!t)
+				return -ENOMEM;
+			c->taken = t;
+			c->cap = cap;
+		}
+		c->taken[c->ntaken++] = *k;
+	}
 	key = stack_key(c, p, a->stack_id);
 	err = heapleaks__add(c->leaks, p, a, key, false, c->now);
 	/* children forked after the block was made have a copy, unless they freed it */
@@ -303,11 +329,17 @@ static void resolve_frames(struct tracer *tr, struct syms *sy, struct heap_leak 
 	heap_leak__set_frames(l, frames, k);
 }
 
-/* Every live block the kernel holds, into @leaks (grouped, not yet symbolized). */
-static int collect_blocks(struct tracer *tr, struct proctree *t, struct heapleaks *leaks)
+/*
+ * Every live block the kernel holds, into @leaks (grouped, not yet symbolized). With
+ * @harvest, only the blocks of processes that have exited (nothing can free them now): they
+ * go into @leaks for good and out of the kernel map, so it holds what can still change.
+ */
+static int collect_blocks(struct tracer *tr, struct proctree *t, struct heapleaks *leaks,
+			  bool harvest)
 {
 	struct collect_ctx *c = calloc(1, sizeof(*c));
 	struct proc *p;
+	size_t i;
 	int err;
 
 	if (!c)
@@ -315,6 +347,7 @@ static int collect_blocks(struct tracer *tr, struct proctree *t, struct heapleak
 	c->tr = tr;
 	c->tree = t;
 	c->leaks = leaks;
+	c->harvest = harvest;
 	/* processes still running may have loaded more libraries */
 	for (p = proctree__first(t); p; p = p->next)
 		if (p->state == PROC_RUNNING)
@@ -322,7 +355,13 @@ static int collect_blocks(struct tracer *tr, struct proctree *t, struct heapleak
 	link_heirs(t);
 	c->now = util__now_ns(CLOCK_BOOTTIME);
 	err = tracer__for_each_alloc(tr, collect_one, c);
-	heapleaks__finish(leaks, c->now);
+	for (i = 0; i < c->ntaken; i++)
+		tracer__forget_alloc(tr, &c->taken[i]);
+	if (harvest && c->ntaken)
+		pr_debug("heap: %zu blocks of exited processes taken out of the map\n", c->ntaken);
+	if (!harvest)
+		heapleaks__finish(leaks, c->now);
+	free(c->taken);
 	free(c);
 	return err;
 }
@@ -334,7 +373,7 @@ static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heap
 	size_t i;
 	int err;
 
-	err = collect_blocks(tr, t, leaks);
+	err = collect_blocks(tr, t, leaks, false);
 	if (err)
 		return err;
 	heaptrend__apply(trend, leaks);
@@ -370,7 +409,12 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 	s->tree = proctree__new();
 	s->actx = calloc(1, sizeof(*s->actx));
 	s->trend = heaptrend__new();
-	if (!s->tree || !s->actx || !s->trend) {
+	s->leaks = heapleaks__new(&(struct heapleaks_opts){
+		.threshold_bytes = (uint64_t)o->leak_threshold_mb << 20,
+		.by_count = o->sort_by_count,
+		.min_age_ns = (uint64_t)o->min_age_s * NSEC_PER_SEC,
+	});
+	if (!s->tree || !s->actx || !s->trend || !s->leaks) {
 		pr_err("out of memory\n");
 		return -ENOMEM;
 	}
@@ -440,7 +484,14 @@ void session__tick(struct session *s)
 	uint64_t now = util__now_ns(CLOCK_MONOTONIC);
 	struct heapleaks *h;
 
-	if (!s->o->heap || !s->o->check_interval_s)
+	if (!s->o->heap)
+		return;
+	if (s->actx->exited) {
+		s->actx->exited = false;
+		if (collect_blocks(s->tr, s->tree, s->leaks, true))
+			pr_warn("heap: failed to collect the blocks of exited processes\n");
+	}
+	if (!s->o->check_interval_s)
 		return;
 	if (!s->next_check_ns) {
 		s->next_check_ns = now + s->o->check_interval_s * NSEC_PER_SEC;
@@ -451,7 +502,7 @@ void session__tick(struct session *s)
 	s->next_check_ns = now + s->o->check_interval_s * NSEC_PER_SEC;
 	/* every live block counts at a check: growth, not age, is what it looks for */
 	h = heapleaks__new(&(struct heapleaks_opts){ .threshold_bytes = UINT64_MAX });
-	if (!h || collect_blocks(s->tr, s->tree, h) || heaptrend__observe(s->trend, h))
+	if (!h || collect_blocks(s->tr, s->tree, h, false) || heaptrend__observe(s->trend, h))
 		pr_warn("heap check failed: trends will miss it\n");
 	else
 		pr_debug("heap check: %lu blocks live\n",
@@ -481,12 +532,7 @@ int session__report(struct session *s, struct run_info *ri)
 	session__drain(s, SETTLE_MS);
 	finalize_states(s->tr, s->tree);
 	if (o->heap) {
-		s->leaks = heapleaks__new(&(struct heapleaks_opts){
-			.threshold_bytes = (uint64_t)o->leak_threshold_mb << 20,
-			.by_count = o->sort_by_count,
-			.min_age_ns = (uint64_t)o->min_age_s * NSEC_PER_SEC,
-		});
-		if (!s->leaks || collect_heap_leaks(s->tr, s->tree, s->leaks, s->trend))
+		if (collect_heap_leaks(s->tr, s->tree, s->leaks, s->trend))
 			pr_warn("failed to collect the heap findings: the report has none\n");
 	}
 	ri->duration_s = (util__now_ns(CLOCK_REALTIME) - ri->start_real_ns) / 1e9;

@@ -416,6 +416,11 @@ out:
 	return err;
 }
 
+void tracer__forget_alloc(struct tracer *t, const struct qh_alloc_key *k)
+{
+	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.allocs), k);
+}
+
 bool tracer__inherited_freed(struct tracer *t, const struct qh_alloc_key *k)
 {
 	__u8 v;

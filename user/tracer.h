@@ -62,6 +62,8 @@ int tracer__find_file(pid_t pid, uint64_t dev, uint64_t ino, char *path, size_t 
 int tracer__for_each_alloc(struct tracer *t,
 			   int (*fn)(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a),
 			   void *ctx);
+/* Take a block out of the kernel's map (its process exited: it can change no more). */
+void tracer__forget_alloc(struct tracer *t, const struct qh_alloc_key *k);
 /* Has the forked child @k names freed the block it inherited at that address? */
 bool tracer__inherited_freed(struct tracer *t, const struct qh_alloc_key *k);
 /* The user stack @id (return addresses, innermost first); how many, or -errno. */

@@ -40,7 +40,7 @@ def test_heapmix_exact(qh, tmp_path):
     assert (th["count"], th["bytes"]) == (3, 300), th
     # calloc's overflow and the failed realloc left nothing behind
     sites = sorted((l["stack"][0]["symbol"], l["count"]) for l in report["leaks"]["heap"]
-                   if l["stack"][0]["module"].endswith("/heapmix"))
+                   if (l["stack"][0]["module"] or "").endswith("/heapmix"))
     assert sites == [("leak_site_a", 10), ("leak_site_b", 5), ("thread_main", 3)], sites
 
 
@@ -201,3 +201,14 @@ def test_other_libc_probed_when_mapped(qh, tmp_path):
     assert l["stack"][0]["symbol"] == "drip", l
     # one block per 10 ms for 2 s, less what ran before the library was probed
     assert 100 <= l["count"] <= 210 and l["bytes"] == 1000 * l["count"], l
+
+
+def test_exited_blocks_leave_the_map(qh, tmp_path):
+    """8 children leave 500 blocks each, 4000 in all, through a map of 1024: the blocks of
+    each exited child are collected and taken out, so nothing is lost."""
+    report = heap_report(qh, tmp_path, [qh.fx("heapchildren"), "8", "500"],
+                         opts=("-q", "--heap", "--max-allocs", "1024"))
+    assert report["events"]["lost"] == 0, report["events"]
+    own = sorted(l["count"] for l in report["leaks"]["heap"]
+                 if l["stack"][0]["symbol"] == "child_site" and not l["inherited"])
+    assert own == [500] * 8, report["leaks"]
