@@ -132,6 +132,18 @@ struct proc *proctree__find_gen(struct proctree *t, uint32_t pid, uint32_t gen)
 	return NULL;
 }
 
+bool proctree__is_dead_gen(struct proctree *t, uint32_t pid, uint32_t gen)
+{
+	struct proc *p;
+	uint32_t i;
+
+	for (p = t->buckets[bucket_of(t, pid)]; p; p = p->hnext)
+		for (i = 0; p->pid == pid && i < 4 && i < p->ndead_gens; i++)
+			if (p->dead_gens[i] == gen)
+				return true;
+	return false;
+}
+
 void proctree__set_maps(struct proc *p, struct syms_maps *m)
 {
 	syms_maps__free(p->maps);
@@ -203,6 +215,8 @@ static void on_exec(struct proctree *t, const struct qh_event_exec *e)
 	memcpy(name, e->filename, QH_FILENAME_LEN);
 	name[QH_FILENAME_LEN] = '\0';
 	proctree__set_exe(p, name);
+	if (p->stats.heap_gen != e->heap_gen)
+		p->dead_gens[p->ndead_gens++ % 4] = p->stats.heap_gen;
 	p->stats.heap_gen = e->heap_gen;
 	/* counters restart with the new program; the exit record brings the final ones */
 	p->stats.heap_bytes = 0;

@@ -34,6 +34,8 @@ struct proc {
 	char *exe;
 	struct qh_proc stats;	/* the kernel's counters, latest seen */
 	struct syms_maps *maps;	/* executable mappings, last snapshot (--heap), or NULL */
+	uint32_t dead_gens[4];	/* heap generations exec replaced, the latest ones */
+	uint32_t ndead_gens;
 	struct proc *heir;	/* heap findings: first child that inherited our blocks */
 	struct proc *next_heir;
 	struct proc *hnext;	/* hash chain */
@@ -58,6 +60,8 @@ int proctree__set_exe(struct proc *p, const char *exe);
 struct proc *proctree__find_running(struct proctree *t, uint32_t pid);
 /* The process whose address space instance (heap generation) this is, or NULL. */
 struct proc *proctree__find_gen(struct proctree *t, uint32_t pid, uint32_t gen);
+/* Was (pid, gen) an image that exec replaced? Its blocks died with it. */
+bool proctree__is_dead_gen(struct proctree *t, uint32_t pid, uint32_t gen);
 /* Replace the mappings snapshot of @p (takes ownership of @m). */
 void proctree__set_maps(struct proc *p, struct syms_maps *m);
 

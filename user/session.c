@@ -76,6 +76,9 @@ static int on_event(void *ctx, void *data, size_t size)
 		c->exited = true;
 		return 0;
 	}
+	/* the replaced image's blocks are dead: a harvest takes them out */
+	if (h->type == QH_EV_EXEC)
+		c->exited = true;
 	if (h->type == QH_EV_LIBC_NEW && size >= sizeof(struct qh_event_libc)) {
 		const struct qh_event_libc *e = data;
 		char path[PATH_MAX];
@@ -224,6 +227,22 @@ static uint64_t stack_key(struct collect_ctx *c, const struct proc *p, int64_t i
 	return key;
 }
 
+/* Harvest: remember @k, to delete from the map once the walk is over. */
+static int take(struct collect_ctx *c, const struct qh_alloc_key *k)
+{
+	if (c->ntaken == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 4096;
+		struct qh_alloc_key *t = reallocarray(c->taken, cap, sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		c->taken = t;
+		c->cap = cap;
+	}
+	c->taken[c->ntaken++] = *k;
+	return 0;
+}
+
 static int collect_one(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a)
 {
 	struct collect_ctx *c = ctx;
@@ -231,9 +250,12 @@ static int collect_one(void *ctx, const struct qh_alloc_key *k, const struct qh_
 	uint64_t key;
 	int err;
 
-	/* blocks of an image replaced by exec died with it */
-	if (!p)
+	/* blocks of an image replaced by exec died with it: out of the map */
+	if (!p) {
+		if (c->harvest && proctree__is_dead_gen(c->tree, k->tgid, k->gen))
+			return take(c, k);
 		return 0;
+	}
 	if (c->harvest) {
 		if (p->state == PROC_RUNNING)
 			return 0;
@@ -241,16 +263,9 @@ static int collect_one(void *ctx, const struct qh_alloc_key *k, const struct qh_
 		for (h = p->heir; h; h = h->next_heir)
 			if (h->state == PROC_RUNNING && a->ts_ns < h->stats.fork_ns)
 				return 0;
-		if (c->ntaken == c->cap) {
-			size_t cap = c->cap ? c->cap * 2 : 4096;
-			struct qh_alloc_key *t = reallocarray(c->taken, cap, sizeof(*t));
-
-			if (!t)
-				return -ENOMEM;
-			c->taken = t;
-			c->cap = cap;
-		}
-		c->taken[c->ntaken++] = *k;
+		err = take(c, k);
+		if (err)
+			return err;
 	}
 	key = stack_key(c, p, a->stack_id);
 	err = heapleaks__add(c->leaks, p, a, key, false, c->now);

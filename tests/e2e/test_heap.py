@@ -212,3 +212,13 @@ def test_exited_blocks_leave_the_map(qh, tmp_path):
     own = sorted(l["count"] for l in report["leaks"]["heap"]
                  if l["stack"][0]["symbol"] == "child_site" and not l["inherited"])
     assert own == [500] * 8, report["leaks"]
+
+
+def test_exec_drops_blocks(qh, tmp_path):
+    """A process that execs 5 times, leaving 500 blocks in each image, through a map of 1024:
+    each exec drops the replaced image's blocks; only the last image's are findings."""
+    report = heap_report(qh, tmp_path, [qh.fx("execchain"), "5", "500"],
+                         opts=("-q", "--heap", "--max-allocs", "1024"))
+    assert report["events"]["lost"] == 0, report["events"]
+    assert [(l["count"], l["bytes"]) for l in report["leaks"]["heap"]] == [(500, 500 * 64)], \
+        report["leaks"]
