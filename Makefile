@@ -116,7 +116,7 @@ unit-test: $(UNIT_TESTS)
 	$(Q)OUTPUT=$(OUTPUT) ./tests/run --unit
 
 demo: $(OUTPUT)/qhtrace $(OUTPUT)/fixtures/demo
-	$(Q)$(OUTPUT)/qhtrace attach -o $(OUTPUT)/demo-report.json -- $(OUTPUT)/fixtures/demo
+	$(Q)$(OUTPUT)/qhtrace attach --heap -o $(OUTPUT)/demo-report.json -- $(OUTPUT)/fixtures/demo
 	@echo "JSON report: $(OUTPUT)/demo-report.json"
 
 # the heap benchmark: its own no-op BPF object (the floor) beside qhtrace

@@ -424,12 +424,13 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 	s->tree = proctree__new();
 	s->actx = calloc(1, sizeof(*s->actx));
 	s->trend = heaptrend__new();
-	s->leaks = heapleaks__new(&(struct heapleaks_opts){
-		.threshold_bytes = (uint64_t)o->leak_threshold_mb << 20,
-		.by_count = o->sort_by_count,
-		.min_age_ns = (uint64_t)o->min_age_s * NSEC_PER_SEC,
-	});
-	if (!s->tree || !s->actx || !s->trend || !s->leaks) {
+	if (o->heap)
+		s->leaks = heapleaks__new(&(struct heapleaks_opts){
+			.threshold_bytes = (uint64_t)o->leak_threshold_mb << 20,
+			.by_count = o->sort_by_count,
+			.min_age_ns = (uint64_t)o->min_age_s * NSEC_PER_SEC,
+		});
+	if (!s->tree || !s->actx || !s->trend || (o->heap && !s->leaks)) {
 		pr_err("out of memory\n");
 		return -ENOMEM;
 	}
