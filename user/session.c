@@ -52,7 +52,7 @@ static void exec_maps(struct proc *p, const struct qh_event_exec *e)
 
 struct session_events {
 	struct tracer *tr;
-	bool exited;	/* a process exited since the last harvest of heap blocks */
+	bool harvest_due;	/* a process exited or exec'd since the last harvest of heap blocks */
 	struct proctree *tree;
 	bool heap;
 };
@@ -73,12 +73,12 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (!c->heap || size < sizeof(*h))
 		return 0;
 	if (h->type == QH_EV_EXIT) {
-		c->exited = true;
+		c->harvest_due = true;
 		return 0;
 	}
 	/* the replaced image's blocks are dead: a harvest takes them out */
 	if (h->type == QH_EV_EXEC)
-		c->exited = true;
+		c->harvest_due = true;
 	if (h->type == QH_EV_LIBC_NEW && size >= sizeof(struct qh_event_libc)) {
 		const struct qh_event_libc *e = data;
 		char path[PATH_MAX];
@@ -502,8 +502,8 @@ void session__tick(struct session *s)
 
 	if (!s->o->heap)
 		return;
-	if (s->actx->exited) {
-		s->actx->exited = false;
+	if (s->actx->harvest_due) {
+		s->actx->harvest_due = false;
 		if (collect_blocks(s->tr, s->tree, s->leaks, true))
 			pr_warn("heap: failed to collect the blocks of exited processes\n");
 	}
