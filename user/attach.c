@@ -152,22 +152,18 @@ int cmd_attach(int argc, char **argv)
 	struct run_info ri = { .mode = "attach", .exit_code = -1 };
 	struct session s = { .efd = -1 };
 	struct attach_opts o;
-	char path[PATH_MAX], libc[PATH_MAX] = "", why[PATH_MAX + 64];
-	sigset_t mask, oldmask;
+	char path[PATH_MAX], libc[PATH_MAX] = "";
+	sigset_t oldmask;
 	uint64_t t0;
 	bool done = false;
 
 	err = cli__parse_attach(argc, argv, &o);
 	if (err)
 		return err > 0 ? 0 : QH_EXIT_USAGE;
-	if (o.verbose)
-		log__set_level(QH_LOG_DEBUG);
-	if (o.output && util__check_output(o.output, why, sizeof(why))) {
-		pr_err("cannot write the report to %s: %s\n", o.output, why);
-		return QH_EXIT_USAGE;
-	}
-	if (tracer__preflight())
-		return QH_EXIT_ERROR;
+	code = session__preflight(&o);
+	if (code)
+		return code;
+	code = QH_EXIT_ERROR;
 	code = resolve_cmd(o.argv[0], path, sizeof(path));
 	if (code)
 		return code;
@@ -180,18 +176,9 @@ int cmd_attach(int argc, char **argv)
 	}
 
 	/* signals arrive through the event loop, never in the middle of it */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &mask, &oldmask);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0) {
-		pr_err("failed to create signalfd: %s\n", strerror(errno));
+	sfd = session__signals(&oldmask, true);
+	if (sfd < 0)
 		goto cleanup;
-	}
 	/* orphans of the run are re-parented to us, so they stay visible and get reaped */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 

@@ -62,25 +62,21 @@ int cmd_leaks(int argc, char **argv)
 	struct run_info ri = { .mode = "leaks", .exit_code = -1 };
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct session s = { .efd = -1 };
-	char libc[PATH_MAX], why[PATH_MAX + 64], *cmdbuf = NULL, **cmd = NULL;
+	char libc[PATH_MAX], *cmdbuf = NULL, **cmd = NULL;
 	int sfd = -1, err, code = QH_EXIT_ERROR, cmdc = 0;
 	uint64_t deadline = 0;
 	struct procfs_stat st;
 	struct attach_opts o;
-	sigset_t mask, oldmask;
+	sigset_t oldmask;
 	bool done = false;
 
 	err = cli__parse_leaks(argc, argv, &o);
 	if (err)
 		return err > 0 ? 0 : QH_EXIT_USAGE;
-	if (o.verbose)
-		log__set_level(QH_LOG_DEBUG);
-	if (o.output && util__check_output(o.output, why, sizeof(why))) {
-		pr_err("cannot write the report to %s: %s\n", o.output, why);
-		return QH_EXIT_USAGE;
-	}
-	if (tracer__preflight())
-		return QH_EXIT_ERROR;
+	code = session__preflight(&o);
+	if (code)
+		return code;
+	code = QH_EXIT_ERROR;
 	if (procfs__read_stat(o.pid, &st) || st.state == 'Z') {
 		pr_err("no running process with pid %u\n", o.pid);
 		return QH_EXIT_ERROR;
@@ -97,16 +93,9 @@ int cmd_leaks(int argc, char **argv)
 	}
 	cmd = target_cmdline(o.pid, &cmdc, &cmdbuf);
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, &oldmask);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0) {
-		pr_err("failed to create signalfd: %s\n", strerror(errno));
+	sfd = session__signals(&oldmask, false);
+	if (sfd < 0)
 		goto cleanup;
-	}
 	if (session__open(&s, &o, libc))
 		goto cleanup;
 	err = session__trace_pid(&s, o.pid);

@@ -4,7 +4,9 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/epoll.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -412,6 +414,39 @@ static bool any_exited(struct proctree *t)
 	return false;
 }
 
+
+int session__preflight(const struct attach_opts *o)
+{
+	char why[PATH_MAX + 64];
+
+	if (o->verbose)
+		log__set_level(QH_LOG_DEBUG);
+	if (o->output && util__check_output(o->output, why, sizeof(why))) {
+		pr_err("cannot write the report to %s: %s\n", o->output, why);
+		return QH_EXIT_USAGE;
+	}
+	return tracer__preflight() ? QH_EXIT_ERROR : 0;
+}
+
+int session__signals(sigset_t *oldmask, bool children)
+{
+	sigset_t mask;
+	int sfd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	if (children) {
+		sigaddset(&mask, SIGCHLD);
+		sigaddset(&mask, SIGQUIT);
+	}
+	sigprocmask(SIG_BLOCK, &mask, oldmask);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		pr_err("failed to create signalfd: %s\n", strerror(errno));
+	return sfd;
+}
 
 int session__open(struct session *s, const struct attach_opts *o, const char *libc)
 {

@@ -8,6 +8,7 @@
 #define __QH_SESSION_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include "cli.h"
@@ -28,6 +29,17 @@ struct session {
 	uint64_t next_check_ns;		/* CLOCK_MONOTONIC */
 	int efd;	/* epoll: the ring buffer, plus what the command adds */
 };
+
+/*
+ * Before anything starts: -v, the output path, privileges and BTF. 0, or the exit code to
+ * return after the one-line error it printed.
+ */
+int session__preflight(const struct attach_opts *o);
+/*
+ * Block SIGINT, SIGTERM, SIGHUP (and, with @children, SIGCHLD and SIGQUIT) and return a
+ * signalfd for them, so they arrive through the event loop; -1 after an error message.
+ */
+int session__signals(sigset_t *oldmask, bool children);
 
 /* Load and attach every probe; with o->heap, probe the C library at @libc. */
 int session__open(struct session *s, const struct attach_opts *o, const char *libc);
