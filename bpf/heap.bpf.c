@@ -219,72 +219,51 @@ static __always_inline __u64 mul_sat(__u64 n, __u64 size)
 	return n > lim ? ~0ULL : n * size;
 }
 
+/*
+ * One entry program for the whole family: the loader attaches it with one uprobe_multi link,
+ * the function in each probe's cookie. One link detaches in one RCU grace period; a link per
+ * function made qhtrace's exit wait for each in turn.
+ */
 SEC("uprobe")
-int BPF_KPROBE(malloc_entry, size_t size)
+int BPF_KPROBE(heap_entry, __u64 a0, __u64 a1, __u64 a2)
 {
-	return heap_enter(ctx, QH_HEAP_MALLOC, size, 0, 0);
-}
+	__u32 tgid;
+	struct qh_proc *p;
 
-SEC("uprobe")
-int BPF_KPROBE(calloc_entry, size_t n, size_t size)
-{
-	return heap_enter(ctx, QH_HEAP_CALLOC, mul_sat(n, size), 0, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(realloc_entry, void *ptr, size_t size)
-{
-	return heap_enter(ctx, QH_HEAP_REALLOC, size, (__u64)ptr, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(reallocarray_entry, void *ptr, size_t n, size_t size)
-{
-	return heap_enter(ctx, QH_HEAP_REALLOCARRAY, mul_sat(n, size), (__u64)ptr, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(posix_memalign_entry, void **memptr, size_t align, size_t size)
-{
-	return heap_enter(ctx, QH_HEAP_POSIX_MEMALIGN, size, 0, (__u64)memptr);
-}
-
-/* aligned_alloc and memalign: (alignment, size) */
-SEC("uprobe")
-int BPF_KPROBE(memalign_entry, size_t align, size_t size)
-{
-	return heap_enter(ctx, QH_HEAP_MEMALIGN, size, 0, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(valloc_entry, size_t size)
-{
-	return heap_enter(ctx, QH_HEAP_VALLOC, size, 0, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(pvalloc_entry, size_t size)
-{
-	/* pvalloc rounds the size up to whole pages */
-	return heap_enter(ctx, QH_HEAP_PVALLOC, (size + 4095) & ~4095ULL, 0, 0);
+	switch (bpf_get_attach_cookie(ctx)) {
+	case QH_HEAP_MALLOC:
+		return heap_enter(ctx, QH_HEAP_MALLOC, a0, 0, 0);
+	case QH_HEAP_CALLOC:
+		return heap_enter(ctx, QH_HEAP_CALLOC, mul_sat(a0, a1), 0, 0);
+	case QH_HEAP_REALLOC:
+		return heap_enter(ctx, QH_HEAP_REALLOC, a1, a0, 0);
+	case QH_HEAP_REALLOCARRAY:
+		return heap_enter(ctx, QH_HEAP_REALLOCARRAY, mul_sat(a1, a2), a0, 0);
+	case QH_HEAP_POSIX_MEMALIGN:
+		return heap_enter(ctx, QH_HEAP_POSIX_MEMALIGN, a2, 0, a0);
+	case QH_HEAP_ALIGNED_ALLOC:
+	case QH_HEAP_MEMALIGN:
+		/* (alignment, size) */
+		return heap_enter(ctx, QH_HEAP_MEMALIGN, a1, 0, 0);
+	case QH_HEAP_VALLOC:
+		return heap_enter(ctx, QH_HEAP_VALLOC, a0, 0, 0);
+	case QH_HEAP_PVALLOC:
+		/* pvalloc rounds the size up to whole pages */
+		return heap_enter(ctx, QH_HEAP_PVALLOC, (a0 + 4095) & ~4095ULL, 0, 0);
+	case QH_HEAP_FREE:
+		if (!a0)
+			return 0;
+		tgid = bpf_get_current_pid_tgid() >> 32;
+		p = bpf_map_lookup_elem(&procs, &tgid);
+		if (p)
+			heap_forget(p, tgid, a0);
+		return 0;
+	}
+	return 0;
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(alloc_return)
 {
 	return heap_exit(ctx);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(free_entry, void *ptr)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct qh_proc *p;
-
-	if (!ptr)
-		return 0;
-	p = bpf_map_lookup_elem(&procs, &tgid);
-	if (p)
-		heap_forget(p, tgid, (__u64)ptr);
-	return 0;
 }

@@ -217,7 +217,6 @@ int cmd_attach(int argc, char **argv)
 		struct epoll_event evs[4];
 		int i, n = epoll_wait(s.efd, evs, 4, 1000);
 
-		session__tick(&s);
 		if (n < 0 && errno != EINTR) {
 			pr_err("epoll_wait: %s\n", strerror(errno));
 			break;
@@ -244,6 +243,8 @@ int cmd_attach(int argc, char **argv)
 				}
 			}
 		}
+		/* after the records: a harvest sees the exits and execs just consumed */
+		session__tick(&s);
 	}
 
 	code = exec_errno ? (exec_errno == ENOENT ? QH_EXIT_NOTFOUND : QH_EXIT_NOEXEC)

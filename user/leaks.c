@@ -127,7 +127,6 @@ int cmd_leaks(int argc, char **argv)
 				timeout = (deadline - now) / 1000000 + 1;
 		}
 		n = epoll_wait(s.efd, evs, 4, timeout);
-		session__tick(&s);
 		if (n < 0 && errno != EINTR) {
 			pr_err("epoll_wait: %s\n", strerror(errno));
 			break;
@@ -142,6 +141,8 @@ int cmd_leaks(int argc, char **argv)
 			while (read(sfd, &si, sizeof(si)) == sizeof(si))
 				done = true;
 		}
+		/* after the records: a harvest sees the exits and execs just consumed */
+		session__tick(&s);
 		/* the process is gone: what it left is final */
 		p = proctree__first(s.tree);
 		if (p && p->pid == o.pid && p->state != PROC_RUNNING)

@@ -36,44 +36,72 @@ struct tracer {
 	struct qhtrace_bpf *skel;
 	struct ring_buffer *rb;
 	int ncpus;
-	struct bpf_link *heap_links[QH_MAX_HEAP_LINKS];
+	int heap_links[QH_MAX_HEAP_LINKS]; /* uprobe_multi link fds */
 	int nheap_links;
 };
 
-/* The malloc family: entry program, and whether the return value is a new block. */
+/* The malloc family: the cookie heap_entry dispatches on, and whether it returns a block. */
 struct heap_fn {
 	const char *sym;
-	struct bpf_program *(*entry)(struct qhtrace_bpf *s);
+	enum qh_heap_fn fn;
 	bool returns_block;
 };
 
-#define HEAP_PROG(name)                                                                        \
-	static struct bpf_program *prog_##name(struct qhtrace_bpf *s)                           \
-	{                                                                                      \
-		return s->progs.name;                                                              \
-	}
-HEAP_PROG(malloc_entry)
-HEAP_PROG(calloc_entry)
-HEAP_PROG(realloc_entry)
-HEAP_PROG(reallocarray_entry)
-HEAP_PROG(posix_memalign_entry)
-HEAP_PROG(memalign_entry)
-HEAP_PROG(valloc_entry)
-HEAP_PROG(pvalloc_entry)
-HEAP_PROG(free_entry)
-
 static const struct heap_fn heap_fns[] = {
-	{ "malloc", prog_malloc_entry, true },
-	{ "calloc", prog_calloc_entry, true },
-	{ "realloc", prog_realloc_entry, true },
-	{ "reallocarray", prog_reallocarray_entry, true },
-	{ "posix_memalign", prog_posix_memalign_entry, true },
-	{ "aligned_alloc", prog_memalign_entry, true },
-	{ "memalign", prog_memalign_entry, true },
-	{ "valloc", prog_valloc_entry, true },
-	{ "pvalloc", prog_pvalloc_entry, true },
-	{ "free", prog_free_entry, false },
+	{ "malloc", QH_HEAP_MALLOC, true },
+	{ "calloc", QH_HEAP_CALLOC, true },
+	{ "realloc", QH_HEAP_REALLOC, true },
+	{ "reallocarray", QH_HEAP_REALLOCARRAY, true },
+	{ "posix_memalign", QH_HEAP_POSIX_MEMALIGN, true },
+	{ "aligned_alloc", QH_HEAP_ALIGNED_ALLOC, true },
+	{ "memalign", QH_HEAP_MEMALIGN, true },
+	{ "valloc", QH_HEAP_VALLOC, true },
+	{ "pvalloc", QH_HEAP_PVALLOC, true },
+	{ "free", QH_HEAP_FREE, false },
 };
+
+#define NR_HEAP_FNS (sizeof(heap_fns) / sizeof(heap_fns[0]))
+
+/*
+ * uprobe_multi links (v6.6), made by hand: libbpf 1.1 knows neither the attach type nor the
+ * link_create fields. Values and layout from include/uapi/linux/bpf.h.
+ */
+#define QH_BPF_TRACE_UPROBE_MULTI 48
+#define QH_BPF_F_UPROBE_MULTI_RETURN 1U
+
+struct qh_link_create_uprobe_multi {
+	__u32 prog_fd;
+	__u32 target_fd;
+	__u32 attach_type;
+	__u32 flags;
+	__u64 path;
+	__u64 offsets;
+	__u64 ref_ctr_offsets;
+	__u64 cookies;
+	__u32 cnt;
+	__u32 multi_flags;
+	__u32 pid;
+};
+
+static int uprobe_multi_link(int prog_fd, const char *path, const uint64_t *offsets,
+			     const uint64_t *cookies, uint32_t cnt, bool ret)
+{
+	union bpf_attr attr;
+	struct qh_link_create_uprobe_multi *lc = (void *)&attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	lc->prog_fd = prog_fd;
+	lc->attach_type = QH_BPF_TRACE_UPROBE_MULTI;
+	lc->path = (uintptr_t)path;
+	lc->offsets = (uintptr_t)offsets;
+	lc->cookies = (uintptr_t)cookies;
+	lc->cnt = cnt;
+	lc->multi_flags = ret ? QH_BPF_F_UPROBE_MULTI_RETURN : 0;
+	/* pid 0: every process mapping the library; the programs filter on `procs` */
+	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	return fd < 0 ? -errno : fd;
+}
 
 static bool has_cap(int cap)
 {
@@ -163,12 +191,13 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 			bpf_map__set_max_entries(t->skel->maps.stacks, 1);
 		bpf_map__set_max_entries(t->skel->maps.allocs, opts->max_allocs);
 		bpf_map__set_max_entries(t->skel->maps.inherited_freed, opts->max_allocs / 4 + 1);
+		bpf_program__set_expected_attach_type(t->skel->progs.heap_entry,
+						      QH_BPF_TRACE_UPROBE_MULTI);
+		bpf_program__set_expected_attach_type(t->skel->progs.alloc_return,
+						      QH_BPF_TRACE_UPROBE_MULTI);
 	} else {
-		size_t i;
-
 		/* not loaded at all: no verifier time, no kernel memory */
-		for (i = 0; i < sizeof(heap_fns) / sizeof(heap_fns[0]); i++)
-			bpf_program__set_autoload(heap_fns[i].entry(t->skel), false);
+		bpf_program__set_autoload(t->skel->progs.heap_entry, false);
 		bpf_program__set_autoload(t->skel->progs.alloc_return, false);
 		bpf_map__set_max_entries(t->skel->maps.allocs, 1);
 		bpf_map__set_max_entries(t->skel->maps.inherited_freed, 1);
@@ -217,23 +246,33 @@ static void *destroy_link(void *arg)
 	return NULL;
 }
 
+static void *close_fd(void *arg)
+{
+	int *fd = arg;
+
+	close(*fd);
+	*fd = -1;
+	return NULL;
+}
+
 /*
  * Detaching a perf-event tracepoint waits for an RCU grace period (~70 ms here); one after
  * the other, the syscall tracepoints alone would hold qhtrace's exit for half a second.
  * Detached from one thread each, they share the grace periods.
  */
-static void destroy_links(struct bpf_object_skeleton *s, struct bpf_link **extra, int nextra)
+static void destroy_links(struct bpf_object_skeleton *s, int *extra, int nextra)
 {
 	pthread_t tids[32 + QH_MAX_HEAP_LINKS];
 	int i, n = 0;
 
 	for (i = 0; i < s->prog_cnt + nextra; i++) {
-		struct bpf_link **link = i < s->prog_cnt ? s->progs[i].link : &extra[i - s->prog_cnt];
+		void *(*fn)(void *) = i < s->prog_cnt ? destroy_link : close_fd;
+		void *arg = i < s->prog_cnt ? (void *)s->progs[i].link : &extra[i - s->prog_cnt];
 
-		if (!*link)
+		if (i < s->prog_cnt ? !*s->progs[i].link : extra[i - s->prog_cnt] < 0)
 			continue;
-		if (pthread_create(&tids[n], NULL, destroy_link, link))
-			destroy_link(link);
+		if (pthread_create(&tids[n], NULL, fn, arg))
+			fn(arg);
 		else
 			n++;
 	}
@@ -310,32 +349,20 @@ int tracer__find_libc(pid_t pid, char *path, size_t len)
 	return err;
 }
 
-static int heap_attach_one(struct tracer *t, struct bpf_program *prog, bool ret, const char *path,
-			   uint64_t off)
-{
-	struct bpf_link *link;
-
-	if (t->nheap_links >= QH_MAX_HEAP_LINKS)
-		return -E2BIG;
-	/* pid -1: every process mapping the library; the programs filter on `procs` */
-	link = bpf_program__attach_uprobe(prog, ret, -1, path, off);
-	if (!link)
-		return -errno;
-	t->heap_links[t->nheap_links++] = link;
-	return 0;
-}
-
 int tracer__attach_heap(struct tracer *t, const char *path)
 {
-	uint64_t seen[sizeof(heap_fns) / sizeof(heap_fns[0])];
+	uint64_t entry_off[NR_HEAP_FNS], entry_fn[NR_HEAP_FNS], ret_off[NR_HEAP_FNS];
+	uint64_t seen[NR_HEAP_FNS];
 	struct qh_file_key key = {};
+	size_t i, j, n = 0, nret = 0;
 	__u32 one = 1;
 	struct stat st;
-	size_t i, j, nseen = 0;
-	int err;
+	int err, fd;
 
-	if (!bpf_program__autoload(t->skel->progs.malloc_entry))
+	if (!bpf_program__autoload(t->skel->progs.heap_entry))
 		return -EINVAL;
+	if (t->nheap_links + 2 > QH_MAX_HEAP_LINKS)
+		return -E2BIG;
 	if (stat(path, &st)) {
 		err = -errno;
 		pr_err("failed to probe the C library %s: %s\n", path, strerror(-err));
@@ -346,7 +373,7 @@ int tracer__attach_heap(struct tracer *t, const char *path)
 	key.ino = st.st_ino;
 	if (!bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.libc_files), &key, &one))
 		return 0; /* probed already */
-	for (i = 0; i < sizeof(heap_fns) / sizeof(heap_fns[0]); i++) {
+	for (i = 0; i < NR_HEAP_FNS; i++) {
 		const struct heap_fn *fn = &heap_fns[i];
 		uint64_t file_off, probe_off;
 		char why[128];
@@ -357,23 +384,40 @@ int tracer__attach_heap(struct tracer *t, const char *path)
 			continue;
 		}
 		/* aliases (aligned_alloc and memalign in glibc 2.36) share one address */
-		for (j = 0; j < nseen && seen[j] != file_off; j++)
+		for (j = 0; j < n && seen[j] != file_off; j++)
 			;
-		if (j < nseen) {
+		if (j < n) {
 			pr_debug("%s: %s is an alias of a function already probed\n", path, fn->sym);
 			continue;
 		}
-		seen[nseen++] = file_off;
+		seen[n] = file_off;
 		pr_debug("%s: %s at file offset 0x%lx, entry probe at +%lu: %s\n", path, fn->sym,
 			 (unsigned long)file_off, (unsigned long)probe_off, why);
-		err = heap_attach_one(t, fn->entry(t->skel), false, path, file_off + probe_off);
-		if (!err && fn->returns_block)
-			err = heap_attach_one(t, t->skel->progs.alloc_return, true, path, file_off);
-		if (err) {
-			pr_err("failed to attach %s uprobe in %s: %s\n", fn->sym, path, strerror(-err));
-			return err;
-		}
+		entry_off[n] = file_off + probe_off;
+		entry_fn[n++] = fn->fn;
+		if (fn->returns_block)
+			ret_off[nret++] = file_off;
 	}
+	if (!n) {
+		pr_err("%s: no malloc-family function found\n", path);
+		return -ENOENT;
+	}
+	fd = uprobe_multi_link(bpf_program__fd(t->skel->progs.heap_entry), path, entry_off,
+			       entry_fn, n, false);
+	if (fd < 0) {
+		pr_err("failed to attach the malloc-family uprobes in %s: %s -- uprobe_multi needs "
+		       "Linux 6.6\n", path, strerror(-fd));
+		return fd;
+	}
+	t->heap_links[t->nheap_links++] = fd;
+	fd = uprobe_multi_link(bpf_program__fd(t->skel->progs.alloc_return), path, ret_off, NULL,
+			       nret, true);
+	if (fd < 0) {
+		pr_err("failed to attach the malloc-family return probes in %s: %s\n", path,
+		       strerror(-fd));
+		return fd;
+	}
+	t->heap_links[t->nheap_links++] = fd;
 	one = 1;
 	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.libc_files), &key, &one, BPF_ANY)) {
 		err = -errno;
@@ -522,12 +566,12 @@ int tracer__prog_count(struct tracer *t)
 	return t->skel->skeleton->prog_cnt;
 }
 
-static __u32 link_prog_id(struct bpf_link *link)
+static __u32 link_prog_id(int link_fd)
 {
 	struct bpf_link_info info = {};
 	__u32 len = sizeof(info);
 
-	if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len))
+	if (bpf_obj_get_info_by_fd(link_fd, &info, &len))
 		return 0;
 	return info.prog_id;
 }

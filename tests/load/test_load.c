@@ -25,9 +25,7 @@
 static const char *const expected_progs[] = {
 	"sched_process_fork", "sched_process_exec", "sched_process_exit", "sched_process_free",
 	"rss_stat", "sys_exit_mmap", "sys_enter_munmap", "sys_exit_munmap", "sys_enter_mremap",
-	"sys_exit_mremap", "sys_exit_brk", "malloc_entry", "calloc_entry", "realloc_entry",
-	"reallocarray_entry", "posix_memalign_entry", "memalign_entry", "valloc_entry",
-	"pvalloc_entry", "alloc_return", "free_entry",
+	"sys_exit_mremap", "sys_exit_brk", "heap_entry", "alloc_return",
 };
 
 struct ctx {
