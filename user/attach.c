@@ -148,7 +148,6 @@ int cmd_attach(int argc, char **argv)
 {
 	struct held_child child = { .pid = -1, .go_fd = -1, .err_fd = -1 };
 	int sfd = -1, err, code = QH_EXIT_ERROR, status = 0, exec_errno = 0;
-	struct epoll_event ev = { .events = EPOLLIN };
 	struct run_info ri = { .mode = "attach", .exit_code = -1 };
 	struct session s = { .efd = -1 };
 	struct attach_opts o;
@@ -188,15 +187,8 @@ int cmd_attach(int argc, char **argv)
 		pr_err("failed to start %s: %s\n", o.argv[0], strerror(-err));
 		goto cleanup;
 	}
-	if (session__open(&s, &o, libc))
+	if (session__open(&s, &o, libc, sfd) || session__trace_pid(&s, child.pid))
 		goto cleanup;
-	err = session__trace_pid(&s, child.pid);
-	if (err) {
-		pr_err("failed to trace pid %d: %s\n", child.pid, strerror(-err));
-		goto cleanup;
-	}
-	ev.data.fd = sfd;
-	epoll_ctl(s.efd, EPOLL_CTL_ADD, sfd, &ev);
 
 	ri.start_real_ns = util__now_ns(CLOCK_REALTIME);
 	pr_debug("probes attached in %.1f ms; starting %s\n",

@@ -60,7 +60,6 @@ static char **target_cmdline(pid_t pid, int *argc, char **buf)
 int cmd_leaks(int argc, char **argv)
 {
 	struct run_info ri = { .mode = "leaks", .exit_code = -1 };
-	struct epoll_event ev = { .events = EPOLLIN };
 	struct session s = { .efd = -1 };
 	char libc[PATH_MAX], *cmdbuf = NULL, **cmd = NULL;
 	int sfd = -1, err, code = QH_EXIT_ERROR, cmdc = 0;
@@ -96,15 +95,8 @@ int cmd_leaks(int argc, char **argv)
 	sfd = session__signals(&oldmask, false);
 	if (sfd < 0)
 		goto cleanup;
-	if (session__open(&s, &o, libc))
+	if (session__open(&s, &o, libc, sfd) || session__trace_pid(&s, o.pid))
 		goto cleanup;
-	err = session__trace_pid(&s, o.pid);
-	if (err) {
-		pr_err("failed to trace pid %u: %s\n", o.pid, strerror(-err));
-		goto cleanup;
-	}
-	ev.data.fd = sfd;
-	epoll_ctl(s.efd, EPOLL_CTL_ADD, sfd, &ev);
 	ri.start_real_ns = util__now_ns(CLOCK_REALTIME);
 	if (o.duration_s)
 		deadline = util__now_ns(CLOCK_MONOTONIC) + o.duration_s * NSEC_PER_SEC;

@@ -448,7 +448,7 @@ int session__signals(sigset_t *oldmask, bool children)
 	return sfd;
 }
 
-int session__open(struct session *s, const struct attach_opts *o, const char *libc)
+int session__open(struct session *s, const struct attach_opts *o, const char *libc, int sfd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	int err;
@@ -499,6 +499,8 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 	}
 	ev.data.fd = tracer__epoll_fd(s->tr);
 	epoll_ctl(s->efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	ev.data.fd = sfd;
+	epoll_ctl(s->efd, EPOLL_CTL_ADD, sfd, &ev);
 	/* the loader's transient memory (vmlinux BTF, ELF) is not needed any more */
 	malloc_trim(0);
 	return 0;
@@ -522,8 +524,10 @@ int session__trace_pid(struct session *s, pid_t pid)
 	struct proc *p;
 	int err = session__seed(s->tr, s->tree, pid);
 
-	if (err)
+	if (err) {
+		pr_err("failed to trace pid %d: %s\n", pid, strerror(-err));
 		return err;
+	}
 	p = proctree__find_running(s->tree, pid);
 	if (p && s->o->heap)
 		refresh_maps(p);

@@ -41,11 +41,14 @@ int session__preflight(const struct attach_opts *o);
  */
 int session__signals(sigset_t *oldmask, bool children);
 
-/* Load and attach every probe; with o->heap, probe the C library at @libc. */
-int session__open(struct session *s, const struct attach_opts *o, const char *libc);
+/*
+ * Load and attach every probe; with o->heap, probe the C library at @libc. The event loop's
+ * epoll (s->efd) watches the ring buffer and the signalfd @sfd.
+ */
+int session__open(struct session *s, const struct attach_opts *o, const char *libc, int sfd);
 void session__close(struct session *s);
 
-/* Trace a process that exists now, and its descendants from now on. */
+/* Trace a process that exists now, and its descendants from now on (errors are printed). */
 int session__trace_pid(struct session *s, pid_t pid);
 /* The same on a bare tracer and model (the load tests use it). */
 int session__seed(struct tracer *tr, struct proctree *t, pid_t pid);
