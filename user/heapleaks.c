@@ -132,22 +132,31 @@ enum severity severity__of(uint64_t bytes, double growth_bytes_per_s, uint64_t t
 /* A rate over less than this says little: a process that ran 0.1 s has no trend. */
 #define QH_MIN_RATE_AGE_S 10.0
 
-static enum severity severity_of_leak(const struct heap_leak *l, uint64_t threshold)
+/* Rate and severity of a finding from its bytes, age and growing checks. */
+static void grade(struct heap_leak *l, uint64_t threshold)
 {
-	return severity__of(l->bytes, l->age_s >= QH_MIN_RATE_AGE_S ? l->growth_bytes_per_s : 0,
-			    threshold);
+	/* the average rate since the oldest block: bytes over the time they piled up in */
+	l->growth_bytes_per_s = l->age_s > 0.001 ? l->bytes / l->age_s : 0;
+	l->severity = severity__of(l->bytes,
+				   l->age_s >= QH_MIN_RATE_AGE_S ? l->growth_bytes_per_s : 0,
+				   threshold);
+	if (l->growing_checks >= QH_GROWING_CHECKS && l->severity < SEV_CRITICAL)
+		l->severity++;
 }
 
+static int desc(uint64_t a, uint64_t b)
+{
+	return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/* Largest first; then more blocks (or bytes); then the oldest. */
 static int by_count_desc(const void *a, const void *b)
 {
 	const struct heap_leak *x = *(const struct heap_leak *const *)a;
 	const struct heap_leak *y = *(const struct heap_leak *const *)b;
 
-	if (x->count != y->count)
-		return x->count < y->count ? 1 : -1;
-	if (x->bytes != y->bytes)
-		return x->bytes < y->bytes ? 1 : -1;
-	return x->oldest_ns < y->oldest_ns ? -1 : x->oldest_ns > y->oldest_ns;
+	return desc(x->count, y->count) ?: desc(x->bytes, y->bytes) ?:
+	       -desc(x->oldest_ns, y->oldest_ns);
 }
 
 static int by_bytes_desc(const void *a, const void *b)
@@ -155,11 +164,14 @@ static int by_bytes_desc(const void *a, const void *b)
 	const struct heap_leak *x = *(const struct heap_leak *const *)a;
 	const struct heap_leak *y = *(const struct heap_leak *const *)b;
 
-	if (x->bytes != y->bytes)
-		return x->bytes < y->bytes ? 1 : -1;
-	if (x->count != y->count)
-		return x->count < y->count ? 1 : -1;
-	return x->oldest_ns < y->oldest_ns ? -1 : x->oldest_ns > y->oldest_ns;
+	return desc(x->bytes, y->bytes) ?: desc(x->count, y->count) ?:
+	       -desc(x->oldest_ns, y->oldest_ns);
+}
+
+static void sort_findings(struct heapleaks *h)
+{
+	if (h->count > 1)
+		qsort(h->all, h->count, sizeof(*h->all), h->o.by_count ? by_count_desc : by_bytes_desc);
 }
 
 void heapleaks__finish(struct heapleaks *h, uint64_t now_ns)
@@ -172,14 +184,9 @@ void heapleaks__finish(struct heapleaks *h, uint64_t now_ns)
 		uint64_t end = l->proc->end_ns ? l->proc->end_ns : now_ns;
 
 		l->age_s = end > l->oldest_ns ? (end - l->oldest_ns) / 1e9 : 0;
-		/* the average rate since the oldest block: bytes over the time they piled up in */
-		l->growth_bytes_per_s = l->age_s > 0.001 ? l->bytes / l->age_s : 0;
-		l->severity = severity_of_leak(l, h->o.threshold_bytes);
-		if (l->growing_checks >= QH_GROWING_CHECKS && l->severity < SEV_CRITICAL)
-			l->severity++;
+		grade(l, h->o.threshold_bytes);
 	}
-	if (h->count > 1)
-		qsort(h->all, h->count, sizeof(*h->all), h->o.by_count ? by_count_desc : by_bytes_desc);
+	sort_findings(h);
 }
 
 size_t heapleaks__count(const struct heapleaks *h)
@@ -290,13 +297,9 @@ void heapleaks__merge_same_frames(struct heapleaks *h)
 	for (i = 0; i < h->count; i++) {
 		struct heap_leak *l = h->all[i];
 
-		l->growth_bytes_per_s = l->age_s > 0.001 ? l->bytes / l->age_s : 0;
-		l->severity = severity_of_leak(l, h->o.threshold_bytes);
-		if (l->growing_checks >= QH_GROWING_CHECKS && l->severity < SEV_CRITICAL)
-			l->severity++;
+		grade(l, h->o.threshold_bytes);
 	}
-	if (h->count > 1)
-		qsort(h->all, h->count, sizeof(*h->all), h->o.by_count ? by_count_desc : by_bytes_desc);
+	sort_findings(h);
 }
 
 void heap_leak__set_frames(struct heap_leak *l, struct heap_frame *frames, size_t n)
@@ -409,7 +412,6 @@ void heaptrend__apply(const struct heaptrend *t, struct heapleaks *h)
 		const struct trend *e = trend_find(t, l);
 
 		l->growing_checks = e && e->seen == t->checks ? e->growing : 0;
-		if (l->growing_checks >= QH_GROWING_CHECKS && l->severity < SEV_CRITICAL)
-			l->severity++;
+		grade(l, h->o.threshold_bytes);
 	}
 }
