@@ -7,7 +7,8 @@
 set -eu
 
 build="clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcjson-dev pkg-config make gcc"
-test="libcmocka-dev python3 python3-pytest util-linux"
+# chromium, chromium-driver, python3-selenium: the WebDriver end-to-end tests (/usr/bin/python3)
+test="libcmocka-dev python3 python3-pytest util-linux chromium chromium-driver python3-selenium"
 
 pkgs=$build
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $test"
@@ -29,6 +30,7 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "install-deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >&2
+# another apt run (a parallel build, unattended-upgrades) holds the lock: wait for it
+apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >&2
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >&2
