@@ -8,6 +8,7 @@
 #include "tracer.h"
 #include "util.h"
 #include "heapleaks.h"
+#include "fdleaks.h"
 
 void cli__usage(FILE *out)
 {
@@ -20,13 +21,45 @@ void cli__usage(FILE *out)
 		"Commands:\n"
 		"  attach [OPTIONS] -- CMD [ARGS...]  run CMD and trace it and every descendant\n"
 		"  leaks -p PID [OPTIONS]             heap leaks of a running process\n"
+		"  fds -p PID [OPTIONS]               open fds of a running process, and what it\n"
+		"                                     opens and does not close while watched\n"
 		"  help                               this text ('qhtrace COMMAND --help' for more)\n"
 		"  version                            print the version\n"
 		"\n"
 		"Examples:\n"
 		"  sudo qhtrace attach -- pytest -x tests/\n"
 		"  sudo qhtrace attach -o report.json -- make check\n"
-		"  sudo qhtrace leaks -p 1234 --duration 30\n");
+		"  sudo qhtrace leaks -p 1234 --duration 30\n"
+		"  sudo qhtrace fds -p 1234 --duration 10\n");
+}
+
+void cli__usage_fds(FILE *out)
+{
+	fprintf(out,
+		"Usage: qhtrace fds -p PID [OPTIONS]\n"
+		"\n"
+		"Show the fd table of a running process (kind, target; sockets with their addresses\n"
+		"and TCP state), follow it (its threads, and children it forks while watched) and\n"
+		"report what it opened and did not close meanwhile, and which fds grew. fds open\n"
+		"before qhtrace attached are listed as not seen opened. Stops after --duration, on\n"
+		"Ctrl-C or SIGTERM, or when the process exits.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --pid PID            the process to follow (required)\n"
+		"  -d, --duration S         stop after S seconds (default: at Ctrl-C or exit)\n"
+		"  -o, --output FILE        write the JSON report to FILE\n"
+		"  -q, --quiet              no summary on stderr\n"
+		"  -v, --verbose            debug messages\n"
+		"      --check-interval S, --max-fds N, --resource-leak-count N,\n"
+		"      --max-procs N, --ringbuf-size KB   as for 'qhtrace attach'\n"
+		"\n"
+		"Exit status: 0, or %d if tracing could not start or the report could not be\n"
+		"written, %d for a bad command line.\n"
+		"\n"
+		"Examples:\n"
+		"  sudo qhtrace fds -p 1234 --duration 10\n"
+		"  sudo qhtrace fds -p $(pidof myserver) --check-interval 2 -o fds.json\n",
+		QH_EXIT_ERROR, QH_EXIT_USAGE);
 }
 
 void cli__usage_leaks(FILE *out)
@@ -91,9 +124,16 @@ void cli__usage_attach(FILE *out)
 		"                           from N/4, medium from N/16 (default 10)\n"
 		"      --top N              heap leaks listed in the summary, 0..1000 (default 10)\n"
 		"      --sort bytes|count   order of the heap leaks (default bytes)\n"
-		"      --check-interval S   leak_check_interval: heap checks every S seconds; a call\n"
-		"                           site that grows at %d checks in a row is one severity\n"
-		"                           level up, 0..86400, 0 for none (default 10)\n"
+		"      --check-interval S   leak_check_interval: heap and fd checks every S seconds;\n"
+		"                           a call site that grows at %d checks in a row is one\n"
+		"                           severity level up; fds of one kind and target that grow\n"
+		"                           at %d checks in a row are a leak; 0..86400, 0 for none\n"
+		"                           (default 10)\n"
+		"      --no-fds             do not follow fds and sockets (their syscalls are then\n"
+		"                           not probed at all)\n"
+		"      --max-fds N          fds followed at once, %u..%u (default %u)\n"
+		"      --resource-leak-count N  fd severity scale: critical from N fds, high from\n"
+		"                           N/4, medium from N/16 (default %u)\n"
 		"  -h, --help               this text\n"
 		"\n"
 		"Exit status: CMD's own, or 128+N if a signal N killed it; %d if tracing could not\n"
@@ -107,7 +147,8 @@ void cli__usage_attach(FILE *out)
 		"  sudo qhtrace attach -q -o run.json --max-procs 131072 -- make -j2 check\n"
 		"  sudo qhtrace attach --heap -o heap.json -- ./my-test-binary\n",
 		64, 4194304, QH_DEFAULT_MAX_PROCS, 64, 1048576, QH_DEFAULT_RINGBUF_KB, 1024, 67108864,
-		QH_DEFAULT_MAX_ALLOCS, QH_GROWING_CHECKS, QH_EXIT_ERROR,
+		QH_DEFAULT_MAX_ALLOCS, QH_GROWING_CHECKS, QH_FD_GROWING_CHECKS, 1024, 16777216,
+		QH_DEFAULT_MAX_FDS, QH_DEFAULT_RESOURCE_LEAK_COUNT, QH_EXIT_ERROR,
 		QH_EXIT_USAGE, QH_EXIT_NOEXEC, QH_EXIT_NOTFOUND);
 }
 
@@ -125,6 +166,9 @@ enum {
 	OPT_TOP,
 	OPT_SORT,
 	OPT_CHECK_INTERVAL,
+	OPT_NO_FDS,
+	OPT_MAX_FDS,
+	OPT_RESOURCE_LEAK_COUNT,
 };
 
 /* options every tracing command takes, and the heap ones */
@@ -146,11 +190,26 @@ enum {
 	{ "top", required_argument, NULL, OPT_TOP },                                           \
 	{ "sort", required_argument, NULL, OPT_SORT },                                         \
 	{ "check-interval", required_argument, NULL, OPT_CHECK_INTERVAL }
+#define FD_OPTIONS                                                                             \
+	{ "max-fds", required_argument, NULL, OPT_MAX_FDS },                                   \
+	{ "resource-leak-count", required_argument, NULL, OPT_RESOURCE_LEAK_COUNT }
 
 static const struct option attach_options[] = {
 	COMMON_OPTIONS,
 	{ "heap", no_argument, NULL, OPT_HEAP },
+	{ "no-fds", no_argument, NULL, OPT_NO_FDS },
 	HEAP_OPTIONS,
+	FD_OPTIONS,
+	{},
+};
+
+/* fds: a pid, the fd options and the check interval */
+static const struct option fds_options[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "check-interval", required_argument, NULL, OPT_CHECK_INTERVAL },
+	COMMON_OPTIONS,
+	FD_OPTIONS,
 	{},
 };
 
@@ -177,9 +236,15 @@ static int parse_num(const char *opt, const char *arg, uint64_t min, uint64_t ma
 	return 0;
 }
 
-static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
+enum cmd { CMD_ATTACH, CMD_LEAKS, CMD_FDS };
+
+static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 {
-	const char *cmd = leaks ? "leaks" : "attach";
+	static const char *const names[] = { "attach", "leaks", "fds" };
+	static const struct option *const tables[] = { attach_options, leaks_options,
+						       fds_options };
+	const char *cmd = names[which];
+	bool leaks = which != CMD_ATTACH; /* a pid, not a command */
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -193,13 +258,16 @@ static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 	o->leak_threshold_mb = 10;
 	o->top = 10;
 	o->check_interval_s = 10;
+	o->max_fds = QH_DEFAULT_MAX_FDS;
+	o->resource_leak_count = QH_DEFAULT_RESOURCE_LEAK_COUNT;
+	o->fds_mode = which == CMD_FDS;
 	opterr = 0;
 	optind = 0; /* reinitialise getopt: the parser may run more than once */
 	/* '+': stop at CMD, so `qhtrace attach ls -l` needs no `--` */
-	if (leaks)
+	if (which == CMD_LEAKS)
 		o->heap = true;
-	while ((c = getopt_long(argc, argv, leaks ? "+:o:qvhp:d:" : "+:o:qvh",
-				leaks ? leaks_options : attach_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, leaks ? "+:o:qvhp:d:" : "+:o:qvh", tables[which],
+				NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			o->output = optarg;
@@ -261,6 +329,18 @@ static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 			if (parse_num("check-interval", optarg, 0, 86400, &o->check_interval_s))
 				return -EINVAL;
 			break;
+		case OPT_NO_FDS:
+			o->no_fds = true;
+			break;
+		case OPT_MAX_FDS:
+			if (parse_num("max-fds", optarg, 1024, 16777216, &o->max_fds))
+				return -EINVAL;
+			break;
+		case OPT_RESOURCE_LEAK_COUNT:
+			if (parse_num("resource-leak-count", optarg, 1, 1000000,
+				      &o->resource_leak_count))
+				return -EINVAL;
+			break;
 		case OPT_SORT:
 			if (strcmp(optarg, "bytes") && strcmp(optarg, "count")) {
 				pr_err("--sort: '%s' is not 'bytes' or 'count'\n", optarg);
@@ -277,8 +357,10 @@ static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 				return -EINVAL;
 			break;
 		case 'h':
-			if (leaks)
+			if (which == CMD_LEAKS)
 				cli__usage_leaks(stdout);
+			else if (which == CMD_FDS)
+				cli__usage_fds(stdout);
 			else
 				cli__usage_attach(stdout);
 			return 1;
@@ -299,12 +381,13 @@ static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 	}
 	if (leaks) {
 		if (!o->pid) {
-			pr_err("leaks: no process given -- usage: qhtrace leaks -p PID [OPTIONS]\n");
+			pr_err("%s: no process given -- usage: qhtrace %s -p PID [OPTIONS]\n", cmd,
+			       cmd);
 			return -EINVAL;
 		}
 		if (optind < argc) {
-			pr_err("leaks: unexpected argument '%s' -- see 'qhtrace leaks --help'\n",
-			       argv[optind]);
+			pr_err("%s: unexpected argument '%s' -- see 'qhtrace %s --help'\n", cmd,
+			       argv[optind], cmd);
 			return -EINVAL;
 		}
 		return 0;
@@ -320,10 +403,15 @@ static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 
 int cli__parse_attach(int argc, char **argv, struct attach_opts *o)
 {
-	return parse(argc, argv, o, false);
+	return parse(argc, argv, o, CMD_ATTACH);
 }
 
 int cli__parse_leaks(int argc, char **argv, struct attach_opts *o)
 {
-	return parse(argc, argv, o, true);
+	return parse(argc, argv, o, CMD_LEAKS);
+}
+
+int cli__parse_fds(int argc, char **argv, struct attach_opts *o)
+{
+	return parse(argc, argv, o, CMD_FDS);
 }

@@ -29,7 +29,11 @@ struct attach_opts {
 	uint32_t top;		/* leaks shown in the summary */
 	bool sort_by_count;	/* --sort count */
 	uint32_t check_interval_s; /* leak_check_interval, 0: none */
-	uint32_t pid;		/* leaks: the process to follow */
+	bool no_fds;		/* --no-fds: no fd and socket probes */
+	uint32_t max_fds;
+	uint32_t resource_leak_count; /* fd findings: severity scale */
+	bool fds_mode;		/* `qhtrace fds`: the fd table, no heap */
+	uint32_t pid;		/* leaks, fds: the process to follow */
 	uint32_t duration_s;	/* leaks: 0 for until Ctrl-C or exit */
 	int argc;		/* the command to run */
 	char **argv;
@@ -38,6 +42,8 @@ struct attach_opts {
 /* 0: run; 1: help was asked for (printed to stdout); -EINVAL: usage error (printed). */
 int cli__parse_attach(int argc, char **argv, struct attach_opts *o);
 int cli__parse_leaks(int argc, char **argv, struct attach_opts *o);
+int cli__parse_fds(int argc, char **argv, struct attach_opts *o);
+void cli__usage_fds(FILE *out);
 void cli__usage_leaks(FILE *out);
 void cli__usage(FILE *out);
 void cli__usage_attach(FILE *out);

@@ -20,6 +20,8 @@ int main(int argc, char **argv)
 		return cmd_attach(argc - 1, argv + 1);
 	if (!strcmp(cmd, "leaks"))
 		return cmd_leaks(argc - 1, argv + 1);
+	if (!strcmp(cmd, "fds"))
+		return cmd_fds(argc - 1, argv + 1);
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		cli__usage(stdout);
 		return 0;

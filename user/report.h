@@ -9,6 +9,7 @@
 
 #include "proctree.h"
 #include "heapleaks.h"
+#include "fdleaks.h"
 
 #define QH_REPORT_SCHEMA "qhtrace/report/v1"
 /* the summary table lists every process up to MAX, else the TOP with the highest peak RSS */
@@ -29,6 +30,8 @@ struct run_info {
 	uint64_t page_size;
 	bool heap;			/* the malloc family was followed (--heap) */
 	struct heapleaks *heap_leaks;	/* findings, or NULL */
+	bool fds;			/* fds and sockets were followed */
+	struct fdleaks *fd_leaks;	/* fd and socket findings, or NULL */
 	uint32_t top;			/* heap leaks shown in the summary */
 	const char *note;		/* what the report cannot know, or NULL */
 };

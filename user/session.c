@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdtable.h"
 #include "log.h"
 #include "procfs.h"
 #include "session.h"
@@ -129,6 +130,9 @@ int session__seed(struct tracer *tr, struct proctree *t, pid_t pid)
 	/* growth is measured from now; the kernel adds the split by kind when it adopts the mm */
 	seed.base_rss_pages = seed.peak_rss_pages = st.rss_pages;
 	seed.flags = QH_PF_START_SEEDED;
+	/* the kernel side follows the count from here, fd by fd */
+	err = fdtable__count(pid);
+	seed.fd_open = seed.fd_peak = err > 0 ? err : 0;
 	if (tracer__maps_probed_libc(tr, pid))
 		seed.flags |= QH_PF_HEAP_HOOKED;
 	err = tracer__trace_pid(tr, pid, &seed);
@@ -404,6 +408,125 @@ static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heap
 	return 0;
 }
 
+/* fd records of every traced process, sorted by (tgid, fd) */
+struct fd_recs {
+	struct fd_rec {
+		struct qh_fd_key k;
+		struct qh_fd v;
+	} *v;
+	size_t n, cap;
+};
+
+static int add_fd_rec(void *ctx, const struct qh_fd_key *k, const struct qh_fd *v)
+{
+	struct fd_recs *r = ctx;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 1024;
+		struct fd_rec *nv = reallocarray(r->v, cap, sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		r->v = nv;
+		r->cap = cap;
+	}
+	r->v[r->n].k = *k;
+	r->v[r->n++].v = *v;
+	return 0;
+}
+
+static int cmp_fd_rec(const void *a, const void *b)
+{
+	const struct qh_fd_key *x = a, *y = b;
+
+	if (x->tgid != y->tgid)
+		return x->tgid < y->tgid ? -1 : 1;
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+static const struct fd_rec *find_fd_rec(const struct fd_recs *r, uint32_t tgid, uint32_t fd)
+{
+	struct qh_fd_key k = { .tgid = tgid, .fd = fd };
+
+	return r->n ? bsearch(&k, r->v, r->n, sizeof(*r->v), cmp_fd_rec) : NULL;
+}
+
+/*
+ * Reconcile one running process with /proc/PID/fd: which of its fds were seen opened, which
+ * were not (inherited, received over SCM_RIGHTS, open before tracing), and which records
+ * name fds that are closed (a close that was not seen). Then feed the findings: a periodic
+ * check looks for growth, the end for what survivors hold.
+ */
+static void fd_scan(struct session *s, struct proc *p, const struct fd_recs *recs,
+		    uint64_t scan_ns, bool at_end)
+{
+	struct fd_table t;
+	bool *opened = NULL;
+	uint32_t *nr = NULL;
+	const struct fd_rec *r;
+	size_t i;
+
+	if (fdtable__read(p->pid, &t))
+		return; /* gone since: its exit record says what it held */
+	opened = calloc(t.n + 1, sizeof(*opened));
+	nr = calloc(t.n + 1, sizeof(*nr));
+	if (!opened || !nr)
+		goto out;
+	p->fd_scanned = true;
+	p->fd_now = t.n;
+	p->fd_untracked = 0;
+	memset(p->fd_kind, 0, sizeof(p->fd_kind));
+	for (i = 0; i < t.n; i++) {
+		r = find_fd_rec(recs, p->pid, t.v[i].fd);
+		/* a record older than the process is a previous owner's of the pid */
+		opened[i] = r && r->v.ts_ns >= p->start_ns;
+		nr[i] = r ? r->v.nr : 0;
+		p->fd_untracked += !opened[i];
+		p->fd_kind[t.v[i].kind & (QH_FD_KIND_SLOTS - 1)]++;
+	}
+	/* records of fds /proc does not show, made before this scan began: closed unseen */
+	for (i = 0; i < recs->n; i++) {
+		const struct fd_rec *x = &recs->v[i];
+		struct qh_fd_key k = x->k;
+		size_t j;
+
+		if (x->k.tgid != p->pid || x->v.ts_ns >= scan_ns)
+			continue;
+		for (j = 0; j < t.n && t.v[j].fd != (int)x->k.fd; j++)
+			;
+		if (j < t.n)
+			continue;
+		tracer__forget_fd(s->tr, &k);
+		p->fd_stale++;
+	}
+	if (at_end)
+		fdleaks__at_end(s->fdleaks, p, &t, &(struct fd_seen){ opened, nr }, scan_ns);
+	else
+		fdleaks__observe(s->fdleaks, p, &t, &(struct fd_seen){ opened, nr }, scan_ns);
+out:
+	free(opened);
+	free(nr);
+	fdtable__free(&t);
+}
+
+static void fd_check(struct session *s, bool at_end)
+{
+	struct fd_recs recs = {};
+	uint64_t now = util__now_ns(CLOCK_BOOTTIME);
+	struct proc *p;
+
+	if (s->o->no_fds || !s->fdleaks)
+		return;
+	if (tracer__for_each_fd(s->tr, add_fd_rec, &recs))
+		pr_warn("fd check: failed to read the kernel's fd records\n");
+	if (recs.n)
+		qsort(recs.v, recs.n, sizeof(*recs.v), cmp_fd_rec);
+	for (p = proctree__first(s->tree); p; p = p->next)
+		if (p->state == PROC_RUNNING)
+			fd_scan(s, p, &recs, now, at_end);
+	free(recs.v);
+}
+
 static bool any_exited(struct proctree *t)
 {
 	struct proc *p;
@@ -459,13 +582,14 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 	s->tree = proctree__new();
 	s->actx = calloc(1, sizeof(*s->actx));
 	s->trend = heaptrend__new();
+	s->fdleaks = fdleaks__new(o->resource_leak_count);
 	if (o->heap)
 		s->leaks = heapleaks__new(&(struct heapleaks_opts){
 			.threshold_bytes = (uint64_t)o->leak_threshold_mb << 20,
 			.by_count = o->sort_by_count,
 			.min_age_ns = (uint64_t)o->min_age_s * NSEC_PER_SEC,
 		});
-	if (!s->tree || !s->actx || !s->trend || (o->heap && !s->leaks)) {
+	if (!s->tree || !s->actx || !s->trend || !s->fdleaks || (o->heap && !s->leaks)) {
 		pr_err("out of memory\n");
 		return -ENOMEM;
 	}
@@ -480,6 +604,8 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 					   .sample_rate = o->sample_rate,
 					   .min_size = o->min_size,
 					   .max_size = o->max_size,
+					   .no_fds = o->no_fds,
+					   .max_fds = o->max_fds,
 					   .on_event = on_event,
 					   .ctx = s->actx,
 				   });
@@ -513,6 +639,7 @@ void session__close(struct session *s)
 	tracer__free(s->tr);
 	heapleaks__free(s->leaks);
 	heaptrend__free(s->trend);
+	fdleaks__free(s->fdleaks);
 	proctree__free(s->tree);
 	free(s->actx);
 	memset(s, 0, sizeof(*s));
@@ -539,9 +666,7 @@ void session__tick(struct session *s)
 	uint64_t now = util__now_ns(CLOCK_MONOTONIC);
 	struct heapleaks *h;
 
-	if (!s->o->heap)
-		return;
-	if (s->actx->harvest_due) {
+	if (s->o->heap && s->actx->harvest_due) {
 		s->actx->harvest_due = false;
 		if (collect_blocks(s->tr, s->tree, s->leaks, true))
 			pr_warn("heap: failed to collect the blocks of exited processes\n");
@@ -555,6 +680,9 @@ void session__tick(struct session *s)
 	if (now < s->next_check_ns)
 		return;
 	s->next_check_ns = now + s->o->check_interval_s * NSEC_PER_SEC;
+	fd_check(s, false);
+	if (!s->o->heap)
+		return;
 	/* every live block counts at a check: growth, not age, is what it looks for */
 	h = heapleaks__new(&(struct heapleaks_opts){ .threshold_bytes = UINT64_MAX });
 	if (!h || collect_blocks(s->tr, s->tree, h, false) || heaptrend__observe(s->trend, h))
@@ -586,6 +714,7 @@ int session__report(struct session *s, struct run_info *ri)
 
 	session__drain(s, SETTLE_MS);
 	finalize_states(s->tr, s->tree);
+	fd_check(s, true);
 	if (o->heap) {
 		if (collect_heap_leaks(s->tr, s->tree, s->leaks, s->trend))
 			pr_warn("failed to collect the heap findings: the report has none\n");
@@ -597,6 +726,8 @@ int session__report(struct session *s, struct run_info *ri)
 	ri->page_size = sysconf(_SC_PAGESIZE);
 	ri->heap = o->heap;
 	ri->heap_leaks = s->leaks;
+	ri->fds = !o->no_fds;
+	ri->fd_leaks = s->fdleaks;
 	ri->top = o->top;
 	if (tracer__stats(s->tr, ri->stats))
 		pr_warn("failed to read the kernel's loss counters\n");

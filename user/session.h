@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "cli.h"
+#include "fdleaks.h"
 #include "heapleaks.h"
 #include "proctree.h"
 #include "report.h"
@@ -26,6 +27,7 @@ struct session {
 	struct heapleaks *leaks;
 	struct session_events *actx;
 	struct heaptrend *trend;	/* heap growth across periodic checks */
+	struct fdleaks *fdleaks;	/* fd groups across checks, and the findings */
 	uint64_t next_check_ns;		/* CLOCK_MONOTONIC */
 	int efd;	/* epoll: the ring buffer, plus what the command adds */
 };

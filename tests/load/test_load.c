@@ -2,7 +2,8 @@
 /*
  * Load tests (root): every BPF program passes the verifier on this kernel and attaches, and
  * each probe family really reports: a traced child forks, execs, maps, unmaps, remaps, grows
- * its heap, exits, is reaped; the kernel counters and ring buffer records must say so.
+ * its heap, opens and closes fds of every kind, exits, is reaped; the kernel counters and
+ * ring buffer records must say so.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,19 +14,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "session.h"
 #include "proctree.h"
+#include "log.h"
 #include "tracer.h"
 
 static const char *const expected_progs[] = {
 	"sched_process_fork", "sched_process_exec", "sched_process_exit", "sched_process_free",
 	"rss_stat", "sys_exit_mmap", "sys_enter_munmap", "sys_exit_munmap", "sys_enter_mremap",
 	"sys_exit_mremap", "sys_exit_brk", "heap_entry", "alloc_return",
+	/* fds and sockets */
+	"fd_open", "fd_openat", "fd_openat2", "fd_creat",
+	"fd_open_by_handle_at", "fd_dup", "fd_pidfd_getfd", "fd_socket",
+	"fd_accept", "fd_accept4", "fd_eventfd", "fd_eventfd2",
+	"fd_epoll_create", "fd_epoll_create1", "fd_timerfd_create",
+	"fd_inotify_init", "fd_inotify_init1", "fd_fanotify_init",
+	"fd_memfd_create", "fd_pidfd_open", "fd_userfaultfd",
+	"fd_perf_event_open", "fd_io_uring_setup", "fd_signalfd",
+	"fd_signalfd4", "fd_fcntl", "fd_pipe", "fd_pipe2",
+	"fd_socketpair", "fd_close", "fd_close_range", "fd_dup2",
+	"fd_dup3", "fd_sock_state",
 };
 
 struct ctx {
@@ -46,6 +67,8 @@ static int setup(void **state)
 		*state = NULL;
 		return 0;
 	}
+	if (getenv("QH_DEBUG"))
+		log__set_level(QH_LOG_DEBUG);
 	c->tree = proctree__new();
 	assert_non_null(c->tree);
 	err = tracer__open(&c->tr, &(struct tracer_opts){
@@ -113,6 +136,37 @@ static void test_every_program_attached(void **state)
 /* What the traced child does: every probe family gets at least one hit. */
 static void *volatile leak[2];
 
+/*
+ * fds: one of each kind left open at exit, and every way of closing one. Numbers are what the
+ * kernel hands out (lowest free) once everything above stderr is closed.
+ */
+static void fd_work(void)
+{
+	int n, a, b, p[2], sv[2];
+	sigset_t mask;
+
+	if (syscall(SYS_close_range, 3, ~0U, 0))
+		_exit(80);
+	n = open("/dev/null", O_RDWR);
+	if (n != 3 || dup2(n, 0) != 0 || dup2(n, 1) != 1 || dup2(n, 2) != 2 || close(n))
+		_exit(81);
+	a = open("/dev/null", O_RDONLY);
+	b = open("/tmp", O_RDONLY | O_DIRECTORY);
+	if (a != 3 || b != 4 || pipe(p) || socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		_exit(82);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGUSR1);
+	if (eventfd(0, 0) != 9 || epoll_create1(0) != 10 ||
+	    timerfd_create(CLOCK_MONOTONIC, 0) != 11 || memfd_create("qh", 0) != 12 ||
+	    signalfd(-1, &mask, 0) != 13 || inotify_init1(0) != 14 ||
+	    syscall(SYS_pidfd_open, getpid(), 0) != 15)
+		_exit(83);
+	n = dup(a);
+	if (n != 16 || close(n) || dup2(b, a) != a || fcntl(b, F_DUPFD, 100) != 100 ||
+	    syscall(SYS_close_range, 5, 6, 0))
+		_exit(84);
+}
+
 static void child_work(void)
 {
 	size_t mb = 1 << 20;
@@ -120,6 +174,7 @@ static void child_work(void)
 	pid_t g;
 	size_t i;
 
+	fd_work();
 	p = mmap(NULL, 4 * mb, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		_exit(90);
@@ -220,7 +275,28 @@ static void test_probes_report(void **state)
 	assert_int_equal(child->stats.heap_live_count, 2);
 	assert_true(child->stats.heap_frees >= 2);
 
+	/* fds: fd_work()'s 20 opens; 15 left for the kernel to close, by kind */
+	assert_int_equal(child->stats.fd_opened, 20);
+	assert_true(child->stats.fd_closed >= 8 + 1); /* and what close_range(3, ~0) found */
+	assert_int_equal(child->stats.fd_exit_open, 15);
+	assert_int_equal(child->stats.fd_open, 15);
+	assert_true(child->stats.fd_peak >= 16);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_FILE], 3);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_DIR], 3);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_SOCKET], 2);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_PIPE], 0);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_EVENTFD], 1);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_EPOLL], 1);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_TIMERFD], 1);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_MEMFD], 1);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_SIGNALFD], 1);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_INOTIFY], 1);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_PIDFD], 1);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_UNKNOWN], 0);
+
 	assert_int_equal(tracer__stats(c->tr, stats), 0);
+	assert_true(stats[QH_STAT_FD_EVENTS] >= 20);
+	assert_int_equal(stats[QH_STAT_FDS_FULL], 0);
 	assert_true(stats[QH_STAT_RSS_EVENTS] > 0);
 	assert_true(stats[QH_STAT_SYSCALLS] >= 4);
 	assert_int_equal(stats[QH_STAT_RB_RESERVE_FAILED], 0);
