@@ -113,6 +113,9 @@ int fdtable__parse_tcp_line(const char *line, bool v6, uint64_t *ino, int *state
 struct sock_row {
 	uint64_t ino;
 	int state;	/* TCP_*, or 0 for UDP */
+	bool wanted;	/* a socket of the process */
+	char proto[8];
+	char local[64], remote[64];
 	char desc[FD_TARGET_LEN];
 	char pattern[FD_TARGET_LEN];
 };
@@ -122,8 +125,8 @@ struct sock_rows {
 	size_t n, cap;
 };
 
-static void add_rows(pid_t pid, const char *file, const char *proto, bool v6, bool tcp,
-		     struct sock_rows *rows, const uint64_t *want, size_t nwant)
+static void add_rows(pid_t pid, const char *file, bool v6, bool tcp, struct sock_rows *rows,
+		     const uint64_t *want, size_t nwant)
 {
 	char path[64], line[512], local[64], remote[64];
 	FILE *f;
@@ -142,7 +145,8 @@ static void add_rows(pid_t pid, const char *file, const char *proto, bool v6, bo
 			continue;
 		for (i = 0; i < nwant && want[i] != ino; i++)
 			;
-		if (i == nwant)
+		/* listeners of the namespace name the served side of accepted connections */
+		if (i == nwant && !(tcp && st == 10))
 			continue;
 		if (rows->n == rows->cap) {
 			size_t cap = rows->cap ? rows->cap * 2 : 16;
@@ -154,21 +158,58 @@ static void add_rows(pid_t pid, const char *file, const char *proto, bool v6, bo
 			rows->cap = cap;
 		}
 		r = &rows->v[rows->n++];
+		memset(r, 0, sizeof(*r));
 		r->ino = ino;
+		r->wanted = i < nwant;
 		r->state = tcp ? st : 0;
-		if (tcp && st == 10) { /* TCP_LISTEN */
-			snprintf(r->desc, sizeof(r->desc), "%s listen %s", proto, local);
-			snprintf(r->pattern, sizeof(r->pattern), "%s listen %s", proto, local);
-		} else if (!strcmp(remote, "0.0.0.0:0") || !strcmp(remote, "[::]:0")) {
-			snprintf(r->desc, sizeof(r->desc), "%s %s", proto, local);
-			snprintf(r->pattern, sizeof(r->pattern), "%s %s", proto, local);
-		} else {
-			snprintf(r->desc, sizeof(r->desc), "%s %s -> %s", proto, local, remote);
-			/* the local port of a connection differs each time: the peer repeats */
-			snprintf(r->pattern, sizeof(r->pattern), "%s -> %s", proto, remote);
-		}
+		snprintf(r->proto, sizeof(r->proto), "%s", file);
+		memcpy(r->local, local, sizeof(local));
+		memcpy(r->remote, remote, sizeof(remote));
 	}
 	fclose(f);
+}
+
+static const char *port_of(const char *ep)
+{
+	const char *c = strrchr(ep, ':');
+
+	return c ? c + 1 : "";
+}
+
+/*
+ * What a socket is, and what repeats when sockets of one kind pile up: a listener by its
+ * address; a connection to a service by the service's address (its own port differs each
+ * time); a connection accepted on a listening port by that port.
+ */
+static void describe_rows(struct sock_rows *rows)
+{
+	size_t i, j;
+
+	for (i = 0; i < rows->n; i++) {
+		struct sock_row *r = &rows->v[i];
+		bool served = false;
+
+		if (!r->wanted)
+			continue;
+		if (r->state == 10) { /* TCP_LISTEN */
+			snprintf(r->desc, sizeof(r->desc), "%s listen %s", r->proto, r->local);
+			snprintf(r->pattern, sizeof(r->pattern), "%s listen %s", r->proto, r->local);
+			continue;
+		}
+		if (!strcmp(r->remote, "0.0.0.0:0") || !strcmp(r->remote, "[::]:0")) {
+			snprintf(r->desc, sizeof(r->desc), "%s %s", r->proto, r->local);
+			snprintf(r->pattern, sizeof(r->pattern), "%s %s", r->proto, r->local);
+			continue;
+		}
+		snprintf(r->desc, sizeof(r->desc), "%s %s -> %s", r->proto, r->local, r->remote);
+		for (j = 0; j < rows->n && !served; j++)
+			served = rows->v[j].state == 10 && r->state &&
+				 !strcmp(port_of(rows->v[j].local), port_of(r->local));
+		if (served)
+			snprintf(r->pattern, sizeof(r->pattern), "%s %s <- *", r->proto, r->local);
+		else
+			snprintf(r->pattern, sizeof(r->pattern), "%s -> %s", r->proto, r->remote);
+	}
 }
 
 /* copy, cut to fit */
@@ -249,14 +290,16 @@ int fdtable__read(pid_t pid, struct fd_table *t)
 	closedir(d);
 	qsort(t->v, t->n, sizeof(*t->v), cmp_fd);
 	if (nsocks) {
-		add_rows(pid, "tcp", "tcp", false, true, &rows, socks, nsocks);
-		add_rows(pid, "tcp6", "tcp6", true, true, &rows, socks, nsocks);
-		add_rows(pid, "udp", "udp", false, false, &rows, socks, nsocks);
-		add_rows(pid, "udp6", "udp6", true, false, &rows, socks, nsocks);
+		add_rows(pid, "tcp", false, true, &rows, socks, nsocks);
+		add_rows(pid, "tcp6", true, true, &rows, socks, nsocks);
+		add_rows(pid, "udp", false, false, &rows, socks, nsocks);
+		add_rows(pid, "udp6", true, false, &rows, socks, nsocks);
+		describe_rows(&rows);
 		for (i = 0; i < t->n; i++) {
 			if (t->v[i].kind != QH_FD_SOCKET)
 				continue;
-			for (j = 0; j < rows.n && rows.v[j].ino != t->v[i].ino; j++)
+			for (j = 0; j < rows.n && (!rows.v[j].wanted || rows.v[j].ino != t->v[i].ino);
+			     j++)
 				;
 			if (j == rows.n) {
 				snprintf(t->v[i].pattern, sizeof(t->v[i].pattern), "socket");

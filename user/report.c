@@ -114,7 +114,10 @@ static cJSON *fds_json(const struct proc *p)
 	else
 		cJSON_AddNumberToObject(o, "open_at_end", live ? p->fd_now : p->stats.fd_exit_open);
 	cJSON_AddBoolToObject(o, "closed_by_exit", p->state != PROC_RUNNING);
-	cJSON_AddNumberToObject(o, "peak", p->stats.fd_peak);
+	/* fds received over SCM_RIGHTS are not counted fd by fd: /proc may have seen more */
+	cJSON_AddNumberToObject(o, "peak", p->fd_scanned && p->fd_now > p->stats.fd_peak ?
+						   p->fd_now :
+						   p->stats.fd_peak);
 	cJSON_AddNumberToObject(o, "opened", p->stats.fd_opened);
 	cJSON_AddNumberToObject(o, "closed", p->stats.fd_closed);
 	by = cJSON_AddObjectToObject(o, "by_kind");
