@@ -138,8 +138,15 @@ $(OUTPUT)/bench/churn: tests/bench/churn.c
 	$(Q)mkdir -p $(OUTPUT)/bench
 	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror $< -o $@
 
-bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/churn
+$(OUTPUT)/bench/fdloop: tests/bench/fdloop.c
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror $< -o $@
+
+bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/churn \
+		$(OUTPUT)/bench/fdloop
 	$(Q)/usr/bin/python3 tests/bench/startup.py
+	$(Q)/usr/bin/python3 tests/bench/fdbench.py
 	$(Q)$(OUTPUT)/bench/heapbench $(OUTPUT)/qhtrace $(OUTPUT)/bench/churn
 
 install: $(OUTPUT)/qhtrace
