@@ -35,6 +35,7 @@
 /* set by the loader: a user stack per fd opened (else the syscall names the site) */
 const volatile bool cfg_fd_stacks = false;
 
+/* the syscall's arguments, in the saved user registers (intact at sys_exit) */
 static __always_inline struct pt_regs *fd_user_regs(void)
 {
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
@@ -62,14 +63,18 @@ static __always_inline void tcp_count(struct qh_proc *p, __u32 state, int d)
 /* A TCP socket a traced process got from accept(): its later states are its own. */
 static __always_inline void sock_follow(struct file *f, struct qh_proc *p, __u32 tgid)
 {
-	struct socket *so = BPF_CORE_READ(f, private_data);
-	struct sock *sk = BPF_CORE_READ(so, sk);
+	struct socket *so = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
 	struct qh_sock s = { .tgid = tgid };
-	__u64 key = (__u64)sk;
+	struct sock *sk;
+	__u64 key;
 
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (!so)
 		return;
-	s.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	sk = so->sk;
+	key = (__u64)sk;
+	if (!sk || sk->sk_protocol != IPPROTO_TCP)
+		return;
+	s.state = sk->__sk_common.skc_state;
 	if (bpf_map_update_elem(&socks, &key, &s, BPF_NOEXIST)) {
 		if (!bpf_map_lookup_elem(&socks, &key))
 			stat_inc(QH_STAT_SOCKS_FULL);
@@ -173,7 +178,7 @@ FD_RET(io_uring_setup, QH_FD_ANON)
 /* signalfd(fd, ...) with fd != -1 changes the mask of an existing signalfd */
 static __always_inline int signalfd_ret(struct trace_event_raw_sys_exit *ctx)
 {
-	if ((int)BPF_CORE_READ(fd_user_regs(), di) != -1)
+	if ((int)fd_user_regs()->di != -1)
 		return 0;
 	return fd_ret(ctx, QH_FD_SIGNALFD);
 }
@@ -197,7 +202,7 @@ int fd_fcntl(struct trace_event_raw_sys_exit *ctx)
 
 	if (ctx->ret < 0)
 		return 0;
-	cmd = BPF_CORE_READ(fd_user_regs(), si);
+	cmd = fd_user_regs()->si;
 	if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
 		return 0;
 	return fd_ret(ctx, QH_FD_UNKNOWN);
@@ -223,19 +228,19 @@ static __always_inline int fd_pair(struct trace_event_raw_sys_exit *ctx, __u64 u
 SEC("tp/syscalls/sys_exit_pipe")
 int fd_pipe(struct trace_event_raw_sys_exit *ctx)
 {
-	return fd_pair(ctx, BPF_CORE_READ(fd_user_regs(), di), QH_FD_PIPE);
+	return fd_pair(ctx, fd_user_regs()->di, QH_FD_PIPE);
 }
 
 SEC("tp/syscalls/sys_exit_pipe2")
 int fd_pipe2(struct trace_event_raw_sys_exit *ctx)
 {
-	return fd_pair(ctx, BPF_CORE_READ(fd_user_regs(), di), QH_FD_PIPE);
+	return fd_pair(ctx, fd_user_regs()->di, QH_FD_PIPE);
 }
 
 SEC("tp/syscalls/sys_exit_socketpair")
 int fd_socketpair(struct trace_event_raw_sys_exit *ctx)
 {
-	return fd_pair(ctx, BPF_CORE_READ(fd_user_regs(), r10), QH_FD_SOCKET);
+	return fd_pair(ctx, fd_user_regs()->r10, QH_FD_SOCKET);
 }
 
 SEC("tp/syscalls/sys_exit_close")
@@ -249,7 +254,7 @@ int fd_close(struct trace_event_raw_sys_exit *ctx)
 	p = traced(&k.tgid);
 	if (!p)
 		return 0;
-	k.fd = BPF_CORE_READ(fd_user_regs(), di);
+	k.fd = fd_user_regs()->di;
 	bpf_map_delete_elem(&fds, &k);
 	if (p->fd_open)
 		__sync_fetch_and_add(&p->fd_open, -1);
@@ -265,13 +270,13 @@ int fd_close_range(struct trace_event_raw_sys_exit *ctx)
 	__u32 tgid, first, last;
 	struct qh_proc *p;
 
-	if (ctx->ret != 0 || (BPF_CORE_READ(regs, dx) & CLOSE_RANGE_CLOEXEC))
+	if (ctx->ret != 0 || (regs->dx & CLOSE_RANGE_CLOEXEC))
 		return 0;
 	p = traced(&tgid);
 	if (!p)
 		return 0;
-	first = BPF_CORE_READ(regs, di);
-	last = BPF_CORE_READ(regs, si);
+	first = regs->di;
+	last = regs->si;
 	fd_resync(bpf_get_current_task_btf(), p, tgid, first, last == ~0U ? last : last + 1);
 	stat_inc(QH_STAT_FD_EVENTS);
 	return 0;
@@ -295,7 +300,7 @@ static __always_inline int dup_onto(struct trace_event_raw_sys_exit *ctx)
 	if (!p)
 		return 0;
 	/* dup2(fd, fd) is a no-op that returns fd */
-	if (BPF_CORE_READ(fd_user_regs(), di) == (__u64)ctx->ret)
+	if (fd_user_regs()->di == (__u64)ctx->ret)
 		return 0;
 	k.fd = ctx->ret;
 	v.ts_ns = bpf_ktime_get_boot_ns();
@@ -343,7 +348,7 @@ static __always_inline int handle_set_state(struct sock *sk, int oldstate, int n
 	struct qh_sock *s, init = {};
 	struct qh_proc *p;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	s = bpf_map_lookup_elem(&socks, &key);
 	if (!s) {
