@@ -3,9 +3,9 @@
  * File descriptors and sockets: every syscall that creates an fd and every way one goes
  * away, read at sys_exit (only successful calls count), and TCP state changes.
  *
- * Each syscall has its own classic tracepoint: a syscall nobody probes costs nothing more,
- * where one sys_exit program would run for every syscall of the machine. Programs are named
- * fd_*: the loader leaves them all out with --no-fds.
+ * Two ways in, sharing every body: one raw tracepoint on sys_exit that dispatches on the
+ * syscall number (the default), or a classic tracepoint per syscall (--fd-probes syscalls).
+ * Programs are named fd_*: the loader picks a variant, or leaves them all out (--no-fds).
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
@@ -28,6 +28,46 @@
 #define TCP_CLOSE_WAIT 8
 #define TCP_LISTEN 10
 #endif
+#ifndef __TARGET_ARCH_x86
+#error "the sys_exit dispatch knows the x86-64 syscall numbers only"
+#endif
+/* x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl) */
+#define __NR_open 2
+#define __NR_close 3
+#define __NR_pipe 22
+#define __NR_dup 32
+#define __NR_dup2 33
+#define __NR_socket 41
+#define __NR_accept 43
+#define __NR_socketpair 53
+#define __NR_fcntl 72
+#define __NR_creat 85
+#define __NR_epoll_create 213
+#define __NR_inotify_init 253
+#define __NR_openat 257
+#define __NR_signalfd 282
+#define __NR_timerfd_create 283
+#define __NR_eventfd 284
+#define __NR_accept4 288
+#define __NR_signalfd4 289
+#define __NR_eventfd2 290
+#define __NR_epoll_create1 291
+#define __NR_dup3 292
+#define __NR_pipe2 293
+#define __NR_inotify_init1 294
+#define __NR_perf_event_open 298
+#define __NR_fanotify_init 300
+#define __NR_open_by_handle_at 304
+#define __NR_memfd_create 319
+#define __NR_userfaultfd 323
+#define __NR_io_uring_setup 425
+#define __NR_pidfd_open 434
+#define __NR_close_range 436
+#define __NR_openat2 437
+#define __NR_pidfd_getfd 438
+
+#define QH_USER64_CS 0x33 /* arch/x86/include/asm/segment.h: __USER_CS */
+
 #ifndef IPPROTO_TCP
 #define IPPROTO_TCP 6
 #endif
@@ -63,18 +103,14 @@ static __always_inline void tcp_count(struct qh_proc *p, __u32 state, int d)
 /* A TCP socket a traced process got from accept(): its later states are its own. */
 static __always_inline void sock_follow(struct file *f, struct qh_proc *p, __u32 tgid)
 {
-	struct socket *so = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
+	struct socket *so = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(so, sk);
 	struct qh_sock s = { .tgid = tgid };
-	struct sock *sk;
-	__u64 key;
+	__u64 key = (__u64)sk;
 
-	if (!so)
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return;
-	sk = so->sk;
-	key = (__u64)sk;
-	if (!sk || sk->sk_protocol != IPPROTO_TCP)
-		return;
-	s.state = sk->__sk_common.skc_state;
+	s.state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	if (bpf_map_update_elem(&socks, &key, &s, BPF_NOEXIST)) {
 		if (!bpf_map_lookup_elem(&socks, &key))
 			stat_inc(QH_STAT_SOCKS_FULL);
@@ -117,144 +153,89 @@ static __always_inline struct qh_proc *traced(__u32 *tgid)
 /* accept(): a socket that is connected already (no state change of its own to see) */
 #define QH_FD_ACCEPTED QH_FD_NR_KIND
 
+/* One syscall's exit, as either probe variant sees it. */
+struct sc {
+	void *ctx;		/* the program's context (for the stack) */
+	struct pt_regs *regs;	/* the saved user registers: the arguments */
+	long id;		/* syscall number */
+	long ret;
+};
+
 /*
  * The syscall returned a new fd of @kind; QH_FD_UNKNOWN: look at the file (open of a
  * directory, a FIFO; dup of anything).
  */
-static __always_inline int fd_ret(struct trace_event_raw_sys_exit *ctx, __u32 kind)
+static __always_inline int fd_ret(struct sc *c, __u32 kind)
 {
 	struct qh_proc *p;
 	struct file *f;
 	__u32 tgid;
 
-	if (ctx->ret < 0)
+	if (c->ret < 0)
 		return 0;
 	p = traced(&tgid);
 	if (!p)
 		return 0;
 	if (kind == QH_FD_UNKNOWN) {
-		kind = file_kind(fdt_file(task_fdt(bpf_get_current_task_btf()), ctx->ret));
+		kind = file_kind(fdt_file(task_fdt(bpf_get_current_task_btf()), c->ret));
 	} else if (kind == QH_FD_ACCEPTED) {
 		kind = QH_FD_SOCKET;
-		f = fdt_file(task_fdt(bpf_get_current_task_btf()), ctx->ret);
+		f = fdt_file(task_fdt(bpf_get_current_task_btf()), c->ret);
 		if (f)
 			sock_follow(f, p, tgid);
 	}
-	fd_new(ctx, p, tgid, ctx->ret, ctx->id, kind);
+	fd_new(c->ctx, p, tgid, c->ret, c->id, kind);
 	return 0;
 }
 
-#define FD_RET(name, kind)                                               \
-	SEC("tp/syscalls/sys_exit_" #name)                              \
-	int fd_##name(struct trace_event_raw_sys_exit *ctx)             \
-	{                                                                \
-		return fd_ret(ctx, kind);                                \
-	}
-
-FD_RET(open, QH_FD_UNKNOWN)
-FD_RET(openat, QH_FD_UNKNOWN)
-FD_RET(openat2, QH_FD_UNKNOWN)
-FD_RET(creat, QH_FD_UNKNOWN)
-FD_RET(open_by_handle_at, QH_FD_UNKNOWN)
-FD_RET(dup, QH_FD_UNKNOWN)
-FD_RET(pidfd_getfd, QH_FD_UNKNOWN)
-FD_RET(socket, QH_FD_SOCKET)
-FD_RET(accept, QH_FD_ACCEPTED)
-FD_RET(accept4, QH_FD_ACCEPTED)
-FD_RET(eventfd, QH_FD_EVENTFD)
-FD_RET(eventfd2, QH_FD_EVENTFD)
-FD_RET(epoll_create, QH_FD_EPOLL)
-FD_RET(epoll_create1, QH_FD_EPOLL)
-FD_RET(timerfd_create, QH_FD_TIMERFD)
-FD_RET(inotify_init, QH_FD_INOTIFY)
-FD_RET(inotify_init1, QH_FD_INOTIFY)
-FD_RET(fanotify_init, QH_FD_ANON)
-FD_RET(memfd_create, QH_FD_MEMFD)
-FD_RET(pidfd_open, QH_FD_PIDFD)
-FD_RET(userfaultfd, QH_FD_ANON)
-FD_RET(perf_event_open, QH_FD_ANON)
-FD_RET(io_uring_setup, QH_FD_ANON)
-
 /* signalfd(fd, ...) with fd != -1 changes the mask of an existing signalfd */
-static __always_inline int signalfd_ret(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int fd_signalfd(struct sc *c)
 {
-	if ((int)fd_user_regs()->di != -1)
+	if ((int)c->regs->di != -1)
 		return 0;
-	return fd_ret(ctx, QH_FD_SIGNALFD);
+	return fd_ret(c, QH_FD_SIGNALFD);
 }
 
-SEC("tp/syscalls/sys_exit_signalfd")
-int fd_signalfd(struct trace_event_raw_sys_exit *ctx)
-{
-	return signalfd_ret(ctx);
-}
-
-SEC("tp/syscalls/sys_exit_signalfd4")
-int fd_signalfd4(struct trace_event_raw_sys_exit *ctx)
-{
-	return signalfd_ret(ctx);
-}
-
-SEC("tp/syscalls/sys_exit_fcntl")
-int fd_fcntl(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int fd_fcntl(struct sc *c)
 {
 	__u32 cmd;
 
-	if (ctx->ret < 0)
+	if (c->ret < 0)
 		return 0;
-	cmd = fd_user_regs()->si;
+	cmd = c->regs->si;
 	if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
 		return 0;
-	return fd_ret(ctx, QH_FD_UNKNOWN);
+	return fd_ret(c, QH_FD_UNKNOWN);
 }
 
 /* pipe(int fds[2]), pipe2, socketpair(..., int sv[2]): two fds written to user memory */
-static __always_inline int fd_pair(struct trace_event_raw_sys_exit *ctx, __u64 uptr, __u32 kind)
+static __always_inline int fd_pair(struct sc *c, __u64 uptr, __u32 kind)
 {
 	struct qh_proc *p;
 	int pair[2];
 	__u32 tgid;
 
-	if (ctx->ret != 0)
+	if (c->ret != 0)
 		return 0;
 	p = traced(&tgid);
 	if (!p || bpf_probe_read_user(pair, sizeof(pair), (void *)uptr))
 		return 0;
-	fd_new(ctx, p, tgid, pair[0], ctx->id, kind);
-	fd_new(ctx, p, tgid, pair[1], ctx->id, kind);
+	fd_new(c->ctx, p, tgid, pair[0], c->id, kind);
+	fd_new(c->ctx, p, tgid, pair[1], c->id, kind);
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_pipe")
-int fd_pipe(struct trace_event_raw_sys_exit *ctx)
-{
-	return fd_pair(ctx, fd_user_regs()->di, QH_FD_PIPE);
-}
-
-SEC("tp/syscalls/sys_exit_pipe2")
-int fd_pipe2(struct trace_event_raw_sys_exit *ctx)
-{
-	return fd_pair(ctx, fd_user_regs()->di, QH_FD_PIPE);
-}
-
-SEC("tp/syscalls/sys_exit_socketpair")
-int fd_socketpair(struct trace_event_raw_sys_exit *ctx)
-{
-	return fd_pair(ctx, fd_user_regs()->r10, QH_FD_SOCKET);
-}
-
-SEC("tp/syscalls/sys_exit_close")
-int fd_close(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int fd_close(struct sc *c)
 {
 	struct qh_fd_key k;
 	struct qh_proc *p;
 
-	if (ctx->ret != 0)
+	if (c->ret != 0)
 		return 0;
 	p = traced(&k.tgid);
 	if (!p)
 		return 0;
-	k.fd = fd_user_regs()->di;
+	k.fd = c->regs->di;
 	bpf_map_delete_elem(&fds, &k);
 	if (p->fd_open)
 		__sync_fetch_and_add(&p->fd_open, -1);
@@ -263,20 +244,18 @@ int fd_close(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_close_range")
-int fd_close_range(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int fd_close_range(struct sc *c)
 {
-	struct pt_regs *regs = fd_user_regs();
 	__u32 tgid, first, last;
 	struct qh_proc *p;
 
-	if (ctx->ret != 0 || (regs->dx & CLOSE_RANGE_CLOEXEC))
+	if (c->ret != 0 || (c->regs->dx & CLOSE_RANGE_CLOEXEC))
 		return 0;
 	p = traced(&tgid);
 	if (!p)
 		return 0;
-	first = regs->di;
-	last = regs->si;
+	first = c->regs->di;
+	last = c->regs->si;
 	fd_resync(bpf_get_current_task_btf(), p, tgid, first, last == ~0U ? last : last + 1);
 	stat_inc(QH_STAT_FD_EVENTS);
 	return 0;
@@ -286,28 +265,28 @@ int fd_close_range(struct trace_event_raw_sys_exit *ctx)
  * dup2/dup3 onto an fd that was open closes it first: the count comes from the table, and
  * the new record replaces the old one.
  */
-static __always_inline int dup_onto(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int fd_dup_onto(struct sc *c)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+	struct qh_fd v = { .stack_id = -1 };
 	struct qh_fd_key k;
 	struct qh_proc *p;
 	__u32 before, n;
-	struct qh_fd v = { .stack_id = -1 };
 
-	if (ctx->ret < 0)
+	if (c->ret < 0)
 		return 0;
 	p = traced(&k.tgid);
 	if (!p)
 		return 0;
 	/* dup2(fd, fd) is a no-op that returns fd */
-	if (fd_user_regs()->di == (__u64)ctx->ret)
+	if (c->regs->di == (__u64)c->ret)
 		return 0;
-	k.fd = ctx->ret;
+	k.fd = c->ret;
 	v.ts_ns = bpf_ktime_get_boot_ns();
-	v.nr = ctx->id;
+	v.nr = c->id;
 	v.kind = file_kind(fdt_file(task_fdt(task), k.fd));
 	if (cfg_fd_stacks)
-		v.stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+		v.stack_id = bpf_get_stackid(c->ctx, &stacks, BPF_F_USER_STACK);
 	if (bpf_map_update_elem(&fds, &k, &v, BPF_ANY))
 		stat_inc(QH_STAT_FDS_FULL);
 	before = p->fd_open;
@@ -325,17 +304,129 @@ static __always_inline int dup_onto(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_dup2")
-int fd_dup2(struct trace_event_raw_sys_exit *ctx)
+/*
+ * Variant 1 (the default): one raw tracepoint on every syscall's exit, which dispatches on
+ * the syscall number. One link: detached in one RCU grace period at exit; every syscall of
+ * the machine runs this switch, the fd syscalls of untraced processes one hash lookup more.
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(fd_sys_exit, struct pt_regs *regs, long ret)
 {
-	return dup_onto(ctx);
+	struct sc c = { .ctx = ctx, .regs = regs, .id = regs->orig_ax, .ret = ret };
+
+	/* a 32-bit process numbers its syscalls otherwise (syscall tracepoints skip them too) */
+	if (regs->cs != QH_USER64_CS)
+		return 0;
+	switch (c.id) {
+	case __NR_open:
+	case __NR_openat:
+	case __NR_openat2:
+	case __NR_creat:
+	case __NR_open_by_handle_at:
+	case __NR_dup:
+	case __NR_pidfd_getfd:
+		return fd_ret(&c, QH_FD_UNKNOWN);
+	case __NR_socket:
+		return fd_ret(&c, QH_FD_SOCKET);
+	case __NR_accept:
+	case __NR_accept4:
+		return fd_ret(&c, QH_FD_ACCEPTED);
+	case __NR_eventfd:
+	case __NR_eventfd2:
+		return fd_ret(&c, QH_FD_EVENTFD);
+	case __NR_epoll_create:
+	case __NR_epoll_create1:
+		return fd_ret(&c, QH_FD_EPOLL);
+	case __NR_timerfd_create:
+		return fd_ret(&c, QH_FD_TIMERFD);
+	case __NR_inotify_init:
+	case __NR_inotify_init1:
+		return fd_ret(&c, QH_FD_INOTIFY);
+	case __NR_memfd_create:
+		return fd_ret(&c, QH_FD_MEMFD);
+	case __NR_pidfd_open:
+		return fd_ret(&c, QH_FD_PIDFD);
+	case __NR_fanotify_init:
+	case __NR_userfaultfd:
+	case __NR_perf_event_open:
+	case __NR_io_uring_setup:
+		return fd_ret(&c, QH_FD_ANON);
+	case __NR_signalfd:
+	case __NR_signalfd4:
+		return fd_signalfd(&c);
+	case __NR_fcntl:
+		return fd_fcntl(&c);
+	case __NR_pipe:
+	case __NR_pipe2:
+		return fd_pair(&c, regs->di, QH_FD_PIPE);
+	case __NR_socketpair:
+		return fd_pair(&c, regs->r10, QH_FD_SOCKET);
+	case __NR_close:
+		return fd_close(&c);
+	case __NR_close_range:
+		return fd_close_range(&c);
+	case __NR_dup2:
+	case __NR_dup3:
+		return fd_dup_onto(&c);
+	default:
+		return 0;
+	}
 }
 
-SEC("tp/syscalls/sys_exit_dup3")
-int fd_dup3(struct trace_event_raw_sys_exit *ctx)
+/*
+ * Variant 2 (--fd-probes syscalls): a classic tracepoint per syscall. A syscall nobody
+ * probes costs nothing more, but each of these links takes an RCU grace period to detach,
+ * one after the other (the kernel holds event_mutex across it): about 1 s at exit.
+ */
+static __always_inline struct sc sc_of(struct trace_event_raw_sys_exit *ctx)
 {
-	return dup_onto(ctx);
+	struct sc c = { .ctx = ctx, .regs = fd_user_regs(), .id = ctx->id, .ret = ctx->ret };
+
+	return c;
 }
+
+#define FD_TP(name, call)                                                \
+	SEC("tp/syscalls/sys_exit_" #name)                              \
+	int fd_tp_##name(struct trace_event_raw_sys_exit *ctx)          \
+	{                                                                \
+		struct sc c = sc_of(ctx);                                \
+									 \
+		return call;                                             \
+	}
+
+FD_TP(open, fd_ret(&c, QH_FD_UNKNOWN))
+FD_TP(openat, fd_ret(&c, QH_FD_UNKNOWN))
+FD_TP(openat2, fd_ret(&c, QH_FD_UNKNOWN))
+FD_TP(creat, fd_ret(&c, QH_FD_UNKNOWN))
+FD_TP(open_by_handle_at, fd_ret(&c, QH_FD_UNKNOWN))
+FD_TP(dup, fd_ret(&c, QH_FD_UNKNOWN))
+FD_TP(pidfd_getfd, fd_ret(&c, QH_FD_UNKNOWN))
+FD_TP(socket, fd_ret(&c, QH_FD_SOCKET))
+FD_TP(accept, fd_ret(&c, QH_FD_ACCEPTED))
+FD_TP(accept4, fd_ret(&c, QH_FD_ACCEPTED))
+FD_TP(eventfd, fd_ret(&c, QH_FD_EVENTFD))
+FD_TP(eventfd2, fd_ret(&c, QH_FD_EVENTFD))
+FD_TP(epoll_create, fd_ret(&c, QH_FD_EPOLL))
+FD_TP(epoll_create1, fd_ret(&c, QH_FD_EPOLL))
+FD_TP(timerfd_create, fd_ret(&c, QH_FD_TIMERFD))
+FD_TP(inotify_init, fd_ret(&c, QH_FD_INOTIFY))
+FD_TP(inotify_init1, fd_ret(&c, QH_FD_INOTIFY))
+FD_TP(fanotify_init, fd_ret(&c, QH_FD_ANON))
+FD_TP(memfd_create, fd_ret(&c, QH_FD_MEMFD))
+FD_TP(pidfd_open, fd_ret(&c, QH_FD_PIDFD))
+FD_TP(userfaultfd, fd_ret(&c, QH_FD_ANON))
+FD_TP(perf_event_open, fd_ret(&c, QH_FD_ANON))
+FD_TP(io_uring_setup, fd_ret(&c, QH_FD_ANON))
+FD_TP(signalfd, fd_signalfd(&c))
+FD_TP(signalfd4, fd_signalfd(&c))
+FD_TP(fcntl, fd_fcntl(&c))
+FD_TP(pipe, fd_pair(&c, c.regs->di, QH_FD_PIPE))
+FD_TP(pipe2, fd_pair(&c, c.regs->di, QH_FD_PIPE))
+FD_TP(socketpair, fd_pair(&c, c.regs->r10, QH_FD_SOCKET))
+FD_TP(close, fd_close(&c))
+FD_TP(close_range, fd_close_range(&c))
+FD_TP(dup2, fd_dup_onto(&c))
+FD_TP(dup3, fd_dup_onto(&c))
 
 /*
  * TCP state of the sockets traced processes own. A socket is followed from connect() or

@@ -23,11 +23,11 @@
 /* fd numbers one table walk looks at: bpf_loop's bound, far above any real table */
 #define QH_FD_WALK_MAX (1U << 20)
 
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-
 /*
- * Kernel structs are read with plain loads through BTF pointers (the verifier turns them
- * into fault-safe loads): no helper call per field, which at one syscall in two counts.
+ * The task's fd table is read with plain loads through BTF pointers (the verifier turns them
+ * into fault-safe loads), no helper call per field. A file pointer read out of the fd array
+ * is a plain number to the verifier: its fields need BPF_CORE_READ (libbpf 1.1's linker
+ * cannot link the bpf_rdonly_cast kfunc that would make it a BTF pointer again).
  */
 static __always_inline struct fdtable *task_fdt(struct task_struct *task)
 {
@@ -45,7 +45,7 @@ static __always_inline struct file *fdt_file(struct fdtable *fdt, __u32 fd)
 		return NULL;
 	arr = fdt->fd;
 	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
-	return f ? bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file)) : NULL;
+	return f;
 }
 
 /*
@@ -61,9 +61,9 @@ static __always_inline __u32 file_kind(struct file *f)
 
 	if (!f)
 		return QH_FD_UNKNOWN;
-	ino = f->f_inode;
-	mode = ino->i_mode & S_IFMT;
-	magic = ino->i_sb->s_magic;
+	ino = BPF_CORE_READ(f, f_inode);
+	mode = BPF_CORE_READ(ino, i_mode) & S_IFMT;
+	magic = BPF_CORE_READ(ino, i_sb, s_magic);
 	if (mode == S_IFDIR)
 		return QH_FD_DIR;
 	if (mode == S_IFSOCK)
@@ -75,7 +75,7 @@ static __always_inline __u32 file_kind(struct file *f)
 	if (magic != QH_ANON_INODE_FS_MAGIC && magic != QH_TMPFS_MAGIC &&
 	    magic != QH_HUGETLBFS_MAGIC)
 		return QH_FD_FILE;
-	bpf_probe_read_kernel_str(n, sizeof(n), f->f_path.dentry->d_name.name);
+	bpf_probe_read_kernel_str(n, sizeof(n), BPF_CORE_READ(f, f_path.dentry, d_name.name));
 	if (magic != QH_ANON_INODE_FS_MAGIC)
 		return n[0] == 'm' && n[1] == 'e' && n[2] == 'm' && n[3] == 'f' && n[4] == 'd' &&
 				       n[5] == ':' ?

@@ -50,7 +50,7 @@ void cli__usage_fds(FILE *out)
 		"  -o, --output FILE        write the JSON report to FILE\n"
 		"  -q, --quiet              no summary on stderr\n"
 		"  -v, --verbose            debug messages\n"
-		"      --check-interval S, --max-fds N, --resource-leak-count N,\n"
+		"      --check-interval S, --max-fds N, --resource-leak-count N, --fd-probes P,\n"
 		"      --max-procs N, --ringbuf-size KB   as for 'qhtrace attach'\n"
 		"\n"
 		"Exit status: 0, or %d if tracing could not start or the report could not be\n"
@@ -134,6 +134,10 @@ void cli__usage_attach(FILE *out)
 		"      --max-fds N          fds followed at once, %u..%u (default %u)\n"
 		"      --resource-leak-count N  fd severity scale: critical from N fds, high from\n"
 		"                           N/4, medium from N/16 (default %u)\n"
+		"      --fd-probes dispatch|syscalls  how fd syscalls are probed: one raw\n"
+		"                           tracepoint on every syscall's exit (default), or a\n"
+		"                           tracepoint per syscall (cheaper for other syscalls,\n"
+		"                           about 1 s more to detach at exit)\n"
 		"  -h, --help               this text\n"
 		"\n"
 		"Exit status: CMD's own, or 128+N if a signal N killed it; %d if tracing could not\n"
@@ -169,6 +173,7 @@ enum {
 	OPT_NO_FDS,
 	OPT_MAX_FDS,
 	OPT_RESOURCE_LEAK_COUNT,
+	OPT_FD_PROBES,
 };
 
 /* options every tracing command takes, and the heap ones */
@@ -192,7 +197,8 @@ enum {
 	{ "check-interval", required_argument, NULL, OPT_CHECK_INTERVAL }
 #define FD_OPTIONS                                                                             \
 	{ "max-fds", required_argument, NULL, OPT_MAX_FDS },                                   \
-	{ "resource-leak-count", required_argument, NULL, OPT_RESOURCE_LEAK_COUNT }
+	{ "resource-leak-count", required_argument, NULL, OPT_RESOURCE_LEAK_COUNT },           \
+	{ "fd-probes", required_argument, NULL, OPT_FD_PROBES }
 
 static const struct option attach_options[] = {
 	COMMON_OPTIONS,
@@ -340,6 +346,13 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 			if (parse_num("resource-leak-count", optarg, 1, 1000000,
 				      &o->resource_leak_count))
 				return -EINVAL;
+			break;
+		case OPT_FD_PROBES:
+			if (strcmp(optarg, "dispatch") && strcmp(optarg, "syscalls")) {
+				pr_err("--fd-probes: '%s' is not 'dispatch' or 'syscalls'\n", optarg);
+				return -EINVAL;
+			}
+			o->fd_syscall_tps = !strcmp(optarg, "syscalls");
 			break;
 		case OPT_SORT:
 			if (strcmp(optarg, "bytes") && strcmp(optarg, "count")) {

@@ -204,12 +204,18 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 		bpf_map__set_max_entries(t->skel->maps.stacks, 1);
 	}
 
-	if (opts->no_fds) {
+	if (opts->no_fds || !opts->fd_syscall_tps) {
 		struct bpf_program *prog;
 
+		/* fd_tp_*: the tracepoint-per-syscall variant; all fd_*: --no-fds */
 		bpf_object__for_each_program(prog, t->skel->obj)
-			if (!strncmp(bpf_program__name(prog), "fd_", 3))
+			if (!strncmp(bpf_program__name(prog), opts->no_fds ? "fd_" : "fd_tp_",
+				     opts->no_fds ? 3 : 6))
 				bpf_program__set_autoload(prog, false);
+	} else {
+		bpf_program__set_autoload(t->skel->progs.fd_sys_exit, false);
+	}
+	if (opts->no_fds) {
 		bpf_map__set_max_entries(t->skel->maps.fds, 1);
 		bpf_map__set_max_entries(t->skel->maps.socks, 1);
 	} else {

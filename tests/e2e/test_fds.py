@@ -41,9 +41,12 @@ def leaks_of(report, pid, key="fds"):
     return [l for l in report["leaks"][key] if l["pid"] == pid]
 
 
-def test_files_of_one_path(qh, tmp_path):
-    """A survivor holding 7 fds of one path: one finding, count 7, opened by openat."""
-    report, p = survivor_report(qh, tmp_path, ["files", "7", "/etc/hostname"])
+@pytest.mark.parametrize("probes", ["dispatch", "syscalls"])
+def test_files_of_one_path(qh, tmp_path, probes):
+    """A survivor holding 7 fds of one path: one finding, count 7, opened by openat; the same
+    through the sys_exit dispatch and through a tracepoint per syscall."""
+    report, p = survivor_report(qh, tmp_path, ["files", "7", "/etc/hostname"],
+                                opts=("-q", "--fd-probes", probes))
     (l,) = leaks_of(report, p["pid"])
     assert (l["kind"], l["target"], l["count"], l["reason"], l["site"]) == \
         ("file", "/etc/hostname", 7, "open_at_end", "openat"), l

@@ -32,21 +32,24 @@
 #include "log.h"
 #include "tracer.h"
 
+/* --fd-probes syscalls: a tracepoint per fd syscall instead of fd_sys_exit */
+static const char *const fd_tp_progs[] = {
+	"fd_tp_open", "fd_tp_openat", "fd_tp_openat2", "fd_tp_creat", "fd_tp_open_by_handle_at",
+	"fd_tp_dup", "fd_tp_pidfd_getfd", "fd_tp_socket", "fd_tp_accept", "fd_tp_accept4",
+	"fd_tp_eventfd", "fd_tp_eventfd2", "fd_tp_epoll_create", "fd_tp_epoll_create1",
+	"fd_tp_timerfd_create", "fd_tp_inotify_init", "fd_tp_inotify_init1",
+	"fd_tp_fanotify_init", "fd_tp_memfd_create", "fd_tp_pidfd_open", "fd_tp_userfaultfd",
+	"fd_tp_perf_event_open", "fd_tp_io_uring_setup", "fd_tp_signalfd", "fd_tp_signalfd4",
+	"fd_tp_fcntl", "fd_tp_pipe", "fd_tp_pipe2", "fd_tp_socketpair", "fd_tp_close",
+	"fd_tp_close_range", "fd_tp_dup2", "fd_tp_dup3",
+};
+
 static const char *const expected_progs[] = {
 	"sched_process_fork", "sched_process_exec", "sched_process_exit", "sched_process_free",
 	"rss_stat", "sys_exit_mmap", "sys_enter_munmap", "sys_exit_munmap", "sys_enter_mremap",
 	"sys_exit_mremap", "sys_exit_brk", "heap_entry", "alloc_return",
-	/* fds and sockets */
-	"fd_open", "fd_openat", "fd_openat2", "fd_creat",
-	"fd_open_by_handle_at", "fd_dup", "fd_pidfd_getfd", "fd_socket",
-	"fd_accept", "fd_accept4", "fd_eventfd", "fd_eventfd2",
-	"fd_epoll_create", "fd_epoll_create1", "fd_timerfd_create",
-	"fd_inotify_init", "fd_inotify_init1", "fd_fanotify_init",
-	"fd_memfd_create", "fd_pidfd_open", "fd_userfaultfd",
-	"fd_perf_event_open", "fd_io_uring_setup", "fd_signalfd",
-	"fd_signalfd4", "fd_fcntl", "fd_pipe", "fd_pipe2",
-	"fd_socketpair", "fd_close", "fd_close_range", "fd_dup2",
-	"fd_dup3", "fd_sock_state",
+	/* fds and sockets: the sys_exit dispatch (the default) */
+	"fd_sys_exit", "fd_sock_state",
 };
 
 struct ctx {
@@ -114,7 +117,9 @@ static void test_every_program_attached(void **state)
 	if (!c)
 		skip();
 	n = tracer__prog_count(c->tr);
-	assert_int_equal(n, (int)(sizeof(expected_progs) / sizeof(expected_progs[0])));
+	/* every program of the skeleton is one of the two lists */
+	assert_int_equal(n, (int)(sizeof(expected_progs) / sizeof(expected_progs[0]) +
+				  sizeof(fd_tp_progs) / sizeof(fd_tp_progs[0])));
 	for (i = 0; i < sizeof(expected_progs) / sizeof(expected_progs[0]); i++) {
 		bool found = false;
 
@@ -165,6 +170,29 @@ static void fd_work(void)
 	if (n != 16 || close(n) || dup2(b, a) != a || fcntl(b, F_DUPFD, 100) != 100 ||
 	    syscall(SYS_close_range, 5, 6, 0))
 		_exit(84);
+}
+
+static void check_fd_work(const struct proc *child)
+{
+	/* fd_work()'s 20 opens; 15 left for the kernel to close, by kind */
+	assert_int_equal(child->stats.fd_opened, 20);
+	assert_true(child->stats.fd_closed >= 8 + 1); /* and what close_range(3, ~0) found */
+	assert_int_equal(child->stats.fd_exit_open, 15);
+	assert_int_equal(child->stats.fd_open, 15);
+	assert_true(child->stats.fd_peak >= 16);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_FILE], 3);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_DIR], 3);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_SOCKET], 2);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_PIPE], 0);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_EVENTFD], 1);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_EPOLL], 1);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_TIMERFD], 1);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_MEMFD], 1);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_SIGNALFD], 1);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_INOTIFY], 1);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_PIDFD], 1);
+	assert_int_equal(child->stats.fd_exit_kind[QH_FD_UNKNOWN], 0);
+
 }
 
 static void child_work(void)
@@ -275,24 +303,7 @@ static void test_probes_report(void **state)
 	assert_int_equal(child->stats.heap_live_count, 2);
 	assert_true(child->stats.heap_frees >= 2);
 
-	/* fds: fd_work()'s 20 opens; 15 left for the kernel to close, by kind */
-	assert_int_equal(child->stats.fd_opened, 20);
-	assert_true(child->stats.fd_closed >= 8 + 1); /* and what close_range(3, ~0) found */
-	assert_int_equal(child->stats.fd_exit_open, 15);
-	assert_int_equal(child->stats.fd_open, 15);
-	assert_true(child->stats.fd_peak >= 16);
-	assert_int_equal(child->stats.fd_exit_kind[QH_FD_FILE], 3);
-	assert_int_equal(child->stats.fd_exit_kind[QH_FD_DIR], 3);
-	assert_int_equal(child->stats.fd_exit_kind[QH_FD_SOCKET], 2);
-	assert_int_equal(child->stats.fd_exit_kind[QH_FD_PIPE], 0);
-	assert_int_equal(child->stats.fd_exit_kind[QH_FD_EVENTFD], 1);
-	assert_int_equal(child->stats.fd_exit_kind[QH_FD_EPOLL], 1);
-	assert_int_equal(child->stats.fd_exit_kind[QH_FD_TIMERFD], 1);
-	assert_int_equal(child->stats.fd_exit_kind[QH_FD_MEMFD], 1);
-	assert_int_equal(child->stats.fd_exit_kind[QH_FD_SIGNALFD], 1);
-	assert_int_equal(child->stats.fd_exit_kind[QH_FD_INOTIFY], 1);
-	assert_int_equal(child->stats.fd_exit_kind[QH_FD_PIDFD], 1);
-	assert_int_equal(child->stats.fd_exit_kind[QH_FD_UNKNOWN], 0);
+	check_fd_work(child);
 
 	assert_int_equal(tracer__stats(c->tr, stats), 0);
 	assert_true(stats[QH_STAT_FD_EVENTS] >= 20);
@@ -303,12 +314,74 @@ static void test_probes_report(void **state)
 	assert_int_equal(proctree__bad_events(c->tree), 0);
 }
 
+/*
+ * --fd-probes syscalls: a classic tracepoint per fd syscall instead of the sys_exit dispatch;
+ * every one attaches and the same fd work reads the same.
+ */
+static void test_fd_syscall_tracepoints(void **state)
+{
+	struct tracer *tr;
+	struct proctree *tree = proctree__new();
+	struct proc *p, *child = NULL;
+	int go[2], st, i, j, n;
+	pid_t pid;
+	char b;
+
+	if (!*state)
+		skip();
+	assert_int_equal(tracer__open(&tr, &(struct tracer_opts){
+						    .max_procs = 256,
+						    .ringbuf_kb = 256,
+						    .fd_syscall_tps = true,
+						    .on_event = proctree__handle_event,
+						    .ctx = tree,
+					    }),
+			 0);
+	n = tracer__prog_count(tr);
+	for (i = 0; i < (int)(sizeof(fd_tp_progs) / sizeof(fd_tp_progs[0])); i++) {
+		bool found = false, attached = false;
+
+		for (j = 0; j < n && !found; j++)
+			found = !strcmp(tracer__prog_name(tr, j, &attached), fd_tp_progs[i]);
+		if (!found || !attached)
+			fail_msg("program %s is not attached", fd_tp_progs[i]);
+	}
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(go[1]);
+		if (read(go[0], &b, 1) != 1)
+			_exit(99);
+		fd_work();
+		_exit(7);
+	}
+	close(go[0]);
+	assert_int_equal(session__seed(tr, tree, pid), 0);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	close(go[1]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	for (i = 0; i < 30; i++) {
+		tracer__consume(tr);
+		usleep(10000);
+	}
+	for (p = proctree__first(tree); p; p = p->next)
+		if (p->pid == (uint32_t)pid)
+			child = p;
+	assert_non_null(child);
+	assert_true(child->has_exit);
+	check_fd_work(child);
+	tracer__free(tr);
+	proctree__free(tree);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_preflight),
 		cmocka_unit_test(test_every_program_attached),
 		cmocka_unit_test(test_probes_report),
+		cmocka_unit_test(test_fd_syscall_tracepoints),
 	};
 
 	return cmocka_run_group_tests_name("load", tests, setup, teardown);
