@@ -14,6 +14,8 @@ Configurations, interleaved round by round so that a noisy neighbour hits all al
   bystander    fdloop untraced while `qhtrace attach` traces another process: what every
                other process of the machine pays
   traced       `qhtrace attach -q -- fdloop OP`
+each of the last two with the fd syscalls probed both ways: the sys_exit dispatch (default)
+and a tracepoint per syscall (--fd-probes syscalls); and `--no-fds` traced (memory only).
 Prints the median of each, the overhead per pair (traced - untraced) and the ratios.
 """
 
@@ -52,35 +54,47 @@ def main():
     if os.geteuid() != 0:
         sys.exit("fdbench: run as root")
     qh, loop = str(a.qhtrace), str(a.fdloop)
-    res = {(c, op): [] for c in ("untraced", "bystander", "traced") for op in OPS}
+    variants = {"dispatch": [], "syscalls": ["--fd-probes", "syscalls"]}
+    res = {}
     for r in range(a.rounds):
         for op in OPS:
             argv = [loop, op, str(a.iterations)]
-            res[("untraced", op)].append(run_loop(argv))
-            res[("traced", op)].append(run_loop([qh, "attach", "-q", "--", *argv]))
-            # another traced process keeps every probe attached meanwhile
-            other = subprocess.Popen([qh, "attach", "-q", "--", "sleep", "600"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-            try:
-                time.sleep(0.5)  # probes attached
-                res[("bystander", op)].append(run_loop(argv))
-            finally:
-                other.terminate()
-                other.wait(timeout=30)
+            res.setdefault(("untraced", op), []).append(run_loop(argv))
+            res.setdefault(("no-fds", op), []).append(
+                run_loop([qh, "attach", "-q", "--no-fds", "--", *argv]))
+            for v, opts in variants.items():
+                res.setdefault((f"traced {v}", op), []).append(
+                    run_loop([qh, "attach", "-q", *opts, "--", *argv]))
+                # another traced process keeps every probe attached meanwhile
+                other = subprocess.Popen([qh, "attach", "-q", *opts, "--", "sleep", "600"],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+                try:
+                    time.sleep(0.5)  # probes attached
+                    res.setdefault((f"bystander {v}", op), []).append(run_loop(argv))
+                finally:
+                    other.terminate()
+                    other.wait(timeout=30)
         print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
     med = {k: statistics.median(v) for k, v in res.items()}
-    print(f"fdbench: {a.rounds} rounds x {a.iterations} iterations, medians, ns per pair")
-    print(f"{'pattern':<16}{'untraced':>10}{'bystander':>11}{'traced':>10}"
-          f"{'overhead':>10}{'ratio':>8}{'bystander':>11}")
     names = {"open": "open+close", "dup": "dup+close", "socket": "socket+close",
              "mmap": "mmap+munmap", "getppid": "getppid"}
+    print(f"fdbench: {a.rounds} rounds x {a.iterations} iterations, medians, ns per pair")
+    for v in variants:
+        print(f"\nfd probes: {v}")
+        print(f"{'pattern':<16}{'untraced':>10}{'traced':>10}{'overhead':>10}{'ratio':>8}"
+              f"{'bystander':>11}{'ratio':>8}")
+        for op in OPS:
+            u, t = med[("untraced", op)], med[(f"traced {v}", op)]
+            b = med[(f"bystander {v}", op)]
+            goal = f"  (goal: overhead <= {GOALS_NS[op]} ns)" if op in GOALS_NS else ""
+            print(f"{names[op]:<16}{u:>10.1f}{t:>10.1f}{t - u:>+10.1f}{t / u:>7.2f}x"
+                  f"{b:>11.1f}{b / u:>7.3f}x{goal}")
+    print("\n--no-fds (memory probes only), traced:")
     for op in OPS:
-        u, b, t = med[("untraced", op)], med[("bystander", op)], med[("traced", op)]
-        goal = f"  (goal <= {GOALS_NS[op]} ns)" if op in GOALS_NS else ""
-        print(f"{names[op]:<16}{u:>10.1f}{b:>11.1f}{t:>10.1f}{t - u:>+10.1f}{t / u:>7.2f}x"
-              f"{b / u:>10.3f}x{goal}")
-    print(f"bystander: an untraced process's pattern while qhtrace traces another "
+        u, t = med[("untraced", op)], med[("no-fds", op)]
+        print(f"{names[op]:<16}{u:>10.1f}{t:>10.1f}{t - u:>+10.1f}{t / u:>7.2f}x")
+    print(f"\nbystander: an untraced process's pattern while qhtrace traces another "
           f"(goal <= {GOAL_BYSTANDER:.2f}x)")
 
 
