@@ -119,20 +119,52 @@ static __always_inline void sock_follow(struct file *f, struct qh_proc *p, __u32
 	tcp_count(p, s.state, 1);
 }
 
+#define QH_CALLER_SCAN 24 /* words of user stack searched for the caller */
+
+/*
+ * The program code that called the C library's syscall wrapper: the first word on the user
+ * stack that points into the program's text. The wrappers keep no frame pointer, so the
+ * kernel's frame-pointer walk skips exactly that caller; the word sits within the wrapper's
+ * small frame (glibc's open64 keeps 0x78 bytes).
+ */
+static __always_inline __u64 fd_caller(struct pt_regs *regs)
+{
+	struct mm_struct *mm = bpf_get_current_task_btf()->mm;
+	__u64 lo, hi, w[QH_CALLER_SCAN];
+	int i;
+
+	if (!mm)
+		return 0;
+	lo = mm->start_code;
+	hi = mm->end_code;
+	if (bpf_probe_read_user(w, sizeof(w), (void *)regs->sp))
+		return 0;
+	for (i = 0; i < QH_CALLER_SCAN; i++)
+		if (w[i] >= lo && w[i] < hi)
+			return w[i];
+	return 0;
+}
+
+/* --fd-stacks: where the open came from */
+static __always_inline void fd_site(void *ctx, struct pt_regs *regs, struct qh_fd *v)
+{
+	v->stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+	if (v->stack_id < 0)
+		stat_inc(QH_STAT_STACK_LOST);
+	v->caller = fd_caller(regs);
+}
+
 /* @fd is open now in the current process, made by syscall @nr. */
-static __always_inline void fd_new(void *ctx, struct qh_proc *p, __u32 tgid, __u32 fd,
-				   __u32 nr, __u32 kind)
+static __always_inline void fd_new(void *ctx, struct pt_regs *regs, struct qh_proc *p,
+				   __u32 tgid, __u32 fd, __u32 nr, __u32 kind)
 {
 	struct qh_fd_key k = { .tgid = tgid, .fd = fd };
 	struct qh_fd v = { .nr = nr, .kind = kind, .stack_id = -1 };
 	__u32 n;
 
 	v.ts_ns = bpf_ktime_get_boot_ns();
-	if (cfg_fd_stacks) {
-		v.stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-		if (v.stack_id < 0)
-			stat_inc(QH_STAT_STACK_LOST);
-	}
+	if (cfg_fd_stacks)
+		fd_site(ctx, regs, &v);
 	if (bpf_map_update_elem(&fds, &k, &v, BPF_ANY))
 		stat_inc(QH_STAT_FDS_FULL);
 	n = __sync_add_and_fetch(&p->fd_open, 1);
@@ -184,7 +216,7 @@ static __always_inline int fd_ret(struct sc *c, __u32 kind)
 		if (f)
 			sock_follow(f, p, tgid);
 	}
-	fd_new(c->ctx, p, tgid, c->ret, c->id, kind);
+	fd_new(c->ctx, c->regs, p, tgid, c->ret, c->id, kind);
 	return 0;
 }
 
@@ -220,8 +252,8 @@ static __always_inline int fd_pair(struct sc *c, __u64 uptr, __u32 kind)
 	p = traced(&tgid);
 	if (!p || bpf_probe_read_user(pair, sizeof(pair), (void *)uptr))
 		return 0;
-	fd_new(c->ctx, p, tgid, pair[0], c->id, kind);
-	fd_new(c->ctx, p, tgid, pair[1], c->id, kind);
+	fd_new(c->ctx, c->regs, p, tgid, pair[0], c->id, kind);
+	fd_new(c->ctx, c->regs, p, tgid, pair[1], c->id, kind);
 	return 0;
 }
 
@@ -286,7 +318,7 @@ static __always_inline int fd_dup_onto(struct sc *c)
 	v.nr = c->id;
 	v.kind = file_kind(fdt_file(task_fdt(task), k.fd));
 	if (cfg_fd_stacks)
-		v.stack_id = bpf_get_stackid(c->ctx, &stacks, BPF_F_USER_STACK);
+		fd_site(c->ctx, c->regs, &v);
 	if (bpf_map_update_elem(&fds, &k, &v, BPF_ANY))
 		stat_inc(QH_STAT_FDS_FULL);
 	before = p->fd_open;

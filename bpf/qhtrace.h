@@ -216,6 +216,9 @@ struct qh_fd_key {
 
 struct qh_fd {
 	__u64 ts_ns;	/* bpf_ktime_get_boot_ns() at open */
+	__u64 caller;	/* --fd-stacks: a return address into the program's text found on the
+			 * user stack at the syscall (the C library's wrapper has no frame
+			 * pointer); 0 if none */
 	__s64 stack_id; /* user stack in `stacks`, < 0 when not captured */
 	__u32 nr;	/* the syscall that made it */
 	__u32 kind;	/* enum qh_fd_kind */

@@ -50,7 +50,8 @@ void cli__usage_fds(FILE *out)
 		"  -o, --output FILE        write the JSON report to FILE\n"
 		"  -q, --quiet              no summary on stderr\n"
 		"  -v, --verbose            debug messages\n"
-		"      --check-interval S, --max-fds N, --resource-leak-count N, --fd-probes P,\n"
+		"      --check-interval S, --max-fds N, --resource-leak-count N, --fd-stacks,\n"
+		"      --fd-probes P,\n"
 		"      --max-procs N, --ringbuf-size KB   as for 'qhtrace attach'\n"
 		"\n"
 		"Exit status: 0, or %d if tracing could not start or the report could not be\n"
@@ -134,6 +135,9 @@ void cli__usage_attach(FILE *out)
 		"      --max-fds N          fds followed at once, %u..%u (default %u)\n"
 		"      --resource-leak-count N  fd severity scale: critical from N fds, high from\n"
 		"                           N/4, medium from N/16 (default %u)\n"
+		"      --fd-stacks          name the function (file:line) that opened the fds of\n"
+		"                           each finding, from a user stack per fd opened (costs\n"
+		"                           more per open); default: the syscall's name\n"
 		"      --fd-probes dispatch|syscalls  how fd syscalls are probed: one raw\n"
 		"                           tracepoint on every syscall's exit (default), or a\n"
 		"                           tracepoint per syscall (cheaper for other syscalls,\n"
@@ -174,6 +178,7 @@ enum {
 	OPT_MAX_FDS,
 	OPT_RESOURCE_LEAK_COUNT,
 	OPT_FD_PROBES,
+	OPT_FD_STACKS,
 };
 
 /* options every tracing command takes, and the heap ones */
@@ -198,7 +203,8 @@ enum {
 #define FD_OPTIONS                                                                             \
 	{ "max-fds", required_argument, NULL, OPT_MAX_FDS },                                   \
 	{ "resource-leak-count", required_argument, NULL, OPT_RESOURCE_LEAK_COUNT },           \
-	{ "fd-probes", required_argument, NULL, OPT_FD_PROBES }
+	{ "fd-probes", required_argument, NULL, OPT_FD_PROBES },                               \
+	{ "fd-stacks", no_argument, NULL, OPT_FD_STACKS }
 
 static const struct option attach_options[] = {
 	COMMON_OPTIONS,
@@ -346,6 +352,9 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 			if (parse_num("resource-leak-count", optarg, 1, 1000000,
 				      &o->resource_leak_count))
 				return -EINVAL;
+			break;
+		case OPT_FD_STACKS:
+			o->fd_stacks = true;
 			break;
 		case OPT_FD_PROBES:
 			if (strcmp(optarg, "dispatch") && strcmp(optarg, "syscalls")) {

@@ -78,6 +78,17 @@ static struct group *find(struct fdleaks *f, const struct proc *p, uint32_t kind
 	return g;
 }
 
+static void set_site(struct group *g, const struct fd_seen *seen, size_t i)
+{
+	char buf[32];
+
+	if (seen->site && seen->site[i][0])
+		snprintf(g->l.site, sizeof(g->l.site), "%s", seen->site[i]);
+	else
+		snprintf(g->l.site, sizeof(g->l.site), "%s",
+			 fd_syscall__str(seen->nr[i], buf, sizeof(buf)));
+}
+
 static void grade(struct fdleaks *f, struct group *g)
 {
 	uint64_t over = g->l.count > g->l.baseline ? g->l.count - g->l.baseline : 0;
@@ -103,7 +114,6 @@ static int state_of(const struct fd_info *fi)
 int fdleaks__observe(struct fdleaks *f, const struct proc *p, const struct fd_table *t,
 		     const struct fd_seen *seen, uint64_t now_ns)
 {
-	char buf[32];
 	size_t i;
 
 	for (i = 0; i < f->n; i++)
@@ -120,8 +130,7 @@ int fdleaks__observe(struct fdleaks *f, const struct proc *p, const struct fd_ta
 		}
 		g->l.count++;
 		if (seen && seen->opened[i])
-			snprintf(g->l.site, sizeof(g->l.site), "%s",
-				 fd_syscall__str(seen->nr[i], buf, sizeof(buf)));
+			set_site(g, seen, i);
 	}
 	for (i = 0; i < f->n; i++) {
 		struct group *g = &f->g[i];
@@ -157,7 +166,6 @@ int fdleaks__observe(struct fdleaks *f, const struct proc *p, const struct fd_ta
 int fdleaks__at_end(struct fdleaks *f, const struct proc *p, const struct fd_table *t,
 		    const struct fd_seen *seen, uint64_t now_ns)
 {
-	char buf[32];
 	size_t i;
 
 	(void)now_ns;
@@ -172,8 +180,7 @@ int fdleaks__at_end(struct fdleaks *f, const struct proc *p, const struct fd_tab
 			return -ENOMEM;
 		g->l.count++;
 		g->flagged = true;
-		snprintf(g->l.site, sizeof(g->l.site), "%s",
-			 fd_syscall__str(seen->nr[i], buf, sizeof(buf)));
+		set_site(g, seen, i);
 		grade(f, g);
 	}
 	return 0;

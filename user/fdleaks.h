@@ -30,7 +30,8 @@ struct fd_leak {
 	double growth_per_s;
 	uint32_t growing_checks;
 	const char *reason;		/* "growing", "open_at_end" */
-	char site[96];			/* the syscall that opened the newest one */
+	char site[96];			/* what opened the newest one: the syscall, and with
+					 * --fd-stacks the function */
 	enum severity severity;
 };
 
@@ -46,6 +47,7 @@ void fdleaks__free(struct fdleaks *f);
 struct fd_seen {
 	const bool *opened;
 	const uint32_t *nr;
+	char (*site)[96];	/* where it was opened ("" or NULL: the syscall names it) */
 };
 
 /* A periodic check saw table @t of @p at @now_ns (CLOCK_BOOTTIME). */

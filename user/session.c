@@ -472,12 +472,49 @@ static const struct fd_rec *find_fd_rec(const struct fd_recs *r, uint32_t tgid, 
  * name fds that are closed (a close that was not seen). Then feed the findings: a periodic
  * check looks for growth, the end for what survivors hold.
  */
+/*
+ * --fd-stacks: "openat in leak_files (fdleak.c:42)". The caller the kernel side found on the
+ * stack names the function; without one, the first frame of the kernel's walk past the C
+ * library's wrapper.
+ */
+static void fd_site(struct session *s, struct syms *sy, const struct syms_maps *m,
+		    const struct qh_fd *v, char *out, size_t len)
+{
+	uint64_t ips[QH_MAX_STACK];
+	struct syms_frame sf;
+	char buf[32];
+	int n, i;
+
+	out[0] = '\0';
+	if (!m)
+		return;
+	if (v->caller && !syms__resolve(sy, m, v->caller - 1, &sf) && sf.sym[0])
+		goto found;
+	n = tracer__stack(s->tr, v->stack_id, ips, QH_MAX_STACK);
+	for (i = 1; i < n; i++)
+		if (!syms__resolve(sy, m, ips[i] - 1, &sf) && sf.sym[0] &&
+		    !strstr(sf.module, "/libc.so"))
+			goto found;
+	return;
+found:
+	if (sf.line)
+		snprintf(out, len, "%s in %.40s (%.24s:%u)", fd_syscall__str(v->nr, buf, sizeof(buf)),
+			 sf.sym, strrchr(sf.file, '/') ? strrchr(sf.file, '/') + 1 : sf.file,
+			 sf.line);
+	else
+		snprintf(out, len, "%s in %.64s", fd_syscall__str(v->nr, buf, sizeof(buf)),
+			 sf.sym);
+}
+
 static void fd_scan(struct session *s, struct proc *p, const struct fd_recs *recs,
 		    uint64_t scan_ns, bool at_end)
 {
 	struct fd_table t;
 	bool *opened = NULL;
 	uint32_t *nr = NULL;
+	char(*site)[96] = NULL;
+	struct syms_maps *m = NULL;
+	struct syms *sy = NULL;
 	const struct fd_rec *r;
 	size_t i;
 
@@ -487,6 +524,11 @@ static void fd_scan(struct session *s, struct proc *p, const struct fd_recs *rec
 	nr = calloc(t.n + 1, sizeof(*nr));
 	if (!opened || !nr)
 		goto out;
+	if (s->o->fd_stacks) {
+		site = calloc(t.n + 1, sizeof(*site));
+		m = syms_maps__snapshot(p->pid);
+		sy = syms__new(SYMS_MAX_FILES);
+	}
 	p->fd_scanned = true;
 	p->fd_now = t.n;
 	p->fd_untracked = 0;
@@ -496,6 +538,8 @@ static void fd_scan(struct session *s, struct proc *p, const struct fd_recs *rec
 		/* a record older than the process is a previous owner's of the pid */
 		opened[i] = r && r->v.ts_ns >= p->start_ns;
 		nr[i] = r ? r->v.nr : 0;
+		if (opened[i] && site && sy)
+			fd_site(s, sy, m, &r->v, site[i], sizeof(site[i]));
 		p->fd_untracked += !opened[i];
 		p->fd_kind[t.v[i].kind & (QH_FD_KIND_SLOTS - 1)]++;
 	}
@@ -515,10 +559,14 @@ static void fd_scan(struct session *s, struct proc *p, const struct fd_recs *rec
 		p->fd_stale++;
 	}
 	if (at_end)
-		fdleaks__at_end(s->fdleaks, p, &t, &(struct fd_seen){ opened, nr }, scan_ns);
+		fdleaks__at_end(s->fdleaks, p, &t, &(struct fd_seen){ opened, nr, site }, scan_ns);
 	else
-		fdleaks__observe(s->fdleaks, p, &t, &(struct fd_seen){ opened, nr }, scan_ns);
+		fdleaks__observe(s->fdleaks, p, &t, &(struct fd_seen){ opened, nr, site },
+				 scan_ns);
 out:
+	syms__free(sy);
+	syms_maps__free(m);
+	free(site);
 	free(opened);
 	free(nr);
 	fdtable__free(&t);
@@ -621,6 +669,7 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 					   .max_size = o->max_size,
 					   .no_fds = o->no_fds,
 					   .fd_syscall_tps = o->fd_syscall_tps,
+					   .fd_stacks = o->fd_stacks,
 					   .max_fds = o->max_fds,
 					   .on_event = on_event,
 					   .ctx = s->actx,

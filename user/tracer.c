@@ -187,8 +187,6 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 		t->skel->rodata->cfg_sample_rate = opts->sample_rate ? opts->sample_rate : 1;
 		t->skel->rodata->cfg_min_size = opts->min_size;
 		t->skel->rodata->cfg_max_size = opts->max_size ? opts->max_size : ~0ULL;
-		if (!opts->stacks)
-			bpf_map__set_max_entries(t->skel->maps.stacks, 1);
 		bpf_map__set_max_entries(t->skel->maps.allocs, opts->max_allocs);
 		bpf_map__set_max_entries(t->skel->maps.inherited_freed, opts->max_allocs / 4 + 1);
 		bpf_program__set_expected_attach_type(t->skel->progs.heap_entry,
@@ -201,8 +199,11 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 		bpf_program__set_autoload(t->skel->progs.alloc_return, false);
 		bpf_map__set_max_entries(t->skel->maps.allocs, 1);
 		bpf_map__set_max_entries(t->skel->maps.inherited_freed, 1);
-		bpf_map__set_max_entries(t->skel->maps.stacks, 1);
 	}
+	/* user stacks: of allocations (--heap unless --no-stacks) and fd opens (--fd-stacks) */
+	if (!(opts->heap && opts->stacks) && !(opts->fd_stacks && !opts->no_fds))
+		bpf_map__set_max_entries(t->skel->maps.stacks, 1);
+	t->skel->rodata->cfg_fd_stacks = opts->fd_stacks && !opts->no_fds;
 
 	if (opts->no_fds || !opts->fd_syscall_tps) {
 		struct bpf_program *prog;

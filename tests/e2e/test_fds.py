@@ -6,6 +6,7 @@ Each fdleak scenario leaves a child that outlives the command: what it holds at 
 """
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -160,3 +161,22 @@ def test_fds_command(qh, tmp_path):
 def test_fds_command_bad_pid(qh):
     rc, _, err = qh.run([qh.qhtrace, "fds", "-p", "999999999"])
     assert rc == 2 and "pid" in err, err
+
+
+def source_line(text):
+    """The line number of the one line of the fdleak source that contains text."""
+    src = (Path(__file__).resolve().parents[1] / "fixtures" / "fdleak.c").read_text()
+    (n,) = [i + 1 for i, line in enumerate(src.splitlines()) if text in line]
+    return n
+
+
+@pytest.mark.parametrize("args,syscall,func,text", [
+    (["files", "3", "/etc/hostname"], "openat", "files", "if (open(path, O_RDONLY) < 0)"),
+    (["pipes", "2"], "pipe2", "main", "if (pipe(p))"),
+])
+def test_fd_stacks_name_the_opener(qh, tmp_path, args, syscall, func, text):
+    """--fd-stacks: the finding names the function and line that called the C library's
+    wrapper (open64 keeps a frame of its own and no frame pointer; pipe keeps none)."""
+    report, p = survivor_report(qh, tmp_path, args, opts=("-q", "--fd-stacks"))
+    (l,) = leaks_of(report, p["pid"])
+    assert l["site"] == f"{syscall} in {func} (fdleak.c:{source_line(text)})", l

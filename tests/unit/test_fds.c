@@ -135,7 +135,7 @@ static void test_growth(void **state)
 	struct proc p = { .pid = 42, .comm = "x" };
 	bool opened[64];
 	uint32_t nr[64];
-	struct fd_seen seen = { opened, nr };
+	struct fd_seen seen = { opened, nr, NULL };
 	const struct fd_leak *l;
 	struct fd_table t;
 	size_t counts[] = { 4, 10, 10, 20, 30 }, i;
@@ -173,7 +173,8 @@ static void test_at_end(void **state)
 	struct proc p = { .pid = 7, .comm = "y" };
 	bool opened[8];
 	uint32_t nr[8];
-	struct fd_seen seen = { opened, nr };
+	char site[8][96] = { "" };
+	struct fd_seen seen = { opened, nr, site };
 	const struct fd_leak *l;
 	struct fd_table t;
 
@@ -186,6 +187,8 @@ static void test_at_end(void **state)
 	t.v[5].tcp_state = 8;
 	snprintf(t.v[5].pattern, sizeof(t.v[5].pattern), "tcp 127.0.0.1:80 <- *");
 	nr[5] = 43; /* accept */
+	/* --fd-stacks named the function of the newest file */
+	snprintf(site[4], sizeof(site[4]), "openat in leak_files (fdleak.c:42)");
 	assert_int_equal(fdleaks__at_end(f, &p, &t, &seen, 1), 0);
 	fdtable__free(&t);
 	assert_int_equal(fdleaks__count(f), 2);
@@ -193,6 +196,7 @@ static void test_at_end(void **state)
 	assert_false(fd_leak__is_socket(l));
 	assert_int_equal(l->count, 3);
 	assert_string_equal(l->reason, "open_at_end");
+	assert_string_equal(l->site, "openat in leak_files (fdleak.c:42)");
 	assert_int_equal(l->severity, SEV_LOW);
 	l = fdleaks__get(f, 1);
 	assert_true(fd_leak__is_socket(l));
