@@ -723,6 +723,8 @@ int session__trace_pid(struct session *s, pid_t pid)
 	p = proctree__find_running(s->tree, pid);
 	if (p && s->o->heap)
 		refresh_maps(p);
+	/* its fd counts now are the baseline growth is measured from */
+	fd_check(s, false);
 	return 0;
 }
 
