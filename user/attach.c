@@ -247,6 +247,8 @@ int cmd_attach(int argc, char **argv)
 	/* everything CMD's tree did before it exited is in the buffer now */
 	if (session__report(&s, &ri))
 		code = QH_EXIT_ERROR;
+	else if (ri.gate_failed && code == 0)
+		code = QH_EXIT_GATE; /* CMD passed, a --fail-on class did not */
 
 cleanup:
 	if (child.go_fd >= 0)

@@ -8,6 +8,7 @@
 #include "tracer.h"
 #include "util.h"
 #include "heapleaks.h"
+#include "gate.h"
 
 void cli__usage(FILE *out)
 {
@@ -125,6 +126,14 @@ enum {
 	OPT_TOP,
 	OPT_SORT,
 	OPT_CHECK_INTERVAL,
+	OPT_EVENTS,
+	OPT_CONFIG,
+	OPT_ALERT_EXEC,
+	OPT_ALERT_TIMEOUT,
+	OPT_FAIL_ON,
+	OPT_FAIL_SEVERITY,
+	OPT_JUNIT,
+	OPT_SUMMARY_MD,
 };
 
 /* options every tracing command takes, and the heap ones */
@@ -134,6 +143,14 @@ enum {
 	{ "verbose", no_argument, NULL, 'v' },                                                 \
 	{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },                               \
 	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },                              \
+	{ "events", required_argument, NULL, OPT_EVENTS },                                     \
+	{ "config", required_argument, NULL, OPT_CONFIG },                                     \
+	{ "alert-exec", required_argument, NULL, OPT_ALERT_EXEC },                             \
+	{ "alert-timeout", required_argument, NULL, OPT_ALERT_TIMEOUT },                       \
+	{ "fail-on", required_argument, NULL, OPT_FAIL_ON },                                   \
+	{ "fail-severity", required_argument, NULL, OPT_FAIL_SEVERITY },                       \
+	{ "junit", required_argument, NULL, OPT_JUNIT },                                       \
+	{ "summary-md", required_argument, NULL, OPT_SUMMARY_MD },                             \
 	{ "help", no_argument, NULL, 'h' }
 #define HEAP_OPTIONS                                                                           \
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },                             \
@@ -177,9 +194,39 @@ static int parse_num(const char *opt, const char *arg, uint64_t min, uint64_t ma
 	return 0;
 }
 
+/*
+ * --config first, wherever it is on the line: the file sets what the options of its keys
+ * set, and the options then override it.
+ */
+static int load_config(int argc, char **argv, struct attach_opts *o, bool leaks)
+{
+	struct qh_settings *s = &o->settings;
+	char why[512];
+	int c;
+
+	config__defaults(s);
+	optind = 0;
+	while ((c = getopt_long(argc, argv, leaks ? "+:o:qvhp:d:" : "+:o:qvh",
+				leaks ? leaks_options : attach_options, NULL)) != -1)
+		if (c == OPT_CONFIG)
+			o->config = optarg;
+	if (!o->config)
+		return 0;
+	if (config__load(o->config, s, why, sizeof(why))) {
+		pr_err("config %s: %s\n", o->config, why);
+		return -EINVAL;
+	}
+	o->check_interval_s = s->leak_check_interval;
+	o->leak_threshold_mb = s->leak_threshold_mb;
+	if (!leaks)
+		o->heap = s->enable_leak_detection;
+	return 0;
+}
+
 static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 {
 	const char *cmd = leaks ? "leaks" : "attach";
+	char why[160];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -193,7 +240,11 @@ static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 	o->leak_threshold_mb = 10;
 	o->top = 10;
 	o->check_interval_s = 10;
+	o->alert_timeout_s = 10;
+	o->fail_severity = SEV_LOW;
 	opterr = 0;
+	if (load_config(argc, argv, o, leaks))
+		return -EINVAL;
 	optind = 0; /* reinitialise getopt: the parser may run more than once */
 	/* '+': stop at CMD, so `qhtrace attach ls -l` needs no `--` */
 	if (leaks)
@@ -267,6 +318,41 @@ static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 				return -EINVAL;
 			}
 			o->sort_by_count = !strcmp(optarg, "count");
+			break;
+		case OPT_EVENTS:
+			o->events = optarg;
+			break;
+		case OPT_CONFIG:
+			break; /* read first, by load_config() */
+		case OPT_ALERT_EXEC:
+			o->alert_exec = optarg;
+			break;
+		case OPT_ALERT_TIMEOUT:
+			if (parse_num("alert-timeout", optarg, 1, 3600, &o->alert_timeout_s))
+				return -EINVAL;
+			break;
+		case OPT_FAIL_ON:
+			if (gate__parse_classes(optarg, &o->fail_on, why, sizeof(why))) {
+				pr_err("--fail-on: %s\n", why);
+				return -EINVAL;
+			}
+			break;
+		case OPT_FAIL_SEVERITY: {
+			enum severity sev;
+
+			if (severity__parse(optarg, &sev)) {
+				pr_err("--fail-severity: '%s' is not low, medium, high or critical\n",
+				       optarg);
+				return -EINVAL;
+			}
+			o->fail_severity = sev;
+			break;
+		}
+		case OPT_JUNIT:
+			o->junit = optarg;
+			break;
+		case OPT_SUMMARY_MD:
+			o->summary_md = optarg;
 			break;
 		case 'p':
 			if (parse_num("pid", optarg, 1, 4194304, &o->pid))

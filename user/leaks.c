@@ -145,7 +145,7 @@ int cmd_leaks(int argc, char **argv)
 	ri.argc = cmd ? cmdc : 0;
 	ri.note = "blocks allocated before qhtrace attached are not known; frees of them are "
 		  "counted in events.heap_frees_unknown";
-	code = session__report(&s, &ri) ? QH_EXIT_ERROR : 0;
+	code = session__report(&s, &ri) ? QH_EXIT_ERROR : ri.gate_failed ? QH_EXIT_GATE : 0;
 
 cleanup:
 	if (sfd >= 0)

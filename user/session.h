@@ -18,6 +18,7 @@
 #include "tracer.h"
 
 struct session_events;
+struct runout;
 
 struct session {
 	const struct attach_opts *o;
@@ -27,6 +28,7 @@ struct session {
 	struct session_events *actx;
 	struct heaptrend *trend;	/* heap growth across periodic checks */
 	uint64_t next_check_ns;		/* CLOCK_MONOTONIC */
+	struct runout *out;		/* event log, alerts, gate (runout.h) */
 	int efd;	/* epoll: the ring buffer, plus what the command adds */
 };
 
