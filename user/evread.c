@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <cjson/cJSON.h>
 
 #include "evread.h"
 
@@ -258,4 +259,60 @@ int evread__next(struct evread *r, const char **line, size_t *len)
 			return 0;
 		}
 	}
+}
+
+cJSON *evread__load_json(const char *path, size_t max, char *why, size_t len)
+{
+	size_t n = 0, cap = 0, l;
+	struct evread *r;
+	const char *line;
+	char *text = NULL, *t;
+	cJSON *root = NULL;
+	int err;
+
+	err = evread__open(&r, path);
+	if (err) {
+		snprintf(why, len, "%s", strerror(-err));
+		return NULL;
+	}
+	while ((err = evread__next(r, &line, &l)) > 0) {
+		if (n + l + 2 > max) {
+			snprintf(why, len, "larger than %zu MiB", max >> 20);
+			goto out;
+		}
+		if (n + l + 2 > cap) {
+			cap = (n + l + 2) * 2;
+			t = realloc(text, cap);
+			if (!t) {
+				snprintf(why, len, "out of memory");
+				goto out;
+			}
+			text = t;
+		}
+		memcpy(text + n, line, l);
+		n += l;
+		text[n++] = '\n';
+	}
+	if (err < 0) {
+		snprintf(why, len, "%s", evread__error(r));
+		goto out;
+	}
+	if (!text) {
+		snprintf(why, len, "empty file");
+		goto out;
+	}
+	text[n] = '\0';
+	root = cJSON_Parse(text);
+	if (!root) {
+		const char *at = cJSON_GetErrorPtr(), *p;
+		unsigned int ln = 1;
+
+		for (p = text; at && p < at; p++)
+			ln += *p == '\n';
+		snprintf(why, len, "not valid JSON (near line %u)", ln);
+	}
+out:
+	free(text);
+	evread__close(r);
+	return root;
 }

@@ -30,4 +30,11 @@ bool evread__is_gzip(const struct evread *r);
 /* lines returned so far */
 uint64_t evread__lineno(const struct evread *r);
 
+/*
+ * A whole JSON document (a summary report, plain or gzip) of at most @max bytes, parsed.
+ * NULL with a one-line reason in @why.
+ */
+struct cJSON;
+struct cJSON *evread__load_json(const char *path, size_t max, char *why, size_t len);
+
 #endif
