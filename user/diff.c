@@ -225,6 +225,46 @@ static void print_section(FILE *out, const char *title, const cJSON *arr, const 
 	}
 }
 
+cJSON *diff__compare(const cJSON *base, const cJSON *cur, double max_pct)
+{
+	cJSON *out = cJSON_CreateObject(), *regs = cJSON_CreateArray();
+	double inf = INFINITY;
+	struct diff d = {};
+
+	if (!out || !regs) {
+		cJSON_Delete(out);
+		cJSON_Delete(regs);
+		return NULL;
+	}
+	collect(&d, base, false);
+	collect(&d, cur, true);
+	if (max_pct >= 0)
+		cJSON_AddNumberToObject(out, "max_growth_pct", max_pct);
+	/* without a gate nothing is a regression: the figures are shown, not judged */
+	cJSON_AddItemToObject(out, "commands",
+			      section(&d.cmds, "peak_rss_kb", max_pct,
+				      max_pct >= 0 ? DIFF_MIN_KB : inf, false, regs, "peak memory"));
+	cJSON_AddItemToObject(out, "heap_leaks",
+			      section(&d.leaks, "bytes", max_pct, max_pct >= 0 ? 1 : inf, true,
+				      regs, "heap leak"));
+	cJSON_AddItemToObject(out, "fds", section(&d.fds, "fds", max_pct,
+						  max_pct >= 0 ? 1 : inf, true, regs, "fds"));
+	cJSON_AddItemToObject(out, "leftovers",
+			      section(&d.leftovers, "processes", max_pct, max_pct >= 0 ? 1 : inf,
+				      true, regs, "leftovers"));
+	cJSON_AddItemToObject(out, "drivers",
+			      section(&d.drivers, "peak_rss_kb", max_pct,
+				      max_pct >= 0 ? DIFF_MIN_KB : inf, false, regs, "driver"));
+	cJSON_AddItemToObject(out, "regressions", regs);
+	cJSON_AddBoolToObject(out, "pass", !cJSON_GetArraySize(regs));
+	free(d.cmds.e);
+	free(d.leaks.e);
+	free(d.fds.e);
+	free(d.leftovers.e);
+	free(d.drivers.e);
+	return out;
+}
+
 static void usage_diff(FILE *out)
 {
 	fprintf(out,
@@ -260,7 +300,6 @@ int cmd_diff(int argc, char **argv)
 	};
 	cJSON *rep[2] = {}, *out = NULL, *regs, *cmds, *leaks, *fds, *left, *drv;
 	double max_pct = -1;
-	struct diff d = {};
 	bool json = false;
 	char why[256];
 	uint64_t v;
@@ -311,31 +350,19 @@ int cmd_diff(int argc, char **argv)
 		pr_err("%s: %s\n", argv[optind + i], why);
 		goto out;
 	}
-	collect(&d, rep[0], false);
-	collect(&d, rep[1], true);
-
-	out = cJSON_CreateObject();
+	out = diff__compare(rep[0], rep[1], max_pct);
+	if (!out) {
+		pr_err("out of memory\n");
+		goto out;
+	}
 	cJSON_AddStringToObject(out, "base", argv[optind]);
 	cJSON_AddStringToObject(out, "current", argv[optind + 1]);
-	if (max_pct >= 0)
-		cJSON_AddNumberToObject(out, "max_growth_pct", max_pct);
-	regs = cJSON_CreateArray();
-	cmds = section(&d.cmds, "peak_rss_kb", max_pct, max_pct >= 0 ? DIFF_MIN_KB : INFINITY,
-		       false, regs, "peak memory");
-	leaks = section(&d.leaks, "bytes", max_pct, max_pct >= 0 ? 1 : INFINITY, true, regs,
-			"heap leak");
-	fds = section(&d.fds, "fds", max_pct, max_pct >= 0 ? 1 : INFINITY, true, regs, "fds");
-	left = section(&d.leftovers, "processes", max_pct, max_pct >= 0 ? 1 : INFINITY, true,
-		       regs, "leftovers");
-	drv = section(&d.drivers, "peak_rss_kb", max_pct, max_pct >= 0 ? DIFF_MIN_KB : INFINITY,
-		      false, regs, "driver");
-	cJSON_AddItemToObject(out, "commands", cmds);
-	cJSON_AddItemToObject(out, "heap_leaks", leaks);
-	cJSON_AddItemToObject(out, "fds", fds);
-	cJSON_AddItemToObject(out, "leftovers", left);
-	cJSON_AddItemToObject(out, "drivers", drv);
-	cJSON_AddItemToObject(out, "regressions", regs);
-	cJSON_AddBoolToObject(out, "pass", !cJSON_GetArraySize(regs));
+	regs = cJSON_GetObjectItemCaseSensitive(out, "regressions");
+	cmds = cJSON_GetObjectItemCaseSensitive(out, "commands");
+	leaks = cJSON_GetObjectItemCaseSensitive(out, "heap_leaks");
+	fds = cJSON_GetObjectItemCaseSensitive(out, "fds");
+	left = cJSON_GetObjectItemCaseSensitive(out, "leftovers");
+	drv = cJSON_GetObjectItemCaseSensitive(out, "drivers");
 	if (json) {
 		char *s = cJSON_Print(out);
 
@@ -360,10 +387,5 @@ out:
 	cJSON_Delete(out);
 	cJSON_Delete(rep[0]);
 	cJSON_Delete(rep[1]);
-	free(d.cmds.e);
-	free(d.leaks.e);
-	free(d.fds.e);
-	free(d.leftovers.e);
-	free(d.drivers.e);
 	return code;
 }

@@ -310,6 +310,81 @@ static void usage_report(FILE *out)
 		QH_EXIT_ERROR, QH_EXIT_USAGE);
 }
 
+int report__page(const char *path, const struct row_filter *f, uint64_t page, uint64_t size,
+		 cJSON **out, char *why, size_t len)
+{
+	struct page pg = { .page = page, .size = size };
+	struct evread *r = NULL;
+	cJSON *root = NULL, *first = NULL, *o;
+	const char *line;
+	size_t l = 0;
+	int err;
+
+	*out = NULL;
+	why[0] = '\0';
+	err = evread__open(&r, path);
+	if (err) {
+		snprintf(why, len, "%s", strerror(-err));
+		return err;
+	}
+	pg.items = cJSON_CreateArray();
+	/* an event log's first line is a whole record with a kind; a report is one document */
+	err = evread__next(r, &line, &l);
+	if (err > 0)
+		first = cJSON_ParseWithLength(line, l);
+	if (err > 0 && cJSON_IsObject(first) && cJSON_GetObjectItemCaseSensitive(first, "kind")) {
+		pg.type = "events";
+		err = page_events(r, line, l, f, &pg, why, len);
+	} else if (err < 0) {
+		pg.type = "events";
+		snprintf(why, len, "%s", evread__error(r));
+	} else {
+		const cJSON *schema;
+
+		evread__close(r);
+		r = NULL;
+		pg.type = "report";
+		err = 0;
+		root = evread__load_json(path, QH_REPORT_MAX_BYTES, why, len);
+		schema = cJSON_GetObjectItemCaseSensitive(root, "schema");
+		if (!root) {
+			err = -EIO;
+		} else if (!cJSON_IsString(schema) ||
+			   strncmp(schema->valuestring, "qhtrace/report/", 15)) {
+			snprintf(why, len, "not a qhtrace report or event log");
+			err = -EINVAL;
+		} else {
+			page_report(root, f, &pg);
+		}
+	}
+	cJSON_Delete(first);
+	evread__close(r);
+	cJSON_Delete(root);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "file", path);
+	cJSON_AddStringToObject(o, "type", pg.type);
+	cJSON_AddNumberToObject(o, "page", pg.page);
+	cJSON_AddNumberToObject(o, "page_size", pg.size);
+	cJSON_AddBoolToObject(o, "has_next", pg.has_next);
+	if (err)
+		cJSON_AddStringToObject(o, "error", why);
+	cJSON_AddItemToObject(o, "items", pg.items);
+	*out = o;
+	return err;
+}
+
+static void print_page(FILE *out, const cJSON *o)
+{
+	struct page pg = {
+		.page = cJSON_GetObjectItemCaseSensitive(o, "page")->valuedouble,
+		.size = cJSON_GetObjectItemCaseSensitive(o, "page_size")->valuedouble,
+		.has_next = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "has_next")),
+		.items = cJSON_GetObjectItemCaseSensitive(o, "items"),
+	};
+
+	print_table(out, &pg);
+}
+
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -321,26 +396,24 @@ int cmd_report(int argc, char **argv)
 		{},
 	};
 	struct row_filter f = { .severity = -1 };
-	struct page pg = { .page = 1, .size = 50 };
+	uint64_t page = 1, size = 50;
 	char why[256] = "";
-	const char *path, *line;
-	struct evread *r = NULL;
-	cJSON *root = NULL, *first = NULL;
-	int c, err = 0, code = 0;
-	size_t l = 0;
+	bool json = false;
+	cJSON *o = NULL;
+	int c, err;
 
 	opterr = 0;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (util__parse_u64(optarg, 1, 1000000000, &pg.page)) {
+			if (util__parse_u64(optarg, 1, 1000000000, &page)) {
 				pr_err("--page: '%s' is not a number in 1..1000000000\n", optarg);
 				return QH_EXIT_USAGE;
 			}
 			break;
 		case 's':
-			if (util__parse_u64(optarg, 1, 100000, &pg.size)) {
+			if (util__parse_u64(optarg, 1, 100000, &size)) {
 				pr_err("--page-size: '%s' is not a number in 1..100000\n", optarg);
 				return QH_EXIT_USAGE;
 			}
@@ -352,7 +425,7 @@ int cmd_report(int argc, char **argv)
 			}
 			break;
 		case 'j':
-			pg.type = "json"; /* remembered below */
+			json = true;
 			break;
 		case 'h':
 			usage_report(stdout);
@@ -367,78 +440,24 @@ int cmd_report(int argc, char **argv)
 			return QH_EXIT_USAGE;
 		}
 	}
-	bool json = pg.type != NULL;
-
 	if (optind != argc - 1) {
 		pr_err("report: give one FILE -- usage: qhtrace report [OPTIONS] FILE\n");
 		return QH_EXIT_USAGE;
 	}
-	path = argv[optind];
-	pg.items = cJSON_CreateArray();
-	err = evread__open(&r, path);
-	if (err) {
-		pr_err("%s: %s\n", path, strerror(-err));
-		cJSON_Delete(pg.items);
-		return QH_EXIT_ERROR;
-	}
-	/* an event log's first line is a whole record with a kind; a report is one document */
-	err = evread__next(r, &line, &l);
-	if (err > 0)
-		first = cJSON_ParseWithLength(line, l);
-	if (err > 0 && cJSON_IsObject(first) && cJSON_GetObjectItemCaseSensitive(first, "kind")) {
-		cJSON_Delete(first);
-		pg.type = "events";
-		err = page_events(r, line, l, &f, &pg, why, sizeof(why));
-	} else if (err < 0) {
-		cJSON_Delete(first);
-		snprintf(why, sizeof(why), "%s", evread__error(r));
-	} else {
-		const cJSON *schema;
+	err = report__page(argv[optind], &f, page, size, &o, why, sizeof(why));
+	if (o && json) {
+		char *s = cJSON_Print(o);
 
-		cJSON_Delete(first);
-		evread__close(r);
-		r = NULL;
-		pg.type = "report";
-		err = 0;
-		root = evread__load_json(path, QH_REPORT_MAX_BYTES, why, sizeof(why));
-		schema = cJSON_GetObjectItemCaseSensitive(root, "schema");
-		if (!root) {
-			err = -EIO;
-		} else if (!cJSON_IsString(schema) ||
-			   strncmp(schema->valuestring, "qhtrace/report/", 15)) {
-			snprintf(why, sizeof(why), "not a qhtrace report or event log");
-			err = -EINVAL;
-		} else {
-			page_report(root, &f, &pg);
-		}
-	}
-	if (json) {
-		cJSON *o = cJSON_CreateObject();
-		char *s;
-
-		cJSON_AddStringToObject(o, "file", path);
-		cJSON_AddStringToObject(o, "type", pg.type);
-		cJSON_AddNumberToObject(o, "page", pg.page);
-		cJSON_AddNumberToObject(o, "page_size", pg.size);
-		cJSON_AddBoolToObject(o, "has_next", pg.has_next);
-		if (err)
-			cJSON_AddStringToObject(o, "error", why);
-		cJSON_AddItemToObject(o, "items", pg.items);
-		pg.items = NULL;
-		s = cJSON_Print(o);
 		if (s)
 			printf("%s\n", s);
 		free(s);
-		cJSON_Delete(o);
-	} else if (!err || cJSON_GetArraySize(pg.items)) {
-		print_table(stdout, &pg);
+	} else if (o && (!err || cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "items")))) {
+		print_page(stdout, o);
 	}
+	cJSON_Delete(o);
 	if (err) {
-		pr_err("%s: %s\n", path, why);
-		code = QH_EXIT_ERROR;
+		pr_err("%s: %s\n", argv[optind], why);
+		return QH_EXIT_ERROR;
 	}
-	cJSON_Delete(pg.items);
-	cJSON_Delete(root);
-	evread__close(r);
-	return code;
+	return 0;
 }

@@ -23,6 +23,16 @@ struct row_filter {
 int row_filter__parse(struct row_filter *f, const char *expr, char *why, size_t len);
 bool row_filter__match(const struct row_filter *f, const cJSON *row);
 
+/*
+ * One page of FILE (an event log, streamed, or a summary report) as {file, type, page,
+ * page_size, has_next, items[, error]}. 0, or -errno with @why (and *out holding the rows
+ * before the damage, with "error").
+ */
+int report__page(const char *path, const struct row_filter *f, uint64_t page, uint64_t size,
+		 cJSON **out, char *why, size_t len);
+/* Compare two summary reports; max_pct < 0: no gate. The comparison (see `qhtrace diff`). */
+cJSON *diff__compare(const cJSON *base, const cJSON *cur, double max_pct);
+
 int cmd_report(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 
