@@ -21,14 +21,32 @@ void cli__usage(FILE *out)
 		"Commands:\n"
 		"  attach [OPTIONS] -- CMD [ARGS...]  run CMD and trace it and every descendant\n"
 		"  leaks -p PID [OPTIONS]             heap leaks of a running process\n"
+		"  report [OPTIONS] FILE              a page of a report or an event log\n"
+		"  diff [OPTIONS] BASE CURRENT        what grew between two reports\n"
+		"  config --check FILE | --print-defaults   the settings file\n"
 		"  help                               this text ('qhtrace COMMAND --help' for more)\n"
 		"  version                            print the version\n"
 		"\n"
 		"Examples:\n"
 		"  sudo qhtrace attach -- pytest -x tests/\n"
 		"  sudo qhtrace attach -o report.json -- make check\n"
-		"  sudo qhtrace leaks -p 1234 --duration 30\n");
+		"  sudo qhtrace leaks -p 1234 --duration 30\n"
+		"  qhtrace report events.ndjson.gz --filter kind=exit --page 2\n");
 }
+
+/* the options of the output side, shared by attach and leaks */
+#define OUTPUT_HELP                                                                            \
+	"      --events FILE        log every event, one JSON object per line (FILE.gz: gzip)\n" \
+	"      --config FILE        settings file (see 'qhtrace config --print-defaults');\n"   \
+	"                           options given here override it\n"                           \
+	"      --alert-exec CMD     run CMD (sh -c) for each alert, its JSON on stdin\n"        \
+	"      --alert-timeout S    kill a hook still running after S s, 1..3600 (default 10)\n" \
+	"      --fail-on CLASSES    exit %d when one of leaks,fds,zombies,leftovers,\n"         \
+	"                           lost-events,alerts has findings (and CMD exited 0)\n"        \
+	"      --fail-severity L    only findings of severity L or above count: low, medium,\n" \
+	"                           high, critical (default low)\n"                               \
+	"      --junit FILE         JUnit XML: a test case per finding class\n"                 \
+	"      --summary-md FILE    a Markdown summary for CI job pages\n"
 
 void cli__usage_leaks(FILE *out)
 {
@@ -51,14 +69,15 @@ void cli__usage_leaks(FILE *out)
 		"      --max-size BYTES, --min-age S, --leak-threshold-mb N, --top N, --sort,\n"
 		"      --check-interval S,\n"
 		"      --max-procs N, --ringbuf-size KB   as for 'qhtrace attach'\n"
+		OUTPUT_HELP
 		"\n"
 		"Exit status: 0, or %d if tracing could not start or the report could not be\n"
-		"written, %d for a bad command line.\n"
+		"written, %d for a bad command line, %d when a --fail-on class has findings.\n"
 		"\n"
 		"Examples:\n"
 		"  sudo qhtrace leaks -p 1234 --duration 30\n"
 		"  sudo qhtrace leaks -p $(pidof myserver) --min-age 60 -o leaks.json\n",
-		QH_EXIT_ERROR, QH_EXIT_USAGE);
+		QH_EXIT_GATE, QH_EXIT_ERROR, QH_EXIT_USAGE, QH_EXIT_GATE);
 }
 
 void cli__usage_attach(FILE *out)
@@ -95,21 +114,25 @@ void cli__usage_attach(FILE *out)
 		"      --check-interval S   leak_check_interval: heap checks every S seconds; a call\n"
 		"                           site that grows at %d checks in a row is one severity\n"
 		"                           level up, 0..86400, 0 for none (default 10)\n"
+		OUTPUT_HELP
 		"  -h, --help               this text\n"
 		"\n"
 		"Exit status: CMD's own, or 128+N if a signal N killed it; %d if tracing could not\n"
 		"start (not root, no BTF, BPF load failed) or the report could not be written; %d for\n"
-		"a bad command line or a refused output path; %d if CMD is not executable; %d if CMD\n"
-		"is not found. SIGINT and SIGTERM are passed to CMD; the report is still written.\n"
+		"a bad command line, a refused output path or a bad --config; %d if CMD exited 0 but\n"
+		"a --fail-on class has findings; %d if CMD is not executable; %d if CMD is not\n"
+		"found. SIGINT and SIGTERM are passed to CMD; the report is still written.\n"
 		"\n"
 		"Examples:\n"
 		"  sudo qhtrace attach -- pytest -x tests/\n"
 		"  sudo qhtrace attach -o report.json -- /usr/bin/python3 -m pytest\n"
 		"  sudo qhtrace attach -q -o run.json --max-procs 131072 -- make -j2 check\n"
-		"  sudo qhtrace attach --heap -o heap.json -- ./my-test-binary\n",
+		"  sudo qhtrace attach --heap -o heap.json -- ./my-test-binary\n"
+		"  sudo qhtrace attach --heap --events run.ndjson.gz --fail-on leaks,zombies \\\n"
+		"      --fail-severity medium --junit qhtrace.xml -- pytest\n",
 		64, 4194304, QH_DEFAULT_MAX_PROCS, 64, 1048576, QH_DEFAULT_RINGBUF_KB, 1024, 67108864,
-		QH_DEFAULT_MAX_ALLOCS, QH_GROWING_CHECKS, QH_EXIT_ERROR,
-		QH_EXIT_USAGE, QH_EXIT_NOEXEC, QH_EXIT_NOTFOUND);
+		QH_DEFAULT_MAX_ALLOCS, QH_GROWING_CHECKS, QH_EXIT_GATE, QH_EXIT_ERROR,
+		QH_EXIT_USAGE, QH_EXIT_GATE, QH_EXIT_NOEXEC, QH_EXIT_NOTFOUND);
 }
 
 enum {
