@@ -293,6 +293,16 @@ cJSON *evread__load_json(const char *path, size_t max, char *why, size_t len)
 		n += l;
 		text[n++] = '\n';
 	}
+	/* a hand-edited document may lack its final newline: that is not a cut event log */
+	if (err == -EPIPE && !r->gzip && r->line_len && n + r->line_len + 2 <= max) {
+		t = realloc(text, n + r->line_len + 2);
+		if (t) {
+			text = t;
+			memcpy(text + n, r->line, r->line_len);
+			n += r->line_len;
+			err = 0;
+		}
+	}
 	if (err < 0) {
 		snprintf(why, len, "%s", evread__error(r));
 		goto out;

@@ -285,9 +285,17 @@ int runout__finish(struct runout *r, cJSON *root, struct run_info *ri)
 {
 	const struct attach_opts *o = r->o;
 	struct gate_result g;
-	cJSON *ev, *al;
+	cJSON *ev, *al, *fds;
 	int err = 0, c;
 
+	/* fds left open, once a detector reports them under leaks.fds */
+	fds = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "leaks"),
+					       "fds");
+	if (cJSON_IsArray(fds))
+		alerts__check(r->alerts, "resource_leak", "fds", SEV_HIGH, cJSON_GetArraySize(fds),
+			      o->settings.resource_leak_count,
+			      "%d file descriptors left open (threshold %u)",
+			      cJSON_GetArraySize(fds), o->settings.resource_leak_count);
 	al = cJSON_AddObjectToObject(root, "alert_stats");
 	cJSON_AddNumberToObject(al, "fired", alerts__count(r->alerts) + alerts__dropped(r->alerts));
 	cJSON_AddNumberToObject(al, "dropped", alerts__dropped(r->alerts));

@@ -23,6 +23,7 @@
 #include "alerts.h"
 #include "gate.h"
 #include "reportcmd.h"
+#include "runout.h"
 #include "util.h"
 
 /* a report with something in every class; severities low, medium, high, critical */
@@ -473,6 +474,61 @@ static void test_diff(void **state)
 	cJSON_Delete(c);
 }
 
+/* runout: the report completed at the end; the fd alert from leaks.fds; the files */
+static void test_runout_finish(void **state)
+{
+	char dir[] = "/tmp/qh-runout-XXXXXX", junit[64], md[64], log[64], cmd[96];
+	struct run_info ri = {};
+	struct attach_opts o = {};
+	struct runout *r;
+	int saved, devnull, err;
+	const cJSON *al;
+	cJSON *root;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(junit, sizeof(junit), "%s/j.xml", dir);
+	snprintf(md, sizeof(md), "%s/s.md", dir);
+	snprintf(log, sizeof(log), "%s/e.ndjson.gz", dir);
+	config__defaults(&o.settings);
+	o.settings.resource_leak_count = 2;
+	o.fail_on = 1U << GATE_ALERTS;
+	o.junit = junit;
+	o.summary_md = md;
+	o.events = log;
+	o.alert_timeout_s = 1;
+	assert_int_equal(runout__preflight(&o), 0);
+	assert_int_equal(runout__open(&r, &o), 0);
+	root = parse("{\"events\": {\"lost\": 0}, \"processes\": [],"
+		     " \"leaks\": {\"fds\": [{\"fd\": 3}, {\"fd\": 4}, {\"fd\": 5}]}}");
+	/* the alert's and the gate's lines on stderr are not the test runner's output */
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	devnull = open("/dev/null", O_WRONLY);
+	dup2(devnull, STDERR_FILENO);
+	err = runout__finish(r, root, &ri);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(devnull);
+	assert_int_equal(err, 0);
+	assert_true(ri.gate_failed);
+	al = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "alerts"), 0);
+	assert_string_equal(cJSON_GetObjectItem(al, "kind")->valuestring, "resource_leak");
+	assert_true(cJSON_GetObjectItem(al, "value")->valuedouble == 3);
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "verdict"),
+						      "pass")));
+	/* the log: the header, the alert, the verdict */
+	assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "event_log"), "records")
+			    ->valuedouble == 3);
+	assert_int_equal(access(junit, R_OK), 0);
+	assert_int_equal(access(md, R_OK), 0);
+	runout__close(r);
+	cJSON_Delete(root);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +542,7 @@ int main(void)
 		cmocka_unit_test(test_alert_json),
 		cmocka_unit_test(test_alert_hooks),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_runout_finish),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
