@@ -95,7 +95,7 @@ void alerts__tick(struct alerts *a)
 		}
 		if (now >= h->deadline_ns) {
 			pr_warn("alert hook still running after %u s: killed\n", a->o.timeout_s);
-			/* the leader is alive (not exited above), so its group id is still its own */
+			/* the leader has not exited: its group id is still its own */
 			kill(-h->pid, SIGKILL);
 			syscall(SYS_pidfd_send_signal, h->pidfd, SIGKILL, NULL, 0);
 			waitpid(h->pid, NULL, 0);

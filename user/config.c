@@ -279,8 +279,8 @@ int config__parse(const char *text, struct qh_settings *s, char *why, size_t len
 					break;
 			if (j == sizeof(keys) / sizeof(keys[0])) {
 				names_of(g->string, names, sizeof(names));
-				snprintf(why, len, "unknown key '%s.%.64s' (allowed: %s)", g->string,
-					 v->string, names);
+				snprintf(why, len, "unknown key '%s.%.64s' (allowed: %s)",
+					 g->string, v->string, names);
 				err = -EINVAL;
 				goto out;
 			}
@@ -386,15 +386,16 @@ void config__print(FILE *out, const struct qh_settings *s)
 
 static void usage_config(FILE *out)
 {
-	fprintf(out, "Usage: qhtrace config --check FILE | --print-defaults\n"
-		     "\n"
-		     "  --check FILE       check a settings file: 'FILE: ok', or one line naming the\n"
-		     "                     key and what it allows (exit %d)\n"
-		     "  --print-defaults   the settings file with every key at its default\n"
-		     "\n"
-		     "Examples:\n"
-		     "  qhtrace config --print-defaults > qhtrace.json\n"
-		     "  qhtrace config --check qhtrace.json\n",
+	fprintf(out,
+		"Usage: qhtrace config --check FILE | --print-defaults\n"
+		"\n"
+		"  --check FILE       check a settings file: 'FILE: ok', or one line naming the\n"
+		"                     key and what it allows (exit %d)\n"
+		"  --print-defaults   the settings file with every key at its default\n"
+		"\n"
+		"Examples:\n"
+		"  qhtrace config --print-defaults > qhtrace.json\n"
+		"  qhtrace config --check qhtrace.json\n",
 		QH_EXIT_USAGE);
 }
 

@@ -24,7 +24,7 @@ enum qh_compression {
 
 struct qh_settings {
 	/* profiler */
-	uint32_t leak_check_interval;	/* s, 0: no periodic check -> attach_opts.check_interval_s */
+	uint32_t leak_check_interval; /* s, 0: no periodic check -> attach_opts.check_interval_s */
 	uint32_t leak_threshold_mb;	/* -> attach_opts.leak_threshold_mb */
 	bool enable_leak_detection;	/* -> attach_opts.heap */
 	uint32_t monitoring_interval;	/* s, how often memory_usage_percent is evaluated */

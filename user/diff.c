@@ -183,11 +183,11 @@ static cJSON *section(const struct table *t, const char *unit, double max_pct, d
 		cJSON_AddBoolToObject(o, "regression", reg);
 		if (reg) {
 			if (!e->in_base)
-				snprintf(buf, sizeof(buf), "%s: new: %s (%.0f %s)", what, e->key, e->cur,
-					 unit);
+				snprintf(buf, sizeof(buf), "%s: new: %s (%.0f %s)", what, e->key,
+					 e->cur, unit);
 			else
-				snprintf(buf, sizeof(buf), "%s: %s grew %.1f%% (%.0f -> %.0f %s)", what,
-					 e->key, g, e->base, e->cur, unit);
+				snprintf(buf, sizeof(buf), "%s: %s grew %.1f%% (%.0f -> %.0f %s)",
+					 what, e->key, g, e->base, e->cur, unit);
 			cJSON_AddItemToArray(regressions, cJSON_CreateString(buf));
 		}
 		cJSON_AddItemToArray(arr, o);
@@ -243,7 +243,8 @@ cJSON *diff__compare(const cJSON *base, const cJSON *cur, double max_pct)
 	/* without a gate nothing is a regression: the figures are shown, not judged */
 	cJSON_AddItemToObject(out, "commands",
 			      section(&d.cmds, "peak_rss_kb", max_pct,
-				      max_pct >= 0 ? DIFF_MIN_KB : inf, false, regs, "peak memory"));
+				      max_pct >= 0 ? DIFF_MIN_KB : inf, false, regs,
+				      "peak memory"));
 	cJSON_AddItemToObject(out, "heap_leaks",
 			      section(&d.leaks, "bytes", max_pct, max_pct >= 0 ? 1 : inf, true,
 				      regs, "heap leak"));
@@ -270,19 +271,20 @@ static void usage_diff(FILE *out)
 	fprintf(out,
 		"Usage: qhtrace diff [OPTIONS] BASE.json CURRENT.json\n"
 		"\n"
-		"Compare two summary reports: peak RSS per command name, heap leaks per stack (new\n"
-		"ones, and bytes), fds left open and leftover processes per command name, driver\n"
-		"trees per kind (when the reports have them).\n"
+		"Compare two summary reports: peak RSS per command name, heap leaks per\n"
+		"stack (new ones, and bytes), fds left open and leftover processes per\n"
+		"command name, driver trees per kind (when the reports have them).\n"
 		"\n"
 		"Options:\n"
-		"      --max-growth-pct P  fail (exit %d) when a figure grew by more than P percent\n"
-		"                          (peak RSS only when it grew by %d kB or more), or a heap\n"
-		"                          leak, fd or leftover is new; 0..1000000\n"
+		"      --max-growth-pct P  fail (exit %d) when a figure grew by more than P\n"
+		"                          percent (peak RSS only when it also grew by %d kB\n"
+		"                          or more), or a heap leak, fd or leftover is new;\n"
+		"                          0..1000000\n"
 		"      --json              the comparison as JSON\n"
 		"  -h, --help              this text\n"
 		"\n"
-		"Exit status: 0; %d on a regression (with --max-growth-pct); %d if a report cannot\n"
-		"be read; %d for a bad command line.\n"
+		"Exit status: 0; %d on a regression (with --max-growth-pct); %d if a report\n"
+		"cannot be read; %d for a bad command line.\n"
 		"\n"
 		"Examples:\n"
 		"  qhtrace diff main.json branch.json\n"

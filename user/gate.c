@@ -321,8 +321,9 @@ cJSON *gate__verdict_json(const struct gate_result *r)
 		if (c == GATE_LOST_EVENTS)
 			snprintf(buf, sizeof(buf), "lost-events: %zu events lost", r->count[c]);
 		else
-			snprintf(buf, sizeof(buf), "%s: %zu finding%s at or above %s", class_names[c],
-				 r->count[c], r->count[c] == 1 ? "" : "s", severity__str(r->floor));
+			snprintf(buf, sizeof(buf), "%s: %zu finding%s at or above %s",
+				 class_names[c], r->count[c], r->count[c] == 1 ? "" : "s",
+				 severity__str(r->floor));
 		cJSON_AddItemToArray(reasons, cJSON_CreateString(buf));
 	}
 	cJSON_AddStringToObject(v, "severity_floor", severity__str(r->floor));
@@ -516,7 +517,8 @@ char *gate__markdown(const cJSON *report, const struct gate_result *r)
 
 		num_of(log, "bytes_in", &in);
 		num_of(log, "bytes_out", &out);
-		sb_printf(&b, "\nEvent log: %.0f records, %.0f bytes written from %.0f (ratio %.2f).\n",
+		sb_printf(&b,
+			  "\nEvent log: %.0f records, %.0f bytes written from %.0f (ratio %.2f).\n",
 			  v, out, in, out > 0 ? in / out : 0);
 	}
 	free(cmd.s);

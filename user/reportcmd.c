@@ -56,7 +56,8 @@ int row_filter__parse(struct row_filter *f, const char *expr, char *why, size_t 
 			snprintf(f->kind, sizeof(f->kind), "%s", val);
 		} else if (!strcmp(tok, "severity")) {
 			if (severity__parse(val, &sev)) {
-				snprintf(why, len, "severity: '%s' is not low, medium, high or critical",
+				snprintf(why, len,
+					 "severity: '%s' is not low, medium, high or critical",
 					 val);
 				return -EINVAL;
 			}
@@ -289,19 +290,20 @@ static void usage_report(FILE *out)
 	fprintf(out,
 		"Usage: qhtrace report [OPTIONS] FILE\n"
 		"\n"
-		"Show a summary report (-o) or an event log (--events; plain or gzip), one page at a\n"
-		"time. An event log is streamed: it is never loaded whole.\n"
+		"Show a summary report (-o) or an event log (--events; plain or gzip), one\n"
+		"page at a time. An event log is streamed: it is never loaded whole.\n"
 		"\n"
 		"Options:\n"
 		"      --page N          the page to show, from 1 (default 1)\n"
 		"      --page-size K     rows per page, 1..100000 (default 50)\n"
 		"      --filter EXPR     pid=N, comm=NAME, kind=KIND, severity=LEVEL or\n"
-		"                        severity>=LEVEL; repeat it or join with commas (all hold)\n"
+		"                        severity>=LEVEL; repeat it or join with commas\n"
+		"                        (all must hold)\n"
 		"      --json            the page as JSON: page, page_size, has_next, items\n"
 		"  -h, --help            this text\n"
 		"\n"
-		"Exit status: 0; %d if FILE cannot be read or is corrupt or truncated (the rows\n"
-		"before the damage are shown); %d for a bad command line.\n"
+		"Exit status: 0; %d if FILE cannot be read or is corrupt or truncated (the\n"
+		"rows before the damage are shown); %d for a bad command line.\n"
 		"\n"
 		"Examples:\n"
 		"  qhtrace report run.json --filter kind=heap_leak\n"
@@ -451,7 +453,8 @@ int cmd_report(int argc, char **argv)
 		if (s)
 			printf("%s\n", s);
 		free(s);
-	} else if (o && (!err || cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "items")))) {
+	} else if (o &&
+		   (!err || cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "items")))) {
 		print_page(stdout, o);
 	}
 	cJSON_Delete(o);

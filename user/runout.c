@@ -126,7 +126,8 @@ void runout__event(struct runout *r, struct proctree *t, const void *data, size_
 			return;
 		log_proc(r, h, "fork");
 		evlog__u64(r->log, "ppid", ((const struct qh_event_fork *)data)->proc.ppid);
-		evlog__str(r->log, "comm", (const char *)((const struct qh_event_fork *)data)->comm);
+		evlog__str(r->log, "comm",
+			   (const char *)((const struct qh_event_fork *)data)->comm);
 		break;
 	case QH_EV_EXEC: {
 		const struct qh_event_exec *e = data;
@@ -151,7 +152,8 @@ void runout__event(struct runout *r, struct proctree *t, const void *data, size_
 			evlog__u64(r->log, "signal", WTERMSIG(st));
 		else
 			evlog__u64(r->log, "exit_code", WEXITSTATUS(st));
-		evlog__u64(r->log, "peak_rss_kb", s->peak_rss_pages * (sysconf(_SC_PAGESIZE) / 1024));
+		evlog__u64(r->log, "peak_rss_kb",
+			   s->peak_rss_pages * (sysconf(_SC_PAGESIZE) / 1024));
 		evlog__u64(r->log, "heap_outstanding_bytes", s->heap_live_bytes);
 		break;
 	}
@@ -225,9 +227,11 @@ void runout__heap_findings(struct runout *r, struct heapleaks *h)
 
 		if (f && f->symbol && f->file)
 			snprintf(site, sizeof(site), "%s (%s:%u)", f->symbol,
-				 strrchr(f->file, '/') ? strrchr(f->file, '/') + 1 : f->file, f->line);
+				 strrchr(f->file, '/') ? strrchr(f->file, '/') + 1 : f->file,
+				 f->line);
 		else if (f && f->symbol)
-			snprintf(site, sizeof(site), "%s+0x%lx", f->symbol, (unsigned long)f->offset);
+			snprintf(site, sizeof(site), "%s+0x%lx", f->symbol,
+				 (unsigned long)f->offset);
 		else
 			snprintf(site, sizeof(site), "0x%lx", (unsigned long)l->caller);
 		if (r->log && !r->log_err) {
@@ -339,7 +343,8 @@ int runout__finish(struct runout *r, cJSON *root, struct run_info *ri)
 		cJSON_AddNumberToObject(ev, "chunks", st.chunks);
 		cJSON_AddNumberToObject(ev, "bytes_in", st.bytes_in);
 		cJSON_AddNumberToObject(ev, "bytes_out", st.bytes_out);
-		cJSON_AddNumberToObject(ev, "ratio", st.bytes_out ? (double)st.bytes_in / st.bytes_out : 0);
+		cJSON_AddNumberToObject(ev, "ratio",
+					st.bytes_out ? (double)st.bytes_in / st.bytes_out : 0);
 		cJSON_AddBoolToObject(ev, "complete", !err);
 	}
 	if (o->junit && write_text(o->junit, "the JUnit report", gate__junit(root, &g)))

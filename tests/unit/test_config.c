@@ -78,21 +78,22 @@ static void test_every_key(void **state)
 
 	(void)state;
 	config__defaults(&s);
-	assert_int_equal(parse("{\"profiler\": {\"leak_check_interval\": 0, \"leak_threshold_mb\": 64,"
-			       " \"enable_leak_detection\": true, \"monitoring_interval\": 2,"
-			       " \"max_snapshots\": 7},"
-			       " \"data\": {\"max_memory_mb\": 64, \"chunk_size\": 5000,"
-			       " \"compression_type\": \"gzip\", \"compression_level\": 1},"
-			       " \"cleanup\": {\"auto_cleanup\": true, \"cleanup_interval\": 9,"
-			       " \"max_resource_lifetime\": 600, \"max_cleanup_attempts\": 4,"
-			       " \"force_cleanup_timeout\": 3},"
-			       " \"webdriver\": {\"memory_threshold_mb\": 2048,"
-			       " \"driver_patterns\": [\"chromedriver\"],"
-			       " \"browser_patterns\": [\"chrome\", \"headless_shell\"]},"
-			       " \"alert_thresholds\": {\"memory_usage_percent\": 75.5,"
-			       " \"memory_leak_mb\": 5, \"resource_leak_count\": 20}}",
-			       &s),
-			 0);
+	assert_int_equal(
+		parse("{\"profiler\": {\"leak_check_interval\": 0, \"leak_threshold_mb\": 64,"
+		      " \"enable_leak_detection\": true, \"monitoring_interval\": 2,"
+		      " \"max_snapshots\": 7},"
+		      " \"data\": {\"max_memory_mb\": 64, \"chunk_size\": 5000,"
+		      " \"compression_type\": \"gzip\", \"compression_level\": 1},"
+		      " \"cleanup\": {\"auto_cleanup\": true, \"cleanup_interval\": 9,"
+		      " \"max_resource_lifetime\": 600, \"max_cleanup_attempts\": 4,"
+		      " \"force_cleanup_timeout\": 3},"
+		      " \"webdriver\": {\"memory_threshold_mb\": 2048,"
+		      " \"driver_patterns\": [\"chromedriver\"],"
+		      " \"browser_patterns\": [\"chrome\", \"headless_shell\"]},"
+		      " \"alert_thresholds\": {\"memory_usage_percent\": 75.5,"
+		      " \"memory_leak_mb\": 5, \"resource_leak_count\": 20}}",
+		      &s),
+		0);
 	assert_int_equal(s.leak_check_interval, 0);
 	assert_int_equal(s.leak_threshold_mb, 64);
 	assert_true(s.enable_leak_detection);
@@ -150,7 +151,7 @@ static void test_every_wrong_type(void **state)
 				else if (cJSON_IsBool(k))
 					same = !strcmp(values[i], "true");
 				else
-					/* "text" is no compression type; patterns must all be strings */
+					/* no compression type; patterns: strings only */
 					same = false;
 				if (same)
 					continue;
@@ -196,7 +197,8 @@ static void test_ranges(void **state)
 		{ "{\"data\": {\"compression_level\": 10}}",
 		  "data.compression_level: 10 is out of range: an integer in 1..9" },
 		{ "{\"data\": {\"compression_type\": \"zstd\"}}",
-		  "data.compression_type: \"zstd\" is not allowed: \"auto\", \"gzip\" or \"none\"" },
+		  "data.compression_type: \"zstd\" is not allowed: \"auto\", \"gzip\" or "
+		  "\"none\"" },
 		{ "{\"data\": {\"max_memory_mb\": 15}}", NULL },
 		{ "{\"cleanup\": {\"max_cleanup_attempts\": 101}}", NULL },
 		{ "{\"cleanup\": {\"force_cleanup_timeout\": 0}}", NULL },
@@ -206,10 +208,13 @@ static void test_ranges(void **state)
 		{ "{\"webdriver\": {\"driver_patterns\": [\"\"]}}",
 		  "webdriver.driver_patterns: item 0 is not allowed: an array of at most 16 "
 		  "non-empty strings of under 128 bytes" },
-		{ "{\"webdriver\": {\"browser_patterns\": [\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\","
-		  "\"h\",\"i\",\"j\",\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\"]}}", NULL },
+		{ "{\"webdriver\": {\"browser_patterns\": "
+		  "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\","
+		  "\"h\",\"i\",\"j\",\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\"]}}",
+		  NULL },
 		{ "{\"alert_thresholds\": {\"memory_usage_percent\": 0.5}}",
-		  "alert_thresholds.memory_usage_percent: 0.5 is out of range: a number in 1..100" },
+		  "alert_thresholds.memory_usage_percent: 0.5 is out of range: a number in "
+		  "1..100" },
 		{ "{\"alert_thresholds\": {\"memory_usage_percent\": 100.5}}", NULL },
 		{ "{\"alert_thresholds\": {\"memory_leak_mb\": 0}}", NULL },
 		{ "{\"alert_thresholds\": {\"resource_leak_count\": 0}}", NULL },
@@ -228,9 +233,12 @@ static void test_ranges(void **state)
 		assert_memory_equal(&s, &before, sizeof(s));
 	}
 	/* the edges themselves are fine */
-	assert_int_equal(parse("{\"profiler\": {\"leak_threshold_mb\": 1048576}, \"data\": "
-			       "{\"compression_level\": 9, \"chunk_size\": 1}, \"alert_thresholds\": "
-			       "{\"memory_usage_percent\": 100}}", &s), 0);
+	assert_int_equal(
+		parse("{\"profiler\": {\"leak_threshold_mb\": 1048576}, \"data\": "
+		      "{\"compression_level\": 9, \"chunk_size\": 1}, \"alert_thresholds\": "
+		      "{\"memory_usage_percent\": 100}}",
+		      &s),
+		0);
 }
 
 static void test_unknown_keys_and_syntax(void **state)

@@ -672,7 +672,8 @@ static void test_summary_report_rows(void **state)
 
 	(void)state;
 	fprintf(f, "{\n \"schema\": \"qhtrace/report/v1\",\n"
-		   " \"processes\": [{\"pid\": 10, \"comm\": \"a\"}, {\"pid\": 11, \"comm\": \"b\"}],\n"
+		   " \"processes\": [{\"pid\": 10, \"comm\": \"a\"}, {\"pid\": 11, \"comm\": "
+		   "\"b\"}],\n"
 		   " \"leaks\": {\"heap\": [{\"pid\": 11, \"comm\": \"b\", \"severity\": \"high\","
 		   " \"bytes\": 5}]},\n"
 		   " \"alerts\": [{\"kind\": \"memory_leak\", \"severity\": \"critical\","
