@@ -185,22 +185,27 @@ bool runout__tick(struct runout *r, uint64_t now)
 	return true;
 }
 
-void runout__memory_proc(struct runout *r, const struct proc *p, const struct qh_proc *cur,
-			 uint64_t page_size)
+uint64_t runout__memory_proc(struct runout *r, const struct proc *p, const struct qh_proc *cur,
+			     uint64_t page_size)
 {
 	uint64_t kb = page_size / 1024;
+	uint64_t rss = cur->rss_pages[MM_FILEPAGES] + cur->rss_pages[MM_ANONPAGES] +
+		       cur->rss_pages[MM_SHMEMPAGES];
 
-	if (!r->log || r->log_err)
-		return;
-	evlog__begin(r->log, util__now_ns(CLOCK_REALTIME), "memory");
-	evlog__u64(r->log, "pid", p->pid);
-	evlog__str(r->log, "comm", p->comm);
-	evlog__u64(r->log, "rss_kb", (cur->rss_pages[MM_FILEPAGES] + cur->rss_pages[MM_ANONPAGES] +
-				      cur->rss_pages[MM_SHMEMPAGES]) * kb);
-	evlog__u64(r->log, "peak_rss_kb", cur->peak_rss_pages * kb);
-	evlog__u64(r->log, "heap_kb", cur->heap_bytes / 1024);
-	evlog__u64(r->log, "mmap_anon_kb", cur->mmap_anon_bytes / 1024);
-	log_end(r);
+	/* a process seeded from /proc has its RSS by kind only after its next rss_stat */
+	if (!rss)
+		rss = cur->base_rss_pages;
+	if (r->log && !r->log_err) {
+		evlog__begin(r->log, util__now_ns(CLOCK_REALTIME), "memory");
+		evlog__u64(r->log, "pid", p->pid);
+		evlog__str(r->log, "comm", p->comm);
+		evlog__u64(r->log, "rss_kb", rss * kb);
+		evlog__u64(r->log, "peak_rss_kb", cur->peak_rss_pages * kb);
+		evlog__u64(r->log, "heap_kb", cur->heap_bytes / 1024);
+		evlog__u64(r->log, "mmap_anon_kb", cur->mmap_anon_bytes / 1024);
+		log_end(r);
+	}
+	return rss * kb;
 }
 
 void runout__memory_total(struct runout *r, uint64_t rss_kb, uint64_t nprocs)

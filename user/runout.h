@@ -35,9 +35,12 @@ struct alerts *runout__alerts(struct runout *r);
 void runout__event(struct runout *r, struct proctree *t, const void *data, size_t size);
 /* From the event loop: hooks reaped or timed out; true when a memory sample is due. */
 bool runout__tick(struct runout *r, uint64_t now_mono_ns);
-/* A memory sample of one running process (logged), then the tree's total (alerts). */
-void runout__memory_proc(struct runout *r, const struct proc *p, const struct qh_proc *cur,
-			 uint64_t page_size);
+/*
+ * A memory sample of one running process (logged); returns its RSS in kB. Then the tree's
+ * total, for the memory_usage alert.
+ */
+uint64_t runout__memory_proc(struct runout *r, const struct proc *p, const struct qh_proc *cur,
+			     uint64_t page_size);
 void runout__memory_total(struct runout *r, uint64_t rss_kb, uint64_t nprocs);
 /* The heap findings at the end: logged, and memory_leak alerts. */
 void runout__heap_findings(struct runout *r, struct heapleaks *h);

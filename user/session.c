@@ -557,9 +557,7 @@ void session__tick(struct session *s)
 			if (p->state != PROC_RUNNING || tracer__lookup(s->tr, p->pid, &cur) ||
 			    !procfs__same_start(cur.start_ns, p->start_ns))
 				continue;
-			runout__memory_proc(s->out, p, &cur, sysconf(_SC_PAGESIZE));
-			rss_kb += (cur.rss_pages[MM_FILEPAGES] + cur.rss_pages[MM_ANONPAGES] +
-				   cur.rss_pages[MM_SHMEMPAGES]) * (sysconf(_SC_PAGESIZE) / 1024);
+			rss_kb += runout__memory_proc(s->out, p, &cur, sysconf(_SC_PAGESIZE));
 			n++;
 		}
 		runout__memory_total(s->out, rss_kb, n);

@@ -536,6 +536,41 @@ static void test_runout_finish(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* memory_usage: the tree's RSS over MemTotal against memory_usage_percent */
+static void test_runout_memory_usage(void **state)
+{
+	uint64_t total = alerts__mem_total_kb();
+	struct attach_opts o = {};
+	const struct alert *al;
+	struct runout *r;
+	int saved, devnull;
+
+	(void)state;
+	assert_true(total > 0);
+	config__defaults(&o.settings);
+	o.settings.memory_usage_percent = 50;
+	assert_int_equal(runout__open(&r, &o), 0);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	devnull = open("/dev/null", O_WRONLY);
+	dup2(devnull, STDERR_FILENO);
+	runout__memory_total(r, total * 40 / 100, 2);
+	assert_int_equal(alerts__count(runout__alerts(r)), 0);
+	runout__memory_total(r, total * 60 / 100, 3);
+	runout__memory_total(r, total * 70 / 100, 3); /* still crossed: no second alert */
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(devnull);
+	assert_int_equal(alerts__count(runout__alerts(r)), 1);
+	al = alerts__get(runout__alerts(r), 0);
+	assert_string_equal(al->kind, "memory_usage");
+	assert_true(al->value > 59.9 && al->value < 60.1);
+	assert_true(al->threshold == 50);
+	assert_non_null(strstr(al->message, "the traced processes (3) use 60.0% of memory"));
+	runout__close(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +585,7 @@ int main(void)
 		cmocka_unit_test(test_alert_hooks),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_runout_finish),
+		cmocka_unit_test(test_runout_memory_usage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
