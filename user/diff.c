@@ -303,7 +303,7 @@ int cmd_diff(int argc, char **argv)
 	cJSON *rep[2] = {}, *out = NULL, *regs, *cmds, *leaks, *fds, *left, *drv;
 	double max_pct = -1;
 	bool json = false;
-	char why[256];
+	char why[256], *s;
 	uint64_t v;
 	int c, i, code = QH_EXIT_ERROR;
 
@@ -350,6 +350,16 @@ int cmd_diff(int argc, char **argv)
 		else if (rep[i])
 			continue;
 		pr_err("%s: %s\n", argv[optind + i], why);
+		if (json) {
+			/* in JSON mode the error is JSON too */
+			out = cJSON_CreateObject();
+			cJSON_AddStringToObject(out, "file", argv[optind + i]);
+			cJSON_AddStringToObject(out, "error", why);
+			s = cJSON_Print(out);
+			if (s)
+				printf("%s\n", s);
+			free(s);
+		}
 		goto out;
 	}
 	out = diff__compare(rep[0], rep[1], max_pct);
