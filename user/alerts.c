@@ -57,19 +57,39 @@ void alerts__set_log(struct alerts *a, struct evlog *log)
 		a->o.log = log;
 }
 
+static void hook_status(struct alerts *a, int st)
+{
+	if (WIFEXITED(st) && !WEXITSTATUS(st))
+		return;
+	a->hooks_failed++;
+	pr_warn("alert hook failed (%s %d)\n", WIFEXITED(st) ? "exit" : "signal",
+		WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
 static void hook_done(struct alerts *a, size_t i)
 {
 	struct hook *h = &a->hooks[i];
 	int st;
 
-	/* the attach loop's waitpid(-1) may have reaped it first: then its status is unknown */
-	if (waitpid(h->pid, &st, WNOHANG) == h->pid && (!WIFEXITED(st) || WEXITSTATUS(st))) {
-		a->hooks_failed++;
-		pr_warn("alert hook failed (%s %d)\n", WIFEXITED(st) ? "exit" : "signal",
-			WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-	}
+	if (waitpid(h->pid, &st, WNOHANG) == h->pid)
+		hook_status(a, st);
 	close(h->pidfd);
 	a->hooks[i] = a->hooks[--a->nhooks];
+}
+
+bool alerts__reaped(struct alerts *a, pid_t pid, int status)
+{
+	size_t i;
+
+	for (i = 0; a && i < a->nhooks; i++) {
+		if (a->hooks[i].pid != pid)
+			continue;
+		hook_status(a, status);
+		close(a->hooks[i].pidfd);
+		a->hooks[i] = a->hooks[--a->nhooks];
+		return true;
+	}
+	return false;
 }
 
 static bool hook_exited(const struct hook *h)
@@ -108,16 +128,21 @@ void alerts__tick(struct alerts *a)
 	}
 }
 
-void alerts__free(struct alerts *a)
+void alerts__wait(struct alerts *a)
 {
-	if (!a)
-		return;
 	/* hooks of the last alerts still get their time, never more */
-	while (a->nhooks) {
+	while (a && a->nhooks) {
 		alerts__tick(a);
 		if (a->nhooks)
 			usleep(10000);
 	}
+}
+
+void alerts__free(struct alerts *a)
+{
+	if (!a)
+		return;
+	alerts__wait(a);
 	free(a->items);
 	free(a);
 }

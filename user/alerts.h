@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "heapleaks.h"
 
@@ -41,6 +42,8 @@ struct alerts;
 
 struct alerts *alerts__new(const struct alerts_opts *o);
 /* Wait for running hooks until their timeouts, kill what is left. Accepts NULL. */
+void alerts__wait(struct alerts *a);
+/* alerts__wait(), then free. Accepts NULL. */
 void alerts__free(struct alerts *a);
 void alerts__set_log(struct alerts *a, struct evlog *log);
 
@@ -61,6 +64,8 @@ bool alerts__check(struct alerts *a, const char *kind, const char *key, enum sev
 
 /* Reap finished hooks and kill those past their timeout; call from the event loop. */
 void alerts__tick(struct alerts *a);
+/* A caller that reaps every child (waitpid(-1)) hands over the status: true if a hook's. */
+bool alerts__reaped(struct alerts *a, pid_t pid, int status);
 
 size_t alerts__count(const struct alerts *a);
 const struct alert *alerts__get(const struct alerts *a, size_t i);

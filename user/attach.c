@@ -20,12 +20,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alerts.h"
 #include "attach.h"
 #include "cli.h"
 #include "log.h"
 #include "procfs.h"
 #include "proctree.h"
 #include "report.h"
+#include "runout.h"
 #include "session.h"
 #include "tracer.h"
 #include "util.h"
@@ -231,6 +233,9 @@ int cmd_attach(int argc, char **argv)
 					if (pid == child.pid) {
 						status = st;
 						done = true;
+					} else {
+						/* an alert hook's status counts */
+						alerts__reaped(runout__alerts(s.out), pid, st);
 					}
 				}
 			}

@@ -305,6 +305,8 @@ int runout__finish(struct runout *r, cJSON *root, struct run_info *ri)
 			      o->settings.resource_leak_count,
 			      "%d file descriptors left open (threshold %u)",
 			      cJSON_GetArraySize(fds), o->settings.resource_leak_count);
+	/* tracing is over: the hooks of the last alerts finish (or time out) before the count */
+	alerts__wait(r->alerts);
 	al = cJSON_AddObjectToObject(root, "alert_stats");
 	cJSON_AddNumberToObject(al, "fired", alerts__count(r->alerts) + alerts__dropped(r->alerts));
 	cJSON_AddNumberToObject(al, "dropped", alerts__dropped(r->alerts));

@@ -179,6 +179,22 @@ def test_alert_hook_and_gate(qh, tmp_path):
     assert report["event_log"]["compression"] == "none"
     assert report["event_log"]["chunks"] >= len(recs) // 2
     assert report["verdict"]["reasons"] == ["alerts: 1 finding at or above low"]
+    assert report["alert_stats"] == {"fired": 1, "dropped": 0, "hooks_failed": 0}
+
+
+def test_failing_and_slow_hooks(qh, tmp_path):
+    """A hook that fails is counted; one that hangs is killed at --alert-timeout."""
+    cfg = tmp_path / "qh.json"
+    cfg.write_text(json.dumps({"alert_thresholds": {"memory_leak_mb": 16}}))
+    for hook, expect in (("exit 4", "alert hook failed (exit 4)"),
+                         ("sleep 60", "alert hook still running after 1 s: killed")):
+        rc, report, err = qh.run_attach(
+            [qh.fx("demo")], tmp_path / "r.json",
+            opts=("-q", "--heap", "--config", str(cfg), "--alert-exec", hook,
+                  "--alert-timeout", "1"), timeout=30)
+        assert rc == 0, err
+        assert report["alert_stats"]["hooks_failed"] == 1, (hook, report["alert_stats"])
+        assert expect in err, err
 
 
 def test_config_refused_before_anything_starts(qh, tmp_path):
