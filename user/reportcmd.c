@@ -183,22 +183,21 @@ static void offer_array(struct page *pg, const struct row_filter *f, const cJSON
 	const cJSON *it;
 
 	cJSON_ArrayForEach(it, arr) {
-		cJSON *row;
+		cJSON *row, *k;
 
 		if (*full)
 			return;
 		row = cJSON_Duplicate(it, true);
 		if (!row)
 			return;
-		/* an alert's own kind (memory_leak, ...) is its "alert", as in the event log */
-		if (!strcmp(kind, "alert")) {
-			cJSON *k = cJSON_DetachItemFromObjectCaseSensitive(row, "kind");
-
-			if (k)
-				cJSON_AddItemToObject(row, "alert", k);
-		}
-		if (!cJSON_GetObjectItemCaseSensitive(row, "kind"))
-			cJSON_AddStringToObject(row, "kind", kind);
+		/*
+		 * The row's kind is its type; a finding's own kind (an alert's memory_leak, a
+		 * driver's chromedriver) moves under the type's name, as alerts do in the log.
+		 */
+		k = cJSON_DetachItemFromObjectCaseSensitive(row, "kind");
+		if (k)
+			cJSON_AddItemToObject(row, kind, k);
+		cJSON_AddStringToObject(row, "kind", kind);
 		if (!row_filter__match(f, row)) {
 			cJSON_Delete(row);
 			continue;
@@ -207,7 +206,10 @@ static void offer_array(struct page *pg, const struct row_filter *f, const cJSON
 	}
 }
 
-/* a summary report's rows: processes, then each leaks.* array, zombies, leftovers, alerts */
+/*
+ * a summary report's rows: processes, then each leaks.* array, zombies, leftovers, driver
+ * trees, alerts
+ */
 static void page_report(const cJSON *root, const struct row_filter *f, struct page *pg)
 {
 	const cJSON *leaks = cJSON_GetObjectItemCaseSensitive(root, "leaks"), *a;
@@ -224,6 +226,7 @@ static void page_report(const cJSON *root, const struct row_filter *f, struct pa
 	}
 	offer_array(pg, f, cJSON_GetObjectItemCaseSensitive(root, "zombies"), "zombie", &full);
 	offer_array(pg, f, cJSON_GetObjectItemCaseSensitive(root, "leftovers"), "leftover", &full);
+	offer_array(pg, f, cJSON_GetObjectItemCaseSensitive(root, "drivers"), "driver", &full);
 	offer_array(pg, f, cJSON_GetObjectItemCaseSensitive(root, "alerts"), "alert", &full);
 }
 
