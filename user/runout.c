@@ -221,6 +221,18 @@ void runout__memory_total(struct runout *r, uint64_t rss_kb, uint64_t nprocs)
 		      (unsigned long)r->mem_total_kb, limit);
 }
 
+void runout__heap_check(struct runout *r, struct heapleaks *h)
+{
+	pr_debug("heap check: %lu blocks live\n", (unsigned long)heapleaks__total_blocks(h));
+	if (!r || !r->log || r->log_err)
+		return;
+	evlog__begin(r->log, util__now_ns(CLOCK_REALTIME), "heap_check");
+	evlog__u64(r->log, "sites", heapleaks__count(h));
+	evlog__u64(r->log, "blocks", heapleaks__total_blocks(h));
+	evlog__u64(r->log, "bytes", heapleaks__total_bytes(h));
+	log_end(r);
+}
+
 void runout__heap_findings(struct runout *r, struct heapleaks *h)
 {
 	struct heap_leak *l;

@@ -42,6 +42,8 @@ bool runout__tick(struct runout *r, uint64_t now_mono_ns);
 uint64_t runout__memory_proc(struct runout *r, const struct proc *p, const struct qh_proc *cur,
 			     uint64_t page_size);
 void runout__memory_total(struct runout *r, uint64_t rss_kb, uint64_t nprocs);
+/* A periodic heap check (all live blocks by call site): logged. */
+void runout__heap_check(struct runout *r, struct heapleaks *h);
 /* The heap findings at the end: logged, and memory_leak alerts. */
 void runout__heap_findings(struct runout *r, struct heapleaks *h);
 /*

@@ -583,8 +583,7 @@ void session__tick(struct session *s)
 	if (!h || collect_blocks(s->tr, s->tree, h, false) || heaptrend__observe(s->trend, h))
 		pr_warn("heap check failed: trends will miss it\n");
 	else
-		pr_debug("heap check: %lu blocks live\n",
-			 (unsigned long)heapleaks__total_blocks(h));
+		runout__heap_check(s->out, h);
 	heapleaks__free(h);
 }
 
