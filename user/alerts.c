@@ -62,8 +62,9 @@ static void hook_status(struct alerts *a, int st)
 	if (WIFEXITED(st) && !WEXITSTATUS(st))
 		return;
 	a->hooks_failed++;
-	pr_warn("alert hook failed (%s %d)\n", WIFEXITED(st) ? "exit" : "signal",
-		WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	if (!a->o.quiet)
+		pr_warn("alert hook failed (%s %d)\n", WIFEXITED(st) ? "exit" : "signal",
+			WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
 
 static void hook_done(struct alerts *a, size_t i)
@@ -114,7 +115,9 @@ void alerts__tick(struct alerts *a)
 			continue;
 		}
 		if (now >= h->deadline_ns) {
-			pr_warn("alert hook still running after %u s: killed\n", a->o.timeout_s);
+			if (!a->o.quiet)
+				pr_warn("alert hook still running after %u s: killed\n",
+					a->o.timeout_s);
 			/* the leader has not exited: its group id is still its own */
 			kill(-h->pid, SIGKILL);
 			syscall(SYS_pidfd_send_signal, h->pidfd, SIGKILL, NULL, 0);

@@ -35,7 +35,7 @@ struct alerts_opts {
 	const char *exec;	/* --alert-exec: run through /bin/sh -c, or NULL */
 	uint32_t timeout_s;	/* a hook still running after this is killed */
 	struct evlog *log;	/* or NULL */
-	bool quiet;		/* no line on stderr */
+	bool quiet;		/* no line on stderr (alerts, hook failures) */
 };
 
 struct alerts;
