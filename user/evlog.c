@@ -172,6 +172,9 @@ static bool reserve(struct evlog *w, size_t n)
 	size_t cap = w->cap;
 	char *b;
 
+	/* after a failed write nothing more is kept: memory stays bounded */
+	if (w->err)
+		return false;
 	if (w->len + n <= w->cap)
 		return true;
 	while (cap < w->len + n)

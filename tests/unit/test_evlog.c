@@ -367,6 +367,31 @@ static void test_bounded_memory(void **state)
 	assert_int_equal(evlog__close(w), 0);
 }
 
+/* A failed write (here: a full device) is reported, and the writer keeps nothing more. */
+static void test_write_error_is_sticky(void **state)
+{
+	struct evlog *w = NULL;
+	size_t mem;
+	uint64_t i;
+	int err = 0;
+
+	(void)state;
+	if (access("/dev/full", W_OK))
+		skip();
+	assert_int_equal(evlog__open(&w, "/dev/full",
+				     &(struct evlog_opts){ .chunk_size = 10, .gzip = true,
+							    .level = 1 }),
+			 0);
+	for (i = 0; i < 10 && !err; i++)
+		err = write_rec(w, i);
+	assert_int_equal(err, -ENOSPC);
+	mem = evlog__mem(w);
+	for (i = 0; i < 100000; i++)
+		assert_int_equal(write_rec(w, i), -ENOSPC);
+	assert_int_equal(evlog__mem(w), mem);
+	assert_int_equal(evlog__close(w), -ENOSPC);
+}
+
 static void test_refuses_symlink(void **state)
 {
 	char target[128];
@@ -716,6 +741,7 @@ int main(void)
 		cmocka_unit_test(test_flush_on_sigterm),
 		cmocka_unit_test(test_sigkill_loses_one_chunk_at_most),
 		cmocka_unit_test(test_bounded_memory),
+		cmocka_unit_test(test_write_error_is_sticky),
 		cmocka_unit_test(test_refuses_symlink),
 		cmocka_unit_test(test_paginate_million_lines),
 		cmocka_unit_test(test_filters),
