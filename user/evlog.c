@@ -189,6 +189,38 @@ static bool reserve(struct evlog *w, size_t n)
 	return true;
 }
 
+/* length of the valid UTF-8 sequence at @s (at most @max bytes), 0 if it is not one */
+static size_t utf8_len(const unsigned char *s, size_t max)
+{
+	size_t n, i;
+	uint32_t cp;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n > max)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
 size_t evlog__escape(char *out, const char *s, size_t max)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -212,8 +244,20 @@ size_t evlog__escape(char *out, const char *s, size_t max)
 			o[4] = hex[c >> 4];
 			o[5] = hex[c & 15];
 			o += 6;
-		} else {
+		} else if (c < 0x80) {
 			*o++ = c;
+		} else {
+			/* a comm or a file name is bytes: what is not UTF-8 becomes U+FFFD */
+			size_t n = utf8_len((const unsigned char *)s + i, max - i);
+
+			if (n) {
+				memcpy(o, s + i, n);
+				o += n;
+				i += n - 1;
+			} else {
+				memcpy(o, "\\ufffd", 6);
+				o += 6;
+			}
 		}
 	}
 	return o - out;

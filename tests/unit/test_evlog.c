@@ -178,6 +178,13 @@ static void test_gzip_round_trip(void **state)
 		"plain", "quote \" and backslash \\", "new\nline\ttab", "ctl \x01\x1f\x7f",
 		"utf-8 \xc3\xa9\xe2\x82\xac", "",
 	};
+	/* bytes that are not UTF-8 read back as U+FFFD; valid sequences stay */
+	static const char *const raw[] = { "bad \xff\xc3", "cut \xe2\x82", "surrogate \xed\xa0\x80",
+					   "ok \xf0\x9f\x98\x80" };
+	static const char *const cooked[] = { "bad \xef\xbf\xbd\xef\xbf\xbd",
+					      "cut \xef\xbf\xbd\xef\xbf\xbd",
+					      "surrogate \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
+					      "ok \xf0\x9f\x98\x80" };
 	const char *p = path_of("rt.ndjson.gz");
 	struct evlog_stats st;
 	struct evread *r;
@@ -228,6 +235,17 @@ static void test_gzip_round_trip(void **state)
 	}
 	evread__close(r);
 	assert_int_equal(i, sizeof(strs) / sizeof(strs[0]));
+	for (i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+		char esc[128];
+		size_t n = evlog__escape(esc, raw[i], strlen(raw[i]));
+		cJSON *o;
+
+		snprintf(buf, sizeof(buf), "\"%.*s\"", (int)n, esc);
+		o = cJSON_Parse(buf);
+		assert_non_null(o);
+		assert_string_equal(o->valuestring, cooked[i]);
+		cJSON_Delete(o);
+	}
 	/* and zlib's own gzip reader (which reads concatenated members) agrees */
 	gz = gzopen(p, "rb");
 	assert_non_null(gz);
