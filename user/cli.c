@@ -9,6 +9,7 @@
 #include "util.h"
 #include "heapleaks.h"
 #include "fdleaks.h"
+#include "gate.h"
 
 void cli__usage(FILE *out)
 {
@@ -23,6 +24,9 @@ void cli__usage(FILE *out)
 		"  leaks -p PID [OPTIONS]             heap leaks of a running process\n"
 		"  fds -p PID [OPTIONS]               open fds of a running process, and what it\n"
 		"                                     opens and does not close while watched\n"
+		"  report [OPTIONS] FILE              a page of a report or an event log\n"
+		"  diff [OPTIONS] BASE CURRENT        what grew between two reports\n"
+		"  config --check FILE | --print-defaults   the settings file\n"
 		"  help                               this text ('qhtrace COMMAND --help' for more)\n"
 		"  version                            print the version\n"
 		"\n"
@@ -30,6 +34,7 @@ void cli__usage(FILE *out)
 		"  sudo qhtrace attach -- pytest -x tests/\n"
 		"  sudo qhtrace attach -o report.json -- make check\n"
 		"  sudo qhtrace leaks -p 1234 --duration 30\n"
+		"  qhtrace report events.ndjson.gz --filter kind=exit --page 2\n"
 		"  sudo qhtrace fds -p 1234 --duration 10\n");
 }
 
@@ -63,6 +68,20 @@ void cli__usage_fds(FILE *out)
 		QH_EXIT_ERROR, QH_EXIT_USAGE);
 }
 
+/* the options of the output side, shared by attach and leaks */
+#define OUTPUT_HELP                                                                            \
+	"      --events FILE        log every event, one JSON object per line (FILE.gz: gzip)\n" \
+	"      --config FILE        settings file (see 'qhtrace config --print-defaults');\n"   \
+	"                           options given here override it\n"                           \
+	"      --alert-exec CMD     run CMD (sh -c) for each alert, its JSON on stdin\n"        \
+	"      --alert-timeout S    kill a hook still running after S s, 1..3600 (default 10)\n" \
+	"      --fail-on CLASSES    exit %d when one of leaks,fds,zombies,leftovers,\n"         \
+	"                           lost-events,alerts has findings (and CMD exited 0)\n"        \
+	"      --fail-severity L    only findings of severity L or above count: low, medium,\n" \
+	"                           high, critical (default low)\n"                               \
+	"      --junit FILE         JUnit XML: a test case per finding class\n"                 \
+	"      --summary-md FILE    a Markdown summary for CI job pages\n"
+
 void cli__usage_leaks(FILE *out)
 {
 	fprintf(out,
@@ -84,14 +103,15 @@ void cli__usage_leaks(FILE *out)
 		"      --max-size BYTES, --min-age S, --leak-threshold-mb N, --top N, --sort,\n"
 		"      --check-interval S,\n"
 		"      --max-procs N, --ringbuf-size KB   as for 'qhtrace attach'\n"
+		OUTPUT_HELP
 		"\n"
 		"Exit status: 0, or %d if tracing could not start or the report could not be\n"
-		"written, %d for a bad command line.\n"
+		"written, %d for a bad command line, %d when a --fail-on class has findings.\n"
 		"\n"
 		"Examples:\n"
 		"  sudo qhtrace leaks -p 1234 --duration 30\n"
 		"  sudo qhtrace leaks -p $(pidof myserver) --min-age 60 -o leaks.json\n",
-		QH_EXIT_ERROR, QH_EXIT_USAGE);
+		QH_EXIT_GATE, QH_EXIT_ERROR, QH_EXIT_USAGE, QH_EXIT_GATE);
 }
 
 void cli__usage_attach(FILE *out)
@@ -142,22 +162,26 @@ void cli__usage_attach(FILE *out)
 		"                           tracepoint on every syscall's exit (default), or a\n"
 		"                           tracepoint per syscall (cheaper for other syscalls,\n"
 		"                           about 1 s more to detach at exit)\n"
+		OUTPUT_HELP
 		"  -h, --help               this text\n"
 		"\n"
 		"Exit status: CMD's own, or 128+N if a signal N killed it; %d if tracing could not\n"
 		"start (not root, no BTF, BPF load failed) or the report could not be written; %d for\n"
-		"a bad command line or a refused output path; %d if CMD is not executable; %d if CMD\n"
-		"is not found. SIGINT and SIGTERM are passed to CMD; the report is still written.\n"
+		"a bad command line, a refused output path or a bad --config; %d if CMD exited 0 but\n"
+		"a --fail-on class has findings; %d if CMD is not executable; %d if CMD is not\n"
+		"found. SIGINT and SIGTERM are passed to CMD; the report is still written.\n"
 		"\n"
 		"Examples:\n"
 		"  sudo qhtrace attach -- pytest -x tests/\n"
 		"  sudo qhtrace attach -o report.json -- /usr/bin/python3 -m pytest\n"
 		"  sudo qhtrace attach -q -o run.json --max-procs 131072 -- make -j2 check\n"
-		"  sudo qhtrace attach --heap -o heap.json -- ./my-test-binary\n",
+		"  sudo qhtrace attach --heap -o heap.json -- ./my-test-binary\n"
+		"  sudo qhtrace attach --heap --events run.ndjson.gz --fail-on leaks,zombies \\\n"
+		"      --fail-severity medium --junit qhtrace.xml -- pytest\n",
 		64, 4194304, QH_DEFAULT_MAX_PROCS, 64, 1048576, QH_DEFAULT_RINGBUF_KB, 1024, 67108864,
 		QH_DEFAULT_MAX_ALLOCS, QH_GROWING_CHECKS, QH_FD_GROWING_CHECKS, 1024, 16777216,
-		QH_DEFAULT_MAX_FDS, QH_DEFAULT_RESOURCE_LEAK_COUNT, QH_EXIT_ERROR,
-		QH_EXIT_USAGE, QH_EXIT_NOEXEC, QH_EXIT_NOTFOUND);
+		QH_DEFAULT_MAX_FDS, QH_DEFAULT_RESOURCE_LEAK_COUNT, QH_EXIT_GATE, QH_EXIT_ERROR,
+		QH_EXIT_USAGE, QH_EXIT_GATE, QH_EXIT_NOEXEC, QH_EXIT_NOTFOUND);
 }
 
 enum {
@@ -179,6 +203,14 @@ enum {
 	OPT_RESOURCE_LEAK_COUNT,
 	OPT_FD_PROBES,
 	OPT_FD_STACKS,
+	OPT_EVENTS,
+	OPT_CONFIG,
+	OPT_ALERT_EXEC,
+	OPT_ALERT_TIMEOUT,
+	OPT_FAIL_ON,
+	OPT_FAIL_SEVERITY,
+	OPT_JUNIT,
+	OPT_SUMMARY_MD,
 };
 
 /* options every tracing command takes, and the heap ones */
@@ -188,6 +220,14 @@ enum {
 	{ "verbose", no_argument, NULL, 'v' },                                                 \
 	{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },                               \
 	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },                              \
+	{ "events", required_argument, NULL, OPT_EVENTS },                                     \
+	{ "config", required_argument, NULL, OPT_CONFIG },                                     \
+	{ "alert-exec", required_argument, NULL, OPT_ALERT_EXEC },                             \
+	{ "alert-timeout", required_argument, NULL, OPT_ALERT_TIMEOUT },                       \
+	{ "fail-on", required_argument, NULL, OPT_FAIL_ON },                                   \
+	{ "fail-severity", required_argument, NULL, OPT_FAIL_SEVERITY },                       \
+	{ "junit", required_argument, NULL, OPT_JUNIT },                                       \
+	{ "summary-md", required_argument, NULL, OPT_SUMMARY_MD },                             \
 	{ "help", no_argument, NULL, 'h' }
 #define HEAP_OPTIONS                                                                           \
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },                             \
@@ -250,13 +290,45 @@ static int parse_num(const char *opt, const char *arg, uint64_t min, uint64_t ma
 
 enum cmd { CMD_ATTACH, CMD_LEAKS, CMD_FDS };
 
+static const struct option *const cmd_options[] = { attach_options, leaks_options,
+						    fds_options };
+
+/*
+ * --config first, wherever it is on the line: the file sets what the options of its keys
+ * set, and the options then override it.
+ */
+static int load_config(int argc, char **argv, struct attach_opts *o, enum cmd which)
+{
+	struct qh_settings *s = &o->settings;
+	char why[512];
+	int c;
+
+	config__defaults(s);
+	optind = 0;
+	while ((c = getopt_long(argc, argv, which != CMD_ATTACH ? "+:o:qvhp:d:" : "+:o:qvh",
+				cmd_options[which], NULL)) != -1)
+		if (c == OPT_CONFIG)
+			o->config = optarg;
+	if (!o->config)
+		return 0;
+	if (config__load(o->config, s, why, sizeof(why))) {
+		pr_err("config %s: %s\n", o->config, why);
+		return -EINVAL;
+	}
+	o->check_interval_s = s->leak_check_interval;
+	o->leak_threshold_mb = s->leak_threshold_mb;
+	o->resource_leak_count = s->resource_leak_count;
+	if (which == CMD_ATTACH)
+		o->heap = s->enable_leak_detection;
+	return 0;
+}
+
 static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 {
 	static const char *const names[] = { "attach", "leaks", "fds" };
-	static const struct option *const tables[] = { attach_options, leaks_options,
-						       fds_options };
 	const char *cmd = names[which];
 	bool leaks = which != CMD_ATTACH; /* a pid, not a command */
+	char why[160];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -273,12 +345,16 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 	o->max_fds = QH_DEFAULT_MAX_FDS;
 	o->resource_leak_count = QH_DEFAULT_RESOURCE_LEAK_COUNT;
 	o->fds_mode = which == CMD_FDS;
+	o->alert_timeout_s = 10;
+	o->fail_severity = SEV_LOW;
 	opterr = 0;
+	if (load_config(argc, argv, o, which))
+		return -EINVAL;
 	optind = 0; /* reinitialise getopt: the parser may run more than once */
 	/* '+': stop at CMD, so `qhtrace attach ls -l` needs no `--` */
 	if (which == CMD_LEAKS)
 		o->heap = true;
-	while ((c = getopt_long(argc, argv, leaks ? "+:o:qvhp:d:" : "+:o:qvh", tables[which],
+	while ((c = getopt_long(argc, argv, leaks ? "+:o:qvhp:d:" : "+:o:qvh", cmd_options[which],
 				NULL)) != -1) {
 		switch (c) {
 		case 'o':
@@ -369,6 +445,41 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 				return -EINVAL;
 			}
 			o->sort_by_count = !strcmp(optarg, "count");
+			break;
+		case OPT_EVENTS:
+			o->events = optarg;
+			break;
+		case OPT_CONFIG:
+			break; /* read first, by load_config() */
+		case OPT_ALERT_EXEC:
+			o->alert_exec = optarg;
+			break;
+		case OPT_ALERT_TIMEOUT:
+			if (parse_num("alert-timeout", optarg, 1, 3600, &o->alert_timeout_s))
+				return -EINVAL;
+			break;
+		case OPT_FAIL_ON:
+			if (gate__parse_classes(optarg, &o->fail_on, why, sizeof(why))) {
+				pr_err("--fail-on: %s\n", why);
+				return -EINVAL;
+			}
+			break;
+		case OPT_FAIL_SEVERITY: {
+			enum severity sev;
+
+			if (severity__parse(optarg, &sev)) {
+				pr_err("--fail-severity: '%s' is not low, medium, high or critical\n",
+				       optarg);
+				return -EINVAL;
+			}
+			o->fail_severity = sev;
+			break;
+		}
+		case OPT_JUNIT:
+			o->junit = optarg;
+			break;
+		case OPT_SUMMARY_MD:
+			o->summary_md = optarg;
 			break;
 		case 'p':
 			if (parse_num("pid", optarg, 1, 4194304, &o->pid))

@@ -7,9 +7,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "config.h"
+
 /* Exit codes of qhtrace itself; otherwise `attach` exits with the command's status. */
 #define QH_EXIT_ERROR 1	     /* could not trace: privileges, BTF, BPF load, report write */
-#define QH_EXIT_USAGE 2	     /* bad command line, output path refused */
+#define QH_EXIT_USAGE 2	     /* bad command line, output path refused, bad --config */
+#define QH_EXIT_GATE 3	     /* CMD exited 0 but a --fail-on class has findings; diff: regression */
 #define QH_EXIT_NOEXEC 126   /* command found but not executable */
 #define QH_EXIT_NOTFOUND 127 /* command not found */
 
@@ -39,6 +42,15 @@ struct attach_opts {
 	uint32_t duration_s;	/* leaks: 0 for until Ctrl-C or exit */
 	int argc;		/* the command to run */
 	char **argv;
+	const char *events;	/* --events: the NDJSON event log (.gz: gzip), NULL for none */
+	const char *config;	/* --config: the settings file, NULL for none */
+	const char *alert_exec;	/* --alert-exec: run for each alert, its JSON on stdin */
+	uint32_t alert_timeout_s;
+	uint32_t fail_on;	/* --fail-on: 1 << enum gate_class (gate.h) */
+	int fail_severity;	/* --fail-severity: enum severity, the floor of gated findings */
+	const char *junit;	/* --junit: JUnit XML path */
+	const char *summary_md;	/* --summary-md: Markdown summary path */
+	struct qh_settings settings; /* defaults, then --config; options above override it */
 };
 
 /* 0: run; 1: help was asked for (printed to stdout); -EINVAL: usage error (printed). */

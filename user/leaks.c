@@ -174,7 +174,7 @@ static int run(int argc, char **argv, bool fds)
 		ri.note = "blocks allocated before qhtrace attached are not known; frees of them "
 			  "are counted in events.heap_frees_unknown";
 	}
-	code = session__report(&s, &ri) ? QH_EXIT_ERROR : 0;
+	code = session__report(&s, &ri) ? QH_EXIT_ERROR : ri.gate_failed ? QH_EXIT_GATE : 0;
 
 cleanup:
 	if (sfd >= 0)

@@ -283,12 +283,12 @@ static cJSON *fd_leaks_json(const struct run_info *ri, bool sockets)
 	return arr;
 }
 
-char *report__json(struct proctree *t, const struct run_info *ri)
+cJSON *report__build(struct proctree *t, const struct run_info *ri)
 {
 	cJSON *root = cJSON_CreateObject(), *run, *cmd, *ev, *lost_by, *procs;
 	uint64_t now = util__now_ns(CLOCK_BOOTTIME), lost = report__lost(ri);
 	struct proc *p;
-	char buf[40], *out;
+	char buf[40];
 	int i;
 
 	if (!root)
@@ -341,10 +341,34 @@ char *report__json(struct proctree *t, const struct run_info *ri)
 	procs = cJSON_AddArrayToObject(root, "processes");
 	for (p = proctree__first(t); p; p = p->next)
 		cJSON_AddItemToArray(procs, proc_json(p, ri, now));
+	return root;
+}
 
+char *report__json(struct proctree *t, const struct run_info *ri)
+{
+	cJSON *root = report__build(t, ri);
+	char *out;
+
+	if (!root)
+		return NULL;
 	out = cJSON_Print(root);
 	cJSON_Delete(root);
 	return out;
+}
+
+int report__write_json(const char *path, const cJSON *root)
+{
+	char *text = cJSON_Print(root);
+	size_t len;
+	int err;
+
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	text[len] = '\n'; /* cJSON's terminating NUL becomes the final newline */
+	err = util__write_file_atomic(path, text, len + 1);
+	free(text);
+	return err;
 }
 
 int report__write(const char *path, struct proctree *t, const struct run_info *ri)

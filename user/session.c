@@ -15,6 +15,7 @@
 #include "fdtable.h"
 #include "log.h"
 #include "procfs.h"
+#include "runout.h"
 #include "session.h"
 #include "syms.h"
 #include "util.h"
@@ -57,6 +58,7 @@ struct session_events {
 	struct tracer *tr;
 	bool harvest_due;	/* a process exited or exec'd since the last harvest of heap blocks */
 	struct proctree *tree;
+	struct runout *out;
 	bool heap;
 };
 
@@ -73,6 +75,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	struct proc *p;
 
 	proctree__handle_event(c->tree, data, size);
+	runout__event(c->out, c->tree, data, size);
 	if (!c->heap || size < sizeof(*h))
 		return 0;
 	if (h->type == QH_EV_EXIT) {
@@ -611,6 +614,8 @@ int session__preflight(const struct attach_opts *o)
 		pr_err("cannot write the report to %s: %s\n", o->output, why);
 		return QH_EXIT_USAGE;
 	}
+	if (runout__preflight(o))
+		return QH_EXIT_USAGE;
 	return tracer__preflight() ? QH_EXIT_ERROR : 0;
 }
 
@@ -658,6 +663,10 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 	}
 	s->actx->tree = s->tree;
 	s->actx->heap = o->heap;
+	err = runout__open(&s->out, o);
+	if (err)
+		return err;
+	s->actx->out = s->out;
 	err = tracer__open(&s->tr, &(struct tracer_opts){
 					   .max_procs = o->max_procs,
 					   .ringbuf_kb = o->ringbuf_kb,
@@ -706,6 +715,7 @@ void session__close(struct session *s)
 	heaptrend__free(s->trend);
 	fdleaks__free(s->fdleaks);
 	proctree__free(s->tree);
+	runout__close(s->out);
 	free(s->actx);
 	memset(s, 0, sizeof(*s));
 	s->efd = -1;
@@ -730,9 +740,22 @@ int session__trace_pid(struct session *s, pid_t pid)
 
 void session__tick(struct session *s)
 {
-	uint64_t now = util__now_ns(CLOCK_MONOTONIC);
+	uint64_t now = util__now_ns(CLOCK_MONOTONIC), rss_kb = 0, n = 0;
 	struct heapleaks *h;
+	struct qh_proc cur;
+	struct proc *p;
 
+	/* monitoring_interval: the tree's memory, logged and held against the alert threshold */
+	if (runout__tick(s->out, now)) {
+		for (p = proctree__first(s->tree); p; p = p->next) {
+			if (p->state != PROC_RUNNING || tracer__lookup(s->tr, p->pid, &cur) ||
+			    !procfs__same_start(cur.start_ns, p->start_ns))
+				continue;
+			rss_kb += runout__memory_proc(s->out, p, &cur, sysconf(_SC_PAGESIZE));
+			n++;
+		}
+		runout__memory_total(s->out, rss_kb, n);
+	}
 	if (s->o->heap && s->actx->harvest_due) {
 		s->actx->harvest_due = false;
 		if (collect_blocks(s->tr, s->tree, s->leaks, true))
@@ -755,8 +778,7 @@ void session__tick(struct session *s)
 	if (!h || collect_blocks(s->tr, s->tree, h, false) || heaptrend__observe(s->trend, h))
 		pr_warn("heap check failed: trends will miss it\n");
 	else
-		pr_debug("heap check: %lu blocks live\n",
-			 (unsigned long)heapleaks__total_blocks(h));
+		runout__heap_check(s->out, h);
 	heapleaks__free(h);
 }
 
@@ -777,14 +799,18 @@ int session__report(struct session *s, struct run_info *ri)
 {
 	const struct attach_opts *o = s->o;
 	static struct utsname uts;
+	cJSON *root;
 	int err = 0;
 
 	session__drain(s, SETTLE_MS);
 	finalize_states(s->tr, s->tree);
 	fd_check(s, true);
+	if (!o->no_fds)
+		runout__fd_findings(s->out, s->fdleaks);
 	if (o->heap) {
 		if (collect_heap_leaks(s->tr, s->tree, s->leaks, s->trend))
 			pr_warn("failed to collect the heap findings: the report has none\n");
+		runout__heap_findings(s->out, s->leaks);
 	}
 	ri->duration_s = (util__now_ns(CLOCK_REALTIME) - ri->start_real_ns) / 1e9;
 	ri->kernel = uname(&uts) ? "unknown" : uts.release;
@@ -804,10 +830,19 @@ int session__report(struct session *s, struct run_info *ri)
 	else if (report__lost(ri))
 		pr_warn("%lu events lost: the report is incomplete\n",
 			(unsigned long)report__lost(ri));
-	if (o->output) {
-		err = report__write(o->output, s->tree, ri);
-		if (err)
-			pr_err("failed to write the report to %s: %s\n", o->output, strerror(-err));
+	root = report__build(s->tree, ri);
+	if (!root) {
+		pr_err("out of memory\n");
+		return -ENOMEM;
 	}
+	err = runout__finish(s->out, root, ri);
+	if (o->output) {
+		int werr = report__write_json(o->output, root);
+
+		if (werr)
+			pr_err("failed to write the report to %s: %s\n", o->output, strerror(-werr));
+		err = err ?: werr;
+	}
+	cJSON_Delete(root);
 	return err;
 }

@@ -19,6 +19,7 @@
 #include "tracer.h"
 
 struct session_events;
+struct runout;
 
 struct session {
 	const struct attach_opts *o;
@@ -29,6 +30,7 @@ struct session {
 	struct heaptrend *trend;	/* heap growth across periodic checks */
 	struct fdleaks *fdleaks;	/* fd groups across checks, and the findings */
 	uint64_t next_check_ns;		/* CLOCK_MONOTONIC */
+	struct runout *out;		/* event log, alerts, gate (runout.h) */
 	int efd;	/* epoll: the ring buffer, plus what the command adds */
 };
 
