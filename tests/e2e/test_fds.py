@@ -180,3 +180,24 @@ def test_fd_stacks_name_the_opener(qh, tmp_path, args, syscall, func, text):
     report, p = survivor_report(qh, tmp_path, args, opts=("-q", "--fd-stacks"))
     (l,) = leaks_of(report, p["pid"])
     assert l["site"] == f"{syscall} in {func} (fdleak.c:{source_line(text)})", l
+
+
+def test_gate_on_fds(qh, tmp_path):
+    """--fail-on fds: a survivor holding fds it opened fails the run with the gate's code (3)
+    though the command passed; JUnit carries the finding."""
+    import xml.etree.ElementTree as ET
+    junit = tmp_path / "j.xml"
+    out = tmp_path / "report.json"
+    with open(tmp_path / "stdout", "w") as so, open(tmp_path / "stderr", "w") as se:
+        rc = subprocess.run(qh.attach_argv([qh.fx("fdleak"), "files", "4", "/etc/hostname"],
+                                           out, ("-q", "--fail-on", "fds", "--junit",
+                                                 str(junit))),
+                            stdin=subprocess.DEVNULL, stdout=so, stderr=se,
+                            timeout=TIMEOUT).returncode
+    qh.adopt(int((tmp_path / "stdout").read_text().split()[0]))
+    assert rc == 3, (tmp_path / "stderr").read_text()
+    report = qh.load_report(out)
+    assert report["verdict"]["pass"] is False, report["verdict"]
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    failure = cases["fds"].find("failure")
+    assert failure is not None and "/etc/hostname" in failure.text, ET.tostring(cases["fds"])
