@@ -274,6 +274,18 @@ static const struct option leaks_options[] = {
 	{},
 };
 
+/* --opt A|B: *is_b tells which */
+static int parse_choice(const char *opt, const char *arg, const char *a, const char *b,
+			bool *is_b)
+{
+	if (strcmp(arg, a) && strcmp(arg, b)) {
+		pr_err("--%s: '%s' is not '%s' or '%s'\n", opt, arg, a, b);
+		return -EINVAL;
+	}
+	*is_b = !strcmp(arg, b);
+	return 0;
+}
+
 static int parse_num(const char *opt, const char *arg, uint64_t min, uint64_t max,
 		     uint32_t *out)
 {
@@ -433,18 +445,13 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 			o->fd_stacks = true;
 			break;
 		case OPT_FD_PROBES:
-			if (strcmp(optarg, "dispatch") && strcmp(optarg, "syscalls")) {
-				pr_err("--fd-probes: '%s' is not 'dispatch' or 'syscalls'\n", optarg);
+			if (parse_choice("fd-probes", optarg, "dispatch", "syscalls",
+					 &o->fd_syscall_tps))
 				return -EINVAL;
-			}
-			o->fd_syscall_tps = !strcmp(optarg, "syscalls");
 			break;
 		case OPT_SORT:
-			if (strcmp(optarg, "bytes") && strcmp(optarg, "count")) {
-				pr_err("--sort: '%s' is not 'bytes' or 'count'\n", optarg);
+			if (parse_choice("sort", optarg, "bytes", "count", &o->sort_by_count))
 				return -EINVAL;
-			}
-			o->sort_by_count = !strcmp(optarg, "count");
 			break;
 		case OPT_EVENTS:
 			o->events = optarg;

@@ -373,16 +373,13 @@ int report__write_json(const char *path, const cJSON *root)
 
 int report__write(const char *path, struct proctree *t, const struct run_info *ri)
 {
-	char *text = report__json(t, ri);
-	size_t len;
+	cJSON *root = report__build(t, ri);
 	int err;
 
-	if (!text)
+	if (!root)
 		return -ENOMEM;
-	len = strlen(text);
-	text[len] = '\n'; /* cJSON's terminating NUL becomes the final newline */
-	err = util__write_file_atomic(path, text, len + 1);
-	free(text);
+	err = report__write_json(path, root);
+	cJSON_Delete(root);
 	return err;
 }
 
