@@ -228,28 +228,19 @@ static void child_work(void)
 	_exit(7);
 }
 
-static void drain(struct ctx *c, int ms)
-{
-	int i;
-
-	for (i = 0; i < ms / 10; i++) {
-		tracer__consume(c->tr);
-		usleep(10000);
-	}
 	tracer__consume(c->tr);
 }
 
-static void test_probes_report(void **state)
+/*
+ * Fork a child held on a pipe, trace it from @tr, let it run @work (which exits 7), wait for
+ * it and drain the ring buffer into @tree. Returns its pid.
+ */
+static pid_t run_traced(struct tracer *tr, struct proctree *tree, void (*work)(void))
 {
-	struct ctx *c = *state;
-	struct proc *p, *child = NULL, *grandchild = NULL;
-	uint64_t stats[QH_STAT_MAX];
-	int go[2], st;
+	int go[2], st, i;
 	pid_t pid;
 	char b;
 
-	if (!c)
-		skip();
 	assert_int_equal(pipe(go), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -257,16 +248,34 @@ static void test_probes_report(void **state)
 		close(go[1]);
 		if (read(go[0], &b, 1) != 1)
 			_exit(99);
-		child_work();
+		work();
+		_exit(7);
 	}
 	close(go[0]);
-	assert_int_equal(session__seed(c->tr, c->tree, pid), 0);
+	assert_int_equal(session__seed(tr, tree, pid), 0);
 	assert_int_equal(write(go[1], "g", 1), 1);
 	close(go[1]);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 7);
-	drain(c, 300);
+	for (i = 0; i < 30; i++) {
+		tracer__consume(tr);
+		usleep(10000);
+	}
+	tracer__consume(tr);
+	return pid;
+}
+
+static void test_probes_report(void **state)
+{
+	struct ctx *c = *state;
+	struct proc *p, *child = NULL, *grandchild = NULL;
+	uint64_t stats[QH_STAT_MAX];
+	pid_t pid;
+
+	if (!c)
+		skip();
+	pid = run_traced(c->tr, c->tree, child_work);
 
 	for (p = proctree__first(c->tree); p; p = p->next) {
 		if (p->pid == (uint32_t)pid)
@@ -323,9 +332,8 @@ static void test_fd_syscall_tracepoints(void **state)
 	struct tracer *tr;
 	struct proctree *tree = proctree__new();
 	struct proc *p, *child = NULL;
-	int go[2], st, i, j, n;
+	int i, j, n;
 	pid_t pid;
-	char b;
 
 	if (!*state)
 		skip();
@@ -346,25 +354,7 @@ static void test_fd_syscall_tracepoints(void **state)
 		if (!found || !attached)
 			fail_msg("program %s is not attached", fd_tp_progs[i]);
 	}
-	assert_int_equal(pipe(go), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(go[1]);
-		if (read(go[0], &b, 1) != 1)
-			_exit(99);
-		fd_work();
-		_exit(7);
-	}
-	close(go[0]);
-	assert_int_equal(session__seed(tr, tree, pid), 0);
-	assert_int_equal(write(go[1], "g", 1), 1);
-	close(go[1]);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	for (i = 0; i < 30; i++) {
-		tracer__consume(tr);
-		usleep(10000);
-	}
+	pid = run_traced(tr, tree, fd_work);
 	for (p = proctree__first(tree); p; p = p->next)
 		if (p->pid == (uint32_t)pid)
 			child = p;
