@@ -228,9 +228,6 @@ static void child_work(void)
 	_exit(7);
 }
 
-	tracer__consume(c->tr);
-}
-
 /*
  * Fork a child held on a pipe, trace it from @tr, let it run @work (which exits 7), wait for
  * it and drain the ring buffer into @tree. Returns its pid.
