@@ -204,6 +204,9 @@ uint64_t runout__memory_proc(struct runout *r, const struct proc *p, const struc
 		evlog__u64(r->log, "peak_rss_kb", cur->peak_rss_pages * kb);
 		evlog__u64(r->log, "heap_kb", cur->heap_bytes / 1024);
 		evlog__u64(r->log, "mmap_anon_kb", cur->mmap_anon_bytes / 1024);
+		/* threads and fds over time, at each sample */
+		evlog__u64(r->log, "threads", cur->threads);
+		evlog__u64(r->log, "fds", cur->fd_open);
 		log_end(r);
 	}
 	return rss * kb;
