@@ -100,7 +100,7 @@ void config__defaults(struct qh_settings *s)
 	set_patterns(s->browser_patterns, &s->n_browser_patterns, browsers);
 	s->memory_usage_percent = 90;
 	s->memory_leak_mb = 100;
-	s->resource_leak_count = 100;
+	s->resource_leak_count = 64; /* QH_DEFAULT_RESOURCE_LEAK_COUNT */
 }
 
 const char *config__compression_str(enum qh_compression c)

@@ -354,9 +354,9 @@ int runout__finish(struct runout *r, cJSON *root, struct run_info *ri)
 		held += fds_held(it);
 	if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(leaks, "fds")))
 		alerts__check(r->alerts, "resource_leak", "fds", SEV_HIGH, held,
-			      o->settings.resource_leak_count,
+			      o->resource_leak_count,
 			      "%.0f file descriptors leaked or left open (threshold %u)", held,
-			      o->settings.resource_leak_count);
+			      o->resource_leak_count);
 	/* tracing is over: the hooks of the last alerts finish (or time out) before the count */
 	alerts__wait(r->alerts);
 	al = cJSON_AddObjectToObject(root, "alert_stats");
