@@ -158,10 +158,10 @@ void cli__usage_attach(FILE *out)
 		"      --fd-stacks          name the function (file:line) that opened the fds of\n"
 		"                           each finding, from a user stack per fd opened (costs\n"
 		"                           more per open); default: the syscall's name\n"
-		"      --fd-probes dispatch|syscalls  how fd syscalls are probed: one raw\n"
-		"                           tracepoint on every syscall's exit (default), or a\n"
-		"                           tracepoint per syscall (cheaper for other syscalls,\n"
-		"                           about 1 s more to detach at exit)\n"
+		"      --fd-probes syscalls|dispatch  how fd syscalls are probed: a tracepoint per\n"
+		"                           syscall (default: other syscalls pay nothing more), or\n"
+		"                           one raw tracepoint on every syscall's exit (every\n"
+		"                           syscall of the machine pays; exits 1 s sooner)\n"
 		OUTPUT_HELP
 		"  -h, --help               this text\n"
 		"\n"
@@ -445,8 +445,8 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 			o->fd_stacks = true;
 			break;
 		case OPT_FD_PROBES:
-			if (parse_choice("fd-probes", optarg, "dispatch", "syscalls",
-					 &o->fd_syscall_tps))
+			if (parse_choice("fd-probes", optarg, "syscalls", "dispatch",
+					 &o->fd_dispatch))
 				return -EINVAL;
 			break;
 		case OPT_SORT:

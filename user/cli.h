@@ -33,7 +33,7 @@ struct attach_opts {
 	bool sort_by_count;	/* --sort count */
 	uint32_t check_interval_s; /* leak_check_interval, 0: none */
 	bool no_fds;		/* --no-fds: no fd and socket probes */
-	bool fd_syscall_tps;	/* --fd-probes syscalls: a tracepoint per fd syscall */
+	bool fd_dispatch;	/* --fd-probes dispatch: one sys_exit program for fd syscalls */
 	bool fd_stacks;		/* --fd-stacks: where each fd was opened */
 	uint32_t max_fds;
 	uint32_t resource_leak_count; /* fd findings: severity scale */

@@ -677,7 +677,7 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 					   .min_size = o->min_size,
 					   .max_size = o->max_size,
 					   .no_fds = o->no_fds,
-					   .fd_syscall_tps = o->fd_syscall_tps,
+					   .fd_dispatch = o->fd_dispatch,
 					   .fd_stacks = o->fd_stacks,
 					   .max_fds = o->max_fds,
 					   .on_event = on_event,

@@ -205,7 +205,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 		bpf_map__set_max_entries(t->skel->maps.stacks, 1);
 	t->skel->rodata->cfg_fd_stacks = opts->fd_stacks && !opts->no_fds;
 
-	if (opts->no_fds || !opts->fd_syscall_tps) {
+	if (opts->no_fds || opts->fd_dispatch) {
 		struct bpf_program *prog;
 
 		/* fd_tp_*: the tracepoint-per-syscall variant; all fd_*: --no-fds */

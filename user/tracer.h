@@ -31,7 +31,8 @@ struct tracer_opts {
 	uint64_t min_size;	/* record allocations of this size... */
 	uint64_t max_size;	/* ...up to this one */
 	bool no_fds;		/* leave the fd and socket probes out */
-	bool fd_syscall_tps;	/* fd syscalls through a tracepoint each, not the sys_exit one */
+	bool fd_dispatch;	/* fd syscalls through the one sys_exit program, not a
+				 * tracepoint each */
 	bool fd_stacks;		/* a user stack and the caller per fd opened */
 	uint32_t max_fds;	/* fds followed at once (0: the default) */
 	tracer_event_fn on_event;

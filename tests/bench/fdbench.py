@@ -14,8 +14,9 @@ Configurations, interleaved round by round so that a noisy neighbour hits all al
   bystander    fdloop untraced while `qhtrace attach` traces another process: what every
                other process of the machine pays
   traced       `qhtrace attach -q -- fdloop OP`
-each of the last two with the fd syscalls probed both ways: the sys_exit dispatch (default)
-and a tracepoint per syscall (--fd-probes syscalls); and `--no-fds` traced (memory only).
+each of the last two with the fd syscalls probed both ways: a tracepoint per syscall (the
+default) and the sys_exit dispatch (--fd-probes dispatch); and `--no-fds` traced (memory
+only).
 Prints the median of each, the overhead per pair (traced - untraced) and the ratios.
 """
 
@@ -54,7 +55,7 @@ def main():
     if os.geteuid() != 0:
         sys.exit("fdbench: run as root")
     qh, loop = str(a.qhtrace), str(a.fdloop)
-    variants = {"dispatch": [], "syscalls": ["--fd-probes", "syscalls"]}
+    variants = {"syscalls": [], "dispatch": ["--fd-probes", "dispatch"]}
     res = {}
     for r in range(a.rounds):
         for op in OPS:

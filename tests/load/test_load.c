@@ -32,7 +32,7 @@
 #include "log.h"
 #include "tracer.h"
 
-/* --fd-probes syscalls: a tracepoint per fd syscall instead of fd_sys_exit */
+/* fds: a tracepoint per fd syscall (the default) */
 static const char *const fd_tp_progs[] = {
 	"fd_tp_open", "fd_tp_openat", "fd_tp_openat2", "fd_tp_creat", "fd_tp_open_by_handle_at",
 	"fd_tp_dup", "fd_tp_pidfd_getfd", "fd_tp_socket", "fd_tp_accept", "fd_tp_accept4",
@@ -48,8 +48,7 @@ static const char *const expected_progs[] = {
 	"sched_process_fork", "sched_process_exec", "sched_process_exit", "sched_process_free",
 	"rss_stat", "sys_exit_mmap", "sys_enter_munmap", "sys_exit_munmap", "sys_enter_mremap",
 	"sys_exit_mremap", "sys_exit_brk", "heap_entry", "alloc_return",
-	/* fds and sockets: the sys_exit dispatch (the default) */
-	"fd_sys_exit", "fd_sock_state",
+	"fd_sock_state",
 };
 
 struct ctx {
@@ -108,34 +107,42 @@ static void test_preflight(void **state)
 	assert_int_equal(tracer__preflight(), 0);
 }
 
-static void test_every_program_attached(void **state)
+/* Every program of @names is in @tr's skeleton and attached. */
+static void check_attached(struct tracer *tr, const char *const *names, size_t count)
 {
-	struct ctx *c = *state;
+	int j, n = tracer__prog_count(tr);
 	size_t i;
-	int j, n;
 
-	if (!c)
-		skip();
-	n = tracer__prog_count(c->tr);
-	/* every program of the skeleton is one of the two lists */
-	assert_int_equal(n, (int)(sizeof(expected_progs) / sizeof(expected_progs[0]) +
-				  sizeof(fd_tp_progs) / sizeof(fd_tp_progs[0])));
-	for (i = 0; i < sizeof(expected_progs) / sizeof(expected_progs[0]); i++) {
+	for (i = 0; i < count; i++) {
 		bool found = false;
 
 		for (j = 0; j < n; j++) {
 			bool attached = false;
-			const char *name = tracer__prog_name(c->tr, j, &attached);
+			const char *name = tracer__prog_name(tr, j, &attached);
 
-			if (name && !strcmp(name, expected_progs[i])) {
+			if (name && !strcmp(name, names[i])) {
 				found = true;
 				if (!attached)
 					fail_msg("program %s is not attached", name);
 			}
 		}
 		if (!found)
-			fail_msg("program %s missing from the skeleton", expected_progs[i]);
+			fail_msg("program %s missing from the skeleton", names[i]);
 	}
+}
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static void test_every_program_attached(void **state)
+{
+	struct ctx *c = *state;
+
+	if (!c)
+		skip();
+	/* every program of the skeleton is in a list; fd_sys_exit is --fd-probes dispatch's */
+	assert_int_equal(tracer__prog_count(c->tr), NELEM(expected_progs) + NELEM(fd_tp_progs) + 1);
+	check_attached(c->tr, expected_progs, NELEM(expected_progs));
+	check_attached(c->tr, fd_tp_progs, NELEM(fd_tp_progs));
 }
 
 /* What the traced child does: every probe family gets at least one hit. */
@@ -321,15 +328,15 @@ static void test_probes_report(void **state)
 }
 
 /*
- * --fd-probes syscalls: a classic tracepoint per fd syscall instead of the sys_exit dispatch;
- * every one attaches and the same fd work reads the same.
+ * --fd-probes dispatch: one raw tracepoint on sys_exit instead of a tracepoint per fd
+ * syscall; it attaches and the same fd work reads the same.
  */
-static void test_fd_syscall_tracepoints(void **state)
+static void test_fd_dispatch(void **state)
 {
+	static const char *const progs[] = { "fd_sys_exit", "fd_sock_state" };
 	struct tracer *tr;
 	struct proctree *tree = proctree__new();
 	struct proc *p, *child = NULL;
-	int i, j, n;
 	pid_t pid;
 
 	if (!*state)
@@ -337,20 +344,12 @@ static void test_fd_syscall_tracepoints(void **state)
 	assert_int_equal(tracer__open(&tr, &(struct tracer_opts){
 						    .max_procs = 256,
 						    .ringbuf_kb = 256,
-						    .fd_syscall_tps = true,
+						    .fd_dispatch = true,
 						    .on_event = proctree__handle_event,
 						    .ctx = tree,
 					    }),
 			 0);
-	n = tracer__prog_count(tr);
-	for (i = 0; i < (int)(sizeof(fd_tp_progs) / sizeof(fd_tp_progs[0])); i++) {
-		bool found = false, attached = false;
-
-		for (j = 0; j < n && !found; j++)
-			found = !strcmp(tracer__prog_name(tr, j, &attached), fd_tp_progs[i]);
-		if (!found || !attached)
-			fail_msg("program %s is not attached", fd_tp_progs[i]);
-	}
+	check_attached(tr, progs, NELEM(progs));
 	pid = run_traced(tr, tree, fd_work);
 	for (p = proctree__first(tree); p; p = p->next)
 		if (p->pid == (uint32_t)pid)
@@ -368,7 +367,7 @@ int main(void)
 		cmocka_unit_test(test_preflight),
 		cmocka_unit_test(test_every_program_attached),
 		cmocka_unit_test(test_probes_report),
-		cmocka_unit_test(test_fd_syscall_tracepoints),
+		cmocka_unit_test(test_fd_dispatch),
 	};
 
 	return cmocka_run_group_tests_name("load", tests, setup, teardown);
