@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "procwatch.h"
+
 /* Exit codes of qhtrace itself; otherwise `attach` exits with the command's status. */
 #define QH_EXIT_ERROR 1	     /* could not trace: privileges, BTF, BPF load, report write */
 #define QH_EXIT_USAGE 2	     /* bad command line, output path refused */
@@ -31,6 +33,7 @@ struct attach_opts {
 	uint32_t check_interval_s; /* leak_check_interval, 0: none */
 	uint32_t pid;		/* leaks: the process to follow */
 	uint32_t duration_s;	/* leaks: 0 for until Ctrl-C or exit */
+	struct procwatch_opts watch; /* drivers, zombies, leftovers, --cleanup */
 	int argc;		/* the command to run */
 	char **argv;
 };

@@ -128,6 +128,10 @@ static cJSON *proc_json(const struct proc *p, const struct run_info *ri, uint64_
 	cJSON_AddNumberToObject(o, "mmap_anon_kb", f.mmap_anon_kb);
 	cJSON_AddNumberToObject(o, "mmap_file_kb", p->stats.mmap_file_bytes / 1024);
 	cJSON_AddNumberToObject(o, "threads_peak", p->stats.threads_peak);
+	if (procwatch__driver_of(p))
+		cJSON_AddNumberToObject(o, "driver", procwatch__driver_of(p)->id);
+	else
+		cJSON_AddNullToObject(o, "driver");
 	cJSON_AddStringToObject(o, "allocator", report__allocator(p, ri));
 	if (ri->heap && !strcmp(report__allocator(p, ri), "glibc")) {
 		cJSON_AddNumberToObject(o, "heap_outstanding_bytes", p->stats.heap_live_bytes);
@@ -247,6 +251,9 @@ char *report__json(struct proctree *t, const struct run_info *ri)
 
 		cJSON_AddItemToObject(leaks, "heap", heap_leaks_json(ri));
 	}
+
+	procwatch__add_json(ri->watch, root, now);
+	cleanup__add_json(ri->cleanup, root);
 
 	procs = cJSON_AddArrayToObject(root, "processes");
 	for (p = proctree__first(t); p; p = p->next)
@@ -380,6 +387,24 @@ static void heap_summary(FILE *out, const struct run_info *ri)
 		fprintf(out, "  ... %zu more in the JSON report\n", n - ri->top);
 }
 
+static void cleanup_summary(FILE *out, const struct cleanup *c)
+{
+	const struct cleanup_action *a;
+	uint32_t att, ok, bad;
+	size_t n = cleanup__actions(c, &a), i;
+
+	if (!c)
+		return;
+	cleanup__counts(c, &att, &ok, &bad);
+	fprintf(out, "cleanup: %u attempted, %u verified gone, %u failed\n", att, ok, bad);
+	for (i = 0; i < n; i++)
+		fprintf(out, "  pid %u %s: %s%s, %u signal%s%s%s%s\n", a[i].pid, a[i].comm,
+			a[i].signal ? "SIG" : "no signal", a[i].signal ? sigabbrev_np(a[i].signal) : "",
+			a[i].attempts, a[i].attempts == 1 ? "" : "s",
+			a[i].verified ? ", verified gone" : ", NOT verified",
+			a[i].error[0] ? " -- " : "", a[i].error);
+}
+
 void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
 {
 	uint64_t now = util__now_ns(CLOCK_BOOTTIME), lost = report__lost(ri);
@@ -410,6 +435,8 @@ void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
 	}
 	if (ri->heap_leaks)
 		heap_summary(out, ri);
+	procwatch__summary(out, ri->watch, now);
+	cleanup_summary(out, ri->cleanup);
 	fprintf(out, "events: %lu received, %lu lost", (unsigned long)ri->events_received,
 		(unsigned long)lost);
 	if (lost) {

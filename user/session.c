@@ -9,6 +9,7 @@
 #include <sys/signalfd.h>
 #include <sys/epoll.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,6 +55,7 @@ static void exec_maps(struct proc *p, const struct qh_event_exec *e)
 
 struct session_events {
 	struct tracer *tr;
+	struct procwatch *watch;
 	bool harvest_due;	/* a process exited or exec'd since the last harvest of heap blocks */
 	struct proctree *tree;
 	bool heap;
@@ -72,6 +74,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	struct proc *p;
 
 	proctree__handle_event(c->tree, data, size);
+	procwatch__handle_event(c->watch, c->tree, data, size);
 	if (!c->heap || size < sizeof(*h))
 		return 0;
 	if (h->type == QH_EV_EXIT) {
@@ -448,6 +451,20 @@ int session__signals(sigset_t *oldmask, bool children)
 	return sfd;
 }
 
+/* RSS of a running process for the driver trees: the kernel's counters, if it still is ours */
+static int watch_rss(void *ctx, const struct proc *p, uint64_t pages[QH_NR_RSS])
+{
+	struct qh_proc cur;
+	int err = tracer__lookup(ctx, p->pid, &cur);
+
+	if (err)
+		return err;
+	if (!procfs__same_start(cur.start_ns, p->start_ns))
+		return -ESRCH;
+	memcpy(pages, cur.rss_pages, sizeof(cur.rss_pages));
+	return 0;
+}
+
 int session__open(struct session *s, const struct attach_opts *o, const char *libc, int sfd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -486,6 +503,17 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 	if (err)
 		return err;
 	s->actx->tr = s->tr;
+	s->watch = procwatch__new(&o->watch, watch_rss, s->tr);
+	if (o->watch.auto_cleanup)
+		s->cleanup = cleanup__new(&(struct cleanup_opts){
+			.timeout_ms = o->watch.force_cleanup_timeout_ms,
+			.max_attempts = o->watch.max_cleanup_attempts,
+		});
+	if (!s->watch || (o->watch.auto_cleanup && !s->cleanup)) {
+		pr_err("out of memory\n");
+		return -ENOMEM;
+	}
+	s->actx->watch = s->watch;
 	if (o->heap) {
 		err = tracer__attach_heap(s->tr, libc);
 		if (err)
@@ -511,6 +539,8 @@ void session__close(struct session *s)
 	if (s->efd >= 0)
 		close(s->efd);
 	tracer__free(s->tr);
+	procwatch__free(s->watch);
+	cleanup__free(s->cleanup);
 	heapleaks__free(s->leaks);
 	heaptrend__free(s->trend);
 	proctree__free(s->tree);
@@ -534,11 +564,33 @@ int session__trace_pid(struct session *s, pid_t pid)
 	return 0;
 }
 
+void session__set_command(struct session *s, pid_t pid)
+{
+	procwatch__set_root(s->watch, proctree__find_running(s->tree, pid));
+	cleanup__keep_child(s->cleanup, pid);
+}
+
+/* With --cleanup, terminate @n leftovers now and verify they are gone. */
+static void clean(struct session *s, struct proc **procs, size_t n)
+{
+	if (!s->cleanup || !n)
+		return;
+	pr_debug("cleanup: %zu process%s\n", n, n == 1 ? "" : "es");
+	if (cleanup__run(s->cleanup, s->tree, procs, n))
+		pr_warn("cleanup: out of memory: %zu processes not cleaned up\n", n);
+	tracer__consume(s->tr);
+}
+
 void session__tick(struct session *s)
 {
 	uint64_t now = util__now_ns(CLOCK_MONOTONIC);
 	struct heapleaks *h;
+	struct proc **fresh;
+	size_t nfresh;
 
+	procwatch__check(s->watch, s->tree, false, &fresh, &nfresh);
+	/* the trees of drivers that ended and left processes behind */
+	clean(s, fresh, nfresh);
 	if (!s->o->heap)
 		return;
 	if (s->actx->harvest_due) {
@@ -563,6 +615,40 @@ void session__tick(struct session *s)
 		pr_debug("heap check: %lu blocks live\n",
 			 (unsigned long)heapleaks__total_blocks(h));
 	heapleaks__free(h);
+}
+
+static void reap_ours(pid_t keep)
+{
+	pid_t pid;
+
+	/* orphans re-parented to us (we are a subreaper) that exited */
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+		if (pid == keep)
+			break;
+}
+
+void session__finish(struct session *s, pid_t cmd_pid)
+{
+	struct proc **left;
+	uint64_t deadline;
+	size_t n;
+
+	tracer__consume(s->tr);
+	/* the trees of drivers that just ended get their force_cleanup_timeout to go away */
+	while ((deadline = procwatch__pending_deadline(s->watch)) &&
+	       util__now_ns(CLOCK_BOOTTIME) < deadline) {
+		struct epoll_event e;
+
+		epoll_wait(s->efd, &e, 1, 50);
+		tracer__consume(s->tr);
+		reap_ours(cmd_pid);
+	}
+	procwatch__finish(s->watch, s->tree, &left, &n);
+	if (n && !s->cleanup)
+		pr_warn("%zu traced process%s still running after the command exited (--cleanup "
+			"terminates them)\n", n, n == 1 ? " is" : "es are");
+	clean(s, left, n);
+	reap_ours(cmd_pid);
 }
 
 void session__drain(struct session *s, int ms)
@@ -598,6 +684,8 @@ int session__report(struct session *s, struct run_info *ri)
 	ri->heap = o->heap;
 	ri->heap_leaks = s->leaks;
 	ri->top = o->top;
+	ri->watch = s->watch;
+	ri->cleanup = s->cleanup;
 	if (tracer__stats(s->tr, ri->stats))
 		pr_warn("failed to read the kernel's loss counters\n");
 
