@@ -423,8 +423,11 @@ static void check_zombie(struct procwatch *w, struct proctree *t, struct proc *p
 	if (!s || s->zombie_seen || !p->end_ns ||
 	    now - p->end_ns < (uint64_t)w->o.zombie_grace_ms * 1000000)
 		return;
-	if (procfs__read_stat(p->pid, &st) || !procfs__same_start(st.start_ns, p->start_ns) ||
-	    st.state != 'Z')
+	if (procfs__read_stat(p->pid, &st) || !procfs__same_start(st.start_ns, p->start_ns)) {
+		s->zombie_seen = true; /* reaped, its release record lost: nothing to look at */
+		return;
+	}
+	if (st.state != 'Z')
 		return;
 	z = push(&w->zombies, &w->nzombies, &w->cap_zombies, sizeof(*z));
 	if (!z)
@@ -783,9 +786,15 @@ static const char *kb_str(uint64_t kb, char *buf, size_t len)
 
 #define SUMMARY_TREE_ROWS 12
 
+static const char *survivors_str(const struct driver_inst *d, char *buf, size_t len)
+{
+	snprintf(buf, len, "%zu ", d->nsurvivors);
+	return buf;
+}
+
 void procwatch__summary(FILE *out, const struct procwatch *w, uint64_t now)
 {
-	char a[32], b[32], c[32];
+	char a[32], b[32], c[32], s[32];
 	size_t i, k;
 
 	if (!w)
@@ -804,13 +813,13 @@ void procwatch__summary(FILE *out, const struct procwatch *w, uint64_t now)
 		const struct driver_inst *d = w->drivers[i];
 
 		fprintf(out, "  #%u %s pid %u, %.2fs, %zu processes (peak %u alive), peak %s "
-			     "(shmem %s), now %s, %s\n",
+			     "(shmem %s), now %s, %s%s\n",
 			d->id, d->kind, d->driver->pid,
 			secs(d->start_ns, d->end_ns ? d->end_ns : now), d->nprocs, d->peak_alive,
 			kb_str(d->peak_rss_kb, a, sizeof(a)), kb_str(d->peak_shmem_kb, b, sizeof(b)),
-			kb_str(d->rss_kb, c, sizeof(c)),
+			kb_str(d->rss_kb, c, sizeof(c)), d->nsurvivors ? survivors_str(d, s, sizeof(s)) : "",
 			!d->end_ns ? "still running" :
-			d->nsurvivors ? "survivors left" : "ended cleanly");
+			d->nsurvivors ? "processes survived it" : "ended cleanly");
 		for (k = 0; k < d->nprocs && k < SUMMARY_TREE_ROWS; k++) {
 			const struct proc *p = d->procs[k];
 

@@ -649,6 +649,9 @@ void session__finish(struct session *s, pid_t cmd_pid)
 			"terminates them)\n", n, n == 1 ? " is" : "es are");
 	clean(s, left, n);
 	reap_ours(cmd_pid);
+	/* the trees' memory after the cleanup */
+	if (n && s->cleanup)
+		procwatch__check(s->watch, s->tree, true, &left, &n);
 }
 
 void session__drain(struct session *s, int ms)
