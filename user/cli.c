@@ -97,12 +97,12 @@ void cli__usage_attach(FILE *out)
 		"                           level up, 0..86400, 0 for none (default 10)\n"
 		"\n"
 		"WebDriver trees, zombies, leftovers:\n"
-		"      --driver-pattern PAT a WebDriver executable name (fnmatch pattern, on the comm\n"
-		"                           and the exec'd file name), added to chromedriver,\n"
+		"      --driver-pattern PAT one more WebDriver name (fnmatch(3) on the comm and\n"
+		"                           on the exec'd file's name), beside chromedriver,\n"
 		"                           geckodriver, msedgedriver, operadriver, safaridriver\n"
 		"      --force-cleanup-timeout S  a driver's tree must be gone S seconds after it;\n"
-		"                           also the wait after each signal of --cleanup, 0.1..3600\n"
-		"                           (default 5)\n"
+		"                           also the wait after each signal of --cleanup,\n"
+		"                           0.1..3600 (default 5)\n"
 		"      --zombie-grace S     exited and not reaped for longer: a zombie, 0.1..86400\n"
 		"                           (default 5)\n"
 		"      --max-lifetime S     max_resource_lifetime: a process older is a leftover,\n"
@@ -124,7 +124,7 @@ void cli__usage_attach(FILE *out)
 		"  sudo qhtrace attach -o report.json -- /usr/bin/python3 -m pytest\n"
 		"  sudo qhtrace attach -q -o run.json --max-procs 131072 -- make -j2 check\n"
 		"  sudo qhtrace attach --heap -o heap.json -- ./my-test-binary\n"
-		"  sudo qhtrace attach --cleanup -o run.json -- /usr/bin/python3 -m pytest tests/ui\n",
+		"  sudo qhtrace attach --cleanup -o run.json -- python3 -m pytest tests/ui\n",
 		64, 4194304, QH_DEFAULT_MAX_PROCS, 64, 1048576, QH_DEFAULT_RINGBUF_KB, 1024, 67108864,
 		QH_DEFAULT_MAX_ALLOCS, QH_GROWING_CHECKS, QH_EXIT_ERROR,
 		QH_EXIT_USAGE, QH_EXIT_NOEXEC, QH_EXIT_NOTFOUND);
@@ -337,7 +337,8 @@ static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 				return -EINVAL;
 			break;
 		case OPT_ZOMBIE_GRACE:
-			if (parse_ms("zombie-grace", optarg, 100, 86400000, &o->watch.zombie_grace_ms))
+			if (parse_ms("zombie-grace", optarg, 100, 86400000,
+				     &o->watch.zombie_grace_ms))
 				return -EINVAL;
 			break;
 		case OPT_MAX_LIFETIME:

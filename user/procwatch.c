@@ -786,15 +786,9 @@ static const char *kb_str(uint64_t kb, char *buf, size_t len)
 
 #define SUMMARY_TREE_ROWS 12
 
-static const char *survivors_str(const struct driver_inst *d, char *buf, size_t len)
-{
-	snprintf(buf, len, "%zu ", d->nsurvivors);
-	return buf;
-}
-
 void procwatch__summary(FILE *out, const struct procwatch *w, uint64_t now)
 {
-	char a[32], b[32], c[32], s[32];
+	char a[32], b[32], c[32], s[48];
 	size_t i, k;
 
 	if (!w)
@@ -804,22 +798,27 @@ void procwatch__summary(FILE *out, const struct procwatch *w, uint64_t now)
 
 		for (i = 0; i < w->ndrivers; i++)
 			active += !w->drivers[i]->end_ns;
-		fprintf(out, "drivers: %zu instance%s, %u active, peak %s in all, /dev/shm peak %s\n",
-			w->ndrivers, w->ndrivers == 1 ? "" : "s", active,
+		fprintf(out, "drivers: %zu instance%s, %u active, peak %s in all, "
+			     "/dev/shm peak %s\n", w->ndrivers, w->ndrivers == 1 ? "" : "s", active,
 			kb_str(w->peak_total_kb, a, sizeof(a)),
 			kb_str(w->peak_dev_shm_kb, b, sizeof(b)));
 	}
 	for (i = 0; i < w->ndrivers; i++) {
 		const struct driver_inst *d = w->drivers[i];
 
+		if (!d->end_ns)
+			snprintf(s, sizeof(s), "still running");
+		else if (d->nsurvivors)
+			snprintf(s, sizeof(s), "%zu process%s survived it", d->nsurvivors,
+				 d->nsurvivors == 1 ? "" : "es");
+		else
+			snprintf(s, sizeof(s), "ended cleanly");
 		fprintf(out, "  #%u %s pid %u, %.2fs, %zu processes (peak %u alive), peak %s "
-			     "(shmem %s), now %s, %s%s\n",
+			     "(shmem %s), now %s, %s\n",
 			d->id, d->kind, d->driver->pid,
 			secs(d->start_ns, d->end_ns ? d->end_ns : now), d->nprocs, d->peak_alive,
-			kb_str(d->peak_rss_kb, a, sizeof(a)), kb_str(d->peak_shmem_kb, b, sizeof(b)),
-			kb_str(d->rss_kb, c, sizeof(c)), d->nsurvivors ? survivors_str(d, s, sizeof(s)) : "",
-			!d->end_ns ? "still running" :
-			d->nsurvivors ? "processes survived it" : "ended cleanly");
+			kb_str(d->peak_rss_kb, a, sizeof(a)),
+			kb_str(d->peak_shmem_kb, b, sizeof(b)), kb_str(d->rss_kb, c, sizeof(c)), s);
 		for (k = 0; k < d->nprocs && k < SUMMARY_TREE_ROWS; k++) {
 			const struct proc *p = d->procs[k];
 
@@ -836,7 +835,8 @@ void procwatch__summary(FILE *out, const struct procwatch *w, uint64_t now)
 
 		fprintf(out, "zombie: pid %u %s, not reaped by its parent %u %s for %.1fs%s\n",
 			z->p->pid, z->p->comm, z->parent_pid, z->parent_comm,
-			zombie__duration_s(z, now), z->p->state == PROC_REAPED ? " (reaped since)" : "");
+			zombie__duration_s(z, now),
+			z->p->state == PROC_REAPED ? " (reaped since)" : "");
 	}
 	for (i = 0; i < w->norphans; i++) {
 		const struct orphan *r = &w->orphans[i];

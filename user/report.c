@@ -399,7 +399,8 @@ static void cleanup_summary(FILE *out, const struct cleanup *c)
 	fprintf(out, "cleanup: %u attempted, %u verified gone, %u failed\n", att, ok, bad);
 	for (i = 0; i < n; i++)
 		fprintf(out, "  pid %u %s: %s%s, %u signal%s%s%s%s\n", a[i].pid, a[i].comm,
-			a[i].signal ? "SIG" : "no signal", a[i].signal ? sigabbrev_np(a[i].signal) : "",
+			a[i].signal ? "SIG" : "no signal",
+			a[i].signal ? sigabbrev_np(a[i].signal) : "",
 			a[i].attempts, a[i].attempts == 1 ? "" : "s",
 			a[i].verified ? ", verified gone" : ", NOT verified",
 			a[i].error[0] ? " -- " : "", a[i].error);

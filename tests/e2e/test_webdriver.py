@@ -24,7 +24,8 @@ FAST = ("--force-cleanup-timeout", "1")
 
 @pytest.fixture
 def selenium(root):
-    missing = [p for p in ("/usr/bin/chromium", "/usr/bin/chromedriver") if not os.access(p, os.X_OK)]
+    missing = [p for p in ("/usr/bin/chromium", "/usr/bin/chromedriver")
+               if not os.access(p, os.X_OK)]
     if subprocess.run([PYTHON, "-c", "import selenium"], capture_output=True).returncode:
         missing.append("python3-selenium")
     if missing:
