@@ -289,3 +289,24 @@ def test_watch_usage_errors(qh, tmp_path, opt):
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and opt[0] in lines[0], err
     assert not marker.exists()
+
+
+def test_sigterm_still_cleans_and_reports(qh, tmp_path):
+    """SIGTERM to qhtrace: passed to CMD, then the leftovers are still found, cleaned up and
+    verified, and the report written."""
+    script = f"{qh.fx('escape')} >/dev/null; exec {qh.fx('idle')} 30"
+    proc = qh.popen_attach(["/bin/sh", "-c", script], tmp_path / "report.json",
+                           ("-q", "--cleanup", "--force-cleanup-timeout", "0.5"))
+    pid = qh.wait_for(lambda: qh.find_descendant(proc.pid, "idle"), timeout=10)
+    assert pid, f"idle did not start under qhtrace; qhtrace state: {proc.poll()}"
+    proc.terminate()
+    rc, _, err = qh.wait(proc, timeout=20)
+    assert rc == 128 + 15, f"qhtrace exited {rc}; stderr:\n{err}"
+    report = check_report(qh.load_report(tmp_path / "report.json"))
+    adopt_running(qh, report)
+    left = report["leftovers"]
+    assert [(l["comm"], l["reason"]) for l in left] == [("escape", "outlived_command")], left
+    c = report["cleanup"]
+    assert (c["attempted"], c["succeeded"], c["failed"]) == (1, 1, 0), c
+    assert (c["actions"][0]["pid"], c["actions"][0]["signal"]) == (left[0]["pid"], "SIGTERM")
+    check_no_stranger_signalled(report)
