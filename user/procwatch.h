@@ -57,7 +57,7 @@ struct driver_sample {
 
 struct driver_inst {
 	uint32_t id;			/* 1, 2, ... in order of start */
-	char kind[16];			/* the pattern that matched */
+	char kind[16];			/* the driver's comm after its exec */
 	struct proc *driver;
 	uint64_t start_ns, end_ns;	/* the driver's exec and exit, CLOCK_BOOTTIME; 0: running */
 	struct proc **procs;		/* the driver and every descendant, in order of birth */
