@@ -90,8 +90,10 @@ def check_driver_tree(report, driver_id=1):
     # 2 x (8 + 4) + 8 MiB touched, plus each process's file pages (the loader, libc:
     # about 1.3 MiB each here); sampled while the tree holds it for 1.5 s
     assert 32 * MiB_KB <= d["peak_memory_kb"] <= 44 * MiB_KB, d
-    # the two memfds, 4 MiB each, plus at most 1 MiB of other shared pages
-    assert 8 * MiB_KB <= d["peak_shmem_kb"] <= 9 * MiB_KB, d
+    # the two memfds, 4 MiB each, plus at most 1 MiB of other shared pages; the kernel's
+    # per-CPU counters lag by up to 32 pages per CPU (README, Accuracy)
+    lag_kb = 32 * 4 * os.cpu_count()
+    assert 8 * MiB_KB - lag_kb <= d["peak_shmem_kb"] <= 9 * MiB_KB, d
     assert d["memory_timeline"] and max(s["memory_kb"] for s in d["memory_timeline"]) == \
         d["peak_memory_kb"], d
     assert parse_time(d["end_time"]) >= parse_time(d["start_time"]), d
@@ -244,14 +246,15 @@ def test_escaped_daemon_left(qh, tmp_path):
 
 
 def test_lifetime_exceeded(qh, tmp_path):
-    report, _, _ = attach(qh, tmp_path, ["/bin/sh", "-c", f"{qh.fx('idle')} 2; true"],
+    report, _, _ = attach(qh, tmp_path, ["/bin/sh", "-c", f"{qh.fx('idle')} 3; true"],
                           ("--max-lifetime", "1"))
     idle = by_comm(report, "idle")
     assert len(idle) == 1, report["processes"]
-    # the traced command itself (sh, 2 s too) is the run: never a lifetime leftover
+    # the traced command itself (sh, 3 s too) is the run: never a lifetime leftover
     assert [(l["pid"], l["reason"]) for l in report["leftovers"]] == \
         [(idle[0]["pid"], "lifetime_exceeded")], report["leftovers"]
-    assert 1.0 <= report["leftovers"][0]["age_s"] <= 2.0, report["leftovers"]
+    # found at the first check after 1 s: checks run every 0.5 to 1 s
+    assert 1.0 <= report["leftovers"][0]["age_s"] <= 2.1, report["leftovers"]
 
 
 def test_driver_pattern(qh, tmp_path, fakedir):
