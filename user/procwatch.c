@@ -344,7 +344,8 @@ static bool sample_driver(struct procwatch *w, struct driver_inst *d, uint64_t n
 	for (i = 0; i < d->nprocs; i++) {
 		const struct proc *p = d->procs[i];
 
-		if (p->state != PROC_RUNNING)
+		/* one that exec'd a driver itself since is that instance's */
+		if (p->state != PROC_RUNNING || p->watch->inst != d)
 			continue;
 		alive++;
 		if (!w->rss || w->rss(w->ctx, p, pages))
@@ -396,7 +397,7 @@ static void verify_termination(struct procwatch *w, struct driver_inst *d, uint6
 	for (i = 0; i < d->nprocs; i++) {
 		struct proc *p = d->procs[i], **slot;
 
-		if (p->state != PROC_RUNNING || !alive_now(p, &st))
+		if (p->state != PROC_RUNNING || p->watch->inst != d || !alive_now(p, &st))
 			continue;
 		slot = push(&d->survivors, &d->nsurvivors, &d->cap_survivors, sizeof(*slot));
 		if (!slot)
@@ -461,6 +462,11 @@ static void check_running(struct procwatch *w, struct proctree *t, struct proc *
 	}
 	if (s->orphan_seen || p == w->root || !alive_now(p, &st) || st.ppid == s->orig_ppid)
 		return;
+	/* its fork record was lost: the parent it has now is the first one we know */
+	if (!s->orig_ppid) {
+		s->orig_ppid = st.ppid;
+		return;
+	}
 	/* a process is re-parented only when its parent dies: to init or to a subreaper */
 	o = push(&w->orphans, &w->norphans, &w->cap_orphans, sizeof(*o));
 	if (!o)

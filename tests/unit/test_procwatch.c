@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "log.h"
 #include "procwatch.h"
 #include "proctree.h"
 
@@ -92,6 +93,7 @@ static int setup(void **state)
 	static struct fx f;
 	struct procwatch_opts o;
 
+	log__set_level(QH_LOG_ERR); /* the alert's warning */
 	procwatch_opts__defaults(&o);
 	o.memory_threshold_mb = 30;
 	o.max_resource_lifetime_s = 0; /* T0 is long ago: every process would be too old */
@@ -170,6 +172,29 @@ static void test_instance_membership(void **state)
 	assert_int_equal(procwatch__pending_deadline(f->w), 0);
 }
 
+static void test_nested_driver(void **state)
+{
+	struct fx *f = *state;
+	const struct driver_inst *const *d;
+	struct proc **out;
+	size_t n;
+
+	/* a process of chromedriver's tree runs geckodriver: an instance of its own, whose
+	 * memory is not counted twice */
+	feed_fork(f->t, f->w, PID0 + 30, 1, "sh");
+	feed_exec(f->t, f->w, PID0 + 30, "/usr/bin/chromedriver");
+	feed_fork(f->t, f->w, PID0 + 31, PID0 + 30, "chromedriver");
+	feed_exec(f->t, f->w, PID0 + 31, "/usr/bin/geckodriver");
+	feed_fork(f->t, f->w, PID0 + 32, PID0 + 31, "geckodriver");
+	assert_int_equal(procwatch__drivers(f->w, &d), 2);
+	assert_int_equal(d[1]->nprocs, 2);
+	assert_ptr_equal(procwatch__driver_of(proctree__find_running(f->t, PID0 + 32)), d[1]);
+	procwatch__check(f->w, f->t, true, &out, &n);
+	assert_int_equal(d[0]->alive, 1);
+	assert_int_equal(d[1]->alive, 2);
+	assert_int_equal(d[0]->rss_kb * 2, d[1]->rss_kb);
+}
+
 static void test_timeline_bounded(void **state)
 {
 	struct fx *f = *state;
@@ -237,6 +262,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_instance_membership, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nested_driver, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeline_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_parts, setup, teardown),
 		cmocka_unit_test(test_defaults),
