@@ -792,6 +792,26 @@ static const char *kb_str(uint64_t kb, char *buf, size_t len)
 
 #define SUMMARY_TREE_ROWS 12
 
+/* How deep procs[k] is in its instance, by the parents they were born to (listed first). */
+static int tree_depth(const struct driver_inst *d, size_t k)
+{
+	int depth = 0;
+	size_t j;
+
+	while (k > 0) {
+		uint32_t ppid = d->procs[k]->watch->orig_ppid;
+
+		for (j = k; j-- > 0;)
+			if (d->procs[j]->pid == ppid)
+				break;
+		if (j == (size_t)-1)
+			break;
+		depth++;
+		k = j;
+	}
+	return depth;
+}
+
 void procwatch__summary(FILE *out, const struct procwatch *w, uint64_t now)
 {
 	char a[32], b[32], c[32], s[48];
@@ -819,16 +839,19 @@ void procwatch__summary(FILE *out, const struct procwatch *w, uint64_t now)
 				 d->nsurvivors == 1 ? "" : "es");
 		else
 			snprintf(s, sizeof(s), "ended cleanly");
-		fprintf(out, "  #%u %s pid %u, %.2fs, %zu processes (peak %u alive), peak %s "
-			     "(shmem %s), now %s, %s\n",
-			d->id, d->kind, d->driver->pid,
-			secs(d->start_ns, d->end_ns ? d->end_ns : now), d->nprocs, d->peak_alive,
-			kb_str(d->peak_rss_kb, a, sizeof(a)),
-			kb_str(d->peak_shmem_kb, b, sizeof(b)), kb_str(d->rss_kb, c, sizeof(c)), s);
+		fprintf(out, "  #%u %s pid %u: %s; %.2fs, %zu processes (peak %u alive)\n", d->id,
+			d->kind, d->driver->pid, s, secs(d->start_ns, d->end_ns ? d->end_ns : now),
+			d->nprocs, d->peak_alive);
+		fprintf(out, "     memory of the tree: peak %s (shmem %s), now %s\n",
+			kb_str(d->peak_rss_kb, a, sizeof(a)), kb_str(d->peak_shmem_kb, b, sizeof(b)),
+			kb_str(d->rss_kb, c, sizeof(c)));
 		for (k = 0; k < d->nprocs && k < SUMMARY_TREE_ROWS; k++) {
 			const struct proc *p = d->procs[k];
+			char name[40];
+			int depth = tree_depth(d, k);
 
-			fprintf(out, "    %8u %8u %-16s %9s %s\n", p->pid, p->ppid, p->comm,
+			snprintf(name, sizeof(name), "%*s%s", 2 * (depth < 6 ? depth : 6), "", p->comm);
+			fprintf(out, "    %8u %8u %-22s %9s %s\n", p->pid, p->ppid, name,
 				kb_str(p->stats.peak_rss_pages * w->page_kb, a, sizeof(a)),
 				proc_state__str(p->state));
 		}
