@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -334,10 +336,61 @@ static void timeline_add(struct driver_inst *d, uint64_t now)
 	d->nsamples++;
 }
 
+#define DEV_SHM_FILES 512
+
+struct shm_files {
+	struct {
+		uint64_t dev, ino;
+	} seen[DEV_SHM_FILES];
+	size_t n;
+	uint64_t kb;
+};
+
+/*
+ * Add the /dev/shm files @pid maps (POSIX shared memory; browsers unlink theirs at once, so
+ * the size comes through /proc/PID/map_files), each file once however many map it.
+ */
+static void add_dev_shm(struct shm_files *f, uint32_t pid)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0, i;
+	FILE *maps;
+
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	maps = fopen(path, "re");
+	if (!maps)
+		return;
+	while (getline(&line, &cap, maps) > 0) {
+		unsigned long start, end, ino;
+		unsigned int major, minor;
+		char file[64];
+		struct stat st;
+		int off = 0;
+
+		if (sscanf(line, "%lx-%lx %*s %*x %x:%x %lu %n", &start, &end, &major, &minor, &ino,
+			   &off) != 5 || !off || strncmp(line + off, "/dev/shm/", 9))
+			continue;
+		for (i = 0; i < f->n; i++)
+			if (f->seen[i].ino == ino && f->seen[i].dev == makedev(major, minor))
+				break;
+		if (i < f->n || f->n == DEV_SHM_FILES)
+			continue;
+		snprintf(file, sizeof(file), "/proc/%u/map_files/%lx-%lx", pid, start, end);
+		if (stat(file, &st))
+			continue;
+		f->seen[f->n].dev = makedev(major, minor);
+		f->seen[f->n++].ino = ino;
+		f->kb += (uint64_t)st.st_blocks * 512 / 1024;
+	}
+	free(line);
+	fclose(maps);
+}
+
 /* The memory of @d's live tree now; returns whether it has live processes. */
 static bool sample_driver(struct procwatch *w, struct driver_inst *d, uint64_t now)
 {
 	uint64_t rss = 0, shmem = 0, pages[QH_NR_RSS];
+	struct shm_files *shm = calloc(1, sizeof(*shm));
 	uint32_t alive = 0;
 	size_t i;
 
@@ -352,7 +405,13 @@ static bool sample_driver(struct procwatch *w, struct driver_inst *d, uint64_t n
 			memcpy(pages, p->stats.rss_pages, sizeof(pages));
 		rss += pages[MM_FILEPAGES] + pages[MM_ANONPAGES] + pages[MM_SHMEMPAGES];
 		shmem += pages[MM_SHMEMPAGES];
+		if (shm)
+			add_dev_shm(shm, p->pid);
 	}
+	d->dev_shm_kb = shm ? shm->kb : 0;
+	free(shm);
+	if (d->dev_shm_kb > d->peak_dev_shm_kb)
+		d->peak_dev_shm_kb = d->dev_shm_kb;
 	/* one sample after the tree is gone shows the drop; none after that */
 	if (!alive && !d->rss_kb && d->nsamples)
 		return false;
@@ -489,7 +548,6 @@ void procwatch__check(struct procwatch *w, struct proctree *t, bool force, struc
 		      size_t *nfresh)
 {
 	uint64_t now = util__now_ns(CLOCK_BOOTTIME), total = 0;
-	bool active = false;
 	struct proc *p;
 	size_t i;
 
@@ -502,8 +560,7 @@ void procwatch__check(struct procwatch *w, struct proctree *t, bool force, struc
 	for (i = 0; i < w->ndrivers; i++) {
 		struct driver_inst *d = w->drivers[i];
 
-		if (sample_driver(w, d, now))
-			active = true;
+		sample_driver(w, d, now);
 		total += d->rss_kb;
 		if (d->end_ns && !d->checked &&
 		    now >= d->end_ns + (uint64_t)w->o.force_cleanup_timeout_ms * 1000000)
@@ -511,7 +568,7 @@ void procwatch__check(struct procwatch *w, struct proctree *t, bool force, struc
 	}
 	if (total > w->peak_total_kb)
 		w->peak_total_kb = total;
-	if (active)
+	if (w->ndrivers)
 		sample_dev_shm(w);
 	for (p = proctree__first(t); p; p = p->next) {
 		if (p->state == PROC_RUNNING)
@@ -682,6 +739,8 @@ static cJSON *driver_json(const struct driver_inst *d, uint64_t now)
 	cJSON_AddNumberToObject(o, "peak_memory_kb", d->peak_rss_kb);
 	cJSON_AddNumberToObject(o, "shmem_kb", d->shmem_kb);
 	cJSON_AddNumberToObject(o, "peak_shmem_kb", d->peak_shmem_kb);
+	cJSON_AddNumberToObject(o, "dev_shm_kb", d->dev_shm_kb);
+	cJSON_AddNumberToObject(o, "peak_dev_shm_kb", d->peak_dev_shm_kb);
 	cJSON_AddBoolToObject(o, "ended_cleanly", d->end_ns && d->checked && !d->nsurvivors);
 	a = cJSON_AddArrayToObject(o, "survivors");
 	for (i = 0; i < d->nsurvivors; i++)
@@ -825,7 +884,7 @@ void procwatch__summary(FILE *out, const struct procwatch *w, uint64_t now)
 		for (i = 0; i < w->ndrivers; i++)
 			active += !w->drivers[i]->end_ns;
 		fprintf(out, "drivers: %zu instance%s, %u active, peak %s in all, "
-			     "/dev/shm peak %s\n", w->ndrivers, w->ndrivers == 1 ? "" : "s", active,
+			     "/dev/shm of the machine peak %s\n", w->ndrivers, w->ndrivers == 1 ? "" : "s", active,
 			kb_str(w->peak_total_kb, a, sizeof(a)),
 			kb_str(w->peak_dev_shm_kb, b, sizeof(b)));
 	}
@@ -842,9 +901,9 @@ void procwatch__summary(FILE *out, const struct procwatch *w, uint64_t now)
 		fprintf(out, "  #%u %s pid %u: %s; %.2fs, %zu processes (peak %u alive)\n", d->id,
 			d->kind, d->driver->pid, s, secs(d->start_ns, d->end_ns ? d->end_ns : now),
 			d->nprocs, d->peak_alive);
-		fprintf(out, "     memory of the tree: peak %s (shmem %s), now %s\n",
+		fprintf(out, "     memory of the tree: peak %s (shmem %s), now %s; /dev/shm peak %s\n",
 			kb_str(d->peak_rss_kb, a, sizeof(a)), kb_str(d->peak_shmem_kb, b, sizeof(b)),
-			kb_str(d->rss_kb, c, sizeof(c)));
+			kb_str(d->rss_kb, c, sizeof(c)), kb_str(d->peak_dev_shm_kb, s, sizeof(s)));
 		for (k = 0; k < d->nprocs && k < SUMMARY_TREE_ROWS; k++) {
 			const struct proc *p = d->procs[k];
 			char name[40];

@@ -65,6 +65,7 @@ struct driver_inst {
 	uint32_t alive, peak_alive;
 	uint64_t rss_kb, peak_rss_kb;	/* sum of RSS (file + anon + shmem) of the live tree */
 	uint64_t shmem_kb, peak_shmem_kb; /* of which shared memory (shmem, memfd, /dev/shm) */
+	uint64_t dev_shm_kb, peak_dev_shm_kb; /* the /dev/shm files the live tree maps */
 	struct driver_sample timeline[QH_DRIVER_TIMELINE];
 	uint32_t nsamples, stride, skipped;
 	bool checked;			/* termination verified */
