@@ -138,9 +138,23 @@ $(OUTPUT)/bench/churn: tests/bench/churn.c
 	$(Q)mkdir -p $(OUTPUT)/bench
 	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror $< -o $@
 
-bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/churn
+$(OUTPUT)/bench/fdloop: tests/bench/fdloop.c
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror $< -o $@
+
+# the event log writer alone: 10,000,000 events, gzip level 1 and 6
+$(OUTPUT)/bench/evlogbench: tests/bench/evlogbench.c $(OUTPUT)/user/evlog.o $(OUTPUT)/user/util.o
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench
+	$(Q)$(CC) $(QH_CFLAGS) $^ -lz -o $@
+
+bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/churn \
+		$(OUTPUT)/bench/fdloop $(OUTPUT)/bench/evlogbench
 	$(Q)/usr/bin/python3 tests/bench/startup.py
+	$(Q)/usr/bin/python3 tests/bench/fdbench.py
 	$(Q)$(OUTPUT)/bench/heapbench $(OUTPUT)/qhtrace $(OUTPUT)/bench/churn
+	$(Q)$(OUTPUT)/bench/evlogbench
 
 install: $(OUTPUT)/qhtrace
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX)/bin/qhtrace)

@@ -65,6 +65,33 @@ QH_MAP struct {
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
+/* (tgid, fd) -> how and when a traced process opened it */
+QH_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct qh_fd_key);
+	__type(value, struct qh_fd);
+} fds SEC(".maps");
+
+/*
+ * struct sock address -> the traced process whose TCP socket it is. State changes fire in
+ * softirq context as often as in the owner's: the socket, not the current task, says whose.
+ */
+QH_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct qh_sock);
+} socks SEC(".maps");
+
+/* user stacks of allocations (--heap) and of fd opens (--fd-stacks) */
+QH_MAP struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 127 * sizeof(__u64));
+} stacks SEC(".maps");
+
 QH_MAP struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, QH_STAT_MAX);

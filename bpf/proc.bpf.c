@@ -6,7 +6,7 @@
 #include <bpf/bpf_core_read.h>
 
 #define QH_DEFINE_MAPS
-#include "proc.bpf.h"
+#include "fd.bpf.h"
 
 #ifndef SIGNAL_GROUP_EXIT
 #define SIGNAL_GROUP_EXIT 0x00000004 /* include/linux/sched/signal.h */
@@ -74,6 +74,8 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 	/* the child inherits the parent's mappings */
 	init.mmap_anon_bytes = pp->mmap_anon_bytes;
 	init.mmap_file_bytes = pp->mmap_file_bytes;
+	/* a copy of the parent's fd table (one shared with CLONE_FILES counts the same) */
+	init.fd_open = init.fd_peak = fdt_count(task_fdt(child));
 
 	if (bpf_map_update_elem(&procs, &tgid, &init, BPF_ANY)) {
 		stat_inc(QH_STAT_PROCS_FULL);
@@ -159,6 +161,8 @@ static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
 	/* de_thread() has already made every other thread exit */
 	p->threads = 1;
 	p->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	/* begin_new_exec() has closed the close-on-exec fds */
+	fd_resync(task, p, tgid, 0, p->fd_limit);
 
 	e = reserve(sizeof(*e));
 	if (!e)
@@ -225,6 +229,7 @@ static __always_inline int handle_exit(struct task_struct *task, bool group_dead
 	}
 	proc_read_rss(p, BPF_CORE_READ(task, mm));
 	proc_drop_mm(p, tgid);
+	fd_exit(task, p, tgid);
 	p->threads = 0;
 	p->exit_status = exit_status(task);
 	p->exit_ns = bpf_ktime_get_boot_ns();

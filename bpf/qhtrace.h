@@ -43,15 +43,46 @@ enum qh_stat {
 	QH_STAT_INHERITED_FULL,	       /* `inherited_freed` full: a freed inherited block is
 					* not known as freed */
 	QH_STAT_HEAP_CALLS_FULL,       /* no per-thread state for an allocator call: not followed */
+	QH_STAT_FDS_FULL,	       /* `fds` full: an open fd has no record (reconciled from
+					* /proc while its process lives) */
+	QH_STAT_SOCKS_FULL,	       /* `socks` full: a TCP socket's states are not followed */
 	QH_STAT_RSS_EVENTS,	       /* rss_stat hits for traced processes (not a loss) */
 	QH_STAT_SYSCALLS,	       /* memory syscalls accounted (not a loss) */
 	QH_STAT_HEAP_FREES_UNKNOWN,    /* frees of blocks allocated before tracing (not a loss) */
 	QH_STAT_STACK_LOST,	       /* no user stack for an allocation: it keeps its caller */
+	QH_STAT_FD_EVENTS,	       /* fd-creating and closing syscalls accounted (not a loss) */
 	QH_STAT_MAX,
 };
 
 /* The stats of the first QH_STAT_LOST_MAX indices are losses. */
 #define QH_STAT_LOST_MAX QH_STAT_RSS_EVENTS
+
+/* What an open file descriptor is, as the kernel side tells it (and /proc/PID/fd agrees). */
+enum qh_fd_kind {
+	QH_FD_UNKNOWN = 0, /* not seen opened: inherited, received, open before tracing */
+	QH_FD_FILE,	   /* regular file, device, anything with a path that is not below */
+	QH_FD_DIR,
+	QH_FD_SOCKET,
+	QH_FD_PIPE,	   /* pipe or FIFO */
+	QH_FD_EVENTFD,
+	QH_FD_EPOLL,
+	QH_FD_TIMERFD,
+	QH_FD_SIGNALFD,
+	QH_FD_INOTIFY,
+	QH_FD_MEMFD,
+	QH_FD_PIDFD,
+	QH_FD_ANON,	   /* another anonymous inode: fanotify, userfaultfd, perf, io_uring */
+	QH_FD_NR_KIND,
+};
+#define QH_FD_KIND_SLOTS 16 /* >= QH_FD_NR_KIND, a power of two for the verifier's masks */
+
+/* TCP states followed per process through inet_sock_set_state */
+enum qh_tcp_count {
+	QH_TCP_ESTABLISHED = 0,
+	QH_TCP_CLOSE_WAIT,
+	QH_TCP_LISTEN,
+	QH_TCP_NR,
+};
 
 #define QH_PF_EXITED (1U << 0)	  /* the last thread has exited; counters are final */
 #define QH_PF_START_SEEDED (1U << 1) /* start_ns came from /proc (tick resolution) */
@@ -88,6 +119,8 @@ struct qh_proc {
 	__u64 heap_frees;	     /* frees of known blocks */
 	__u64 heap_failed;	     /* allocations that returned NULL */
 	__u64 fork_ns;		     /* when it forked from its parent; 0 if it did not */
+	__u64 fd_opened;	     /* fds created by traced syscalls */
+	__u64 fd_closed;	     /* fds closed: close, close_range, dup2 over one, exec */
 	__u32 heap_gen;		     /* address space instance: new at fork and exec */
 	__u32 inherit_tgid;	     /* whose blocks it inherited at fork (0: none, or exec'd) */
 	__u32 inherit_gen;	     /* and of which generation */
@@ -96,6 +129,14 @@ struct qh_proc {
 	__u32 threads_peak;
 	__u32 flags;		     /* QH_PF_* */
 	__s32 exit_status;	     /* wait(2) status word, valid with QH_PF_EXITED */
+	__u32 fd_open;		     /* open fds now (the fd table's count after fork, exec and
+				      * bulk closes; followed call by call in between) */
+	__u32 fd_peak;
+	__u32 fd_limit;		     /* fd numbers below this may have an `fds` record */
+	__u32 fd_exit_open;	     /* open when the process exited: the kernel closed them */
+	__u32 fd_exit_kind[QH_FD_KIND_SLOTS]; /* those, by enum qh_fd_kind */
+	__u32 tcp[QH_TCP_NR];	     /* its TCP sockets by state, now */
+	__u32 tcp_close_wait_peak;
 };
 
 struct qh_event_hdr {
@@ -162,6 +203,31 @@ struct qh_alloc {
 	__u64 ts_ns;	/* bpf_ktime_get_boot_ns() at allocation */
 	__u64 caller;	/* return address of the allocator call: right even without frame pointers */
 	__s64 stack_id; /* in `stacks`, < 0 when not captured */
+};
+
+/*
+ * The `fds` map: an fd a traced process opened while traced. Records of fds the kernel
+ * closes leave with the close (or, for exec and exit, with the fd table walk).
+ */
+struct qh_fd_key {
+	__u32 tgid;
+	__u32 fd;
+};
+
+struct qh_fd {
+	__u64 ts_ns;	/* bpf_ktime_get_boot_ns() at open */
+	__u64 caller;	/* --fd-stacks: a return address into the program's text found on the
+			 * user stack at the syscall (the C library's wrapper has no frame
+			 * pointer); 0 if none */
+	__s64 stack_id; /* user stack in `stacks`, < 0 when not captured */
+	__u32 nr;	/* the syscall that made it */
+	__u32 kind;	/* enum qh_fd_kind */
+};
+
+/* The `socks` map: a TCP socket of a traced process, by struct sock address. */
+struct qh_sock {
+	__u32 tgid;
+	__u32 state; /* the kernel's TCP_* */
 };
 
 enum qh_heap_fn {

@@ -20,12 +20,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alerts.h"
 #include "attach.h"
 #include "cli.h"
 #include "log.h"
 #include "procfs.h"
 #include "proctree.h"
 #include "report.h"
+#include "runout.h"
 #include "session.h"
 #include "tracer.h"
 #include "util.h"
@@ -232,6 +234,9 @@ int cmd_attach(int argc, char **argv)
 					if (pid == child.pid) {
 						status = st;
 						done = true;
+					} else {
+						/* an alert hook's status counts */
+						alerts__reaped(runout__alerts(s.out), pid, st);
 					}
 				}
 			}
@@ -250,6 +255,8 @@ int cmd_attach(int argc, char **argv)
 	/* everything CMD's tree did before it exited is in the buffer now */
 	if (session__report(&s, &ri))
 		code = QH_EXIT_ERROR;
+	else if (ri.gate_failed && code == 0)
+		code = QH_EXIT_GATE; /* CMD passed, a --fail-on class did not */
 
 cleanup:
 	if (child.go_fd >= 0)

@@ -9,6 +9,8 @@
 #include "tracer.h"
 #include "util.h"
 #include "heapleaks.h"
+#include "fdleaks.h"
+#include "gate.h"
 
 void cli__usage(FILE *out)
 {
@@ -21,14 +23,65 @@ void cli__usage(FILE *out)
 		"Commands:\n"
 		"  attach [OPTIONS] -- CMD [ARGS...]  run CMD and trace it and every descendant\n"
 		"  leaks -p PID [OPTIONS]             heap leaks of a running process\n"
+		"  fds -p PID [OPTIONS]               open fds of a running process, and what it\n"
+		"                                     opens and does not close while watched\n"
+		"  report [OPTIONS] FILE              a page of a report or an event log\n"
+		"  diff [OPTIONS] BASE CURRENT        what grew between two reports\n"
+		"  config --check FILE | --print-defaults   the settings file\n"
 		"  help                               this text ('qhtrace COMMAND --help' for more)\n"
 		"  version                            print the version\n"
 		"\n"
 		"Examples:\n"
 		"  sudo qhtrace attach -- pytest -x tests/\n"
 		"  sudo qhtrace attach -o report.json -- make check\n"
-		"  sudo qhtrace leaks -p 1234 --duration 30\n");
+		"  sudo qhtrace leaks -p 1234 --duration 30\n"
+		"  qhtrace report events.ndjson.gz --filter kind=exit --page 2\n"
+		"  sudo qhtrace fds -p 1234 --duration 10\n");
 }
+
+void cli__usage_fds(FILE *out)
+{
+	fprintf(out,
+		"Usage: qhtrace fds -p PID [OPTIONS]\n"
+		"\n"
+		"Show the fd table of a running process (kind, target; sockets with their addresses\n"
+		"and TCP state), follow it (its threads, and children it forks while watched) and\n"
+		"report what it opened and did not close meanwhile, and which fds grew. fds open\n"
+		"before qhtrace attached are listed as not seen opened. Stops after --duration, on\n"
+		"Ctrl-C or SIGTERM, or when the process exits.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --pid PID            the process to follow (required)\n"
+		"  -d, --duration S         stop after S seconds (default: at Ctrl-C or exit)\n"
+		"  -o, --output FILE        write the JSON report to FILE\n"
+		"  -q, --quiet              no summary on stderr\n"
+		"  -v, --verbose            debug messages\n"
+		"      --check-interval S, --max-fds N, --resource-leak-count N, --fd-stacks,\n"
+		"      --fd-probes P,\n"
+		"      --max-procs N, --ringbuf-size KB   as for 'qhtrace attach'\n"
+		"\n"
+		"Exit status: 0, or %d if tracing could not start or the report could not be\n"
+		"written, %d for a bad command line.\n"
+		"\n"
+		"Examples:\n"
+		"  sudo qhtrace fds -p 1234 --duration 10\n"
+		"  sudo qhtrace fds -p $(pidof myserver) --check-interval 2 -o fds.json\n",
+		QH_EXIT_ERROR, QH_EXIT_USAGE);
+}
+
+/* the options of the output side, shared by attach and leaks */
+#define OUTPUT_HELP                                                                            \
+	"      --events FILE        log every event, one JSON object per line (FILE.gz: gzip)\n" \
+	"      --config FILE        settings file (see 'qhtrace config --print-defaults');\n"   \
+	"                           options given here override it\n"                           \
+	"      --alert-exec CMD     run CMD (sh -c) for each alert, its JSON on stdin\n"        \
+	"      --alert-timeout S    kill a hook still running after S s, 1..3600 (default 10)\n" \
+	"      --fail-on CLASSES    exit %d when one of leaks,fds,zombies,leftovers,\n"         \
+	"                           lost-events,alerts has findings (and CMD exited 0)\n"        \
+	"      --fail-severity L    only findings of severity L or above count: low, medium,\n" \
+	"                           high, critical (default low)\n"                               \
+	"      --junit FILE         JUnit XML: a test case per finding class\n"                 \
+	"      --summary-md FILE    a Markdown summary for CI job pages\n"
 
 void cli__usage_leaks(FILE *out)
 {
@@ -51,14 +104,15 @@ void cli__usage_leaks(FILE *out)
 		"      --max-size BYTES, --min-age S, --leak-threshold-mb N, --top N, --sort,\n"
 		"      --check-interval S,\n"
 		"      --max-procs N, --ringbuf-size KB   as for 'qhtrace attach'\n"
+		OUTPUT_HELP
 		"\n"
 		"Exit status: 0, or %d if tracing could not start or the report could not be\n"
-		"written, %d for a bad command line.\n"
+		"written, %d for a bad command line, %d when a --fail-on class has findings.\n"
 		"\n"
 		"Examples:\n"
 		"  sudo qhtrace leaks -p 1234 --duration 30\n"
 		"  sudo qhtrace leaks -p $(pidof myserver) --min-age 60 -o leaks.json\n",
-		QH_EXIT_ERROR, QH_EXIT_USAGE);
+		QH_EXIT_GATE, QH_EXIT_ERROR, QH_EXIT_USAGE, QH_EXIT_GATE);
 }
 
 void cli__usage_attach(FILE *out)
@@ -92,9 +146,24 @@ void cli__usage_attach(FILE *out)
 		"                           from N/4, medium from N/16 (default 10)\n"
 		"      --top N              heap leaks listed in the summary, 0..1000 (default 10)\n"
 		"      --sort bytes|count   order of the heap leaks (default bytes)\n"
-		"      --check-interval S   leak_check_interval: heap checks every S seconds; a call\n"
-		"                           site that grows at %d checks in a row is one severity\n"
-		"                           level up, 0..86400, 0 for none (default 10)\n"
+		"      --check-interval S   leak_check_interval: heap and fd checks every S seconds;\n"
+		"                           a call site that grows at %d checks in a row is one\n"
+		"                           severity level up; fds of one kind and target that grow\n"
+		"                           at %d checks in a row are a leak; 0..86400, 0 for none\n"
+		"                           (default 10)\n"
+		"      --no-fds             do not follow fds and sockets (their syscalls are then\n"
+		"                           not probed at all)\n"
+		"      --max-fds N          fds followed at once, %u..%u (default %u)\n"
+		"      --resource-leak-count N  fd severity scale: critical from N fds, high from\n"
+		"                           N/4, medium from N/16 (default %u)\n"
+		"      --fd-stacks          name the function (file:line) that opened the fds of\n"
+		"                           each finding, from a user stack per fd opened (costs\n"
+		"                           more per open); default: the syscall's name\n"
+		"      --fd-probes dispatch|syscalls  how fd syscalls are probed: one raw\n"
+		"                           tracepoint on every syscall's exit (default), or a\n"
+		"                           tracepoint per syscall (cheaper for other syscalls,\n"
+		"                           about 1 s more to detach at exit)\n"
+		OUTPUT_HELP
 		"\n"
 		"WebDriver trees, zombies, leftovers:\n"
 		"      --driver-pattern PAT one more WebDriver name (fnmatch(3) on the comm and\n"
@@ -102,13 +171,13 @@ void cli__usage_attach(FILE *out)
 		"                           geckodriver, msedgedriver, operadriver, safaridriver\n"
 		"      --force-cleanup-timeout S  a driver's tree must be gone S seconds after it;\n"
 		"                           also the wait after each signal of --cleanup,\n"
-		"                           0.1..3600 (default 5)\n"
+		"                           0.1..3600 (default 10)\n"
 		"      --zombie-grace S     exited and not reaped for longer: a zombie, 0.1..86400\n"
 		"                           (default 5)\n"
 		"      --max-lifetime S     max_resource_lifetime: a process older is a leftover,\n"
 		"                           0..31536000, 0 for none (default 3600)\n"
 		"      --memory-threshold-mb N  alert when a driver's tree uses more, 0..1048576,\n"
-		"                           0 for none (default 2048)\n"
+		"                           0 for none (default 1024)\n"
 		"      --cleanup            terminate leftovers (SIGTERM, then SIGKILL) through\n"
 		"                           pidfds and verify each is gone\n"
 		"      --max-cleanup-attempts N  SIGKILL rounds, 1..100 (default 3)\n"
@@ -116,18 +185,22 @@ void cli__usage_attach(FILE *out)
 		"\n"
 		"Exit status: CMD's own, or 128+N if a signal N killed it; %d if tracing could not\n"
 		"start (not root, no BTF, BPF load failed) or the report could not be written; %d for\n"
-		"a bad command line or a refused output path; %d if CMD is not executable; %d if CMD\n"
-		"is not found. SIGINT and SIGTERM are passed to CMD; the report is still written.\n"
+		"a bad command line, a refused output path or a bad --config; %d if CMD exited 0 but\n"
+		"a --fail-on class has findings; %d if CMD is not executable; %d if CMD is not\n"
+		"found. SIGINT and SIGTERM are passed to CMD; the report is still written.\n"
 		"\n"
 		"Examples:\n"
 		"  sudo qhtrace attach -- pytest -x tests/\n"
 		"  sudo qhtrace attach -o report.json -- /usr/bin/python3 -m pytest\n"
 		"  sudo qhtrace attach -q -o run.json --max-procs 131072 -- make -j2 check\n"
 		"  sudo qhtrace attach --heap -o heap.json -- ./my-test-binary\n"
+		"  sudo qhtrace attach --heap --events run.ndjson.gz --fail-on leaks,zombies \\\n"
+		"      --fail-severity medium --junit qhtrace.xml -- pytest\n"
 		"  sudo qhtrace attach --cleanup -o run.json -- python3 -m pytest tests/ui\n",
 		64, 4194304, QH_DEFAULT_MAX_PROCS, 64, 1048576, QH_DEFAULT_RINGBUF_KB, 1024, 67108864,
-		QH_DEFAULT_MAX_ALLOCS, QH_GROWING_CHECKS, QH_EXIT_ERROR,
-		QH_EXIT_USAGE, QH_EXIT_NOEXEC, QH_EXIT_NOTFOUND);
+		QH_DEFAULT_MAX_ALLOCS, QH_GROWING_CHECKS, QH_FD_GROWING_CHECKS, 1024, 16777216,
+		QH_DEFAULT_MAX_FDS, QH_DEFAULT_RESOURCE_LEAK_COUNT, QH_EXIT_GATE, QH_EXIT_ERROR,
+		QH_EXIT_USAGE, QH_EXIT_GATE, QH_EXIT_NOEXEC, QH_EXIT_NOTFOUND);
 }
 
 enum {
@@ -151,6 +224,19 @@ enum {
 	OPT_MEMORY_THRESHOLD,
 	OPT_CLEANUP,
 	OPT_MAX_CLEANUP_ATTEMPTS,
+	OPT_NO_FDS,
+	OPT_MAX_FDS,
+	OPT_RESOURCE_LEAK_COUNT,
+	OPT_FD_PROBES,
+	OPT_FD_STACKS,
+	OPT_EVENTS,
+	OPT_CONFIG,
+	OPT_ALERT_EXEC,
+	OPT_ALERT_TIMEOUT,
+	OPT_FAIL_ON,
+	OPT_FAIL_SEVERITY,
+	OPT_JUNIT,
+	OPT_SUMMARY_MD,
 };
 
 /* options every tracing command takes, and the heap ones */
@@ -160,6 +246,14 @@ enum {
 	{ "verbose", no_argument, NULL, 'v' },                                                 \
 	{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },                               \
 	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },                              \
+	{ "events", required_argument, NULL, OPT_EVENTS },                                     \
+	{ "config", required_argument, NULL, OPT_CONFIG },                                     \
+	{ "alert-exec", required_argument, NULL, OPT_ALERT_EXEC },                             \
+	{ "alert-timeout", required_argument, NULL, OPT_ALERT_TIMEOUT },                       \
+	{ "fail-on", required_argument, NULL, OPT_FAIL_ON },                                   \
+	{ "fail-severity", required_argument, NULL, OPT_FAIL_SEVERITY },                       \
+	{ "junit", required_argument, NULL, OPT_JUNIT },                                       \
+	{ "summary-md", required_argument, NULL, OPT_SUMMARY_MD },                             \
 	{ "help", no_argument, NULL, 'h' }
 #define HEAP_OPTIONS                                                                           \
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },                             \
@@ -172,10 +266,16 @@ enum {
 	{ "top", required_argument, NULL, OPT_TOP },                                           \
 	{ "sort", required_argument, NULL, OPT_SORT },                                         \
 	{ "check-interval", required_argument, NULL, OPT_CHECK_INTERVAL }
+#define FD_OPTIONS                                                                             \
+	{ "max-fds", required_argument, NULL, OPT_MAX_FDS },                                   \
+	{ "resource-leak-count", required_argument, NULL, OPT_RESOURCE_LEAK_COUNT },           \
+	{ "fd-probes", required_argument, NULL, OPT_FD_PROBES },                               \
+	{ "fd-stacks", no_argument, NULL, OPT_FD_STACKS }
 
 static const struct option attach_options[] = {
 	COMMON_OPTIONS,
 	{ "heap", no_argument, NULL, OPT_HEAP },
+	{ "no-fds", no_argument, NULL, OPT_NO_FDS },
 	HEAP_OPTIONS,
 	{ "driver-pattern", required_argument, NULL, OPT_DRIVER_PATTERN },
 	{ "force-cleanup-timeout", required_argument, NULL, OPT_FORCE_CLEANUP_TIMEOUT },
@@ -184,6 +284,17 @@ static const struct option attach_options[] = {
 	{ "memory-threshold-mb", required_argument, NULL, OPT_MEMORY_THRESHOLD },
 	{ "cleanup", no_argument, NULL, OPT_CLEANUP },
 	{ "max-cleanup-attempts", required_argument, NULL, OPT_MAX_CLEANUP_ATTEMPTS },
+	FD_OPTIONS,
+	{},
+};
+
+/* fds: a pid, the fd options and the check interval */
+static const struct option fds_options[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "check-interval", required_argument, NULL, OPT_CHECK_INTERVAL },
+	COMMON_OPTIONS,
+	FD_OPTIONS,
 	{},
 };
 
@@ -195,6 +306,18 @@ static const struct option leaks_options[] = {
 	HEAP_OPTIONS,
 	{},
 };
+
+/* --opt A|B: *is_b tells which */
+static int parse_choice(const char *opt, const char *arg, const char *a, const char *b,
+			bool *is_b)
+{
+	if (strcmp(arg, a) && strcmp(arg, b)) {
+		pr_err("--%s: '%s' is not '%s' or '%s'\n", opt, arg, a, b);
+		return -EINVAL;
+	}
+	*is_b = !strcmp(arg, b);
+	return 0;
+}
 
 static int parse_num(const char *opt, const char *arg, uint64_t min, uint64_t max,
 		     uint32_t *out)
@@ -228,9 +351,48 @@ static int parse_ms(const char *opt, const char *arg, uint32_t min_ms, uint32_t 
 	return 0;
 }
 
-static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
+enum cmd { CMD_ATTACH, CMD_LEAKS, CMD_FDS };
+
+static const struct option *const cmd_options[] = { attach_options, leaks_options,
+						    fds_options };
+
+/*
+ * --config first, wherever it is on the line: the file sets what the options of its keys
+ * set, and the options then override it.
+ */
+static int load_config(int argc, char **argv, struct attach_opts *o, enum cmd which)
 {
-	const char *cmd = leaks ? "leaks" : "attach";
+	struct qh_settings *s = &o->settings;
+	char why[512];
+	int c;
+
+	config__defaults(s);
+	optind = 0;
+	while ((c = getopt_long(argc, argv, which != CMD_ATTACH ? "+:o:qvhp:d:" : "+:o:qvh",
+				cmd_options[which], NULL)) != -1)
+		if (c == OPT_CONFIG)
+			o->config = optarg;
+	if (!o->config)
+		return 0;
+	if (config__load(o->config, s, why, sizeof(why))) {
+		pr_err("config %s: %s\n", o->config, why);
+		return -EINVAL;
+	}
+	o->check_interval_s = s->leak_check_interval;
+	o->leak_threshold_mb = s->leak_threshold_mb;
+	o->resource_leak_count = s->resource_leak_count;
+	procwatch_opts__from_settings(&o->watch, s);
+	if (which == CMD_ATTACH)
+		o->heap = s->enable_leak_detection;
+	return 0;
+}
+
+static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
+{
+	static const char *const names[] = { "attach", "leaks", "fds" };
+	const char *cmd = names[which];
+	bool leaks = which != CMD_ATTACH; /* a pid, not a command */
+	char why[160];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -245,13 +407,20 @@ static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 	o->top = 10;
 	o->check_interval_s = 10;
 	procwatch_opts__defaults(&o->watch);
+	o->max_fds = QH_DEFAULT_MAX_FDS;
+	o->resource_leak_count = QH_DEFAULT_RESOURCE_LEAK_COUNT;
+	o->fds_mode = which == CMD_FDS;
+	o->alert_timeout_s = 10;
+	o->fail_severity = SEV_LOW;
 	opterr = 0;
+	if (load_config(argc, argv, o, which))
+		return -EINVAL;
 	optind = 0; /* reinitialise getopt: the parser may run more than once */
 	/* '+': stop at CMD, so `qhtrace attach ls -l` needs no `--` */
-	if (leaks)
+	if (which == CMD_LEAKS)
 		o->heap = true;
-	while ((c = getopt_long(argc, argv, leaks ? "+:o:qvhp:d:" : "+:o:qvh",
-				leaks ? leaks_options : attach_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, leaks ? "+:o:qvhp:d:" : "+:o:qvh", cmd_options[which],
+				NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			o->output = optarg;
@@ -313,12 +482,64 @@ static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 			if (parse_num("check-interval", optarg, 0, 86400, &o->check_interval_s))
 				return -EINVAL;
 			break;
+		case OPT_NO_FDS:
+			o->no_fds = true;
+			break;
+		case OPT_MAX_FDS:
+			if (parse_num("max-fds", optarg, 1024, 16777216, &o->max_fds))
+				return -EINVAL;
+			break;
+		case OPT_RESOURCE_LEAK_COUNT:
+			if (parse_num("resource-leak-count", optarg, 1, 1000000,
+				      &o->resource_leak_count))
+				return -EINVAL;
+			break;
+		case OPT_FD_STACKS:
+			o->fd_stacks = true;
+			break;
+		case OPT_FD_PROBES:
+			if (parse_choice("fd-probes", optarg, "dispatch", "syscalls",
+					 &o->fd_syscall_tps))
+				return -EINVAL;
+			break;
 		case OPT_SORT:
-			if (strcmp(optarg, "bytes") && strcmp(optarg, "count")) {
-				pr_err("--sort: '%s' is not 'bytes' or 'count'\n", optarg);
+			if (parse_choice("sort", optarg, "bytes", "count", &o->sort_by_count))
+				return -EINVAL;
+			break;
+		case OPT_EVENTS:
+			o->events = optarg;
+			break;
+		case OPT_CONFIG:
+			break; /* read first, by load_config() */
+		case OPT_ALERT_EXEC:
+			o->alert_exec = optarg;
+			break;
+		case OPT_ALERT_TIMEOUT:
+			if (parse_num("alert-timeout", optarg, 1, 3600, &o->alert_timeout_s))
+				return -EINVAL;
+			break;
+		case OPT_FAIL_ON:
+			if (gate__parse_classes(optarg, &o->fail_on, why, sizeof(why))) {
+				pr_err("--fail-on: %s\n", why);
 				return -EINVAL;
 			}
-			o->sort_by_count = !strcmp(optarg, "count");
+			break;
+		case OPT_FAIL_SEVERITY: {
+			enum severity sev;
+
+			if (severity__parse(optarg, &sev)) {
+				pr_err("--fail-severity: '%s' is not low, medium, high or critical\n",
+				       optarg);
+				return -EINVAL;
+			}
+			o->fail_severity = sev;
+			break;
+		}
+		case OPT_JUNIT:
+			o->junit = optarg;
+			break;
+		case OPT_SUMMARY_MD:
+			o->summary_md = optarg;
 			break;
 		case OPT_DRIVER_PATTERN:
 			if (!*optarg) {
@@ -368,8 +589,10 @@ static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 				return -EINVAL;
 			break;
 		case 'h':
-			if (leaks)
+			if (which == CMD_LEAKS)
 				cli__usage_leaks(stdout);
+			else if (which == CMD_FDS)
+				cli__usage_fds(stdout);
 			else
 				cli__usage_attach(stdout);
 			return 1;
@@ -390,12 +613,13 @@ static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 	}
 	if (leaks) {
 		if (!o->pid) {
-			pr_err("leaks: no process given -- usage: qhtrace leaks -p PID [OPTIONS]\n");
+			pr_err("%s: no process given -- usage: qhtrace %s -p PID [OPTIONS]\n", cmd,
+			       cmd);
 			return -EINVAL;
 		}
 		if (optind < argc) {
-			pr_err("leaks: unexpected argument '%s' -- see 'qhtrace leaks --help'\n",
-			       argv[optind]);
+			pr_err("%s: unexpected argument '%s' -- see 'qhtrace %s --help'\n", cmd,
+			       argv[optind], cmd);
 			return -EINVAL;
 		}
 		return 0;
@@ -411,10 +635,15 @@ static int parse(int argc, char **argv, struct attach_opts *o, bool leaks)
 
 int cli__parse_attach(int argc, char **argv, struct attach_opts *o)
 {
-	return parse(argc, argv, o, false);
+	return parse(argc, argv, o, CMD_ATTACH);
 }
 
 int cli__parse_leaks(int argc, char **argv, struct attach_opts *o)
 {
-	return parse(argc, argv, o, true);
+	return parse(argc, argv, o, CMD_LEAKS);
+}
+
+int cli__parse_fds(int argc, char **argv, struct attach_opts *o)
+{
+	return parse(argc, argv, o, CMD_FDS);
 }

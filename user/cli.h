@@ -7,11 +7,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "config.h"
 #include "procwatch.h"
 
 /* Exit codes of qhtrace itself; otherwise `attach` exits with the command's status. */
 #define QH_EXIT_ERROR 1	     /* could not trace: privileges, BTF, BPF load, report write */
-#define QH_EXIT_USAGE 2	     /* bad command line, output path refused */
+#define QH_EXIT_USAGE 2	     /* bad command line, output path refused, bad --config */
+#define QH_EXIT_GATE 3	     /* CMD exited 0 but a --fail-on class has findings; diff: regression */
 #define QH_EXIT_NOEXEC 126   /* command found but not executable */
 #define QH_EXIT_NOTFOUND 127 /* command not found */
 
@@ -31,16 +33,33 @@ struct attach_opts {
 	uint32_t top;		/* leaks shown in the summary */
 	bool sort_by_count;	/* --sort count */
 	uint32_t check_interval_s; /* leak_check_interval, 0: none */
-	uint32_t pid;		/* leaks: the process to follow */
+	bool no_fds;		/* --no-fds: no fd and socket probes */
+	bool fd_syscall_tps;	/* --fd-probes syscalls: a tracepoint per fd syscall */
+	bool fd_stacks;		/* --fd-stacks: where each fd was opened */
+	uint32_t max_fds;
+	uint32_t resource_leak_count; /* fd findings: severity scale */
+	bool fds_mode;		/* `qhtrace fds`: the fd table, no heap */
+	uint32_t pid;		/* leaks, fds: the process to follow */
 	uint32_t duration_s;	/* leaks: 0 for until Ctrl-C or exit */
 	struct procwatch_opts watch; /* drivers, zombies, leftovers, --cleanup */
 	int argc;		/* the command to run */
 	char **argv;
+	const char *events;	/* --events: the NDJSON event log (.gz: gzip), NULL for none */
+	const char *config;	/* --config: the settings file, NULL for none */
+	const char *alert_exec;	/* --alert-exec: run for each alert, its JSON on stdin */
+	uint32_t alert_timeout_s;
+	uint32_t fail_on;	/* --fail-on: 1 << enum gate_class (gate.h) */
+	int fail_severity;	/* --fail-severity: enum severity, the floor of gated findings */
+	const char *junit;	/* --junit: JUnit XML path */
+	const char *summary_md;	/* --summary-md: Markdown summary path */
+	struct qh_settings settings; /* defaults, then --config; options above override it */
 };
 
 /* 0: run; 1: help was asked for (printed to stdout); -EINVAL: usage error (printed). */
 int cli__parse_attach(int argc, char **argv, struct attach_opts *o);
 int cli__parse_leaks(int argc, char **argv, struct attach_opts *o);
+int cli__parse_fds(int argc, char **argv, struct attach_opts *o);
+void cli__usage_fds(FILE *out);
 void cli__usage_leaks(FILE *out);
 void cli__usage(FILE *out);
 void cli__usage_attach(FILE *out);

@@ -2,6 +2,7 @@
 /*
  * qhtrace leaks -p PID: follow the heap of a process that is already running, and of the
  * children it forks meanwhile, until --duration, a signal, or its exit; then report.
+ * qhtrace fds -p PID: the same for its fds, with its fd table as it is now.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fdtable.h"
 #include "leaks.h"
 #include "log.h"
 #include "procfs.h"
@@ -57,9 +59,27 @@ static char **target_cmdline(pid_t pid, int *argc, char **buf)
 	return argv;
 }
 
-int cmd_leaks(int argc, char **argv)
+/* `fds`: the table of @pid now, on stdout (it is the data asked for) */
+static void print_fd_table(pid_t pid)
 {
-	struct run_info ri = { .mode = "leaks", .exit_code = -1 };
+	struct fd_table t;
+	size_t i;
+
+	if (fdtable__read(pid, &t)) {
+		fprintf(stderr, "qhtrace: pid %d has exited: no fd table to show\n", pid);
+		return;
+	}
+	printf("%6s %-10s %-12s %s\n", "FD", "KIND", "TCP STATE", "TARGET");
+	for (i = 0; i < t.n; i++)
+		printf("%6d %-10s %-12s %s\n", t.v[i].fd, fd_kind__str(t.v[i].kind),
+		       t.v[i].tcp_state ? tcp_state__str(t.v[i].tcp_state) : "-", t.v[i].target);
+	fflush(stdout);
+	fdtable__free(&t);
+}
+
+static int run(int argc, char **argv, bool fds)
+{
+	struct run_info ri = { .mode = fds ? "fds" : "leaks", .exit_code = -1 };
 	struct session s = { .efd = -1 };
 	char libc[PATH_MAX], *cmdbuf = NULL, **cmd = NULL;
 	int sfd = -1, err, code = QH_EXIT_ERROR, cmdc = 0;
@@ -69,7 +89,7 @@ int cmd_leaks(int argc, char **argv)
 	sigset_t oldmask;
 	bool done = false;
 
-	err = cli__parse_leaks(argc, argv, &o);
+	err = fds ? cli__parse_fds(argc, argv, &o) : cli__parse_leaks(argc, argv, &o);
 	if (err)
 		return err > 0 ? 0 : QH_EXIT_USAGE;
 	code = session__preflight(&o);
@@ -84,7 +104,7 @@ int cmd_leaks(int argc, char **argv)
 		pr_err("pid %u is qhtrace itself\n", o.pid);
 		return QH_EXIT_USAGE;
 	}
-	err = tracer__find_libc(o.pid, libc, sizeof(libc));
+	err = fds ? 0 : tracer__find_libc(o.pid, libc, sizeof(libc));
 	if (err) {
 		pr_err("pid %u (%s) maps no C library (a static binary, or another allocator): its "
 		       "heap cannot be followed\n", o.pid, st.comm);
@@ -103,9 +123,11 @@ int cmd_leaks(int argc, char **argv)
 	if (o.duration_s)
 		deadline = util__now_ns(CLOCK_MONOTONIC) + o.duration_s * NSEC_PER_SEC;
 	if (!o.quiet)
-		fprintf(stderr, "qhtrace: following the heap of pid %u (%s)%s; blocks allocated "
-				"before now are not known. Ctrl-C to stop.\n",
-			o.pid, st.comm, o.duration_s ? " for the given duration" : "");
+		fprintf(stderr, "qhtrace: following the %s of pid %u (%s)%s; %s before now are not "
+				"known. Ctrl-C to stop.\n",
+			fds ? "fds" : "heap", o.pid, st.comm,
+			o.duration_s ? " for the given duration" : "",
+			fds ? "the calls that opened fds" : "blocks allocated");
 
 	while (!done) {
 		struct epoll_event evs[4];
@@ -145,9 +167,16 @@ int cmd_leaks(int argc, char **argv)
 
 	ri.argv = cmd;
 	ri.argc = cmd ? cmdc : 0;
-	ri.note = "blocks allocated before qhtrace attached are not known; frees of them are "
-		  "counted in events.heap_frees_unknown";
-	code = session__report(&s, &ri) ? QH_EXIT_ERROR : 0;
+	if (fds) {
+		ri.note = "fds open before qhtrace attached are counted as not_seen_opened; "
+			  "leaks.fds lists what was opened while watched and is still open";
+		if (!o.quiet)
+			print_fd_table(o.pid);
+	} else {
+		ri.note = "blocks allocated before qhtrace attached are not known; frees of them "
+			  "are counted in events.heap_frees_unknown";
+	}
+	code = session__report(&s, &ri) ? QH_EXIT_ERROR : ri.gate_failed ? QH_EXIT_GATE : 0;
 
 cleanup:
 	if (sfd >= 0)
@@ -157,4 +186,14 @@ cleanup:
 	free(cmd);
 	free(cmdbuf);
 	return code;
+}
+
+int cmd_leaks(int argc, char **argv)
+{
+	return run(argc, argv, false);
+}
+
+int cmd_fds(int argc, char **argv)
+{
+	return run(argc, argv, true);
 }

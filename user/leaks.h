@@ -4,5 +4,7 @@
 
 /* `qhtrace leaks -p PID`: returns the process exit code */
 int cmd_leaks(int argc, char **argv);
+/* qhtrace fds -p PID: see cli__usage_fds() */
+int cmd_fds(int argc, char **argv);
 
 #endif

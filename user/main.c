@@ -6,7 +6,9 @@
 #include "attach.h"
 #include "leaks.h"
 #include "cli.h"
+#include "config.h"
 #include "log.h"
+#include "reportcmd.h"
 
 int main(int argc, char **argv)
 {
@@ -20,6 +22,14 @@ int main(int argc, char **argv)
 		return cmd_attach(argc - 1, argv + 1);
 	if (!strcmp(cmd, "leaks"))
 		return cmd_leaks(argc - 1, argv + 1);
+	if (!strcmp(cmd, "fds"))
+		return cmd_fds(argc - 1, argv + 1);
+	if (!strcmp(cmd, "report"))
+		return cmd_report(argc - 1, argv + 1);
+	if (!strcmp(cmd, "diff"))
+		return cmd_diff(argc - 1, argv + 1);
+	if (!strcmp(cmd, "config"))
+		return cmd_config(argc - 1, argv + 1);
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		cli__usage(stdout);
 		return 0;

@@ -92,3 +92,29 @@ int procfs__exe(pid_t pid, char *buf, size_t len)
 	buf[n] = '\0';
 	return 0;
 }
+
+int procfs__read_rss(pid_t pid, unsigned long long pages[4])
+{
+	static const char *const keys[4] = { "RssFile:", "RssAnon:", "VmSwap:", "RssShmem:" };
+	char path[64], line[256];
+	long psz = sysconf(_SC_PAGESIZE);
+	int i, found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		for (i = 0; i < 4; i++) {
+			size_t n = strlen(keys[i]);
+
+			if (!strncmp(line, keys[i], n)) {
+				pages[i] = strtoull(line + n, NULL, 10) * 1024 / psz;
+				found++;
+			}
+		}
+	}
+	fclose(f);
+	return found == 4 ? 0 : -ENOENT; /* a kernel thread, or a zombie: no mm */
+}

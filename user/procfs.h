@@ -19,6 +19,8 @@ struct procfs_stat {
 /* Parse the text of /proc/PID/stat (comm may hold spaces and parentheses). */
 int procfs__parse_stat(const char *buf, struct procfs_stat *st);
 int procfs__read_stat(pid_t pid, struct procfs_stat *st);
+/* RSS by rss_stat member (file, anon, swap, shmem) from /proc/PID/status, in pages */
+int procfs__read_rss(pid_t pid, unsigned long long pages[4]);
 /* readlink /proc/PID/exe; -errno on failure */
 int procfs__exe(pid_t pid, char *buf, size_t len);
 /* ns per clock tick, the resolution of start times read from /proc */

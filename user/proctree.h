@@ -36,6 +36,12 @@ struct proc {
 	struct syms_maps *maps;	/* executable mappings, last snapshot (--heap), or NULL */
 	uint32_t dead_gens[4];	/* heap generations exec replaced, the latest ones */
 	uint32_t ndead_gens;
+	/* fds, as /proc showed them at the last check or at the end (fd_scanned) */
+	bool fd_scanned;
+	uint32_t fd_now;		/* open fds */
+	uint32_t fd_untracked;		/* of those, not seen opened: inherited, received, older */
+	uint32_t fd_stale;		/* records /proc showed closed (a close not seen) */
+	uint32_t fd_kind[QH_FD_KIND_SLOTS]; /* open fds by enum qh_fd_kind */
 	struct proc *heir;	/* heap findings: first child that inherited our blocks */
 	struct proc *next_heir;
 	struct proc_watch *watch; /* procwatch's state of it (driver instance), or NULL */

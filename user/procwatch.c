@@ -3,7 +3,6 @@
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -12,6 +11,8 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
+#include "alerts.h"
+#include "config.h"
 #include "log.h"
 #include "procfs.h"
 #include "procwatch.h"
@@ -41,8 +42,7 @@ struct procwatch {
 	size_t norphans, cap_orphans;
 	struct leftover *leftovers;
 	size_t nleftovers, cap_leftovers;
-	struct alert *alerts;
-	size_t nalerts, cap_alerts;
+	struct alerts *alerts;
 	struct proc **out;	/* what check and finish hand back */
 	size_t nout, cap_out;
 	struct proc_watch *states;
@@ -75,6 +75,24 @@ int procwatch_opts__add_pattern(struct procwatch_opts *o, const char *pattern)
 		return -E2BIG;
 	o->driver_patterns[o->n_driver_patterns++] = pattern;
 	return 0;
+}
+
+void procwatch_opts__from_settings(struct procwatch_opts *o, const struct qh_settings *s)
+{
+	uint32_t i, k;
+
+	o->auto_cleanup = s->auto_cleanup;
+	o->force_cleanup_timeout_ms = s->force_cleanup_timeout * 1000;
+	o->max_resource_lifetime_s = s->max_resource_lifetime;
+	o->max_cleanup_attempts = s->max_cleanup_attempts;
+	o->memory_threshold_mb = s->memory_threshold_mb;
+	for (i = 0; i < s->n_driver_patterns && i < QH_MAX_PATTERNS; i++) {
+		for (k = 0; k < o->n_driver_patterns; k++)
+			if (!strcmp(o->driver_patterns[k], s->driver_patterns[i]))
+				break;
+		if (k == o->n_driver_patterns && procwatch_opts__add_pattern(o, s->driver_patterns[i]))
+			break;
+	}
 }
 
 /* Make room for one more element of @size in *@arr; NULL when out of memory. */
@@ -128,9 +146,13 @@ void procwatch__free(struct procwatch *w)
 	free(w->zombies);
 	free(w->orphans);
 	free(w->leftovers);
-	free(w->alerts);
 	free(w->out);
 	free(w);
+}
+
+void procwatch__set_alerts(struct procwatch *w, struct alerts *a)
+{
+	w->alerts = a;
 }
 
 void procwatch__set_root(struct procwatch *w, const struct proc *root)
@@ -294,29 +316,6 @@ static void add_leftover(struct procwatch *w, struct proc *p, enum leftover_reas
 	l->ts_ns = now;
 }
 
-static void add_alert(struct procwatch *w, const char *kind, const char *severity, double value,
-		      double threshold, uint64_t now, const char *fmt, ...)
-	__attribute__((format(printf, 7, 8)));
-
-static void add_alert(struct procwatch *w, const char *kind, const char *severity, double value,
-		      double threshold, uint64_t now, const char *fmt, ...)
-{
-	struct alert *a = push(&w->alerts, &w->nalerts, &w->cap_alerts, sizeof(*a));
-	va_list ap;
-
-	if (!a)
-		return;
-	snprintf(a->kind, sizeof(a->kind), "%s", kind);
-	a->severity = severity;
-	a->value = value;
-	a->threshold = threshold;
-	a->ts_ns = now;
-	va_start(ap, fmt);
-	vsnprintf(a->message, sizeof(a->message), fmt, ap);
-	va_end(ap);
-	pr_warn("alert (%s): %s\n", severity, a->message);
-}
-
 static void timeline_add(struct driver_inst *d, uint64_t now)
 {
 	uint32_t i;
@@ -423,14 +422,17 @@ static bool sample_driver(struct procwatch *w, struct driver_inst *d, uint64_t n
 	if (d->shmem_kb > d->peak_shmem_kb)
 		d->peak_shmem_kb = d->shmem_kb;
 	timeline_add(d, now);
-	if (w->o.memory_threshold_mb && !d->alerted &&
-	    d->rss_kb > (uint64_t)w->o.memory_threshold_mb * 1024) {
+	if (w->o.memory_threshold_mb && w->alerts) {
 		double mb = d->rss_kb / 1024.0, t = w->o.memory_threshold_mb;
+		char key[40];
 
-		d->alerted = true;
-		add_alert(w, "driver_memory", mb >= 2 * t ? "critical" : "high", mb, t, now,
-			  "%s #%u (pid %u): its tree uses %.1f MiB, over the %.0f MiB threshold",
-			  d->kind, d->id, d->driver->pid, mb, t);
+		/* fires as the tree crosses the threshold, once until it falls back below */
+		snprintf(key, sizeof(key), "driver %u", d->id);
+		if (alerts__check(w->alerts, "driver_memory", key,
+				  mb >= 2 * t ? SEV_CRITICAL : SEV_HIGH, mb, t,
+				  "%s #%u (pid %u): its tree uses %.1f MiB, over the %.0f MiB "
+				  "threshold", d->kind, d->id, d->driver->pid, mb, t))
+			d->alerted = true;
 	}
 	return alive > 0;
 }
@@ -666,12 +668,6 @@ size_t procwatch__leftovers(const struct procwatch *w, const struct leftover **o
 	return w->nleftovers;
 }
 
-size_t procwatch__alerts(const struct procwatch *w, const struct alert **out)
-{
-	*out = w->alerts;
-	return w->nalerts;
-}
-
 double zombie__duration_s(const struct zombie *z, uint64_t now_ns)
 {
 	uint64_t end = z->p->state == PROC_REAPED && z->p->reap_ns ? z->p->reap_ns : now_ns;
@@ -821,19 +817,6 @@ void procwatch__add_json(const struct procwatch *w, cJSON *root, uint64_t now)
 		cJSON_AddNumberToObject(o, "age_s", secs(l->p->start_ns, l->ts_ns));
 		cJSON_AddItemToArray(a, o);
 	}
-	a = cJSON_AddArrayToObject(root, "alerts");
-	for (i = 0; i < w->nalerts; i++) {
-		const struct alert *al = &w->alerts[i];
-
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "kind", al->kind);
-		cJSON_AddStringToObject(o, "severity", al->severity);
-		cJSON_AddStringToObject(o, "message", al->message);
-		cJSON_AddNumberToObject(o, "value", al->value);
-		cJSON_AddNumberToObject(o, "threshold", al->threshold);
-		cJSON_AddItemToObject(o, "time", time_json(al->ts_ns));
-		cJSON_AddItemToArray(a, o);
-	}
 }
 
 /* --- the terminal summary --------------------------------------------------------------- */
@@ -941,6 +924,4 @@ void procwatch__summary(FILE *out, const struct procwatch *w, uint64_t now)
 			fprintf(out, " (%s #%u)", l->driver->kind, l->driver->id);
 		fprintf(out, ", age %.1fs\n", secs(l->p->start_ns, l->ts_ns));
 	}
-	for (i = 0; i < w->nalerts; i++)
-		fprintf(out, "alert: %s %s\n", w->alerts[i].severity, w->alerts[i].message);
 }

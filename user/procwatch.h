@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * What a run leaves behind, besides memory: WebDriver instances (a driver process and all
- * its descendants) with the memory of their trees, zombies, orphans, leftovers and memory
- * alerts. Fed with the ring buffer records and a periodic check; reads /proc for what the
+ * its descendants) with the memory of their trees, zombies, orphans, leftovers, and the
+ * alert of a tree over memory_threshold_mb. Fed with the ring buffer records and a periodic check; reads /proc for what the
  * kernel side does not report (the state and parent of a process now). Sends no signal:
  * cleanup.h acts on the leftovers it finds.
  */
@@ -19,10 +19,10 @@
 #define QH_MAX_DRIVER_PATTERNS 32
 #define QH_DEFAULT_DRIVER_PATTERNS "chromedriver", "geckodriver", "msedgedriver", \
 	"operadriver", "safaridriver"
-#define QH_DEFAULT_FORCE_CLEANUP_TIMEOUT_MS 5000
+#define QH_DEFAULT_FORCE_CLEANUP_TIMEOUT_MS 10000 /* as config.c's force_cleanup_timeout */
 #define QH_DEFAULT_ZOMBIE_GRACE_MS 5000
 #define QH_DEFAULT_MAX_RESOURCE_LIFETIME_S 3600
-#define QH_DEFAULT_MEMORY_THRESHOLD_MB 2048
+#define QH_DEFAULT_MEMORY_THRESHOLD_MB 1024 /* as config.c's memory_threshold_mb */
 #define QH_DEFAULT_MAX_CLEANUP_ATTEMPTS 3
 /* samples of an instance's memory kept for the report (halved, every other one, when full) */
 #define QH_DRIVER_TIMELINE 64
@@ -41,6 +41,13 @@ struct procwatch_opts {
 };
 
 void procwatch_opts__defaults(struct procwatch_opts *o);
+struct qh_settings;
+/*
+ * The settings file's cleanup and webdriver groups (config.h): auto_cleanup,
+ * force_cleanup_timeout, max_resource_lifetime, max_cleanup_attempts, memory_threshold_mb,
+ * and its driver_patterns, added to those @o has.
+ */
+void procwatch_opts__from_settings(struct procwatch_opts *o, const struct qh_settings *s);
 /* Recognize one more driver name; -E2BIG when the table is full. */
 int procwatch_opts__add_pattern(struct procwatch_opts *o, const char *pattern);
 
@@ -95,14 +102,6 @@ struct leftover {
 	uint64_t ts_ns;			/* when it was found */
 };
 
-struct alert {
-	char kind[24];
-	const char *severity;
-	char message[160];
-	double value, threshold;
-	uint64_t ts_ns;
-};
-
 struct procwatch;
 
 /* Reads the current RSS pages by kind (enum qh rss_stat members) of a running process. */
@@ -110,6 +109,9 @@ typedef int (*procwatch_rss_fn)(void *ctx, const struct proc *p, uint64_t pages[
 
 struct procwatch *procwatch__new(const struct procwatch_opts *o, procwatch_rss_fn rss, void *ctx);
 void procwatch__free(struct procwatch *w);
+struct alerts;
+/* Memory alerts go to @a (alerts.h: stderr, the report's `alerts`, the hooks); NULL: none. */
+void procwatch__set_alerts(struct procwatch *w, struct alerts *a);
 /* The process @root is the traced command: it is never a lifetime_exceeded leftover. */
 void procwatch__set_root(struct procwatch *w, const struct proc *root);
 
@@ -143,16 +145,15 @@ size_t procwatch__drivers(const struct procwatch *w, const struct driver_inst *c
 size_t procwatch__zombies(const struct procwatch *w, const struct zombie **out);
 size_t procwatch__orphans(const struct procwatch *w, const struct orphan **out);
 size_t procwatch__leftovers(const struct procwatch *w, const struct leftover **out);
-size_t procwatch__alerts(const struct procwatch *w, const struct alert **out);
 /* How long @z has been a zombie: until it was reaped, or until @now. */
 double zombie__duration_s(const struct zombie *z, uint64_t now_ns);
 /* Machine-wide /dev/shm use, its highest sample while a driver ran (kB). */
 uint64_t procwatch__dev_shm_kb(const struct procwatch *w, uint64_t *peak);
 
-/* The report's parts: adds drivers, driver_totals, zombies, orphans, leftovers, alerts. */
+/* The report's parts: adds drivers, driver_totals, zombies, orphans, leftovers. */
 struct cJSON;
 void procwatch__add_json(const struct procwatch *w, struct cJSON *root, uint64_t now_ns);
-/* The driver trees with their memory, zombies, orphans, leftovers and alerts, as text. */
+/* The driver trees with their memory, zombies, orphans and leftovers, as text. */
 void procwatch__summary(FILE *out, const struct procwatch *w, uint64_t now_ns);
 
 #endif

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "report.h"
+#include "fdtable.h"
 #include "util.h"
 
 const char *report__stat_name(int idx)
@@ -20,6 +21,9 @@ const char *report__stat_name(int idx)
 		[QH_STAT_ALLOCS_FULL] = "allocs_map_full",
 		[QH_STAT_INHERITED_FULL] = "inherited_freed_map_full",
 		[QH_STAT_HEAP_CALLS_FULL] = "heap_call_state_failed",
+		[QH_STAT_FDS_FULL] = "fds_map_full",
+		[QH_STAT_SOCKS_FULL] = "socks_map_full",
+		[QH_STAT_FD_EVENTS] = "fd_syscalls",
 		[QH_STAT_STACK_LOST] = "stacks_lost",
 		[QH_STAT_RSS_EVENTS] = "rss_events",
 		[QH_STAT_SYSCALLS] = "memory_syscalls",
@@ -92,6 +96,45 @@ static cJSON *int_or_null(bool valid, double v)
 	return valid ? cJSON_CreateNumber(v) : cJSON_CreateNull();
 }
 
+/*
+ * fds of a process: for one still running, as /proc showed them at the end; for one that
+ * exited, what the kernel closed for it (read from its fd table as it exited).
+ */
+static cJSON *fds_json(const struct proc *p)
+{
+	cJSON *o = cJSON_CreateObject(), *by, *tcp;
+	bool live = p->state == PROC_RUNNING && p->fd_scanned;
+	const uint32_t *kinds = live ? p->fd_kind : p->stats.fd_exit_kind;
+	uint32_t k;
+
+	if (!o)
+		return NULL;
+	if (p->state == PROC_RUNNING && !p->fd_scanned)
+		cJSON_AddNumberToObject(o, "open_at_end", p->stats.fd_open);
+	else
+		cJSON_AddNumberToObject(o, "open_at_end", live ? p->fd_now : p->stats.fd_exit_open);
+	cJSON_AddBoolToObject(o, "closed_by_exit", p->state != PROC_RUNNING);
+	/* fds received over SCM_RIGHTS are not counted fd by fd: /proc may have seen more */
+	cJSON_AddNumberToObject(o, "peak", p->fd_scanned && p->fd_now > p->stats.fd_peak ?
+						   p->fd_now :
+						   p->stats.fd_peak);
+	cJSON_AddNumberToObject(o, "opened", p->stats.fd_opened);
+	cJSON_AddNumberToObject(o, "closed", p->stats.fd_closed);
+	by = cJSON_AddObjectToObject(o, "by_kind");
+	for (k = 0; k < QH_FD_NR_KIND; k++)
+		if (kinds[k])
+			cJSON_AddNumberToObject(by, fd_kind__str(k), kinds[k]);
+	/* reconciliation with /proc/PID/fd: only known for processes /proc was read for */
+	cJSON_AddItemToObject(o, "not_seen_opened", int_or_null(p->fd_scanned, p->fd_untracked));
+	cJSON_AddNumberToObject(o, "reconciled_closed", p->fd_stale);
+	tcp = cJSON_AddObjectToObject(o, "tcp");
+	cJSON_AddNumberToObject(tcp, "established", p->stats.tcp[QH_TCP_ESTABLISHED]);
+	cJSON_AddNumberToObject(tcp, "close_wait", p->stats.tcp[QH_TCP_CLOSE_WAIT]);
+	cJSON_AddNumberToObject(tcp, "listen", p->stats.tcp[QH_TCP_LISTEN]);
+	cJSON_AddNumberToObject(tcp, "close_wait_peak", p->stats.tcp_close_wait_peak);
+	return o;
+}
+
 static cJSON *proc_json(const struct proc *p, const struct run_info *ri, uint64_t now)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -128,6 +171,11 @@ static cJSON *proc_json(const struct proc *p, const struct run_info *ri, uint64_
 	cJSON_AddNumberToObject(o, "mmap_anon_kb", f.mmap_anon_kb);
 	cJSON_AddNumberToObject(o, "mmap_file_kb", p->stats.mmap_file_bytes / 1024);
 	cJSON_AddNumberToObject(o, "threads_peak", p->stats.threads_peak);
+	cJSON_AddNumberToObject(o, "threads", p->state == PROC_RUNNING ? p->stats.threads : 0);
+	if (ri->fds)
+		cJSON_AddItemToObject(o, "fds", fds_json(p));
+	else
+		cJSON_AddNullToObject(o, "fds"); /* not followed: unknown, not none */
 	if (procwatch__driver_of(p))
 		cJSON_AddNumberToObject(o, "driver", procwatch__driver_of(p)->id);
 	else
@@ -204,12 +252,47 @@ static cJSON *heap_leaks_json(const struct run_info *ri)
 	return arr;
 }
 
-char *report__json(struct proctree *t, const struct run_info *ri)
+/* leaks.fds (@sockets false) or leaks.sockets */
+static cJSON *fd_leaks_json(const struct run_info *ri, bool sockets)
+{
+	cJSON *arr = cJSON_CreateArray();
+	const struct fd_leak *l;
+	size_t i;
+
+	for (i = 0; (l = fdleaks__get(ri->fd_leaks, i)); i++) {
+		cJSON *o;
+
+		if (fd_leak__is_socket(l) != sockets)
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "pid", l->proc->pid);
+		cJSON_AddStringToObject(o, "comm", l->proc->comm);
+		cJSON_AddItemToObject(o, "start_time", time_or_null(l->proc->start_ns));
+		cJSON_AddStringToObject(o, "kind", fd_kind__str(l->kind));
+		cJSON_AddStringToObject(o, "target", l->target);
+		if (sockets)
+			cJSON_AddStringToObject(o, "state", tcp_state__str(l->tcp_state));
+		cJSON_AddNumberToObject(o, "count", l->count);
+		cJSON_AddNumberToObject(o, "baseline", l->baseline);
+		cJSON_AddNumberToObject(o, "growth_per_s", l->growth_per_s);
+		cJSON_AddNumberToObject(o, "growing_checks", l->growing_checks);
+		cJSON_AddStringToObject(o, "reason", l->reason);
+		cJSON_AddStringToObject(o, "severity", severity__str(l->severity));
+		if (l->site[0])
+			cJSON_AddStringToObject(o, "site", l->site);
+		else
+			cJSON_AddNullToObject(o, "site");
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+cJSON *report__build(struct proctree *t, const struct run_info *ri)
 {
 	cJSON *root = cJSON_CreateObject(), *run, *cmd, *ev, *lost_by, *procs;
 	uint64_t now = util__now_ns(CLOCK_BOOTTIME), lost = report__lost(ri);
 	struct proc *p;
-	char buf[40], *out;
+	char buf[40];
 	int i;
 
 	if (!root)
@@ -246,10 +329,17 @@ char *report__json(struct proctree *t, const struct run_info *ri)
 		cJSON_AddNumberToObject(ev, "heap_stacks_lost", ri->stats[QH_STAT_STACK_LOST]);
 	}
 
-	if (ri->heap_leaks) {
+	if (ri->fds)
+		cJSON_AddNumberToObject(ev, "fd_syscalls", ri->stats[QH_STAT_FD_EVENTS]);
+	if (ri->heap_leaks || ri->fd_leaks) {
 		cJSON *leaks = cJSON_AddObjectToObject(root, "leaks");
 
-		cJSON_AddItemToObject(leaks, "heap", heap_leaks_json(ri));
+		if (ri->heap_leaks)
+			cJSON_AddItemToObject(leaks, "heap", heap_leaks_json(ri));
+		if (ri->fd_leaks && ri->fds) {
+			cJSON_AddItemToObject(leaks, "fds", fd_leaks_json(ri, false));
+			cJSON_AddItemToObject(leaks, "sockets", fd_leaks_json(ri, true));
+		}
 	}
 
 	procwatch__add_json(ri->watch, root, now);
@@ -258,15 +348,24 @@ char *report__json(struct proctree *t, const struct run_info *ri)
 	procs = cJSON_AddArrayToObject(root, "processes");
 	for (p = proctree__first(t); p; p = p->next)
 		cJSON_AddItemToArray(procs, proc_json(p, ri, now));
+	return root;
+}
 
+char *report__json(struct proctree *t, const struct run_info *ri)
+{
+	cJSON *root = report__build(t, ri);
+	char *out;
+
+	if (!root)
+		return NULL;
 	out = cJSON_Print(root);
 	cJSON_Delete(root);
 	return out;
 }
 
-int report__write(const char *path, struct proctree *t, const struct run_info *ri)
+int report__write_json(const char *path, const cJSON *root)
 {
-	char *text = report__json(t, ri);
+	char *text = cJSON_Print(root);
 	size_t len;
 	int err;
 
@@ -276,6 +375,18 @@ int report__write(const char *path, struct proctree *t, const struct run_info *r
 	text[len] = '\n'; /* cJSON's terminating NUL becomes the final newline */
 	err = util__write_file_atomic(path, text, len + 1);
 	free(text);
+	return err;
+}
+
+int report__write(const char *path, struct proctree *t, const struct run_info *ri)
+{
+	cJSON *root = report__build(t, ri);
+	int err;
+
+	if (!root)
+		return -ENOMEM;
+	err = report__write_json(path, root);
+	cJSON_Delete(root);
 	return err;
 }
 
@@ -387,6 +498,40 @@ static void heap_summary(FILE *out, const struct run_info *ri)
 		fprintf(out, "  ... %zu more in the JSON report\n", n - ri->top);
 }
 
+/* fd and socket findings, up to ri->top of each */
+static void fd_summary(FILE *out, const struct run_info *ri)
+{
+	const struct fd_leak *l;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		size_t i, n = 0, shown = 0;
+
+		for (i = 0; (l = fdleaks__get(ri->fd_leaks, i)); i++)
+			n += fd_leak__is_socket(l) == pass;
+		if (!n)
+			continue;
+		fprintf(out, "\n%s leaks: %zu\n", pass ? "socket" : "fd", n);
+		fprintf(out, "%8s %-16s %-8s %6s %-10s %s\n", "PID", "COMM", "SEVERITY", "COUNT",
+			pass ? "STATE" : "KIND", "TARGET (why, opened by)");
+		for (i = 0; (l = fdleaks__get(ri->fd_leaks, i)) && shown < ri->top; i++) {
+			if (fd_leak__is_socket(l) != pass)
+				continue;
+			shown++;
+			fprintf(out, "%8u %-16s %-8s %6lu %-10s %s (%s", l->proc->pid, l->proc->comm,
+				severity__str(l->severity), (unsigned long)l->count,
+				pass ? tcp_state__str(l->tcp_state) : fd_kind__str(l->kind),
+				l->target, l->reason);
+			if (!strcmp(l->reason, "growing"))
+				fprintf(out, " from %lu, +%.2f/s", (unsigned long)l->baseline,
+					l->growth_per_s);
+			fprintf(out, "%s%s)\n", l->site[0] ? ", " : "", l->site);
+		}
+		if (shown < n)
+			fprintf(out, "%8s %zu more in the JSON report\n", "...", n - shown);
+	}
+}
+
 static void cleanup_summary(FILE *out, const struct cleanup *c)
 {
 	const struct cleanup_action *a;
@@ -436,6 +581,8 @@ void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
 	}
 	if (ri->heap_leaks)
 		heap_summary(out, ri);
+	if (ri->fd_leaks && ri->fds)
+		fd_summary(out, ri);
 	procwatch__summary(out, ri->watch, now);
 	cleanup_summary(out, ri->cleanup);
 	fprintf(out, "events: %lu received, %lu lost", (unsigned long)ri->events_received,

@@ -7,8 +7,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
 #include "proctree.h"
 #include "heapleaks.h"
+#include "fdleaks.h"
 #include "cleanup.h"
 #include "procwatch.h"
 
@@ -31,8 +34,11 @@ struct run_info {
 	uint64_t page_size;
 	bool heap;			/* the malloc family was followed (--heap) */
 	struct heapleaks *heap_leaks;	/* findings, or NULL */
+	bool fds;			/* fds and sockets were followed */
+	struct fdleaks *fd_leaks;	/* fd and socket findings, or NULL */
 	uint32_t top;			/* heap leaks shown in the summary */
 	const char *note;		/* what the report cannot know, or NULL */
+	bool gate_failed;		/* set by session__report: a --fail-on class has findings */
 	const struct procwatch *watch;	/* drivers, zombies, leftovers, or NULL */
 	const struct cleanup *cleanup;	/* --cleanup's actions, or NULL */
 };
@@ -58,8 +64,12 @@ uint64_t report__lost(const struct run_info *ri);
 /* name of a kernel counter (enum qh_stat), as the report's lost_by_reason keys */
 const char *report__stat_name(int idx);
 
+/* The report as a JSON object (caller deletes), or NULL on allocation failure. */
+cJSON *report__build(struct proctree *t, const struct run_info *ri);
 /* The report as text (caller frees), or NULL on allocation failure. */
 char *report__json(struct proctree *t, const struct run_info *ri);
+/* Write a report object atomically (see util__write_file_atomic). */
+int report__write_json(const char *path, const cJSON *root);
 int report__write(const char *path, struct proctree *t, const struct run_info *ri);
 void report__summary(FILE *out, struct proctree *t, const struct run_info *ri);
 

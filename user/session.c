@@ -13,8 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdtable.h"
+#include "alerts.h"
 #include "log.h"
 #include "procfs.h"
+#include "runout.h"
 #include "session.h"
 #include "syms.h"
 #include "util.h"
@@ -58,6 +61,7 @@ struct session_events {
 	struct procwatch *watch;
 	bool harvest_due;	/* a process exited or exec'd since the last harvest of heap blocks */
 	struct proctree *tree;
+	struct runout *out;
 	bool heap;
 };
 
@@ -74,6 +78,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	struct proc *p;
 
 	proctree__handle_event(c->tree, data, size);
+	runout__event(c->out, c->tree, data, size);
 	procwatch__handle_event(c->watch, c->tree, data, size);
 	if (!c->heap || size < sizeof(*h))
 		return 0;
@@ -131,7 +136,16 @@ int session__seed(struct tracer *tr, struct proctree *t, pid_t pid)
 	seed.threads = seed.threads_peak = st.threads;
 	/* growth is measured from now; the kernel adds the split by kind when it adopts the mm */
 	seed.base_rss_pages = seed.peak_rss_pages = st.rss_pages;
+	/* the split by kind, until the kernel adopts the mm (at its first memory syscall); the
+	 * base from the same source, so an idle process has not grown */
+	if (!procfs__read_rss(pid, seed.rss_pages))
+		seed.base_rss_pages = seed.peak_rss_pages = seed.rss_pages[MM_FILEPAGES] +
+							    seed.rss_pages[MM_ANONPAGES] +
+							    seed.rss_pages[MM_SHMEMPAGES];
 	seed.flags = QH_PF_START_SEEDED;
+	/* the kernel side follows the count from here, fd by fd */
+	err = fdtable__count(pid);
+	seed.fd_open = seed.fd_peak = err > 0 ? err : 0;
 	if (tracer__maps_probed_libc(tr, pid))
 		seed.flags |= QH_PF_HEAP_HOOKED;
 	err = tracer__trace_pid(tr, pid, &seed);
@@ -168,6 +182,15 @@ static void finalize_states(struct tracer *tr, struct proctree *t)
 			if (!tracer__lookup(tr, p->pid, &cur) &&
 			    procfs__same_start(cur.start_ns, p->start_ns))
 				p->stats = cur;
+			/* a seeded process whose mm the kernel never adopted: /proc knows its RSS */
+			if (alive && !p->stats.mm && !procfs__read_rss(p->pid, p->stats.rss_pages)) {
+				uint64_t rss = p->stats.rss_pages[MM_FILEPAGES] +
+					       p->stats.rss_pages[MM_ANONPAGES] +
+					       p->stats.rss_pages[MM_SHMEMPAGES];
+
+				if (rss > p->stats.peak_rss_pages)
+					p->stats.peak_rss_pages = rss;
+			}
 			if (alive && st.state == 'Z')
 				p->state = PROC_ZOMBIE;
 			else if (!alive)
@@ -407,6 +430,173 @@ static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heap
 	return 0;
 }
 
+/* fd records of every traced process, sorted by (tgid, fd) */
+struct fd_recs {
+	struct fd_rec {
+		struct qh_fd_key k;
+		struct qh_fd v;
+	} *v;
+	size_t n, cap;
+};
+
+static int add_fd_rec(void *ctx, const struct qh_fd_key *k, const struct qh_fd *v)
+{
+	struct fd_recs *r = ctx;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 1024;
+		struct fd_rec *nv = reallocarray(r->v, cap, sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		r->v = nv;
+		r->cap = cap;
+	}
+	r->v[r->n].k = *k;
+	r->v[r->n++].v = *v;
+	return 0;
+}
+
+static int cmp_fd_rec(const void *a, const void *b)
+{
+	const struct qh_fd_key *x = a, *y = b;
+
+	if (x->tgid != y->tgid)
+		return x->tgid < y->tgid ? -1 : 1;
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+static const struct fd_rec *find_fd_rec(const struct fd_recs *r, uint32_t tgid, uint32_t fd)
+{
+	struct qh_fd_key k = { .tgid = tgid, .fd = fd };
+
+	return r->n ? bsearch(&k, r->v, r->n, sizeof(*r->v), cmp_fd_rec) : NULL;
+}
+
+/*
+ * Reconcile one running process with /proc/PID/fd: which of its fds were seen opened, which
+ * were not (inherited, received over SCM_RIGHTS, open before tracing), and which records
+ * name fds that are closed (a close that was not seen). Then feed the findings: a periodic
+ * check looks for growth, the end for what survivors hold.
+ */
+/*
+ * --fd-stacks: "openat in leak_files (fdleak.c:42)". The caller the kernel side found on the
+ * stack names the function; without one, the first frame of the kernel's walk past the C
+ * library's wrapper.
+ */
+static void fd_site(struct session *s, struct syms *sy, const struct syms_maps *m,
+		    const struct qh_fd *v, char *out, size_t len)
+{
+	uint64_t ips[QH_MAX_STACK];
+	struct syms_frame sf;
+	char buf[32];
+	int n, i;
+
+	out[0] = '\0';
+	if (!m)
+		return;
+	if (v->caller && !syms__resolve(sy, m, v->caller - 1, &sf) && sf.sym[0])
+		goto found;
+	n = tracer__stack(s->tr, v->stack_id, ips, QH_MAX_STACK);
+	for (i = 1; i < n; i++)
+		if (!syms__resolve(sy, m, ips[i] - 1, &sf) && sf.sym[0] &&
+		    !strstr(sf.module, "/libc.so"))
+			goto found;
+	return;
+found:
+	if (sf.line)
+		snprintf(out, len, "%s in %.40s (%.24s:%u)", fd_syscall__str(v->nr, buf, sizeof(buf)),
+			 sf.sym, strrchr(sf.file, '/') ? strrchr(sf.file, '/') + 1 : sf.file,
+			 sf.line);
+	else
+		snprintf(out, len, "%s in %.64s", fd_syscall__str(v->nr, buf, sizeof(buf)),
+			 sf.sym);
+}
+
+static void fd_scan(struct session *s, struct proc *p, const struct fd_recs *recs,
+		    uint64_t scan_ns, bool at_end)
+{
+	struct fd_table t;
+	bool *opened = NULL;
+	uint32_t *nr = NULL;
+	char(*site)[96] = NULL;
+	struct syms_maps *m = NULL;
+	struct syms *sy = NULL;
+	const struct fd_rec *r;
+	size_t i;
+
+	if (fdtable__read(p->pid, &t))
+		return; /* gone since: its exit record says what it held */
+	opened = calloc(t.n + 1, sizeof(*opened));
+	nr = calloc(t.n + 1, sizeof(*nr));
+	if (!opened || !nr)
+		goto out;
+	if (s->o->fd_stacks) {
+		site = calloc(t.n + 1, sizeof(*site));
+		m = syms_maps__snapshot(p->pid);
+		sy = syms__new(SYMS_MAX_FILES);
+	}
+	p->fd_scanned = true;
+	p->fd_now = t.n;
+	p->fd_untracked = 0;
+	memset(p->fd_kind, 0, sizeof(p->fd_kind));
+	for (i = 0; i < t.n; i++) {
+		r = find_fd_rec(recs, p->pid, t.v[i].fd);
+		/* a record older than the process is a previous owner's of the pid */
+		opened[i] = r && r->v.ts_ns >= p->start_ns;
+		nr[i] = r ? r->v.nr : 0;
+		if (opened[i] && site && sy)
+			fd_site(s, sy, m, &r->v, site[i], sizeof(site[i]));
+		p->fd_untracked += !opened[i];
+		p->fd_kind[t.v[i].kind & (QH_FD_KIND_SLOTS - 1)]++;
+	}
+	/* records of fds /proc does not show, made before this scan began: closed unseen */
+	for (i = 0; i < recs->n; i++) {
+		const struct fd_rec *x = &recs->v[i];
+		struct qh_fd_key k = x->k;
+		size_t j;
+
+		if (x->k.tgid != p->pid || x->v.ts_ns >= scan_ns)
+			continue;
+		for (j = 0; j < t.n && t.v[j].fd != (int)x->k.fd; j++)
+			;
+		if (j < t.n)
+			continue;
+		tracer__forget_fd(s->tr, &k);
+		p->fd_stale++;
+	}
+	if (at_end)
+		fdleaks__at_end(s->fdleaks, p, &t, &(struct fd_seen){ opened, nr, site }, scan_ns);
+	else
+		fdleaks__observe(s->fdleaks, p, &t, &(struct fd_seen){ opened, nr, site },
+				 scan_ns);
+out:
+	syms__free(sy);
+	syms_maps__free(m);
+	free(site);
+	free(opened);
+	free(nr);
+	fdtable__free(&t);
+}
+
+static void fd_check(struct session *s, bool at_end)
+{
+	struct fd_recs recs = {};
+	uint64_t now = util__now_ns(CLOCK_BOOTTIME);
+	struct proc *p;
+
+	if (s->o->no_fds || !s->fdleaks)
+		return;
+	if (tracer__for_each_fd(s->tr, add_fd_rec, &recs))
+		pr_warn("fd check: failed to read the kernel's fd records\n");
+	if (recs.n)
+		qsort(recs.v, recs.n, sizeof(*recs.v), cmp_fd_rec);
+	for (p = proctree__first(s->tree); p; p = p->next)
+		if (p->state == PROC_RUNNING)
+			fd_scan(s, p, &recs, now, at_end);
+	free(recs.v);
+}
+
 static bool any_exited(struct proctree *t)
 {
 	struct proc *p;
@@ -428,6 +618,8 @@ int session__preflight(const struct attach_opts *o)
 		pr_err("cannot write the report to %s: %s\n", o->output, why);
 		return QH_EXIT_USAGE;
 	}
+	if (runout__preflight(o))
+		return QH_EXIT_USAGE;
 	return tracer__preflight() ? QH_EXIT_ERROR : 0;
 }
 
@@ -476,18 +668,23 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 	s->tree = proctree__new();
 	s->actx = calloc(1, sizeof(*s->actx));
 	s->trend = heaptrend__new();
+	s->fdleaks = fdleaks__new(o->resource_leak_count);
 	if (o->heap)
 		s->leaks = heapleaks__new(&(struct heapleaks_opts){
 			.threshold_bytes = (uint64_t)o->leak_threshold_mb << 20,
 			.by_count = o->sort_by_count,
 			.min_age_ns = (uint64_t)o->min_age_s * NSEC_PER_SEC,
 		});
-	if (!s->tree || !s->actx || !s->trend || (o->heap && !s->leaks)) {
+	if (!s->tree || !s->actx || !s->trend || !s->fdleaks || (o->heap && !s->leaks)) {
 		pr_err("out of memory\n");
 		return -ENOMEM;
 	}
 	s->actx->tree = s->tree;
 	s->actx->heap = o->heap;
+	err = runout__open(&s->out, o);
+	if (err)
+		return err;
+	s->actx->out = s->out;
 	err = tracer__open(&s->tr, &(struct tracer_opts){
 					   .max_procs = o->max_procs,
 					   .ringbuf_kb = o->ringbuf_kb,
@@ -497,6 +694,10 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 					   .sample_rate = o->sample_rate,
 					   .min_size = o->min_size,
 					   .max_size = o->max_size,
+					   .no_fds = o->no_fds,
+					   .fd_syscall_tps = o->fd_syscall_tps,
+					   .fd_stacks = o->fd_stacks,
+					   .max_fds = o->max_fds,
 					   .on_event = on_event,
 					   .ctx = s->actx,
 				   });
@@ -504,6 +705,8 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 		return err;
 	s->actx->tr = s->tr;
 	s->watch = procwatch__new(&o->watch, watch_rss, s->tr);
+	if (s->watch)
+		procwatch__set_alerts(s->watch, runout__alerts(s->out));
 	if (o->watch.auto_cleanup)
 		s->cleanup = cleanup__new(&(struct cleanup_opts){
 			.timeout_ms = o->watch.force_cleanup_timeout_ms,
@@ -543,7 +746,9 @@ void session__close(struct session *s)
 	cleanup__free(s->cleanup);
 	heapleaks__free(s->leaks);
 	heaptrend__free(s->trend);
+	fdleaks__free(s->fdleaks);
 	proctree__free(s->tree);
+	runout__close(s->out);
 	free(s->actx);
 	memset(s, 0, sizeof(*s));
 	s->efd = -1;
@@ -561,6 +766,8 @@ int session__trace_pid(struct session *s, pid_t pid)
 	p = proctree__find_running(s->tree, pid);
 	if (p && s->o->heap)
 		refresh_maps(p);
+	/* its fd counts now are the baseline growth is measured from */
+	fd_check(s, false);
 	return 0;
 }
 
@@ -583,17 +790,27 @@ static void clean(struct session *s, struct proc **procs, size_t n)
 
 void session__tick(struct session *s)
 {
-	uint64_t now = util__now_ns(CLOCK_MONOTONIC);
+	uint64_t now = util__now_ns(CLOCK_MONOTONIC), rss_kb = 0, n = 0;
 	struct heapleaks *h;
-	struct proc **fresh;
+	struct qh_proc cur;
+	struct proc *p, **fresh;
 	size_t nfresh;
 
 	procwatch__check(s->watch, s->tree, false, &fresh, &nfresh);
 	/* the trees of drivers that ended and left processes behind */
 	clean(s, fresh, nfresh);
-	if (!s->o->heap)
-		return;
-	if (s->actx->harvest_due) {
+	/* monitoring_interval: the tree's memory, logged and held against the alert threshold */
+	if (runout__tick(s->out, now)) {
+		for (p = proctree__first(s->tree); p; p = p->next) {
+			if (p->state != PROC_RUNNING || tracer__lookup(s->tr, p->pid, &cur) ||
+			    !procfs__same_start(cur.start_ns, p->start_ns))
+				continue;
+			rss_kb += runout__memory_proc(s->out, p, &cur, sysconf(_SC_PAGESIZE));
+			n++;
+		}
+		runout__memory_total(s->out, rss_kb, n);
+	}
+	if (s->o->heap && s->actx->harvest_due) {
 		s->actx->harvest_due = false;
 		if (collect_blocks(s->tr, s->tree, s->leaks, true))
 			pr_warn("heap: failed to collect the blocks of exited processes\n");
@@ -607,24 +824,29 @@ void session__tick(struct session *s)
 	if (now < s->next_check_ns)
 		return;
 	s->next_check_ns = now + s->o->check_interval_s * NSEC_PER_SEC;
+	fd_check(s, false);
+	if (!s->o->heap)
+		return;
 	/* every live block counts at a check: growth, not age, is what it looks for */
 	h = heapleaks__new(&(struct heapleaks_opts){ .threshold_bytes = UINT64_MAX });
 	if (!h || collect_blocks(s->tr, s->tree, h, false) || heaptrend__observe(s->trend, h))
 		pr_warn("heap check failed: trends will miss it\n");
 	else
-		pr_debug("heap check: %lu blocks live\n",
-			 (unsigned long)heapleaks__total_blocks(h));
+		runout__heap_check(s->out, h);
 	heapleaks__free(h);
 }
 
-static void reap_ours(pid_t keep)
+static void reap_ours(struct session *s, pid_t keep)
 {
 	pid_t pid;
+	int st;
 
-	/* orphans re-parented to us (we are a subreaper) that exited */
-	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+	/* orphans re-parented to us (we are a subreaper) that exited, and alert hooks */
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		if (pid == keep)
 			break;
+		alerts__reaped(runout__alerts(s->out), pid, st);
+	}
 }
 
 void session__finish(struct session *s, pid_t cmd_pid)
@@ -641,14 +863,14 @@ void session__finish(struct session *s, pid_t cmd_pid)
 
 		epoll_wait(s->efd, &e, 1, 50);
 		tracer__consume(s->tr);
-		reap_ours(cmd_pid);
+		reap_ours(s, cmd_pid);
 	}
 	procwatch__finish(s->watch, s->tree, &left, &n);
 	if (n && !s->cleanup)
 		pr_warn("%zu traced process%s still running after the command exited (--cleanup "
 			"terminates them)\n", n, n == 1 ? " is" : "es are");
 	clean(s, left, n);
-	reap_ours(cmd_pid);
+	reap_ours(s, cmd_pid);
 	/* the trees' memory after the cleanup */
 	if (n && s->cleanup)
 		procwatch__check(s->watch, s->tree, true, &left, &n);
@@ -671,13 +893,18 @@ int session__report(struct session *s, struct run_info *ri)
 {
 	const struct attach_opts *o = s->o;
 	static struct utsname uts;
+	cJSON *root;
 	int err = 0;
 
 	session__drain(s, SETTLE_MS);
 	finalize_states(s->tr, s->tree);
+	fd_check(s, true);
+	if (!o->no_fds)
+		runout__fd_findings(s->out, s->fdleaks);
 	if (o->heap) {
 		if (collect_heap_leaks(s->tr, s->tree, s->leaks, s->trend))
 			pr_warn("failed to collect the heap findings: the report has none\n");
+		runout__heap_findings(s->out, s->leaks);
 	}
 	ri->duration_s = (util__now_ns(CLOCK_REALTIME) - ri->start_real_ns) / 1e9;
 	ri->kernel = uname(&uts) ? "unknown" : uts.release;
@@ -686,6 +913,8 @@ int session__report(struct session *s, struct run_info *ri)
 	ri->page_size = sysconf(_SC_PAGESIZE);
 	ri->heap = o->heap;
 	ri->heap_leaks = s->leaks;
+	ri->fds = !o->no_fds;
+	ri->fd_leaks = s->fdleaks;
 	ri->top = o->top;
 	ri->watch = s->watch;
 	ri->cleanup = s->cleanup;
@@ -697,10 +926,19 @@ int session__report(struct session *s, struct run_info *ri)
 	else if (report__lost(ri))
 		pr_warn("%lu events lost: the report is incomplete\n",
 			(unsigned long)report__lost(ri));
-	if (o->output) {
-		err = report__write(o->output, s->tree, ri);
-		if (err)
-			pr_err("failed to write the report to %s: %s\n", o->output, strerror(-err));
+	root = report__build(s->tree, ri);
+	if (!root) {
+		pr_err("out of memory\n");
+		return -ENOMEM;
 	}
+	err = runout__finish(s->out, root, ri);
+	if (o->output) {
+		int werr = report__write_json(o->output, root);
+
+		if (werr)
+			pr_err("failed to write the report to %s: %s\n", o->output, strerror(-werr));
+		err = err ?: werr;
+	}
+	cJSON_Delete(root);
 	return err;
 }

@@ -13,6 +13,7 @@
 
 #include "cleanup.h"
 #include "cli.h"
+#include "fdleaks.h"
 #include "heapleaks.h"
 #include "proctree.h"
 #include "procwatch.h"
@@ -20,6 +21,7 @@
 #include "tracer.h"
 
 struct session_events;
+struct runout;
 
 struct session {
 	const struct attach_opts *o;
@@ -28,7 +30,9 @@ struct session {
 	struct heapleaks *leaks;
 	struct session_events *actx;
 	struct heaptrend *trend;	/* heap growth across periodic checks */
+	struct fdleaks *fdleaks;	/* fd groups across checks, and the findings */
 	uint64_t next_check_ns;		/* CLOCK_MONOTONIC */
+	struct runout *out;		/* event log, alerts, gate (runout.h) */
 	int efd;	/* epoll: the ring buffer, plus what the command adds */
 	struct procwatch *watch;	/* drivers, zombies, orphans, leftovers */
 	struct cleanup *cleanup;	/* with --cleanup */

@@ -187,8 +187,6 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 		t->skel->rodata->cfg_sample_rate = opts->sample_rate ? opts->sample_rate : 1;
 		t->skel->rodata->cfg_min_size = opts->min_size;
 		t->skel->rodata->cfg_max_size = opts->max_size ? opts->max_size : ~0ULL;
-		if (!opts->stacks)
-			bpf_map__set_max_entries(t->skel->maps.stacks, 1);
 		bpf_map__set_max_entries(t->skel->maps.allocs, opts->max_allocs);
 		bpf_map__set_max_entries(t->skel->maps.inherited_freed, opts->max_allocs / 4 + 1);
 		bpf_program__set_expected_attach_type(t->skel->progs.heap_entry,
@@ -201,7 +199,31 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 		bpf_program__set_autoload(t->skel->progs.alloc_return, false);
 		bpf_map__set_max_entries(t->skel->maps.allocs, 1);
 		bpf_map__set_max_entries(t->skel->maps.inherited_freed, 1);
+	}
+	/* user stacks: of allocations (--heap unless --no-stacks) and fd opens (--fd-stacks) */
+	if (!(opts->heap && opts->stacks) && !(opts->fd_stacks && !opts->no_fds))
 		bpf_map__set_max_entries(t->skel->maps.stacks, 1);
+	t->skel->rodata->cfg_fd_stacks = opts->fd_stacks && !opts->no_fds;
+
+	if (opts->no_fds || !opts->fd_syscall_tps) {
+		struct bpf_program *prog;
+
+		/* fd_tp_*: the tracepoint-per-syscall variant; all fd_*: --no-fds */
+		bpf_object__for_each_program(prog, t->skel->obj)
+			if (!strncmp(bpf_program__name(prog), opts->no_fds ? "fd_" : "fd_tp_",
+				     opts->no_fds ? 3 : 6))
+				bpf_program__set_autoload(prog, false);
+	} else {
+		bpf_program__set_autoload(t->skel->progs.fd_sys_exit, false);
+	}
+	if (opts->no_fds) {
+		bpf_map__set_max_entries(t->skel->maps.fds, 1);
+		bpf_map__set_max_entries(t->skel->maps.socks, 1);
+	} else {
+		bpf_map__set_max_entries(t->skel->maps.fds,
+					 opts->max_fds ? opts->max_fds : QH_DEFAULT_MAX_FDS);
+		bpf_map__set_max_entries(t->skel->maps.socks,
+					 (opts->max_fds ? opts->max_fds : QH_DEFAULT_MAX_FDS) / 4 + 1);
 	}
 
 	err = qhtrace_bpf__load(t->skel);
@@ -427,37 +449,62 @@ int tracer__attach_heap(struct tracer *t, const char *path)
 	return 0;
 }
 
-int tracer__for_each_alloc(struct tracer *t,
-			   int (*fn)(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a),
-			   void *ctx)
+/*
+ * Visit a hash map in batches: consistent per bucket while the traced processes change it.
+ * @fn gets each key and value; a non-zero return stops the walk and is returned.
+ */
+static int map_for_each(int fd, size_t ksz, size_t vsz,
+			int (*fn)(void *ctx, const void *k, const void *v), void *ctx)
 {
-	/* batches: consistent per bucket while the traced processes free and allocate */
 	enum { CHUNK = 4096 };
-	int fd = bpf_map__fd(t->skel->maps.allocs), err = 0, ret;
-	struct qh_alloc_key *keys = calloc(CHUNK, sizeof(*keys)), token;
-	struct qh_alloc *vals = calloc(CHUNK, sizeof(*vals));
+	char *keys = calloc(CHUNK, ksz), *vals = calloc(CHUNK, vsz), *token = calloc(1, ksz);
+	int err = 0, ret;
 	void *in = NULL;
 	__u32 i, count;
 
-	if (!keys || !vals) {
+	if (!keys || !vals || !token) {
 		err = -ENOMEM;
 		goto out;
 	}
 	do {
 		count = CHUNK;
-		ret = bpf_map_lookup_batch(fd, in, &token, keys, vals, &count, NULL);
+		ret = bpf_map_lookup_batch(fd, in, token, keys, vals, &count, NULL);
 		if (ret && errno != ENOENT) {
 			err = -errno;
 			break;
 		}
 		for (i = 0; i < count && !err; i++)
-			err = fn(ctx, &keys[i], &vals[i]);
-		in = &token;
+			err = fn(ctx, keys + i * ksz, vals + i * vsz);
+		in = token;
 	} while (!ret && !err);
 out:
 	free(keys);
 	free(vals);
+	free(token);
 	return err;
+}
+
+int tracer__for_each_alloc(struct tracer *t,
+			   int (*fn)(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a),
+			   void *ctx)
+{
+	return map_for_each(bpf_map__fd(t->skel->maps.allocs), sizeof(struct qh_alloc_key),
+			    sizeof(struct qh_alloc), (int (*)(void *, const void *, const void *))fn,
+			    ctx);
+}
+
+int tracer__for_each_fd(struct tracer *t,
+			int (*fn)(void *ctx, const struct qh_fd_key *k, const struct qh_fd *v),
+			void *ctx)
+{
+	return map_for_each(bpf_map__fd(t->skel->maps.fds), sizeof(struct qh_fd_key),
+			    sizeof(struct qh_fd), (int (*)(void *, const void *, const void *))fn,
+			    ctx);
+}
+
+void tracer__forget_fd(struct tracer *t, const struct qh_fd_key *k)
+{
+	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.fds), k);
 }
 
 void tracer__forget_alloc(struct tracer *t, const struct qh_alloc_key *k)

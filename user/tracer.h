@@ -19,6 +19,7 @@ struct tracer;
 typedef int (*tracer_event_fn)(void *ctx, void *data, size_t size);
 
 #define QH_DEFAULT_MAX_ALLOCS 262144
+#define QH_DEFAULT_MAX_FDS 65536
 
 struct tracer_opts {
 	uint32_t max_procs;	/* size of the procs and mm_owner maps */
@@ -29,6 +30,10 @@ struct tracer_opts {
 	uint32_t sample_rate;	/* record one allocation in N (1: all) */
 	uint64_t min_size;	/* record allocations of this size... */
 	uint64_t max_size;	/* ...up to this one */
+	bool no_fds;		/* leave the fd and socket probes out */
+	bool fd_syscall_tps;	/* fd syscalls through a tracepoint each, not the sys_exit one */
+	bool fd_stacks;		/* a user stack and the caller per fd opened */
+	uint32_t max_fds;	/* fds followed at once (0: the default) */
 	tracer_event_fn on_event;
 	void *ctx;
 };
@@ -68,6 +73,13 @@ void tracer__forget_alloc(struct tracer *t, const struct qh_alloc_key *k);
 bool tracer__inherited_freed(struct tracer *t, const struct qh_alloc_key *k);
 /* The user stack @id (return addresses, innermost first); how many, or -errno. */
 int tracer__stack(struct tracer *t, int64_t id, uint64_t *ips, size_t max);
+
+/* Visit every fd record (opened while traced, still open as far as the kernel side knows). */
+int tracer__for_each_fd(struct tracer *t,
+			int (*fn)(void *ctx, const struct qh_fd_key *k, const struct qh_fd *v),
+			void *ctx);
+/* Take an fd record out: /proc shows the fd closed and the close was not seen. */
+void tracer__forget_fd(struct tracer *t, const struct qh_fd_key *k);
 
 /* Does @pid map a C library the heap probes are attached to? (for processes seeded from /proc) */
 bool tracer__maps_probed_libc(struct tracer *t, uint32_t pid);

@@ -197,8 +197,9 @@ def test_other_libc_probed_when_mapped(qh, tmp_path):
                          opts=("-q", "--heap", "--min-age", "0"))
     (p,) = [p for p in report["processes"] if p["comm"] == "heapdrip"]
     assert p["allocator"] == "glibc", p
-    (l,) = [l for l in report["leaks"]["heap"] if l["pid"] == p["pid"]]
-    assert l["stack"][0]["symbol"] == "drip", l
+    # the drip's site; depending on when the probes land, stdio's buffer may be seen too
+    (l,) = [l for l in report["leaks"]["heap"]
+            if l["pid"] == p["pid"] and l["stack"][0]["symbol"] == "drip"]
     # one block per 10 ms for 2 s, less what ran before the library was probed
     assert 100 <= l["count"] <= 210 and l["bytes"] == 1000 * l["count"], l
 

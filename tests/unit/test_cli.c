@@ -345,10 +345,10 @@ static void test_watch_options(void **state)
 	assert_string_equal(o.watch.driver_patterns[6], "other");
 	assert_int_equal(parse(ARGC(a2), a2, &o), 0);
 	assert_false(o.watch.auto_cleanup);
-	assert_int_equal(o.watch.force_cleanup_timeout_ms, 5000);
+	assert_int_equal(o.watch.force_cleanup_timeout_ms, 10000);
 	assert_int_equal(o.watch.zombie_grace_ms, 5000);
 	assert_int_equal(o.watch.max_resource_lifetime_s, 3600);
-	assert_int_equal(o.watch.memory_threshold_mb, 2048);
+	assert_int_equal(o.watch.memory_threshold_mb, 1024);
 	assert_int_equal(o.watch.max_cleanup_attempts, 3);
 	assert_int_equal(o.watch.n_driver_patterns, 5);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -17,6 +17,8 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "alerts.h"
+#include "config.h"
 #include "log.h"
 #include "procwatch.h"
 #include "proctree.h"
@@ -86,6 +88,7 @@ static int fake_rss(void *ctx, const struct proc *p, uint64_t pages[QH_NR_RSS])
 struct fx {
 	struct proctree *t;
 	struct procwatch *w;
+	struct alerts *a;
 };
 
 static int setup(void **state)
@@ -100,6 +103,9 @@ static int setup(void **state)
 	assert_int_equal(procwatch_opts__add_pattern(&o, "my*drv"), 0);
 	f.t = proctree__new();
 	f.w = procwatch__new(&o, fake_rss, NULL);
+	f.a = alerts__new(&(struct alerts_opts){ .quiet = true });
+	assert_non_null(f.a);
+	procwatch__set_alerts(f.w, f.a);
 	*state = &f;
 	return 0;
 }
@@ -109,6 +115,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	procwatch__free(f->w);
+	alerts__free(f->a);
 	proctree__free(f->t);
 	return 0;
 }
@@ -155,10 +162,14 @@ static void test_instance_membership(void **state)
 		const struct alert *a;
 
 		/* 41 MiB against 30: high (critical from 60); the one-process instance is below */
-		assert_int_equal(procwatch__alerts(f->w, &a), 1);
-		assert_string_equal(a[0].kind, "driver_memory");
-		assert_string_equal(a[0].severity, "high");
-		assert_non_null(strstr(a[0].message, "chromedriver #1"));
+		assert_int_equal(alerts__count(f->a), 1);
+		a = alerts__get(f->a, 0);
+		assert_string_equal(a->kind, "driver_memory");
+		assert_int_equal(a->severity, SEV_HIGH);
+		assert_non_null(strstr(a->message, "chromedriver #1"));
+		/* still over at the next check: the same alert, not a second one */
+		procwatch__check(f->w, f->t, true, &out, &n);
+		assert_int_equal(alerts__count(f->a), 1);
 	}
 
 	/* the driver exits; its tree is not checked before force_cleanup_timeout */
@@ -237,8 +248,41 @@ static void test_report_parts(void **state)
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(root, "leftovers")), 0);
 	assert_non_null(cJSON_GetObjectItem(root, "zombies"));
 	assert_non_null(cJSON_GetObjectItem(root, "orphans"));
-	assert_non_null(cJSON_GetObjectItem(root, "alerts"));
 	cJSON_Delete(root);
+}
+
+static void test_settings_file(void **state)
+{
+	struct procwatch_opts o;
+	struct qh_settings s;
+
+	(void)state;
+	procwatch_opts__defaults(&o);
+	config__defaults(&s);
+	s.auto_cleanup = true;
+	s.force_cleanup_timeout = 3;
+	s.max_resource_lifetime = 60;
+	s.max_cleanup_attempts = 7;
+	s.memory_threshold_mb = 99;
+	snprintf(s.driver_patterns[s.n_driver_patterns++], QH_PATTERN_LEN, "%s", "mydrv*");
+	procwatch_opts__from_settings(&o, &s);
+	assert_true(o.auto_cleanup);
+	assert_int_equal(o.force_cleanup_timeout_ms, 3000);
+	assert_int_equal(o.max_resource_lifetime_s, 60);
+	assert_int_equal(o.max_cleanup_attempts, 7);
+	assert_int_equal(o.memory_threshold_mb, 99);
+	/* the file's defaults are among the built-in names; its own one is added */
+	assert_int_equal(o.n_driver_patterns, 6);
+	assert_string_equal(o.driver_patterns[4], "safaridriver");
+	assert_string_equal(o.driver_patterns[5], "mydrv*");
+	/* the defaults agree with the settings file's */
+	procwatch_opts__defaults(&o);
+	config__defaults(&s);
+	assert_int_equal(o.force_cleanup_timeout_ms, s.force_cleanup_timeout * 1000);
+	assert_int_equal(o.memory_threshold_mb, s.memory_threshold_mb);
+	assert_int_equal(o.max_resource_lifetime_s, s.max_resource_lifetime);
+	assert_int_equal(o.max_cleanup_attempts, s.max_cleanup_attempts);
+	assert_int_equal(o.auto_cleanup, s.auto_cleanup);
 }
 
 static void test_defaults(void **state)
@@ -250,7 +294,7 @@ static void test_defaults(void **state)
 	procwatch_opts__defaults(&o);
 	assert_int_equal(o.n_driver_patterns, 5);
 	assert_string_equal(o.driver_patterns[0], "chromedriver");
-	assert_int_equal(o.force_cleanup_timeout_ms, 5000);
+	assert_int_equal(o.force_cleanup_timeout_ms, 10000);
 	assert_int_equal(o.zombie_grace_ms, 5000);
 	assert_false(o.auto_cleanup);
 	for (i = o.n_driver_patterns; i < QH_MAX_DRIVER_PATTERNS; i++)
@@ -266,6 +310,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timeline_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_parts, setup, teardown),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_settings_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

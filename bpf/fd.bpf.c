@@ -1,0 +1,509 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * File descriptors and sockets: every syscall that creates an fd and every way one goes
+ * away, read at sys_exit (only successful calls count), and TCP state changes.
+ *
+ * Two ways in, sharing every body: one raw tracepoint on sys_exit that dispatches on the
+ * syscall number (the default), or a classic tracepoint per syscall (--fd-probes syscalls).
+ * Programs are named fd_*: the loader picks a variant, or leaves them all out (--no-fds).
+ */
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "fd.bpf.h"
+
+#ifndef F_DUPFD
+#define F_DUPFD 0
+#define F_DUPFD_CLOEXEC 1030
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef TCP_ESTABLISHED
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
+#define TCP_CLOSE_WAIT 8
+#define TCP_LISTEN 10
+#endif
+#ifndef __TARGET_ARCH_x86
+#error "the sys_exit dispatch knows the x86-64 syscall numbers only"
+#endif
+/* x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl) */
+#define __NR_open 2
+#define __NR_close 3
+#define __NR_pipe 22
+#define __NR_dup 32
+#define __NR_dup2 33
+#define __NR_socket 41
+#define __NR_accept 43
+#define __NR_socketpair 53
+#define __NR_fcntl 72
+#define __NR_creat 85
+#define __NR_epoll_create 213
+#define __NR_inotify_init 253
+#define __NR_openat 257
+#define __NR_signalfd 282
+#define __NR_timerfd_create 283
+#define __NR_eventfd 284
+#define __NR_accept4 288
+#define __NR_signalfd4 289
+#define __NR_eventfd2 290
+#define __NR_epoll_create1 291
+#define __NR_dup3 292
+#define __NR_pipe2 293
+#define __NR_inotify_init1 294
+#define __NR_perf_event_open 298
+#define __NR_fanotify_init 300
+#define __NR_open_by_handle_at 304
+#define __NR_memfd_create 319
+#define __NR_userfaultfd 323
+#define __NR_io_uring_setup 425
+#define __NR_pidfd_open 434
+#define __NR_close_range 436
+#define __NR_openat2 437
+#define __NR_pidfd_getfd 438
+
+#define QH_USER64_CS 0x33 /* arch/x86/include/asm/segment.h: __USER_CS */
+
+#ifndef IPPROTO_TCP
+#define IPPROTO_TCP 6
+#endif
+
+/* set by the loader: a user stack per fd opened (else the syscall names the site) */
+const volatile bool cfg_fd_stacks = false;
+
+/* the syscall's arguments, in the saved user registers (intact at sys_exit) */
+static __always_inline struct pt_regs *fd_user_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+static __always_inline void tcp_count(struct qh_proc *p, __u32 state, int d)
+{
+	int i;
+
+	if (state == TCP_ESTABLISHED)
+		i = QH_TCP_ESTABLISHED;
+	else if (state == TCP_CLOSE_WAIT)
+		i = QH_TCP_CLOSE_WAIT;
+	else if (state == TCP_LISTEN)
+		i = QH_TCP_LISTEN;
+	else
+		return;
+	if (d < 0 && !p->tcp[i])
+		return;
+	__sync_fetch_and_add(&p->tcp[i], d);
+	if (i == QH_TCP_CLOSE_WAIT && p->tcp[i] > p->tcp_close_wait_peak)
+		p->tcp_close_wait_peak = p->tcp[i];
+}
+
+/* A TCP socket a traced process got from accept(): its later states are its own. */
+static __always_inline void sock_follow(struct file *f, struct qh_proc *p, __u32 tgid)
+{
+	struct socket *so = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(so, sk);
+	struct qh_sock s = { .tgid = tgid };
+	__u64 key = (__u64)sk;
+
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return;
+	s.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (bpf_map_update_elem(&socks, &key, &s, BPF_NOEXIST)) {
+		if (!bpf_map_lookup_elem(&socks, &key))
+			stat_inc(QH_STAT_SOCKS_FULL);
+		return;
+	}
+	tcp_count(p, s.state, 1);
+}
+
+#define QH_CALLER_SCAN 24 /* words of user stack searched for the caller */
+
+/*
+ * The program code that called the C library's syscall wrapper: the first word on the user
+ * stack that points into the program's text. The wrappers keep no frame pointer, so the
+ * kernel's frame-pointer walk skips exactly that caller; the word sits within the wrapper's
+ * small frame (glibc's open64 keeps 0x78 bytes).
+ */
+static __always_inline __u64 fd_caller(struct pt_regs *regs)
+{
+	struct mm_struct *mm = bpf_get_current_task_btf()->mm;
+	__u64 lo, hi, w[QH_CALLER_SCAN];
+	int i;
+
+	if (!mm)
+		return 0;
+	lo = mm->start_code;
+	hi = mm->end_code;
+	if (bpf_probe_read_user(w, sizeof(w), (void *)regs->sp))
+		return 0;
+	for (i = 0; i < QH_CALLER_SCAN; i++)
+		if (w[i] >= lo && w[i] < hi)
+			return w[i];
+	return 0;
+}
+
+/* --fd-stacks: where the open came from */
+static __always_inline void fd_site(void *ctx, struct pt_regs *regs, struct qh_fd *v)
+{
+	v->stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+	if (v->stack_id < 0)
+		stat_inc(QH_STAT_STACK_LOST);
+	v->caller = fd_caller(regs);
+}
+
+/* @fd is open now in the current process, made by syscall @nr. */
+static __always_inline void fd_new(void *ctx, struct pt_regs *regs, struct qh_proc *p,
+				   __u32 tgid, __u32 fd, __u32 nr, __u32 kind)
+{
+	struct qh_fd_key k = { .tgid = tgid, .fd = fd };
+	struct qh_fd v = { .nr = nr, .kind = kind, .stack_id = -1 };
+	__u32 n;
+
+	v.ts_ns = bpf_ktime_get_boot_ns();
+	if (cfg_fd_stacks)
+		fd_site(ctx, regs, &v);
+	if (bpf_map_update_elem(&fds, &k, &v, BPF_ANY))
+		stat_inc(QH_STAT_FDS_FULL);
+	n = __sync_add_and_fetch(&p->fd_open, 1);
+	if (n > p->fd_peak)
+		p->fd_peak = n;
+	__sync_fetch_and_add(&p->fd_opened, 1);
+	if (fd >= p->fd_limit)
+		p->fd_limit = fd + 1;
+	stat_inc(QH_STAT_FD_EVENTS);
+}
+
+static __always_inline struct qh_proc *traced(__u32 *tgid)
+{
+	*tgid = bpf_get_current_pid_tgid() >> 32;
+	return bpf_map_lookup_elem(&procs, tgid);
+}
+
+/* accept(): a socket that is connected already (no state change of its own to see) */
+#define QH_FD_ACCEPTED QH_FD_NR_KIND
+
+/* One syscall's exit, as either probe variant sees it. */
+struct sc {
+	void *ctx;		/* the program's context (for the stack) */
+	struct pt_regs *regs;	/* the saved user registers: the arguments */
+	long id;		/* syscall number */
+	long ret;
+};
+
+/*
+ * The syscall returned a new fd of @kind; QH_FD_UNKNOWN: look at the file (open of a
+ * directory, a FIFO; dup of anything).
+ */
+static __always_inline int fd_ret(struct sc *c, __u32 kind)
+{
+	struct qh_proc *p;
+	struct file *f;
+	__u32 tgid;
+
+	if (c->ret < 0)
+		return 0;
+	p = traced(&tgid);
+	if (!p)
+		return 0;
+	if (kind == QH_FD_UNKNOWN) {
+		kind = file_kind(fdt_file(task_fdt(bpf_get_current_task_btf()), c->ret));
+	} else if (kind == QH_FD_ACCEPTED) {
+		kind = QH_FD_SOCKET;
+		f = fdt_file(task_fdt(bpf_get_current_task_btf()), c->ret);
+		if (f)
+			sock_follow(f, p, tgid);
+	}
+	fd_new(c->ctx, c->regs, p, tgid, c->ret, c->id, kind);
+	return 0;
+}
+
+/* signalfd(fd, ...) with fd != -1 changes the mask of an existing signalfd */
+static __always_inline int fd_signalfd(struct sc *c)
+{
+	if ((int)c->regs->di != -1)
+		return 0;
+	return fd_ret(c, QH_FD_SIGNALFD);
+}
+
+static __always_inline int fd_fcntl(struct sc *c)
+{
+	__u32 cmd;
+
+	if (c->ret < 0)
+		return 0;
+	cmd = c->regs->si;
+	if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
+		return 0;
+	return fd_ret(c, QH_FD_UNKNOWN);
+}
+
+/* pipe(int fds[2]), pipe2, socketpair(..., int sv[2]): two fds written to user memory */
+static __always_inline int fd_pair(struct sc *c, __u64 uptr, __u32 kind)
+{
+	struct qh_proc *p;
+	int pair[2];
+	__u32 tgid;
+
+	if (c->ret != 0)
+		return 0;
+	p = traced(&tgid);
+	if (!p || bpf_probe_read_user(pair, sizeof(pair), (void *)uptr))
+		return 0;
+	fd_new(c->ctx, c->regs, p, tgid, pair[0], c->id, kind);
+	fd_new(c->ctx, c->regs, p, tgid, pair[1], c->id, kind);
+	return 0;
+}
+
+static __always_inline int fd_close(struct sc *c)
+{
+	struct qh_fd_key k;
+	struct qh_proc *p;
+
+	if (c->ret != 0)
+		return 0;
+	p = traced(&k.tgid);
+	if (!p)
+		return 0;
+	k.fd = c->regs->di;
+	bpf_map_delete_elem(&fds, &k);
+	if (p->fd_open)
+		__sync_fetch_and_add(&p->fd_open, -1);
+	__sync_fetch_and_add(&p->fd_closed, 1);
+	stat_inc(QH_STAT_FD_EVENTS);
+	return 0;
+}
+
+static __always_inline int fd_close_range(struct sc *c)
+{
+	__u32 tgid, first, last;
+	struct qh_proc *p;
+
+	if (c->ret != 0 || (c->regs->dx & CLOSE_RANGE_CLOEXEC))
+		return 0;
+	p = traced(&tgid);
+	if (!p)
+		return 0;
+	first = c->regs->di;
+	last = c->regs->si;
+	fd_resync(bpf_get_current_task_btf(), p, tgid, first, last == ~0U ? last : last + 1);
+	stat_inc(QH_STAT_FD_EVENTS);
+	return 0;
+}
+
+/*
+ * dup2/dup3 onto an fd that was open closes it first: the count comes from the table, and
+ * the new record replaces the old one.
+ */
+static __always_inline int fd_dup_onto(struct sc *c)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct qh_fd v = { .stack_id = -1 };
+	struct qh_fd_key k;
+	struct qh_proc *p;
+	__u32 before, n;
+
+	if (c->ret < 0)
+		return 0;
+	p = traced(&k.tgid);
+	if (!p)
+		return 0;
+	/* dup2(fd, fd) is a no-op that returns fd */
+	if (c->regs->di == (__u64)c->ret)
+		return 0;
+	k.fd = c->ret;
+	v.ts_ns = bpf_ktime_get_boot_ns();
+	v.nr = c->id;
+	v.kind = file_kind(fdt_file(task_fdt(task), k.fd));
+	if (cfg_fd_stacks)
+		fd_site(c->ctx, c->regs, &v);
+	if (bpf_map_update_elem(&fds, &k, &v, BPF_ANY))
+		stat_inc(QH_STAT_FDS_FULL);
+	before = p->fd_open;
+	n = fdt_count(task_fdt(task));
+	p->fd_open = n;
+	if (n > p->fd_peak)
+		p->fd_peak = n;
+	__sync_fetch_and_add(&p->fd_opened, 1);
+	/* one more open and the same count: the target was open, and is closed */
+	if (n <= before)
+		__sync_fetch_and_add(&p->fd_closed, before + 1 - n);
+	if (k.fd >= p->fd_limit)
+		p->fd_limit = k.fd + 1;
+	stat_inc(QH_STAT_FD_EVENTS);
+	return 0;
+}
+
+/*
+ * Variant 1 (the default): one raw tracepoint on every syscall's exit, which dispatches on
+ * the syscall number. One link: detached in one RCU grace period at exit; every syscall of
+ * the machine runs this switch, the fd syscalls of untraced processes one hash lookup more.
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(fd_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct sc c = { .ctx = ctx, .regs = regs, .id = regs->orig_ax, .ret = ret };
+
+	/* a 32-bit process numbers its syscalls otherwise (syscall tracepoints skip them too) */
+	if (regs->cs != QH_USER64_CS)
+		return 0;
+	switch (c.id) {
+	case __NR_open:
+	case __NR_openat:
+	case __NR_openat2:
+	case __NR_creat:
+	case __NR_open_by_handle_at:
+	case __NR_dup:
+	case __NR_pidfd_getfd:
+		return fd_ret(&c, QH_FD_UNKNOWN);
+	case __NR_socket:
+		return fd_ret(&c, QH_FD_SOCKET);
+	case __NR_accept:
+	case __NR_accept4:
+		return fd_ret(&c, QH_FD_ACCEPTED);
+	case __NR_eventfd:
+	case __NR_eventfd2:
+		return fd_ret(&c, QH_FD_EVENTFD);
+	case __NR_epoll_create:
+	case __NR_epoll_create1:
+		return fd_ret(&c, QH_FD_EPOLL);
+	case __NR_timerfd_create:
+		return fd_ret(&c, QH_FD_TIMERFD);
+	case __NR_inotify_init:
+	case __NR_inotify_init1:
+		return fd_ret(&c, QH_FD_INOTIFY);
+	case __NR_memfd_create:
+		return fd_ret(&c, QH_FD_MEMFD);
+	case __NR_pidfd_open:
+		return fd_ret(&c, QH_FD_PIDFD);
+	case __NR_fanotify_init:
+	case __NR_userfaultfd:
+	case __NR_perf_event_open:
+	case __NR_io_uring_setup:
+		return fd_ret(&c, QH_FD_ANON);
+	case __NR_signalfd:
+	case __NR_signalfd4:
+		return fd_signalfd(&c);
+	case __NR_fcntl:
+		return fd_fcntl(&c);
+	case __NR_pipe:
+	case __NR_pipe2:
+		return fd_pair(&c, regs->di, QH_FD_PIPE);
+	case __NR_socketpair:
+		return fd_pair(&c, regs->r10, QH_FD_SOCKET);
+	case __NR_close:
+		return fd_close(&c);
+	case __NR_close_range:
+		return fd_close_range(&c);
+	case __NR_dup2:
+	case __NR_dup3:
+		return fd_dup_onto(&c);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Variant 2 (--fd-probes syscalls): a classic tracepoint per syscall. A syscall nobody
+ * probes costs nothing more, but each of these links takes an RCU grace period to detach,
+ * one after the other (the kernel holds event_mutex across it): about 1 s at exit.
+ */
+static __always_inline struct sc sc_of(struct trace_event_raw_sys_exit *ctx)
+{
+	struct sc c = { .ctx = ctx, .regs = fd_user_regs(), .id = ctx->id, .ret = ctx->ret };
+
+	return c;
+}
+
+#define FD_TP(name, call)                                                \
+	SEC("tp/syscalls/sys_exit_" #name)                              \
+	int fd_tp_##name(struct trace_event_raw_sys_exit *ctx)          \
+	{                                                                \
+		struct sc c = sc_of(ctx);                                \
+									 \
+		return call;                                             \
+	}
+
+FD_TP(open, fd_ret(&c, QH_FD_UNKNOWN))
+FD_TP(openat, fd_ret(&c, QH_FD_UNKNOWN))
+FD_TP(openat2, fd_ret(&c, QH_FD_UNKNOWN))
+FD_TP(creat, fd_ret(&c, QH_FD_UNKNOWN))
+FD_TP(open_by_handle_at, fd_ret(&c, QH_FD_UNKNOWN))
+FD_TP(dup, fd_ret(&c, QH_FD_UNKNOWN))
+FD_TP(pidfd_getfd, fd_ret(&c, QH_FD_UNKNOWN))
+FD_TP(socket, fd_ret(&c, QH_FD_SOCKET))
+FD_TP(accept, fd_ret(&c, QH_FD_ACCEPTED))
+FD_TP(accept4, fd_ret(&c, QH_FD_ACCEPTED))
+FD_TP(eventfd, fd_ret(&c, QH_FD_EVENTFD))
+FD_TP(eventfd2, fd_ret(&c, QH_FD_EVENTFD))
+FD_TP(epoll_create, fd_ret(&c, QH_FD_EPOLL))
+FD_TP(epoll_create1, fd_ret(&c, QH_FD_EPOLL))
+FD_TP(timerfd_create, fd_ret(&c, QH_FD_TIMERFD))
+FD_TP(inotify_init, fd_ret(&c, QH_FD_INOTIFY))
+FD_TP(inotify_init1, fd_ret(&c, QH_FD_INOTIFY))
+FD_TP(fanotify_init, fd_ret(&c, QH_FD_ANON))
+FD_TP(memfd_create, fd_ret(&c, QH_FD_MEMFD))
+FD_TP(pidfd_open, fd_ret(&c, QH_FD_PIDFD))
+FD_TP(userfaultfd, fd_ret(&c, QH_FD_ANON))
+FD_TP(perf_event_open, fd_ret(&c, QH_FD_ANON))
+FD_TP(io_uring_setup, fd_ret(&c, QH_FD_ANON))
+FD_TP(signalfd, fd_signalfd(&c))
+FD_TP(signalfd4, fd_signalfd(&c))
+FD_TP(fcntl, fd_fcntl(&c))
+FD_TP(pipe, fd_pair(&c, c.regs->di, QH_FD_PIPE))
+FD_TP(pipe2, fd_pair(&c, c.regs->di, QH_FD_PIPE))
+FD_TP(socketpair, fd_pair(&c, c.regs->r10, QH_FD_SOCKET))
+FD_TP(close, fd_close(&c))
+FD_TP(close_range, fd_close_range(&c))
+FD_TP(dup2, fd_dup_onto(&c))
+FD_TP(dup3, fd_dup_onto(&c))
+
+/*
+ * TCP state of the sockets traced processes own. A socket is followed from connect() or
+ * listen() (its first move away from CLOSE, made in the owner's context) or from accept();
+ * its record goes when it reaches CLOSE.
+ */
+static __always_inline int handle_set_state(struct sock *sk, int oldstate, int newstate)
+{
+	__u64 key = (__u64)sk;
+	struct qh_sock *s, init = {};
+	struct qh_proc *p;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	s = bpf_map_lookup_elem(&socks, &key);
+	if (!s) {
+		/* only connect() and listen() make these moves: the current task owns it */
+		if (oldstate != TCP_CLOSE || (newstate != TCP_SYN_SENT && newstate != TCP_LISTEN))
+			return 0;
+		p = traced(&init.tgid);
+		if (!p)
+			return 0;
+		init.state = newstate;
+		if (bpf_map_update_elem(&socks, &key, &init, BPF_NOEXIST)) {
+			stat_inc(QH_STAT_SOCKS_FULL);
+			return 0;
+		}
+		tcp_count(p, newstate, 1);
+		return 0;
+	}
+	p = bpf_map_lookup_elem(&procs, &s->tgid);
+	if (p) {
+		tcp_count(p, s->state, -1);
+		if (newstate != TCP_CLOSE)
+			tcp_count(p, newstate, 1);
+	}
+	if (newstate == TCP_CLOSE)
+		bpf_map_delete_elem(&socks, &key);
+	else
+		s->state = newstate;
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(fd_sock_state, const struct sock *sk, int oldstate, int newstate)
+{
+	return handle_set_state((struct sock *)sk, oldstate, newstate);
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""What following fds and memory syscalls costs: a figure to read, not a test.
+
+Usage (as root, after `make`):
+    /usr/bin/python3 tests/bench/fdbench.py [-r ROUNDS] [-n ITERATIONS] [--qhtrace PATH]
+
+Workload: fdloop OP (tests/bench/fdloop.c), a tight loop of one syscall pattern that prints
+the best ns per iteration of 5 rounds: open+close of /dev/null, dup+close, socket+close,
+mmap+munmap of one page, getppid (a syscall qhtrace does not probe).
+
+Configurations, interleaved round by round so that a noisy neighbour hits all alike:
+  untraced     fdloop alone
+  bystander    fdloop untraced while `qhtrace attach` traces another process: what every
+               other process of the machine pays
+  traced       `qhtrace attach -q -- fdloop OP`
+each of the last two with the fd syscalls probed both ways: the sys_exit dispatch (default)
+and a tracepoint per syscall (--fd-probes syscalls); and `--no-fds` traced (memory only).
+Prints the median of each, the overhead per pair (traced - untraced) and the ratios.
+"""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+OPS = ["open", "dup", "socket", "mmap", "getppid"]
+GOALS_NS = {"open": 300, "mmap": 250}  # overhead per pair, traced
+GOAL_BYSTANDER = 1.05
+
+
+def run_loop(argv):
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True, timeout=300)
+    m = re.search(r"fdloop \w+: ([0-9.]+) ns", p.stderr)
+    if not m:
+        sys.exit(f"fdbench: {argv} printed no figure:\n{p.stderr}")
+    return float(m.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-r", "--rounds", type=int, default=5)
+    ap.add_argument("-n", "--iterations", type=int, default=100000)
+    ap.add_argument("--qhtrace", default=os.environ.get("QHTRACE",
+                                                        REPO / ".output/qhtrace"))
+    ap.add_argument("--fdloop", default=REPO / ".output/bench/fdloop")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("fdbench: run as root")
+    qh, loop = str(a.qhtrace), str(a.fdloop)
+    variants = {"dispatch": [], "syscalls": ["--fd-probes", "syscalls"]}
+    res = {}
+    for r in range(a.rounds):
+        for op in OPS:
+            argv = [loop, op, str(a.iterations)]
+            res.setdefault(("untraced", op), []).append(run_loop(argv))
+            res.setdefault(("no-fds", op), []).append(
+                run_loop([qh, "attach", "-q", "--no-fds", "--", *argv]))
+            for v, opts in variants.items():
+                res.setdefault((f"traced {v}", op), []).append(
+                    run_loop([qh, "attach", "-q", *opts, "--", *argv]))
+                # another traced process keeps every probe attached meanwhile
+                other = subprocess.Popen([qh, "attach", "-q", *opts, "--", "sleep", "600"],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+                try:
+                    time.sleep(0.5)  # probes attached
+                    res.setdefault((f"bystander {v}", op), []).append(run_loop(argv))
+                finally:
+                    other.terminate()
+                    other.wait(timeout=30)
+        print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
+    med = {k: statistics.median(v) for k, v in res.items()}
+    names = {"open": "open+close", "dup": "dup+close", "socket": "socket+close",
+             "mmap": "mmap+munmap", "getppid": "getppid"}
+    print(f"fdbench: {a.rounds} rounds x {a.iterations} iterations, medians, ns per pair")
+    for v in variants:
+        print(f"\nfd probes: {v}")
+        print(f"{'pattern':<16}{'untraced':>10}{'traced':>10}{'overhead':>10}{'ratio':>8}"
+              f"{'bystander':>11}{'ratio':>8}")
+        for op in OPS:
+            u, t = med[("untraced", op)], med[(f"traced {v}", op)]
+            b = med[(f"bystander {v}", op)]
+            goal = f"  (goal: overhead <= {GOALS_NS[op]} ns)" if op in GOALS_NS else ""
+            print(f"{names[op]:<16}{u:>10.1f}{t:>10.1f}{t - u:>+10.1f}{t / u:>7.2f}x"
+                  f"{b:>11.1f}{b / u:>7.3f}x{goal}")
+    print("\n--no-fds (memory probes only), traced:")
+    for op in OPS:
+        u, t = med[("untraced", op)], med[("no-fds", op)]
+        print(f"{names[op]:<16}{u:>10.1f}{t:>10.1f}{t - u:>+10.1f}{t / u:>7.2f}x")
+    print(f"\nbystander: an untraced process's pattern while qhtrace traces another "
+          f"(goal <= {GOAL_BYSTANDER:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

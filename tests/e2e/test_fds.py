@@ -1,0 +1,203 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""End-to-end: fds, sockets and threads of traced processes, counted exactly.
+
+Each fdleak scenario leaves a child that outlives the command: what it holds at the end of
+`qhtrace attach` is reported. Run: /usr/bin/python3 -m pytest tests/e2e/test_fds.py
+"""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+TIMEOUT = 60
+
+
+def survivor_report(qh, tmp_path, args, opts=("-q",)):
+    """Run `qhtrace attach -- fdleak ARGS`; (report, the survivor's process entry)."""
+    out = tmp_path / "report.json"
+    # the survivor keeps its stdout: a file, not a pipe a reader would wait on
+    with open(tmp_path / "stdout", "w") as so, open(tmp_path / "stderr", "w") as se:
+        p = subprocess.Popen(qh.attach_argv([qh.fx("fdleak"), *args], out, opts),
+                             stdin=subprocess.DEVNULL, stdout=so, stderr=se,
+                             start_new_session=True)
+        try:
+            rc = p.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            pytest.fail("qhtrace attach did not finish")
+    pid = int((tmp_path / "stdout").read_text().split()[0])
+    qh.adopt(pid)
+    err = (tmp_path / "stderr").read_text()
+    assert rc == 0, err
+    report = qh.load_report(out)
+    assert report is not None, err
+    (proc,) = [p for p in report["processes"] if p["pid"] == pid]
+    assert proc["state"] == "running", proc
+    assert report["events"]["lost"] == 0, report["events"]
+    return report, proc
+
+
+def leaks_of(report, pid, key="fds"):
+    return [l for l in report["leaks"][key] if l["pid"] == pid]
+
+
+@pytest.mark.parametrize("probes", ["dispatch", "syscalls"])
+def test_files_of_one_path(qh, tmp_path, probes):
+    """A survivor holding 7 fds of one path: one finding, count 7, opened by openat; the same
+    through the sys_exit dispatch and through a tracepoint per syscall."""
+    report, p = survivor_report(qh, tmp_path, ["files", "7", "/etc/hostname"],
+                                opts=("-q", "--fd-probes", probes))
+    (l,) = leaks_of(report, p["pid"])
+    assert (l["kind"], l["target"], l["count"], l["reason"], l["site"]) == \
+        ("file", "/etc/hostname", 7, "open_at_end", "openat"), l
+    fds = p["fds"]
+    # stdin, stdout, stderr inherited (not seen opened) and the 7
+    assert fds["open_at_end"] == 10 and fds["not_seen_opened"] == 3, fds
+    assert fds["by_kind"] == {"file": 10}, fds
+    assert leaks_of(report, p["pid"], "sockets") == []
+
+
+def test_pipes(qh, tmp_path):
+    """5 pipes: 10 fds of kind pipe."""
+    report, p = survivor_report(qh, tmp_path, ["pipes", "5"])
+    (l,) = leaks_of(report, p["pid"])
+    assert (l["kind"], l["count"], l["site"]) == ("pipe", 10, "pipe2"), l
+    assert p["fds"]["by_kind"]["pipe"] == 10, p["fds"]
+
+
+def test_tcp_close_wait_and_listener(qh, tmp_path):
+    """4 accepted connections whose peers closed sit in CLOSE_WAIT, and the listener is left
+    open: both are socket findings; the TCP states were followed by inet_sock_set_state."""
+    report, p = survivor_report(qh, tmp_path, ["tcp", "4"])
+    socks = {l["state"]: l for l in leaks_of(report, p["pid"], "sockets")}
+    assert set(socks) == {"CLOSE_WAIT", "LISTEN"}, socks
+    cw, ls = socks["CLOSE_WAIT"], socks["LISTEN"]
+    assert cw["count"] == 4 and cw["site"] == "accept", cw
+    port = ls["target"].rsplit(":", 1)[1]
+    assert cw["target"] == f"tcp 127.0.0.1:{port} <- *", cw
+    assert ls["count"] == 1 and ls["target"].startswith("tcp listen 127.0.0.1:"), ls
+    tcp = p["fds"]["tcp"]
+    assert tcp == {"established": 0, "close_wait": 4, "listen": 1, "close_wait_peak": 4}, tcp
+    assert p["fds"]["by_kind"]["socket"] == 5, p["fds"]
+    assert leaks_of(report, p["pid"]) == []
+
+
+def test_scm_rights_received(qh, tmp_path):
+    """6 fds received over SCM_RIGHTS: no syscall the fd probes see made them, /proc does:
+    they are reconciled (not seen opened), not flagged as the receiver's leak."""
+    report, p = survivor_report(qh, tmp_path, ["scm", "6"])
+    assert p["fds"]["open_at_end"] == 9 and p["fds"]["not_seen_opened"] == 9, p["fds"]
+    assert leaks_of(report, p["pid"]) == []
+
+
+@pytest.mark.parametrize("how", ["closerange", "cloexec"])
+def test_bulk_closes_are_not_leaks(qh, tmp_path, how):
+    """8 files closed by close_range(), or by exec with O_CLOEXEC: nothing left, and each
+    close counted."""
+    report, p = survivor_report(qh, tmp_path, [how, "8"])
+    assert leaks_of(report, p["pid"]) == []
+    fds = p["fds"]
+    assert fds["open_at_end"] == 3 and fds["by_kind"] == {"file": 3}, fds
+    assert fds["closed"] >= 8 and fds["opened"] >= 8, fds
+
+
+def test_dup2_over_an_open_fd(qh, tmp_path):
+    """dup2(a, b) with b open: b's file is closed, a's is held twice."""
+    report, p = survivor_report(qh, tmp_path, ["dup2", "/etc/hostname", "/etc/passwd"])
+    (l,) = leaks_of(report, p["pid"])
+    assert (l["target"], l["count"]) == ("/etc/hostname", 2), l
+    assert p["fds"]["open_at_end"] == 5, p["fds"]
+
+
+def test_thread_pool(qh, tmp_path):
+    """8 threads started, 6 joined: 9 at the peak (with main), 3 alive at the end."""
+    report, p = survivor_report(qh, tmp_path, ["threads"])
+    assert (p["threads_peak"], p["threads"]) == (9, 3), p
+
+
+def test_growth_over_checks(qh, tmp_path):
+    """One more fd of /dev/null every 50 ms for 3.5 s, checked every second: a growing group,
+    flagged while the process ran, though the kernel closed them all at its exit."""
+    rc, report, err = qh.run_attach([qh.fx("fdleak"), "drip", "70", "50"],
+                                    tmp_path / "r.json", opts=("-q", "--check-interval", "1"))
+    assert rc == 0, err
+    (p,) = report["processes"]
+    (l,) = leaks_of(report, p["pid"])
+    assert (l["kind"], l["target"], l["reason"]) == ("file", "/dev/null", "growing"), l
+    # checks at about 1, 2, 3 s see ~20, ~40, ~60 of the 70 (one check may be late)
+    assert l["growing_checks"] >= 2 and 30 <= l["count"] - l["baseline"] <= 70, l
+    assert 10 <= l["growth_per_s"] <= 25, l
+    fds = p["fds"]
+    assert fds["closed_by_exit"] and fds["open_at_end"] == 73, fds
+
+
+def test_no_fds_option(qh, tmp_path):
+    """--no-fds: the fd probes are not loaded; the report says unknown, not zero."""
+    rc, report, err = qh.run_attach([qh.fx("fdleak"), "drip", "3", "1"], tmp_path / "r.json",
+                                    opts=("-q", "--no-fds"))
+    assert rc == 0, err
+    (p,) = report["processes"]
+    assert p["fds"] is None and "fds" not in report.get("leaks", {}), report
+
+
+def test_fds_command(qh, tmp_path):
+    """qhtrace fds -p PID: its table now on stdout, and what it opened while watched."""
+    drip = qh.popen([qh.fx("fdleak"), "drip", "40", "50"])
+    out = tmp_path / "fds.json"
+    rc, stdout, err = qh.run([qh.qhtrace, "fds", "-p", str(drip.pid), "--duration", "1",
+                              "-o", str(out)])
+    assert rc == 0, err
+    assert "/dev/null" in stdout and stdout.splitlines()[0].split()[:2] == ["FD", "KIND"]
+    report = qh.load_report(out)
+    assert report["run"]["mode"] == "fds"
+    (l,) = leaks_of(report, drip.pid)
+    # about 20 opened in the second watched; those from before are not its findings
+    assert l["reason"] == "open_at_end" and 10 <= l["count"] <= 25, l
+    (p,) = [p for p in report["processes"] if p["pid"] == drip.pid]
+    assert p["fds"]["not_seen_opened"] >= 3, p["fds"]
+
+
+def test_fds_command_bad_pid(qh):
+    rc, _, err = qh.run([qh.qhtrace, "fds", "-p", "999999999"])
+    assert rc == 2 and "pid" in err, err
+
+
+def source_line(text):
+    """The line number of the one line of the fdleak source that contains text."""
+    src = (Path(__file__).resolve().parents[1] / "fixtures" / "fdleak.c").read_text()
+    (n,) = [i + 1 for i, line in enumerate(src.splitlines()) if text in line]
+    return n
+
+
+@pytest.mark.parametrize("args,syscall,func,text", [
+    (["files", "3", "/etc/hostname"], "openat", "files", "if (open(path, O_RDONLY) < 0)"),
+    (["pipes", "2"], "pipe2", "main", "if (pipe(p))"),
+])
+def test_fd_stacks_name_the_opener(qh, tmp_path, args, syscall, func, text):
+    """--fd-stacks: the finding names the function and line that called the C library's
+    wrapper (open64 keeps a frame of its own and no frame pointer; pipe keeps none)."""
+    report, p = survivor_report(qh, tmp_path, args, opts=("-q", "--fd-stacks"))
+    (l,) = leaks_of(report, p["pid"])
+    assert l["site"] == f"{syscall} in {func} (fdleak.c:{source_line(text)})", l
+
+
+def test_gate_on_fds(qh, tmp_path):
+    """--fail-on fds: a survivor holding fds it opened fails the run with the gate's code (3)
+    though the command passed; JUnit carries the finding."""
+    import xml.etree.ElementTree as ET
+    junit = tmp_path / "j.xml"
+    out = tmp_path / "report.json"
+    with open(tmp_path / "stdout", "w") as so, open(tmp_path / "stderr", "w") as se:
+        rc = subprocess.run(qh.attach_argv([qh.fx("fdleak"), "files", "4", "/etc/hostname"],
+                                           out, ("-q", "--fail-on", "fds", "--junit",
+                                                 str(junit))),
+                            stdin=subprocess.DEVNULL, stdout=so, stderr=se,
+                            timeout=TIMEOUT).returncode
+    qh.adopt(int((tmp_path / "stdout").read_text().split()[0]))
+    assert rc == 3, (tmp_path / "stderr").read_text()
+    report = qh.load_report(out)
+    assert report["verdict"]["pass"] is False, report["verdict"]
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    failure = cases["fds"].find("failure")
+    assert failure is not None and "/etc/hostname" in failure.text, ET.tostring(cases["fds"])

@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The settings file: every key accepted with its right type, refused with every wrong one,
+ * range checks, unknown keys, the defaults printed and read back, and the command line
+ * overriding the file.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "config.h"
+#include "gate.h"
+
+#define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])) - 1)
+
+static char why[512];
+
+static int parse(const char *text, struct qh_settings *s)
+{
+	why[0] = '\0';
+	return config__parse(text, s, why, sizeof(why));
+}
+
+/* the defaults as config__print writes them, parsed */
+static cJSON *defaults_json(void)
+{
+	struct qh_settings s;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cJSON *o;
+
+	config__defaults(&s);
+	config__print(f, &s);
+	fclose(f);
+	o = cJSON_Parse(buf);
+	free(buf);
+	assert_non_null(o);
+	return o;
+}
+
+static void test_defaults_round_trip(void **state)
+{
+	struct qh_settings d, s;
+	cJSON *o = defaults_json();
+	char *text = cJSON_Print(o);
+
+	(void)state;
+	config__defaults(&d);
+	memset(&s, 0xa5, sizeof(s));
+	config__defaults(&s);
+	/* every group, and the keys the issue names */
+	assert_int_equal(cJSON_GetArraySize(o), 5);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "profiler")), 5);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "data")), 4);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "cleanup")), 5);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "webdriver")), 3);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "alert_thresholds")), 3);
+	assert_int_equal(parse(text, &s), 0);
+	assert_memory_equal(&s, &d, sizeof(s));
+	free(text);
+	cJSON_Delete(o);
+}
+
+static void test_every_key(void **state)
+{
+	struct qh_settings s;
+	char text[512];
+
+	(void)state;
+	config__defaults(&s);
+	assert_int_equal(
+		parse("{\"profiler\": {\"leak_check_interval\": 0, \"leak_threshold_mb\": 64,"
+		      " \"enable_leak_detection\": true, \"monitoring_interval\": 2,"
+		      " \"max_snapshots\": 7},"
+		      " \"data\": {\"max_memory_mb\": 64, \"chunk_size\": 5000,"
+		      " \"compression_type\": \"gzip\", \"compression_level\": 1},"
+		      " \"cleanup\": {\"auto_cleanup\": true, \"cleanup_interval\": 9,"
+		      " \"max_resource_lifetime\": 600, \"max_cleanup_attempts\": 4,"
+		      " \"force_cleanup_timeout\": 3},"
+		      " \"webdriver\": {\"memory_threshold_mb\": 2048,"
+		      " \"driver_patterns\": [\"chromedriver\"],"
+		      " \"browser_patterns\": [\"chrome\", \"headless_shell\"]},"
+		      " \"alert_thresholds\": {\"memory_usage_percent\": 75.5,"
+		      " \"memory_leak_mb\": 5, \"resource_leak_count\": 20}}",
+		      &s),
+		0);
+	assert_int_equal(s.leak_check_interval, 0);
+	assert_int_equal(s.leak_threshold_mb, 64);
+	assert_true(s.enable_leak_detection);
+	assert_int_equal(s.monitoring_interval, 2);
+	assert_int_equal(s.max_snapshots, 7);
+	assert_int_equal(s.max_memory_mb, 64);
+	assert_int_equal(s.chunk_size, 5000);
+	assert_int_equal(s.compression_type, QH_COMPRESS_GZIP);
+	assert_int_equal(s.compression_level, 1);
+	assert_true(s.auto_cleanup);
+	assert_int_equal(s.cleanup_interval, 9);
+	assert_int_equal(s.max_resource_lifetime, 600);
+	assert_int_equal(s.max_cleanup_attempts, 4);
+	assert_int_equal(s.force_cleanup_timeout, 3);
+	assert_int_equal(s.memory_threshold_mb, 2048);
+	assert_int_equal(s.n_driver_patterns, 1);
+	assert_string_equal(s.driver_patterns[0], "chromedriver");
+	assert_int_equal(s.n_browser_patterns, 2);
+	assert_string_equal(s.browser_patterns[1], "headless_shell");
+	assert_true(s.memory_usage_percent == 75.5);
+	assert_int_equal(s.memory_leak_mb, 5);
+	assert_int_equal(s.resource_leak_count, 20);
+	/* a partial file changes only what it names */
+	snprintf(text, sizeof(text), "{\"data\": {\"compression_type\": \"none\"}}");
+	assert_int_equal(parse(text, &s), 0);
+	assert_int_equal(s.compression_type, QH_COMPRESS_NONE);
+	assert_int_equal(s.chunk_size, 5000);
+	assert_int_equal(parse("{}", &s), 0);
+}
+
+/* Every key with every JSON type but its own: refused, naming the key, settings unchanged. */
+static void test_every_wrong_type(void **state)
+{
+	static const char *const values[] = { "\"text\"", "12", "1.5", "true", "[1]", "{}", "null",
+					      "[\"a\", 3]" };
+	cJSON *d = defaults_json(), *g, *k;
+	struct qh_settings s, before;
+	int checked = 0;
+	size_t i;
+
+	(void)state;
+	config__defaults(&s);
+	before = s;
+	cJSON_ArrayForEach(g, d) {
+		cJSON_ArrayForEach(k, g) {
+			for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+				char text[256], name[128];
+				bool same;
+
+				/* the right type for this key is no error */
+				if (cJSON_IsNumber(k))
+					same = !strcmp(values[i], "12") ||
+					       (!strcmp(values[i], "1.5") &&
+						!strcmp(k->string, "memory_usage_percent"));
+				else if (cJSON_IsBool(k))
+					same = !strcmp(values[i], "true");
+				else
+					/* no compression type; patterns: strings only */
+					same = false;
+				if (same)
+					continue;
+				snprintf(text, sizeof(text), "{\"%s\": {\"%s\": %s}}", g->string,
+					 k->string, values[i]);
+				assert_int_not_equal(parse(text, &s), 0);
+				snprintf(name, sizeof(name), "%s.%s", g->string, k->string);
+				if (!strstr(why, name))
+					fail_msg("%s: '%s' does not name %s", text, why, name);
+				assert_null(strchr(why, '\n'));
+				assert_memory_equal(&s, &before, sizeof(s));
+				checked++;
+			}
+		}
+	}
+	assert_true(checked >= 20 * 6);
+	cJSON_Delete(d);
+	/* the message says what is allowed */
+	assert_int_equal(parse("{\"profiler\": {\"leak_threshold_mb\": \"big\"}}", &s), -EINVAL);
+	assert_string_equal(why, "profiler.leak_threshold_mb must be an integer in 1..1048576, "
+				 "not a string");
+	assert_int_equal(parse("{\"profiler\": {\"enable_leak_detection\": 1}}", &s), -EINVAL);
+	assert_string_equal(why, "profiler.enable_leak_detection must be true or false, not a "
+				 "number");
+}
+
+static void test_ranges(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *msg;
+	} bad[] = {
+		{ "{\"profiler\": {\"leak_threshold_mb\": 0}}",
+		  "profiler.leak_threshold_mb: 0 is out of range: an integer in 1..1048576" },
+		{ "{\"profiler\": {\"leak_threshold_mb\": 1048577}}", NULL },
+		{ "{\"profiler\": {\"leak_check_interval\": -1}}", NULL },
+		{ "{\"profiler\": {\"leak_check_interval\": 86401}}", NULL },
+		{ "{\"profiler\": {\"monitoring_interval\": 0}}", NULL },
+		{ "{\"profiler\": {\"max_snapshots\": 0}}", NULL },
+		{ "{\"data\": {\"chunk_size\": 0}}", NULL },
+		{ "{\"data\": {\"chunk_size\": 1000001}}", NULL },
+		{ "{\"data\": {\"compression_level\": 0}}", NULL },
+		{ "{\"data\": {\"compression_level\": 10}}",
+		  "data.compression_level: 10 is out of range: an integer in 1..9" },
+		{ "{\"data\": {\"compression_type\": \"zstd\"}}",
+		  "data.compression_type: \"zstd\" is not allowed: \"auto\", \"gzip\" or "
+		  "\"none\"" },
+		{ "{\"data\": {\"max_memory_mb\": 15}}", NULL },
+		{ "{\"cleanup\": {\"max_cleanup_attempts\": 101}}", NULL },
+		{ "{\"cleanup\": {\"force_cleanup_timeout\": 0}}", NULL },
+		{ "{\"cleanup\": {\"cleanup_interval\": 1e12}}", NULL },
+		{ "{\"cleanup\": {\"max_resource_lifetime\": 0}}", NULL },
+		{ "{\"webdriver\": {\"memory_threshold_mb\": 0}}", NULL },
+		{ "{\"webdriver\": {\"driver_patterns\": [\"\"]}}",
+		  "webdriver.driver_patterns: item 0 is not allowed: an array of at most 16 "
+		  "non-empty strings of under 128 bytes" },
+		{ "{\"webdriver\": {\"browser_patterns\": "
+		  "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\","
+		  "\"h\",\"i\",\"j\",\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\"]}}",
+		  NULL },
+		{ "{\"alert_thresholds\": {\"memory_usage_percent\": 0.5}}",
+		  "alert_thresholds.memory_usage_percent: 0.5 is out of range: a number in "
+		  "1..100" },
+		{ "{\"alert_thresholds\": {\"memory_usage_percent\": 100.5}}", NULL },
+		{ "{\"alert_thresholds\": {\"memory_leak_mb\": 0}}", NULL },
+		{ "{\"alert_thresholds\": {\"resource_leak_count\": 0}}", NULL },
+	};
+	struct qh_settings s, before;
+	size_t i;
+
+	(void)state;
+	config__defaults(&s);
+	before = s;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (!parse(bad[i].text, &s))
+			fail_msg("accepted: %s", bad[i].text);
+		if (bad[i].msg)
+			assert_string_equal(why, bad[i].msg);
+		assert_memory_equal(&s, &before, sizeof(s));
+	}
+	/* the edges themselves are fine */
+	assert_int_equal(
+		parse("{\"profiler\": {\"leak_threshold_mb\": 1048576}, \"data\": "
+		      "{\"compression_level\": 9, \"chunk_size\": 1}, \"alert_thresholds\": "
+		      "{\"memory_usage_percent\": 100}}",
+		      &s),
+		0);
+}
+
+static void test_unknown_keys_and_syntax(void **state)
+{
+	struct qh_settings s;
+
+	(void)state;
+	config__defaults(&s);
+	assert_int_equal(parse("{\"profilr\": {}}", &s), -EINVAL);
+	assert_string_equal(why, "unknown key 'profilr' (allowed: profiler, data, cleanup, "
+				 "webdriver, alert_thresholds)");
+	assert_int_equal(parse("{\"data\": {\"chunksize\": 5}}", &s), -EINVAL);
+	assert_string_equal(why, "unknown key 'data.chunksize' (allowed: max_memory_mb, "
+				 "chunk_size, compression_type, compression_level)");
+	assert_int_equal(parse("{\"data\": 5}", &s), -EINVAL);
+	assert_string_equal(why, "data must be an object, not a number");
+	assert_int_equal(parse("[1]", &s), -EINVAL);
+	assert_string_equal(why, "the top level must be an object of groups, not an array");
+	assert_int_equal(parse("{\n\"data\": {\n\"chunk_size\": 5,,\n}}", &s), -EINVAL);
+	assert_string_equal(why, "not valid JSON (near line 3)");
+	assert_int_equal(config__load("/nonexistent/qh.json", &s, why, sizeof(why)), -ENOENT);
+	assert_int_equal(config__load("/tmp", &s, why, sizeof(why)), -EINVAL);
+}
+
+static int parse_quiet(int argc, char **argv, struct attach_opts *o)
+{
+	FILE *devnull = fopen("/dev/null", "w");
+	int saved = dup(STDERR_FILENO), ret;
+
+	fflush(stderr);
+	if (!getenv("QH_SHOW")) dup2(fileno(devnull), STDERR_FILENO);
+	ret = cli__parse_attach(argc, argv, o);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	fclose(devnull);
+	return ret;
+}
+
+static void test_command_line_overrides(void **state)
+{
+	char path[] = "/tmp/qh-config-XXXXXX";
+	struct attach_opts o;
+	int fd = mkstemp(path);
+	const char *text = "{\"profiler\": {\"leak_threshold_mb\": 64, \"leak_check_interval\": 3,"
+			   " \"enable_leak_detection\": true},"
+			   " \"data\": {\"chunk_size\": 77}}";
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	{
+		char *argv[] = { "attach", "--config", path, "--", "true", NULL };
+
+		assert_int_equal(parse_quiet(ARGC(argv), argv, &o), 0);
+		assert_int_equal(o.leak_threshold_mb, 64);
+		assert_int_equal(o.check_interval_s, 3);
+		assert_true(o.heap);
+		assert_int_equal(o.settings.chunk_size, 77);
+	}
+	{
+		/* options override the file, before or after --config */
+		char *argv[] = { "attach", "--leak-threshold-mb", "5", "--config", path,
+				 "--check-interval", "0", "true", NULL };
+
+		assert_int_equal(parse_quiet(ARGC(argv), argv, &o), 0);
+		assert_int_equal(o.leak_threshold_mb, 5);
+		assert_int_equal(o.check_interval_s, 0);
+		assert_int_equal(o.argc, 1);
+	}
+	{
+		/* a --config among CMD's own arguments is CMD's */
+		char *argv[] = { "attach", "--", "true", "--config", "/nonexistent", NULL };
+
+		assert_int_equal(parse_quiet(ARGC(argv), argv, &o), 0);
+		assert_int_equal(o.leak_threshold_mb, 10);
+		assert_null(o.config);
+	}
+	{
+		char *argv[] = { "attach", "--config", "/nonexistent/x.json", "true", NULL };
+
+		assert_int_equal(parse_quiet(ARGC(argv), argv, &o), -EINVAL);
+	}
+	{
+		char *argv[] = { "attach", "--fail-on", "leaks,zombies", "--fail-severity", "high",
+				 "--events", "x.ndjson.gz", "--junit", "j.xml", "--summary-md",
+				 "s.md", "--alert-exec", "cat", "true", NULL };
+
+		assert_int_equal(parse_quiet(ARGC(argv), argv, &o), 0);
+		assert_int_equal(o.fail_on, (1U << GATE_LEAKS) | (1U << GATE_ZOMBIES));
+		assert_int_equal(o.fail_severity, SEV_HIGH);
+		assert_string_equal(o.events, "x.ndjson.gz");
+		assert_string_equal(o.junit, "j.xml");
+		assert_string_equal(o.summary_md, "s.md");
+		assert_string_equal(o.alert_exec, "cat");
+	}
+	{
+		char *argv[] = { "attach", "--fail-on", "leaks,bugs", "true", NULL };
+
+		assert_int_equal(parse_quiet(ARGC(argv), argv, &o), -EINVAL);
+	}
+	{
+		char *argv[] = { "attach", "--fail-severity", "urgent", "true", NULL };
+
+		assert_int_equal(parse_quiet(ARGC(argv), argv, &o), -EINVAL);
+	}
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_round_trip),
+		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_every_wrong_type),
+		cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_unknown_keys_and_syntax),
+		cmocka_unit_test(test_command_line_overrides),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "config.h"
+#include "log.h"
+
+#define QH_CONFIG_MAX_BYTES (1 << 20)
+
+enum key_type {
+	K_UINT,		/* uint32_t in [min, max] */
+	K_BOOL,
+	K_PCT,		/* double in [min, max] */
+	K_COMPRESSION,	/* "auto", "gzip", "none" */
+	K_PATTERNS,	/* array of at most QH_MAX_PATTERNS strings */
+};
+
+struct key_def {
+	const char *group;
+	const char *name;
+	enum key_type type;
+	double min, max;
+	size_t off;	/* of the value in struct qh_settings */
+	size_t count_off; /* K_PATTERNS: of the count */
+};
+
+#define U(g, n, lo, hi) { #g, #n, K_UINT, lo, hi, offsetof(struct qh_settings, n), 0 }
+#define B(g, n) { #g, #n, K_BOOL, 0, 1, offsetof(struct qh_settings, n), 0 }
+#define P(g, n)                                                                                \
+	{ #g, #n, K_PATTERNS, 0, QH_MAX_PATTERNS, offsetof(struct qh_settings, n),             \
+	  offsetof(struct qh_settings, n_##n) }
+
+/* the one table: validation, --print-defaults and the README are written from it */
+static const struct key_def keys[] = {
+	U(profiler, leak_check_interval, 0, 86400),
+	U(profiler, leak_threshold_mb, 1, 1048576),
+	B(profiler, enable_leak_detection),
+	U(profiler, monitoring_interval, 1, 86400),
+	U(profiler, max_snapshots, 1, 1000000),
+	U(data, max_memory_mb, 16, 1048576),
+	U(data, chunk_size, 1, 1000000),
+	{ "data", "compression_type", K_COMPRESSION, 0, 0,
+	  offsetof(struct qh_settings, compression_type), 0 },
+	U(data, compression_level, 1, 9),
+	B(cleanup, auto_cleanup),
+	U(cleanup, cleanup_interval, 1, 86400),
+	U(cleanup, max_resource_lifetime, 1, 31536000),
+	U(cleanup, max_cleanup_attempts, 1, 100),
+	U(cleanup, force_cleanup_timeout, 1, 3600),
+	U(webdriver, memory_threshold_mb, 1, 1048576),
+	P(webdriver, driver_patterns),
+	P(webdriver, browser_patterns),
+	{ "alert_thresholds", "memory_usage_percent", K_PCT, 1, 100,
+	  offsetof(struct qh_settings, memory_usage_percent), 0 },
+	U(alert_thresholds, memory_leak_mb, 1, 1048576),
+	U(alert_thresholds, resource_leak_count, 1, 1000000),
+};
+
+static const char *const groups[] = { "profiler", "data", "cleanup", "webdriver",
+				      "alert_thresholds" };
+
+static void set_patterns(char (*dst)[QH_PATTERN_LEN], uint32_t *n, const char *const *src)
+{
+	for (*n = 0; src[*n]; (*n)++)
+		snprintf(dst[*n], QH_PATTERN_LEN, "%s", src[*n]);
+}
+
+void config__defaults(struct qh_settings *s)
+{
+	static const char *const drivers[] = { "chromedriver", "geckodriver", "msedgedriver",
+					       "operadriver", NULL };
+	static const char *const browsers[] = { "chrome", "chromium", "firefox", "msedge",
+						"opera", NULL };
+
+	memset(s, 0, sizeof(*s));
+	s->leak_check_interval = 10;
+	s->leak_threshold_mb = 10;
+	s->enable_leak_detection = false;
+	s->monitoring_interval = 5;
+	s->max_snapshots = 100;
+	s->max_memory_mb = 256;
+	s->chunk_size = 1000;
+	s->compression_type = QH_COMPRESS_AUTO;
+	s->compression_level = 6;
+	s->auto_cleanup = false;
+	s->cleanup_interval = 30;
+	s->max_resource_lifetime = 3600;
+	s->max_cleanup_attempts = 3;
+	s->force_cleanup_timeout = 10;
+	s->memory_threshold_mb = 1024;
+	set_patterns(s->driver_patterns, &s->n_driver_patterns, drivers);
+	set_patterns(s->browser_patterns, &s->n_browser_patterns, browsers);
+	s->memory_usage_percent = 90;
+	s->memory_leak_mb = 100;
+	s->resource_leak_count = 64; /* QH_DEFAULT_RESOURCE_LEAK_COUNT */
+}
+
+const char *config__compression_str(enum qh_compression c)
+{
+	switch (c) {
+	case QH_COMPRESS_GZIP:
+		return "gzip";
+	case QH_COMPRESS_NONE:
+		return "none";
+	default:
+		return "auto";
+	}
+}
+
+static const char *json_type(const cJSON *v)
+{
+	if (cJSON_IsBool(v))
+		return "a boolean";
+	if (cJSON_IsNumber(v))
+		return "a number";
+	if (cJSON_IsString(v))
+		return "a string";
+	if (cJSON_IsArray(v))
+		return "an array";
+	if (cJSON_IsObject(v))
+		return "an object";
+	return "null";
+}
+
+/* what a key allows, for its error message */
+static void allowed(const struct key_def *k, char *buf, size_t len)
+{
+	switch (k->type) {
+	case K_UINT:
+		snprintf(buf, len, "an integer in %.0f..%.0f", k->min, k->max);
+		break;
+	case K_BOOL:
+		snprintf(buf, len, "true or false");
+		break;
+	case K_PCT:
+		snprintf(buf, len, "a number in %.0f..%.0f", k->min, k->max);
+		break;
+	case K_COMPRESSION:
+		snprintf(buf, len, "\"auto\", \"gzip\" or \"none\"");
+		break;
+	case K_PATTERNS:
+		snprintf(buf, len, "an array of at most %d non-empty strings of under %d bytes",
+			 QH_MAX_PATTERNS, QH_PATTERN_LEN);
+		break;
+	}
+}
+
+static int set_key(const struct key_def *k, const cJSON *v, struct qh_settings *s, char *why,
+		   size_t len)
+{
+	char *base = (char *)s + k->off, what[96];
+	const cJSON *e;
+	uint32_t n = 0;
+
+	allowed(k, what, sizeof(what));
+	switch (k->type) {
+	case K_UINT:
+		if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
+			goto wrong_type;
+		if (v->valuedouble < k->min || v->valuedouble > k->max)
+			goto out_of_range;
+		*(uint32_t *)base = (uint32_t)v->valuedouble;
+		return 0;
+	case K_BOOL:
+		if (!cJSON_IsBool(v))
+			goto wrong_type;
+		*(bool *)base = cJSON_IsTrue(v);
+		return 0;
+	case K_PCT:
+		if (!cJSON_IsNumber(v))
+			goto wrong_type;
+		if (!(v->valuedouble >= k->min && v->valuedouble <= k->max))
+			goto out_of_range;
+		*(double *)base = v->valuedouble;
+		return 0;
+	case K_COMPRESSION:
+		if (!cJSON_IsString(v))
+			goto wrong_type;
+		if (!strcmp(v->valuestring, "auto"))
+			*(enum qh_compression *)base = QH_COMPRESS_AUTO;
+		else if (!strcmp(v->valuestring, "gzip"))
+			*(enum qh_compression *)base = QH_COMPRESS_GZIP;
+		else if (!strcmp(v->valuestring, "none"))
+			*(enum qh_compression *)base = QH_COMPRESS_NONE;
+		else
+			goto out_of_range;
+		return 0;
+	case K_PATTERNS:
+		if (!cJSON_IsArray(v))
+			goto wrong_type;
+		cJSON_ArrayForEach(e, v) {
+			if (!cJSON_IsString(e) || !*e->valuestring ||
+			    strlen(e->valuestring) >= QH_PATTERN_LEN || n >= QH_MAX_PATTERNS) {
+				snprintf(why, len, "%s.%s: item %u is not allowed: %s", k->group,
+					 k->name, n, what);
+				return -EINVAL;
+			}
+			snprintf(((char(*)[QH_PATTERN_LEN])base)[n], QH_PATTERN_LEN, "%s",
+				 e->valuestring);
+			n++;
+		}
+		*(uint32_t *)((char *)s + k->count_off) = n;
+		return 0;
+	}
+wrong_type:
+	snprintf(why, len, "%s.%s must be %s, not %s", k->group, k->name, what, json_type(v));
+	return -EINVAL;
+out_of_range:
+	if (cJSON_IsString(v))
+		snprintf(why, len, "%s.%s: \"%.40s\" is not allowed: %s", k->group, k->name,
+			 v->valuestring, what);
+	else
+		snprintf(why, len, "%s.%s: %g is out of range: %s", k->group, k->name,
+			 v->valuedouble, what);
+	return -ERANGE;
+}
+
+static void names_of(const char *group, char *buf, size_t len)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]) && off < len; i++)
+		if (!strcmp(keys[i].group, group))
+			off += snprintf(buf + off, len - off, "%s%s", off ? ", " : "",
+					keys[i].name);
+}
+
+int config__parse(const char *text, struct qh_settings *s, char *why, size_t len)
+{
+	struct qh_settings tmp = *s;
+	cJSON *root = cJSON_Parse(text), *g, *v;
+	char names[512];
+	size_t i, j;
+	int err = 0;
+
+	if (!root) {
+		const char *at = cJSON_GetErrorPtr(), *p;
+		unsigned int line = 1;
+
+		for (p = text; at && p < at; p++)
+			line += *p == '\n';
+		snprintf(why, len, "not valid JSON (near line %u)", line);
+		return -EINVAL;
+	}
+	if (!cJSON_IsObject(root)) {
+		snprintf(why, len, "the top level must be an object of groups, not %s",
+			 json_type(root));
+		err = -EINVAL;
+		goto out;
+	}
+	cJSON_ArrayForEach(g, root) {
+		for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+			if (!strcmp(g->string, groups[i]))
+				break;
+		if (i == sizeof(groups) / sizeof(groups[0])) {
+			snprintf(why, len, "unknown key '%.64s' (allowed: profiler, data, cleanup, "
+					   "webdriver, alert_thresholds)", g->string);
+			err = -EINVAL;
+			goto out;
+		}
+		if (!cJSON_IsObject(g)) {
+			snprintf(why, len, "%s must be an object, not %s", g->string, json_type(g));
+			err = -EINVAL;
+			goto out;
+		}
+		cJSON_ArrayForEach(v, g) {
+			for (j = 0; j < sizeof(keys) / sizeof(keys[0]); j++)
+				if (!strcmp(keys[j].group, g->string) &&
+				    !strcmp(keys[j].name, v->string))
+					break;
+			if (j == sizeof(keys) / sizeof(keys[0])) {
+				names_of(g->string, names, sizeof(names));
+				snprintf(why, len, "unknown key '%s.%.64s' (allowed: %s)",
+					 g->string, v->string, names);
+				err = -EINVAL;
+				goto out;
+			}
+			err = set_key(&keys[j], v, &tmp, why, len);
+			if (err)
+				goto out;
+		}
+	}
+	*s = tmp;
+out:
+	cJSON_Delete(root);
+	return err;
+}
+
+int config__load(const char *path, struct qh_settings *s, char *why, size_t len)
+{
+	struct stat st;
+	char *text;
+	ssize_t n;
+	size_t got = 0;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		snprintf(why, len, "%s", strerror(-err));
+		return err;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > QH_CONFIG_MAX_BYTES) {
+		snprintf(why, len, "not a regular file of at most 1 MiB");
+		close(fd);
+		return -EINVAL;
+	}
+	text = malloc(st.st_size + 1);
+	if (!text) {
+		close(fd);
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	while (got < (size_t)st.st_size && (n = read(fd, text + got, st.st_size - got)) > 0)
+		got += n;
+	close(fd);
+	text[got] = '\0';
+	err = config__parse(text, s, why, len);
+	free(text);
+	return err;
+}
+
+static void print_value(FILE *out, const struct key_def *k, const struct qh_settings *s)
+{
+	const char *base = (const char *)s + k->off;
+	uint32_t i, n;
+
+	switch (k->type) {
+	case K_UINT:
+		fprintf(out, "%u", *(const uint32_t *)base);
+		break;
+	case K_BOOL:
+		fprintf(out, "%s", *(const bool *)base ? "true" : "false");
+		break;
+	case K_PCT:
+		fprintf(out, "%g", *(const double *)base);
+		break;
+	case K_COMPRESSION:
+		fprintf(out, "\"%s\"", config__compression_str(*(const enum qh_compression *)base));
+		break;
+	case K_PATTERNS:
+		n = *(const uint32_t *)((const char *)s + k->count_off);
+		fprintf(out, "[");
+		for (i = 0; i < n; i++) {
+			cJSON *str = cJSON_CreateString(((const char(*)[QH_PATTERN_LEN])base)[i]);
+			char *t = str ? cJSON_PrintUnformatted(str) : NULL;
+
+			fprintf(out, "%s%s", i ? ", " : "", t ? t : "\"\"");
+			free(t);
+			cJSON_Delete(str);
+		}
+		fprintf(out, "]");
+		break;
+	}
+}
+
+void config__print(FILE *out, const struct qh_settings *s)
+{
+	size_t g, i;
+	bool first;
+
+	fprintf(out, "{\n");
+	for (g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+		fprintf(out, "  \"%s\": {\n", groups[g]);
+		first = true;
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			if (strcmp(keys[i].group, groups[g]))
+				continue;
+			fprintf(out, "%s    \"%s\": ", first ? "" : ",\n", keys[i].name);
+			print_value(out, &keys[i], s);
+			first = false;
+		}
+		fprintf(out, "\n  }%s\n", g + 1 < sizeof(groups) / sizeof(groups[0]) ? "," : "");
+	}
+	fprintf(out, "}\n");
+}
+
+static void usage_config(FILE *out)
+{
+	fprintf(out,
+		"Usage: qhtrace config --check FILE | --print-defaults\n"
+		"\n"
+		"  --check FILE       check a settings file: 'FILE: ok', or one line naming the\n"
+		"                     key and what it allows (exit %d)\n"
+		"  --print-defaults   the settings file with every key at its default\n"
+		"\n"
+		"Examples:\n"
+		"  qhtrace config --print-defaults > qhtrace.json\n"
+		"  qhtrace config --check qhtrace.json\n",
+		QH_EXIT_USAGE);
+}
+
+int cmd_config(int argc, char **argv)
+{
+	struct qh_settings s;
+	char why[512];
+
+	config__defaults(&s);
+	if (argc == 2 && !strcmp(argv[1], "--print-defaults")) {
+		config__print(stdout, &s);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "--check")) {
+		if (config__load(argv[2], &s, why, sizeof(why))) {
+			pr_err("config %s: %s\n", argv[2], why);
+			return QH_EXIT_USAGE;
+		}
+		printf("%s: ok\n", argv[2]);
+		return 0;
+	}
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage_config(stdout);
+		return 0;
+	}
+	usage_config(stderr);
+	return QH_EXIT_USAGE;
+}

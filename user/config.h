@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * --config FILE: the settings file (JSON), grouped as profiler, data, cleanup, webdriver and
+ * alert_thresholds. Every key is checked (name, type, range) before anything starts. Keys
+ * that options of attach_opts already cover are copied there (command-line options override
+ * them); the others are read from struct qh_settings by the feature they belong to.
+ */
+#ifndef __QH_CONFIG_H
+#define __QH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define QH_MAX_PATTERNS 16
+#define QH_PATTERN_LEN 128
+
+enum qh_compression {
+	QH_COMPRESS_AUTO = 0,	/* gzip when the file name ends in .gz */
+	QH_COMPRESS_GZIP,
+	QH_COMPRESS_NONE,
+};
+
+struct qh_settings {
+	/* profiler */
+	uint32_t leak_check_interval; /* s, 0: no periodic check -> attach_opts.check_interval_s */
+	uint32_t leak_threshold_mb;	/* -> attach_opts.leak_threshold_mb */
+	bool enable_leak_detection;	/* -> attach_opts.heap */
+	uint32_t monitoring_interval;	/* s, how often memory_usage_percent is evaluated */
+	uint32_t max_snapshots;		/* periodic snapshots kept (monitor) */
+	/* data */
+	uint32_t max_memory_mb;		/* qhtrace's own memory budget (monitor) */
+	uint32_t chunk_size;		/* event log records per chunk */
+	enum qh_compression compression_type;
+	uint32_t compression_level;	/* zlib 1..9 */
+	/* cleanup: read by the cleanup module */
+	bool auto_cleanup;
+	uint32_t cleanup_interval;	/* s */
+	uint32_t max_resource_lifetime;	/* s */
+	uint32_t max_cleanup_attempts;
+	uint32_t force_cleanup_timeout;	/* s, SIGTERM -> SIGKILL */
+	/* webdriver: read by the driver module; patterns match a process's comm or exe name */
+	uint32_t memory_threshold_mb;
+	uint32_t n_driver_patterns;
+	char driver_patterns[QH_MAX_PATTERNS][QH_PATTERN_LEN];
+	uint32_t n_browser_patterns;
+	char browser_patterns[QH_MAX_PATTERNS][QH_PATTERN_LEN];
+	/* alert_thresholds */
+	double memory_usage_percent;	/* traced tree's RSS / MemTotal */
+	uint32_t memory_leak_mb;	/* one heap leak finding */
+	uint32_t resource_leak_count;	/* fds (and other resources) left open */
+};
+
+void config__defaults(struct qh_settings *s);
+/*
+ * Read and check @path into @s (which holds the defaults or earlier values). 0, or -errno
+ * with a one-line reason in @why naming the key and what it allows.
+ */
+int config__load(const char *path, struct qh_settings *s, char *why, size_t len);
+/* The same from JSON text (the tests use it). */
+int config__parse(const char *text, struct qh_settings *s, char *why, size_t len);
+/* The settings as a config file (JSON), e.g. the defaults for --print-defaults. */
+void config__print(FILE *out, const struct qh_settings *s);
+const char *config__compression_str(enum qh_compression c);
+
+/* `qhtrace config --check FILE | --print-defaults` */
+int cmd_config(int argc, char **argv);
+
+#endif

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fdleaks.h"
+
+#define TCP_CLOSE_WAIT 8
+#define TCP_LISTEN 10
+
+/* A group's history: one per (process, kind, pattern, state) ever seen at a check. */
+struct group {
+	struct fd_leak l;
+	uint64_t first_ns;
+	uint64_t prev;	/* count at the previous check */
+	bool flagged;	/* a finding */
+	bool seen_now;	/* in the table being applied */
+};
+
+struct fdleaks {
+	uint64_t threshold;
+	struct group *g;
+	size_t n, cap;
+	bool sorted;
+};
+
+struct fdleaks *fdleaks__new(uint64_t threshold)
+{
+	struct fdleaks *f = calloc(1, sizeof(*f));
+
+	if (f)
+		f->threshold = threshold ? threshold : QH_DEFAULT_RESOURCE_LEAK_COUNT;
+	return f;
+}
+
+void fdleaks__free(struct fdleaks *f)
+{
+	if (!f)
+		return;
+	free(f->g);
+	free(f);
+}
+
+bool fd_leak__is_socket(const struct fd_leak *l)
+{
+	return l->kind == QH_FD_SOCKET && l->tcp_state;
+}
+
+static struct group *find(struct fdleaks *f, const struct proc *p, uint32_t kind,
+			  const char *pattern, int state, const char *reason)
+{
+	struct group *g;
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		g = &f->g[i];
+		if (g->l.proc == p && g->l.kind == kind && g->l.tcp_state == state &&
+		    !strcmp(g->l.reason, reason) && !strcmp(g->l.target, pattern))
+			return g;
+	}
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 64;
+
+		g = reallocarray(f->g, cap, sizeof(*g));
+		if (!g)
+			return NULL;
+		f->g = g;
+		f->cap = cap;
+	}
+	g = &f->g[f->n++];
+	memset(g, 0, sizeof(*g));
+	g->l.proc = p;
+	g->l.kind = kind;
+	g->l.tcp_state = state;
+	g->l.reason = reason;
+	snprintf(g->l.target, sizeof(g->l.target), "%s", pattern);
+	return g;
+}
+
+static void set_site(struct group *g, const struct fd_seen *seen, size_t i)
+{
+	char buf[32];
+
+	if (seen->site && seen->site[i][0])
+		snprintf(g->l.site, sizeof(g->l.site), "%s", seen->site[i]);
+	else
+		snprintf(g->l.site, sizeof(g->l.site), "%s",
+			 fd_syscall__str(seen->nr[i], buf, sizeof(buf)));
+}
+
+static void grade(struct fdleaks *f, struct group *g)
+{
+	uint64_t over = g->l.count > g->l.baseline ? g->l.count - g->l.baseline : 0;
+
+	/* a leak is judged on what it added; survivors' leftovers on what they hold */
+	if (!strcmp(g->l.reason, "open_at_end"))
+		over = g->l.count;
+	g->l.severity = severity__of(over, g->l.growth_per_s, f->threshold);
+	if (g->l.growing_checks > QH_FD_GROWING_CHECKS && g->l.severity < SEV_CRITICAL)
+		g->l.severity++;
+	f->sorted = false;
+}
+
+/*
+ * The group of fd @i of @t: sockets by peer (and state, so a pile-up in CLOSE_WAIT is its own
+ * group), everything else by path or kind.
+ */
+static int state_of(const struct fd_info *fi)
+{
+	return fi->kind == QH_FD_SOCKET ? fi->tcp_state : 0;
+}
+
+int fdleaks__observe(struct fdleaks *f, const struct proc *p, const struct fd_table *t,
+		     const struct fd_seen *seen, uint64_t now_ns)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		f->g[i].seen_now = false;
+	for (i = 0; i < t->n; i++) {
+		const struct fd_info *fi = &t->v[i];
+		struct group *g = find(f, p, fi->kind, fi->pattern, state_of(fi), "growing");
+
+		if (!g)
+			return -ENOMEM;
+		if (!g->seen_now) {
+			g->seen_now = true;
+			g->l.count = 0;
+		}
+		g->l.count++;
+		if (seen && seen->opened[i])
+			set_site(g, seen, i);
+	}
+	for (i = 0; i < f->n; i++) {
+		struct group *g = &f->g[i];
+		double dt;
+
+		if (g->l.proc != p || strcmp(g->l.reason, "growing"))
+			continue;
+		if (!g->seen_now)
+			g->l.count = 0;
+		if (!g->first_ns) {
+			/* the first look is the baseline growth is measured from */
+			g->first_ns = now_ns;
+			g->l.baseline = g->prev = g->l.count;
+			continue;
+		}
+		/* a drop ends a streak; a check with no change neither adds to it nor ends it */
+		if (g->l.count > g->prev)
+			g->l.growing_checks++;
+		else if (g->l.count < g->prev)
+			g->l.growing_checks = 0;
+		g->prev = g->l.count;
+		dt = (now_ns - g->first_ns) / 1e9;
+		g->l.growth_per_s = dt > 0 && g->l.count > g->l.baseline ?
+					    (g->l.count - g->l.baseline) / dt :
+					    0;
+		g->flagged = g->l.count > g->l.baseline &&
+			     (g->flagged || g->l.growing_checks >= QH_FD_GROWING_CHECKS);
+		grade(f, g);
+	}
+	return 0;
+}
+
+int fdleaks__at_end(struct fdleaks *f, const struct proc *p, const struct fd_table *t,
+		    const struct fd_seen *seen, uint64_t now_ns)
+{
+	size_t i;
+
+	(void)now_ns;
+	for (i = 0; i < t->n; i++) {
+		const struct fd_info *fi = &t->v[i];
+		struct group *g;
+
+		if (!seen || !seen->opened[i])
+			continue; /* inherited, received, or open before tracing: not its doing */
+		g = find(f, p, fi->kind, fi->pattern, state_of(fi), "open_at_end");
+		if (!g)
+			return -ENOMEM;
+		g->l.count++;
+		g->flagged = true;
+		set_site(g, seen, i);
+		grade(f, g);
+	}
+	return 0;
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+	const struct group *x = a, *y = b;
+	bool xs = fd_leak__is_socket(&x->l), ys = fd_leak__is_socket(&y->l);
+
+	if (x->flagged != y->flagged)
+		return x->flagged ? -1 : 1;
+	if (xs != ys)
+		return xs ? 1 : -1;
+	if (x->l.severity != y->l.severity)
+		return x->l.severity > y->l.severity ? -1 : 1;
+	if (x->l.count != y->l.count)
+		return x->l.count > y->l.count ? -1 : 1;
+	return 0;
+}
+
+static void sort(struct fdleaks *f)
+{
+	if (f->sorted)
+		return;
+	qsort(f->g, f->n, sizeof(*f->g), cmp_group);
+	f->sorted = true;
+}
+
+size_t fdleaks__count(struct fdleaks *f)
+{
+	size_t i;
+
+	sort(f);
+	for (i = 0; i < f->n && f->g[i].flagged; i++)
+		;
+	return i;
+}
+
+const struct fd_leak *fdleaks__get(struct fdleaks *f, size_t i)
+{
+	sort(f);
+	return i < f->n && f->g[i].flagged ? &f->g[i].l : NULL;
+}

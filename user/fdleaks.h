@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * fd and socket findings. A group is (process, kind, what repeats: the path, the peer, the
+ * listening address). A group whose count grows over consecutive checks is leaking; at the
+ * end of `attach`, what survivors still hold that they opened while traced is flagged, and
+ * so are their sockets in CLOSE_WAIT and their listeners. Does no I/O of its own.
+ */
+#ifndef __QH_FDLEAKS_H
+#define __QH_FDLEAKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fdtable.h"
+#include "heapleaks.h" /* enum severity */
+#include "proctree.h"
+
+#define QH_DEFAULT_RESOURCE_LEAK_COUNT 64
+/* increases in a row before a growing group is a leak */
+#define QH_FD_GROWING_CHECKS 2
+
+struct fd_leak {
+	const struct proc *proc;
+	uint32_t kind;			/* enum qh_fd_kind */
+	char target[FD_TARGET_LEN];	/* the group's pattern */
+	int tcp_state;			/* sockets: TCP_* of the group, 0 for any */
+	uint64_t count;			/* fds of the group open at the last look */
+	uint64_t baseline;		/* at the first look */
+	double growth_per_s;
+	uint32_t growing_checks;
+	const char *reason;		/* "growing", "open_at_end" */
+	char site[96];			/* what opened the newest one: the syscall, and with
+					 * --fd-stacks the function */
+	enum severity severity;
+};
+
+struct fdleaks;
+
+struct fdleaks *fdleaks__new(uint64_t threshold);
+void fdleaks__free(struct fdleaks *f);
+
+/*
+ * Which fds of a table were opened while traced: @opened[i] is true for t->v[i], with the
+ * syscall that opened it (@nr[i]).
+ */
+struct fd_seen {
+	const bool *opened;
+	const uint32_t *nr;
+	char (*site)[96];	/* where it was opened ("" or NULL: the syscall names it) */
+};
+
+/* A periodic check saw table @t of @p at @now_ns (CLOCK_BOOTTIME). */
+int fdleaks__observe(struct fdleaks *f, const struct proc *p, const struct fd_table *t,
+		     const struct fd_seen *seen, uint64_t now_ns);
+/* @p survives the traced command: flag what it opened and still holds, and its sockets. */
+int fdleaks__at_end(struct fdleaks *f, const struct proc *p, const struct fd_table *t,
+		    const struct fd_seen *seen, uint64_t now_ns);
+
+/* Findings so far, fds first then sockets, each by severity then count. */
+size_t fdleaks__count(struct fdleaks *f);
+const struct fd_leak *fdleaks__get(struct fdleaks *f, size_t i);
+/* is this finding about sockets (leaks.sockets) rather than fds (leaks.fds)? */
+bool fd_leak__is_socket(const struct fd_leak *l);
+
+#endif

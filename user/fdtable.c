@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+
+const char *fd_kind__str(uint32_t kind)
+{
+	static const char *const names[QH_FD_NR_KIND] = {
+		[QH_FD_UNKNOWN] = "unknown", [QH_FD_FILE] = "file",	    [QH_FD_DIR] = "dir",
+		[QH_FD_SOCKET] = "socket",   [QH_FD_PIPE] = "pipe",	    [QH_FD_EVENTFD] = "eventfd",
+		[QH_FD_EPOLL] = "epoll",     [QH_FD_TIMERFD] = "timerfd", [QH_FD_SIGNALFD] = "signalfd",
+		[QH_FD_INOTIFY] = "inotify", [QH_FD_MEMFD] = "memfd",	    [QH_FD_PIDFD] = "pidfd",
+		[QH_FD_ANON] = "anon_inode",
+	};
+
+	return kind < QH_FD_NR_KIND ? names[kind] : "unknown";
+}
+
+const char *tcp_state__str(int state)
+{
+	static const char *const names[] = {
+		"", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
+		"CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV",
+	};
+
+	return state > 0 && state < (int)(sizeof(names) / sizeof(names[0])) ? names[state] :
+									      "UNKNOWN";
+}
+
+uint32_t fdtable__classify(const char *link, bool is_dir)
+{
+	static const struct {
+		const char *name;
+		uint32_t kind;
+	} anon[] = {
+		{ "[eventfd]", QH_FD_EVENTFD },	  { "[eventpoll]", QH_FD_EPOLL },
+		{ "[timerfd]", QH_FD_TIMERFD },	  { "[signalfd]", QH_FD_SIGNALFD },
+		{ "inotify", QH_FD_INOTIFY },	  { "[pidfd]", QH_FD_PIDFD },
+	};
+	size_t i;
+
+	if (!strncmp(link, "socket:[", 8))
+		return QH_FD_SOCKET;
+	if (!strncmp(link, "pipe:[", 6))
+		return QH_FD_PIPE;
+	if (!strncmp(link, "pidfd:", 6))
+		return QH_FD_PIDFD;
+	if (!strncmp(link, "anon_inode:", 11)) {
+		for (i = 0; i < sizeof(anon) / sizeof(anon[0]); i++)
+			if (!strcmp(link + 11, anon[i].name))
+				return anon[i].kind;
+		return QH_FD_ANON;
+	}
+	if (!strncmp(link, "/memfd:", 7))
+		return QH_FD_MEMFD;
+	return is_dir ? QH_FD_DIR : QH_FD_FILE;
+}
+
+/* "0100007F:1F90" (v4) or 32 hex digits + ":port" (v6) as "127.0.0.1:8080" / "[::1]:8080" */
+static int parse_endpoint(const char *s, bool v6, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+	unsigned int port;
+	uint32_t w[4];
+	int i;
+
+	if (!v6) {
+		if (sscanf(s, "%8x:%x", &w[0], &port) != 2)
+			return -EINVAL;
+		/* the kernel prints the address word in host order */
+		inet_ntop(AF_INET, &w[0], ip, sizeof(ip));
+		snprintf(out, len, "%s:%u", ip, port);
+		return 0;
+	}
+	for (i = 0; i < 4; i++)
+		if (sscanf(s + 8 * i, "%8x", &w[i]) != 1)
+			return -EINVAL;
+	if (s[32] != ':' || sscanf(s + 33, "%x", &port) != 1)
+		return -EINVAL;
+	inet_ntop(AF_INET6, w, ip, sizeof(ip));
+	snprintf(out, len, "[%s]:%u", ip, port);
+	return 0;
+}
+
+int fdtable__parse_tcp_line(const char *line, bool v6, uint64_t *ino, int *state, char *local,
+			    char *remote, size_t len)
+{
+	char l[64], r[64];
+	unsigned int st;
+	unsigned long long inode;
+
+	/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+	if (sscanf(line, " %*d: %63s %63s %x %*x:%*x %*x:%*x %*x %*u %*u %llu", l, r, &st,
+		   &inode) != 4)
+		return -EINVAL;
+	if (parse_endpoint(l, v6, local, len) || parse_endpoint(r, v6, remote, len))
+		return -EINVAL;
+	*ino = inode;
+	*state = st;
+	return 0;
+}
+
+struct sock_row {
+	uint64_t ino;
+	int state;	/* TCP_*, or 0 for UDP */
+	bool wanted;	/* a socket of the process */
+	char proto[8];
+	char local[64], remote[64];
+	char desc[FD_TARGET_LEN];
+	char pattern[FD_TARGET_LEN];
+};
+
+struct sock_rows {
+	struct sock_row *v;
+	size_t n, cap;
+};
+
+static void add_rows(pid_t pid, const char *file, bool v6, bool tcp, struct sock_rows *rows,
+		     const uint64_t *want, size_t nwant)
+{
+	char path[64], line[512], local[64], remote[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)pid, file);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		struct sock_row *r;
+		uint64_t ino;
+		int st;
+		size_t i;
+
+		if (fdtable__parse_tcp_line(line, v6, &ino, &st, local, remote, sizeof(local)))
+			continue;
+		for (i = 0; i < nwant && want[i] != ino; i++)
+			;
+		/* listeners of the namespace name the served side of accepted connections */
+		if (i == nwant && !(tcp && st == 10))
+			continue;
+		if (rows->n == rows->cap) {
+			size_t cap = rows->cap ? rows->cap * 2 : 16;
+			struct sock_row *v = reallocarray(rows->v, cap, sizeof(*v));
+
+			if (!v)
+				break;
+			rows->v = v;
+			rows->cap = cap;
+		}
+		r = &rows->v[rows->n++];
+		memset(r, 0, sizeof(*r));
+		r->ino = ino;
+		r->wanted = i < nwant;
+		r->state = tcp ? st : 0;
+		snprintf(r->proto, sizeof(r->proto), "%s", file);
+		memcpy(r->local, local, sizeof(local));
+		memcpy(r->remote, remote, sizeof(remote));
+	}
+	fclose(f);
+}
+
+static const char *port_of(const char *ep)
+{
+	const char *c = strrchr(ep, ':');
+
+	return c ? c + 1 : "";
+}
+
+/*
+ * What a socket is, and what repeats when sockets of one kind pile up: a listener by its
+ * address; a connection to a service by the service's address (its own port differs each
+ * time); a connection accepted on a listening port by that port.
+ */
+static void describe_rows(struct sock_rows *rows)
+{
+	size_t i, j;
+
+	for (i = 0; i < rows->n; i++) {
+		struct sock_row *r = &rows->v[i];
+		bool served = false;
+
+		if (!r->wanted)
+			continue;
+		if (r->state == 10) { /* TCP_LISTEN */
+			snprintf(r->desc, sizeof(r->desc), "%s listen %s", r->proto, r->local);
+			snprintf(r->pattern, sizeof(r->pattern), "%s listen %s", r->proto, r->local);
+			continue;
+		}
+		if (!strcmp(r->remote, "0.0.0.0:0") || !strcmp(r->remote, "[::]:0")) {
+			snprintf(r->desc, sizeof(r->desc), "%s %s", r->proto, r->local);
+			snprintf(r->pattern, sizeof(r->pattern), "%s %s", r->proto, r->local);
+			continue;
+		}
+		snprintf(r->desc, sizeof(r->desc), "%s %s -> %s", r->proto, r->local, r->remote);
+		for (j = 0; j < rows->n && !served; j++)
+			served = rows->v[j].state == 10 && r->state &&
+				 !strcmp(port_of(rows->v[j].local), port_of(r->local));
+		if (served)
+			snprintf(r->pattern, sizeof(r->pattern), "%s %s <- *", r->proto, r->local);
+		else
+			snprintf(r->pattern, sizeof(r->pattern), "%s -> %s", r->proto, r->remote);
+	}
+}
+
+/* copy, cut to fit */
+static void set_str(char *dst, size_t len, const char *src)
+{
+	size_t n = strnlen(src, len - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static int cmp_fd(const void *a, const void *b)
+{
+	const struct fd_info *x = a, *y = b;
+
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+int fdtable__read(pid_t pid, struct fd_table *t)
+{
+	char dir[64], path[96], link[PATH_MAX];
+	struct sock_rows rows = {};
+	uint64_t *socks = NULL;
+	size_t nsocks = 0, cap = 0, i, j;
+	struct dirent *de;
+	DIR *d;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		struct fd_info *fi;
+		struct stat st;
+		ssize_t n;
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+
+		if (de->d_name[0] == '.' || *end)
+			continue;
+		snprintf(path, sizeof(path), "%s/%ld", dir, fd);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue; /* closed since the readdir */
+		link[n] = '\0';
+		if (t->n == cap) {
+			size_t c = cap ? cap * 2 : 32;
+			struct fd_info *v = reallocarray(t->v, c, sizeof(*v));
+
+			if (!v)
+				break;
+			t->v = v;
+			cap = c;
+		}
+		fi = &t->v[t->n++];
+		memset(fi, 0, sizeof(*fi));
+		fi->fd = fd;
+		fi->kind = fdtable__classify(link, link[0] == '/' && !stat(path, &st) &&
+							   S_ISDIR(st.st_mode));
+		set_str(fi->target, sizeof(fi->target), link);
+		if (fi->kind == QH_FD_SOCKET || fi->kind == QH_FD_PIPE)
+			fi->ino = strtoull(strchr(link, '[') + 1, NULL, 10);
+		/* what repeats: the path; for pipes and anonymous inodes, the kind */
+		if (fi->kind == QH_FD_FILE || fi->kind == QH_FD_DIR || fi->kind == QH_FD_MEMFD)
+			set_str(fi->pattern, sizeof(fi->pattern), link);
+		else
+			set_str(fi->pattern, sizeof(fi->pattern), fd_kind__str(fi->kind));
+		if (fi->kind == QH_FD_SOCKET) {
+			uint64_t *s = reallocarray(socks, nsocks + 1, sizeof(*s));
+
+			if (s) {
+				socks = s;
+				socks[nsocks++] = fi->ino;
+			}
+		}
+	}
+	closedir(d);
+	qsort(t->v, t->n, sizeof(*t->v), cmp_fd);
+	if (nsocks) {
+		add_rows(pid, "tcp", false, true, &rows, socks, nsocks);
+		add_rows(pid, "tcp6", true, true, &rows, socks, nsocks);
+		add_rows(pid, "udp", false, false, &rows, socks, nsocks);
+		add_rows(pid, "udp6", true, false, &rows, socks, nsocks);
+		describe_rows(&rows);
+		for (i = 0; i < t->n; i++) {
+			if (t->v[i].kind != QH_FD_SOCKET)
+				continue;
+			for (j = 0; j < rows.n && (!rows.v[j].wanted || rows.v[j].ino != t->v[i].ino);
+			     j++)
+				;
+			if (j == rows.n) {
+				snprintf(t->v[i].pattern, sizeof(t->v[i].pattern), "socket");
+				continue;
+			}
+			t->v[i].tcp_state = rows.v[j].state;
+			memcpy(t->v[i].target, rows.v[j].desc, sizeof(t->v[i].target));
+			memcpy(t->v[i].pattern, rows.v[j].pattern, sizeof(t->v[i].pattern));
+		}
+	}
+	free(rows.v);
+	free(socks);
+	return 0;
+}
+
+void fdtable__free(struct fd_table *t)
+{
+	if (!t)
+		return;
+	free(t->v);
+	t->v = NULL;
+	t->n = 0;
+}
+
+int fdtable__count(pid_t pid)
+{
+	char dir[64];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+const char *fd_syscall__str(uint32_t nr, char *buf, size_t len)
+{
+	static const struct {
+		uint32_t nr;
+		const char *name;
+	} names[] = {
+#ifdef SYS_open
+		{ SYS_open, "open" },
+		{ SYS_creat, "creat" },
+		{ SYS_pipe, "pipe" },
+		{ SYS_dup2, "dup2" },
+		{ SYS_eventfd, "eventfd" },
+		{ SYS_epoll_create, "epoll_create" },
+		{ SYS_inotify_init, "inotify_init" },
+		{ SYS_signalfd, "signalfd" },
+#endif
+		{ SYS_openat, "openat" },
+		{ SYS_openat2, "openat2" },
+		{ SYS_open_by_handle_at, "open_by_handle_at" },
+		{ SYS_socket, "socket" },
+		{ SYS_socketpair, "socketpair" },
+		{ SYS_accept, "accept" },
+		{ SYS_accept4, "accept4" },
+		{ SYS_dup, "dup" },
+		{ SYS_dup3, "dup3" },
+		{ SYS_fcntl, "fcntl" },
+		{ SYS_pipe2, "pipe2" },
+		{ SYS_eventfd2, "eventfd2" },
+		{ SYS_epoll_create1, "epoll_create1" },
+		{ SYS_timerfd_create, "timerfd_create" },
+		{ SYS_signalfd4, "signalfd4" },
+		{ SYS_inotify_init1, "inotify_init1" },
+		{ SYS_fanotify_init, "fanotify_init" },
+		{ SYS_memfd_create, "memfd_create" },
+		{ SYS_pidfd_open, "pidfd_open" },
+		{ SYS_pidfd_getfd, "pidfd_getfd" },
+		{ SYS_userfaultfd, "userfaultfd" },
+		{ SYS_perf_event_open, "perf_event_open" },
+		{ SYS_io_uring_setup, "io_uring_setup" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].nr == nr)
+			return names[i].name;
+	snprintf(buf, len, "syscall %u", nr);
+	return buf;
+}

@@ -1,0 +1,533 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gate.h"
+
+/* a growing string; a failed allocation is remembered and reported at the end */
+struct sbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *t;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		t = realloc(b->s, cap);
+		if (!t) {
+			b->oom = true;
+			return;
+		}
+		b->s = t;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void __attribute__((format(printf, 2, 3))) sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		sb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+static char *sb_done(struct sbuf *b)
+{
+	if (b->oom) {
+		free(b->s);
+		return NULL;
+	}
+	if (!b->s)
+		sb_add(b, "", 0);
+	return b->s;
+}
+
+static const char *const class_names[GATE_NR] = {
+	[GATE_LEAKS] = "leaks",
+	[GATE_FDS] = "fds",
+	[GATE_ZOMBIES] = "zombies",
+	[GATE_LEFTOVERS] = "leftovers",
+	[GATE_LOST_EVENTS] = "lost-events",
+	[GATE_ALERTS] = "alerts",
+};
+
+const char *gate__class_name(enum gate_class c)
+{
+	return c < GATE_NR ? class_names[c] : "unknown";
+}
+
+int gate__parse_classes(const char *list, uint32_t *mask, char *why, size_t len)
+{
+	const char *p = list, *comma;
+	int c;
+
+	*mask = 0;
+	do {
+		size_t n;
+
+		comma = strchr(p, ',');
+		n = comma ? (size_t)(comma - p) : strlen(p);
+		for (c = 0; c < GATE_NR; c++)
+			if (strlen(class_names[c]) == n && !strncmp(p, class_names[c], n))
+				break;
+		if (c == GATE_NR) {
+			snprintf(why, len, "'%.*s' is not one of leaks, fds, zombies, leftovers, "
+					   "lost-events, alerts", (int)(n > 40 ? 40 : n), p);
+			return -EINVAL;
+		}
+		*mask |= 1U << c;
+		p = comma + 1;
+	} while (comma);
+	return 0;
+}
+
+int severity__parse(const char *s, enum severity *out)
+{
+	int i;
+
+	for (i = SEV_LOW; i <= SEV_CRITICAL; i++)
+		if (!strcmp(s, severity__str(i))) {
+			*out = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* an item's severity; one without any is always counted (it cannot be graded) */
+static bool at_floor(const cJSON *it, enum severity floor)
+{
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(it, "severity");
+	enum severity sev;
+
+	if (!cJSON_IsString(s) || severity__parse(s->valuestring, &sev))
+		return true;
+	return sev >= floor;
+}
+
+static const char *str_of(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool num_of(const cJSON *o, const char *k, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	if (!cJSON_IsNumber(v))
+		return false;
+	*out = v->valuedouble;
+	return true;
+}
+
+static void human_bytes(struct sbuf *b, double v)
+{
+	if (v >= 1 << 20)
+		sb_printf(b, "%.1f MiB", v / (1 << 20));
+	else if (v >= 1024)
+		sb_printf(b, "%.1f KiB", v / 1024);
+	else
+		sb_printf(b, "%.0f bytes", v);
+}
+
+/* One line about one finding, from whatever fields it has. */
+static void describe(struct sbuf *b, const cJSON *it)
+{
+	const cJSON *stack = cJSON_GetObjectItemCaseSensitive(it, "stack"), *f0;
+	const char *s;
+	double v, n;
+
+	if ((s = str_of(it, "severity")))
+		sb_printf(b, "%s: ", s);
+	if ((s = str_of(it, "message"))) {
+		sb_printf(b, "%s", s);
+		return;
+	}
+	if (num_of(it, "bytes", &v)) {
+		human_bytes(b, v);
+		if (num_of(it, "count", &n))
+			sb_printf(b, " in %.0f block%s", n, n == 1 ? "" : "s");
+		sb_printf(b, " outstanding, ");
+	}
+	/* an fd finding: how many fds of one kind */
+	if (!num_of(it, "bytes", &v) && str_of(it, "kind") && num_of(it, "count", &n))
+		sb_printf(b, "%.0f %s fd%s %s%s", n, str_of(it, "kind"), n == 1 ? "" : "s",
+			  str_of(it, "state") ?: "", str_of(it, "state") ? " " : "");
+	if (num_of(it, "fd", &v))
+		sb_printf(b, "fd %.0f %s%s", v, str_of(it, "type") ?: "",
+			  str_of(it, "type") ? " " : "");
+	if ((s = str_of(it, "path")) || (s = str_of(it, "target")))
+		sb_printf(b, "%s, ", s);
+	if (num_of(it, "pid", &v))
+		sb_printf(b, "pid %.0f", v);
+	if ((s = str_of(it, "comm")))
+		sb_printf(b, " (%s)", s);
+	if ((s = str_of(it, "state")))
+		sb_printf(b, " %s", s);
+	if (cJSON_IsArray(stack) && (f0 = cJSON_GetArrayItem(stack, 0))) {
+		if ((s = str_of(f0, "symbol")))
+			sb_printf(b, " at %s", s);
+		else if ((s = str_of(f0, "address")))
+			sb_printf(b, " at %s", s);
+		if ((s = str_of(f0, "file")) && num_of(f0, "line", &v))
+			sb_printf(b, " (%s:%.0f)", strrchr(s, '/') ? strrchr(s, '/') + 1 : s, v);
+	}
+}
+
+static void count_items(struct gate_result *r, enum gate_class c, const cJSON *arr,
+			struct sbuf *b)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, arr) {
+		if (!at_floor(it, r->floor))
+			continue;
+		if (r->count[c]++ < GATE_MAX_TEXT) {
+			describe(b, it);
+			sb_add(b, "\n", 1);
+		}
+	}
+}
+
+/* the table: how each class finds its data in the report */
+static void eval_class(const cJSON *rep, struct gate_result *r, enum gate_class c,
+		       struct sbuf *b)
+{
+	const cJSON *leaks = cJSON_GetObjectItemCaseSensitive(rep, "leaks"), *a, *p;
+	double lost;
+
+	switch (c) {
+	case GATE_LEAKS:
+		/* every kind of leak a detector reports under leaks.*, but fds and sockets (the
+		 * fds class) */
+		r->measured[c] = cJSON_IsObject(leaks);
+		cJSON_ArrayForEach(a, leaks)
+			if (cJSON_IsArray(a) && strcmp(a->string, "fds") &&
+			    strcmp(a->string, "sockets"))
+				count_items(r, c, a, b);
+		break;
+	case GATE_FDS:
+		a = cJSON_GetObjectItemCaseSensitive(leaks, "fds");
+		r->measured[c] = cJSON_IsArray(a);
+		count_items(r, c, a, b);
+		count_items(r, c, cJSON_GetObjectItemCaseSensitive(leaks, "sockets"), b);
+		break;
+	case GATE_ZOMBIES:
+		a = cJSON_GetObjectItemCaseSensitive(rep, "zombies");
+		if (cJSON_IsArray(a)) {
+			r->measured[c] = true;
+			count_items(r, c, a, b);
+			break;
+		}
+		/* the process model knows zombies even without a zombie detector */
+		a = cJSON_GetObjectItemCaseSensitive(rep, "processes");
+		r->measured[c] = cJSON_IsArray(a);
+		cJSON_ArrayForEach(p, a) {
+			const char *st = str_of(p, "state");
+
+			if (st && !strcmp(st, "zombie") && r->count[c]++ < GATE_MAX_TEXT) {
+				describe(b, p);
+				sb_add(b, "\n", 1);
+			}
+		}
+		break;
+	case GATE_LEFTOVERS:
+		a = cJSON_GetObjectItemCaseSensitive(rep, "leftovers");
+		r->measured[c] = cJSON_IsArray(a);
+		count_items(r, c, a, b);
+		break;
+	case GATE_LOST_EVENTS:
+		a = cJSON_GetObjectItemCaseSensitive(rep, "events");
+		r->measured[c] = num_of(a, "lost", &lost);
+		if (r->measured[c] && lost > 0) {
+			r->count[c] = lost;
+			sb_printf(b, "%.0f events lost: the report is incomplete\n", lost);
+		}
+		break;
+	case GATE_ALERTS:
+		a = cJSON_GetObjectItemCaseSensitive(rep, "alerts");
+		r->measured[c] = cJSON_IsArray(a);
+		count_items(r, c, a, b);
+		break;
+	default:
+		break;
+	}
+}
+
+int gate__evaluate(const cJSON *report, uint32_t fail_on, enum severity floor,
+		   struct gate_result *r)
+{
+	int c;
+
+	memset(r, 0, sizeof(*r));
+	r->fail_on = fail_on;
+	r->floor = floor;
+	r->pass = true;
+	for (c = 0; c < GATE_NR; c++) {
+		struct sbuf b = {};
+
+		eval_class(report, r, c, &b);
+		r->text[c] = sb_done(&b);
+		if (!r->text[c]) {
+			gate__release(r);
+			return -ENOMEM;
+		}
+		if ((fail_on & (1U << c)) && r->count[c])
+			r->pass = false;
+	}
+	return 0;
+}
+
+void gate__release(struct gate_result *r)
+{
+	int c;
+
+	for (c = 0; c < GATE_NR; c++) {
+		free(r->text[c]);
+		r->text[c] = NULL;
+	}
+}
+
+cJSON *gate__verdict_json(const struct gate_result *r)
+{
+	cJSON *v = cJSON_CreateObject(), *reasons, *on;
+	char buf[160];
+	int c;
+
+	if (!v)
+		return NULL;
+	cJSON_AddBoolToObject(v, "pass", r->pass);
+	reasons = cJSON_AddArrayToObject(v, "reasons");
+	on = cJSON_AddArrayToObject(v, "fail_on");
+	for (c = 0; c < GATE_NR; c++) {
+		if (!(r->fail_on & (1U << c)))
+			continue;
+		cJSON_AddItemToArray(on, cJSON_CreateString(class_names[c]));
+		if (!r->count[c])
+			continue;
+		if (c == GATE_LOST_EVENTS)
+			snprintf(buf, sizeof(buf), "lost-events: %zu events lost", r->count[c]);
+		else
+			snprintf(buf, sizeof(buf), "%s: %zu finding%s at or above %s",
+				 class_names[c], r->count[c], r->count[c] == 1 ? "" : "s",
+				 severity__str(r->floor));
+		cJSON_AddItemToArray(reasons, cJSON_CreateString(buf));
+	}
+	cJSON_AddStringToObject(v, "severity_floor", severity__str(r->floor));
+	return v;
+}
+
+char *gate__xml_escape(const char *s)
+{
+	struct sbuf b = {};
+
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		switch (c) {
+		case '<':
+			sb_add(&b, "&lt;", 4);
+			break;
+		case '>':
+			sb_add(&b, "&gt;", 4);
+			break;
+		case '&':
+			sb_add(&b, "&amp;", 5);
+			break;
+		case '"':
+			sb_add(&b, "&quot;", 6);
+			break;
+		case '\'':
+			sb_add(&b, "&apos;", 6);
+			break;
+		default:
+			/* XML 1.0 allows no control character but tab, newline, return */
+			if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+				sb_add(&b, "?", 1);
+			else
+				sb_add(&b, (const char *)&c, 1);
+		}
+	}
+	return sb_done(&b);
+}
+
+static void xml_add(struct sbuf *b, const char *s)
+{
+	char *e = gate__xml_escape(s ? s : "");
+
+	if (!e) {
+		b->oom = true;
+		return;
+	}
+	sb_add(b, e, strlen(e));
+	free(e);
+}
+
+static void command_line(struct sbuf *b, const cJSON *report)
+{
+	const cJSON *run = cJSON_GetObjectItemCaseSensitive(report, "run"), *a;
+	bool first = true;
+
+	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(run, "command")) {
+		if (cJSON_IsString(a)) {
+			sb_printf(b, "%s%s", first ? "" : " ", a->valuestring);
+			first = false;
+		}
+	}
+}
+
+char *gate__junit(const cJSON *report, const struct gate_result *r)
+{
+	struct sbuf b = {}, cmd = {};
+	size_t failures = 0, skipped = 0;
+	double dur = 0;
+	char msg[200];
+	int c;
+
+	num_of(cJSON_GetObjectItemCaseSensitive(report, "run"), "duration_s", &dur);
+	for (c = 0; c < GATE_NR; c++) {
+		if (!r->measured[c] || (r->count[c] && !(r->fail_on & (1U << c))))
+			skipped++;
+		else if (r->count[c])
+			failures++;
+	}
+	command_line(&cmd, report);
+	sb_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+	sb_printf(&b, "<testsuites name=\"qhtrace\" tests=\"%d\" failures=\"%zu\" errors=\"0\" "
+		      "skipped=\"%zu\" time=\"%.3f\">\n", GATE_NR, failures, skipped, dur);
+	sb_printf(&b, "  <testsuite name=\"qhtrace: ");
+	xml_add(&b, cmd.s);
+	sb_printf(&b, "\" tests=\"%d\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" "
+		      "time=\"%.3f\">\n", GATE_NR, failures, skipped, dur);
+	for (c = 0; c < GATE_NR; c++) {
+		sb_printf(&b, "    <testcase classname=\"qhtrace\" name=\"%s\" time=\"0\">",
+			  class_names[c]);
+		if (!r->measured[c]) {
+			sb_printf(&b, "\n      <skipped message=\"not measured: the report has no "
+				      "%s data\"/>\n    ", class_names[c]);
+		} else if (r->count[c]) {
+			bool gated = r->fail_on & (1U << c);
+
+			snprintf(msg, sizeof(msg), "%zu %s%s", r->count[c],
+				 c == GATE_LOST_EVENTS ? "events lost" : "findings",
+				 gated ? "" : " (not gated: not in --fail-on)");
+			sb_printf(&b, "\n      <%s message=\"", gated ? "failure" : "skipped");
+			xml_add(&b, msg);
+			if (gated) {
+				sb_printf(&b, "\" type=\"%s\">", class_names[c]);
+				xml_add(&b, r->text[c]);
+				if (r->count[c] > GATE_MAX_TEXT)
+					sb_printf(&b, "... %zu more in the JSON report\n",
+						  r->count[c] - GATE_MAX_TEXT);
+				sb_printf(&b, "</failure>\n    ");
+			} else {
+				sb_printf(&b, "\"/>\n      <system-out>");
+				xml_add(&b, r->text[c]);
+				sb_printf(&b, "</system-out>\n    ");
+			}
+		}
+		sb_printf(&b, "</testcase>\n");
+	}
+	sb_printf(&b, "  </testsuite>\n</testsuites>\n");
+	free(cmd.s);
+	return sb_done(&b);
+}
+
+/* Markdown table cells: no pipes or newlines inside */
+static void md_cell(struct sbuf *b, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && s[i]; i++) {
+		if (s[i] == '|')
+			sb_add(b, "\\|", 2);
+		else if (s[i] == '\n')
+			sb_add(b, " ", 1);
+		else
+			sb_add(b, &s[i], 1);
+	}
+}
+
+char *gate__markdown(const cJSON *report, const struct gate_result *r)
+{
+	const cJSON *run = cJSON_GetObjectItemCaseSensitive(report, "run");
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(report, "events");
+	const cJSON *procs = cJSON_GetObjectItemCaseSensitive(report, "processes");
+	const cJSON *log = cJSON_GetObjectItemCaseSensitive(report, "event_log");
+	struct sbuf b = {}, cmd = {};
+	double v = 0, w = 0;
+	int c;
+
+	command_line(&cmd, report);
+	sb_printf(&b, "## qhtrace: %s\n\n", r->pass ? "pass" : "FAIL");
+	sb_printf(&b, "`");
+	md_cell(&b, cmd.s ? cmd.s : "", 300);
+	sb_printf(&b, "`");
+	if (num_of(run, "exit_code", &v))
+		sb_printf(&b, " exited %.0f", v);
+	if (num_of(run, "duration_s", &w))
+		sb_printf(&b, " after %.2f s", w);
+	sb_printf(&b, "; %d processes traced", cJSON_GetArraySize(procs));
+	if (num_of(ev, "received", &v) && num_of(ev, "lost", &w))
+		sb_printf(&b, ", %.0f events received, %.0f lost", v, w);
+	sb_printf(&b, ".\n\n| class | gated | findings | result |\n| --- | --- | --- | --- |\n");
+	for (c = 0; c < GATE_NR; c++) {
+		bool gated = r->fail_on & (1U << c);
+
+		sb_printf(&b, "| %s | %s | ", class_names[c], gated ? "yes" : "no");
+		if (r->measured[c])
+			sb_printf(&b, "%zu | %s |\n", r->count[c],
+				  !r->count[c] ? "pass" : gated ? "**fail**" : "not gated");
+		else
+			sb_printf(&b, "- | not measured |\n");
+	}
+	for (c = 0; c < GATE_NR; c++) {
+		const char *p, *nl;
+		int shown = 0;
+
+		if (!r->count[c])
+			continue;
+		sb_printf(&b, "\n### %s (%zu)\n\n", class_names[c], r->count[c]);
+		for (p = r->text[c]; p && *p && shown < 20; p = nl + 1, shown++) {
+			nl = strchr(p, '\n');
+			if (!nl)
+				break;
+			sb_printf(&b, "- ");
+			md_cell(&b, p, nl - p);
+			sb_printf(&b, "\n");
+		}
+		if (r->count[c] > (size_t)shown && c != GATE_LOST_EVENTS)
+			sb_printf(&b, "- ... %zu more in the JSON report\n", r->count[c] - shown);
+	}
+	if (cJSON_IsObject(log) && num_of(log, "records", &v)) {
+		double in = 0, out = 0;
+
+		num_of(log, "bytes_in", &in);
+		num_of(log, "bytes_out", &out);
+		sb_printf(&b,
+			  "\nEvent log: %.0f records, %.0f bytes written from %.0f (ratio %.2f).\n",
+			  v, out, in, out > 0 ? in / out : 0);
+	}
+	free(cmd.s);
+	return sb_done(&b);
+}

@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alerts.h"
+#include "evlog.h"
+#include "gate.h"
+#include "fdtable.h"
+#include "log.h"
+#include "runout.h"
+#include "util.h"
+
+struct runout {
+	const struct attach_opts *o;
+	struct evlog *log;
+	struct evlog_opts lo;
+	struct alerts *alerts;
+	uint64_t mem_total_kb;
+	uint64_t next_sample_ns;	/* CLOCK_MONOTONIC */
+	int log_err;			/* the first failed write, reported once */
+};
+
+int runout__preflight(const struct attach_opts *o)
+{
+	const char *paths[] = { o->events, o->junit, o->summary_md };
+	const char *what[] = { "the event log", "the JUnit report", "the Markdown summary" };
+	char why[PATH_MAX + 64];
+	size_t i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		if (paths[i] && util__check_output(paths[i], why, sizeof(why))) {
+			pr_err("cannot write %s to %s: %s\n", what[i], paths[i], why);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int runout__open(struct runout **out, const struct attach_opts *o)
+{
+	const struct qh_settings *s = &o->settings;
+	struct runout *r = calloc(1, sizeof(*r));
+	int err;
+
+	*out = NULL;
+	if (!r)
+		return -ENOMEM;
+	r->o = o;
+	r->mem_total_kb = alerts__mem_total_kb();
+	if (o->events) {
+		r->lo.chunk_size = s->chunk_size;
+		r->lo.level = s->compression_level;
+		r->lo.gzip = s->compression_type == QH_COMPRESS_GZIP ||
+			     (s->compression_type == QH_COMPRESS_AUTO &&
+			      evlog__path_is_gzip(o->events));
+		err = evlog__open(&r->log, o->events, &r->lo);
+		if (err) {
+			pr_err("cannot write the event log to %s: %s\n", o->events, strerror(-err));
+			free(r);
+			return err;
+		}
+		evlog__begin(r->log, util__now_ns(CLOCK_REALTIME), "log");
+		evlog__str(r->log, "schema", QH_EVLOG_SCHEMA);
+		evlog__str(r->log, "version", QH_VERSION);
+		evlog__end(r->log);
+	}
+	r->alerts = alerts__new(&(struct alerts_opts){
+		.exec = o->alert_exec,
+		.timeout_s = o->alert_timeout_s,
+		.log = r->log,
+	});
+	if (!r->alerts) {
+		runout__close(r);
+		return -ENOMEM;
+	}
+	*out = r;
+	return 0;
+}
+
+void runout__close(struct runout *r)
+{
+	if (!r)
+		return;
+	alerts__free(r->alerts);
+	evlog__close(r->log);
+	free(r);
+}
+
+struct alerts *runout__alerts(struct runout *r)
+{
+	return r ? r->alerts : NULL;
+}
+
+static void log_end(struct runout *r)
+{
+	int err = evlog__end(r->log);
+
+	if (err && !r->log_err) {
+		r->log_err = err;
+		pr_warn("event log: write failed: %s (later events are not logged)\n",
+			strerror(-err));
+	}
+}
+
+static void log_proc(struct runout *r, const struct qh_event_hdr *h, const char *kind)
+{
+	evlog__begin(r->log, util__boot_to_real_ns(h->ts_ns), kind);
+	evlog__u64(r->log, "pid", h->pid);
+}
+
+void runout__event(struct runout *r, struct proctree *t, const void *data, size_t size)
+{
+	const struct qh_event_hdr *h = data;
+	struct proc *p;
+
+	if (!r || !r->log || r->log_err || size < sizeof(*h))
+		return;
+	p = proctree__find(t, h->pid, h->start_ns);
+	switch (h->type) {
+	case QH_EV_FORK:
+		if (size < sizeof(struct qh_event_fork))
+			return;
+		log_proc(r, h, "fork");
+		evlog__u64(r->log, "ppid", ((const struct qh_event_fork *)data)->proc.ppid);
+		evlog__str(r->log, "comm",
+			   (const char *)((const struct qh_event_fork *)data)->comm);
+		break;
+	case QH_EV_EXEC: {
+		const struct qh_event_exec *e = data;
+
+		if (size < sizeof(*e))
+			return;
+		log_proc(r, h, "exec");
+		evlog__str(r->log, "comm", (const char *)e->comm);
+		evlog__str(r->log, "filename", (const char *)e->filename);
+		break;
+	}
+	case QH_EV_EXIT: {
+		const struct qh_event_exit *e = data;
+		const struct qh_proc *s = &e->proc;
+		int st = s->exit_status;
+
+		if (size < sizeof(*e))
+			return;
+		log_proc(r, h, "exit");
+		evlog__str(r->log, "comm", (const char *)e->comm);
+		if (WIFSIGNALED(st))
+			evlog__u64(r->log, "signal", WTERMSIG(st));
+		else
+			evlog__u64(r->log, "exit_code", WEXITSTATUS(st));
+		evlog__u64(r->log, "peak_rss_kb",
+			   s->peak_rss_pages * (sysconf(_SC_PAGESIZE) / 1024));
+		evlog__u64(r->log, "heap_outstanding_bytes", s->heap_live_bytes);
+		break;
+	}
+	case QH_EV_REAP:
+		log_proc(r, h, "reap");
+		if (p)
+			evlog__str(r->log, "comm", p->comm);
+		break;
+	case QH_EV_LIBC:
+	case QH_EV_LIBC_NEW:
+		log_proc(r, h, h->type == QH_EV_LIBC ? "heap_hooked" : "libc_mapped");
+		if (p)
+			evlog__str(r->log, "comm", p->comm);
+		break;
+	default:
+		return;
+	}
+	log_end(r);
+}
+
+bool runout__tick(struct runout *r, uint64_t now)
+{
+	if (!r)
+		return false;
+	alerts__tick(r->alerts);
+	if (now < r->next_sample_ns)
+		return false;
+	r->next_sample_ns = now + r->o->settings.monitoring_interval * NSEC_PER_SEC;
+	return true;
+}
+
+uint64_t runout__memory_proc(struct runout *r, const struct proc *p, const struct qh_proc *cur,
+			     uint64_t page_size)
+{
+	uint64_t kb = page_size / 1024;
+	uint64_t rss = cur->rss_pages[MM_FILEPAGES] + cur->rss_pages[MM_ANONPAGES] +
+		       cur->rss_pages[MM_SHMEMPAGES];
+
+	/* a process seeded from /proc has its RSS by kind only after its next rss_stat */
+	if (!rss)
+		rss = cur->base_rss_pages;
+	if (r->log && !r->log_err) {
+		evlog__begin(r->log, util__now_ns(CLOCK_REALTIME), "memory");
+		evlog__u64(r->log, "pid", p->pid);
+		evlog__str(r->log, "comm", p->comm);
+		evlog__u64(r->log, "rss_kb", rss * kb);
+		evlog__u64(r->log, "peak_rss_kb", cur->peak_rss_pages * kb);
+		evlog__u64(r->log, "heap_kb", cur->heap_bytes / 1024);
+		evlog__u64(r->log, "mmap_anon_kb", cur->mmap_anon_bytes / 1024);
+		/* threads and fds over time, at each sample */
+		evlog__u64(r->log, "threads", cur->threads);
+		evlog__u64(r->log, "fds", cur->fd_open);
+		log_end(r);
+	}
+	return rss * kb;
+}
+
+void runout__memory_total(struct runout *r, uint64_t rss_kb, uint64_t nprocs)
+{
+	double pct, limit = r->o->settings.memory_usage_percent;
+
+	if (!r->mem_total_kb)
+		return;
+	pct = 100.0 * rss_kb / r->mem_total_kb;
+	alerts__check(r->alerts, "memory_usage", "tree", pct >= 95 ? SEV_CRITICAL : SEV_HIGH, pct,
+		      limit, "the traced processes (%lu) use %.1f%% of memory (%lu of %lu kB), "
+		      "threshold %.0f%%", (unsigned long)nprocs, pct, (unsigned long)rss_kb,
+		      (unsigned long)r->mem_total_kb, limit);
+}
+
+void runout__heap_check(struct runout *r, struct heapleaks *h)
+{
+	pr_debug("heap check: %lu blocks live\n", (unsigned long)heapleaks__total_blocks(h));
+	if (!r || !r->log || r->log_err)
+		return;
+	evlog__begin(r->log, util__now_ns(CLOCK_REALTIME), "heap_check");
+	evlog__u64(r->log, "sites", heapleaks__count(h));
+	evlog__u64(r->log, "blocks", heapleaks__total_blocks(h));
+	evlog__u64(r->log, "bytes", heapleaks__total_bytes(h));
+	log_end(r);
+}
+
+void runout__heap_findings(struct runout *r, struct heapleaks *h)
+{
+	struct heap_leak *l;
+	size_t i;
+
+	for (i = 0; (l = heapleaks__get(h, i)); i++) {
+		const struct heap_frame *f = l->nframes ? &l->frames[0] : NULL;
+		char key[64], site[256];
+
+		if (f && f->symbol && f->file)
+			snprintf(site, sizeof(site), "%s (%s:%u)", f->symbol,
+				 strrchr(f->file, '/') ? strrchr(f->file, '/') + 1 : f->file,
+				 f->line);
+		else if (f && f->symbol)
+			snprintf(site, sizeof(site), "%s+0x%lx", f->symbol,
+				 (unsigned long)f->offset);
+		else
+			snprintf(site, sizeof(site), "0x%lx", (unsigned long)l->caller);
+		if (r->log && !r->log_err) {
+			evlog__begin(r->log, util__now_ns(CLOCK_REALTIME), "heap_leak");
+			evlog__u64(r->log, "pid", l->proc->pid);
+			evlog__str(r->log, "comm", l->proc->comm);
+			evlog__str(r->log, "severity", severity__str(l->severity));
+			evlog__u64(r->log, "bytes", l->bytes);
+			evlog__u64(r->log, "count", l->count);
+			evlog__str(r->log, "site", site);
+			log_end(r);
+		}
+		snprintf(key, sizeof(key), "%u:%lx", l->proc->pid, (unsigned long)l->caller);
+		alerts__check(r->alerts, "memory_leak", key, l->severity, l->bytes / 1048576.0,
+			      r->o->settings.memory_leak_mb,
+			      "pid %u (%s) leaked %.1f MiB in %lu blocks at %s (threshold %u MiB)",
+			      l->proc->pid, l->proc->comm, l->bytes / 1048576.0,
+			      (unsigned long)l->count, site, r->o->settings.memory_leak_mb);
+	}
+}
+
+void runout__fd_findings(struct runout *r, struct fdleaks *f)
+{
+	const struct fd_leak *l;
+	size_t i;
+
+	if (!r || !r->log || r->log_err)
+		return;
+	for (i = 0; (l = fdleaks__get(f, i)); i++) {
+		evlog__begin(r->log, util__now_ns(CLOCK_REALTIME),
+			     fd_leak__is_socket(l) ? "socket_leak" : "fd_leak");
+		evlog__u64(r->log, "pid", l->proc->pid);
+		evlog__str(r->log, "comm", l->proc->comm);
+		evlog__str(r->log, "severity", severity__str(l->severity));
+		evlog__str(r->log, "kind", fd_kind__str(l->kind));
+		evlog__str(r->log, "target", l->target);
+		if (fd_leak__is_socket(l))
+			evlog__str(r->log, "state", tcp_state__str(l->tcp_state));
+		evlog__u64(r->log, "count", l->count);
+		evlog__str(r->log, "reason", l->reason);
+		evlog__str(r->log, "site", l->site);
+		log_end(r);
+	}
+}
+
+/* fds an fd finding holds (a finding without a count is one) */
+static double fds_held(const cJSON *it)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "count");
+
+	return cJSON_IsNumber(n) ? n->valuedouble : 1;
+}
+
+static cJSON *alerts_json(struct alerts *a)
+{
+	cJSON *arr = cJSON_CreateArray();
+	const struct alert *al;
+	size_t i;
+
+	for (i = 0; (al = alerts__get(a, i)); i++) {
+		char *s = alert__json(al);
+		cJSON *o = s ? cJSON_Parse(s) : NULL;
+
+		free(s);
+		if (o)
+			cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+static int write_text(const char *path, const char *what, char *text)
+{
+	int err;
+
+	if (!text) {
+		pr_err("failed to write %s to %s: %s\n", what, path, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	err = util__write_file_atomic(path, text, strlen(text));
+	if (err)
+		pr_err("failed to write %s to %s: %s\n", what, path, strerror(-err));
+	free(text);
+	return err;
+}
+
+int runout__finish(struct runout *r, cJSON *root, struct run_info *ri)
+{
+	const struct attach_opts *o = r->o;
+	const cJSON *leaks = cJSON_GetObjectItemCaseSensitive(root, "leaks"), *it;
+	struct gate_result g;
+	double held = 0;
+	cJSON *ev, *al;
+	int err = 0, c;
+
+	/* fds and sockets the fd findings hold: left open by survivors, or growing */
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(leaks, "fds"))
+		held += fds_held(it);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(leaks, "sockets"))
+		held += fds_held(it);
+	if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(leaks, "fds")))
+		alerts__check(r->alerts, "resource_leak", "fds", SEV_HIGH, held,
+			      o->resource_leak_count,
+			      "%.0f file descriptors leaked or left open (threshold %u)", held,
+			      o->resource_leak_count);
+	/* tracing is over: the hooks of the last alerts finish (or time out) before the count */
+	alerts__wait(r->alerts);
+	al = cJSON_AddObjectToObject(root, "alert_stats");
+	cJSON_AddNumberToObject(al, "fired", alerts__count(r->alerts) + alerts__dropped(r->alerts));
+	cJSON_AddNumberToObject(al, "dropped", alerts__dropped(r->alerts));
+	cJSON_AddNumberToObject(al, "hooks_failed", alerts__hooks_failed(r->alerts));
+	cJSON_AddItemToObject(root, "alerts", alerts_json(r->alerts));
+	if (gate__evaluate(root, o->fail_on, o->fail_severity, &g)) {
+		pr_err("out of memory\n");
+		return -ENOMEM;
+	}
+	ri->gate_failed = !g.pass;
+	for (c = 0; c < GATE_NR; c++)
+		if ((o->fail_on & (1U << c)) && g.count[c])
+			pr_warn("gate: %s: %zu finding%s at or above %s (--fail-on)\n",
+				gate__class_name(c), g.count[c], g.count[c] == 1 ? "" : "s",
+				severity__str(g.floor));
+	cJSON_AddItemToObject(root, "verdict", gate__verdict_json(&g));
+	if (r->log) {
+		struct evlog_stats st;
+
+		evlog__begin(r->log, util__now_ns(CLOCK_REALTIME), "verdict");
+		evlog__bool(r->log, "pass", g.pass);
+		for (c = 0; c < GATE_NR; c++)
+			if (g.measured[c])
+				evlog__u64(r->log, gate__class_name(c), g.count[c]);
+		log_end(r);
+		err = evlog__flush(r->log);
+		evlog__stats(r->log, &st);
+		err = evlog__close(r->log) ?: err;
+		r->log = NULL;
+		alerts__set_log(r->alerts, NULL);
+		if (err && !r->log_err)
+			pr_err("failed to write the event log %s: %s\n", o->events, strerror(-err));
+		err = err ?: r->log_err;
+		ev = cJSON_AddObjectToObject(root, "event_log");
+		cJSON_AddStringToObject(ev, "path", o->events);
+		cJSON_AddStringToObject(ev, "compression", r->lo.gzip ? "gzip" : "none");
+		if (r->lo.gzip)
+			cJSON_AddNumberToObject(ev, "compression_level", r->lo.level);
+		cJSON_AddNumberToObject(ev, "chunk_size", r->lo.chunk_size);
+		cJSON_AddNumberToObject(ev, "records", st.records);
+		cJSON_AddNumberToObject(ev, "chunks", st.chunks);
+		cJSON_AddNumberToObject(ev, "bytes_in", st.bytes_in);
+		cJSON_AddNumberToObject(ev, "bytes_out", st.bytes_out);
+		cJSON_AddNumberToObject(ev, "ratio",
+					st.bytes_out ? (double)st.bytes_in / st.bytes_out : 0);
+		cJSON_AddBoolToObject(ev, "complete", !err);
+	}
+	if (o->junit && write_text(o->junit, "the JUnit report", gate__junit(root, &g)))
+		err = err ?: -EIO;
+	if (o->summary_md &&
+	    write_text(o->summary_md, "the Markdown summary", gate__markdown(root, &g)))
+		err = err ?: -EIO;
+	gate__release(&g);
+	return err;
+}
