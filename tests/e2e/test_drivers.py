@@ -318,3 +318,18 @@ def test_sigterm_still_cleans_and_reports(qh, tmp_path):
     assert (c["attempted"], c["succeeded"], c["failed"]) == (1, 1, 0), c
     assert (c["actions"][0]["pid"], c["actions"][0]["signal"]) == (left[0]["pid"], "SIGTERM")
     check_no_stranger_signalled(report)
+
+
+def test_gate_on_leftovers(qh, tmp_path):
+    """--fail-on leftovers: the escaped daemon fails the gate (exit 3) even though --cleanup
+    removed it; the verdict names the class."""
+    rc, out, err = qh.run(qh.attach_argv([qh.fx("escape")], tmp_path / "report.json",
+                                         ("-q", "--cleanup", "--force-cleanup-timeout", "0.5",
+                                          "--fail-on", "leftovers,zombies")))
+    report = check_report(qh.load_report(tmp_path / "report.json"))
+    adopt_running(qh, report)
+    assert rc == 3, f"qhtrace exited {rc}; stderr:\n{err}"
+    assert report["verdict"]["pass"] is False, report["verdict"]
+    assert any(r.startswith("leftovers") for r in report["verdict"]["reasons"]), report["verdict"]
+    assert not any(r.startswith("zombies") for r in report["verdict"]["reasons"])
+    assert report["cleanup"]["succeeded"] == 1, report["cleanup"]
