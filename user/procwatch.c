@@ -245,6 +245,43 @@ static void on_exec(struct procwatch *w, struct proc *p, const struct qh_event_e
 	pr_debug("driver #%u: %s pid %u\n", d->id, d->kind, p->pid);
 }
 
+/*
+ * A process of @d's tree begins to exit: the tree is about to shrink, so its memory now (the
+ * live ones, and @p as its exit record has it) is a candidate for the peak that periodic
+ * samples, a second apart, would miss in a short run.
+ */
+static void peak_at_exit(struct procwatch *w, struct driver_inst *d, const struct proc *p,
+			 const struct qh_event_exit *e)
+{
+	uint64_t rss, shmem, pages[QH_NR_RSS];
+	size_t i;
+
+	rss = e->proc.rss_pages[MM_FILEPAGES] + e->proc.rss_pages[MM_ANONPAGES] +
+	      e->proc.rss_pages[MM_SHMEMPAGES];
+	shmem = e->proc.rss_pages[MM_SHMEMPAGES];
+	for (i = 0; i < d->nprocs; i++) {
+		const struct proc *q = d->procs[i];
+
+		if (q == p || q->state != PROC_RUNNING || q->watch->inst != d)
+			continue;
+		if (!w->rss || w->rss(w->ctx, q, pages))
+			memcpy(pages, q->stats.rss_pages, sizeof(pages));
+		rss += pages[MM_FILEPAGES] + pages[MM_ANONPAGES] + pages[MM_SHMEMPAGES];
+		shmem += pages[MM_SHMEMPAGES];
+	}
+	if (rss * w->page_kb > d->peak_rss_kb)
+		d->peak_rss_kb = rss * w->page_kb;
+	if (shmem * w->page_kb > d->peak_shmem_kb)
+		d->peak_shmem_kb = shmem * w->page_kb;
+	/* every driver's memory: this tree now, the others as last sampled */
+	rss *= w->page_kb;
+	for (i = 0; i < w->ndrivers; i++)
+		if (w->drivers[i] != d)
+			rss += w->drivers[i]->rss_kb;
+	if (rss > w->peak_total_kb)
+		w->peak_total_kb = rss;
+}
+
 void procwatch__handle_event(struct procwatch *w, struct proctree *t, const void *data,
 			     size_t size)
 {
@@ -280,6 +317,8 @@ void procwatch__handle_event(struct procwatch *w, struct proctree *t, const void
 		s = p ? p->watch : NULL;
 		if (!s || !s->inst)
 			return;
+		if (size >= sizeof(struct qh_event_exit))
+			peak_at_exit(w, s->inst, p, data);
 		if (s->inst->alive)
 			s->inst->alive--;
 		if (s->inst->driver == p)

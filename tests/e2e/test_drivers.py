@@ -98,7 +98,8 @@ def check_driver_tree(report, driver_id=1):
     # the two /dev/shm files, each once, exactly (allocated blocks)
     assert d["peak_dev_shm_kb"] == 2 * 2 * MiB_KB, d
     assert report["driver_totals"]["peak_dev_shm_kb"] >= 4 * MiB_KB, report["driver_totals"]
-    assert d["memory_timeline"] and max(s["memory_kb"] for s in d["memory_timeline"]) == \
+    # the peak is the highest of the samples and of the tree as each member began to exit
+    assert d["memory_timeline"] and max(s["memory_kb"] for s in d["memory_timeline"]) <= \
         d["peak_memory_kb"], d
     assert parse_time(d["end_time"]) >= parse_time(d["start_time"]), d
     # the driver holds 1.5 s after its tree is ready
