@@ -90,7 +90,8 @@ void procwatch_opts__from_settings(struct procwatch_opts *o, const struct qh_set
 		for (k = 0; k < o->n_driver_patterns; k++)
 			if (!strcmp(o->driver_patterns[k], s->driver_patterns[i]))
 				break;
-		if (k == o->n_driver_patterns && procwatch_opts__add_pattern(o, s->driver_patterns[i]))
+		if (k == o->n_driver_patterns &&
+		    procwatch_opts__add_pattern(o, s->driver_patterns[i]))
 			break;
 	}
 }
@@ -906,7 +907,8 @@ void procwatch__summary(FILE *out, const struct procwatch *w, uint64_t now)
 		for (i = 0; i < w->ndrivers; i++)
 			active += !w->drivers[i]->end_ns;
 		fprintf(out, "drivers: %zu instance%s, %u active, peak %s in all, "
-			     "/dev/shm of the machine peak %s\n", w->ndrivers, w->ndrivers == 1 ? "" : "s", active,
+			     "/dev/shm of the machine peak %s\n",
+			w->ndrivers, w->ndrivers == 1 ? "" : "s", active,
 			kb_str(w->peak_total_kb, a, sizeof(a)),
 			kb_str(w->peak_dev_shm_kb, b, sizeof(b)));
 	}
@@ -923,15 +925,18 @@ void procwatch__summary(FILE *out, const struct procwatch *w, uint64_t now)
 		fprintf(out, "  #%u %s pid %u: %s; %.2fs, %zu processes (peak %u alive)\n", d->id,
 			d->kind, d->driver->pid, s, secs(d->start_ns, d->end_ns ? d->end_ns : now),
 			d->nprocs, d->peak_alive);
-		fprintf(out, "     memory of the tree: peak %s (shmem %s), now %s; /dev/shm peak %s\n",
-			kb_str(d->peak_rss_kb, a, sizeof(a)), kb_str(d->peak_shmem_kb, b, sizeof(b)),
-			kb_str(d->rss_kb, c, sizeof(c)), kb_str(d->peak_dev_shm_kb, s, sizeof(s)));
+		fprintf(out, "     memory of the tree: peak %s (shmem %s), now %s; "
+			     "/dev/shm peak %s\n",
+			kb_str(d->peak_rss_kb, a, sizeof(a)),
+			kb_str(d->peak_shmem_kb, b, sizeof(b)), kb_str(d->rss_kb, c, sizeof(c)),
+			kb_str(d->peak_dev_shm_kb, s, sizeof(s)));
 		for (k = 0; k < d->nprocs && k < SUMMARY_TREE_ROWS; k++) {
 			const struct proc *p = d->procs[k];
 			char name[40];
 			int depth = tree_depth(d, k);
 
-			snprintf(name, sizeof(name), "%*s%s", 2 * (depth < 6 ? depth : 6), "", p->comm);
+			snprintf(name, sizeof(name), "%*s%s", 2 * (depth < 6 ? depth : 6), "",
+				 p->comm);
 			fprintf(out, "    %8u %8u %-22s %9s %s\n", p->pid, p->ppid, name,
 				kb_str(p->stats.peak_rss_pages * w->page_kb, a, sizeof(a)),
 				proc_state__str(p->state));

@@ -2,9 +2,9 @@
 /*
  * What a run leaves behind, besides memory: WebDriver instances (a driver process and all
  * its descendants) with the memory of their trees, zombies, orphans, leftovers, and the
- * alert of a tree over memory_threshold_mb. Fed with the ring buffer records and a periodic check; reads /proc for what the
- * kernel side does not report (the state and parent of a process now). Sends no signal:
- * cleanup.h acts on the leftovers it finds.
+ * alert of a tree over memory_threshold_mb. Fed with the ring buffer records and a periodic
+ * check; reads /proc for what the kernel side does not report (the state and parent of a
+ * process now). Sends no signal: cleanup.h acts on the leftovers it finds.
  */
 #ifndef __QH_PROCWATCH_H
 #define __QH_PROCWATCH_H
