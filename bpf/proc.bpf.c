@@ -241,7 +241,9 @@ static __always_inline int handle_exit(struct task_struct *task, bool group_dead
 	fill_hdr(&e->hdr, QH_EV_EXIT, tgid, p->start_ns);
 	e->hdr.ts_ns = p->exit_ns;
 	__builtin_memcpy(&e->proc, p, sizeof(*p));
-	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
+	/* the last thread to exit may be any (chromium's "ThreadPoolForeg"): the process's
+	 * name is its leader's, which stays allocated until the group is reaped */
+	BPF_CORE_READ_STR_INTO(&e->comm, task, group_leader, comm);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

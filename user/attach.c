@@ -191,6 +191,7 @@ int cmd_attach(int argc, char **argv)
 	}
 	if (session__open(&s, &o, libc, sfd) || session__trace_pid(&s, child.pid))
 		goto cleanup;
+	session__set_command(&s, child.pid);
 
 	ri.start_real_ns = util__now_ns(CLOCK_REALTIME);
 	pr_debug("probes attached in %.1f ms; starting %s\n",
@@ -249,6 +250,8 @@ int cmd_attach(int argc, char **argv)
 	ri.exit_code = code;
 	ri.argv = o.argv;
 	ri.argc = o.argc;
+	/* what CMD's tree left running: leftovers, terminated with --cleanup */
+	session__finish(&s, child.pid);
 	/* everything CMD's tree did before it exited is in the buffer now */
 	if (session__report(&s, &ri))
 		code = QH_EXIT_ERROR;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -163,6 +164,23 @@ void cli__usage_attach(FILE *out)
 		"                           one raw tracepoint on every syscall's exit (every\n"
 		"                           syscall of the machine pays; exits 1 s sooner)\n"
 		OUTPUT_HELP
+		"\n"
+		"WebDriver trees, zombies, leftovers:\n"
+		"      --driver-pattern PAT one more WebDriver name (fnmatch(3) on the comm and\n"
+		"                           on the exec'd file's name), beside chromedriver,\n"
+		"                           geckodriver, msedgedriver, operadriver, safaridriver\n"
+		"      --force-cleanup-timeout S  a driver's tree must be gone S seconds after it;\n"
+		"                           also the wait after each signal of --cleanup,\n"
+		"                           0.1..3600 (default 10)\n"
+		"      --zombie-grace S     exited and not reaped for longer: a zombie, 0.1..86400\n"
+		"                           (default 5)\n"
+		"      --max-lifetime S     max_resource_lifetime: a process older is a leftover,\n"
+		"                           0..31536000, 0 for none (default 3600)\n"
+		"      --memory-threshold-mb N  alert when a driver's tree uses more, 0..1048576,\n"
+		"                           0 for none (default 1024)\n"
+		"      --cleanup            terminate leftovers (SIGTERM, then SIGKILL) through\n"
+		"                           pidfds and verify each is gone\n"
+		"      --max-cleanup-attempts N  SIGKILL rounds, 1..100 (default 3)\n"
 		"  -h, --help               this text\n"
 		"\n"
 		"Exit status: CMD's own, or 128+N if a signal N killed it; %d if tracing could not\n"
@@ -177,7 +195,8 @@ void cli__usage_attach(FILE *out)
 		"  sudo qhtrace attach -q -o run.json --max-procs 131072 -- make -j2 check\n"
 		"  sudo qhtrace attach --heap -o heap.json -- ./my-test-binary\n"
 		"  sudo qhtrace attach --heap --events run.ndjson.gz --fail-on leaks,zombies \\\n"
-		"      --fail-severity medium --junit qhtrace.xml -- pytest\n",
+		"      --fail-severity medium --junit qhtrace.xml -- pytest\n"
+		"  sudo qhtrace attach --cleanup -o run.json -- python3 -m pytest tests/ui\n",
 		64, 4194304, QH_DEFAULT_MAX_PROCS, 64, 1048576, QH_DEFAULT_RINGBUF_KB, 1024, 67108864,
 		QH_DEFAULT_MAX_ALLOCS, QH_GROWING_CHECKS, QH_FD_GROWING_CHECKS, 1024, 16777216,
 		QH_DEFAULT_MAX_FDS, QH_DEFAULT_RESOURCE_LEAK_COUNT, QH_EXIT_GATE, QH_EXIT_ERROR,
@@ -198,6 +217,13 @@ enum {
 	OPT_TOP,
 	OPT_SORT,
 	OPT_CHECK_INTERVAL,
+	OPT_DRIVER_PATTERN,
+	OPT_FORCE_CLEANUP_TIMEOUT,
+	OPT_ZOMBIE_GRACE,
+	OPT_MAX_LIFETIME,
+	OPT_MEMORY_THRESHOLD,
+	OPT_CLEANUP,
+	OPT_MAX_CLEANUP_ATTEMPTS,
 	OPT_NO_FDS,
 	OPT_MAX_FDS,
 	OPT_RESOURCE_LEAK_COUNT,
@@ -251,6 +277,13 @@ static const struct option attach_options[] = {
 	{ "heap", no_argument, NULL, OPT_HEAP },
 	{ "no-fds", no_argument, NULL, OPT_NO_FDS },
 	HEAP_OPTIONS,
+	{ "driver-pattern", required_argument, NULL, OPT_DRIVER_PATTERN },
+	{ "force-cleanup-timeout", required_argument, NULL, OPT_FORCE_CLEANUP_TIMEOUT },
+	{ "zombie-grace", required_argument, NULL, OPT_ZOMBIE_GRACE },
+	{ "max-lifetime", required_argument, NULL, OPT_MAX_LIFETIME },
+	{ "memory-threshold-mb", required_argument, NULL, OPT_MEMORY_THRESHOLD },
+	{ "cleanup", no_argument, NULL, OPT_CLEANUP },
+	{ "max-cleanup-attempts", required_argument, NULL, OPT_MAX_CLEANUP_ATTEMPTS },
 	FD_OPTIONS,
 	{},
 };
@@ -300,6 +333,24 @@ static int parse_num(const char *opt, const char *arg, uint64_t min, uint64_t ma
 	return 0;
 }
 
+/* Seconds with up to millisecond precision ("5", "0.5"), in [min_ms, max_ms]. */
+static int parse_ms(const char *opt, const char *arg, uint32_t min_ms, uint32_t max_ms,
+		    uint32_t *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || !(v * 1000 >= min_ms && v * 1000 <= max_ms)) {
+		pr_err("--%s: '%s' is not a number of seconds in %g..%g\n", opt, arg,
+		       min_ms / 1000.0, max_ms / 1000.0);
+		return -EINVAL;
+	}
+	*out = (uint32_t)(v * 1000 + 0.5);
+	return 0;
+}
+
 enum cmd { CMD_ATTACH, CMD_LEAKS, CMD_FDS };
 
 static const struct option *const cmd_options[] = { attach_options, leaks_options,
@@ -330,6 +381,7 @@ static int load_config(int argc, char **argv, struct attach_opts *o, enum cmd wh
 	o->check_interval_s = s->leak_check_interval;
 	o->leak_threshold_mb = s->leak_threshold_mb;
 	o->resource_leak_count = s->resource_leak_count;
+	procwatch_opts__from_settings(&o->watch, s);
 	if (which == CMD_ATTACH)
 		o->heap = s->enable_leak_detection;
 	return 0;
@@ -354,6 +406,7 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 	o->leak_threshold_mb = 10;
 	o->top = 10;
 	o->check_interval_s = 10;
+	procwatch_opts__defaults(&o->watch);
 	o->max_fds = QH_DEFAULT_MAX_FDS;
 	o->resource_leak_count = QH_DEFAULT_RESOURCE_LEAK_COUNT;
 	o->fds_mode = which == CMD_FDS;
@@ -487,6 +540,45 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 			break;
 		case OPT_SUMMARY_MD:
 			o->summary_md = optarg;
+			break;
+		case OPT_DRIVER_PATTERN:
+			if (!*optarg) {
+				pr_err("--driver-pattern: the pattern is empty\n");
+				return -EINVAL;
+			}
+			if (procwatch_opts__add_pattern(&o->watch, optarg)) {
+				pr_err("--driver-pattern: more than %d patterns\n",
+				       QH_MAX_DRIVER_PATTERNS);
+				return -EINVAL;
+			}
+			break;
+		case OPT_FORCE_CLEANUP_TIMEOUT:
+			if (parse_ms("force-cleanup-timeout", optarg, 100, 3600000,
+				     &o->watch.force_cleanup_timeout_ms))
+				return -EINVAL;
+			break;
+		case OPT_ZOMBIE_GRACE:
+			if (parse_ms("zombie-grace", optarg, 100, 86400000,
+				     &o->watch.zombie_grace_ms))
+				return -EINVAL;
+			break;
+		case OPT_MAX_LIFETIME:
+			if (parse_num("max-lifetime", optarg, 0, 31536000,
+				      &o->watch.max_resource_lifetime_s))
+				return -EINVAL;
+			break;
+		case OPT_MEMORY_THRESHOLD:
+			if (parse_num("memory-threshold-mb", optarg, 0, 1048576,
+				      &o->watch.memory_threshold_mb))
+				return -EINVAL;
+			break;
+		case OPT_CLEANUP:
+			o->watch.auto_cleanup = true;
+			break;
+		case OPT_MAX_CLEANUP_ATTEMPTS:
+			if (parse_num("max-cleanup-attempts", optarg, 1, 100,
+				      &o->watch.max_cleanup_attempts))
+				return -EINVAL;
 			break;
 		case 'p':
 			if (parse_num("pid", optarg, 1, 4194304, &o->pid))

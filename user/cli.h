@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "procwatch.h"
 
 /* Exit codes of qhtrace itself; otherwise `attach` exits with the command's status. */
 #define QH_EXIT_ERROR 1	     /* could not trace: privileges, BTF, BPF load, report write */
@@ -40,6 +41,7 @@ struct attach_opts {
 	bool fds_mode;		/* `qhtrace fds`: the fd table, no heap */
 	uint32_t pid;		/* leaks, fds: the process to follow */
 	uint32_t duration_s;	/* leaks: 0 for until Ctrl-C or exit */
+	struct procwatch_opts watch; /* drivers, zombies, leftovers, --cleanup */
 	int argc;		/* the command to run */
 	char **argv;
 	const char *events;	/* --events: the NDJSON event log (.gz: gzip), NULL for none */

@@ -139,7 +139,9 @@ static void collect(struct diff *d, const cJSON *rep, bool cur)
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(rep, "leftovers"))
 		put(&d->leftovers, str(it, "comm"), 1, cur, false);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(rep, "drivers")) {
-		double kb = num(it, "peak_rss_kb") ?: num(it, "tree_peak_rss_kb");
+		/* the drivers[] of procwatch (peak_memory_kb), or an older name */
+		double kb = num(it, "peak_memory_kb") ?: num(it, "peak_rss_kb") ?:
+			    num(it, "tree_peak_rss_kb");
 
 		put(&d->drivers, str(it, "kind"), kb, cur, true);
 	}

@@ -117,6 +117,8 @@ static int run(int argc, char **argv, bool fds)
 		goto cleanup;
 	if (session__open(&s, &o, libc, sfd) || session__trace_pid(&s, o.pid))
 		goto cleanup;
+	/* the process under study is not a lifetime leftover of its own investigation */
+	session__set_command(&s, o.pid);
 	ri.start_real_ns = util__now_ns(CLOCK_REALTIME);
 	if (o.duration_s)
 		deadline = util__now_ns(CLOCK_MONOTONIC) + o.duration_s * NSEC_PER_SEC;

@@ -44,6 +44,7 @@ struct proc {
 	uint32_t fd_kind[QH_FD_KIND_SLOTS]; /* open fds by enum qh_fd_kind */
 	struct proc *heir;	/* heap findings: first child that inherited our blocks */
 	struct proc *next_heir;
+	struct proc_watch *watch; /* procwatch's state of it (driver instance), or NULL */
 	struct proc *hnext;	/* hash chain */
 	struct proc *next;	/* all processes, in order of discovery */
 };

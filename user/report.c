@@ -176,6 +176,10 @@ static cJSON *proc_json(const struct proc *p, const struct run_info *ri, uint64_
 		cJSON_AddItemToObject(o, "fds", fds_json(p));
 	else
 		cJSON_AddNullToObject(o, "fds"); /* not followed: unknown, not none */
+	if (procwatch__driver_of(p))
+		cJSON_AddNumberToObject(o, "driver", procwatch__driver_of(p)->id);
+	else
+		cJSON_AddNullToObject(o, "driver");
 	cJSON_AddStringToObject(o, "allocator", report__allocator(p, ri));
 	if (ri->heap && !strcmp(report__allocator(p, ri), "glibc")) {
 		cJSON_AddNumberToObject(o, "heap_outstanding_bytes", p->stats.heap_live_bytes);
@@ -337,6 +341,9 @@ cJSON *report__build(struct proctree *t, const struct run_info *ri)
 			cJSON_AddItemToObject(leaks, "sockets", fd_leaks_json(ri, true));
 		}
 	}
+
+	procwatch__add_json(ri->watch, root, now);
+	cleanup__add_json(ri->cleanup, root);
 
 	procs = cJSON_AddArrayToObject(root, "processes");
 	for (p = proctree__first(t); p; p = p->next)
@@ -525,6 +532,25 @@ static void fd_summary(FILE *out, const struct run_info *ri)
 	}
 }
 
+static void cleanup_summary(FILE *out, const struct cleanup *c)
+{
+	const struct cleanup_action *a;
+	uint32_t att, ok, bad;
+	size_t n = cleanup__actions(c, &a), i;
+
+	if (!c)
+		return;
+	cleanup__counts(c, &att, &ok, &bad);
+	fprintf(out, "cleanup: %u attempted, %u verified gone, %u failed\n", att, ok, bad);
+	for (i = 0; i < n; i++)
+		fprintf(out, "  pid %u %s: %s%s, %u signal%s%s%s%s\n", a[i].pid, a[i].comm,
+			a[i].signal ? "SIG" : "no signal",
+			a[i].signal ? sigabbrev_np(a[i].signal) : "",
+			a[i].attempts, a[i].attempts == 1 ? "" : "s",
+			a[i].verified ? ", verified gone" : ", NOT verified",
+			a[i].error[0] ? " -- " : "", a[i].error);
+}
+
 void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
 {
 	uint64_t now = util__now_ns(CLOCK_BOOTTIME), lost = report__lost(ri);
@@ -557,6 +583,8 @@ void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
 		heap_summary(out, ri);
 	if (ri->fd_leaks && ri->fds)
 		fd_summary(out, ri);
+	procwatch__summary(out, ri->watch, now);
+	cleanup_summary(out, ri->cleanup);
 	fprintf(out, "events: %lu received, %lu lost", (unsigned long)ri->events_received,
 		(unsigned long)lost);
 	if (lost) {

@@ -12,6 +12,8 @@
 #include "proctree.h"
 #include "heapleaks.h"
 #include "fdleaks.h"
+#include "cleanup.h"
+#include "procwatch.h"
 
 #define QH_REPORT_SCHEMA "qhtrace/report/v1"
 /* the summary table lists every process up to MAX, else the TOP with the highest peak RSS */
@@ -37,6 +39,8 @@ struct run_info {
 	uint32_t top;			/* heap leaks shown in the summary */
 	const char *note;		/* what the report cannot know, or NULL */
 	bool gate_failed;		/* set by session__report: a --fail-on class has findings */
+	const struct procwatch *watch;	/* drivers, zombies, leftovers, or NULL */
+	const struct cleanup *cleanup;	/* --cleanup's actions, or NULL */
 };
 
 /* What the heap figures of a process rest on: "glibc", or why they are not known. */

@@ -9,10 +9,12 @@
 #include <sys/signalfd.h>
 #include <sys/epoll.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fdtable.h"
+#include "alerts.h"
 #include "log.h"
 #include "procfs.h"
 #include "runout.h"
@@ -56,6 +58,7 @@ static void exec_maps(struct proc *p, const struct qh_event_exec *e)
 
 struct session_events {
 	struct tracer *tr;
+	struct procwatch *watch;
 	bool harvest_due;	/* a process exited or exec'd since the last harvest of heap blocks */
 	struct proctree *tree;
 	struct runout *out;
@@ -76,6 +79,7 @@ static int on_event(void *ctx, void *data, size_t size)
 
 	proctree__handle_event(c->tree, data, size);
 	runout__event(c->out, c->tree, data, size);
+	procwatch__handle_event(c->watch, c->tree, data, size);
 	if (!c->heap || size < sizeof(*h))
 		return 0;
 	if (h->type == QH_EV_EXIT) {
@@ -639,6 +643,20 @@ int session__signals(sigset_t *oldmask, bool children)
 	return sfd;
 }
 
+/* RSS of a running process for the driver trees: the kernel's counters, if it still is ours */
+static int watch_rss(void *ctx, const struct proc *p, uint64_t pages[QH_NR_RSS])
+{
+	struct qh_proc cur;
+	int err = tracer__lookup(ctx, p->pid, &cur);
+
+	if (err)
+		return err;
+	if (!procfs__same_start(cur.start_ns, p->start_ns))
+		return -ESRCH;
+	memcpy(pages, cur.rss_pages, sizeof(cur.rss_pages));
+	return 0;
+}
+
 int session__open(struct session *s, const struct attach_opts *o, const char *libc, int sfd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -686,6 +704,19 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 	if (err)
 		return err;
 	s->actx->tr = s->tr;
+	s->watch = procwatch__new(&o->watch, watch_rss, s->tr);
+	if (s->watch)
+		procwatch__set_alerts(s->watch, runout__alerts(s->out));
+	if (o->watch.auto_cleanup)
+		s->cleanup = cleanup__new(&(struct cleanup_opts){
+			.timeout_ms = o->watch.force_cleanup_timeout_ms,
+			.max_attempts = o->watch.max_cleanup_attempts,
+		});
+	if (!s->watch || (o->watch.auto_cleanup && !s->cleanup)) {
+		pr_err("out of memory\n");
+		return -ENOMEM;
+	}
+	s->actx->watch = s->watch;
 	if (o->heap) {
 		err = tracer__attach_heap(s->tr, libc);
 		if (err)
@@ -711,6 +742,8 @@ void session__close(struct session *s)
 	if (s->efd >= 0)
 		close(s->efd);
 	tracer__free(s->tr);
+	procwatch__free(s->watch);
+	cleanup__free(s->cleanup);
 	heapleaks__free(s->leaks);
 	heaptrend__free(s->trend);
 	fdleaks__free(s->fdleaks);
@@ -738,13 +771,34 @@ int session__trace_pid(struct session *s, pid_t pid)
 	return 0;
 }
 
+void session__set_command(struct session *s, pid_t pid)
+{
+	procwatch__set_root(s->watch, proctree__find_running(s->tree, pid));
+	cleanup__keep_child(s->cleanup, pid);
+}
+
+/* With --cleanup, terminate @n leftovers now and verify they are gone. */
+static void clean(struct session *s, struct proc **procs, size_t n)
+{
+	if (!s->cleanup || !n)
+		return;
+	pr_debug("cleanup: %zu process%s\n", n, n == 1 ? "" : "es");
+	if (cleanup__run(s->cleanup, s->tree, procs, n))
+		pr_warn("cleanup: out of memory: %zu processes not cleaned up\n", n);
+	tracer__consume(s->tr);
+}
+
 void session__tick(struct session *s)
 {
 	uint64_t now = util__now_ns(CLOCK_MONOTONIC), rss_kb = 0, n = 0;
 	struct heapleaks *h;
 	struct qh_proc cur;
-	struct proc *p;
+	struct proc *p, **fresh;
+	size_t nfresh;
 
+	procwatch__check(s->watch, s->tree, false, &fresh, &nfresh);
+	/* the trees of drivers that ended and left processes behind */
+	clean(s, fresh, nfresh);
 	/* monitoring_interval: the tree's memory, logged and held against the alert threshold */
 	if (runout__tick(s->out, now)) {
 		for (p = proctree__first(s->tree); p; p = p->next) {
@@ -780,6 +834,46 @@ void session__tick(struct session *s)
 	else
 		runout__heap_check(s->out, h);
 	heapleaks__free(h);
+}
+
+static void reap_ours(struct session *s, pid_t keep)
+{
+	pid_t pid;
+	int st;
+
+	/* orphans re-parented to us (we are a subreaper) that exited, and alert hooks */
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (pid == keep)
+			break;
+		alerts__reaped(runout__alerts(s->out), pid, st);
+	}
+}
+
+void session__finish(struct session *s, pid_t cmd_pid)
+{
+	struct proc **left;
+	uint64_t deadline;
+	size_t n;
+
+	tracer__consume(s->tr);
+	/* the trees of drivers that just ended get their force_cleanup_timeout to go away */
+	while ((deadline = procwatch__pending_deadline(s->watch)) &&
+	       util__now_ns(CLOCK_BOOTTIME) < deadline) {
+		struct epoll_event e;
+
+		epoll_wait(s->efd, &e, 1, 50);
+		tracer__consume(s->tr);
+		reap_ours(s, cmd_pid);
+	}
+	procwatch__finish(s->watch, s->tree, &left, &n);
+	if (n && !s->cleanup)
+		pr_warn("%zu traced process%s still running after the command exited (--cleanup "
+			"terminates them)\n", n, n == 1 ? " is" : "es are");
+	clean(s, left, n);
+	reap_ours(s, cmd_pid);
+	/* the trees' memory after the cleanup */
+	if (n && s->cleanup)
+		procwatch__check(s->watch, s->tree, true, &left, &n);
 }
 
 void session__drain(struct session *s, int ms)
@@ -822,6 +916,8 @@ int session__report(struct session *s, struct run_info *ri)
 	ri->fds = !o->no_fds;
 	ri->fd_leaks = s->fdleaks;
 	ri->top = o->top;
+	ri->watch = s->watch;
+	ri->cleanup = s->cleanup;
 	if (tracer__stats(s->tr, ri->stats))
 		pr_warn("failed to read the kernel's loss counters\n");
 

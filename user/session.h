@@ -11,10 +11,12 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include "cleanup.h"
 #include "cli.h"
 #include "fdleaks.h"
 #include "heapleaks.h"
 #include "proctree.h"
+#include "procwatch.h"
 #include "report.h"
 #include "tracer.h"
 
@@ -32,6 +34,8 @@ struct session {
 	uint64_t next_check_ns;		/* CLOCK_MONOTONIC */
 	struct runout *out;		/* event log, alerts, gate (runout.h) */
 	int efd;	/* epoll: the ring buffer, plus what the command adds */
+	struct procwatch *watch;	/* drivers, zombies, orphans, leftovers */
+	struct cleanup *cleanup;	/* with --cleanup */
 };
 
 /*
@@ -57,8 +61,19 @@ int session__trace_pid(struct session *s, pid_t pid);
 /* The same on a bare tracer and model (the load tests use it). */
 int session__seed(struct tracer *tr, struct proctree *t, pid_t pid);
 
+/* @pid is the traced command: never a lifetime leftover, never reaped but by the loop. */
+void session__set_command(struct session *s, pid_t pid);
+
 /* Call from the event loop (at least once a second): runs the periodic heap check when due. */
 void session__tick(struct session *s);
+
+/*
+ * The traced command @cmd_pid has exited (and was reaped): wait, draining records, until the
+ * trees of drivers that ended are gone or their force_cleanup_timeout is over; then every
+ * traced process still alive is a leftover, terminated and verified with --cleanup; reap
+ * what that leaves as our zombies.
+ */
+void session__finish(struct session *s, pid_t cmd_pid);
 
 /* Consume what the ring buffer holds; wait up to @ms for records still on their way. */
 void session__drain(struct session *s, int ms);

@@ -311,6 +311,52 @@ static void test_heap_options(void **state)
 	assert_contains(err_text, "larger than --max-size");
 }
 
+static void test_watch_options(void **state)
+{
+	char *a1[] = { "attach", "--cleanup", "--force-cleanup-timeout", "0.25", "--zombie-grace",
+		       "2", "--max-lifetime", "0", "--memory-threshold-mb", "512",
+		       "--max-cleanup-attempts", "5", "--driver-pattern", "my*drv",
+		       "--driver-pattern", "other", "--", "ls", NULL };
+	char *a2[] = { "attach", "ls", NULL };
+	char *bad[][4] = {
+		{ "attach", "--force-cleanup-timeout", "0.05", "ls" },
+		{ "attach", "--force-cleanup-timeout", "3601", "ls" },
+		{ "attach", "--force-cleanup-timeout", "1s", "ls" },
+		{ "attach", "--zombie-grace", "nan", "ls" },
+		{ "attach", "--max-cleanup-attempts", "0", "ls" },
+		{ "attach", "--max-lifetime", "-1", "ls" },
+		{ "attach", "--driver-pattern", "", "ls" },
+	};
+	struct attach_opts o;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(parse(ARGC(a1), a1, &o), 0);
+	assert_true(o.watch.auto_cleanup);
+	assert_int_equal(o.watch.force_cleanup_timeout_ms, 250);
+	assert_int_equal(o.watch.zombie_grace_ms, 2000);
+	assert_int_equal(o.watch.max_resource_lifetime_s, 0);
+	assert_int_equal(o.watch.memory_threshold_mb, 512);
+	assert_int_equal(o.watch.max_cleanup_attempts, 5);
+	/* added to the five defaults */
+	assert_int_equal(o.watch.n_driver_patterns, 7);
+	assert_string_equal(o.watch.driver_patterns[0], "chromedriver");
+	assert_string_equal(o.watch.driver_patterns[5], "my*drv");
+	assert_string_equal(o.watch.driver_patterns[6], "other");
+	assert_int_equal(parse(ARGC(a2), a2, &o), 0);
+	assert_false(o.watch.auto_cleanup);
+	assert_int_equal(o.watch.force_cleanup_timeout_ms, 10000);
+	assert_int_equal(o.watch.zombie_grace_ms, 5000);
+	assert_int_equal(o.watch.max_resource_lifetime_s, 3600);
+	assert_int_equal(o.watch.memory_threshold_mb, 1024);
+	assert_int_equal(o.watch.max_cleanup_attempts, 3);
+	assert_int_equal(o.watch.n_driver_patterns, 5);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(4, bad[i], &o), -EINVAL);
+		assert_contains(err_text, bad[i][1]);
+	}
+}
+
 static int parse_leaks(int argc, char **argv, struct attach_opts *o)
 {
 	return parse_with(cli__parse_leaks, argc, argv, o);
@@ -452,6 +498,7 @@ int main(void)
 		cmocka_unit_test(test_missing_command),
 		cmocka_unit_test(test_unknown_option),
 		cmocka_unit_test(test_heap_options),
+		cmocka_unit_test(test_watch_options),
 		cmocka_unit_test(test_leaks),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_missing_argument),

@@ -1,0 +1,971 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+
+#include "alerts.h"
+#include "config.h"
+#include "log.h"
+#include "procfs.h"
+#include "procwatch.h"
+#include "util.h"
+
+/* procwatch's state of one process, hung on proc->watch */
+struct proc_watch {
+	struct driver_inst *inst;
+	uint32_t orig_ppid;	/* the parent it was born to */
+	bool zombie_seen;
+	bool orphan_seen;
+	bool lifetime_seen;
+	bool leftover;		/* listed in leftovers (once, with the first reason found) */
+	struct proc_watch *next_alloc;
+};
+
+struct procwatch {
+	struct procwatch_opts o;
+	procwatch_rss_fn rss;
+	void *ctx;
+	const struct proc *root;
+	struct driver_inst **drivers;
+	size_t ndrivers, cap_drivers;
+	struct zombie *zombies;
+	size_t nzombies, cap_zombies;
+	struct orphan *orphans;
+	size_t norphans, cap_orphans;
+	struct leftover *leftovers;
+	size_t nleftovers, cap_leftovers;
+	struct alerts *alerts;
+	struct proc **out;	/* what check and finish hand back */
+	size_t nout, cap_out;
+	struct proc_watch *states;
+	uint64_t next_check_ns;
+	uint64_t peak_total_kb;
+	uint64_t dev_shm_kb, peak_dev_shm_kb;
+	uint64_t page_kb;
+};
+
+static const char *const default_patterns[] = { QH_DEFAULT_DRIVER_PATTERNS };
+
+void procwatch_opts__defaults(struct procwatch_opts *o)
+{
+	size_t i;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 0; i < sizeof(default_patterns) / sizeof(default_patterns[0]); i++)
+		o->driver_patterns[i] = default_patterns[i];
+	o->n_driver_patterns = i;
+	o->force_cleanup_timeout_ms = QH_DEFAULT_FORCE_CLEANUP_TIMEOUT_MS;
+	o->zombie_grace_ms = QH_DEFAULT_ZOMBIE_GRACE_MS;
+	o->max_resource_lifetime_s = QH_DEFAULT_MAX_RESOURCE_LIFETIME_S;
+	o->memory_threshold_mb = QH_DEFAULT_MEMORY_THRESHOLD_MB;
+	o->max_cleanup_attempts = QH_DEFAULT_MAX_CLEANUP_ATTEMPTS;
+}
+
+int procwatch_opts__add_pattern(struct procwatch_opts *o, const char *pattern)
+{
+	if (o->n_driver_patterns >= QH_MAX_DRIVER_PATTERNS)
+		return -E2BIG;
+	o->driver_patterns[o->n_driver_patterns++] = pattern;
+	return 0;
+}
+
+void procwatch_opts__from_settings(struct procwatch_opts *o, const struct qh_settings *s)
+{
+	uint32_t i, k;
+
+	o->auto_cleanup = s->auto_cleanup;
+	o->force_cleanup_timeout_ms = s->force_cleanup_timeout * 1000;
+	o->max_resource_lifetime_s = s->max_resource_lifetime;
+	o->max_cleanup_attempts = s->max_cleanup_attempts;
+	o->memory_threshold_mb = s->memory_threshold_mb;
+	for (i = 0; i < s->n_driver_patterns && i < QH_MAX_PATTERNS; i++) {
+		for (k = 0; k < o->n_driver_patterns; k++)
+			if (!strcmp(o->driver_patterns[k], s->driver_patterns[i]))
+				break;
+		if (k == o->n_driver_patterns &&
+		    procwatch_opts__add_pattern(o, s->driver_patterns[i]))
+			break;
+	}
+}
+
+/* Make room for one more element of @size in *@arr; NULL when out of memory. */
+static void *push(void *arr_p, size_t *n, size_t *cap, size_t size)
+{
+	void **arr = arr_p;
+
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 8;
+		void *a = realloc(*arr, c * size);
+
+		if (!a)
+			return NULL;
+		*arr = a;
+		*cap = c;
+	}
+	memset((char *)*arr + *n * size, 0, size);
+	return (char *)*arr + (*n)++ * size;
+}
+
+struct procwatch *procwatch__new(const struct procwatch_opts *o, procwatch_rss_fn rss, void *ctx)
+{
+	struct procwatch *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->o = *o;
+	w->rss = rss;
+	w->ctx = ctx;
+	w->page_kb = sysconf(_SC_PAGESIZE) / 1024;
+	return w;
+}
+
+void procwatch__free(struct procwatch *w)
+{
+	struct proc_watch *s, *n;
+	size_t i;
+
+	if (!w)
+		return;
+	for (s = w->states; s; s = n) {
+		n = s->next_alloc;
+		free(s);
+	}
+	for (i = 0; i < w->ndrivers; i++) {
+		free(w->drivers[i]->procs);
+		free(w->drivers[i]->survivors);
+		free(w->drivers[i]);
+	}
+	free(w->drivers);
+	free(w->zombies);
+	free(w->orphans);
+	free(w->leftovers);
+	free(w->out);
+	free(w);
+}
+
+void procwatch__set_alerts(struct procwatch *w, struct alerts *a)
+{
+	w->alerts = a;
+}
+
+void procwatch__set_root(struct procwatch *w, const struct proc *root)
+{
+	w->root = root;
+}
+
+/* The state of @p, made on first use (the model's procs outlive the watch's use of them). */
+static struct proc_watch *state_of(struct procwatch *w, struct proc *p)
+{
+	struct proc_watch *s = p->watch;
+
+	if (s)
+		return s;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->orig_ppid = p->ppid;
+	s->next_alloc = w->states;
+	w->states = s;
+	p->watch = s;
+	return s;
+}
+
+const struct driver_inst *procwatch__driver_of(const struct proc *p)
+{
+	return p && p->watch ? p->watch->inst : NULL;
+}
+
+static void join(struct driver_inst *d, struct proc *p, struct proc_watch *s)
+{
+	struct proc **slot = push(&d->procs, &d->nprocs, &d->cap, sizeof(*d->procs));
+
+	if (!slot)
+		return;
+	*slot = p;
+	s->inst = d;
+	if (p->state == PROC_RUNNING && ++d->alive > d->peak_alive)
+		d->peak_alive = d->alive;
+}
+
+/* The driver pattern @comm or the exec'd file's base name matches, or NULL. */
+static const char *driver_kind(const struct procwatch *w, const char *comm, const char *file)
+{
+	const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+	uint32_t i;
+
+	for (i = 0; i < w->o.n_driver_patterns; i++) {
+		const char *pat = w->o.driver_patterns[i];
+
+		if (!fnmatch(pat, comm, 0) || (*base && !fnmatch(pat, base, 0)))
+			return pat;
+	}
+	return NULL;
+}
+
+static void on_exec(struct procwatch *w, struct proc *p, const struct qh_event_exec *e)
+{
+	char file[QH_FILENAME_LEN + 1];
+	struct proc_watch *s = state_of(w, p);
+	struct driver_inst *d, **slot;
+	const char *kind;
+
+	if (!s)
+		return;
+	memcpy(file, e->filename, QH_FILENAME_LEN);
+	file[QH_FILENAME_LEN] = '\0';
+	kind = driver_kind(w, p->comm, file);
+	if (!kind || (s->inst && s->inst->driver == p))
+		return;
+	d = calloc(1, sizeof(*d));
+	slot = push(&w->drivers, &w->ndrivers, &w->cap_drivers, sizeof(*w->drivers));
+	if (!d || !slot) {
+		free(d);
+		if (slot)
+			w->ndrivers--;
+		pr_warn("out of memory: driver pid %u is not followed\n", p->pid);
+		return;
+	}
+	*slot = d;
+	d->id = w->ndrivers;
+	snprintf(d->kind, sizeof(d->kind), "%s", p->comm);
+	d->driver = p;
+	d->start_ns = e->hdr.ts_ns;
+	d->stride = 1;
+	/* a driver started inside another driver's tree is an instance of its own */
+	if (s->inst && s->inst->alive)
+		s->inst->alive--;
+	join(d, p, s);
+	pr_debug("driver #%u: %s pid %u\n", d->id, d->kind, p->pid);
+}
+
+/*
+ * A process of @d's tree begins to exit: the tree is about to shrink, so its memory now (the
+ * live ones, and @p as its exit record has it) is a candidate for the peak that periodic
+ * samples, a second apart, would miss in a short run.
+ */
+static void peak_at_exit(struct procwatch *w, struct driver_inst *d, const struct proc *p,
+			 const struct qh_event_exit *e)
+{
+	uint64_t rss, shmem, pages[QH_NR_RSS];
+	size_t i;
+
+	rss = e->proc.rss_pages[MM_FILEPAGES] + e->proc.rss_pages[MM_ANONPAGES] +
+	      e->proc.rss_pages[MM_SHMEMPAGES];
+	shmem = e->proc.rss_pages[MM_SHMEMPAGES];
+	for (i = 0; i < d->nprocs; i++) {
+		const struct proc *q = d->procs[i];
+
+		if (q == p || q->state != PROC_RUNNING || q->watch->inst != d)
+			continue;
+		if (!w->rss || w->rss(w->ctx, q, pages))
+			memcpy(pages, q->stats.rss_pages, sizeof(pages));
+		rss += pages[MM_FILEPAGES] + pages[MM_ANONPAGES] + pages[MM_SHMEMPAGES];
+		shmem += pages[MM_SHMEMPAGES];
+	}
+	if (rss * w->page_kb > d->peak_rss_kb)
+		d->peak_rss_kb = rss * w->page_kb;
+	if (shmem * w->page_kb > d->peak_shmem_kb)
+		d->peak_shmem_kb = shmem * w->page_kb;
+	/* every driver's memory: this tree now, the others as last sampled */
+	rss *= w->page_kb;
+	for (i = 0; i < w->ndrivers; i++)
+		if (w->drivers[i] != d)
+			rss += w->drivers[i]->rss_kb;
+	if (rss > w->peak_total_kb)
+		w->peak_total_kb = rss;
+}
+
+void procwatch__handle_event(struct procwatch *w, struct proctree *t, const void *data,
+			     size_t size)
+{
+	const struct qh_event_hdr *h = data;
+	struct proc_watch *s, *ps;
+	struct proc *p, *parent;
+
+	if (!w || size < sizeof(*h))
+		return;
+	switch (h->type) {
+	case QH_EV_FORK:
+		if (size < sizeof(struct qh_event_fork))
+			return;
+		p = proctree__find(t, h->pid, h->start_ns);
+		if (!p || !(s = state_of(w, p)))
+			return;
+		s->orig_ppid = p->ppid;
+		/* the fork record comes before any record of the parent's exit */
+		parent = proctree__find_running(t, p->ppid);
+		ps = parent ? parent->watch : NULL;
+		if (ps && ps->inst && !s->inst)
+			join(ps->inst, p, s);
+		break;
+	case QH_EV_EXEC:
+		if (size < sizeof(struct qh_event_exec))
+			return;
+		p = proctree__find(t, h->pid, h->start_ns);
+		if (p)
+			on_exec(w, p, data);
+		break;
+	case QH_EV_EXIT:
+		p = proctree__find(t, h->pid, h->start_ns);
+		s = p ? p->watch : NULL;
+		if (!s || !s->inst)
+			return;
+		if (size >= sizeof(struct qh_event_exit))
+			peak_at_exit(w, s->inst, p, data);
+		if (s->inst->alive)
+			s->inst->alive--;
+		if (s->inst->driver == p)
+			s->inst->end_ns = h->ts_ns;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Is (pid, start) alive now, as /proc says, and not a zombie? Fills @st when it exists. */
+static bool alive_now(const struct proc *p, struct procfs_stat *st)
+{
+	if (procfs__read_stat(p->pid, st) || !procfs__same_start(st->start_ns, p->start_ns))
+		return false;
+	return st->state != 'Z' && st->state != 'X';
+}
+
+static void add_leftover(struct procwatch *w, struct proc *p, enum leftover_reason r,
+			 uint64_t now)
+{
+	struct proc_watch *s = state_of(w, p);
+	struct leftover *l;
+
+	if (!s || s->leftover)
+		return;
+	l = push(&w->leftovers, &w->nleftovers, &w->cap_leftovers, sizeof(*l));
+	if (!l)
+		return;
+	s->leftover = true;
+	l->p = p;
+	l->reason = r;
+	l->driver = s->inst;
+	l->ts_ns = now;
+}
+
+static void timeline_add(struct driver_inst *d, uint64_t now)
+{
+	uint32_t i;
+
+	if (++d->skipped < d->stride && d->nsamples)
+		return;
+	d->skipped = 0;
+	if (d->nsamples == QH_DRIVER_TIMELINE) {
+		/* keep every other sample: the timeline spans the whole run at half the rate */
+		for (i = 0; i < QH_DRIVER_TIMELINE / 2; i++)
+			d->timeline[i] = d->timeline[2 * i];
+		d->nsamples = QH_DRIVER_TIMELINE / 2;
+		d->stride *= 2;
+	}
+	d->timeline[d->nsamples].ts_ns = now;
+	d->timeline[d->nsamples].rss_kb = d->rss_kb;
+	d->nsamples++;
+}
+
+#define DEV_SHM_FILES 512
+
+struct shm_files {
+	struct {
+		uint64_t dev, ino;
+	} seen[DEV_SHM_FILES];
+	size_t n;
+	uint64_t kb;
+};
+
+/*
+ * Add the /dev/shm files @pid maps (POSIX shared memory; browsers unlink theirs at once, so
+ * the size comes through /proc/PID/map_files), each file once however many map it.
+ */
+static void add_dev_shm(struct shm_files *f, uint32_t pid)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0, i;
+	FILE *maps;
+
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	maps = fopen(path, "re");
+	if (!maps)
+		return;
+	while (getline(&line, &cap, maps) > 0) {
+		unsigned long start, end, ino;
+		unsigned int major, minor;
+		char file[64];
+		struct stat st;
+		int off = 0;
+
+		if (sscanf(line, "%lx-%lx %*s %*x %x:%x %lu %n", &start, &end, &major, &minor, &ino,
+			   &off) != 5 || !off || strncmp(line + off, "/dev/shm/", 9))
+			continue;
+		for (i = 0; i < f->n; i++)
+			if (f->seen[i].ino == ino && f->seen[i].dev == makedev(major, minor))
+				break;
+		if (i < f->n || f->n == DEV_SHM_FILES)
+			continue;
+		snprintf(file, sizeof(file), "/proc/%u/map_files/%lx-%lx", pid, start, end);
+		if (stat(file, &st))
+			continue;
+		f->seen[f->n].dev = makedev(major, minor);
+		f->seen[f->n++].ino = ino;
+		f->kb += (uint64_t)st.st_blocks * 512 / 1024;
+	}
+	free(line);
+	fclose(maps);
+}
+
+/* The memory of @d's live tree now; returns whether it has live processes. */
+static bool sample_driver(struct procwatch *w, struct driver_inst *d, uint64_t now)
+{
+	uint64_t rss = 0, shmem = 0, pages[QH_NR_RSS];
+	struct shm_files *shm = calloc(1, sizeof(*shm));
+	uint32_t alive = 0;
+	size_t i;
+
+	for (i = 0; i < d->nprocs; i++) {
+		const struct proc *p = d->procs[i];
+
+		/* one that exec'd a driver itself since is that instance's */
+		if (p->state != PROC_RUNNING || p->watch->inst != d)
+			continue;
+		alive++;
+		if (!w->rss || w->rss(w->ctx, p, pages))
+			memcpy(pages, p->stats.rss_pages, sizeof(pages));
+		rss += pages[MM_FILEPAGES] + pages[MM_ANONPAGES] + pages[MM_SHMEMPAGES];
+		shmem += pages[MM_SHMEMPAGES];
+		if (shm)
+			add_dev_shm(shm, p->pid);
+	}
+	d->dev_shm_kb = shm ? shm->kb : 0;
+	free(shm);
+	if (d->dev_shm_kb > d->peak_dev_shm_kb)
+		d->peak_dev_shm_kb = d->dev_shm_kb;
+	/* one sample after the tree is gone shows the drop; none after that */
+	if (!alive && !d->rss_kb && d->nsamples)
+		return false;
+	d->alive = alive;
+	d->rss_kb = rss * w->page_kb;
+	d->shmem_kb = shmem * w->page_kb;
+	if (d->rss_kb > d->peak_rss_kb)
+		d->peak_rss_kb = d->rss_kb;
+	if (d->shmem_kb > d->peak_shmem_kb)
+		d->peak_shmem_kb = d->shmem_kb;
+	timeline_add(d, now);
+	if (w->o.memory_threshold_mb && w->alerts) {
+		double mb = d->rss_kb / 1024.0, t = w->o.memory_threshold_mb;
+		char key[40];
+
+		/* fires as the tree crosses the threshold, once until it falls back below */
+		snprintf(key, sizeof(key), "driver %u", d->id);
+		if (alerts__check(w->alerts, "driver_memory", key,
+				  mb >= 2 * t ? SEV_CRITICAL : SEV_HIGH, mb, t,
+				  "%s #%u (pid %u): its tree uses %.1f MiB, over the %.0f MiB "
+				  "threshold", d->kind, d->id, d->driver->pid, mb, t))
+			d->alerted = true;
+	}
+	return alive > 0;
+}
+
+static void sample_dev_shm(struct procwatch *w)
+{
+	struct statvfs sv;
+
+	if (statvfs("/dev/shm", &sv))
+		return;
+	w->dev_shm_kb = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize / 1024;
+	if (w->dev_shm_kb > w->peak_dev_shm_kb)
+		w->peak_dev_shm_kb = w->dev_shm_kb;
+}
+
+/* The driver ended force_cleanup_timeout ago (or the run is over): who of its tree is left? */
+static void verify_termination(struct procwatch *w, struct driver_inst *d, uint64_t now)
+{
+	struct procfs_stat st;
+	size_t i;
+
+	d->checked = true;
+	for (i = 0; i < d->nprocs; i++) {
+		struct proc *p = d->procs[i], **slot;
+
+		if (p->state != PROC_RUNNING || p->watch->inst != d || !alive_now(p, &st))
+			continue;
+		slot = push(&d->survivors, &d->nsurvivors, &d->cap_survivors, sizeof(*slot));
+		if (!slot)
+			continue;
+		*slot = p;
+		add_leftover(w, p, LEFTOVER_OUTLIVED_DRIVER, now);
+		slot = push(&w->out, &w->nout, &w->cap_out, sizeof(*slot));
+		if (slot)
+			*slot = p;
+	}
+	if (d->nsurvivors)
+		pr_warn("%s #%u (pid %u) exited %.1fs ago; %zu process%s of its tree still run\n",
+			d->kind, d->id, d->driver->pid, (now - d->end_ns) / 1e9, d->nsurvivors,
+			d->nsurvivors == 1 ? "" : "es");
+}
+
+static void check_zombie(struct procwatch *w, struct proctree *t, struct proc *p, uint64_t now)
+{
+	struct proc_watch *s = state_of(w, p);
+	struct procfs_stat st, pst;
+	struct proc *parent;
+	struct zombie *z;
+
+	if (!s || s->zombie_seen || !p->end_ns ||
+	    now - p->end_ns < (uint64_t)w->o.zombie_grace_ms * 1000000)
+		return;
+	if (procfs__read_stat(p->pid, &st) || !procfs__same_start(st.start_ns, p->start_ns)) {
+		s->zombie_seen = true; /* reaped, its release record lost: nothing to look at */
+		return;
+	}
+	if (st.state != 'Z')
+		return;
+	z = push(&w->zombies, &w->nzombies, &w->cap_zombies, sizeof(*z));
+	if (!z)
+		return;
+	s->zombie_seen = true;
+	z->p = p;
+	z->parent_pid = st.ppid;
+	parent = proctree__find_running(t, st.ppid);
+	if (parent)
+		snprintf(z->parent_comm, sizeof(z->parent_comm), "%s", parent->comm);
+	else if (!procfs__read_stat(st.ppid, &pst))
+		snprintf(z->parent_comm, sizeof(z->parent_comm), "%s", pst.comm);
+	pr_debug("zombie: pid %u %s, not reaped by %u %s\n", p->pid, p->comm, z->parent_pid,
+		 z->parent_comm);
+}
+
+static void check_running(struct procwatch *w, struct proctree *t, struct proc *p, uint64_t now)
+{
+	struct proc_watch *s = state_of(w, p);
+	struct procfs_stat st, pst;
+	struct proc *parent;
+	struct orphan *o;
+
+	if (!s)
+		return;
+	if (w->o.max_resource_lifetime_s && p != w->root && !s->lifetime_seen &&
+	    now > p->start_ns &&
+	    now - p->start_ns > (uint64_t)w->o.max_resource_lifetime_s * NSEC_PER_SEC) {
+		s->lifetime_seen = true;
+		add_leftover(w, p, LEFTOVER_LIFETIME_EXCEEDED, now);
+	}
+	if (s->orphan_seen || p == w->root || !alive_now(p, &st) || st.ppid == s->orig_ppid)
+		return;
+	/* its fork record was lost: the parent it has now is the first one we know */
+	if (!s->orig_ppid) {
+		s->orig_ppid = st.ppid;
+		return;
+	}
+	/* a process is re-parented only when its parent dies: to init or to a subreaper */
+	o = push(&w->orphans, &w->norphans, &w->cap_orphans, sizeof(*o));
+	if (!o)
+		return;
+	s->orphan_seen = true;
+	o->p = p;
+	o->old_ppid = s->orig_ppid;
+	o->new_ppid = st.ppid;
+	o->ts_ns = now;
+	parent = proctree__find_running(t, st.ppid);
+	if (st.ppid == (uint32_t)getpid())
+		snprintf(o->new_parent_comm, sizeof(o->new_parent_comm), "qhtrace");
+	else if (parent)
+		snprintf(o->new_parent_comm, sizeof(o->new_parent_comm), "%s", parent->comm);
+	else if (!procfs__read_stat(st.ppid, &pst))
+		snprintf(o->new_parent_comm, sizeof(o->new_parent_comm), "%s", pst.comm);
+}
+
+void procwatch__check(struct procwatch *w, struct proctree *t, bool force, struct proc ***fresh,
+		      size_t *nfresh)
+{
+	uint64_t now = util__now_ns(CLOCK_BOOTTIME), total = 0;
+	struct proc *p;
+	size_t i;
+
+	w->nout = 0;
+	*fresh = w->out;
+	*nfresh = 0;
+	if (!force && now < w->next_check_ns)
+		return;
+	w->next_check_ns = now + QH_WATCH_INTERVAL_MS * 1000000ULL;
+	for (i = 0; i < w->ndrivers; i++) {
+		struct driver_inst *d = w->drivers[i];
+
+		sample_driver(w, d, now);
+		total += d->rss_kb;
+		if (d->end_ns && !d->checked &&
+		    now >= d->end_ns + (uint64_t)w->o.force_cleanup_timeout_ms * 1000000)
+			verify_termination(w, d, now);
+	}
+	if (total > w->peak_total_kb)
+		w->peak_total_kb = total;
+	if (w->ndrivers)
+		sample_dev_shm(w);
+	for (p = proctree__first(t); p; p = p->next) {
+		if (p->state == PROC_RUNNING)
+			check_running(w, t, p, now);
+		else if (p->state == PROC_EXITED || p->state == PROC_ZOMBIE)
+			check_zombie(w, t, p, now);
+	}
+	*fresh = w->out;
+	*nfresh = w->nout;
+}
+
+uint64_t procwatch__pending_deadline(const struct procwatch *w)
+{
+	uint64_t latest = 0;
+	size_t i;
+
+	for (i = 0; i < w->ndrivers; i++) {
+		const struct driver_inst *d = w->drivers[i];
+		uint64_t dl = d->end_ns + (uint64_t)w->o.force_cleanup_timeout_ms * 1000000;
+		size_t k;
+
+		if (!d->end_ns || d->checked)
+			continue;
+		for (k = 0; k < d->nprocs; k++)
+			if (d->procs[k]->state == PROC_RUNNING)
+				break;
+		if (k < d->nprocs && dl > latest)
+			latest = dl;
+	}
+	return latest;
+}
+
+void procwatch__finish(struct procwatch *w, struct proctree *t, struct proc ***procs,
+		       size_t *n)
+{
+	uint64_t now = util__now_ns(CLOCK_BOOTTIME);
+	struct proc **fresh, *p;
+	struct procfs_stat st;
+	size_t nfresh, i;
+
+	procwatch__check(w, t, true, &fresh, &nfresh);
+	/* a driver that ended too recently for its deadline: its tree is judged as it is now */
+	for (i = 0; i < w->ndrivers; i++)
+		if (w->drivers[i]->end_ns && !w->drivers[i]->checked)
+			verify_termination(w, w->drivers[i], now);
+	w->nout = 0;
+	for (p = proctree__first(t); p; p = p->next) {
+		struct proc **slot;
+
+		if (p->state != PROC_RUNNING || !alive_now(p, &st))
+			continue;
+		add_leftover(w, p, LEFTOVER_OUTLIVED_COMMAND, now);
+		slot = push(&w->out, &w->nout, &w->cap_out, sizeof(*slot));
+		if (slot)
+			*slot = p;
+	}
+	*procs = w->out;
+	*n = w->nout;
+}
+
+const char *leftover_reason__str(enum leftover_reason r)
+{
+	switch (r) {
+	case LEFTOVER_OUTLIVED_DRIVER:
+		return "outlived_driver";
+	case LEFTOVER_OUTLIVED_COMMAND:
+		return "outlived_command";
+	case LEFTOVER_LIFETIME_EXCEEDED:
+		return "lifetime_exceeded";
+	}
+	return "unknown";
+}
+
+size_t procwatch__drivers(const struct procwatch *w, const struct driver_inst *const **out)
+{
+	*out = (const struct driver_inst *const *)w->drivers;
+	return w->ndrivers;
+}
+
+size_t procwatch__zombies(const struct procwatch *w, const struct zombie **out)
+{
+	*out = w->zombies;
+	return w->nzombies;
+}
+
+size_t procwatch__orphans(const struct procwatch *w, const struct orphan **out)
+{
+	*out = w->orphans;
+	return w->norphans;
+}
+
+size_t procwatch__leftovers(const struct procwatch *w, const struct leftover **out)
+{
+	*out = w->leftovers;
+	return w->nleftovers;
+}
+
+double zombie__duration_s(const struct zombie *z, uint64_t now_ns)
+{
+	uint64_t end = z->p->state == PROC_REAPED && z->p->reap_ns ? z->p->reap_ns : now_ns;
+
+	return end > z->p->end_ns ? (end - z->p->end_ns) / 1e9 : 0;
+}
+
+uint64_t procwatch__dev_shm_kb(const struct procwatch *w, uint64_t *peak)
+{
+	if (peak)
+		*peak = w->peak_dev_shm_kb;
+	return w->dev_shm_kb;
+}
+
+/* --- the report ------------------------------------------------------------------------- */
+
+static cJSON *time_json(uint64_t boot_ns)
+{
+	char buf[40];
+
+	if (!boot_ns)
+		return cJSON_CreateNull();
+	return cJSON_CreateString(util__rfc3339(util__boot_to_real_ns(boot_ns), buf, sizeof(buf)));
+}
+
+static cJSON *driver_id_json(const struct driver_inst *d)
+{
+	return d ? cJSON_CreateNumber(d->id) : cJSON_CreateNull();
+}
+
+static double secs(uint64_t from, uint64_t to)
+{
+	return to > from ? (to - from) / 1e9 : 0;
+}
+
+static cJSON *driver_json(const struct driver_inst *d, uint64_t now)
+{
+	cJSON *o = cJSON_CreateObject(), *a;
+	const struct proc *dp = d->driver;
+	size_t i;
+
+	cJSON_AddNumberToObject(o, "id", d->id);
+	cJSON_AddStringToObject(o, "kind", d->kind);
+	cJSON_AddNumberToObject(o, "pid", dp->pid);
+	cJSON_AddItemToObject(o, "start_time", time_json(d->start_ns));
+	cJSON_AddItemToObject(o, "end_time", time_json(d->end_ns));
+	cJSON_AddNumberToObject(o, "lifetime_s", secs(d->start_ns, d->end_ns ? d->end_ns : now));
+	if (dp->has_exit && WIFEXITED(dp->exit_status)) {
+		cJSON_AddNumberToObject(o, "exit_code", WEXITSTATUS(dp->exit_status));
+		cJSON_AddNullToObject(o, "signal");
+	} else if (dp->has_exit) {
+		cJSON_AddNullToObject(o, "exit_code");
+		cJSON_AddNumberToObject(o, "signal", WTERMSIG(dp->exit_status));
+	} else {
+		cJSON_AddNullToObject(o, "exit_code");
+		cJSON_AddNullToObject(o, "signal");
+	}
+	a = cJSON_AddArrayToObject(o, "pids");
+	for (i = 0; i < d->nprocs; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateNumber(d->procs[i]->pid));
+	cJSON_AddNumberToObject(o, "process_count", d->nprocs);
+	cJSON_AddNumberToObject(o, "alive_count", d->alive);
+	cJSON_AddNumberToObject(o, "peak_alive_count", d->peak_alive);
+	cJSON_AddNumberToObject(o, "memory_kb", d->rss_kb);
+	cJSON_AddNumberToObject(o, "peak_memory_kb", d->peak_rss_kb);
+	cJSON_AddNumberToObject(o, "shmem_kb", d->shmem_kb);
+	cJSON_AddNumberToObject(o, "peak_shmem_kb", d->peak_shmem_kb);
+	cJSON_AddNumberToObject(o, "dev_shm_kb", d->dev_shm_kb);
+	cJSON_AddNumberToObject(o, "peak_dev_shm_kb", d->peak_dev_shm_kb);
+	cJSON_AddBoolToObject(o, "ended_cleanly", d->end_ns && d->checked && !d->nsurvivors);
+	a = cJSON_AddArrayToObject(o, "survivors");
+	for (i = 0; i < d->nsurvivors; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateNumber(d->survivors[i]->pid));
+	a = cJSON_AddArrayToObject(o, "memory_timeline");
+	for (i = 0; i < d->nsamples; i++) {
+		cJSON *s = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(s, "t_s", secs(d->start_ns, d->timeline[i].ts_ns));
+		cJSON_AddNumberToObject(s, "memory_kb", d->timeline[i].rss_kb);
+		cJSON_AddItemToArray(a, s);
+	}
+	return o;
+}
+
+void procwatch__add_json(const struct procwatch *w, cJSON *root, uint64_t now)
+{
+	cJSON *a, *o;
+	uint64_t total = 0;
+	uint32_t active = 0;
+	size_t i;
+
+	if (!w)
+		return;
+	a = cJSON_AddArrayToObject(root, "drivers");
+	for (i = 0; i < w->ndrivers; i++) {
+		cJSON_AddItemToArray(a, driver_json(w->drivers[i], now));
+		total += w->drivers[i]->rss_kb;
+		active += !w->drivers[i]->end_ns;
+	}
+	o = cJSON_AddObjectToObject(root, "driver_totals");
+	cJSON_AddNumberToObject(o, "instances", w->ndrivers);
+	cJSON_AddNumberToObject(o, "active", active);
+	cJSON_AddNumberToObject(o, "memory_kb", total);
+	cJSON_AddNumberToObject(o, "peak_memory_kb", w->peak_total_kb);
+	cJSON_AddNumberToObject(o, "dev_shm_kb", w->dev_shm_kb);
+	cJSON_AddNumberToObject(o, "peak_dev_shm_kb", w->peak_dev_shm_kb);
+
+	a = cJSON_AddArrayToObject(root, "zombies");
+	for (i = 0; i < w->nzombies; i++) {
+		const struct zombie *z = &w->zombies[i];
+
+		o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "pid", z->p->pid);
+		cJSON_AddStringToObject(o, "comm", z->p->comm);
+		cJSON_AddItemToObject(o, "start_time", time_json(z->p->start_ns));
+		cJSON_AddNumberToObject(o, "parent_pid", z->parent_pid);
+		cJSON_AddStringToObject(o, "parent_comm", z->parent_comm);
+		cJSON_AddNumberToObject(o, "zombie_for_s", zombie__duration_s(z, now));
+		cJSON_AddBoolToObject(o, "reaped", z->p->state == PROC_REAPED);
+		cJSON_AddItemToObject(o, "driver", driver_id_json(procwatch__driver_of(z->p)));
+		cJSON_AddItemToArray(a, o);
+	}
+	a = cJSON_AddArrayToObject(root, "orphans");
+	for (i = 0; i < w->norphans; i++) {
+		const struct orphan *r = &w->orphans[i];
+
+		o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "pid", r->p->pid);
+		cJSON_AddStringToObject(o, "comm", r->p->comm);
+		cJSON_AddNumberToObject(o, "old_ppid", r->old_ppid);
+		cJSON_AddNumberToObject(o, "new_ppid", r->new_ppid);
+		cJSON_AddStringToObject(o, "new_parent_comm", r->new_parent_comm);
+		cJSON_AddItemToObject(o, "time", time_json(r->ts_ns));
+		cJSON_AddItemToObject(o, "driver", driver_id_json(procwatch__driver_of(r->p)));
+		cJSON_AddItemToArray(a, o);
+	}
+	a = cJSON_AddArrayToObject(root, "leftovers");
+	for (i = 0; i < w->nleftovers; i++) {
+		const struct leftover *l = &w->leftovers[i];
+
+		o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "pid", l->p->pid);
+		cJSON_AddStringToObject(o, "comm", l->p->comm);
+		cJSON_AddItemToObject(o, "start_time", time_json(l->p->start_ns));
+		cJSON_AddStringToObject(o, "reason", leftover_reason__str(l->reason));
+		cJSON_AddItemToObject(o, "driver", driver_id_json(l->driver));
+		cJSON_AddNumberToObject(o, "age_s", secs(l->p->start_ns, l->ts_ns));
+		cJSON_AddItemToArray(a, o);
+	}
+}
+
+/* --- the terminal summary --------------------------------------------------------------- */
+
+static const char *kb_str(uint64_t kb, char *buf, size_t len)
+{
+	if (kb >= 1024 * 1024)
+		snprintf(buf, len, "%.1fG", kb / (1024.0 * 1024));
+	else if (kb >= 1024)
+		snprintf(buf, len, "%.1fM", kb / 1024.0);
+	else
+		snprintf(buf, len, "%luK", (unsigned long)kb);
+	return buf;
+}
+
+#define SUMMARY_TREE_ROWS 12
+
+/* How deep procs[k] is in its instance, by the parents they were born to (listed first). */
+static int tree_depth(const struct driver_inst *d, size_t k)
+{
+	int depth = 0;
+	size_t j;
+
+	while (k > 0) {
+		uint32_t ppid = d->procs[k]->watch->orig_ppid;
+
+		for (j = k; j-- > 0;)
+			if (d->procs[j]->pid == ppid)
+				break;
+		if (j == (size_t)-1)
+			break;
+		depth++;
+		k = j;
+	}
+	return depth;
+}
+
+void procwatch__summary(FILE *out, const struct procwatch *w, uint64_t now)
+{
+	char a[32], b[32], c[32], s[48];
+	size_t i, k;
+
+	if (!w)
+		return;
+	if (w->ndrivers) {
+		uint32_t active = 0;
+
+		for (i = 0; i < w->ndrivers; i++)
+			active += !w->drivers[i]->end_ns;
+		fprintf(out, "drivers: %zu instance%s, %u active, peak %s in all, "
+			     "/dev/shm of the machine peak %s\n",
+			w->ndrivers, w->ndrivers == 1 ? "" : "s", active,
+			kb_str(w->peak_total_kb, a, sizeof(a)),
+			kb_str(w->peak_dev_shm_kb, b, sizeof(b)));
+	}
+	for (i = 0; i < w->ndrivers; i++) {
+		const struct driver_inst *d = w->drivers[i];
+
+		if (!d->end_ns)
+			snprintf(s, sizeof(s), "still running");
+		else if (d->nsurvivors)
+			snprintf(s, sizeof(s), "%zu process%s survived it", d->nsurvivors,
+				 d->nsurvivors == 1 ? "" : "es");
+		else
+			snprintf(s, sizeof(s), "ended cleanly");
+		fprintf(out, "  #%u %s pid %u: %s; %.2fs, %zu processes (peak %u alive)\n", d->id,
+			d->kind, d->driver->pid, s, secs(d->start_ns, d->end_ns ? d->end_ns : now),
+			d->nprocs, d->peak_alive);
+		fprintf(out, "     memory of the tree: peak %s (shmem %s), now %s; "
+			     "/dev/shm peak %s\n",
+			kb_str(d->peak_rss_kb, a, sizeof(a)),
+			kb_str(d->peak_shmem_kb, b, sizeof(b)), kb_str(d->rss_kb, c, sizeof(c)),
+			kb_str(d->peak_dev_shm_kb, s, sizeof(s)));
+		for (k = 0; k < d->nprocs && k < SUMMARY_TREE_ROWS; k++) {
+			const struct proc *p = d->procs[k];
+			char name[40];
+			int depth = tree_depth(d, k);
+
+			snprintf(name, sizeof(name), "%*s%s", 2 * (depth < 6 ? depth : 6), "",
+				 p->comm);
+			fprintf(out, "    %8u %8u %-22s %9s %s\n", p->pid, p->ppid, name,
+				kb_str(p->stats.peak_rss_pages * w->page_kb, a, sizeof(a)),
+				proc_state__str(p->state));
+		}
+		if (d->nprocs > SUMMARY_TREE_ROWS)
+			fprintf(out, "    ... %zu more in the JSON report\n",
+				d->nprocs - SUMMARY_TREE_ROWS);
+	}
+	for (i = 0; i < w->nzombies; i++) {
+		const struct zombie *z = &w->zombies[i];
+
+		fprintf(out, "zombie: pid %u %s, not reaped by its parent %u %s for %.1fs%s\n",
+			z->p->pid, z->p->comm, z->parent_pid, z->parent_comm,
+			zombie__duration_s(z, now),
+			z->p->state == PROC_REAPED ? " (reaped since)" : "");
+	}
+	for (i = 0; i < w->norphans; i++) {
+		const struct orphan *r = &w->orphans[i];
+
+		fprintf(out, "orphan: pid %u %s, parent %u gone, adopted by %u %s\n", r->p->pid,
+			r->p->comm, r->old_ppid, r->new_ppid, r->new_parent_comm);
+	}
+	for (i = 0; i < w->nleftovers; i++) {
+		const struct leftover *l = &w->leftovers[i];
+
+		fprintf(out, "leftover: pid %u %s, %s", l->p->pid, l->p->comm,
+			leftover_reason__str(l->reason));
+		if (l->driver)
+			fprintf(out, " (%s #%u)", l->driver->kind, l->driver->id);
+		fprintf(out, ", age %.1fs\n", secs(l->p->start_ns, l->ts_ns));
+	}
+}
