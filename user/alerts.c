@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,7 +205,7 @@ static void run_hook(struct alerts *a, const char *json)
 	close(p[0]);
 	/* one alert is far below a pipe's capacity: this never blocks */
 	fcntl(p[1], F_SETFL, O_NONBLOCK);
-	if (write(p[1], json, strlen(json)) < 0 || write(p[1], "\n", 1) < 0)
+	if (util__write_nosigpipe(p[1], json, strlen(json)) < 0 || util__write_nosigpipe(p[1], "\n", 1) < 0)
 		pr_warn("alert hook: failed to write the alert: %s\n", strerror(errno));
 	close(p[1]);
 	pidfd = syscall(SYS_pidfd_open, pid, 0);

@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,4 +147,32 @@ int util__write_file_atomic(const char *path, const void *data, size_t len)
 	if (err)
 		unlink(tmp);
 	return err;
+}
+
+/*
+ * write(2) to a pipe whose reader may be gone (a hook that exits without reading): EPIPE,
+ * not a SIGPIPE that would kill qhtrace. Blocked for the call, a pending SIGPIPE of ours is
+ * taken back; ignoring it instead would pass SIG_IGN on to the traced command at exec.
+ */
+ssize_t util__write_nosigpipe(int fd, const void *buf, size_t len)
+{
+	static const struct timespec zero;
+	sigset_t pipe_set, old, pending;
+	bool was_pending;
+	ssize_t n;
+	int saved;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	n = write(fd, buf, len);
+	saved = errno;
+	if (n < 0 && errno == EPIPE && !was_pending)
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return n;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define NSEC_PER_SEC 1000000000ULL
 
@@ -29,5 +30,11 @@ int util__check_output(const char *path, char *why, size_t len);
  * followed.
  */
 int util__write_file_atomic(const char *path, const void *data, size_t len);
+
+/*
+ * write(2) to a pipe whose reader may be gone: -1 with EPIPE, never a SIGPIPE (which the
+ * traced command must not inherit as ignored, so it is not ignored process-wide).
+ */
+ssize_t util__write_nosigpipe(int fd, const void *buf, size_t len);
 
 #endif

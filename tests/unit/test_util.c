@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,6 +94,28 @@ static void test_rfc3339(void **state)
 	memset(buf, 'x', sizeof(buf));
 	util__rfc3339(0, buf, 11);
 	assert_string_equal(buf, "1970-01-01");
+}
+
+/* a pipe whose reader is gone: EPIPE, and no SIGPIPE delivered or left pending */
+static void test_write_nosigpipe(void **state)
+{
+	sigset_t pending;
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	close(p[0]);
+	errno = 0;
+	assert_int_equal(util__write_nosigpipe(p[1], "x", 1), -1);
+	assert_int_equal(errno, EPIPE);
+	sigpending(&pending);
+	assert_false(sigismember(&pending, SIGPIPE));
+	close(p[1]);
+	/* a reader: a plain write */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(util__write_nosigpipe(p[1], "ab", 2), 2);
+	close(p[0]);
+	close(p[1]);
 }
 
 static void test_clocks(void **state)
@@ -468,7 +491,7 @@ int main(void)
 		cmocka_unit_test(test_parse_u64_ranges),
 		cmocka_unit_test(test_parse_u64_junk),
 		cmocka_unit_test(test_rfc3339),
-		cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_write_nosigpipe), cmocka_unit_test(test_clocks),
 		T_DIR(test_check_output_ok),
 		T_DIR(test_check_output_refused),
 		T_DIR(test_write_atomic),
