@@ -193,10 +193,7 @@ struct sc {
 	long ret;
 };
 
-/*
- * The syscall returned a new fd of @kind; QH_FD_UNKNOWN: look at the file (open of a
- * directory, a FIFO; dup of anything).
- */
+/* The syscall returned a new fd of @kind (QH_FD_UNKNOWN: an open or a dup, of anything). */
 static __always_inline int fd_ret(struct sc *c, __u32 kind)
 {
 	struct qh_proc *p;
@@ -208,9 +205,12 @@ static __always_inline int fd_ret(struct sc *c, __u32 kind)
 	p = traced(&tgid);
 	if (!p)
 		return 0;
-	if (kind == QH_FD_UNKNOWN) {
-		kind = file_kind(fdt_file(task_fdt(bpf_get_current_task_btf()), c->ret));
-	} else if (kind == QH_FD_ACCEPTED) {
+	/*
+	 * An open or a dup leaves the kind unknown here: reading the file costs more than the
+	 * rest of the record, and the loader takes kinds from /proc (live fds) and from the exit
+	 * walk (the rest).
+	 */
+	if (kind == QH_FD_ACCEPTED) {
 		kind = QH_FD_SOCKET;
 		f = fdt_file(task_fdt(bpf_get_current_task_btf()), c->ret);
 		if (f)
@@ -316,7 +316,7 @@ static __always_inline int fd_dup_onto(struct sc *c)
 	k.fd = c->ret;
 	v.ts_ns = bpf_ktime_get_boot_ns();
 	v.nr = c->id;
-	v.kind = file_kind(fdt_file(task_fdt(task), k.fd));
+	v.kind = QH_FD_UNKNOWN; /* as for dup: the loader reads kinds from /proc */
 	if (cfg_fd_stacks)
 		fd_site(c->ctx, c->regs, &v);
 	if (bpf_map_update_elem(&fds, &k, &v, BPF_ANY))

@@ -221,7 +221,7 @@ struct qh_fd {
 			 * pointer); 0 if none */
 	__s64 stack_id; /* user stack in `stacks`, < 0 when not captured */
 	__u32 nr;	/* the syscall that made it */
-	__u32 kind;	/* enum qh_fd_kind */
+	__u32 kind;	/* enum qh_fd_kind, as the syscall tells (open, dup: QH_FD_UNKNOWN) */
 };
 
 /* The `socks` map: a TCP socket of a traced process, by struct sock address. */
