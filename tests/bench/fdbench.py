@@ -15,8 +15,10 @@ Configurations, interleaved round by round so that a noisy neighbour hits all al
                other process of the machine pays
   traced       `qhtrace attach -q -- fdloop OP`
 each of the last two with the fd syscalls probed both ways: a tracepoint per syscall (the
-default) and the sys_exit dispatch (--fd-probes dispatch); and `--no-fds` traced (memory
-only).
+default) and the sys_exit dispatch (--fd-probes dispatch); `--no-fds` traced (memory only);
+and the floor: fdloop beside fdfloor, which attaches no-op programs to the syscall
+tracepoints the default uses (openat, close, dup, socket, mmap, munmap): what probing those
+syscalls costs before any work.
 Prints the median of each, the overhead per pair (traced - untraced) and the ratios.
 """
 
@@ -51,6 +53,7 @@ def main():
     ap.add_argument("--qhtrace", default=os.environ.get("QHTRACE",
                                                         REPO / ".output/qhtrace"))
     ap.add_argument("--fdloop", default=REPO / ".output/bench/fdloop")
+    ap.add_argument("--fdfloor", default=REPO / ".output/bench/fdfloor")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("fdbench: run as root")
@@ -63,6 +66,15 @@ def main():
             res.setdefault(("untraced", op), []).append(run_loop(argv))
             res.setdefault(("no-fds", op), []).append(
                 run_loop([qh, "attach", "-q", "--no-fds", "--", *argv]))
+            floor = subprocess.Popen([str(a.fdfloor)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+            try:
+                if floor.stdout.readline().strip() != "ready":
+                    sys.exit("fdbench: fdfloor did not start")
+                res.setdefault(("floor", op), []).append(run_loop(argv))
+            finally:
+                floor.stdin.close()
+                floor.wait(timeout=30)
             for v, opts in variants.items():
                 res.setdefault((f"traced {v}", op), []).append(
                     run_loop([qh, "attach", "-q", *opts, "--", *argv]))
@@ -95,6 +107,13 @@ def main():
     for op in OPS:
         u, t = med[("untraced", op)], med[("no-fds", op)]
         print(f"{names[op]:<16}{u:>10.1f}{t:>10.1f}{t - u:>+10.1f}{t / u:>7.2f}x")
+    print("\nfloor: no-op programs on the same syscall tracepoints (openat, close, dup, socket,"
+          " mmap, munmap):")
+    for op in OPS:
+        u, f = med[("untraced", op)], med[("floor", op)]
+        t = med[("traced syscalls", op)]
+        print(f"{names[op]:<16}{u:>10.1f}{f:>10.1f}{f - u:>+10.1f}{f / u:>7.2f}x"
+              f"   qhtrace over the floor: {t - f:+.1f} ns")
     print(f"\nbystander: an untraced process's pattern while qhtrace traces another "
           f"(goal <= {GOAL_BYSTANDER:.2f}x)")
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The floor of exact heap tracking: the three probes it needs, doing nothing. */
+/* Floors: the probes qhtrace needs, doing nothing. */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
 
@@ -16,3 +16,22 @@ int noop_return(void *ctx)
 {
 	return 0;
 }
+
+/*
+ * The floor of following fds and memory syscalls: the tracepoints the default probes use,
+ * doing nothing (fdfloor attaches them; fdbench runs its loops beside).
+ */
+#define NOOP_TP(name)                                   \
+	SEC("tp/syscalls/" #name)                       \
+	int noop_##name(void *ctx)                      \
+	{                                               \
+		return 0;                               \
+	}
+
+NOOP_TP(sys_exit_openat)
+NOOP_TP(sys_exit_close)
+NOOP_TP(sys_exit_dup)
+NOOP_TP(sys_exit_socket)
+NOOP_TP(sys_exit_mmap)
+NOOP_TP(sys_enter_munmap)
+NOOP_TP(sys_exit_munmap)

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * fdfloor: attach no-op programs to the syscall tracepoints qhtrace's fd and memory probes
+ * use (openat, close, dup, socket, mmap, munmap), print "ready", and hold them until stdin
+ * closes or a signal comes. What a process pays for those syscalls being probed at all,
+ * before any work: the floor fdbench compares qhtrace with. Root; tracefs is mounted in a
+ * private mount namespace when missing, as qhtrace does.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+
+#include "floor.skel.h"
+
+int main(void)
+{
+	struct floor_bpf *s;
+	struct stat st;
+	char b;
+
+	if (stat("/sys/kernel/tracing/events", &st) &&
+	    (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	     mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))) {
+		fprintf(stderr, "fdfloor: cannot mount tracefs: %s\n", strerror(errno));
+		return 1;
+	}
+	s = floor_bpf__open();
+	if (!s)
+		return 1;
+	bpf_program__set_autoload(s->progs.noop_entry, false);
+	bpf_program__set_autoload(s->progs.noop_return, false);
+	if (floor_bpf__load(s) || floor_bpf__attach(s)) {
+		fprintf(stderr, "fdfloor: failed to load or attach\n");
+		floor_bpf__destroy(s);
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	while (read(0, &b, 1) > 0)
+		;
+	floor_bpf__destroy(s);
+	return 0;
+}
