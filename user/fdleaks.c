@@ -6,8 +6,10 @@
 
 #include "fdleaks.h"
 
-#define TCP_CLOSE_WAIT 8
-#define TCP_LISTEN 10
+/* a group's reason is one of these two, compared by address */
+static const char REASON_GROWING[] = "growing";
+static const char REASON_AT_END[] = "open_at_end";
+
 
 /* A group's history: one per (process, kind, pattern, state) ever seen at a check. */
 struct group {
@@ -23,6 +25,10 @@ struct fdleaks {
 	struct group *g;
 	size_t n, cap;
 	bool sorted;
+	/* open addressing over f->g: slot holds index + 1, 0 is empty; rebuilt after a sort */
+	size_t *idx;
+	size_t idx_cap;		/* a power of two, at least twice n */
+	bool idx_stale;
 };
 
 struct fdleaks *fdleaks__new(uint64_t threshold)
@@ -39,6 +45,7 @@ void fdleaks__free(struct fdleaks *f)
 	if (!f)
 		return;
 	free(f->g);
+	free(f->idx);
 	free(f);
 }
 
@@ -47,18 +54,75 @@ bool fd_leak__is_socket(const struct fd_leak *l)
 	return l->kind == QH_FD_SOCKET && l->tcp_state;
 }
 
+static uint64_t group_hash(const struct proc *p, uint32_t kind, const char *pattern, int state,
+			   const char *reason)
+{
+	uint64_t h = 1469598103934665603ULL ^ (uintptr_t)p;
+
+	h = (h ^ kind) * 1099511628211ULL;
+	h = (h ^ (uint32_t)state) * 1099511628211ULL;
+	h = (h ^ (uintptr_t)reason) * 1099511628211ULL; /* reasons are static strings */
+	for (; *pattern; pattern++)
+		h = (h ^ (unsigned char)*pattern) * 1099511628211ULL;
+	return h;
+}
+
+static size_t *slot_of(struct fdleaks *f, uint64_t h, const struct proc *p, uint32_t kind,
+		       const char *pattern, int state, const char *reason)
+{
+	size_t mask = f->idx_cap - 1, i = h & mask;
+
+	for (;; i = (i + 1) & mask) {
+		struct group *g;
+
+		if (!f->idx[i])
+			return &f->idx[i];
+		g = &f->g[f->idx[i] - 1];
+		if (g->l.proc == p && g->l.kind == kind && g->l.tcp_state == state &&
+		    g->l.reason == reason && !strcmp(g->l.target, pattern))
+			return &f->idx[i];
+	}
+}
+
+/* (Re)build the index for @cap slots; -ENOMEM leaves the old one. */
+static int reindex(struct fdleaks *f, size_t cap)
+{
+	size_t *idx = calloc(cap, sizeof(*idx)), i;
+
+	if (!idx)
+		return -ENOMEM;
+	free(f->idx);
+	f->idx = idx;
+	f->idx_cap = cap;
+	for (i = 0; i < f->n; i++) {
+		struct fd_leak *l = &f->g[i].l;
+
+		*slot_of(f, group_hash(l->proc, l->kind, l->target, l->tcp_state, l->reason),
+			 l->proc, l->kind, l->target, l->tcp_state, l->reason) = i + 1;
+	}
+	f->idx_stale = false;
+	return 0;
+}
+
+/* The group of (process, kind, pattern, state, reason), made if new; NULL without memory. */
 static struct group *find(struct fdleaks *f, const struct proc *p, uint32_t kind,
 			  const char *pattern, int state, const char *reason)
 {
+	char target[FD_TARGET_LEN];
 	struct group *g;
-	size_t i;
+	size_t *slot;
+	uint64_t h;
 
-	for (i = 0; i < f->n; i++) {
-		g = &f->g[i];
-		if (g->l.proc == p && g->l.kind == kind && g->l.tcp_state == state &&
-		    !strcmp(g->l.reason, reason) && !strcmp(g->l.target, pattern))
-			return g;
-	}
+	/* the group keeps the pattern cut to its size: look it up the same way */
+	snprintf(target, sizeof(target), "%s", pattern);
+	h = group_hash(p, kind, target, state, reason);
+	if ((f->idx_stale || 2 * (f->n + 1) > f->idx_cap) &&
+	    reindex(f, f->idx_cap && 2 * (f->n + 1) <= f->idx_cap ? f->idx_cap :
+				   (f->idx_cap ? f->idx_cap * 2 : 128)))
+		return NULL;
+	slot = slot_of(f, h, p, kind, target, state, reason);
+	if (*slot)
+		return &f->g[*slot - 1];
 	if (f->n == f->cap) {
 		size_t cap = f->cap ? f->cap * 2 : 64;
 
@@ -74,7 +138,8 @@ static struct group *find(struct fdleaks *f, const struct proc *p, uint32_t kind
 	g->l.kind = kind;
 	g->l.tcp_state = state;
 	g->l.reason = reason;
-	snprintf(g->l.target, sizeof(g->l.target), "%s", pattern);
+	memcpy(g->l.target, target, sizeof(target));
+	*slot = f->n;
 	return g;
 }
 
@@ -94,7 +159,7 @@ static void grade(struct fdleaks *f, struct group *g)
 	uint64_t over = g->l.count > g->l.baseline ? g->l.count - g->l.baseline : 0;
 
 	/* a leak is judged on what it added; survivors' leftovers on what they hold */
-	if (!strcmp(g->l.reason, "open_at_end"))
+	if (g->l.reason == REASON_AT_END)
 		over = g->l.count;
 	g->l.severity = severity__of(over, g->l.growth_per_s, f->threshold);
 	if (g->l.growing_checks > QH_FD_GROWING_CHECKS && g->l.severity < SEV_CRITICAL)
@@ -120,7 +185,7 @@ int fdleaks__observe(struct fdleaks *f, const struct proc *p, const struct fd_ta
 		f->g[i].seen_now = false;
 	for (i = 0; i < t->n; i++) {
 		const struct fd_info *fi = &t->v[i];
-		struct group *g = find(f, p, fi->kind, fi->pattern, state_of(fi), "growing");
+		struct group *g = find(f, p, fi->kind, fi->pattern, state_of(fi), REASON_GROWING);
 
 		if (!g)
 			return -ENOMEM;
@@ -136,7 +201,7 @@ int fdleaks__observe(struct fdleaks *f, const struct proc *p, const struct fd_ta
 		struct group *g = &f->g[i];
 		double dt;
 
-		if (g->l.proc != p || strcmp(g->l.reason, "growing"))
+		if (g->l.proc != p || g->l.reason != REASON_GROWING)
 			continue;
 		if (!g->seen_now)
 			g->l.count = 0;
@@ -175,7 +240,7 @@ int fdleaks__at_end(struct fdleaks *f, const struct proc *p, const struct fd_tab
 
 		if (!seen || !seen->opened[i])
 			continue; /* inherited, received, or open before tracing: not its doing */
-		g = find(f, p, fi->kind, fi->pattern, state_of(fi), "open_at_end");
+		g = find(f, p, fi->kind, fi->pattern, state_of(fi), REASON_AT_END);
 		if (!g)
 			return -ENOMEM;
 		g->l.count++;
@@ -208,6 +273,7 @@ static void sort(struct fdleaks *f)
 		return;
 	qsort(f->g, f->n, sizeof(*f->g), cmp_group);
 	f->sorted = true;
+	f->idx_stale = true; /* the groups moved */
 }
 
 size_t fdleaks__count(struct fdleaks *f)

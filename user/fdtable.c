@@ -221,7 +221,7 @@ static void set_str(char *dst, size_t len, const char *src)
 	dst[n] = '\0';
 }
 
-static int cmp_fd(const void *a, const void *b)
+int fdtable__cmp_fd(const void *a, const void *b)
 {
 	const struct fd_info *x = a, *y = b;
 
@@ -288,7 +288,7 @@ int fdtable__read(pid_t pid, struct fd_table *t)
 		}
 	}
 	closedir(d);
-	qsort(t->v, t->n, sizeof(*t->v), cmp_fd);
+	qsort(t->v, t->n, sizeof(*t->v), fdtable__cmp_fd);
 	if (nsocks) {
 		add_rows(pid, "tcp", false, true, &rows, socks, nsocks);
 		add_rows(pid, "tcp6", true, true, &rows, socks, nsocks);

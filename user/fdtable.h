@@ -33,6 +33,8 @@ struct fd_table {
 /* Read /proc/PID/fd. 0, or -errno (-ENOENT: the process is gone). */
 int fdtable__read(pid_t pid, struct fd_table *t);
 void fdtable__free(struct fd_table *t);
+/* qsort/bsearch order of struct fd_info: by fd (fdtable__read sorts its table so) */
+int fdtable__cmp_fd(const void *a, const void *b);
 /* Open fds of @pid (a readdir of /proc/PID/fd), or -errno. */
 int fdtable__count(pid_t pid);
 

@@ -473,6 +473,22 @@ static const struct fd_rec *find_fd_rec(const struct fd_recs *r, uint32_t tgid, 
 	return r->n ? bsearch(&k, r->v, r->n, sizeof(*r->v), cmp_fd_rec) : NULL;
 }
 
+/* The first record of @tgid (they are sorted by tgid, then fd), or NULL. */
+static const struct fd_rec *first_fd_rec(const struct fd_recs *r, uint32_t tgid)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->v[mid].k.tgid < tgid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < r->n && r->v[lo].k.tgid == tgid ? &r->v[lo] : NULL;
+}
+
 /*
  * Reconcile one running process with /proc/PID/fd: which of its fds were seen opened, which
  * were not (inherited, received over SCM_RIGHTS, open before tracing), and which records
@@ -551,16 +567,13 @@ static void fd_scan(struct session *s, struct proc *p, const struct fd_recs *rec
 		p->fd_kind[t.v[i].kind & (QH_FD_KIND_SLOTS - 1)]++;
 	}
 	/* records of fds /proc does not show, made before this scan began: closed unseen */
-	for (i = 0; i < recs->n; i++) {
-		const struct fd_rec *x = &recs->v[i];
-		struct qh_fd_key k = x->k;
-		size_t j;
+	for (r = first_fd_rec(recs, p->pid); r && r < recs->v + recs->n && r->k.tgid == p->pid;
+	     r++) {
+		struct fd_info want = { .fd = r->k.fd };
+		struct qh_fd_key k = r->k;
 
-		if (x->k.tgid != p->pid || x->v.ts_ns >= scan_ns)
-			continue;
-		for (j = 0; j < t.n && t.v[j].fd != (int)x->k.fd; j++)
-			;
-		if (j < t.n)
+		if (r->v.ts_ns >= scan_ns ||
+		    bsearch(&want, t.v, t.n, sizeof(*t.v), fdtable__cmp_fd))
 			continue;
 		tracer__forget_fd(s->tr, &k);
 		p->fd_stale++;

@@ -208,12 +208,49 @@ static void test_at_end(void **state)
 	fdleaks__free(NULL);
 }
 
+/* many groups, the findings sorted between checks: each group stays one group */
+static void test_many_groups(void **state)
+{
+	struct fdleaks *f = fdleaks__new(64);
+	struct proc p = { .pid = 9, .comm = "z" };
+	static bool opened[400];
+	static uint32_t nr[400];
+	struct fd_seen seen = { opened, nr, NULL };
+	struct fd_table t = { .n = 300 };
+	int check, i;
+
+	(void)state;
+	t.v = calloc(302, sizeof(*t.v));
+	for (i = 0; i < 300; i++) {
+		t.v[i].fd = 3 + i;
+		t.v[i].kind = QH_FD_FILE;
+		snprintf(t.v[i].pattern, sizeof(t.v[i].pattern), "/tmp/f%d", i);
+	}
+	for (check = 0; check < 3; check++) {
+		/* one more fd of /tmp/f7 at each check after the first */
+		if (check) {
+			t.v[t.n].fd = 1000 + check;
+			t.v[t.n].kind = QH_FD_FILE;
+			snprintf(t.v[t.n].pattern, sizeof(t.v[t.n].pattern), "/tmp/f7");
+			t.n++;
+		}
+		assert_int_equal(fdleaks__observe(f, &p, &t, &seen, (check + 1) * 1000000000ULL), 0);
+		/* sorting moves the groups around */
+		assert_int_equal(fdleaks__count(f), check == 2 ? 1 : 0);
+	}
+	assert_string_equal(fdleaks__get(f, 0)->target, "/tmp/f7");
+	assert_int_equal(fdleaks__get(f, 0)->count, 3);
+	assert_int_equal(fdleaks__get(f, 0)->baseline, 1);
+	free(t.v);
+	fdleaks__free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classify), cmocka_unit_test(test_parse_tcp),
 		cmocka_unit_test(test_read_self), cmocka_unit_test(test_growth),
-		cmocka_unit_test(test_at_end),
+		cmocka_unit_test(test_at_end), cmocka_unit_test(test_many_groups),
 	};
 
 	return cmocka_run_group_tests_name("fds", tests, NULL, NULL);
