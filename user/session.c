@@ -530,14 +530,13 @@ found:
 }
 
 static void fd_scan(struct session *s, struct proc *p, const struct fd_recs *recs,
-		    uint64_t scan_ns, bool at_end)
+		    struct syms *sy, uint64_t scan_ns, bool at_end)
 {
 	struct fd_table t;
 	bool *opened = NULL;
 	uint32_t *nr = NULL;
 	char(*site)[96] = NULL;
 	struct syms_maps *m = NULL;
-	struct syms *sy = NULL;
 	const struct fd_rec *r;
 	size_t i;
 
@@ -547,10 +546,9 @@ static void fd_scan(struct session *s, struct proc *p, const struct fd_recs *rec
 	nr = calloc(t.n + 1, sizeof(*nr));
 	if (!opened || !nr)
 		goto out;
-	if (s->o->fd_stacks) {
+	if (sy) {
 		site = calloc(t.n + 1, sizeof(*site));
 		m = syms_maps__snapshot(p->pid);
-		sy = syms__new(SYMS_MAX_FILES);
 	}
 	p->fd_scanned = true;
 	p->fd_now = t.n;
@@ -561,7 +559,7 @@ static void fd_scan(struct session *s, struct proc *p, const struct fd_recs *rec
 		/* a record older than the process is a previous owner's of the pid */
 		opened[i] = r && r->v.ts_ns >= p->start_ns;
 		nr[i] = r ? r->v.nr : 0;
-		if (opened[i] && site && sy)
+		if (opened[i] && site)
 			fd_site(s, sy, m, &r->v, site[i], sizeof(site[i]));
 		p->fd_untracked += !opened[i];
 		p->fd_kind[t.v[i].kind & (QH_FD_KIND_SLOTS - 1)]++;
@@ -584,7 +582,6 @@ static void fd_scan(struct session *s, struct proc *p, const struct fd_recs *rec
 		fdleaks__observe(s->fdleaks, p, &t, &(struct fd_seen){ opened, nr, site },
 				 scan_ns);
 out:
-	syms__free(sy);
 	syms_maps__free(m);
 	free(site);
 	free(opened);
@@ -596,17 +593,22 @@ static void fd_check(struct session *s, bool at_end)
 {
 	struct fd_recs recs = {};
 	uint64_t now = util__now_ns(CLOCK_BOOTTIME);
+	struct syms *sy = NULL;
 	struct proc *p;
 
 	if (s->o->no_fds || !s->fdleaks)
 		return;
+	/* --fd-stacks: one symbolizer for the check, its files shared by the processes */
+	if (s->o->fd_stacks)
+		sy = syms__new(SYMS_MAX_FILES);
 	if (tracer__for_each_fd(s->tr, add_fd_rec, &recs))
 		pr_warn("fd check: failed to read the kernel's fd records\n");
 	if (recs.n)
 		qsort(recs.v, recs.n, sizeof(*recs.v), cmp_fd_rec);
 	for (p = proctree__first(s->tree); p; p = p->next)
 		if (p->state == PROC_RUNNING)
-			fd_scan(s, p, &recs, now, at_end);
+			fd_scan(s, p, &recs, sy, now, at_end);
+	syms__free(sy);
 	free(recs.v);
 }
 
