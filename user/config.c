@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "procwatch.h"
 #include "log.h"
 
 #define QH_CONFIG_MAX_BYTES (1 << 20)
@@ -75,10 +76,9 @@ static void set_patterns(char (*dst)[QH_PATTERN_LEN], uint32_t *n, const char *c
 
 void config__defaults(struct qh_settings *s)
 {
-	static const char *const drivers[] = { "chromedriver", "geckodriver", "msedgedriver",
-					       "operadriver", NULL };
-	static const char *const browsers[] = { "chrome", "chromium", "firefox", "msedge",
-						"opera", NULL };
+	/* the same as procwatch's own defaults */
+	static const char *const drivers[] = { QH_DEFAULT_DRIVER_PATTERNS, NULL };
+	static const char *const browsers[] = { QH_DEFAULT_BROWSER_PATTERNS, NULL };
 
 	memset(s, 0, sizeof(*s));
 	s->leak_check_interval = 10;

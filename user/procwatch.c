@@ -53,6 +53,7 @@ struct procwatch {
 };
 
 static const char *const default_patterns[] = { QH_DEFAULT_DRIVER_PATTERNS };
+static const char *const default_browsers[] = { QH_DEFAULT_BROWSER_PATTERNS };
 
 void procwatch_opts__defaults(struct procwatch_opts *o)
 {
@@ -62,6 +63,9 @@ void procwatch_opts__defaults(struct procwatch_opts *o)
 	for (i = 0; i < sizeof(default_patterns) / sizeof(default_patterns[0]); i++)
 		o->driver_patterns[i] = default_patterns[i];
 	o->n_driver_patterns = i;
+	for (i = 0; i < sizeof(default_browsers) / sizeof(default_browsers[0]); i++)
+		o->browser_patterns[i] = default_browsers[i];
+	o->n_browser_patterns = i;
 	o->force_cleanup_timeout_ms = QH_DEFAULT_FORCE_CLEANUP_TIMEOUT_MS;
 	o->zombie_grace_ms = QH_DEFAULT_ZOMBIE_GRACE_MS;
 	o->max_resource_lifetime_s = QH_DEFAULT_MAX_RESOURCE_LIFETIME_S;
@@ -94,6 +98,9 @@ void procwatch_opts__from_settings(struct procwatch_opts *o, const struct qh_set
 		    procwatch_opts__add_pattern(o, s->driver_patterns[i]))
 			break;
 	}
+	o->n_browser_patterns = 0;
+	for (i = 0; i < s->n_browser_patterns && i < QH_MAX_DRIVER_PATTERNS; i++)
+		o->browser_patterns[o->n_browser_patterns++] = s->browser_patterns[i];
 }
 
 /* Make room for one more element of @size in *@arr; NULL when out of memory. */
@@ -208,6 +215,21 @@ static const char *driver_kind(const struct procwatch *w, const char *comm, cons
 			return pat;
 	}
 	return NULL;
+}
+
+/* Is @p a browser: its comm, or its executable's base name, matches a browser pattern? */
+static bool is_browser(const struct procwatch *w, const struct proc *p)
+{
+	const char *base = p->exe && strrchr(p->exe, '/') ? strrchr(p->exe, '/') + 1 : p->exe;
+	uint32_t i;
+
+	for (i = 0; i < w->o.n_browser_patterns; i++) {
+		const char *pat = w->o.browser_patterns[i];
+
+		if (!fnmatch(pat, p->comm, 0) || (base && *base && !fnmatch(pat, base, 0)))
+			return true;
+	}
+	return false;
 }
 
 static void on_exec(struct procwatch *w, struct proc *p, const struct qh_event_exec *e)
@@ -743,7 +765,7 @@ static double secs(uint64_t from, uint64_t to)
 	return to > from ? (to - from) / 1e9 : 0;
 }
 
-static cJSON *driver_json(const struct driver_inst *d, uint64_t now)
+static cJSON *driver_json(const struct procwatch *w, const struct driver_inst *d, uint64_t now)
 {
 	cJSON *o = cJSON_CreateObject(), *a;
 	const struct proc *dp = d->driver;
@@ -769,6 +791,11 @@ static cJSON *driver_json(const struct driver_inst *d, uint64_t now)
 	for (i = 0; i < d->nprocs; i++)
 		cJSON_AddItemToArray(a, cJSON_CreateNumber(d->procs[i]->pid));
 	cJSON_AddNumberToObject(o, "process_count", d->nprocs);
+	/* the browser processes of the tree (webdriver.browser_patterns) */
+	a = cJSON_AddArrayToObject(o, "browser_pids");
+	for (i = 0; i < d->nprocs; i++)
+		if (is_browser(w, d->procs[i]))
+			cJSON_AddItemToArray(a, cJSON_CreateNumber(d->procs[i]->pid));
 	cJSON_AddNumberToObject(o, "alive_count", d->alive);
 	cJSON_AddNumberToObject(o, "peak_alive_count", d->peak_alive);
 	cJSON_AddNumberToObject(o, "memory_kb", d->rss_kb);
@@ -803,7 +830,7 @@ void procwatch__add_json(const struct procwatch *w, cJSON *root, uint64_t now)
 		return;
 	a = cJSON_AddArrayToObject(root, "drivers");
 	for (i = 0; i < w->ndrivers; i++) {
-		cJSON_AddItemToArray(a, driver_json(w->drivers[i], now));
+		cJSON_AddItemToArray(a, driver_json(w, w->drivers[i], now));
 		total += w->drivers[i]->rss_kb;
 		active += !w->drivers[i]->end_ns;
 	}

@@ -19,6 +19,7 @@
 #define QH_MAX_DRIVER_PATTERNS 32
 #define QH_DEFAULT_DRIVER_PATTERNS "chromedriver", "geckodriver", "msedgedriver", \
 	"operadriver", "safaridriver"
+#define QH_DEFAULT_BROWSER_PATTERNS "chrome", "chromium", "firefox", "msedge", "opera"
 #define QH_DEFAULT_FORCE_CLEANUP_TIMEOUT_MS 10000 /* as config.c's force_cleanup_timeout */
 #define QH_DEFAULT_ZOMBIE_GRACE_MS 5000
 #define QH_DEFAULT_MAX_RESOURCE_LIFETIME_S 3600
@@ -32,6 +33,9 @@ struct procwatch_opts {
 	/* fnmatch(3) patterns matched against the comm and the exec'd file's base name */
 	const char *driver_patterns[QH_MAX_DRIVER_PATTERNS];
 	uint32_t n_driver_patterns;
+	/* the same, for the browsers of a tree (the report counts them apart) */
+	const char *browser_patterns[QH_MAX_DRIVER_PATTERNS];
+	uint32_t n_browser_patterns;
 	uint32_t force_cleanup_timeout_ms; /* a driver's tree must be gone this long after it */
 	uint32_t zombie_grace_ms;	/* exited and not reaped for longer: a zombie */
 	uint32_t max_resource_lifetime_s; /* a process older: lifetime_exceeded; 0: no limit */
@@ -45,7 +49,7 @@ struct qh_settings;
 /*
  * The settings file's cleanup and webdriver groups (config.h): auto_cleanup,
  * force_cleanup_timeout, max_resource_lifetime, max_cleanup_attempts, memory_threshold_mb,
- * and its driver_patterns, added to those @o has.
+ * its driver_patterns, added to those @o has, and its browser_patterns, which replace @o's.
  */
 void procwatch_opts__from_settings(struct procwatch_opts *o, const struct qh_settings *s);
 /* Recognize one more driver name; -E2BIG when the table is full. */

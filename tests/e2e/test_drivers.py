@@ -87,6 +87,9 @@ def check_driver_tree(report, driver_id=1):
     outside = [p for p in report["processes"] if p["driver"] is None]
     assert all(p["comm"] != "chrome" for p in outside), outside
     assert d["process_count"] == 4 and d["peak_alive_count"] == 4, d
+    # the browser and its renderers, by webdriver.browser_patterns ("chrome")
+    assert sorted(d["browser_pids"]) == sorted(p["pid"] for p in members
+                                               if p["comm"] == "chrome"), d
     # 2 x (8 + 4 + 2) + 8 MiB touched, plus each process's file pages (the loader, libc:
     # about 1.3 MiB each here); sampled while the tree holds it for 1.5 s
     assert 36 * MiB_KB <= d["peak_memory_kb"] <= 48 * MiB_KB, d

@@ -59,6 +59,8 @@ def run(qh, tmp_path, mode, opts=()):
     assert members == set(d["pids"]), (members, d["pids"])
     # chromedriver, the browser, its zygotes, renderer, GPU/utility processes, crashpad
     assert d["process_count"] >= 6 and d["peak_alive_count"] >= 5, d
+    # browser processes by name: the browser and its children, not the driver
+    assert browsers[0]["pid"] in d["browser_pids"] and driver_pid not in d["browser_pids"], d
     # a headless chromium with one page: well over 100 MiB of summed RSS here
     assert d["peak_memory_kb"] >= 100 * 1024, d
     # the python process and nothing else is outside the instance
