@@ -56,6 +56,7 @@ static const struct key_def keys[] = {
 	U(cleanup, max_resource_lifetime, 1, 31536000),
 	U(cleanup, max_cleanup_attempts, 1, 100),
 	U(cleanup, force_cleanup_timeout, 1, 3600),
+	U(cleanup, zombie_grace, 1, 86400),
 	U(webdriver, memory_threshold_mb, 1, 1048576),
 	P(webdriver, driver_patterns),
 	P(webdriver, browser_patterns),
@@ -95,6 +96,7 @@ void config__defaults(struct qh_settings *s)
 	s->max_resource_lifetime = 3600;
 	s->max_cleanup_attempts = 3;
 	s->force_cleanup_timeout = 10;
+	s->zombie_grace = QH_DEFAULT_ZOMBIE_GRACE_MS / 1000;
 	s->memory_threshold_mb = 1024;
 	set_patterns(s->driver_patterns, &s->n_driver_patterns, drivers);
 	set_patterns(s->browser_patterns, &s->n_browser_patterns, browsers);

@@ -48,7 +48,7 @@ void procwatch_opts__defaults(struct procwatch_opts *o);
 struct qh_settings;
 /*
  * The settings file's cleanup and webdriver groups (config.h): auto_cleanup,
- * force_cleanup_timeout, max_resource_lifetime, max_cleanup_attempts, memory_threshold_mb,
+ * force_cleanup_timeout, zombie_grace, max_resource_lifetime, max_cleanup_attempts, memory_threshold_mb,
  * its driver_patterns, added to those @o has, and its browser_patterns, which replace @o's.
  */
 void procwatch_opts__from_settings(struct procwatch_opts *o, const struct qh_settings *s);

@@ -62,7 +62,7 @@ static void test_defaults_round_trip(void **state)
 	assert_int_equal(cJSON_GetArraySize(o), 5);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "profiler")), 5);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "data")), 4);
-	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "cleanup")), 5);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "cleanup")), 6);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "webdriver")), 3);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "alert_thresholds")), 3);
 	assert_int_equal(parse(text, &s), 0);

@@ -264,8 +264,15 @@ static void test_settings_file(void **state)
 	s.max_resource_lifetime = 60;
 	s.max_cleanup_attempts = 7;
 	s.memory_threshold_mb = 99;
+	s.zombie_grace = 2;
 	snprintf(s.driver_patterns[s.n_driver_patterns++], QH_PATTERN_LEN, "%s", "mydrv*");
+	s.n_browser_patterns = 1;
+	snprintf(s.browser_patterns[0], QH_PATTERN_LEN, "%s", "mybrowser");
 	procwatch_opts__from_settings(&o, &s);
+	assert_int_equal(o.zombie_grace_ms, 2000);
+	/* the file's browsers replace the built-in ones */
+	assert_int_equal(o.n_browser_patterns, 1);
+	assert_string_equal(o.browser_patterns[0], "mybrowser");
 	assert_true(o.auto_cleanup);
 	assert_int_equal(o.force_cleanup_timeout_ms, 3000);
 	assert_int_equal(o.max_resource_lifetime_s, 60);
@@ -283,6 +290,9 @@ static void test_settings_file(void **state)
 	assert_int_equal(o.max_resource_lifetime_s, s.max_resource_lifetime);
 	assert_int_equal(o.max_cleanup_attempts, s.max_cleanup_attempts);
 	assert_int_equal(o.auto_cleanup, s.auto_cleanup);
+	assert_int_equal(o.zombie_grace_ms, s.zombie_grace * 1000);
+	assert_int_equal(o.n_browser_patterns, s.n_browser_patterns);
+	assert_int_equal(o.n_driver_patterns, s.n_driver_patterns);
 }
 
 static void test_defaults(void **state)
