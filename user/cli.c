@@ -39,6 +39,20 @@ void cli__usage(FILE *out)
 		"  sudo qhtrace fds -p 1234 --duration 10\n");
 }
 
+/* the options of the output side, shared by attach, leaks and fds */
+#define OUTPUT_HELP                                                                            \
+	"      --events FILE        log every event, one JSON object per line (FILE.gz: gzip)\n" \
+	"      --config FILE        settings file (see 'qhtrace config --print-defaults');\n"   \
+	"                           options given here override it\n"                           \
+	"      --alert-exec CMD     run CMD (sh -c) for each alert, its JSON on stdin\n"        \
+	"      --alert-timeout S    kill a hook still running after S s, 1..3600 (default 10)\n" \
+	"      --fail-on CLASSES    exit %d when one of leaks,fds,zombies,leftovers,\n"         \
+	"                           lost-events,alerts has findings (and CMD exited 0)\n"        \
+	"      --fail-severity L    only findings of severity L or above count: low, medium,\n" \
+	"                           high, critical (default low)\n"                               \
+	"      --junit FILE         JUnit XML: a test case per finding class\n"                 \
+	"      --summary-md FILE    a Markdown summary for CI job pages\n"
+
 void cli__usage_fds(FILE *out)
 {
 	fprintf(out,
@@ -59,29 +73,16 @@ void cli__usage_fds(FILE *out)
 		"      --check-interval S, --max-fds N, --resource-leak-count N, --fd-stacks,\n"
 		"      --fd-probes P,\n"
 		"      --max-procs N, --ringbuf-size KB   as for 'qhtrace attach'\n"
+		OUTPUT_HELP
 		"\n"
 		"Exit status: 0, or %d if tracing could not start or the report could not be\n"
-		"written, %d for a bad command line.\n"
+		"written, %d for a bad command line, %d when a --fail-on class has findings.\n"
 		"\n"
 		"Examples:\n"
 		"  sudo qhtrace fds -p 1234 --duration 10\n"
 		"  sudo qhtrace fds -p $(pidof myserver) --check-interval 2 -o fds.json\n",
-		QH_EXIT_ERROR, QH_EXIT_USAGE);
+		QH_EXIT_GATE, QH_EXIT_ERROR, QH_EXIT_USAGE, QH_EXIT_GATE);
 }
-
-/* the options of the output side, shared by attach and leaks */
-#define OUTPUT_HELP                                                                            \
-	"      --events FILE        log every event, one JSON object per line (FILE.gz: gzip)\n" \
-	"      --config FILE        settings file (see 'qhtrace config --print-defaults');\n"   \
-	"                           options given here override it\n"                           \
-	"      --alert-exec CMD     run CMD (sh -c) for each alert, its JSON on stdin\n"        \
-	"      --alert-timeout S    kill a hook still running after S s, 1..3600 (default 10)\n" \
-	"      --fail-on CLASSES    exit %d when one of leaks,fds,zombies,leftovers,\n"         \
-	"                           lost-events,alerts has findings (and CMD exited 0)\n"        \
-	"      --fail-severity L    only findings of severity L or above count: low, medium,\n" \
-	"                           high, critical (default low)\n"                               \
-	"      --junit FILE         JUnit XML: a test case per finding class\n"                 \
-	"      --summary-md FILE    a Markdown summary for CI job pages\n"
 
 void cli__usage_leaks(FILE *out)
 {
