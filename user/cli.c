@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -308,6 +309,40 @@ static const struct option leaks_options[] = {
 	{},
 };
 
+/* numeric options: the option's value, range-checked, into its attach_opts field */
+static const struct num_opt {
+	int opt;
+	const char *name;
+	uint32_t min, max;
+	size_t off;
+} num_opts[] = {
+	{ OPT_MAX_PROCS, "max-procs", 64, 4194304, offsetof(struct attach_opts, max_procs) },
+	{ OPT_MAX_ALLOCS, "max-allocs", 1024, 67108864, offsetof(struct attach_opts, max_allocs) },
+	{ OPT_SAMPLE_RATE, "sample-rate", 1, 1000000, offsetof(struct attach_opts, sample_rate) },
+	{ OPT_MIN_AGE, "min-age", 0, 86400, offsetof(struct attach_opts, min_age_s) },
+	{ OPT_LEAK_THRESHOLD, "leak-threshold-mb", 1, 1048576, offsetof(struct attach_opts, leak_threshold_mb) },
+	{ OPT_TOP, "top", 0, 1000, offsetof(struct attach_opts, top) },
+	{ OPT_CHECK_INTERVAL, "check-interval", 0, 86400, offsetof(struct attach_opts, check_interval_s) },
+	{ OPT_MAX_FDS, "max-fds", 1024, 16777216, offsetof(struct attach_opts, max_fds) },
+	{ OPT_RESOURCE_LEAK_COUNT, "resource-leak-count", 1, 1000000, offsetof(struct attach_opts, resource_leak_count) },
+	{ OPT_ALERT_TIMEOUT, "alert-timeout", 1, 3600, offsetof(struct attach_opts, alert_timeout_s) },
+	{ OPT_MAX_LIFETIME, "max-lifetime", 0, 31536000, offsetof(struct attach_opts, watch.max_resource_lifetime_s) },
+	{ OPT_MEMORY_THRESHOLD, "memory-threshold-mb", 0, 1048576, offsetof(struct attach_opts, watch.memory_threshold_mb) },
+	{ OPT_MAX_CLEANUP_ATTEMPTS, "max-cleanup-attempts", 1, 100, offsetof(struct attach_opts, watch.max_cleanup_attempts) },
+	{ 'p', "pid", 1, 4194304, offsetof(struct attach_opts, pid) },
+	{ 'd', "duration", 1, 31536000, offsetof(struct attach_opts, duration_s) },
+};
+
+static const struct num_opt *num_opt_of(int opt)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(num_opts) / sizeof(num_opts[0]); i++)
+		if (num_opts[i].opt == opt)
+			return &num_opts[i];
+	return NULL;
+}
+
 /* --opt A|B: *is_b tells which */
 static int parse_choice(const char *opt, const char *arg, const char *a, const char *b,
 			bool *is_b)
@@ -422,6 +457,14 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 		o->heap = true;
 	while ((c = getopt_long(argc, argv, leaks ? "+:o:qvhp:d:" : "+:o:qvh", cmd_options[which],
 				NULL)) != -1) {
+		const struct num_opt *no = num_opt_of(c);
+
+		if (no) {
+			if (parse_num(no->name, optarg, no->min, no->max,
+				      (uint32_t *)((char *)o + no->off)))
+				return -EINVAL;
+			continue;
+		}
 		switch (c) {
 		case 'o':
 			o->output = optarg;
@@ -431,10 +474,6 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 			break;
 		case 'v':
 			o->verbose++;
-			break;
-		case OPT_MAX_PROCS:
-			if (parse_num("max-procs", optarg, 64, 4194304, &o->max_procs))
-				return -EINVAL;
 			break;
 		case OPT_RINGBUF:
 			if (parse_num("ringbuf-size", optarg, 64, 1048576, &o->ringbuf_kb))
@@ -447,16 +486,8 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 		case OPT_HEAP:
 			o->heap = true;
 			break;
-		case OPT_MAX_ALLOCS:
-			if (parse_num("max-allocs", optarg, 1024, 67108864, &o->max_allocs))
-				return -EINVAL;
-			break;
 		case OPT_NO_STACKS:
 			o->stacks = false;
-			break;
-		case OPT_SAMPLE_RATE:
-			if (parse_num("sample-rate", optarg, 1, 1000000, &o->sample_rate))
-				return -EINVAL;
 			break;
 		case OPT_MIN_SIZE:
 		case OPT_MAX_SIZE:
@@ -467,33 +498,8 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 				return -EINVAL;
 			}
 			break;
-		case OPT_MIN_AGE:
-			if (parse_num("min-age", optarg, 0, 86400, &o->min_age_s))
-				return -EINVAL;
-			break;
-		case OPT_LEAK_THRESHOLD:
-			if (parse_num("leak-threshold-mb", optarg, 1, 1048576, &o->leak_threshold_mb))
-				return -EINVAL;
-			break;
-		case OPT_TOP:
-			if (parse_num("top", optarg, 0, 1000, &o->top))
-				return -EINVAL;
-			break;
-		case OPT_CHECK_INTERVAL:
-			if (parse_num("check-interval", optarg, 0, 86400, &o->check_interval_s))
-				return -EINVAL;
-			break;
 		case OPT_NO_FDS:
 			o->no_fds = true;
-			break;
-		case OPT_MAX_FDS:
-			if (parse_num("max-fds", optarg, 1024, 16777216, &o->max_fds))
-				return -EINVAL;
-			break;
-		case OPT_RESOURCE_LEAK_COUNT:
-			if (parse_num("resource-leak-count", optarg, 1, 1000000,
-				      &o->resource_leak_count))
-				return -EINVAL;
 			break;
 		case OPT_FD_STACKS:
 			o->fd_stacks = true;
@@ -514,10 +520,6 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 			break; /* read first, by load_config() */
 		case OPT_ALERT_EXEC:
 			o->alert_exec = optarg;
-			break;
-		case OPT_ALERT_TIMEOUT:
-			if (parse_num("alert-timeout", optarg, 1, 3600, &o->alert_timeout_s))
-				return -EINVAL;
 			break;
 		case OPT_FAIL_ON:
 			if (gate__parse_classes(optarg, &o->fail_on, why, sizeof(why))) {
@@ -563,31 +565,8 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 				     &o->watch.zombie_grace_ms))
 				return -EINVAL;
 			break;
-		case OPT_MAX_LIFETIME:
-			if (parse_num("max-lifetime", optarg, 0, 31536000,
-				      &o->watch.max_resource_lifetime_s))
-				return -EINVAL;
-			break;
-		case OPT_MEMORY_THRESHOLD:
-			if (parse_num("memory-threshold-mb", optarg, 0, 1048576,
-				      &o->watch.memory_threshold_mb))
-				return -EINVAL;
-			break;
 		case OPT_CLEANUP:
 			o->watch.auto_cleanup = true;
-			break;
-		case OPT_MAX_CLEANUP_ATTEMPTS:
-			if (parse_num("max-cleanup-attempts", optarg, 1, 100,
-				      &o->watch.max_cleanup_attempts))
-				return -EINVAL;
-			break;
-		case 'p':
-			if (parse_num("pid", optarg, 1, 4194304, &o->pid))
-				return -EINVAL;
-			break;
-		case 'd':
-			if (parse_num("duration", optarg, 1, 31536000, &o->duration_s))
-				return -EINVAL;
 			break;
 		case 'h':
 			if (which == CMD_LEAKS)
