@@ -75,11 +75,6 @@
 /* set by the loader: a user stack per fd opened (else the syscall names the site) */
 const volatile bool cfg_fd_stacks = false;
 
-/* the syscall's arguments, in the saved user registers (intact at sys_exit) */
-static __always_inline struct pt_regs *fd_user_regs(void)
-{
-	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-}
 
 static __always_inline void tcp_count(struct qh_proc *p, __u32 state, int d)
 {
@@ -413,7 +408,7 @@ int BPF_PROG(fd_sys_exit, struct pt_regs *regs, long ret)
  */
 static __always_inline struct sc sc_of(struct trace_event_raw_sys_exit *ctx)
 {
-	struct sc c = { .ctx = ctx, .regs = fd_user_regs(), .id = ctx->id, .ret = ctx->ret };
+	struct sc c = { .ctx = ctx, .regs = user_regs(), .id = ctx->id, .ret = ctx->ret };
 
 	return c;
 }

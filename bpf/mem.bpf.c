@@ -44,14 +44,6 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 	return handle_rss_stat(mm, member);
 }
 
-/*
- * Syscall arguments are read from the task's saved user registers: they are intact at
- * sys_exit, so mmap and brk need no entry probe and no per-call state.
- */
-static __always_inline struct pt_regs *user_regs(void)
-{
-	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-}
 
 /*
  * The traced process making this syscall. A process seeded from /proc (one that existed

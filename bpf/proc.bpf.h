@@ -52,6 +52,15 @@ static __always_inline void proc_drop_mm(struct qh_proc *p, __u32 tgid)
 	p->mm = 0;
 }
 
+/*
+ * Syscall arguments are read from the task's saved user registers: they are intact at
+ * sys_exit, so an exit probe needs no entry probe and no per-call state.
+ */
+static __always_inline struct pt_regs *user_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
 static __always_inline void *reserve(__u64 size)
 {
 	void *e = bpf_ringbuf_reserve(&events, size, 0);
