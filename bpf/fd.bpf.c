@@ -157,7 +157,7 @@ static __always_inline void fd_new(void *ctx, struct pt_regs *regs, struct qh_pr
 	struct qh_fd v = { .nr = nr, .kind = kind, .stack_id = -1 };
 	__u32 n;
 
-	v.ts_ns = bpf_ktime_get_boot_ns();
+	v.ts_ns = qh_stamp();
 	if (cfg_fd_stacks)
 		fd_site(ctx, regs, &v);
 	if (bpf_map_update_elem(&fds, &k, &v, BPF_ANY))
@@ -309,7 +309,7 @@ static __always_inline int fd_dup_onto(struct sc *c)
 	if (c->regs->di == (__u64)c->ret)
 		return 0;
 	k.fd = c->ret;
-	v.ts_ns = bpf_ktime_get_boot_ns();
+	v.ts_ns = qh_stamp();
 	v.nr = c->id;
 	v.kind = QH_FD_UNKNOWN; /* as for dup: the loader reads kinds from /proc */
 	if (cfg_fd_stacks)

@@ -111,7 +111,7 @@ static __always_inline void heap_forget(struct qh_proc *p, __u32 tgid, __u64 add
 
 		/* a block this child inherited at fork, and frees now (one generation back) */
 		a = p->inherit_tgid ? bpf_map_lookup_elem(&allocs, &pk) : NULL;
-		if (!a || a->ts_ns >= p->fork_ns) {
+		if (!a || a->epoch >= p->inherit_epoch) {
 			stat_inc(QH_STAT_HEAP_FREES_UNKNOWN);
 			return;
 		}
@@ -138,9 +138,10 @@ static __always_inline void heap_record(struct qh_proc *p, __u32 tgid, __u64 add
 	if (cfg_sample_rate > 1 && bpf_get_prandom_u32() % cfg_sample_rate)
 		return;
 	a.size = c->size;
-	a.ts_ns = bpf_ktime_get_boot_ns();
+	a.ts_ns = qh_stamp();
 	a.caller = c->caller;
 	a.stack_id = c->stack_id;
+	a.epoch = p->forks;
 	if (bpf_map_update_elem(&allocs, &k, &a, BPF_ANY)) {
 		stat_inc(QH_STAT_ALLOCS_FULL);
 		return;

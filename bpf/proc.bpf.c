@@ -17,6 +17,22 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* source of heap generations: one per address space instance (fork, exec) */
 __u32 heap_gen_next = 0;
 
+/* written by clock_sync, read by the loader */
+struct qh_clock clock_pair = {};
+
+/*
+ * Both clocks at once, for the loader to turn record stamps (qh_stamp) into boot ns: it runs
+ * this with BPF_PROG_TEST_RUN before each read of the records. Never attached.
+ */
+SEC("raw_tp")
+int clock_sync(void *ctx)
+{
+	clock_pair.stamp = qh_stamp();
+	clock_pair.boot_ns = bpf_ktime_get_boot_ns();
+	clock_pair.hz = CONFIG_HZ;
+	return 0;
+}
+
 static __always_inline void emit_reap(__u32 tgid, __u64 start)
 {
 	struct qh_event_reap *e = reserve(sizeof(*e));
@@ -66,6 +82,8 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 	/* same mappings as the parent, so the same C library, and a copy of its live blocks */
 	init.flags = pp->flags & QH_PF_HEAP_HOOKED;
 	init.fork_ns = bpf_ktime_get_boot_ns();
+	/* blocks the parent made before this fork are the child's too: ordered exactly */
+	init.inherit_epoch = __sync_add_and_fetch(&pp->forks, 1);
 	init.inherit_tgid = ptgid;
 	init.inherit_gen = pp->heap_gen;
 	proc_read_rss(&init, mm);

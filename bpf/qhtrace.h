@@ -124,6 +124,8 @@ struct qh_proc {
 	__u32 heap_gen;		     /* address space instance: new at fork and exec */
 	__u32 inherit_tgid;	     /* whose blocks it inherited at fork (0: none, or exec'd) */
 	__u32 inherit_gen;	     /* and of which generation */
+	__u32 forks;		     /* processes it forked: the epoch of the blocks it makes now */
+	__u32 inherit_epoch;	     /* its parent's blocks of an epoch below this are inherited */
 	__u32 ppid;
 	__u32 threads;
 	__u32 threads_peak;
@@ -200,9 +202,11 @@ struct qh_alloc_key {
 
 struct qh_alloc {
 	__u64 size;
-	__u64 ts_ns;	/* bpf_ktime_get_boot_ns() at allocation */
+	__u64 ts_ns;	/* made: a qh_stamp() in the map, boot ns as tracer__for_each_alloc()
+			 * hands it out */
 	__u64 caller;	/* return address of the allocator call: right even without frame pointers */
-	__s64 stack_id; /* in `stacks`, < 0 when not captured */
+	__s32 stack_id; /* in `stacks`, < 0 when not captured */
+	__u32 epoch;	/* the process's forks so far: a child forked later has a copy of it */
 };
 
 /*
@@ -215,13 +219,22 @@ struct qh_fd_key {
 };
 
 struct qh_fd {
-	__u64 ts_ns;	/* bpf_ktime_get_boot_ns() at open */
+	__u64 ts_ns;	/* opened: a qh_stamp() in the map, boot ns as tracer__for_each_fd()
+			 * hands it out */
 	__u64 caller;	/* --fd-stacks: a return address into the program's text found on the
 			 * user stack at the syscall (the C library's wrapper has no frame
 			 * pointer); 0 if none */
 	__s64 stack_id; /* user stack in `stacks`, < 0 when not captured */
 	__u32 nr;	/* the syscall that made it */
 	__u32 kind;	/* enum qh_fd_kind, as the syscall tells (open, dup: QH_FD_UNKNOWN) */
+};
+
+/* Both clocks read at once by the clock_sync program: how the loader converts stamps. */
+struct qh_clock {
+	__u64 stamp;   /* qh_stamp() */
+	__u64 boot_ns; /* bpf_ktime_get_boot_ns() */
+	__u32 hz;      /* CONFIG_HZ; 0: stamps are boot ns */
+	__u32 __pad;
 };
 
 /* The `socks` map: a TCP socket of a traced process, by struct sock address. */

@@ -289,7 +289,7 @@ static int collect_one(void *ctx, const struct qh_alloc_key *k, const struct qh_
 			return 0;
 		/* a running child that inherited the block still needs it in the map */
 		for (h = p->heir; h; h = h->next_heir)
-			if (h->state == PROC_RUNNING && a->ts_ns < h->stats.fork_ns)
+			if (h->state == PROC_RUNNING && a->epoch < h->stats.inherit_epoch)
 				return 0;
 		err = take(c, k);
 		if (err)
@@ -301,7 +301,7 @@ static int collect_one(void *ctx, const struct qh_alloc_key *k, const struct qh_
 	for (h = p->heir; h && !err; h = h->next_heir) {
 		struct qh_alloc_key hk = { .tgid = h->pid, .gen = h->stats.heap_gen, .addr = k->addr };
 
-		if (a->ts_ns < h->stats.fork_ns && !tracer__inherited_freed(c->tr, &hk))
+		if (a->epoch < h->stats.inherit_epoch && !tracer__inherited_freed(c->tr, &hk))
 			err = heapleaks__add(c->leaks, h, a, key, true, c->now);
 	}
 	return err;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ struct tracer {
 	int ncpus;
 	int heap_links[QH_MAX_HEAP_LINKS]; /* uprobe_multi link fds */
 	int nheap_links;
+	struct qh_clock clock; /* the last clock_sync pair */
 };
 
 /* The malloc family: the cookie heap_entry dispatches on, and whether it returns a block. */
@@ -453,7 +455,34 @@ int tracer__attach_heap(struct tracer *t, const char *path)
  * Visit a hash map in batches: consistent per bucket while the traced processes change it.
  * @fn gets each key and value; a non-zero return stops the walk and is returned.
  */
-static int map_for_each(int fd, size_t ksz, size_t vsz,
+/* Read both clocks in the kernel at once (clock_sync), to convert the stamps read next. */
+int tracer__clock_sync(struct tracer *t)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.clock_sync), &o))
+		return -errno;
+	t->clock = t->skel->bss->clock_pair;
+	return 0;
+}
+
+uint64_t tracer__stamp_ns(const struct tracer *t, uint64_t stamp)
+{
+	const struct qh_clock *c = &t->clock;
+	uint64_t tick;
+
+	if (!c->hz || !stamp)
+		return stamp;
+	tick = 1000000000ULL / c->hz;
+	/* the end of the stamp's tick: c->boot_ns lies within tick c->stamp */
+	return c->boot_ns + ((int64_t)(stamp - c->stamp) + 1) * (int64_t)tick;
+}
+
+/*
+ * Every entry of a hash map, in batches; the u64 stamp at @stamp_off of each value is turned
+ * into boot ns before @fn sees it.
+ */
+static int map_for_each(struct tracer *t, int fd, size_t ksz, size_t vsz, size_t stamp_off,
 			int (*fn)(void *ctx, const void *k, const void *v), void *ctx)
 {
 	enum { CHUNK = 4096 };
@@ -466,17 +495,24 @@ static int map_for_each(int fd, size_t ksz, size_t vsz,
 		err = -ENOMEM;
 		goto out;
 	}
-	do {
+	err = tracer__clock_sync(t);
+	while (!err) {
 		count = CHUNK;
 		ret = bpf_map_lookup_batch(fd, in, token, keys, vals, &count, NULL);
 		if (ret && errno != ENOENT) {
 			err = -errno;
 			break;
 		}
-		for (i = 0; i < count && !err; i++)
+		for (i = 0; i < count && !err; i++) {
+			__u64 *stamp = (__u64 *)(vals + i * vsz + stamp_off);
+
+			*stamp = tracer__stamp_ns(t, *stamp);
 			err = fn(ctx, keys + i * ksz, vals + i * vsz);
+		}
 		in = token;
-	} while (!ret && !err);
+		if (ret)
+			break;
+	}
 out:
 	free(keys);
 	free(vals);
@@ -488,18 +524,18 @@ int tracer__for_each_alloc(struct tracer *t,
 			   int (*fn)(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a),
 			   void *ctx)
 {
-	return map_for_each(bpf_map__fd(t->skel->maps.allocs), sizeof(struct qh_alloc_key),
-			    sizeof(struct qh_alloc), (int (*)(void *, const void *, const void *))fn,
-			    ctx);
+	return map_for_each(t, bpf_map__fd(t->skel->maps.allocs), sizeof(struct qh_alloc_key),
+			    sizeof(struct qh_alloc), offsetof(struct qh_alloc, ts_ns),
+			    (int (*)(void *, const void *, const void *))fn, ctx);
 }
 
 int tracer__for_each_fd(struct tracer *t,
 			int (*fn)(void *ctx, const struct qh_fd_key *k, const struct qh_fd *v),
 			void *ctx)
 {
-	return map_for_each(bpf_map__fd(t->skel->maps.fds), sizeof(struct qh_fd_key),
-			    sizeof(struct qh_fd), (int (*)(void *, const void *, const void *))fn,
-			    ctx);
+	return map_for_each(t, bpf_map__fd(t->skel->maps.fds), sizeof(struct qh_fd_key),
+			    sizeof(struct qh_fd), offsetof(struct qh_fd, ts_ns),
+			    (int (*)(void *, const void *, const void *))fn, ctx);
 }
 
 void tracer__forget_fd(struct tracer *t, const struct qh_fd_key *k)

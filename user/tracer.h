@@ -64,7 +64,16 @@ int tracer__find_file(pid_t pid, uint64_t dev, uint64_t ino, char *path, size_t 
 
 #define QH_MAX_STACK 127
 
-/* Visit every live heap block the kernel holds; stops early if @fn returns non-zero. */
+/*
+ * Records carry a cheap kernel stamp (qh_stamp in bpf/maps.bpf.h): tracer__clock_sync() reads
+ * both clocks in the kernel, tracer__stamp_ns() turns a stamp into boot ns with that pair, to
+ * the end of its tick (4 ms at HZ=250). The for_each functions below do both.
+ */
+int tracer__clock_sync(struct tracer *t);
+uint64_t tracer__stamp_ns(const struct tracer *t, uint64_t stamp);
+
+/* Visit every live heap block the kernel holds (ts_ns in boot ns); stops early if @fn
+ * returns non-zero. */
 int tracer__for_each_alloc(struct tracer *t,
 			   int (*fn)(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a),
 			   void *ctx);

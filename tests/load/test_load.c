@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -139,8 +140,12 @@ static void test_every_program_attached(void **state)
 
 	if (!c)
 		skip();
-	/* every program of the skeleton is in a list; fd_sys_exit is --fd-probes dispatch's */
-	assert_int_equal(tracer__prog_count(c->tr), NELEM(expected_progs) + NELEM(fd_tp_progs) + 1);
+	/*
+	 * every program of the skeleton is in a list; fd_sys_exit is --fd-probes dispatch's,
+	 * clock_sync is never attached (it runs through BPF_PROG_TEST_RUN)
+	 */
+	assert_int_equal(tracer__prog_count(c->tr), NELEM(expected_progs) + NELEM(fd_tp_progs) + 2);
+	assert_int_equal(tracer__clock_sync(c->tr), 0);
 	check_attached(c->tr, expected_progs, NELEM(expected_progs));
 	check_attached(c->tr, fd_tp_progs, NELEM(fd_tp_progs));
 }
@@ -270,16 +275,48 @@ static pid_t run_traced(struct tracer *tr, struct proctree *tree, void (*work)(v
 	return pid;
 }
 
+/* The child's live blocks: their times, converted from kernel stamps, within the run. */
+struct alloc_times {
+	uint32_t tgid;
+	int n;
+	uint64_t min_ns, max_ns;
+};
+
+static int alloc_time(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a)
+{
+	struct alloc_times *t = ctx;
+
+	if (k->tgid != t->tgid)
+		return 0;
+	t->n++;
+	if (!t->min_ns || a->ts_ns < t->min_ns)
+		t->min_ns = a->ts_ns;
+	if (a->ts_ns > t->max_ns)
+		t->max_ns = a->ts_ns;
+	return 0;
+}
+
+static uint64_t boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 static void test_probes_report(void **state)
 {
 	struct ctx *c = *state;
 	struct proc *p, *child = NULL, *grandchild = NULL;
-	uint64_t stats[QH_STAT_MAX];
+	uint64_t stats[QH_STAT_MAX], before, after;
+	struct alloc_times times = {};
 	pid_t pid;
 
 	if (!c)
 		skip();
+	before = boot_ns();
 	pid = run_traced(c->tr, c->tree, child_work);
+	after = boot_ns();
 
 	for (p = proctree__first(c->tree); p; p = p->next) {
 		if (p->pid == (uint32_t)pid)
@@ -314,6 +351,12 @@ static void test_probes_report(void **state)
 	assert_true(child->stats.flags & QH_PF_HEAP_HOOKED);
 	assert_int_equal(child->stats.heap_live_bytes, 1111 + 5000);
 	assert_int_equal(child->stats.heap_live_count, 2);
+	/* kernel stamps (jiffies) come back as boot ns: within the run, to the end of a tick */
+	times.tgid = pid;
+	assert_int_equal(tracer__for_each_alloc(c->tr, alloc_time, &times), 0);
+	assert_int_equal(times.n, 2);
+	assert_true(times.min_ns >= before);
+	assert_true(times.max_ns <= after + 10000000); /* a tick: 10 ms at HZ=100 */
 	assert_true(child->stats.heap_frees >= 2);
 
 	check_fd_work(child);
