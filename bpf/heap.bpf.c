@@ -64,21 +64,25 @@ struct {
 static __always_inline int heap_enter(struct pt_regs *ctx, __u32 fn, __u64 size, __u64 old_ptr,
 				      __u64 memptr)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct qh_heap_call *c;
-	struct qh_proc *p;
+	__u32 tgid;
 
-	p = bpf_map_lookup_elem(&procs, &tgid);
-	if (!p)
-		return 0;
-	/* a library probed after this process mapped it */
-	if (!(p->flags & QH_PF_HEAP_HOOKED))
-		__sync_fetch_and_or(&p->flags, QH_PF_HEAP_HOOKED);
-	c = bpf_task_storage_get(&heap_calls, bpf_get_current_task_btf(), NULL,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	/*
+	 * A thread that has call state belongs to a traced process: the state goes with the
+	 * thread, and a process leaves `procs` only once all its threads are gone. So no `procs`
+	 * lookup on the hot path (the return probe does the one it needs).
+	 */
+	c = bpf_task_storage_get(&heap_calls, task, NULL, 0);
 	if (!c) {
-		stat_inc(QH_STAT_HEAP_CALLS_FULL);
-		return 0;
+		tgid = bpf_get_current_pid_tgid() >> 32;
+		if (!bpf_map_lookup_elem(&procs, &tgid))
+			return 0;
+		c = bpf_task_storage_get(&heap_calls, task, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!c) {
+			stat_inc(QH_STAT_HEAP_CALLS_FULL);
+			return 0;
+		}
 	}
 	c->fn = fn;
 	c->size = size;
@@ -94,6 +98,13 @@ static __always_inline int heap_enter(struct pt_regs *ctx, __u32 fn, __u64 size,
 	}
 	c->active = 1;
 	return 0;
+}
+
+/* a library probed after this process mapped it (or after its exec) */
+static __always_inline void heap_hooked(struct qh_proc *p)
+{
+	if (!(p->flags & QH_PF_HEAP_HOOKED))
+		__sync_fetch_and_or(&p->flags, QH_PF_HEAP_HOOKED);
 }
 
 static __always_inline void heap_forget(struct qh_proc *p, __u32 tgid, __u64 addr)
@@ -163,6 +174,7 @@ static __always_inline int heap_exit(struct pt_regs *ctx)
 	p = bpf_map_lookup_elem(&procs, &tgid);
 	if (!p)
 		goto out;
+	heap_hooked(p);
 
 	switch (c->fn) {
 	case QH_HEAP_POSIX_MEMALIGN:
@@ -249,8 +261,10 @@ int BPF_KPROBE(heap_entry, __u64 a0, __u64 a1, __u64 a2)
 			return 0;
 		tgid = bpf_get_current_pid_tgid() >> 32;
 		p = bpf_map_lookup_elem(&procs, &tgid);
-		if (p)
+		if (p) {
+			heap_hooked(p);
 			heap_forget(p, tgid, a0);
+		}
 		return 0;
 	}
 	return 0;
