@@ -137,6 +137,10 @@ $(OUTPUT)/bench/fdfloor: tests/bench/fdfloor.c $(OUTPUT)/bench/floor.skel.h
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(QH_CFLAGS) -I$(OUTPUT)/bench $< -lbpf -lelf -lz -o $@
 
+$(OUTPUT)/bench/tpcost: tests/bench/tpcost.c $(OUTPUT)/bench/floor.skel.h
+	$(call msg,BENCH,$@)
+	$(Q)$(CC) $(QH_CFLAGS) -I$(OUTPUT)/bench $< -lbpf -lelf -lz -o $@
+
 $(OUTPUT)/bench/churn: tests/bench/churn.c
 	$(call msg,BENCH,$@)
 	$(Q)mkdir -p $(OUTPUT)/bench
@@ -154,9 +158,11 @@ $(OUTPUT)/bench/evlogbench: tests/bench/evlogbench.c $(OUTPUT)/user/evlog.o $(OU
 	$(Q)$(CC) $(QH_CFLAGS) $^ -lz -o $@
 
 bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/churn \
-		$(OUTPUT)/bench/fdloop $(OUTPUT)/bench/fdfloor $(OUTPUT)/bench/evlogbench
+		$(OUTPUT)/bench/fdloop $(OUTPUT)/bench/fdfloor $(OUTPUT)/bench/tpcost \
+		$(OUTPUT)/bench/evlogbench
 	$(Q)/usr/bin/python3 tests/bench/startup.py
 	$(Q)/usr/bin/python3 tests/bench/fdbench.py
+	$(Q)$(OUTPUT)/bench/tpcost
 	$(Q)$(OUTPUT)/bench/heapbench $(OUTPUT)/qhtrace $(OUTPUT)/bench/churn
 	$(Q)$(OUTPUT)/bench/evlogbench
 

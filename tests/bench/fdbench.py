@@ -20,6 +20,7 @@ and the floor: fdloop beside fdfloor, which attaches no-op programs to the sysca
 tracepoints the default uses (openat, close, dup, socket, mmap, munmap): what probing those
 syscalls costs before any work.
 Prints the median of each, the overhead per pair (traced - untraced) and the ratios.
+Every loop runs pinned to the last CPU (taskset): no migration between rounds.
 """
 
 import argparse
@@ -57,12 +58,15 @@ def main():
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("fdbench: run as root")
-    qh, loop = str(a.qhtrace), str(a.fdloop)
+    qh = str(a.qhtrace)
+    # the loop, not qhtrace, is pinned: `qhtrace attach -- taskset -c N fdloop` traces fdloop
+    pin = ["taskset", "-c", str((os.cpu_count() or 1) - 1)]
+    loop = str(a.fdloop)
     variants = {"syscalls": [], "dispatch": ["--fd-probes", "dispatch"]}
     res = {}
     for r in range(a.rounds):
         for op in OPS:
-            argv = [loop, op, str(a.iterations)]
+            argv = [*pin, loop, op, str(a.iterations)]
             res.setdefault(("untraced", op), []).append(run_loop(argv))
             res.setdefault(("no-fds", op), []).append(
                 run_loop([qh, "attach", "-q", "--no-fds", "--", *argv]))

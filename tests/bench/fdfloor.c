@@ -34,6 +34,9 @@ int main(void)
 		return 1;
 	bpf_program__set_autoload(s->progs.noop_entry, false);
 	bpf_program__set_autoload(s->progs.noop_return, false);
+	/* tpcost's */
+	bpf_program__set_autoload(s->progs.noop_sys_enter_sync, false);
+	bpf_program__set_autoload(s->progs.noop_btf_sys_exit, false);
 	if (floor_bpf__load(s) || floor_bpf__attach(s)) {
 		fprintf(stderr, "fdfloor: failed to load or attach\n");
 		floor_bpf__destroy(s);

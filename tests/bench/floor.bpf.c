@@ -35,3 +35,13 @@ NOOP_TP(sys_exit_socket)
 NOOP_TP(sys_exit_mmap)
 NOOP_TP(sys_enter_munmap)
 NOOP_TP(sys_exit_munmap)
+
+/* tpcost: a syscall none of its loops makes, probed: the price of the slow syscall path alone */
+NOOP_TP(sys_enter_sync)
+
+/* tpcost: one raw tracepoint on every syscall's exit, as --fd-probes dispatch uses */
+SEC("tp_btf/sys_exit")
+int noop_btf_sys_exit(void *ctx)
+{
+	return 0;
+}
