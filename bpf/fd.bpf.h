@@ -142,12 +142,14 @@ static long purge_one(__u32 i, void *data)
 {
 	struct fd_walk *w = data;
 	struct qh_fd_key k = { .tgid = w->tgid, .fd = w->from + i };
+	struct qh_fd *r;
 
 	if (k.fd >= w->to)
 		return 1;
-	if (bpf_map_lookup_elem(&fds, &k) && !fdt_file(w->fdt, k.fd)) {
+	r = bpf_map_lookup_elem(&fds, &k);
+	if (r && !fdt_file(w->fdt, k.fd)) {
+		w->gone += r->ts_ns != 0; /* not a closed fd's record kept for reuse */
 		bpf_map_delete_elem(&fds, &k);
-		w->gone++;
 	}
 	return 0;
 }
@@ -179,7 +181,6 @@ static __always_inline void fd_resync(struct task_struct *task, struct qh_proc *
 static long exit_one(__u32 i, void *data)
 {
 	struct fd_walk *w = data;
-	struct qh_fd_key k = { .tgid = w->tgid, .fd = i };
 	struct file *f;
 
 	if ((i & 63) == 0) {
@@ -193,9 +194,16 @@ static long exit_one(__u32 i, void *data)
 		w->p->fd_exit_kind[file_kind(f) & (QH_FD_KIND_SLOTS - 1)]++;
 		w->n++;
 	}
-	if (i < w->p->fd_limit)
-		bpf_map_delete_elem(&fds, &k);
 	return w->n >= w->total; /* every open fd seen */
+}
+
+static long drop_one(__u32 i, void *data)
+{
+	struct fd_walk *w = data;
+	struct qh_fd_key k = { .tgid = w->tgid, .fd = i };
+
+	bpf_map_delete_elem(&fds, &k);
+	return 0;
 }
 
 /*
@@ -222,6 +230,9 @@ static __always_inline void fd_exit(struct task_struct *task, struct qh_proc *p,
 		bpf_loop(max, exit_one, &w, 0);
 	p->fd_exit_open = w.n;
 	p->fd_open = w.n;
+	/* every record, of open fds and the closed ones kept for reuse */
+	max = p->fd_limit < QH_FD_WALK_MAX ? p->fd_limit : QH_FD_WALK_MAX;
+	bpf_loop(max, drop_one, &w, 0);
 }
 
 #endif /* __FD_BPF_H */

@@ -99,15 +99,15 @@ QH_MAP struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
-/* libbpf reads it from the kernel's config (/boot/config-*, /proc/config.gz); 0 if unknown */
+/* libbpf reads it from the kernel's config (/boot/config-$(uname -r), /proc/config.gz) */
 extern unsigned int CONFIG_HZ __kconfig __weak;
 
 /*
  * When a record was made, on the hot paths: jiffies, a load of a few ns, where
  * bpf_ktime_get_boot_ns() costs about 30 ns on the test VM (a third of an fd or heap probe's
  * work). The loader turns stamps into boot ns (tracer__stamp_ns) from a pair of both clocks
- * read together (clock_sync), to the end of the tick: a record is never older than its
- * stamp says. Without a known CONFIG_HZ the stamp is boot ns itself.
+ * read together (clock_sync): never earlier than the record, at most two ticks later.
+ * Without a known CONFIG_HZ the stamp is boot ns itself.
  */
 static __always_inline __u64 qh_stamp(void)
 {

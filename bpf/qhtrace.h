@@ -210,8 +210,9 @@ struct qh_alloc {
 };
 
 /*
- * The `fds` map: an fd a traced process opened while traced. Records of fds the kernel
- * closes leave with the close (or, for exec and exit, with the fd table walk).
+ * The `fds` map: an fd a traced process opened while traced. A close zeroes the stamp and
+ * leaves the record for the next open of the number; the walks at exec, close_range and
+ * exit take records out.
  */
 struct qh_fd_key {
 	__u32 tgid;
@@ -220,7 +221,8 @@ struct qh_fd_key {
 
 struct qh_fd {
 	__u64 ts_ns;	/* opened: a qh_stamp() in the map, boot ns as tracer__for_each_fd()
-			 * hands it out */
+			 * hands it out; 0: the fd was closed, the record is kept for the next
+			 * open of the number */
 	__u64 caller;	/* --fd-stacks: a return address into the program's text found on the
 			 * user stack at the syscall (the C library's wrapper has no frame
 			 * pointer); 0 if none */

@@ -474,13 +474,17 @@ uint64_t tracer__stamp_ns(const struct tracer *t, uint64_t stamp)
 	if (!c->hz || !stamp)
 		return stamp;
 	tick = 1000000000ULL / c->hz;
-	/* the end of the stamp's tick: c->boot_ns lies within tick c->stamp */
-	return c->boot_ns + ((int64_t)(stamp - c->stamp) + 1) * (int64_t)tick;
+	/*
+	 * Never earlier than the record: c->boot_ns lies within tick c->stamp, and the record
+	 * within tick @stamp or, as jiffies may be read a tick stale (a CPU that has just left
+	 * idle), the one after. So the end of that one.
+	 */
+	return c->boot_ns + ((int64_t)(stamp - c->stamp) + 2) * (int64_t)tick;
 }
 
 /*
- * Every entry of a hash map, in batches; the u64 stamp at @stamp_off of each value is turned
- * into boot ns before @fn sees it.
+ * Every entry of a hash map in use, in batches; the u64 stamp at @stamp_off of each value is
+ * turned into boot ns before @fn sees it.
  */
 static int map_for_each(struct tracer *t, int fd, size_t ksz, size_t vsz, size_t stamp_off,
 			int (*fn)(void *ctx, const void *k, const void *v), void *ctx)
@@ -506,6 +510,9 @@ static int map_for_each(struct tracer *t, int fd, size_t ksz, size_t vsz, size_t
 		for (i = 0; i < count && !err; i++) {
 			__u64 *stamp = (__u64 *)(vals + i * vsz + stamp_off);
 
+			/* a zero stamp: a record not in use (a closed fd's, kept for reuse) */
+			if (!*stamp)
+				continue;
 			*stamp = tracer__stamp_ns(t, *stamp);
 			err = fn(ctx, keys + i * ksz, vals + i * vsz);
 		}

@@ -66,8 +66,9 @@ int tracer__find_file(pid_t pid, uint64_t dev, uint64_t ino, char *path, size_t 
 
 /*
  * Records carry a cheap kernel stamp (qh_stamp in bpf/maps.bpf.h): tracer__clock_sync() reads
- * both clocks in the kernel, tracer__stamp_ns() turns a stamp into boot ns with that pair, to
- * the end of its tick (4 ms at HZ=250). The for_each functions below do both.
+ * both clocks in the kernel, tracer__stamp_ns() turns a stamp into boot ns with that pair: a
+ * time never earlier than the record, at most two ticks later (8 ms at HZ=250). The for_each
+ * functions below do both.
  */
 int tracer__clock_sync(struct tracer *t);
 uint64_t tracer__stamp_ns(const struct tracer *t, uint64_t stamp);
