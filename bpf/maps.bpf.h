@@ -37,21 +37,6 @@ QH_MAP struct {
 	__type(value, __u32);
 } mm_owner SEC(".maps");
 
-struct qh_call {
-	__u64 anon_bytes; /* munmap: bytes of the range in anonymous mappings */
-	__u64 file_bytes; /* munmap: bytes of the range in file mappings */
-	__u32 is_anon;	  /* mremap: kind of the mapping being resized */
-	__u32 __pad;
-};
-
-/* tid -> what a munmap/mremap entry saw, consumed at its exit. */
-QH_MAP struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32);
-	__type(value, struct qh_call);
-} calls SEC(".maps");
-
 /* C libraries the heap probes are attached to, filled by the loader */
 QH_MAP struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -38,7 +38,7 @@ enum qh_stat {
 	QH_STAT_RB_RESERVE_FAILED = 0, /* ring buffer full: a lifecycle event was dropped */
 	QH_STAT_PROCS_FULL,	       /* `procs` full: a new process could not be traced */
 	QH_STAT_MMS_FULL,	       /* `mm_owner` full: RSS of a process cannot be followed */
-	QH_STAT_CALLS_FULL,	       /* `calls` full: one mmap-family syscall not accounted */
+	QH_STAT_CALLS_FULL,	       /* no per-thread state for a munmap/mremap: not accounted */
 	QH_STAT_ALLOCS_FULL,	       /* `allocs` full: an allocation could not be recorded */
 	QH_STAT_INHERITED_FULL,	       /* `inherited_freed` full: a freed inherited block is
 					* not known as freed */

@@ -17,7 +17,7 @@ const char *report__stat_name(int idx)
 		[QH_STAT_RB_RESERVE_FAILED] = "ringbuf_full",
 		[QH_STAT_PROCS_FULL] = "procs_map_full",
 		[QH_STAT_MMS_FULL] = "mm_map_full",
-		[QH_STAT_CALLS_FULL] = "calls_map_full",
+		[QH_STAT_CALLS_FULL] = "mem_call_state_failed",
 		[QH_STAT_ALLOCS_FULL] = "allocs_map_full",
 		[QH_STAT_INHERITED_FULL] = "inherited_freed_map_full",
 		[QH_STAT_HEAP_CALLS_FULL] = "heap_call_state_failed",

@@ -264,7 +264,7 @@ static void test_json_events_complete(void **state)
 	assert_num(by, "ringbuf_full", 0);
 	assert_num(by, "procs_map_full", 0);
 	assert_num(by, "mm_map_full", 0);
-	assert_num(by, "calls_map_full", 0);
+	assert_num(by, "mem_call_state_failed", 0);
 }
 
 static void test_json_events_lost(void **state)
@@ -282,7 +282,7 @@ static void test_json_events_lost(void **state)
 	by = get(ev, "lost_by_reason");
 	assert_num(by, "ringbuf_full", 2);
 	assert_num(by, "procs_map_full", 0);
-	assert_num(by, "calls_map_full", 3);
+	assert_num(by, "mem_call_state_failed", 3);
 }
 
 static void test_json_events_orphans(void **state)
@@ -405,7 +405,7 @@ static void test_stat_names(void **state)
 	assert_string_equal(report__stat_name(QH_STAT_RB_RESERVE_FAILED), "ringbuf_full");
 	assert_string_equal(report__stat_name(QH_STAT_PROCS_FULL), "procs_map_full");
 	assert_string_equal(report__stat_name(QH_STAT_MMS_FULL), "mm_map_full");
-	assert_string_equal(report__stat_name(QH_STAT_CALLS_FULL), "calls_map_full");
+	assert_string_equal(report__stat_name(QH_STAT_CALLS_FULL), "mem_call_state_failed");
 	assert_string_equal(report__stat_name(QH_STAT_RSS_EVENTS), "rss_events");
 	assert_string_equal(report__stat_name(QH_STAT_SYSCALLS), "memory_syscalls");
 	assert_string_equal(report__stat_name(-1), "unknown");
