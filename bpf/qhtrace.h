@@ -46,6 +46,8 @@ enum qh_stat {
 	QH_STAT_FDS_FULL,	       /* `fds` full: an open fd has no record (reconciled from
 					* /proc while its process lives) */
 	QH_STAT_SOCKS_FULL,	       /* `socks` full: a TCP socket's states are not followed */
+	QH_STAT_HEAP_SWEEP_RACE,       /* an allocation at the address of a dead record being
+					* swept that moment: not recorded */
 	QH_STAT_RSS_EVENTS,	       /* rss_stat hits for traced processes (not a loss) */
 	QH_STAT_SYSCALLS,	       /* memory syscalls accounted (not a loss) */
 	QH_STAT_HEAP_FREES_UNKNOWN,    /* frees of blocks allocated before tracing (not a loss) */
@@ -200,10 +202,19 @@ struct qh_alloc_key {
 	__u64 addr;
 };
 
+/*
+ * Stamps that are no time: the record is not in use. A freed block's record stays, dead, for
+ * the next block at that address (malloc reuses addresses first: the record is written over
+ * in place); heap_sweep takes dead ones out, marking them swept first.
+ */
+#define QH_STAMP_DEAD 0
+#define QH_STAMP_SWEPT 1
+#define QH_STAMP_LIVE(s) ((s) > QH_STAMP_SWEPT)
+
 struct qh_alloc {
 	__u64 size;
 	__u64 ts_ns;	/* made: a qh_stamp() in the map, boot ns as tracer__for_each_alloc()
-			 * hands it out */
+			 * hands it out; QH_STAMP_DEAD: freed */
 	__u64 caller;	/* return address of the allocator call: right even without frame pointers */
 	__s32 stack_id; /* in `stacks`, < 0 when not captured */
 	__u32 epoch;	/* the process's forks so far: a child forked later has a copy of it */
@@ -221,8 +232,8 @@ struct qh_fd_key {
 
 struct qh_fd {
 	__u64 ts_ns;	/* opened: a qh_stamp() in the map, boot ns as tracer__for_each_fd()
-			 * hands it out; 0: the fd was closed, the record is kept for the next
-			 * open of the number */
+			 * hands it out; QH_STAMP_DEAD: the fd was closed, the record is kept for
+			 * the next open of the number */
 	__u64 caller;	/* --fd-stacks: a return address into the program's text found on the
 			 * user stack at the syscall (the C library's wrapper has no frame
 			 * pointer); 0 if none */

@@ -23,6 +23,7 @@ const char *report__stat_name(int idx)
 		[QH_STAT_HEAP_CALLS_FULL] = "heap_call_state_failed",
 		[QH_STAT_FDS_FULL] = "fds_map_full",
 		[QH_STAT_SOCKS_FULL] = "socks_map_full",
+		[QH_STAT_HEAP_SWEEP_RACE] = "heap_sweep_raced",
 		[QH_STAT_FD_EVENTS] = "fd_syscalls",
 		[QH_STAT_STACK_LOST] = "stacks_lost",
 		[QH_STAT_RSS_EVENTS] = "rss_events",

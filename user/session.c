@@ -810,6 +810,7 @@ void session__tick(struct session *s)
 	struct qh_proc cur;
 	struct proc *p, **fresh;
 	size_t nfresh;
+	int err;
 
 	procwatch__check(s->watch, s->tree, false, &fresh, &nfresh);
 	/* the trees of drivers that ended and left processes behind */
@@ -824,6 +825,17 @@ void session__tick(struct session *s)
 			n++;
 		}
 		runout__memory_total(s->out, rss_kb, n);
+	}
+	/*
+	 * Freed blocks' records, kept for the next block at their address, go every second
+	 * (a walk of the whole map in the kernel: a few ms at the default size).
+	 */
+	if (s->o->heap && now >= s->next_sweep_ns) {
+		s->next_sweep_ns = now + NSEC_PER_SEC;
+		err = tracer__sweep_allocs(s->tr);
+		if (err)
+			pr_warn("heap: sweeping freed blocks' records failed: %s\n",
+				strerror(-err));
 	}
 	if (s->o->heap && s->actx->harvest_due) {
 		s->actx->harvest_due = false;

@@ -32,6 +32,7 @@ struct session {
 	struct heaptrend *trend;	/* heap growth across periodic checks */
 	struct fdleaks *fdleaks;	/* fd groups across checks, and the findings */
 	uint64_t next_check_ns;		/* CLOCK_MONOTONIC */
+	uint64_t next_sweep_ns;		/* CLOCK_MONOTONIC: the next heap_sweep */
 	struct runout *out;		/* event log, alerts, gate (runout.h) */
 	int efd;	/* epoll: the ring buffer, plus what the command adds */
 	struct procwatch *watch;	/* drivers, zombies, orphans, leftovers */

@@ -199,6 +199,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 		/* not loaded at all: no verifier time, no kernel memory */
 		bpf_program__set_autoload(t->skel->progs.heap_entry, false);
 		bpf_program__set_autoload(t->skel->progs.alloc_return, false);
+		bpf_program__set_autoload(t->skel->progs.heap_sweep, false);
 		bpf_map__set_max_entries(t->skel->maps.allocs, 1);
 		bpf_map__set_max_entries(t->skel->maps.inherited_freed, 1);
 	}
@@ -510,8 +511,8 @@ static int map_for_each(struct tracer *t, int fd, size_t ksz, size_t vsz, size_t
 		for (i = 0; i < count && !err; i++) {
 			__u64 *stamp = (__u64 *)(vals + i * vsz + stamp_off);
 
-			/* a zero stamp: a record not in use (a closed fd's, kept for reuse) */
-			if (!*stamp)
+			/* a record not in use: a closed fd's or a freed block's, kept for reuse */
+			if (!QH_STAMP_LIVE(*stamp))
 				continue;
 			*stamp = tracer__stamp_ns(t, *stamp);
 			err = fn(ctx, keys + i * ksz, vals + i * vsz);
@@ -553,6 +554,18 @@ void tracer__forget_fd(struct tracer *t, const struct qh_fd_key *k)
 void tracer__forget_alloc(struct tracer *t, const struct qh_alloc_key *k)
 {
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.allocs), k);
+}
+
+int tracer__sweep_allocs(struct tracer *t)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+	__u64 before = t->skel->bss->heap_swept;
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.heap_sweep), &o))
+		return -errno;
+	pr_debug("heap: %llu freed blocks' records swept out of the map\n",
+		 (unsigned long long)(t->skel->bss->heap_swept - before));
+	return 0;
 }
 
 bool tracer__inherited_freed(struct tracer *t, const struct qh_alloc_key *k)

@@ -80,6 +80,11 @@ int tracer__for_each_alloc(struct tracer *t,
 			   void *ctx);
 /* Take a block out of the kernel's map (its process exited: it can change no more). */
 void tracer__forget_alloc(struct tracer *t, const struct qh_alloc_key *k);
+/*
+ * Take the records of freed blocks out of the kernel's map (a free leaves its record for the
+ * next block at the address, which is cheaper than a delete and an insert).
+ */
+int tracer__sweep_allocs(struct tracer *t);
 /* Has the forked child @k names freed the block it inherited at that address? */
 bool tracer__inherited_freed(struct tracer *t, const struct qh_alloc_key *k);
 /* The user stack @id (return addresses, innermost first); how many, or -errno. */

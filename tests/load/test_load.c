@@ -142,10 +142,11 @@ static void test_every_program_attached(void **state)
 		skip();
 	/*
 	 * every program of the skeleton is in a list; fd_sys_exit is --fd-probes dispatch's,
-	 * clock_sync is never attached (it runs through BPF_PROG_TEST_RUN)
+	 * clock_sync and heap_sweep are never attached (they run through BPF_PROG_TEST_RUN)
 	 */
-	assert_int_equal(tracer__prog_count(c->tr), NELEM(expected_progs) + NELEM(fd_tp_progs) + 2);
+	assert_int_equal(tracer__prog_count(c->tr), NELEM(expected_progs) + NELEM(fd_tp_progs) + 3);
 	assert_int_equal(tracer__clock_sync(c->tr), 0);
+	assert_int_equal(tracer__sweep_allocs(c->tr), 0);
 	check_attached(c->tr, expected_progs, NELEM(expected_progs));
 	check_attached(c->tr, fd_tp_progs, NELEM(fd_tp_progs));
 }
@@ -356,6 +357,11 @@ static void test_probes_report(void **state)
 	assert_int_equal(tracer__for_each_alloc(c->tr, alloc_time, &times), 0);
 	assert_int_equal(times.n, 2);
 	assert_true(times.min_ns >= before);
+	/* the freed blocks' records go, the live ones stay */
+	assert_int_equal(tracer__sweep_allocs(c->tr), 0);
+	times.n = 0;
+	assert_int_equal(tracer__for_each_alloc(c->tr, alloc_time, &times), 0);
+	assert_int_equal(times.n, 2);
 	assert_true(times.max_ns <= after + 20000000); /* two ticks: 20 ms at HZ=100 */
 	assert_true(child->stats.heap_frees >= 2);
 
