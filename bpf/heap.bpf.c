@@ -302,11 +302,10 @@ int BPF_KRETPROBE(alloc_return)
 
 /*
  * Dead records out of `allocs`: freed blocks whose address no block has taken since. The
- * loader runs this with BPF_PROG_TEST_RUN at each heap check; never attached. A record is
- * marked swept before it goes: heap_record cannot claim it any more, and drops its block
- * (counted) in the moment between mark and delete.
+ * loader runs this with BPF_PROG_TEST_RUN every second; never attached. A record is marked
+ * swept before it goes: heap_record cannot claim it any more, and drops its block (counted)
+ * in the moment between mark and delete.
  */
-
 static long sweep_one(struct bpf_map *map, struct qh_alloc_key *k, struct qh_alloc *a, void *ctx)
 {
 	if (__sync_val_compare_and_swap(&a->ts_ns, QH_STAMP_DEAD, QH_STAMP_SWEPT) ==
