@@ -137,6 +137,7 @@ static __always_inline void heap_forget(struct qh_proc *p, __u32 tgid, __u64 add
 	p->heap_frees++; /* a statistic: a rare lost update between threads is harmless */
 	/* dead, not deleted: the next block at this address takes the record over */
 	a->ts_ns = QH_STAMP_DEAD;
+	stat_inc(QH_STAT_HEAP_FREED);
 }
 
 static __always_inline void heap_record(struct qh_proc *p, __u32 tgid, __u64 addr,
@@ -167,6 +168,7 @@ static __always_inline void heap_record(struct qh_proc *p, __u32 tgid, __u64 add
 		r->caller = a.caller;
 		r->stack_id = a.stack_id;
 		r->epoch = a.epoch;
+		stat_inc(QH_STAT_HEAP_REUSED);
 	} else if (r && !QH_STAMP_LIVE(r->ts_ns)) {
 		/* being swept this very moment: its key goes, and this block with it */
 		stat_inc(QH_STAT_HEAP_SWEEP_RACE);
@@ -302,7 +304,8 @@ int BPF_KRETPROBE(alloc_return)
 
 /*
  * Dead records out of `allocs`: freed blocks whose address no block has taken since. The
- * loader runs this with BPF_PROG_TEST_RUN every second; never attached. A record is marked
+ * loader runs this with BPF_PROG_TEST_RUN when enough wait (the stats say how many);
+ * never attached. A record is marked
  * swept before it goes: heap_record cannot claim it any more, and drops its block (counted)
  * in the moment between mark and delete.
  */

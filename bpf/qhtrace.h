@@ -53,6 +53,9 @@ enum qh_stat {
 	QH_STAT_HEAP_FREES_UNKNOWN,    /* frees of blocks allocated before tracing (not a loss) */
 	QH_STAT_STACK_LOST,	       /* no user stack for an allocation: it keeps its caller */
 	QH_STAT_FD_EVENTS,	       /* fd-creating and closing syscalls accounted (not a loss) */
+	QH_STAT_HEAP_FREED,	       /* frees that left a dead record (not a loss) */
+	QH_STAT_HEAP_REUSED,	       /* allocations that took a dead record over (not a loss):
+					* with the above, how many dead records wait for a sweep */
 	QH_STAT_MAX,
 };
 

@@ -25,6 +25,8 @@ const char *report__stat_name(int idx)
 		[QH_STAT_SOCKS_FULL] = "socks_map_full",
 		[QH_STAT_HEAP_SWEEP_RACE] = "heap_sweep_raced",
 		[QH_STAT_FD_EVENTS] = "fd_syscalls",
+		[QH_STAT_HEAP_FREED] = "heap_records_freed",
+		[QH_STAT_HEAP_REUSED] = "heap_records_reused",
 		[QH_STAT_STACK_LOST] = "stacks_lost",
 		[QH_STAT_RSS_EVENTS] = "rss_events",
 		[QH_STAT_SYSCALLS] = "memory_syscalls",

@@ -32,7 +32,10 @@ struct session {
 	struct heaptrend *trend;	/* heap growth across periodic checks */
 	struct fdleaks *fdleaks;	/* fd groups across checks, and the findings */
 	uint64_t next_check_ns;		/* CLOCK_MONOTONIC */
-	uint64_t next_sweep_ns;		/* CLOCK_MONOTONIC: the next heap_sweep */
+	uint64_t next_sweep_ns;		/* CLOCK_MONOTONIC: when to consider a heap_sweep */
+	uint64_t last_sweep_ns;		/* CLOCK_MONOTONIC */
+	uint64_t sweep_dead;		/* dead records made (freed - reused) at the last sweep */
+	uint64_t sweep_full;		/* QH_STAT_ALLOCS_FULL at the last sweep */
 	struct runout *out;		/* event log, alerts, gate (runout.h) */
 	int efd;	/* epoll: the ring buffer, plus what the command adds */
 	struct procwatch *watch;	/* drivers, zombies, orphans, leftovers */
