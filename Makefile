@@ -141,7 +141,7 @@ $(OUTPUT)/bench/tpcost: tests/bench/tpcost.c $(OUTPUT)/bench/floor.skel.h
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(QH_CFLAGS) -I$(OUTPUT)/bench $< -lbpf -lelf -lz -o $@
 
-$(OUTPUT)/bench/churn: tests/bench/churn.c
+$(OUTPUT)/bench/churn: tests/bench/churn.c tests/bench/bench.h
 	$(call msg,BENCH,$@)
 	$(Q)mkdir -p $(OUTPUT)/bench
 	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror $< -o $@

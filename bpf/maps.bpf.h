@@ -89,8 +89,8 @@ extern unsigned int CONFIG_HZ __kconfig __weak;
 
 /*
  * When a record was made, on the hot paths: jiffies, a load of a few ns, where
- * bpf_ktime_get_boot_ns() costs about 30 ns on the test VM (a third of an fd or heap probe's
- * work). The loader turns stamps into boot ns (tracer__stamp_ns) from a pair of both clocks
+ * bpf_ktime_get_boot_ns() costs about 30 ns on the test VM (a fifth of what an fd probe's
+ * work was). The loader turns stamps into boot ns (tracer__stamp_ns) from a pair of both clocks
  * read together (clock_sync): never earlier than the record, at most two ticks later.
  * Without a known CONFIG_HZ the stamp is boot ns itself.
  */

@@ -811,7 +811,8 @@ static void clean(struct session *s, struct proc **procs, size_t n)
  */
 static int sweep_heap(struct session *s, uint64_t now)
 {
-	uint64_t st[QH_STAT_MAX], dead, cap = s->o->max_allocs ? s->o->max_allocs : 262144;
+	uint64_t st[QH_STAT_MAX], dead;
+	uint64_t cap = s->o->max_allocs ? s->o->max_allocs : QH_DEFAULT_MAX_ALLOCS;
 	int err = tracer__stats(s->tr, st);
 
 	if (err)

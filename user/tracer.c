@@ -456,15 +456,24 @@ int tracer__attach_heap(struct tracer *t, const char *path)
  * Visit a hash map in batches: consistent per bucket while the traced processes change it.
  * @fn gets each key and value; a non-zero return stops the walk and is returned.
  */
-/* Read both clocks in the kernel at once (clock_sync), to convert the stamps read next. */
-int tracer__clock_sync(struct tracer *t)
+/* Run one of the programs that are never attached (clock_sync, heap_sweep) once. */
+static int run_once(const struct bpf_program *prog)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o);
 
-	if (bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.clock_sync), &o))
+	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &o))
 		return -errno;
-	t->clock = t->skel->bss->clock_pair;
 	return 0;
+}
+
+/* Read both clocks in the kernel at once (clock_sync), to convert the stamps read next. */
+int tracer__clock_sync(struct tracer *t)
+{
+	int err = run_once(t->skel->progs.clock_sync);
+
+	if (!err)
+		t->clock = t->skel->bss->clock_pair;
+	return err;
 }
 
 uint64_t tracer__stamp_ns(const struct tracer *t, uint64_t stamp)
@@ -558,11 +567,11 @@ void tracer__forget_alloc(struct tracer *t, const struct qh_alloc_key *k)
 
 int tracer__sweep_allocs(struct tracer *t)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, o);
 	__u64 before = t->skel->bss->heap_swept;
+	int err = run_once(t->skel->progs.heap_sweep);
 
-	if (bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.heap_sweep), &o))
-		return -errno;
+	if (err)
+		return err;
 	pr_debug("heap: %llu freed blocks' records swept out of the map\n",
 		 (unsigned long long)(t->skel->bss->heap_swept - before));
 	return 0;

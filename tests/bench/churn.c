@@ -5,11 +5,11 @@
  * (on a noisy VM, noise only ever adds time).
  */
 #define _GNU_SOURCE
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include <unistd.h>
+
+#include "bench.h"
 
 int main(int argc, char **argv)
 {
@@ -17,12 +17,9 @@ int main(int argc, char **argv)
 	double best = 0, ns;
 	struct timespec a, b;
 	void *volatile p;
-	cpu_set_t cpus;
 	int r;
 
-	CPU_ZERO(&cpus);
-	CPU_SET(sysconf(_SC_NPROCESSORS_ONLN) - 1, &cpus);
-	sched_setaffinity(0, sizeof(cpus), &cpus);
+	bench_pin_last_cpu();
 	for (r = 0; r < 5; r++) {
 		clock_gettime(CLOCK_MONOTONIC, &a);
 		for (i = 0; i < slice; i++) {

@@ -6,27 +6,23 @@
  * before any work: the floor fdbench compares qhtrace with. Root; tracefs is mounted in a
  * private mount namespace when missing, as qhtrace does.
  */
-#include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "bench.h"
 #include "floor.skel.h"
 
 int main(void)
 {
 	struct floor_bpf *s;
-	struct stat st;
+	int err;
 	char b;
 
-	if (stat("/sys/kernel/tracing/events", &st) &&
-	    (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-	     mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))) {
-		fprintf(stderr, "fdfloor: cannot mount tracefs: %s\n", strerror(errno));
+	err = bench_tracefs();
+	if (err) {
+		fprintf(stderr, "fdfloor: cannot mount tracefs: %s\n", strerror(-err));
 		return 1;
 	}
 	s = floor_bpf__open();

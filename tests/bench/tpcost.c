@@ -15,20 +15,17 @@
  * by the VM). Prints ns per iteration and the cost over untraced. Root; asserts nothing.
  *   tpcost [ROUNDS]
  */
-#include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "bench.h"
 #include "floor.skel.h"
 
 #define ITERS 3000
@@ -100,22 +97,18 @@ int main(int argc, char **argv)
 	struct bpf_program *progs[NCONF][MAXPROGS] = {};
 	struct bpf_link *links[MAXPROGS];
 	struct floor_bpf *s;
-	cpu_set_t cpus;
-	struct stat st;
+	int err;
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "tpcost: run as root\n");
 		return 1;
 	}
-	if (stat("/sys/kernel/tracing/events", &st) &&
-	    (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-	     mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))) {
-		fprintf(stderr, "tpcost: cannot mount tracefs: %s\n", strerror(errno));
+	err = bench_tracefs();
+	if (err) {
+		fprintf(stderr, "tpcost: cannot mount tracefs: %s\n", strerror(-err));
 		return 1;
 	}
-	CPU_ZERO(&cpus);
-	CPU_SET(sysconf(_SC_NPROCESSORS_ONLN) - 1, &cpus);
-	sched_setaffinity(0, sizeof(cpus), &cpus);
+	bench_pin_last_cpu();
 	base_fd = open("/dev/null", O_RDONLY);
 	s = floor_bpf__open_and_load();
 	if (!s || base_fd < 0) {

@@ -32,6 +32,7 @@
 #include "proctree.h"
 #include "log.h"
 #include "tracer.h"
+#include "util.h"
 
 /* fds: a tracepoint per fd syscall (the default) */
 static const char *const fd_tp_progs[] = {
@@ -297,14 +298,6 @@ static int alloc_time(void *ctx, const struct qh_alloc_key *k, const struct qh_a
 	return 0;
 }
 
-static uint64_t boot_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static void test_probes_report(void **state)
 {
 	struct ctx *c = *state;
@@ -315,9 +308,9 @@ static void test_probes_report(void **state)
 
 	if (!c)
 		skip();
-	before = boot_ns();
+	before = util__now_ns(CLOCK_BOOTTIME);
 	pid = run_traced(c->tr, c->tree, child_work);
-	after = boot_ns();
+	after = util__now_ns(CLOCK_BOOTTIME);
 
 	for (p = proctree__first(c->tree); p; p = p->next) {
 		if (p->pid == (uint32_t)pid)
