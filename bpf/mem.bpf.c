@@ -66,6 +66,9 @@ static __always_inline int handle_rss_stat(struct mm_struct *mm, int member)
 	p = bpf_map_lookup_elem(&procs, tgid);
 	if (!p || p->mm != key)
 		return 0;
+	/* the teardown's events count down to zero: keep the RSS the process had */
+	if (mm_torn_down(mm))
+		return 0;
 	if (member < 0 || member >= QH_NR_RSS)
 		return 0;
 	/* the index is masked so the verifier sees it stay inside the array */

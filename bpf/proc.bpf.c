@@ -235,11 +235,16 @@ static __always_inline int handle_exit(struct task_struct *task, bool group_dead
 			__sync_fetch_and_add(&p->threads, -1);
 		return 0;
 	}
+	/* once per process: before v6.16 two threads exiting together may both see the group
+	 * dead (exit_group_dead_pre616) */
+	if (__sync_fetch_and_or(&p->flags, QH_PF_EXITING) & QH_PF_EXITING)
+		return 0;
 
 	/*
-	 * Since v6.16 (commit "tracing: sched: add group_dead to sched_process_exit") this fires
-	 * before exit_mm(): the counters are the process's RSS as it began to exit. Dropping the
-	 * mm here keeps the teardown in exit_mmap() from zeroing them.
+	 * Since v6.16 this fires before exit_mm(): the counters are the process's RSS as it began
+	 * to exit. Before, task->mm is NULL here and the counters are what rss_stat last said
+	 * before the teardown (mm_torn_down). Dropping the mm keeps anything later from
+	 * changing them.
 	 */
 	if (p->flags & QH_PF_START_SEEDED) {
 		p->start_ns = task_start_ns(BPF_CORE_READ(task, group_leader));
@@ -270,6 +275,17 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
 {
 	return handle_exit(p, group_dead);
+}
+
+/*
+ * Before v6.16 the tracepoint has no group_dead and fires after exit_mm(): the loader loads
+ * this variant instead when the kernel's BTF gives the tracepoint one argument
+ * (tracer.c: btf_tp_nargs). RSS is then the last figure rss_stat gave before the teardown.
+ */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_process_exit_pre616, struct task_struct *p)
+{
+	return handle_exit(p, exit_group_dead_pre616(p));
 }
 
 /*

@@ -93,6 +93,7 @@ enum qh_tcp_count {
 #define QH_PF_START_SEEDED (1U << 1) /* start_ns came from /proc (tick resolution) */
 #define QH_PF_HEAP_HOOKED (1U << 2)  /* maps a C library whose malloc family is probed */
 #define QH_PF_LIBC_ASKED (1U << 3)   /* QH_EV_LIBC_NEW sent for this image */
+#define QH_PF_EXITING (1U << 4)	  /* one thread has taken the group exit (handle_exit) */
 
 /* Key of `libc_files`: a file whose malloc family is probed. dev is the kernel's encoding. */
 struct qh_file_key {

@@ -148,6 +148,10 @@ void cli__usage_attach(FILE *out)
 		"                           from N/4, medium from N/16 (default 10)\n"
 		"      --top N              heap leaks listed in the summary, 0..1000 (default 10)\n"
 		"      --sort bytes|count   order of the heap leaks (default bytes)\n"
+		"      --heap-probes auto|multi|each  how the malloc family is probed: one\n"
+		"                           uprobe_multi link for all of it (Linux 6.6+), or a\n"
+		"                           uprobe per function (older kernels); default auto: the\n"
+		"                           first the kernel has\n"
 		"      --check-interval S   leak_check_interval: heap and fd checks every S seconds;\n"
 		"                           a call site that grows at %d checks in a row is one\n"
 		"                           severity level up; fds of one kind and target that grow\n"
@@ -230,6 +234,7 @@ enum {
 	OPT_MAX_FDS,
 	OPT_RESOURCE_LEAK_COUNT,
 	OPT_FD_PROBES,
+	OPT_HEAP_PROBES,
 	OPT_FD_STACKS,
 	OPT_EVENTS,
 	OPT_CONFIG,
@@ -267,6 +272,7 @@ enum {
 	{ "leak-threshold-mb", required_argument, NULL, OPT_LEAK_THRESHOLD },                  \
 	{ "top", required_argument, NULL, OPT_TOP },                                           \
 	{ "sort", required_argument, NULL, OPT_SORT },                                         \
+	{ "heap-probes", required_argument, NULL, OPT_HEAP_PROBES },                           \
 	{ "check-interval", required_argument, NULL, OPT_CHECK_INTERVAL }
 #define FD_OPTIONS                                                                             \
 	{ "max-fds", required_argument, NULL, OPT_MAX_FDS },                                   \
@@ -508,6 +514,19 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 			if (parse_choice("fd-probes", optarg, "syscalls", "dispatch",
 					 &o->fd_dispatch))
 				return -EINVAL;
+			break;
+		case OPT_HEAP_PROBES:
+			if (!strcmp(optarg, "auto"))
+				o->heap_probes = QH_HEAP_PROBES_AUTO;
+			else if (!strcmp(optarg, "multi"))
+				o->heap_probes = QH_HEAP_PROBES_MULTI;
+			else if (!strcmp(optarg, "each"))
+				o->heap_probes = QH_HEAP_PROBES_EACH;
+			else {
+				pr_err("--heap-probes: '%s' is not 'auto', 'multi' or 'each'\n",
+				       optarg);
+				return -EINVAL;
+			}
 			break;
 		case OPT_SORT:
 			if (parse_choice("sort", optarg, "bytes", "count", &o->sort_by_count))

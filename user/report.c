@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "report.h"
+#include "tracer.h"
 #include "fdtable.h"
 #include "util.h"
 
@@ -313,6 +314,18 @@ cJSON *report__build(struct proctree *t, const struct run_info *ri)
 	cJSON_AddNumberToObject(run, "duration_s", ri->duration_s);
 	cJSON_AddItemToObject(run, "exit_code", int_or_null(ri->exit_code >= 0, ri->exit_code));
 	cJSON_AddStringToObject(run, "kernel", ri->kernel);
+	if (ri->probes) {
+		cJSON *pr = cJSON_AddObjectToObject(run, "probes");
+		const struct tracer_probes *tp = ri->probes;
+
+		cJSON_AddStringToObject(pr, "exit", tp->exit);
+		cJSON_AddStringToObject(pr, "rss", tp->rss);
+		cJSON_AddStringToObject(pr, "memory", tp->memory);
+		cJSON_AddItemToObject(pr, "heap", tp->heap ? cJSON_CreateString(tp->heap)
+							   : cJSON_CreateNull());
+		cJSON_AddItemToObject(pr, "fds", tp->fds ? cJSON_CreateString(tp->fds)
+							 : cJSON_CreateNull());
+	}
 	if (ri->note)
 		cJSON_AddStringToObject(run, "note", ri->note);
 

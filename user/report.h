@@ -20,6 +20,8 @@
 #define QH_SUMMARY_MAX_ROWS 30
 #define QH_SUMMARY_TOP_ROWS 25
 
+struct tracer_probes;
+
 struct run_info {
 	const char *mode;		/* "attach" */
 	char *const *argv;		/* the traced command */
@@ -38,6 +40,7 @@ struct run_info {
 	struct fdleaks *fd_leaks;	/* fd and socket findings, or NULL */
 	uint32_t top;			/* heap leaks shown in the summary */
 	const char *note;		/* what the report cannot know, or NULL */
+	const struct tracer_probes *probes; /* the variants the kernel got, or NULL */
 	bool gate_failed;		/* set by session__report: a --fail-on class has findings */
 	const struct procwatch *watch;	/* drivers, zombies, leftovers, or NULL */
 	const struct cleanup *cleanup;	/* --cleanup's actions, or NULL */

@@ -706,6 +706,7 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 					   .heap = o->heap,
 					   .max_allocs = o->max_allocs,
 					   .stacks = o->stacks,
+					   .heap_probes = o->heap_probes,
 					   .sample_rate = o->sample_rate,
 					   .min_size = o->min_size,
 					   .max_size = o->max_size,
@@ -957,6 +958,7 @@ int session__report(struct session *s, struct run_info *ri)
 	}
 	ri->duration_s = (util__now_ns(CLOCK_REALTIME) - ri->start_real_ns) / 1e9;
 	ri->kernel = uname(&uts) ? "unknown" : uts.release;
+	ri->probes = tracer__probes(s->tr);
 	ri->events_received = proctree__events(s->tree);
 	ri->orphan_events = proctree__orphan_events(s->tree);
 	ri->page_size = sysconf(_SC_PAGESIZE);

@@ -12,7 +12,9 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "log.h"
@@ -39,6 +41,10 @@ struct tracer {
 	int ncpus;
 	int heap_links[QH_MAX_HEAP_LINKS]; /* uprobe_multi link fds */
 	int nheap_links;
+	struct bpf_link **heap_plinks; /* per-function uprobes (no uprobe_multi) */
+	size_t nheap_plinks;
+	bool uprobe_multi;	/* the kernel has uprobe_multi links (v6.6) */
+	struct tracer_probes probes;
 	struct qh_clock clock; /* the last clock_sync pair */
 };
 
@@ -157,6 +163,113 @@ static int ensure_tracefs(void)
 	return 0;
 }
 
+/*
+ * How many arguments the kernel's BTF gives tracepoint @tp (its btf_trace_<tp> typedef: a
+ * pointer to a function whose first parameter is the tracepoint's private data), or -errno.
+ */
+static int btf_tp_nargs(const struct btf *btf, const char *tp)
+{
+	const struct btf_type *t;
+	char name[128];
+	int id;
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
+	if (id < 0)
+		return id;
+	t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
+	if (!t || !btf_is_ptr(t))
+		return -EINVAL;
+	t = btf__type_by_id(btf, t->type);
+	if (!t || !btf_is_func_proto(t) || btf_vlen(t) < 1)
+		return -EINVAL;
+	return btf_vlen(t) - 1;
+}
+
+/* Does the kernel's enum @type have the value @name? (a link or attach type it knows) */
+static bool btf_enum_has(const struct btf *btf, const char *type, const char *name)
+{
+	const struct btf_type *t;
+	const struct btf_enum *e;
+	int id, i;
+
+	id = btf__find_by_name_kind(btf, type, BTF_KIND_ENUM);
+	if (id < 0)
+		return false;
+	t = btf__type_by_id(btf, id);
+	e = btf_enum(t);
+	for (i = 0; i < btf_vlen(t); i++)
+		if (!strcmp(btf__name_by_offset(btf, e[i].name_off), name))
+			return true;
+	return false;
+}
+
+/*
+ * Pick each program's variant from what the running kernel has, before load (a program the
+ * kernel cannot verify fails the whole object). Fills t->probes for the report.
+ */
+static int pick_variants(struct tracer *t, const struct tracer_opts *opts)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	int err, nargs;
+
+	if (!btf) {
+		err = -errno;
+		pr_err("failed to read the kernel's BTF: %s\n", strerror(-err));
+		return err;
+	}
+	/* v6.16 added group_dead (bpf/core_fixes.bpf.h: exit_group_dead_pre616) */
+	nargs = btf_tp_nargs(btf, "sched_process_exit");
+	if (nargs >= 2) {
+		bpf_program__set_autoload(t->skel->progs.sched_process_exit_pre616, false);
+		t->probes.exit = "tp_btf/sched_process_exit(group_dead)";
+	} else {
+		bpf_program__set_autoload(t->skel->progs.sched_process_exit, false);
+		t->probes.exit = "tp_btf/sched_process_exit(signal->live)";
+	}
+	t->uprobe_multi = btf_enum_has(btf, "bpf_attach_type", "BPF_TRACE_UPROBE_MULTI");
+	if (opts->heap && opts->heap_probes == QH_HEAP_PROBES_MULTI && !t->uprobe_multi) {
+		pr_err("--heap-probes multi: this kernel has no uprobe_multi links (Linux 6.6+) -- "
+		       "use --heap-probes each\n");
+		btf__free(btf);
+		return -EOPNOTSUPP;
+	}
+	if (opts->heap_probes == QH_HEAP_PROBES_EACH)
+		t->uprobe_multi = false;
+	if (opts->heap)
+		t->probes.heap = t->uprobe_multi ? "uprobe_multi" : "uprobe";
+	if (!opts->no_fds)
+		t->probes.fds = opts->fd_dispatch ? "tp_btf/sys_exit" : "tracepoint";
+	t->probes.memory = "tracepoint";
+	t->probes.rss = "tp_btf/rss_stat";
+	pr_debug("kernel: sched_process_exit has %d argument(s), uprobe_multi %s\n", nargs,
+		 t->uprobe_multi ? "yes" : "no");
+	btf__free(btf);
+	return 0;
+}
+
+/*
+ * libbpf fills __kconfig externs from /boot/config-$(uname -r) or /proc/config.gz and refuses
+ * the object when neither exists (a container without the host's /boot). CONFIG_HZ is the
+ * only one: without it record stamps fall back to bpf_ktime_get_boot_ns (maps.bpf.h).
+ */
+static const char *kconfig_fallback(void)
+{
+	struct utsname u;
+	char path[300];
+
+	if (!access("/proc/config.gz", R_OK))
+		return NULL;
+	if (!uname(&u)) {
+		snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+		if (!access(path, R_OK))
+			return NULL;
+	}
+	pr_debug("kernel config not found (/boot/config-%s, /proc/config.gz): record stamps "
+		 "in boot ns\n", u.release);
+	return "CONFIG_HZ=0\n";
+}
+
 int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 {
 	struct tracer *t;
@@ -173,12 +286,18 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 		goto cleanup;
 	}
 
-	t->skel = qhtrace_bpf__open();
+	t->skel = qhtrace_bpf__open_opts(&(struct bpf_object_open_opts){
+		.sz = sizeof(struct bpf_object_open_opts),
+		.kconfig = kconfig_fallback(),
+	});
 	if (!t->skel) {
 		err = -errno;
 		pr_err("failed to open BPF object: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	err = pick_variants(t, opts);
+	if (err)
+		goto cleanup;
 	t->skel->rodata->cfg_page_size = sysconf(_SC_PAGESIZE);
 	bpf_map__set_max_entries(t->skel->maps.procs, opts->max_procs);
 	bpf_map__set_max_entries(t->skel->maps.mm_owner, opts->max_procs);
@@ -191,10 +310,13 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 		t->skel->rodata->cfg_max_size = opts->max_size ? opts->max_size : ~0ULL;
 		bpf_map__set_max_entries(t->skel->maps.allocs, opts->max_allocs);
 		bpf_map__set_max_entries(t->skel->maps.inherited_freed, opts->max_allocs / 4 + 1);
-		bpf_program__set_expected_attach_type(t->skel->progs.heap_entry,
-						      QH_BPF_TRACE_UPROBE_MULTI);
-		bpf_program__set_expected_attach_type(t->skel->progs.alloc_return,
-						      QH_BPF_TRACE_UPROBE_MULTI);
+		/* without uprobe_multi: a uprobe per function (perf events), the same programs */
+		if (t->uprobe_multi) {
+			bpf_program__set_expected_attach_type(t->skel->progs.heap_entry,
+							      QH_BPF_TRACE_UPROBE_MULTI);
+			bpf_program__set_expected_attach_type(t->skel->progs.alloc_return,
+							      QH_BPF_TRACE_UPROBE_MULTI);
+		}
 	} else {
 		/* not loaded at all: no verifier time, no kernel memory */
 		bpf_program__set_autoload(t->skel->progs.heap_entry, false);
@@ -285,24 +407,41 @@ static void *close_fd(void *arg)
  * the other, the syscall tracepoints alone would hold qhtrace's exit for half a second.
  * Detached from one thread each, they share the grace periods.
  */
-static void destroy_links(struct bpf_object_skeleton *s, int *extra, int nextra)
+static void destroy_links(struct bpf_object_skeleton *s, int *extra, int nextra,
+			  struct bpf_link **plinks, size_t nplinks)
 {
-	pthread_t tids[32 + QH_MAX_HEAP_LINKS];
-	int i, n = 0;
+	size_t i, n = 0, total = s->prog_cnt + nextra + nplinks;
+	pthread_t *tids = calloc(total ? total : 1, sizeof(*tids));
 
-	for (i = 0; i < s->prog_cnt + nextra; i++) {
-		void *(*fn)(void *) = i < s->prog_cnt ? destroy_link : close_fd;
-		void *arg = i < s->prog_cnt ? (void *)s->progs[i].link : &extra[i - s->prog_cnt];
+	for (i = 0; i < total; i++) {
+		void *(*fn)(void *);
+		void *arg;
 
-		if (i < s->prog_cnt ? !*s->progs[i].link : extra[i - s->prog_cnt] < 0)
-			continue;
-		if (pthread_create(&tids[n], NULL, fn, arg))
+		if (i < (size_t)s->prog_cnt) {
+			fn = destroy_link;
+			arg = (void *)s->progs[i].link;
+			if (!*s->progs[i].link)
+				continue;
+		} else if (i < (size_t)s->prog_cnt + nextra) {
+			fn = close_fd;
+			arg = &extra[i - s->prog_cnt];
+			if (extra[i - s->prog_cnt] < 0)
+				continue;
+		} else {
+			fn = destroy_link;
+			arg = &plinks[i - s->prog_cnt - nextra];
+			if (!plinks[i - s->prog_cnt - nextra])
+				continue;
+		}
+		/* out of memory or threads: one after the other */
+		if (!tids || pthread_create(&tids[n], NULL, fn, arg))
 			fn(arg);
 		else
 			n++;
 	}
 	for (i = 0; i < n; i++)
 		pthread_join(tids[i], NULL);
+	free(tids);
 }
 
 void tracer__free(struct tracer *t)
@@ -311,8 +450,10 @@ void tracer__free(struct tracer *t)
 		return;
 	ring_buffer__free(t->rb);
 	if (t->skel)
-		destroy_links(t->skel->skeleton, t->heap_links, t->nheap_links);
+		destroy_links(t->skel->skeleton, t->heap_links, t->nheap_links, t->heap_plinks,
+			      t->nheap_plinks);
 	qhtrace_bpf__destroy(t->skel);
+	free(t->heap_plinks);
 	free(t);
 }
 
@@ -374,6 +515,71 @@ int tracer__find_libc(pid_t pid, char *path, size_t len)
 	return err;
 }
 
+/* One uprobe_multi link for the entries, one for the returns (v6.6). */
+static int attach_heap_multi(struct tracer *t, const char *path, const uint64_t *entry_off,
+			     const uint64_t *entry_fn, size_t n, const uint64_t *ret_off,
+			     size_t nret)
+{
+	int fd;
+
+	if (t->nheap_links + 2 > QH_MAX_HEAP_LINKS)
+		return -E2BIG;
+	fd = uprobe_multi_link(bpf_program__fd(t->skel->progs.heap_entry), path, entry_off,
+			       entry_fn, n, false);
+	if (fd < 0) {
+		pr_err("failed to attach the malloc-family uprobes in %s: %s\n", path,
+		       strerror(-fd));
+		return fd;
+	}
+	t->heap_links[t->nheap_links++] = fd;
+	fd = uprobe_multi_link(bpf_program__fd(t->skel->progs.alloc_return), path, ret_off, NULL,
+			       nret, true);
+	if (fd < 0) {
+		pr_err("failed to attach the malloc-family return probes in %s: %s\n", path,
+		       strerror(-fd));
+		return fd;
+	}
+	t->heap_links[t->nheap_links++] = fd;
+	return 0;
+}
+
+/*
+ * Before v6.6: a perf-event uprobe per function and per return, the function in the link's
+ * cookie as uprobe_multi gives it (perf-event links carry a cookie since v5.15). The same
+ * programs run, and the kernel places the same breakpoints; only detaching takes a grace
+ * period per link (destroy_links overlaps them).
+ */
+static int attach_heap_each(struct tracer *t, const char *path, const uint64_t *entry_off,
+			    const uint64_t *entry_fn, size_t n, const uint64_t *ret_off,
+			    size_t nret)
+{
+	struct bpf_link **links;
+	size_t i;
+	int err;
+
+	links = realloc(t->heap_plinks, (t->nheap_plinks + n + nret) * sizeof(*links));
+	if (!links)
+		return -ENOMEM;
+	t->heap_plinks = links;
+	for (i = 0; i < n + nret; i++) {
+		bool ret = i >= n;
+		LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = ret, .bpf_cookie = ret ? 0 : entry_fn[i]);
+		struct bpf_link *l;
+
+		l = bpf_program__attach_uprobe_opts(ret ? t->skel->progs.alloc_return
+							: t->skel->progs.heap_entry,
+						    -1, path, ret ? ret_off[i - n] : entry_off[i], &o);
+		if (!l) {
+			err = -errno;
+			pr_err("failed to attach a malloc-family %s in %s: %s\n",
+			       ret ? "return probe" : "uprobe", path, strerror(-err));
+			return err;
+		}
+		t->heap_plinks[t->nheap_plinks++] = l;
+	}
+	return 0;
+}
+
 int tracer__attach_heap(struct tracer *t, const char *path)
 {
 	uint64_t entry_off[NR_HEAP_FNS], entry_fn[NR_HEAP_FNS], ret_off[NR_HEAP_FNS];
@@ -382,12 +588,10 @@ int tracer__attach_heap(struct tracer *t, const char *path)
 	size_t i, j, n = 0, nret = 0;
 	__u32 one = 1;
 	struct stat st;
-	int err, fd;
+	int err;
 
 	if (!bpf_program__autoload(t->skel->progs.heap_entry))
 		return -EINVAL;
-	if (t->nheap_links + 2 > QH_MAX_HEAP_LINKS)
-		return -E2BIG;
 	if (stat(path, &st)) {
 		err = -errno;
 		pr_err("failed to probe the C library %s: %s\n", path, strerror(-err));
@@ -427,22 +631,10 @@ int tracer__attach_heap(struct tracer *t, const char *path)
 		pr_err("%s: no malloc-family function found\n", path);
 		return -ENOENT;
 	}
-	fd = uprobe_multi_link(bpf_program__fd(t->skel->progs.heap_entry), path, entry_off,
-			       entry_fn, n, false);
-	if (fd < 0) {
-		pr_err("failed to attach the malloc-family uprobes in %s: %s -- uprobe_multi needs "
-		       "Linux 6.6\n", path, strerror(-fd));
-		return fd;
-	}
-	t->heap_links[t->nheap_links++] = fd;
-	fd = uprobe_multi_link(bpf_program__fd(t->skel->progs.alloc_return), path, ret_off, NULL,
-			       nret, true);
-	if (fd < 0) {
-		pr_err("failed to attach the malloc-family return probes in %s: %s\n", path,
-		       strerror(-fd));
-		return fd;
-	}
-	t->heap_links[t->nheap_links++] = fd;
+	err = t->uprobe_multi ? attach_heap_multi(t, path, entry_off, entry_fn, n, ret_off, nret)
+			      : attach_heap_each(t, path, entry_off, entry_fn, n, ret_off, nret);
+	if (err)
+		return err;
 	one = 1;
 	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.libc_files), &key, &one, BPF_ANY)) {
 		err = -errno;
@@ -710,5 +902,12 @@ const char *tracer__prog_name(struct tracer *t, int i, bool *attached)
 	/* the heap programs are attached by tracer__attach_heap, outside the skeleton */
 	for (j = 0; !*attached && j < t->nheap_links; j++)
 		*attached = link_prog_id(t->heap_links[j]) == prog_id(*ps->prog);
+	for (j = 0; !*attached && (size_t)j < t->nheap_plinks; j++)
+		*attached = link_prog_id(bpf_link__fd(t->heap_plinks[j])) == prog_id(*ps->prog);
 	return ps->name;
+}
+
+const struct tracer_probes *tracer__probes(const struct tracer *t)
+{
+	return &t->probes;
 }

@@ -21,12 +21,20 @@ typedef int (*tracer_event_fn)(void *ctx, void *data, size_t size);
 #define QH_DEFAULT_MAX_ALLOCS 262144
 #define QH_DEFAULT_MAX_FDS 65536
 
+/* How the malloc family is probed (--heap-probes). */
+enum qh_heap_probes {
+	QH_HEAP_PROBES_AUTO,	/* uprobe_multi where the kernel has it, else EACH */
+	QH_HEAP_PROBES_MULTI,	/* one uprobe_multi link for entries, one for returns (v6.6) */
+	QH_HEAP_PROBES_EACH,	/* a perf-event uprobe per function and per return */
+};
+
 struct tracer_opts {
 	uint32_t max_procs;	/* size of the procs and mm_owner maps */
 	uint32_t ringbuf_kb;	/* ring buffer size, a power of two */
 	bool heap;		/* load the malloc-family probes (attached by tracer__attach_heap) */
 	uint32_t max_allocs;	/* live heap blocks followed at once */
 	bool stacks;		/* capture a user stack per allocation (else the caller only) */
+	int heap_probes;	/* enum qh_heap_probes */
 	uint32_t sample_rate;	/* record one allocation in N (1: all) */
 	uint64_t min_size;	/* record allocations of this size... */
 	uint64_t max_size;	/* ...up to this one */
@@ -37,6 +45,16 @@ struct tracer_opts {
 	uint32_t max_fds;	/* fds followed at once (0: the default) */
 	tracer_event_fn on_event;
 	void *ctx;
+};
+
+/* Which variant of each probe family the running kernel got (the report's run.probes). */
+struct tracer_probes {
+	const char *exit;   /* "tp_btf/sched_process_exit(group_dead)" (v6.16), or the
+			     * pre-v6.16 one that reads signal->live */
+	const char *rss;    /* "tp_btf/rss_stat" */
+	const char *memory; /* mmap, munmap, mremap, brk: "tracepoint" */
+	const char *heap;   /* "uprobe_multi" (v6.6), "uprobe" (one per function), NULL */
+	const char *fds;    /* "tracepoint", "tp_btf/sys_exit" (--fd-probes dispatch), NULL */
 };
 
 /*
@@ -111,6 +129,8 @@ int tracer__consume(struct tracer *t);
 
 /* Per-CPU counters summed, indexed by enum qh_stat. */
 int tracer__stats(struct tracer *t, uint64_t out[QH_STAT_MAX]);
+
+const struct tracer_probes *tracer__probes(const struct tracer *t);
 
 /* Programs of the skeleton, with whether each is attached (for the load tests and -v). */
 int tracer__prog_count(struct tracer *t);

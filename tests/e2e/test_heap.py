@@ -20,10 +20,16 @@ def heap_report(qh, tmp_path, args, opts=("-q", "--heap")):
     return report
 
 
-def test_heapmix_exact(qh, tmp_path):
+# auto: uprobe_multi links where the kernel has them (6.6+); each: a uprobe per function, what
+# older kernels get, so both paths run on every kernel
+@pytest.mark.parametrize("probes", ["auto", "each"])
+def test_heapmix_exact(qh, tmp_path, probes):
     """Every malloc-family function; the blocks left live are counted exactly."""
-    report = heap_report(qh, tmp_path, [qh.fx("heapmix")])
+    report = heap_report(qh, tmp_path, [qh.fx("heapmix")],
+                         opts=("-q", "--heap", "--heap-probes", probes))
     assert report["events"]["incomplete"] is False, report["events"]
+    assert report["run"]["probes"]["heap"] in (("uprobe",) if probes == "each"
+                                               else ("uprobe", "uprobe_multi")), report["run"]
     (p,) = report["processes"]
     assert p["exit_code"] == 0, p
     assert p["allocator"] == "glibc", p
@@ -84,11 +90,13 @@ def leaks_of(report, pid):
     return [l for l in report["leaks"]["heap"] if l["pid"] == pid]
 
 
-@pytest.mark.parametrize("fixture", ["heapleak", "heapleak_fp"])
-def test_leak_sites_exact(qh, tmp_path, fixture):
+@pytest.mark.parametrize("fixture,probes", [("heapleak", "auto"), ("heapleak_fp", "auto"),
+                                            ("heapleak", "each")])
+def test_leak_sites_exact(qh, tmp_path, fixture, probes):
     """Two call sites in the process and one in a forked child, counted exactly, with the top
     frame's function and source line right, frame pointers or not."""
-    report = heap_report(qh, tmp_path, [qh.fx(fixture)])
+    report = heap_report(qh, tmp_path, [qh.fx(fixture)],
+                         opts=("-q", "--heap", "--heap-probes", probes))
     parent = next(p for p in report["processes"] if p["comm"] == fixture[:15]
                   and p["ppid"] not in {q["pid"] for q in report["processes"]})
     child = next(p for p in report["processes"] if p["ppid"] == parent["pid"])

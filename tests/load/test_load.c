@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,8 +47,9 @@ static const char *const fd_tp_progs[] = {
 	"fd_tp_close_range", "fd_tp_dup2", "fd_tp_dup3",
 };
 
+/* and one of sched_process_exit (v6.16+) or sched_process_exit_pre616: see exit_prog() */
 static const char *const expected_progs[] = {
-	"sched_process_fork", "sched_process_exec", "sched_process_exit", "sched_process_free",
+	"sched_process_fork", "sched_process_exec", "sched_process_free",
 	"rss_stat", "sys_exit_mmap", "sys_enter_munmap", "sys_exit_munmap", "sys_enter_mremap",
 	"sys_exit_mremap", "sys_exit_brk", "heap_entry", "alloc_return",
 	"fd_sock_state",
@@ -135,6 +137,18 @@ static void check_attached(struct tracer *tr, const char *const *names, size_t c
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The exit program this kernel must get: the tracepoint has group_dead since v6.16. */
+static const char *exit_prog(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	assert_int_equal(uname(&u), 0);
+	assert_int_equal(sscanf(u.release, "%d.%d", &major, &minor), 2);
+	return major > 6 || (major == 6 && minor >= 16) ? "sched_process_exit"
+							: "sched_process_exit_pre616";
+}
+
 static void test_every_program_attached(void **state)
 {
 	struct ctx *c = *state;
@@ -145,10 +159,25 @@ static void test_every_program_attached(void **state)
 	 * every program of the skeleton is in a list; fd_sys_exit is --fd-probes dispatch's,
 	 * clock_sync and heap_sweep are never attached (they run through BPF_PROG_TEST_RUN)
 	 */
-	assert_int_equal(tracer__prog_count(c->tr), NELEM(expected_progs) + NELEM(fd_tp_progs) + 3);
+	const char *exit_name = exit_prog();
+	const struct tracer_probes *probes = tracer__probes(c->tr);
+	struct utsname u;
+
+	/* ... and the exit variant the kernel did not get is in the skeleton, not loaded */
+	assert_int_equal(tracer__prog_count(c->tr), NELEM(expected_progs) + NELEM(fd_tp_progs) + 5);
 	assert_int_equal(tracer__clock_sync(c->tr), 0);
 	assert_int_equal(tracer__sweep_allocs(c->tr), 0);
 	check_attached(c->tr, expected_progs, NELEM(expected_progs));
+	check_attached(c->tr, &exit_name, 1);
+	/* the variants as the report names them, chosen from the kernel's BTF */
+	assert_int_equal(uname(&u), 0);
+	assert_string_equal(probes->exit, strcmp(exit_name, "sched_process_exit")
+						  ? "tp_btf/sched_process_exit(signal->live)"
+						  : "tp_btf/sched_process_exit(group_dead)");
+	assert_non_null(probes->heap);
+	/* uprobe_multi links exist since v6.6 */
+	assert_string_equal(probes->heap, strverscmp(u.release, "6.6") >= 0 ? "uprobe_multi"
+									   : "uprobe");
 	check_attached(c->tr, fd_tp_progs, NELEM(fd_tp_progs));
 }
 
