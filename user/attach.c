@@ -189,6 +189,8 @@ int cmd_attach(int argc, char **argv)
 		pr_err("failed to start %s: %s\n", o.argv[0], strerror(-err));
 		goto cleanup;
 	}
+	/* the heap probes cover the child's tree, inherited at each fork (tracer.h) */
+	o.heap_root = child.pid;
 	if (session__open(&s, &o, libc, sfd) || session__trace_pid(&s, child.pid))
 		goto cleanup;
 	session__set_command(&s, child.pid);

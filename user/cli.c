@@ -148,10 +148,12 @@ void cli__usage_attach(FILE *out)
 		"                           from N/4, medium from N/16 (default 10)\n"
 		"      --top N              heap leaks listed in the summary, 0..1000 (default 10)\n"
 		"      --sort bytes|count   order of the heap leaks (default bytes)\n"
-		"      --heap-probes auto|multi|each  how the malloc family is probed: one\n"
-		"                           uprobe_multi link for all of it (Linux 6.6+), or a\n"
-		"                           uprobe per function (older kernels); default auto: the\n"
-		"                           first the kernel has\n"
+		"      --heap-probes auto|tree|multi|each  how the malloc family is probed:\n"
+		"                           tree: only in the traced command's tree (attach; other\n"
+		"                           processes pay nothing); multi: in every process mapping\n"
+		"                           the C library, one uprobe_multi link (Linux 6.6+);\n"
+		"                           each: the same with a uprobe per function. Default\n"
+		"                           auto: tree for attach, else multi, else each\n"
 		"      --check-interval S   leak_check_interval: heap and fd checks every S seconds;\n"
 		"                           a call site that grows at %d checks in a row is one\n"
 		"                           severity level up; fds of one kind and target that grow\n"
@@ -518,12 +520,14 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 		case OPT_HEAP_PROBES:
 			if (!strcmp(optarg, "auto"))
 				o->heap_probes = QH_HEAP_PROBES_AUTO;
+			else if (!strcmp(optarg, "tree"))
+				o->heap_probes = QH_HEAP_PROBES_TREE;
 			else if (!strcmp(optarg, "multi"))
 				o->heap_probes = QH_HEAP_PROBES_MULTI;
 			else if (!strcmp(optarg, "each"))
 				o->heap_probes = QH_HEAP_PROBES_EACH;
 			else {
-				pr_err("--heap-probes: '%s' is not 'auto', 'multi' or 'each'\n",
+				pr_err("--heap-probes: '%s' is not 'auto', 'tree', 'multi' or 'each'\n",
 				       optarg);
 				return -EINVAL;
 			}

@@ -33,6 +33,7 @@ struct attach_opts {
 	uint32_t top;		/* leaks shown in the summary */
 	bool sort_by_count;	/* --sort count */
 	int heap_probes;	/* --heap-probes: enum qh_heap_probes */
+	int heap_root;		/* attach: the held command, whose tree the heap probes cover */
 	uint32_t check_interval_s; /* leak_check_interval, 0: none */
 	bool no_fds;		/* --no-fds: no fd and socket probes */
 	bool fd_dispatch;	/* --fd-probes dispatch: one sys_exit program for fd syscalls */

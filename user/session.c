@@ -707,6 +707,7 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 					   .max_allocs = o->max_allocs,
 					   .stacks = o->stacks,
 					   .heap_probes = o->heap_probes,
+					   .heap_root = o->heap_root,
 					   .sample_rate = o->sample_rate,
 					   .min_size = o->min_size,
 					   .max_size = o->max_size,

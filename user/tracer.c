@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <sched.h>
@@ -11,6 +13,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/perf_event.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <bpf/bpf.h>
@@ -44,6 +47,10 @@ struct tracer {
 	struct bpf_link **heap_plinks; /* per-function uprobes (no uprobe_multi) */
 	size_t nheap_plinks;
 	bool uprobe_multi;	/* the kernel has uprobe_multi links (v6.6) */
+	pid_t heap_root;	/* probe only this process and its descendants, 0: all */
+	bool tree_attached;	/* the root's C library is probed (tree mode) */
+	char (*uevents)[48];	/* uprobe events this tracer defined in tracefs */
+	size_t nuevents;
 	struct tracer_probes probes;
 	struct qh_clock clock; /* the last clock_sync pair */
 };
@@ -236,8 +243,22 @@ static int pick_variants(struct tracer *t, const struct tracer_opts *opts)
 	}
 	if (opts->heap_probes == QH_HEAP_PROBES_EACH)
 		t->uprobe_multi = false;
+	if (opts->heap && opts->heap_probes == QH_HEAP_PROBES_TREE && opts->heap_root <= 0) {
+		pr_err("--heap-probes tree: only 'qhtrace attach' starts a tree of its own\n");
+		btf__free(btf);
+		return -EINVAL;
+	}
+	if (opts->heap && opts->heap_root > 0 &&
+	    (opts->heap_probes == QH_HEAP_PROBES_AUTO || opts->heap_probes == QH_HEAP_PROBES_TREE))
+	{
+		t->heap_root = opts->heap_root;
+		/* a uprobe_multi program attaches to nothing else: another C library (one a
+		 * container maps) is probed with a uprobe per function */
+		t->uprobe_multi = false;
+	}
 	if (opts->heap)
-		t->probes.heap = t->uprobe_multi ? "uprobe_multi" : "uprobe";
+		t->probes.heap = t->heap_root ? "uprobe_tree" : t->uprobe_multi ? "uprobe_multi"
+										: "uprobe";
 	if (!opts->no_fds)
 		t->probes.fds = opts->fd_dispatch ? "tp_btf/sys_exit" : "tracepoint";
 	t->probes.memory = "tracepoint";
@@ -384,6 +405,8 @@ cleanup:
 	return err;
 }
 
+static void uprobe_events_remove(struct tracer *t);
+
 static void *destroy_link(void *arg)
 {
 	struct bpf_link **link = arg;
@@ -452,6 +475,9 @@ void tracer__free(struct tracer *t)
 	if (t->skel)
 		destroy_links(t->skel->skeleton, t->heap_links, t->nheap_links, t->heap_plinks,
 			      t->nheap_plinks);
+	/* only once no perf event holds them */
+	uprobe_events_remove(t);
+	free(t->uevents);
 	qhtrace_bpf__destroy(t->skel);
 	free(t->heap_plinks);
 	free(t);
@@ -580,6 +606,162 @@ static int attach_heap_each(struct tracer *t, const char *path, const uint64_t *
 	return 0;
 }
 
+/*
+ * Heap probes for one process tree (--heap-probes tree): uprobe events defined in tracefs and
+ * opened as perf events on the root process with inherit set, so the kernel clones them into
+ * every child at fork, before the child runs. The uprobe consumer filter (the perf events'
+ * target mm: trace_uprobe_filter in kernel/trace/trace_uprobe.c) then keeps breakpoints out
+ * of every other process, which no longer pay a trap for each malloc.
+ *
+ * Why tracefs: a perf-PMU uprobe (what libbpf attaches) makes a new probe for each inherited
+ * event, without the BPF program (measured: the child traps and the program never runs), and
+ * a uprobe_multi link's pid filter follows no children. The program runs once per hit for
+ * the event's call, so each tracer defines its own events (their names carry its pid).
+ */
+static const char *tracefs_dir(void)
+{
+	return access(TRACEFS "/events", F_OK) ? "/sys/kernel/debug/tracing" : TRACEFS;
+}
+
+static int uprobe_events_write(const char *line)
+{
+	char path[128];
+	ssize_t n;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/uprobe_events", tracefs_dir());
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, line, strlen(line));
+	if (n < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Events a qhtrace killed before it could remove them left behind: their owner is gone. */
+static void uprobe_events_reap_stale(void)
+{
+	char path[128], line[4096], name[64], cmd[96];
+	int owner;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/uprobe_events", tracefs_dir());
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*c:qhtrace/%63s", name) != 1 ||
+		    sscanf(name, "h%d_", &owner) != 1 || owner <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d", owner);
+		if (!access(path, F_OK))
+			continue;
+		snprintf(cmd, sizeof(cmd), "-:qhtrace/%s\n", name);
+		if (!uprobe_events_write(cmd))
+			pr_debug("removed the stale uprobe event qhtrace/%s\n", name);
+	}
+	fclose(f);
+}
+
+static void uprobe_events_remove(struct tracer *t)
+{
+	char cmd[96];
+	size_t i;
+
+	for (i = 0; i < t->nuevents; i++) {
+		snprintf(cmd, sizeof(cmd), "-:qhtrace/%s\n", t->uevents[i]);
+		if (uprobe_events_write(cmd))
+			pr_warn("failed to remove the uprobe event qhtrace/%s: %s\n", t->uevents[i],
+				strerror(errno));
+	}
+	t->nuevents = 0;
+}
+
+/* Define a uprobe event at @path+@off and open it on @pid and its future children. */
+static int uprobe_event_open(struct tracer *t, bool ret, const char *path, uint64_t off,
+			     pid_t pid)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_TRACEPOINT,
+		.size = sizeof(attr),
+		.sample_period = 1,
+		.inherit = 1,
+	};
+	char (*names)[48], line[PATH_MAX + 128], idpath[192];
+	unsigned long long id;
+	int fd, err;
+	FILE *f;
+
+	if (strpbrk(path, " \t\n"))
+		return -EINVAL; /* the tracefs syntax splits at white space */
+	names = realloc(t->uevents, (t->nuevents + 1) * sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	t->uevents = names;
+	snprintf(names[t->nuevents], sizeof(names[0]), "h%d_%zu", getpid(), t->nuevents);
+	snprintf(line, sizeof(line), "%c:qhtrace/%s %s:0x%llx\n", ret ? 'r' : 'p',
+		 names[t->nuevents], path, (unsigned long long)off);
+	err = uprobe_events_write(line);
+	if (err)
+		return err;
+	t->nuevents++;
+	snprintf(idpath, sizeof(idpath), "%s/events/qhtrace/%s/id", tracefs_dir(),
+		 names[t->nuevents - 1]);
+	f = fopen(idpath, "re");
+	if (!f)
+		return -errno;
+	err = fscanf(f, "%llu", &id) == 1 ? 0 : -EINVAL;
+	fclose(f);
+	if (err)
+		return err;
+	attr.config = id;
+	fd = syscall(__NR_perf_event_open, &attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int attach_heap_tree(struct tracer *t, const char *path, const uint64_t *entry_off,
+			    const uint64_t *entry_fn, size_t n, const uint64_t *ret_off,
+			    size_t nret)
+{
+	struct bpf_link **links;
+	size_t i;
+	int err;
+
+	uprobe_events_reap_stale();
+	links = realloc(t->heap_plinks, (t->nheap_plinks + n + nret) * sizeof(*links));
+	if (!links)
+		return -ENOMEM;
+	t->heap_plinks = links;
+	for (i = 0; i < n + nret; i++) {
+		bool ret = i >= n;
+		LIBBPF_OPTS(bpf_perf_event_opts, o, .bpf_cookie = ret ? 0 : entry_fn[i]);
+		struct bpf_link *l;
+		int pfd;
+
+		pfd = uprobe_event_open(t, ret, path, ret ? ret_off[i - n] : entry_off[i],
+					t->heap_root);
+		if (pfd < 0) {
+			pr_err("failed to open a malloc-family %s in %s for pid %d: %s\n",
+			       ret ? "return probe" : "uprobe", path, t->heap_root, strerror(-pfd));
+			return pfd;
+		}
+		l = bpf_program__attach_perf_event_opts(ret ? t->skel->progs.alloc_return
+							    : t->skel->progs.heap_entry,
+							pfd, &o);
+		if (!l) {
+			err = -errno;
+			close(pfd);
+			pr_err("failed to attach a malloc-family %s in %s: %s\n",
+			       ret ? "return probe" : "uprobe", path, strerror(-err));
+			return err;
+		}
+		t->heap_plinks[t->nheap_plinks++] = l;
+	}
+	return 0;
+}
+
 int tracer__attach_heap(struct tracer *t, const char *path)
 {
 	uint64_t entry_off[NR_HEAP_FNS], entry_fn[NR_HEAP_FNS], ret_off[NR_HEAP_FNS];
@@ -631,8 +813,15 @@ int tracer__attach_heap(struct tracer *t, const char *path)
 		pr_err("%s: no malloc-family function found\n", path);
 		return -ENOENT;
 	}
-	err = t->uprobe_multi ? attach_heap_multi(t, path, entry_off, entry_fn, n, ret_off, nret)
-			      : attach_heap_each(t, path, entry_off, entry_fn, n, ret_off, nret);
+	/* the root's C library for its tree; another one (a container's) for every process */
+	if (t->heap_root && !t->tree_attached) {
+		err = attach_heap_tree(t, path, entry_off, entry_fn, n, ret_off, nret);
+		t->tree_attached = !err;
+	} else if (t->uprobe_multi) {
+		err = attach_heap_multi(t, path, entry_off, entry_fn, n, ret_off, nret);
+	} else {
+		err = attach_heap_each(t, path, entry_off, entry_fn, n, ret_off, nret);
+	}
 	if (err)
 		return err;
 	one = 1;

@@ -23,7 +23,9 @@ typedef int (*tracer_event_fn)(void *ctx, void *data, size_t size);
 
 /* How the malloc family is probed (--heap-probes). */
 enum qh_heap_probes {
-	QH_HEAP_PROBES_AUTO,	/* uprobe_multi where the kernel has it, else EACH */
+	QH_HEAP_PROBES_AUTO,	/* TREE with a root process, else MULTI where the kernel has it,
+				 * else EACH */
+	QH_HEAP_PROBES_TREE,	/* uprobe events on the root and, inherited, its descendants */
 	QH_HEAP_PROBES_MULTI,	/* one uprobe_multi link for entries, one for returns (v6.6) */
 	QH_HEAP_PROBES_EACH,	/* a perf-event uprobe per function and per return */
 };
@@ -35,6 +37,7 @@ struct tracer_opts {
 	uint32_t max_allocs;	/* live heap blocks followed at once */
 	bool stacks;		/* capture a user stack per allocation (else the caller only) */
 	int heap_probes;	/* enum qh_heap_probes */
+	pid_t heap_root;	/* the process (held before exec) whose tree TREE probes */
 	uint32_t sample_rate;	/* record one allocation in N (1: all) */
 	uint64_t min_size;	/* record allocations of this size... */
 	uint64_t max_size;	/* ...up to this one */
@@ -53,7 +56,8 @@ struct tracer_probes {
 			     * pre-v6.16 one that reads signal->live */
 	const char *rss;    /* "tp_btf/rss_stat" */
 	const char *memory; /* mmap, munmap, mremap, brk: "tracepoint" */
-	const char *heap;   /* "uprobe_multi" (v6.6), "uprobe" (one per function), NULL */
+	const char *heap;   /* "uprobe_tree" (the traced tree only), "uprobe_multi" (v6.6),
+			     * "uprobe" (one per function), NULL */
 	const char *fds;    /* "tracepoint", "tp_btf/sys_exit" (--fd-probes dispatch), NULL */
 };
 

@@ -10,7 +10,8 @@
  *   qhtrace stacks    qhtrace attach --heap
  *
  * Prints ns per malloc+free pair and the ratios; asserts nothing (timing is not a test).
- * Usage: heapbench QHTRACE CHURN [PAIRS]   (root)
+ * Usage: heapbench QHTRACE CHURN [PAIRS [PROBES]]   (root; PROBES: qhtrace's --heap-probes,
+ * default its own default)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -120,6 +121,7 @@ static double fastest(const double *v, int n)
 int main(int argc, char **argv)
 {
 	char *pairs = argc > 3 ? argv[3] : "300000", few[32], libc[4096];
+	char *probes = argc > 4 ? argv[4] : "auto";
 	static const char *const names[NCONF] = {
 		"untraced", "floor, free probed at +0", "floor, free at first emulated insn",
 		"qhtrace --heap --no-stacks (exact)", "qhtrace --heap (stacks)",
@@ -128,7 +130,7 @@ int main(int argc, char **argv)
 	int r, c;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: heapbench QHTRACE CHURN [PAIRS]\n");
+		fprintf(stderr, "usage: heapbench QHTRACE CHURN [PAIRS [PROBES]]\n");
 		return 2;
 	}
 	if (tracer__find_libc(0, libc, sizeof(libc))) {
@@ -143,16 +145,17 @@ int main(int argc, char **argv)
 		ns[1][r] = floor_run(libc, (char *const[]){ argv[2], few, NULL }, true);
 		ns[2][r] = floor_run(libc, (char *const[]){ argv[2], pairs, NULL }, false);
 		ns[3][r] = run((char *const[]){ argv[1], "attach", "-q", "--heap", "--no-stacks",
-					       "--", argv[2], pairs, NULL });
-		ns[4][r] = run((char *const[]){ argv[1], "attach", "-q", "--heap", "--", argv[2],
-					       pairs, NULL });
+					       "--heap-probes", probes, "--", argv[2], pairs,
+					       NULL });
+		ns[4][r] = run((char *const[]){ argv[1], "attach", "-q", "--heap", "--heap-probes",
+					       probes, "--", argv[2], pairs, NULL });
 		ratio_exact[r] = ns[3][r] / ns[2][r];
 		ratio_stacks[r] = ns[4][r] / ns[2][r];
 	}
 	for (c = 0; c < NCONF; c++)
 		med[c] = median(ns[c], ROUNDS);
-	printf("malloc(64)+free pairs: %s per run (%s with free at +0), %d rounds, medians\n",
-	       pairs, few, ROUNDS);
+	printf("malloc(64)+free pairs: %s per run (%s with free at +0), %d rounds, medians, "
+	       "--heap-probes %s\n", pairs, few, ROUNDS, probes);
 	printf("  %-36s %9.1f ns/pair\n", names[0], med[0]);
 	for (c = 1; c < 3; c++)
 		printf("  %-36s %9.1f ns/pair  %6.0fx untraced\n", names[c], med[c],
