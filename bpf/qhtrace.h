@@ -48,6 +48,9 @@ enum qh_stat {
 	QH_STAT_SOCKS_FULL,	       /* `socks` full: a TCP socket's states are not followed */
 	QH_STAT_HEAP_SWEEP_RACE,       /* an allocation at the address of a dead record being
 					* swept that moment: not recorded */
+	QH_STAT_HEAP_UNPROBED,	       /* allocator calls of traced processes no program saw: the
+					* kernel detached a tree probe's program (counted by the
+					* loader from the probes' perf events, never by BPF) */
 	QH_STAT_RSS_EVENTS,	       /* rss_stat hits for traced processes (not a loss) */
 	QH_STAT_SYSCALLS,	       /* memory syscalls accounted (not a loss) */
 	QH_STAT_HEAP_FREES_UNKNOWN,    /* frees of blocks allocated before tracing (not a loss) */

@@ -25,6 +25,7 @@ const char *report__stat_name(int idx)
 		[QH_STAT_FDS_FULL] = "fds_map_full",
 		[QH_STAT_SOCKS_FULL] = "socks_map_full",
 		[QH_STAT_HEAP_SWEEP_RACE] = "heap_sweep_raced",
+		[QH_STAT_HEAP_UNPROBED] = "heap_calls_unprobed",
 		[QH_STAT_FD_EVENTS] = "fd_syscalls",
 		[QH_STAT_HEAP_FREED] = "heap_records_freed",
 		[QH_STAT_HEAP_REUSED] = "heap_records_reused",

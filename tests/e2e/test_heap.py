@@ -28,8 +28,10 @@ def test_heapmix_exact(qh, tmp_path, probes):
     report = heap_report(qh, tmp_path, [qh.fx("heapmix")],
                          opts=("-q", "--heap", "--heap-probes", probes))
     assert report["events"]["incomplete"] is False, report["events"]
-    assert report["run"]["probes"]["heap"] in (("uprobe",) if probes == "each"
-                                               else ("uprobe", "uprobe_multi")), report["run"]
+    # auto: the traced tree's own probes where the kernel keeps them (below 6.10), else shared
+    assert report["run"]["probes"]["heap"] in (("uprobe",) if probes == "each" else
+                                               ("uprobe_tree", "uprobe", "uprobe_multi")), \
+        report["run"]
     (p,) = report["processes"]
     assert p["exit_code"] == 0, p
     assert p["allocator"] == "glibc", p
@@ -227,6 +229,25 @@ def test_other_libc_probed_when_mapped(qh, tmp_path):
             if l["pid"] == p["pid"] and l["stack"][0]["symbol"] == "drip"]
     # one block per 10 ms for 2 s, less what ran before the library was probed
     assert 100 <= l["count"] <= 210 and l["bytes"] == 1000 * l["count"], l
+
+
+def test_tree_probes_exact_or_counted(qh, tmp_path):
+    """--heap-probes tree: where the kernel keeps a program on inherited uprobes through a
+    child's exit, a parent and its children are followed exactly; where it does not, qhtrace
+    refuses (the self-test caught it) or counts every call no program saw."""
+    rc, report, err = qh.run_attach([qh.fx("heapchildren"), "4", "50"], tmp_path / "r.json",
+                                    opts=("-q", "--heap", "--heap-probes", "tree"))
+    if rc != 0:
+        assert rc == 1 and "drops a process's inherited uprobes" in err, err
+        return
+    assert report["run"]["probes"]["heap"] == "uprobe_tree", report["run"]
+    own = sorted(l["count"] for l in report["leaks"]["heap"]
+                 if l["stack"][0]["symbol"] == "child_site" and not l["inherited"])
+    if report["events"]["lost_by_reason"]["heap_calls_unprobed"] == 0:
+        assert own == [50] * 4, report["leaks"]
+    else:
+        assert report["events"]["incomplete"] is True, report["events"]
+        assert "events lost" in err, err
 
 
 def test_exited_blocks_leave_the_map(qh, tmp_path):
