@@ -264,18 +264,20 @@ static int pick_variants(struct tracer *t, const struct tracer_opts *opts)
 		struct utsname u;
 		int ok, major = 0, minor = 0;
 
-		err = ensure_tracefs();
-		ok = err ? err : heap_tree_selftest();
 		/*
 		 * The self-test catches the detaching kernels in most runs, not all (a race
 		 * with the child's release: on 6.12 under qemu it missed 1 run in 3). auto takes
 		 * the tree probes only below 6.10, where nothing was seen to detach (6.1 passes
 		 * every run); the perf events count any hit no program saw (tree_unprobed).
 		 */
-		if (ok > 0 && opts->heap_probes == QH_HEAP_PROBES_AUTO &&
+		if (opts->heap_probes == QH_HEAP_PROBES_AUTO &&
 		    (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2 ||
-		     major > 6 || (major == 6 && minor >= 10)))
+		     major > 6 || (major == 6 && minor >= 10))) {
 			ok = 0;
+		} else {
+			err = ensure_tracefs();
+			ok = err ? err : heap_tree_selftest();
+		}
 		if (ok <= 0) {
 			if (opts->heap_probes == QH_HEAP_PROBES_TREE) {
 				btf__free(btf);
