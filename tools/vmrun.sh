@@ -91,7 +91,14 @@ guest_stage2() {
 	ln -sf /proc/self/fd/2 /dev/stderr
 	mount -t devpts -o nosuid,noexec,gid=5,mode=620,ptmxmode=000 devpts /dev/pts
 	mount -t tmpfs -o nosuid,nodev tmpfs /dev/shm
+	# a CMD directory under /tmp (a CI's clone) stays visible through the tmpfs mounted there
+	local keep= rest
+	case $VM_CWD in
+	/tmp/?*) rest=${VM_CWD#/tmp/} && keep=/tmp/${rest%%/*} ;;
+	esac
+	[ -n "$keep" ] && mkdir -p /run/vmrun-keep && mount --bind "$keep" /run/vmrun-keep
 	mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
+	[ -n "$keep" ] && mkdir -p "$keep" && mount --move /run/vmrun-keep "$keep"
 	mount -t cgroup2 -o nosuid,nodev,noexec,nsdelegate cgroup2 /sys/fs/cgroup
 	mount -t bpf -o nosuid,nodev,noexec,mode=700 bpf /sys/fs/bpf
 	mount -t debugfs -o nosuid,nodev,noexec debugfs /sys/kernel/debug
@@ -239,6 +246,7 @@ kdir=$KERNEL_CACHE/${pkg}_${version//:/%}
 mkdir -p "$KERNEL_CACHE" || die "cannot create the kernel cache $KERNEL_CACHE"
 exec 9>"$KERNEL_CACHE/.lock"
 flock 9 # one run at a time prepares or prunes the cache
+rm -rf "$KERNEL_CACHE"/.tmp.* # what a killed run left half unpacked
 
 prepare_kernel() {
 	local tmp=$KERNEL_CACHE/.tmp.$$ deb krel mods order=() m f n
