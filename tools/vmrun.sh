@@ -91,6 +91,12 @@ guest_stage2() {
 	ln -sf /proc/self/fd/2 /dev/stderr
 	mount -t devpts -o nosuid,noexec,gid=5,mode=620,ptmxmode=000 devpts /dev/pts
 	mount -t tmpfs -o nosuid,nodev tmpfs /dev/shm
+	# libbpf reads the config for CONFIG_* externs; modprobe finds the package's modules (before
+	# /tmp is mounted over: the cache may be there)
+	cp "$VM_KDIR/config" "/boot/config-$VM_KREL"
+	mkdir -p "/lib/modules/$VM_KREL"
+	mount --bind "$VM_KDIR/tree/lib/modules/$VM_KREL" "/lib/modules/$VM_KREL"
+	mount -o remount,bind,ro "/lib/modules/$VM_KREL"
 	# a CMD directory under /tmp (a CI's clone) stays visible through the tmpfs mounted there
 	local keep= rest
 	case $VM_CWD in
@@ -104,11 +110,6 @@ guest_stage2() {
 	mount -t debugfs -o nosuid,nodev,noexec debugfs /sys/kernel/debug
 	mount -t tracefs -o nosuid,nodev,noexec tracefs /sys/kernel/tracing
 	mount -t securityfs -o nosuid,nodev,noexec securityfs /sys/kernel/security 2>/dev/null
-	# libbpf reads the config for CONFIG_* externs; modprobe finds the package's modules
-	cp "$VM_KDIR/config" "/boot/config-$VM_KREL"
-	mkdir -p "/lib/modules/$VM_KREL"
-	mount --bind "$VM_KDIR/tree/lib/modules/$VM_KREL" "/lib/modules/$VM_KREL"
-	mount -o remount,bind,ro "/lib/modules/$VM_KREL"
 	hostname "$VM_HOSTNAME"
 	busybox ip link set lo up
 	ulimit -Hl "$VM_MEMLOCK_HARD" && ulimit -Sl "$VM_MEMLOCK_SOFT"
