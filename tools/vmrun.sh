@@ -98,7 +98,7 @@ guest_stage2() {
 	mount --bind "$VM_KDIR/tree/lib/modules/$VM_KREL" "/lib/modules/$VM_KREL"
 	mount -o remount,bind,ro "/lib/modules/$VM_KREL"
 	# a CMD directory under /tmp (a CI's clone) stays visible through the tmpfs mounted there
-	local keep= rest
+	local keep='' rest
 	case $VM_CWD in
 	/tmp/?*) rest=${VM_CWD#/tmp/} && keep=/tmp/${rest%%/*} ;;
 	esac
@@ -250,7 +250,7 @@ flock 9 # one run at a time prepares or prunes the cache
 rm -rf "$KERNEL_CACHE"/.tmp.* # what a killed run left half unpacked
 
 prepare_kernel() {
-	local tmp=$KERNEL_CACHE/.tmp.$$ deb krel mods order=() m f n
+	local tmp=$KERNEL_CACHE/.tmp.$$ deb=() dirs=() krel mods order=() m f n
 	local -A deps=() seen=()
 	rm -rf "$tmp" && mkdir -p "$tmp/initmods" || die "cannot write to $KERNEL_CACHE"
 	err "downloading $pkg $version into $KERNEL_CACHE"
@@ -265,11 +265,12 @@ prepare_kernel() {
 			die "failed to download $pkg: ${f:-apt-get download failed}"
 		fi
 	fi
-	deb=$(ls "$tmp"/*.deb 2>/dev/null | head -n1)
-	[ -n "$deb" ] || die "failed to download $pkg: apt-get wrote no .deb"
-	dpkg-deb -x "$deb" "$tmp/tree" || die "failed to unpack $deb"
-	rm -f "$deb"
-	krel=$(ls "$tmp/tree/lib/modules" 2>/dev/null | head -n1)
+	deb=("$tmp"/*.deb)
+	[ -f "${deb[0]}" ] || die "failed to download $pkg: apt-get wrote no .deb"
+	dpkg-deb -x "${deb[0]}" "$tmp/tree" || die "failed to unpack ${deb[0]}"
+	rm -f "${deb[@]}"
+	dirs=("$tmp"/tree/lib/modules/*)
+	krel=${dirs[0]##*/}
 	[ -n "$krel" ] && [ -f "$tmp/tree/boot/vmlinuz-$krel" ] && [ -f "$tmp/tree/boot/config-$krel" ] ||
 		die "$pkg holds no /boot/vmlinuz-KREL, /boot/config-KREL and /lib/modules/KREL"
 	depmod -b "$tmp/tree" "$krel" || die "depmod failed on $pkg"
@@ -338,7 +339,7 @@ krel=$(cat "$kdir/krel")
 
 run=$(mktemp -d /tmp/vmrun.XXXXXX) || die "cannot create a temp dir"
 share=$run/share
-qpid= cat_pids=()
+qpid='' cat_pids=()
 cleanup() {
 	local i
 	if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then
