@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-# qhtrace: `make` builds .output/qhtrace, `make test` runs every test tier, `make demo` runs
-# qhtrace on the bundled demo workload. Missing Debian packages are installed first.
+# qhtrace: `make` builds .output/qhtrace, `make test` runs every test tier (`make kernel-test`
+# only the Debian kernels under qemu), `make demo` runs qhtrace on the bundled demo workload.
+# Missing Debian packages are installed first.
 
 OUTPUT ?= .output
 PREFIX ?= /usr/local
@@ -42,7 +43,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test-deps test unit-test demo bench install clean
+.PHONY: all deps test-deps test kernel-test unit-test demo bench install clean
 
 all: $(OUTPUT)/qhtrace
 
@@ -108,9 +109,15 @@ $(OUTPUT)/tests/%: tests/load/%.c $(USER_OBJS) $(OUTPUT)/.test-deps | $(OUTPUT)/
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(QH_CFLAGS) $< $(USER_OBJS) $(LDLIBS) -lcmocka -o $@
 
-# Every tier: unit (no root), load and end-to-end (root). Ends with "N passed, N failed".
+# Every tier: unit (no root), load and end-to-end (root) on this kernel, then the load tier and
+# an end-to-end subset on each Debian kernel of the matrix under qemu (tools/vmrun.sh).
+# Ends with "N passed, N failed, N skipped".
 test: $(OUTPUT)/.test-deps $(OUTPUT)/qhtrace $(FIXTURES) $(UNIT_TESTS) $(LOAD_TESTS)
 	$(Q)OUTPUT=$(OUTPUT) ./tests/run
+
+# the kernel matrix alone (QH_KERNELS="6.1 6.12" by default; a package name pins one)
+kernel-test: $(OUTPUT)/.test-deps $(OUTPUT)/qhtrace $(FIXTURES) $(LOAD_TESTS)
+	$(Q)OUTPUT=$(OUTPUT) ./tests/run --kernels
 
 unit-test: $(UNIT_TESTS)
 	$(Q)OUTPUT=$(OUTPUT) ./tests/run --unit
