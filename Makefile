@@ -29,6 +29,7 @@ LOAD_TESTS := $(patsubst tests/load/%.c,$(OUTPUT)/tests/%,$(wildcard tests/load/
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Ibpf -Ivmlinux/$(ARCH) -MMD -MP
 CFLAGS ?= -O2 -g
+LDFLAGS ?=
 QH_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-DQH_VERSION='"$(VERSION)"' -Iuser -Ibpf -I$(OUTPUT) -MMD -MP
 LDLIBS := -lbpf -lelf -ldw -lz -lcjson -lpthread
@@ -56,7 +57,10 @@ $(OUTPUT)/.deps: tools/install-deps.sh | $(OUTPUT)
 $(OUTPUT)/.test-deps: tools/install-deps.sh | $(OUTPUT)
 	$(call msg,DEPS,test)
 	$(Q)./tools/install-deps.sh --test
-	$(Q)touch $@ $(OUTPUT)/.deps
+	$(Q)touch $@
+	@# the build packages are in too; an existing .deps stays older than the objects, so
+	@# they are not rebuilt for it
+	$(Q)[ -e $(OUTPUT)/.deps ] || touch $(OUTPUT)/.deps
 
 deps: $(OUTPUT)/.deps
 test-deps: $(OUTPUT)/.test-deps
@@ -85,7 +89,7 @@ $(OUTPUT)/user/%.o: user/%.c $(OUTPUT)/.deps | $(OUTPUT)/user
 
 $(OUTPUT)/qhtrace: $(OUTPUT)/user/main.o $(USER_OBJS)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUTPUT)/fixtures/%: tests/fixtures/%.c | $(OUTPUT)/fixtures
 	$(call msg,FIXTURE,$@)
@@ -103,11 +107,11 @@ $(OUTPUT)/fixtures/static_true: tests/fixtures/static_true.c | $(OUTPUT)/fixture
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(PURE_OBJS) $(OUTPUT)/.test-deps | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(QH_CFLAGS) $< $(PURE_OBJS) $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) $< $(PURE_OBJS) $(LDLIBS) -lcmocka -o $@
 
 $(OUTPUT)/tests/%: tests/load/%.c $(USER_OBJS) $(OUTPUT)/.test-deps | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(QH_CFLAGS) $< $(USER_OBJS) $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) $< $(USER_OBJS) $(LDLIBS) -lcmocka -o $@
 
 # Every tier: unit (no root), load and end-to-end (root) on this kernel, then the load tier and
 # an end-to-end subset on each Debian kernel of the matrix under qemu (tools/vmrun.sh).
@@ -138,15 +142,15 @@ $(OUTPUT)/bench/floor.skel.h: $(OUTPUT)/bench/floor.bpf.o
 
 $(OUTPUT)/bench/heapbench: tests/bench/heapbench.c $(OUTPUT)/bench/floor.skel.h $(USER_OBJS)
 	$(call msg,BENCH,$@)
-	$(Q)$(CC) $(QH_CFLAGS) -I$(OUTPUT)/bench $< $(USER_OBJS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) -I$(OUTPUT)/bench $< $(USER_OBJS) $(LDLIBS) -o $@
 
 $(OUTPUT)/bench/fdfloor: tests/bench/fdfloor.c $(OUTPUT)/bench/floor.skel.h
 	$(call msg,BENCH,$@)
-	$(Q)$(CC) $(QH_CFLAGS) -I$(OUTPUT)/bench $< -lbpf -lelf -lz -o $@
+	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) -I$(OUTPUT)/bench $< -lbpf -lelf -lz -o $@
 
 $(OUTPUT)/bench/tpcost: tests/bench/tpcost.c $(OUTPUT)/bench/floor.skel.h
 	$(call msg,BENCH,$@)
-	$(Q)$(CC) $(QH_CFLAGS) -I$(OUTPUT)/bench $< -lbpf -lelf -lz -o $@
+	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) -I$(OUTPUT)/bench $< -lbpf -lelf -lz -o $@
 
 $(OUTPUT)/bench/churn: tests/bench/churn.c tests/bench/bench.h
 	$(call msg,BENCH,$@)
@@ -162,7 +166,7 @@ $(OUTPUT)/bench/fdloop: tests/bench/fdloop.c
 $(OUTPUT)/bench/evlogbench: tests/bench/evlogbench.c $(OUTPUT)/user/evlog.o $(OUTPUT)/user/util.o
 	$(call msg,BENCH,$@)
 	$(Q)mkdir -p $(OUTPUT)/bench
-	$(Q)$(CC) $(QH_CFLAGS) $^ -lz -o $@
+	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) $^ -lz -o $@
 
 bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/churn \
 		$(OUTPUT)/bench/fdloop $(OUTPUT)/bench/fdfloor $(OUTPUT)/bench/tpcost \

@@ -745,10 +745,19 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 		pr_err("failed to create epoll: %s\n", strerror(-err));
 		return err;
 	}
+	/* without either, records or signals would wait for the end of the run */
 	ev.data.fd = tracer__epoll_fd(s->tr);
-	epoll_ctl(s->efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	if (epoll_ctl(s->efd, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
+		err = -errno;
+		pr_err("failed to watch the ring buffer: %s\n", strerror(-err));
+		return err;
+	}
 	ev.data.fd = sfd;
-	epoll_ctl(s->efd, EPOLL_CTL_ADD, sfd, &ev);
+	if (epoll_ctl(s->efd, EPOLL_CTL_ADD, sfd, &ev)) {
+		err = -errno;
+		pr_err("failed to watch signals: %s\n", strerror(-err));
+		return err;
+	}
 	/* the loader's transient memory (vmlinux BTF, ELF) is not needed any more */
 	malloc_trim(0);
 	return 0;

@@ -1059,10 +1059,6 @@ int tracer__attach_heap(struct tracer *t, const char *path)
 	return 0;
 }
 
-/*
- * Visit a hash map in batches: consistent per bucket while the traced processes change it.
- * @fn gets each key and value; a non-zero return stops the walk and is returned.
- */
 /* Run one of the programs that are never attached (clock_sync, heap_sweep) once. */
 static int run_once(const struct bpf_program *prog)
 {
@@ -1100,8 +1096,9 @@ uint64_t tracer__stamp_ns(const struct tracer *t, uint64_t stamp)
 }
 
 /*
- * Every entry of a hash map in use, in batches; the u64 stamp at @stamp_off of each value is
- * turned into boot ns before @fn sees it.
+ * Every entry of a hash map in use, in batches (consistent per bucket while the traced
+ * processes change it); the u64 stamp at @stamp_off of each value is turned into boot ns
+ * before @fn sees it. A non-zero return of @fn stops the walk and is returned.
  */
 static int map_for_each(struct tracer *t, int fd, size_t ksz, size_t vsz, size_t stamp_off,
 			int (*fn)(void *ctx, const void *k, const void *v), void *ctx)
@@ -1144,22 +1141,50 @@ out:
 	return err;
 }
 
+/* The typed visitors of tracer.h, called through map_for_each's untyped one (no cast call) */
+struct alloc_visit {
+	int (*fn)(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a);
+	void *ctx;
+};
+
+static int visit_alloc(void *ctx, const void *k, const void *v)
+{
+	struct alloc_visit *a = ctx;
+
+	return a->fn(a->ctx, k, v);
+}
+
+struct fd_visit {
+	int (*fn)(void *ctx, const struct qh_fd_key *k, const struct qh_fd *v);
+	void *ctx;
+};
+
+static int visit_fd(void *ctx, const void *k, const void *v)
+{
+	struct fd_visit *f = ctx;
+
+	return f->fn(f->ctx, k, v);
+}
+
 int tracer__for_each_alloc(struct tracer *t,
 			   int (*fn)(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a),
 			   void *ctx)
 {
+	struct alloc_visit a = { fn, ctx };
+
 	return map_for_each(t, bpf_map__fd(t->skel->maps.allocs), sizeof(struct qh_alloc_key),
-			    sizeof(struct qh_alloc), offsetof(struct qh_alloc, ts_ns),
-			    (int (*)(void *, const void *, const void *))fn, ctx);
+			    sizeof(struct qh_alloc), offsetof(struct qh_alloc, ts_ns), visit_alloc,
+			    &a);
 }
 
 int tracer__for_each_fd(struct tracer *t,
 			int (*fn)(void *ctx, const struct qh_fd_key *k, const struct qh_fd *v),
 			void *ctx)
 {
+	struct fd_visit f = { fn, ctx };
+
 	return map_for_each(t, bpf_map__fd(t->skel->maps.fds), sizeof(struct qh_fd_key),
-			    sizeof(struct qh_fd), offsetof(struct qh_fd, ts_ns),
-			    (int (*)(void *, const void *, const void *))fn, ctx);
+			    sizeof(struct qh_fd), offsetof(struct qh_fd, ts_ns), visit_fd, &f);
 }
 
 void tracer__forget_fd(struct tracer *t, const struct qh_fd_key *k)
