@@ -219,13 +219,13 @@ static bool btf_enum_has(const struct btf *btf, const char *type, const char *na
 	return false;
 }
 
+static int heap_tree_selftest(void);
+static int ensure_tracefs(void);
+
 /*
  * Pick each program's variant from what the running kernel has, before load (a program the
  * kernel cannot verify fails the whole object). Fills t->probes for the report.
  */
-static int heap_tree_selftest(void);
-static int ensure_tracefs(void);
-
 static int pick_variants(struct tracer *t, const struct tracer_opts *opts)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
@@ -273,6 +273,7 @@ static int pick_variants(struct tracer *t, const struct tracer_opts *opts)
 		if (opts->heap_probes == QH_HEAP_PROBES_AUTO &&
 		    (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2 ||
 		     major > 6 || (major == 6 && minor >= 10))) {
+			pr_debug("heap: no tree probes from Linux 6.10 on unless asked for\n");
 			ok = 0;
 		} else {
 			err = ensure_tracefs();
@@ -287,8 +288,8 @@ static int pick_variants(struct tracer *t, const struct tracer_opts *opts)
 					    "when one of its children exits");
 				return ok ? ok : -EOPNOTSUPP;
 			}
-			pr_debug("heap: probes shared by every process (tree probes: %s)\n",
-				 ok ? strerror(-ok) : "lost at a child's exit on this kernel");
+			pr_debug("heap: probes shared by every process%s%s\n",
+				 ok ? " -- tree probes: " : "", ok ? strerror(-ok) : "");
 			goto shared;
 		}
 		t->heap_root = opts->heap_root;
@@ -320,15 +321,13 @@ static const char *kconfig_fallback(void)
 	struct utsname u;
 	char path[300];
 
-	if (!access("/proc/config.gz", R_OK))
+	if (!access("/proc/config.gz", R_OK) || uname(&u))
 		return NULL;
-	if (!uname(&u)) {
-		snprintf(path, sizeof(path), "/boot/config-%s", u.release);
-		if (!access(path, R_OK))
-			return NULL;
-	}
-	pr_debug("kernel config not found (/boot/config-%s, /proc/config.gz): record stamps "
-		 "in boot ns\n", u.release);
+	snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+	if (!access(path, R_OK))
+		return NULL;
+	pr_debug("kernel config not found (%s, /proc/config.gz): record stamps in boot ns\n",
+		 path);
 	return "CONFIG_HZ=0\n";
 }
 
