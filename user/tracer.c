@@ -61,6 +61,7 @@ struct tracer {
 	size_t ntree_fds;
 	struct tracer_probes probes;
 	struct qh_clock clock; /* the last clock_sync pair */
+	int fx_probe[2];	/* fentry_probe()'s program and link, or -1 */
 };
 
 /* The malloc family: the cookie heap_entry dispatches on, and whether it returns a block. */
@@ -234,10 +235,15 @@ static bool btf_enum_has(const struct btf *btf, const char *type, const char *na
 /*
  * Can an fexit program attach to the syscall function @fn here? Some kernels refuse tracing
  * programs (these machines: EPERM; ENOTSUPP without ftrace direct calls), and one refused
- * program fails the whole object: a two-instruction fexit program is loaded against @fn,
- * attached and closed again. 0 if it attached, or -errno.
+ * program fails the whole object: a two-instruction fexit program is loaded against @fn and
+ * attached. 0 if it attached, its program and link in @fds, or -errno.
+ *
+ * The link is kept until qhtrace's own fexit program on @fn is attached (fentry_probe_close):
+ * taking the last program off a function unregisters its trampoline from ftrace, which waits
+ * for two RCU-tasks grace periods (ftrace_shutdown()), 50-130 ms in the 6.1 and 6.12 guests;
+ * taking one of two off only rewrites the trampoline (15 ms there).
  */
-static int fentry_probe(const struct btf *btf, const char *fn)
+static int fentry_probe(const struct btf *btf, const char *fn, int fds[2])
 {
 	const struct bpf_insn insns[] = {
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
@@ -255,12 +261,25 @@ static int fentry_probe(const struct btf *btf, const char *fn)
 	if (prog < 0)
 		return -errno;
 	link = bpf_link_create(prog, 0, BPF_TRACE_FEXIT, NULL);
-	if (link < 0)
+	if (link < 0) {
 		err = -errno;
-	else
-		close(link);
-	close(prog);
-	return err;
+		close(prog);
+		return err;
+	}
+	fds[0] = prog;
+	fds[1] = link;
+	return 0;
+}
+
+static void fentry_probe_close(struct tracer *t)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (t->fx_probe[i] >= 0)
+			close(t->fx_probe[i]);
+		t->fx_probe[i] = -1;
+	}
 }
 
 /* An fentry/fexit program's target (the SEC() after "fentry/" or "fexit/") is in @btf. */
@@ -293,7 +312,8 @@ static int pick_syscall_probes(struct tracer *t, const struct tracer_opts *opts,
 	size_t i;
 
 	if (mode == QH_FD_PROBES_AUTO || mode == QH_FD_PROBES_FENTRY) {
-		err = fentry_probe(btf, QH_SYSCALL_PREFIX "close");
+		/* mmap: mem_fx_exit_mmap is attached whenever fentry is chosen */
+		err = fentry_probe(btf, QH_SYSCALL_PREFIX "mmap", t->fx_probe);
 		fentry = !err;
 		if (err && mode == QH_FD_PROBES_FENTRY) {
 			pr_err("--fd-probes fentry: this kernel refuses fexit on syscall functions: "
@@ -302,10 +322,10 @@ static int pick_syscall_probes(struct tracer *t, const struct tracer_opts *opts,
 		}
 		if (err == -EPERM || err == -EINVAL || err == -QH_ENOTSUPP ||
 		    err == -EOPNOTSUPP || err == -ENOENT)
-			pr_debug("kernel: fexit on " QH_SYSCALL_PREFIX "close refused (%s): "
+			pr_debug("kernel: fexit on " QH_SYSCALL_PREFIX "mmap refused (%s): "
 				 "syscall tracepoints\n", strerror(-err));
 		else if (err)
-			pr_warn("fexit on " QH_SYSCALL_PREFIX "close failed: %s -- using syscall "
+			pr_warn("fexit on " QH_SYSCALL_PREFIX "mmap failed: %s -- using syscall "
 				"tracepoints\n", strerror(-err));
 		else
 			pr_debug("kernel: fexit attaches: fd and memory syscalls through fentry\n");
@@ -467,6 +487,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
+	t->fx_probe[0] = t->fx_probe[1] = -1;
 	t->ncpus = libbpf_num_possible_cpus();
 	if (t->ncpus <= 0) {
 		err = t->ncpus ? t->ncpus : -EINVAL;
@@ -545,6 +566,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 		pr_err("failed to attach BPF programs: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	fentry_probe_close(t);
 
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), opts->on_event, opts->ctx,
 				 NULL);
@@ -628,6 +650,7 @@ void tracer__free(struct tracer *t)
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
+	fentry_probe_close(t);
 	if (t->skel)
 		destroy_links(t->skel->skeleton, t->heap_links, t->nheap_links, t->heap_plinks,
 			      t->nheap_plinks);
