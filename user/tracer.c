@@ -316,8 +316,8 @@ static int pick_syscall_probes(struct tracer *t, const struct tracer_opts *opts,
 		err = fentry_probe(btf, QH_SYSCALL_PREFIX "mmap", t->fx_probe);
 		fentry = !err;
 		if (err && mode == QH_FD_PROBES_FENTRY) {
-			pr_err("--fd-probes fentry: this kernel refuses fexit on syscall functions: "
-			       "%s -- use --fd-probes syscalls\n", strerror(-err));
+			pr_err("--fd-probes fentry: this kernel refuses fexit on syscall "
+			       "functions: %s -- use --fd-probes syscalls\n", strerror(-err));
 			return err;
 		}
 		if (err == -EPERM || err == -EINVAL || err == -QH_ENOTSUPP ||

@@ -131,7 +131,8 @@ static void check_attached_is(struct tracer *tr, const char *const *names, size_
 			if (name && !strcmp(name, names[i])) {
 				found = true;
 				if (attached != want)
-					fail_msg("program %s is %sattached", name, want ? "not " : "");
+					fail_msg("program %s is %sattached", name,
+						 want ? "not " : "");
 			}
 		}
 		if (!found)
@@ -468,6 +469,9 @@ static void check_fd_variant(struct tracer_opts *opts, const char *want_fds)
 	assert_int_equal(tracer__open(&tr, opts), 0);
 	assert_non_null(tracer__probes(tr)->fds);
 	assert_string_equal(tracer__probes(tr)->fds, want_fds);
+	/* the memory syscalls take fentry with the fd syscalls, else tracepoints */
+	assert_string_equal(tracer__probes(tr)->memory,
+			    strcmp(want_fds, "fentry") ? "tracepoint" : "fentry");
 	check_attached(tr, (const char *const[]){ "fd_sock_state" }, 1);
 	check_syscall_variant(tr);
 	pid = run_traced(tr, tree, fd_work);
