@@ -3,9 +3,11 @@
  * File descriptors and sockets: every syscall that creates an fd and every way one goes
  * away, read at sys_exit (only successful calls count), and TCP state changes.
  *
- * Two ways in, sharing every body: a classic tracepoint per syscall (the default), or one
- * raw tracepoint on sys_exit that dispatches on the syscall number (--fd-probes dispatch).
- * Programs are named fd_*: the loader picks a variant, or leaves them all out (--no-fds).
+ * Three ways in, sharing every body: an fexit program per syscall function (fd_fx_*, where
+ * the kernel allows fentry), a classic tracepoint per syscall (fd_tp_*, --fd-probes
+ * syscalls, the fallback), or one raw tracepoint on sys_exit that dispatches on the syscall
+ * number (--fd-probes dispatch). Programs are named fd_*: the loader picks a variant, or
+ * leaves them all out (--no-fds).
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
@@ -13,6 +15,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "fd.bpf.h"
+#include "fd_syscalls.h"
 
 #ifndef F_DUPFD
 #define F_DUPFD 0
@@ -424,10 +427,10 @@ int BPF_PROG(fd_sys_exit, struct pt_regs *regs, long ret)
 }
 
 /*
- * The default: a classic tracepoint per syscall. A syscall nobody probes costs nothing more
- * (beyond the slow syscall path any syscall tracepoint puts every task on), but each of these
- * links takes an RCU grace period to detach, one after the other (the kernel holds
- * event_mutex across it): about 1 s at exit.
+ * --fd-probes syscalls (the default where fentry is refused): a classic tracepoint per
+ * syscall. A syscall nobody probes costs nothing more (beyond the slow syscall path any
+ * syscall tracepoint puts every task on), but each of these links takes an RCU grace period
+ * to detach, one after the other (the kernel holds event_mutex across it): about 1 s at exit.
  */
 static __always_inline struct sc sc_of(struct trace_event_raw_sys_exit *ctx)
 {
@@ -445,39 +448,25 @@ static __always_inline struct sc sc_of(struct trace_event_raw_sys_exit *ctx)
 		return call;                                             \
 	}
 
-FD_TP(open, fd_ret(&c, QH_FD_UNKNOWN))
-FD_TP(openat, fd_ret(&c, QH_FD_UNKNOWN))
-FD_TP(openat2, fd_ret(&c, QH_FD_UNKNOWN))
-FD_TP(creat, fd_ret(&c, QH_FD_UNKNOWN))
-FD_TP(open_by_handle_at, fd_ret(&c, QH_FD_UNKNOWN))
-FD_TP(dup, fd_ret(&c, QH_FD_UNKNOWN))
-FD_TP(pidfd_getfd, fd_ret(&c, QH_FD_UNKNOWN))
-FD_TP(socket, fd_ret(&c, QH_FD_SOCKET))
-FD_TP(accept, fd_ret(&c, QH_FD_ACCEPTED))
-FD_TP(accept4, fd_ret(&c, QH_FD_ACCEPTED))
-FD_TP(eventfd, fd_ret(&c, QH_FD_EVENTFD))
-FD_TP(eventfd2, fd_ret(&c, QH_FD_EVENTFD))
-FD_TP(epoll_create, fd_ret(&c, QH_FD_EPOLL))
-FD_TP(epoll_create1, fd_ret(&c, QH_FD_EPOLL))
-FD_TP(timerfd_create, fd_ret(&c, QH_FD_TIMERFD))
-FD_TP(inotify_init, fd_ret(&c, QH_FD_INOTIFY))
-FD_TP(inotify_init1, fd_ret(&c, QH_FD_INOTIFY))
-FD_TP(fanotify_init, fd_ret(&c, QH_FD_ANON))
-FD_TP(memfd_create, fd_ret(&c, QH_FD_MEMFD))
-FD_TP(pidfd_open, fd_ret(&c, QH_FD_PIDFD))
-FD_TP(userfaultfd, fd_ret(&c, QH_FD_ANON))
-FD_TP(perf_event_open, fd_ret(&c, QH_FD_ANON))
-FD_TP(io_uring_setup, fd_ret(&c, QH_FD_ANON))
-FD_TP(signalfd, fd_signalfd(&c))
-FD_TP(signalfd4, fd_signalfd(&c))
-FD_TP(fcntl, fd_fcntl(&c))
-FD_TP(pipe, fd_pair(&c, c.regs->di, QH_FD_PIPE))
-FD_TP(pipe2, fd_pair(&c, c.regs->di, QH_FD_PIPE))
-FD_TP(socketpair, fd_pair(&c, c.regs->r10, QH_FD_SOCKET))
-FD_TP(close, fd_close(&c))
-FD_TP(close_range, fd_close_range(&c))
-FD_TP(dup2, fd_dup_onto(&c))
-FD_TP(dup3, fd_dup_onto(&c))
+QH_FD_SYSCALLS(FD_TP)
+
+/*
+ * --fd-probes fentry (auto's choice where the kernel allows it): an fexit program on each
+ * syscall's kernel function. Only the probed functions pay (a trampoline and this program);
+ * no task is put on the slow syscall path (QH_SYSCALL_FN in proc.bpf.h). The function's
+ * argument is the saved user registers, as user_regs() would return them.
+ */
+#define FD_FX(name, call)                                                                  \
+	SEC("fexit/" QH_SYSCALL_FN(name))                                                  \
+	int BPF_PROG(fd_fx_##name, const struct pt_regs *regs, long ret)                   \
+	{                                                                                  \
+		struct sc c = { .ctx = ctx, .regs = (struct pt_regs *)regs, .id = __NR_##name, \
+				.ret = ret };                                              \
+											   \
+		return call;                                                               \
+	}
+
+QH_FD_SYSCALLS(FD_FX)
 
 /*
  * TCP state of the sockets traced processes own. A socket is followed from connect() or

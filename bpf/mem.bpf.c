@@ -1,5 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Memory: RSS by kind from rss_stat, and mmap/munmap/mremap/brk accounting. */
+/*
+ * Memory: RSS by kind from rss_stat, and mmap/munmap/mremap/brk accounting.
+ *
+ * The syscalls have two ways in, sharing every body: fentry/fexit programs on the syscall
+ * functions (mem_fx_*, where the kernel allows fentry: no task is put on the slow syscall
+ * path, see QH_SYSCALL_FN in proc.bpf.h), or classic syscall tracepoints (sys_enter_*,
+ * sys_exit_*). The loader picks one with the fd probes' choice.
+ */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -158,18 +165,22 @@ static long vma_file_hooked(struct task_struct *task, struct vm_area_struct *vma
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_mmap")
-int sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
+/*
+ * The bodies take the syscall's user registers as @regs: an fexit program has them as its
+ * argument; a tracepoint passes NULL and they are read from the task only once the process
+ * is known to be traced (the helper call is the most an untraced process would pay).
+ */
+static __always_inline int mmap_exit(struct pt_regs *regs, long ret)
 {
-	struct pt_regs *regs;
 	struct qh_proc *p;
 	__u64 len, flags;
 	__u32 tgid;
 
 	p = current_proc(&tgid);
-	if (!p || is_err(ctx->ret))
+	if (!p || is_err(ret))
 		return 0;
-	regs = user_regs();
+	if (!regs)
+		regs = user_regs();
 	/* direct loads: the saved registers are a trusted pointer (a probe read is ~12 ns) */
 	len = page_align(regs->si);
 	flags = regs->r10;
@@ -181,7 +192,7 @@ int sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 		if (cfg_heap && !(p->flags & QH_PF_HEAP_HOOKED)) {
 			struct mapped_file mf = {};
 
-			bpf_find_vma(bpf_get_current_task_btf(), ctx->ret, vma_file_hooked, &mf, 0);
+			bpf_find_vma(bpf_get_current_task_btf(), ret, vma_file_hooked, &mf, 0);
 			/* another C library (a container's, LD_LIBRARY_PATH): the loader probes it */
 			if (mf.is_libc && !mf.hooked && !(p->flags & QH_PF_LIBC_ASKED)) {
 				struct qh_event_libc *e;
@@ -239,8 +250,7 @@ static long classify_vma(struct task_struct *task, struct vm_area_struct *vma, v
 	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_munmap")
-int sys_enter_munmap(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int munmap_enter(__u64 addr, __u64 len)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct vma_ctx c = {};
@@ -251,8 +261,8 @@ int sys_enter_munmap(struct trace_event_raw_sys_enter *ctx)
 	p = current_proc(&tgid);
 	if (!p)
 		return 0;
-	c.start = ctx->args[0];
-	c.end = c.start + page_align(ctx->args[1]);
+	c.start = addr;
+	c.end = c.start + page_align(len);
 	c.next = c.start;
 	for (int i = 0; i < QH_MAX_VMAS && c.next; i++) {
 		c.start = c.next;
@@ -269,8 +279,7 @@ int sys_enter_munmap(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_munmap")
-int sys_exit_munmap(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int munmap_exit(long ret)
 {
 	struct qh_call *call;
 	struct qh_proc *p;
@@ -280,7 +289,7 @@ int sys_exit_munmap(struct trace_event_raw_sys_exit *ctx)
 	if (!call)
 		return 0;
 	p = current_proc(&tgid);
-	if (p && ctx->ret == 0) {
+	if (p && ret == 0) {
 		sub_clamped(&p->mmap_anon_bytes, call->anon_bytes);
 		sub_clamped(&p->mmap_file_bytes, call->file_bytes);
 		__sync_fetch_and_add(&p->munmap_calls, 1);
@@ -295,15 +304,14 @@ static long vma_is_anon(struct task_struct *task, struct vm_area_struct *vma, vo
 	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_mremap")
-int sys_enter_mremap(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int mremap_enter(__u64 addr)
 {
 	struct qh_call *call;
 	__u32 tgid, is_anon = 0;
 
 	if (!current_proc(&tgid))
 		return 0;
-	bpf_find_vma(bpf_get_current_task_btf(), ctx->args[0], vma_is_anon, &is_anon, 0);
+	bpf_find_vma(bpf_get_current_task_btf(), addr, vma_is_anon, &is_anon, 0);
 	call = call_begin();
 	if (!call)
 		return 0;
@@ -312,11 +320,9 @@ int sys_enter_mremap(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_mremap")
-int sys_exit_mremap(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int mremap_exit(struct pt_regs *regs, long ret)
 {
 	__u64 old_len, new_len, *v;
-	struct pt_regs *regs;
 	struct qh_call *call;
 	struct qh_proc *p;
 	__u32 tgid;
@@ -325,8 +331,9 @@ int sys_exit_mremap(struct trace_event_raw_sys_exit *ctx)
 	if (!call)
 		return 0;
 	p = current_proc(&tgid);
-	if (p && !is_err(ctx->ret)) {
-		regs = user_regs();
+	if (p && !is_err(ret)) {
+		if (!regs)
+			regs = user_regs();
 		old_len = page_align(regs->si);
 		new_len = page_align(regs->dx);
 		v = call->is_anon ? &p->mmap_anon_bytes : &p->mmap_file_bytes;
@@ -340,8 +347,7 @@ int sys_exit_mremap(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_brk")
-int sys_exit_brk(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int brk_exit(void)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct qh_proc *p;
@@ -354,4 +360,81 @@ int sys_exit_brk(struct trace_event_raw_sys_exit *ctx)
 	__sync_fetch_and_add(&p->brk_calls, 1);
 	stat_inc(QH_STAT_SYSCALLS);
 	return 0;
+}
+
+/* the classic syscall tracepoints: --fd-probes syscalls or dispatch, or fentry refused */
+SEC("tp/syscalls/sys_exit_mmap")
+int sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
+{
+	return mmap_exit(NULL, ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_munmap")
+int sys_enter_munmap(struct trace_event_raw_sys_enter *ctx)
+{
+	return munmap_enter(ctx->args[0], ctx->args[1]);
+}
+
+SEC("tp/syscalls/sys_exit_munmap")
+int sys_exit_munmap(struct trace_event_raw_sys_exit *ctx)
+{
+	return munmap_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_mremap")
+int sys_enter_mremap(struct trace_event_raw_sys_enter *ctx)
+{
+	return mremap_enter(ctx->args[0]);
+}
+
+SEC("tp/syscalls/sys_exit_mremap")
+int sys_exit_mremap(struct trace_event_raw_sys_exit *ctx)
+{
+	return mremap_exit(NULL, ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_brk")
+int sys_exit_brk(struct trace_event_raw_sys_exit *ctx)
+{
+	return brk_exit();
+}
+
+/*
+ * fentry/fexit on the syscall functions: an entry program runs before the syscall does, as
+ * sys_enter does (munmap must classify the range while its mappings still exist).
+ */
+SEC("fexit/" QH_SYSCALL_FN(mmap))
+int BPF_PROG(mem_fx_exit_mmap, const struct pt_regs *regs, long ret)
+{
+	return mmap_exit((struct pt_regs *)regs, ret);
+}
+
+SEC("fentry/" QH_SYSCALL_FN(munmap))
+int BPF_PROG(mem_fx_enter_munmap, const struct pt_regs *regs)
+{
+	return munmap_enter(regs->di, regs->si);
+}
+
+SEC("fexit/" QH_SYSCALL_FN(munmap))
+int BPF_PROG(mem_fx_exit_munmap, const struct pt_regs *regs, long ret)
+{
+	return munmap_exit(ret);
+}
+
+SEC("fentry/" QH_SYSCALL_FN(mremap))
+int BPF_PROG(mem_fx_enter_mremap, const struct pt_regs *regs)
+{
+	return mremap_enter(regs->di);
+}
+
+SEC("fexit/" QH_SYSCALL_FN(mremap))
+int BPF_PROG(mem_fx_exit_mremap, const struct pt_regs *regs, long ret)
+{
+	return mremap_exit((struct pt_regs *)regs, ret);
+}
+
+SEC("fexit/" QH_SYSCALL_FN(brk))
+int BPF_PROG(mem_fx_exit_brk, const struct pt_regs *regs, long ret)
+{
+	return brk_exit();
 }

@@ -61,6 +61,22 @@ static __always_inline struct pt_regs *user_regs(void)
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
+/*
+ * The kernel function of syscall @name, for fentry/fexit programs: its one argument is the
+ * task's saved user registers, the same struct user_regs() returns. Registering any syscall
+ * tracepoint sets SYSCALL_WORK_SYSCALL_TRACEPOINT on every task of the machine
+ * (syscall_regfunc() in kernel/tracepoint.c), which sends every syscall of every process
+ * through the slow entry and exit work; an fentry/fexit trampoline patches only the probed
+ * function, so processes qhtrace does not trace keep the fast path for every other syscall.
+ */
+#if defined(__TARGET_ARCH_x86)
+#define QH_SYSCALL_FN(name) "__x64_sys_" #name
+#elif defined(__TARGET_ARCH_arm64)
+#define QH_SYSCALL_FN(name) "__arm64_sys_" #name
+#else
+#error "QH_SYSCALL_FN: the syscall functions' prefix of this architecture is not known"
+#endif
+
 static __always_inline void *reserve(__u64 size)
 {
 	void *e = bpf_ringbuf_reserve(&events, size, 0);

@@ -167,10 +167,20 @@ void cli__usage_attach(FILE *out)
 		"      --fd-stacks          name the function (file:line) that opened the fds of\n"
 		"                           each finding, from a user stack per fd opened (costs\n"
 		"                           more per open); default: the syscall's name\n"
-		"      --fd-probes syscalls|dispatch  how fd syscalls are probed: a tracepoint per\n"
-		"                           syscall (default: other syscalls pay nothing more), or\n"
-		"                           one raw tracepoint on every syscall's exit (every\n"
-		"                           syscall of the machine pays; exits 1 s sooner)\n"
+		"      --fd-probes auto|fentry|syscalls|dispatch  how fd syscalls are probed:\n"
+		"                           fentry: an fexit program on each syscall's kernel\n"
+		"                           function (other processes keep the fast syscall path;\n"
+		"                           exits about 3 s later than syscalls: the kernel\n"
+		"                           unhooks the functions one at a time; an error where\n"
+		"                           the kernel refuses fentry); syscalls: a tracepoint\n"
+		"                           per syscall (every process of the machine takes the\n"
+		"                           slow syscall path); dispatch: one raw tracepoint on\n"
+		"                           every syscall's exit (every syscall pays; exits 1 s\n"
+		"                           sooner than syscalls). Default auto: fentry where the\n"
+		"                           kernel allows it, else syscalls. mmap, munmap, mremap\n"
+		"                           and brk use fentry when the fd syscalls do (or, with\n"
+		"                           --no-fds, when auto finds it allowed), else\n"
+		"                           tracepoints\n"
 		OUTPUT_HELP
 		"\n"
 		"WebDriver trees, zombies, leftovers:\n"
@@ -513,9 +523,19 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 			o->fd_stacks = true;
 			break;
 		case OPT_FD_PROBES:
-			if (parse_choice("fd-probes", optarg, "syscalls", "dispatch",
-					 &o->fd_dispatch))
+			if (!strcmp(optarg, "auto"))
+				o->fd_probes = QH_FD_PROBES_AUTO;
+			else if (!strcmp(optarg, "fentry"))
+				o->fd_probes = QH_FD_PROBES_FENTRY;
+			else if (!strcmp(optarg, "syscalls"))
+				o->fd_probes = QH_FD_PROBES_SYSCALLS;
+			else if (!strcmp(optarg, "dispatch"))
+				o->fd_probes = QH_FD_PROBES_DISPATCH;
+			else {
+				pr_err("--fd-probes: '%s' is not 'auto', 'fentry', 'syscalls' or "
+				       "'dispatch'\n", optarg);
 				return -EINVAL;
+			}
 			break;
 		case OPT_HEAP_PROBES:
 			if (!strcmp(optarg, "auto"))

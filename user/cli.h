@@ -36,7 +36,7 @@ struct attach_opts {
 	int heap_root;		/* attach: the held command, whose tree the heap probes cover */
 	uint32_t check_interval_s; /* leak_check_interval, 0: none */
 	bool no_fds;		/* --no-fds: no fd and socket probes */
-	bool fd_dispatch;	/* --fd-probes dispatch: one sys_exit program for fd syscalls */
+	int fd_probes;		/* --fd-probes: enum qh_fd_probes */
 	bool fd_stacks;		/* --fd-stacks: where each fd was opened */
 	uint32_t max_fds;
 	uint32_t resource_leak_count; /* fd findings: severity scale */

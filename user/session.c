@@ -712,7 +712,7 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 					   .min_size = o->min_size,
 					   .max_size = o->max_size,
 					   .no_fds = o->no_fds,
-					   .fd_dispatch = o->fd_dispatch,
+					   .fd_probes = o->fd_probes,
 					   .fd_stacks = o->fd_stacks,
 					   .max_fds = o->max_fds,
 					   .on_event = on_event,

@@ -61,6 +61,7 @@ struct tracer {
 	size_t ntree_fds;
 	struct tracer_probes probes;
 	struct qh_clock clock; /* the last clock_sync pair */
+	int fx_probe[2];	/* fentry_probe()'s program and link, or -1 */
 };
 
 /* The malloc family: the cookie heap_entry dispatches on, and whether it returns a block. */
@@ -219,6 +220,149 @@ static bool btf_enum_has(const struct btf *btf, const char *type, const char *na
 	return false;
 }
 
+/* The kernel function of a syscall, as bpf/proc.bpf.h's QH_SYSCALL_FN names it */
+#if defined(__x86_64__)
+#define QH_SYSCALL_PREFIX "__x64_sys_"
+#elif defined(__aarch64__)
+#define QH_SYSCALL_PREFIX "__arm64_sys_"
+#else
+#error "QH_SYSCALL_PREFIX: the syscall functions' prefix of this architecture is not known"
+#endif
+
+/* include/linux/errno.h: kernel-internal, but the bpf syscall returns it */
+#define QH_ENOTSUPP 524
+
+/*
+ * Can an fexit program attach to the syscall function @fn here? Some kernels refuse tracing
+ * programs (these machines: EPERM; ENOTSUPP without ftrace direct calls), and one refused
+ * program fails the whole object: a two-instruction fexit program is loaded against @fn and
+ * attached. 0 if it attached, its program and link in @fds, or -errno.
+ *
+ * The link is kept until qhtrace's own fexit program on @fn is attached (fentry_probe_close):
+ * taking the last program off a function unregisters its trampoline from ftrace, which waits
+ * for two RCU-tasks grace periods (ftrace_shutdown()), 50-130 ms in the 6.1 and 6.12 guests;
+ * taking one of two off only rewrites the trampoline (15 ms there).
+ */
+static int fentry_probe(const struct btf *btf, const char *fn, int fds[2])
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = BPF_TRACE_FEXIT);
+	int id, prog, link, err = 0;
+
+	id = btf__find_by_name_kind(btf, fn, BTF_KIND_FUNC);
+	if (id < 0)
+		return -ENOENT;
+	lo.attach_btf_id = id;
+	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, "qh_fentry_probe", "GPL", insns,
+			     sizeof(insns) / sizeof(insns[0]), &lo);
+	if (prog < 0)
+		return -errno;
+	link = bpf_link_create(prog, 0, BPF_TRACE_FEXIT, NULL);
+	if (link < 0) {
+		err = -errno;
+		close(prog);
+		return err;
+	}
+	fds[0] = prog;
+	fds[1] = link;
+	return 0;
+}
+
+static void fentry_probe_close(struct tracer *t)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (t->fx_probe[i] >= 0)
+			close(t->fx_probe[i]);
+		t->fx_probe[i] = -1;
+	}
+}
+
+/* An fentry/fexit program's target (the SEC() after "fentry/" or "fexit/") is in @btf. */
+static bool prog_target_exists(const struct btf *btf, const struct bpf_program *prog)
+{
+	const char *fn = strchr(bpf_program__section_name(prog), '/');
+
+	return fn && btf__find_by_name_kind(btf, fn + 1, BTF_KIND_FUNC) >= 0;
+}
+
+/*
+ * The fd and memory syscall probes (--fd-probes, --no-fds): fentry/fexit on the syscall
+ * functions where the kernel allows it, so that only the probed functions pay and no task
+ * is put on the slow syscall path (bpf/proc.bpf.h, QH_SYSCALL_FN); else a classic tracepoint
+ * per syscall. The memory syscalls use fentry whenever the fd probes do, or when the fd
+ * probes are left out and fentry works; tracepoints beside syscalls and dispatch (the slow
+ * path is taken then anyway).
+ */
+static int pick_syscall_probes(struct tracer *t, const struct tracer_opts *opts,
+			       const struct btf *btf)
+{
+	struct bpf_program *mem_tp[] = {
+		t->skel->progs.sys_exit_mmap,	 t->skel->progs.sys_enter_munmap,
+		t->skel->progs.sys_exit_munmap,	 t->skel->progs.sys_enter_mremap,
+		t->skel->progs.sys_exit_mremap,	 t->skel->progs.sys_exit_brk,
+	};
+	int mode = opts->fd_probes, err = 0;
+	struct bpf_program *prog;
+	bool fentry = false;
+	size_t i;
+
+	if (mode == QH_FD_PROBES_AUTO || mode == QH_FD_PROBES_FENTRY) {
+		/* mmap: mem_fx_exit_mmap is attached whenever fentry is chosen */
+		err = fentry_probe(btf, QH_SYSCALL_PREFIX "mmap", t->fx_probe);
+		fentry = !err;
+		if (err && mode == QH_FD_PROBES_FENTRY) {
+			pr_err("--fd-probes fentry: this kernel refuses fexit on syscall "
+			       "functions: %s -- use --fd-probes syscalls\n", strerror(-err));
+			return err;
+		}
+		if (err == -EPERM || err == -EINVAL || err == -QH_ENOTSUPP ||
+		    err == -EOPNOTSUPP || err == -ENOENT)
+			pr_debug("kernel: fexit on " QH_SYSCALL_PREFIX "mmap refused (%s): "
+				 "syscall tracepoints\n", strerror(-err));
+		else if (err)
+			pr_warn("fexit on " QH_SYSCALL_PREFIX "mmap failed: %s -- using syscall "
+				"tracepoints\n", strerror(-err));
+		else
+			pr_debug("kernel: fexit attaches: fd and memory syscalls through fentry\n");
+	}
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		const char *name = bpf_program__name(prog);
+		bool fx = !strncmp(name, "fd_fx_", 6) || !strncmp(name, "mem_fx_", 7), load;
+
+		if (!strncmp(name, "fd_fx_", 6))
+			load = !opts->no_fds && fentry;
+		else if (!strncmp(name, "fd_tp_", 6))
+			load = !opts->no_fds && !fentry && mode != QH_FD_PROBES_DISPATCH;
+		else if (prog == t->skel->progs.fd_sys_exit)
+			load = !opts->no_fds && mode == QH_FD_PROBES_DISPATCH;
+		else if (!strncmp(name, "fd_", 3))
+			load = !opts->no_fds;
+		else if (!strncmp(name, "mem_fx_", 7))
+			load = fentry;
+		else
+			continue;
+		/* a syscall compiled out of this kernel: nothing to probe */
+		if (load && fx && !prog_target_exists(btf, prog)) {
+			pr_debug("kernel: no %s: %s not loaded\n", bpf_program__section_name(prog),
+				 name);
+			load = false;
+		}
+		bpf_program__set_autoload(prog, load);
+	}
+	for (i = 0; i < sizeof(mem_tp) / sizeof(mem_tp[0]); i++)
+		bpf_program__set_autoload(mem_tp[i], !fentry);
+	if (!opts->no_fds)
+		t->probes.fds = fentry ? "fentry"
+			      : mode == QH_FD_PROBES_DISPATCH ? "tp_btf/sys_exit" : "tracepoint";
+	t->probes.memory = fentry ? "fentry" : "tracepoint";
+	return 0;
+}
+
 static int heap_tree_selftest(void);
 static int ensure_tracefs(void);
 
@@ -301,9 +445,11 @@ shared:
 	if (opts->heap)
 		t->probes.heap = t->heap_root ? "uprobe_tree" : t->uprobe_multi ? "uprobe_multi"
 										: "uprobe";
-	if (!opts->no_fds)
-		t->probes.fds = opts->fd_dispatch ? "tp_btf/sys_exit" : "tracepoint";
-	t->probes.memory = "tracepoint";
+	err = pick_syscall_probes(t, opts, btf);
+	if (err) {
+		btf__free(btf);
+		return err;
+	}
 	t->probes.rss = "tp_btf/rss_stat";
 	pr_debug("kernel: sched_process_exit has %d argument(s), uprobe_multi %s\n", nargs,
 		 t->uprobe_multi ? "yes" : "no");
@@ -340,6 +486,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
+	t->fx_probe[0] = t->fx_probe[1] = -1;
 	t->ncpus = libbpf_num_possible_cpus();
 	if (t->ncpus <= 0) {
 		err = t->ncpus ? t->ncpus : -EINVAL;
@@ -391,17 +538,6 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 		bpf_map__set_max_entries(t->skel->maps.stacks, 1);
 	t->skel->rodata->cfg_fd_stacks = opts->fd_stacks && !opts->no_fds;
 
-	if (opts->no_fds || opts->fd_dispatch) {
-		struct bpf_program *prog;
-
-		/* fd_tp_*: the tracepoint-per-syscall variant; all fd_*: --no-fds */
-		bpf_object__for_each_program(prog, t->skel->obj)
-			if (!strncmp(bpf_program__name(prog), opts->no_fds ? "fd_" : "fd_tp_",
-				     opts->no_fds ? 3 : 6))
-				bpf_program__set_autoload(prog, false);
-	} else {
-		bpf_program__set_autoload(t->skel->progs.fd_sys_exit, false);
-	}
 	if (opts->no_fds) {
 		bpf_map__set_max_entries(t->skel->maps.fds, 1);
 		bpf_map__set_max_entries(t->skel->maps.socks, 1);
@@ -429,6 +565,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 		pr_err("failed to attach BPF programs: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	fentry_probe_close(t);
 
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), opts->on_event, opts->ctx,
 				 NULL);
@@ -512,6 +649,7 @@ void tracer__free(struct tracer *t)
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
+	fentry_probe_close(t);
 	if (t->skel)
 		destroy_links(t->skel->skeleton, t->heap_links, t->nheap_links, t->heap_plinks,
 			      t->nheap_plinks);

@@ -30,6 +30,15 @@ enum qh_heap_probes {
 	QH_HEAP_PROBES_EACH,	/* a perf-event uprobe per function and per return */
 };
 
+/* How the fd syscalls are probed (--fd-probes); the memory syscalls follow (see fd_probes). */
+enum qh_fd_probes {
+	QH_FD_PROBES_AUTO,	/* FENTRY where the kernel allows it, else SYSCALLS */
+	QH_FD_PROBES_FENTRY,	/* an fexit program per syscall function: untraced processes
+				 * keep the fast syscall path */
+	QH_FD_PROBES_SYSCALLS,	/* a classic tracepoint per syscall */
+	QH_FD_PROBES_DISPATCH,	/* one tp_btf/sys_exit program for every syscall */
+};
+
 struct tracer_opts {
 	uint32_t max_procs;	/* size of the procs and mm_owner maps */
 	uint32_t ringbuf_kb;	/* ring buffer size, a power of two */
@@ -42,8 +51,9 @@ struct tracer_opts {
 	uint64_t min_size;	/* record allocations of this size... */
 	uint64_t max_size;	/* ...up to this one */
 	bool no_fds;		/* leave the fd and socket probes out */
-	bool fd_dispatch;	/* fd syscalls through the one sys_exit program, not a
-				 * tracepoint each */
+	int fd_probes;		/* enum qh_fd_probes. The memory syscalls use fentry when
+				 * this resolves to FENTRY (or, with no_fds, AUTO does),
+				 * else tracepoints */
 	bool fd_stacks;		/* a user stack and the caller per fd opened */
 	uint32_t max_fds;	/* fds followed at once (0: the default) */
 	tracer_event_fn on_event;
@@ -55,10 +65,11 @@ struct tracer_probes {
 	const char *exit;   /* "tp_btf/sched_process_exit(group_dead)" (v6.16), or the
 			     * pre-v6.16 one that reads signal->live */
 	const char *rss;    /* "tp_btf/rss_stat" */
-	const char *memory; /* mmap, munmap, mremap, brk: "tracepoint" */
+	const char *memory; /* mmap, munmap, mremap, brk: "fentry" or "tracepoint" */
 	const char *heap;   /* "uprobe_tree" (the traced tree only), "uprobe_multi" (v6.6),
 			     * "uprobe" (one per function), NULL */
-	const char *fds;    /* "tracepoint", "tp_btf/sys_exit" (--fd-probes dispatch), NULL */
+	const char *fds;    /* "fentry", "tracepoint", "tp_btf/sys_exit" (--fd-probes
+			     * dispatch), NULL (--no-fds) */
 };
 
 /*

@@ -313,7 +313,8 @@ def our_bpf_programs():
     out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
                          timeout=TIMEOUT, check=True).stdout
     names = {"sched_process_fork", "sched_process_exec", "sched_process_exit",
-             "sched_process_free", "rss_stat", "sys_exit_mmap", "sys_exit_brk"}
+             "sched_process_free", "rss_stat", "sys_exit_mmap", "sys_exit_brk",
+             "mem_fx_exit_mmap", "mem_fx_exit_brk"}
     return {p["id"] for p in json.loads(out) if p.get("name") in names}
 
 

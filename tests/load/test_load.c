@@ -29,30 +29,33 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fd_syscalls.h"
 #include "session.h"
 #include "proctree.h"
 #include "log.h"
 #include "tracer.h"
 #include "util.h"
 
-/* fds: a tracepoint per fd syscall (the default) */
-static const char *const fd_tp_progs[] = {
-	"fd_tp_open", "fd_tp_openat", "fd_tp_openat2", "fd_tp_creat", "fd_tp_open_by_handle_at",
-	"fd_tp_dup", "fd_tp_pidfd_getfd", "fd_tp_socket", "fd_tp_accept", "fd_tp_accept4",
-	"fd_tp_eventfd", "fd_tp_eventfd2", "fd_tp_epoll_create", "fd_tp_epoll_create1",
-	"fd_tp_timerfd_create", "fd_tp_inotify_init", "fd_tp_inotify_init1",
-	"fd_tp_fanotify_init", "fd_tp_memfd_create", "fd_tp_pidfd_open", "fd_tp_userfaultfd",
-	"fd_tp_perf_event_open", "fd_tp_io_uring_setup", "fd_tp_signalfd", "fd_tp_signalfd4",
-	"fd_tp_fcntl", "fd_tp_pipe", "fd_tp_pipe2", "fd_tp_socketpair", "fd_tp_close",
-	"fd_tp_close_range", "fd_tp_dup2", "fd_tp_dup3",
+/* fds: a tracepoint per fd syscall (--fd-probes syscalls), or an fexit program (fentry) */
+#define FD_TP_PROG(name, body) "fd_tp_" #name,
+#define FD_FX_PROG(name, body) "fd_fx_" #name,
+static const char *const fd_tp_progs[] = { QH_FD_SYSCALLS(FD_TP_PROG) };
+static const char *const fd_fx_progs[] = { QH_FD_SYSCALLS(FD_FX_PROG) };
+
+/* mmap, munmap, mremap, brk: syscall tracepoints, or fentry/fexit with the fd probes */
+static const char *const mem_tp_progs[] = {
+	"sys_exit_mmap", "sys_enter_munmap", "sys_exit_munmap", "sys_enter_mremap",
+	"sys_exit_mremap", "sys_exit_brk",
+};
+static const char *const mem_fx_progs[] = {
+	"mem_fx_exit_mmap", "mem_fx_enter_munmap", "mem_fx_exit_munmap", "mem_fx_enter_mremap",
+	"mem_fx_exit_mremap", "mem_fx_exit_brk",
 };
 
 /* and one of sched_process_exit (v6.16+) or sched_process_exit_pre616: see exit_prog() */
 static const char *const expected_progs[] = {
 	"sched_process_fork", "sched_process_exec", "sched_process_free",
-	"rss_stat", "sys_exit_mmap", "sys_enter_munmap", "sys_exit_munmap", "sys_enter_mremap",
-	"sys_exit_mremap", "sys_exit_brk", "heap_entry", "alloc_return",
-	"fd_sock_state",
+	"rss_stat", "heap_entry", "alloc_return", "fd_sock_state",
 };
 
 struct ctx {
@@ -111,8 +114,9 @@ static void test_preflight(void **state)
 	assert_int_equal(tracer__preflight(), 0);
 }
 
-/* Every program of @names is in @tr's skeleton and attached. */
-static void check_attached(struct tracer *tr, const char *const *names, size_t count)
+/* Every program of @names is in @tr's skeleton, and attached or not as @want says. */
+static void check_attached_is(struct tracer *tr, const char *const *names, size_t count,
+			      bool want)
 {
 	int j, n = tracer__prog_count(tr);
 	size_t i;
@@ -126,8 +130,9 @@ static void check_attached(struct tracer *tr, const char *const *names, size_t c
 
 			if (name && !strcmp(name, names[i])) {
 				found = true;
-				if (!attached)
-					fail_msg("program %s is not attached", name);
+				if (attached != want)
+					fail_msg("program %s is %sattached", name,
+						 want ? "not " : "");
 			}
 		}
 		if (!found)
@@ -135,7 +140,42 @@ static void check_attached(struct tracer *tr, const char *const *names, size_t c
 	}
 }
 
+static void check_attached(struct tracer *tr, const char *const *names, size_t count)
+{
+	check_attached_is(tr, names, count, true);
+}
+
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * The fd and memory syscall programs of @tr: those of the variant its report names
+ * (run.probes.fds and .memory) attached, every one of them, and none of the others.
+ */
+static void check_syscall_variant(struct tracer *tr)
+{
+	const struct tracer_probes *probes = tracer__probes(tr);
+	const char *dispatch = "fd_sys_exit";
+	bool mem_fentry;
+
+	assert_non_null(probes->memory);
+	mem_fentry = !strcmp(probes->memory, "fentry");
+	if (!mem_fentry)
+		assert_string_equal(probes->memory, "tracepoint");
+	check_attached_is(tr, mem_fx_progs, NELEM(mem_fx_progs), mem_fentry);
+	check_attached_is(tr, mem_tp_progs, NELEM(mem_tp_progs), !mem_fentry);
+	if (!probes->fds) {
+		check_attached_is(tr, fd_fx_progs, NELEM(fd_fx_progs), false);
+		check_attached_is(tr, fd_tp_progs, NELEM(fd_tp_progs), false);
+		check_attached_is(tr, &dispatch, 1, false);
+		return;
+	}
+	/* the memory syscalls take fentry whenever the fd syscalls do */
+	if (!strcmp(probes->fds, "fentry"))
+		assert_true(mem_fentry);
+	check_attached_is(tr, fd_fx_progs, NELEM(fd_fx_progs), !strcmp(probes->fds, "fentry"));
+	check_attached_is(tr, fd_tp_progs, NELEM(fd_tp_progs), !strcmp(probes->fds, "tracepoint"));
+	check_attached_is(tr, &dispatch, 1, !strcmp(probes->fds, "tp_btf/sys_exit"));
+}
 
 /* The exit program this kernel must get: the tracepoint has group_dead since v6.16. */
 static const char *exit_prog(void)
@@ -164,7 +204,9 @@ static void test_every_program_attached(void **state)
 	struct utsname u;
 
 	/* ... and the exit variant the kernel did not get is in the skeleton, not loaded */
-	assert_int_equal(tracer__prog_count(c->tr), NELEM(expected_progs) + NELEM(fd_tp_progs) + 5);
+	assert_int_equal(tracer__prog_count(c->tr),
+			 NELEM(expected_progs) + NELEM(fd_tp_progs) + NELEM(fd_fx_progs) +
+				 NELEM(mem_tp_progs) + NELEM(mem_fx_progs) + 5);
 	assert_int_equal(tracer__clock_sync(c->tr), 0);
 	assert_int_equal(tracer__sweep_allocs(c->tr), 0);
 	check_attached(c->tr, expected_progs, NELEM(expected_progs));
@@ -178,7 +220,18 @@ static void test_every_program_attached(void **state)
 	/* uprobe_multi links exist since v6.6 */
 	assert_string_equal(probes->heap, strverscmp(u.release, "6.6") >= 0 ? "uprobe_multi"
 									   : "uprobe");
-	check_attached(c->tr, fd_tp_progs, NELEM(fd_tp_progs));
+	/*
+	 * fd and memory syscalls: fentry where the kernel allows it (test_fd_probes checks the
+	 * choice against a forced fentry), else tracepoints. The matrix boots Debian's kernels,
+	 * which allow fentry (vmrun sets QH_VM_KERNEL): there a fallback is a failure.
+	 */
+	assert_non_null(probes->fds);
+	if (getenv("QH_VM_KERNEL"))
+		assert_string_equal(probes->fds, "fentry");
+	else if (strcmp(probes->fds, "fentry"))
+		assert_string_equal(probes->fds, "tracepoint");
+	assert_string_equal(probes->memory, probes->fds);
+	check_syscall_variant(c->tr);
 }
 
 /* What the traced child does: every probe family gets at least one hit. */
@@ -399,28 +452,28 @@ static void test_probes_report(void **state)
 }
 
 /*
- * --fd-probes dispatch: one raw tracepoint on sys_exit instead of a tracepoint per fd
- * syscall; it attaches and the same fd work reads the same.
+ * Open a tracer with @opts (fds probed as @opts->fd_probes says), check that the programs of
+ * the variant it reports are attached, trace fd_work() and check that it reads the same.
  */
-static void test_fd_dispatch(void **state)
+static void check_fd_variant(struct tracer_opts *opts, const char *want_fds)
 {
-	static const char *const progs[] = { "fd_sys_exit", "fd_sock_state" };
 	struct tracer *tr;
 	struct proctree *tree = proctree__new();
 	struct proc *p, *child = NULL;
 	pid_t pid;
 
-	if (!*state)
-		skip();
-	assert_int_equal(tracer__open(&tr, &(struct tracer_opts){
-						    .max_procs = 256,
-						    .ringbuf_kb = 256,
-						    .fd_dispatch = true,
-						    .on_event = proctree__handle_event,
-						    .ctx = tree,
-					    }),
-			 0);
-	check_attached(tr, progs, NELEM(progs));
+	opts->max_procs = 256;
+	opts->ringbuf_kb = 256;
+	opts->on_event = proctree__handle_event;
+	opts->ctx = tree;
+	assert_int_equal(tracer__open(&tr, opts), 0);
+	assert_non_null(tracer__probes(tr)->fds);
+	assert_string_equal(tracer__probes(tr)->fds, want_fds);
+	/* the memory syscalls take fentry with the fd syscalls, else tracepoints */
+	assert_string_equal(tracer__probes(tr)->memory,
+			    strcmp(want_fds, "fentry") ? "tracepoint" : "fentry");
+	check_attached(tr, (const char *const[]){ "fd_sock_state" }, 1);
+	check_syscall_variant(tr);
 	pid = run_traced(tr, tree, fd_work);
 	for (p = proctree__first(tree); p; p = p->next)
 		if (p->pid == (uint32_t)pid)
@@ -432,6 +485,52 @@ static void test_fd_dispatch(void **state)
 	proctree__free(tree);
 }
 
+/*
+ * --fd-probes dispatch: one raw tracepoint on sys_exit instead of a program per fd syscall;
+ * it attaches and the same fd work reads the same. The memory syscalls keep tracepoints.
+ */
+static void test_fd_dispatch(void **state)
+{
+	if (!*state)
+		skip();
+	check_fd_variant(&(struct tracer_opts){ .fd_probes = QH_FD_PROBES_DISPATCH },
+			 "tp_btf/sys_exit");
+}
+
+/*
+ * The forced variants: syscalls (the tracepoints) works on every kernel; fentry works exactly
+ * where auto chose it, and is an error elsewhere; --no-fds keeps auto's choice for memory.
+ */
+static void test_fd_probes(void **state)
+{
+	struct ctx *c = *state;
+	struct tracer_opts nofds = { .max_procs = 256, .ringbuf_kb = 256, .no_fds = true };
+	bool fentry;
+	struct tracer *tr = NULL;
+	int err;
+
+	if (!c)
+		skip();
+	fentry = !strcmp(tracer__probes(c->tr)->fds, "fentry");
+	check_fd_variant(&(struct tracer_opts){ .fd_probes = QH_FD_PROBES_SYSCALLS },
+			 "tracepoint");
+	if (fentry) {
+		check_fd_variant(&(struct tracer_opts){ .fd_probes = QH_FD_PROBES_FENTRY },
+				 "fentry");
+	} else {
+		err = tracer__open(&tr, &(struct tracer_opts){ .max_procs = 256,
+							       .ringbuf_kb = 256,
+							       .fd_probes = QH_FD_PROBES_FENTRY });
+		assert_true(err < 0);
+		assert_null(tr);
+	}
+	assert_int_equal(tracer__open(&tr, &nofds), 0);
+	assert_null(tracer__probes(tr)->fds);
+	assert_string_equal(tracer__probes(tr)->memory, fentry ? "fentry" : "tracepoint");
+	check_syscall_variant(tr);
+	tracer__free(tr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -439,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_every_program_attached),
 		cmocka_unit_test(test_probes_report),
 		cmocka_unit_test(test_fd_dispatch),
+		cmocka_unit_test(test_fd_probes),
 	};
 
 	return cmocka_run_group_tests_name("load", tests, setup, teardown);

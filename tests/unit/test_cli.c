@@ -394,6 +394,38 @@ static void test_leaks(void **state)
 	assert_contains(err_text, "see 'qhtrace leaks --help'");
 }
 
+/* --fd-probes: the four ways, auto by default, anything else refused with the choices */
+static void test_fd_probes(void **state)
+{
+	static const struct {
+		const char *arg;
+		int want;
+	} ok[] = {
+		{ "auto", QH_FD_PROBES_AUTO },
+		{ "fentry", QH_FD_PROBES_FENTRY },
+		{ "syscalls", QH_FD_PROBES_SYSCALLS },
+		{ "dispatch", QH_FD_PROBES_DISPATCH },
+	};
+	char *a1[] = { "attach", "ls", NULL };
+	char *a2[] = { "attach", "--fd-probes", NULL, "ls", NULL };
+	char *a3[] = { "attach", "--fd-probes", "kprobe", "ls", NULL };
+	struct attach_opts o;
+	size_t i;
+
+	(void)state;
+	memset(&o, 0xff, sizeof(o));
+	assert_int_equal(parse(ARGC(a1), a1, &o), 0);
+	assert_int_equal(o.fd_probes, QH_FD_PROBES_AUTO);
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		a2[2] = (char *)ok[i].arg;
+		assert_int_equal(parse(ARGC(a2), a2, &o), 0);
+		assert_int_equal(o.fd_probes, ok[i].want);
+	}
+	assert_int_equal(parse(ARGC(a3), a3, &o), -EINVAL);
+	assert_contains(err_text, "--fd-probes: 'kprobe' is not 'auto', 'fentry', 'syscalls' or "
+				  "'dispatch'");
+}
+
 static void test_help(void **state)
 {
 	char *a1[] = { "attach", "-h", NULL };
@@ -500,6 +532,7 @@ int main(void)
 		cmocka_unit_test(test_heap_options),
 		cmocka_unit_test(test_watch_options),
 		cmocka_unit_test(test_leaks),
+		cmocka_unit_test(test_fd_probes),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_missing_argument),
 		cmocka_unit_test(test_parse_twice),
