@@ -361,15 +361,36 @@ static const struct num_opt *num_opt_of(int opt)
 	return NULL;
 }
 
+/* --opt NAME, one of @n @names: *out is its index (the enums list them in that order) */
+static int parse_name(const char *opt, const char *arg, const char *const *names, int n,
+		      int *out)
+{
+	char list[256] = "";
+	size_t len = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(arg, names[i])) {
+			*out = i;
+			return 0;
+		}
+	for (i = 0; i < n && len < sizeof(list); i++)
+		len += snprintf(list + len, sizeof(list) - len, "%s'%s'",
+				!i ? "" : i == n - 1 ? " or " : ", ", names[i]);
+	pr_err("--%s: '%s' is not %s\n", opt, arg, list);
+	return -EINVAL;
+}
+
 /* --opt A|B: *is_b tells which */
 static int parse_choice(const char *opt, const char *arg, const char *a, const char *b,
 			bool *is_b)
 {
-	if (strcmp(arg, a) && strcmp(arg, b)) {
-		pr_err("--%s: '%s' is not '%s' or '%s'\n", opt, arg, a, b);
+	const char *const names[] = { a, b };
+	int i;
+
+	if (parse_name(opt, arg, names, 2, &i))
 		return -EINVAL;
-	}
-	*is_b = !strcmp(arg, b);
+	*is_b = i;
 	return 0;
 }
 
@@ -522,36 +543,23 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 		case OPT_FD_STACKS:
 			o->fd_stacks = true;
 			break;
-		case OPT_FD_PROBES:
-			if (!strcmp(optarg, "auto"))
-				o->fd_probes = QH_FD_PROBES_AUTO;
-			else if (!strcmp(optarg, "fentry"))
-				o->fd_probes = QH_FD_PROBES_FENTRY;
-			else if (!strcmp(optarg, "syscalls"))
-				o->fd_probes = QH_FD_PROBES_SYSCALLS;
-			else if (!strcmp(optarg, "dispatch"))
-				o->fd_probes = QH_FD_PROBES_DISPATCH;
-			else {
-				pr_err("--fd-probes: '%s' is not 'auto', 'fentry', 'syscalls' or "
-				       "'dispatch'\n", optarg);
+		case OPT_FD_PROBES: {
+			/* enum qh_fd_probes, in order */
+			static const char *const names[] = { "auto", "fentry", "syscalls",
+							     "dispatch" };
+
+			if (parse_name("fd-probes", optarg, names, 4, &o->fd_probes))
 				return -EINVAL;
-			}
 			break;
-		case OPT_HEAP_PROBES:
-			if (!strcmp(optarg, "auto"))
-				o->heap_probes = QH_HEAP_PROBES_AUTO;
-			else if (!strcmp(optarg, "tree"))
-				o->heap_probes = QH_HEAP_PROBES_TREE;
-			else if (!strcmp(optarg, "multi"))
-				o->heap_probes = QH_HEAP_PROBES_MULTI;
-			else if (!strcmp(optarg, "each"))
-				o->heap_probes = QH_HEAP_PROBES_EACH;
-			else {
-				pr_err("--heap-probes: '%s' is not 'auto', 'tree', 'multi' or 'each'\n",
-				       optarg);
+		}
+		case OPT_HEAP_PROBES: {
+			/* enum qh_heap_probes, in order */
+			static const char *const names[] = { "auto", "tree", "multi", "each" };
+
+			if (parse_name("heap-probes", optarg, names, 4, &o->heap_probes))
 				return -EINVAL;
-			}
 			break;
+		}
 		case OPT_SORT:
 			if (parse_choice("sort", optarg, "bytes", "count", &o->sort_by_count))
 				return -EINVAL;

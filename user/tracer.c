@@ -751,40 +751,18 @@ static int attach_heap_multi(struct tracer *t, const char *path, const uint64_t 
 }
 
 /*
- * Before v6.6: a perf-event uprobe per function and per return, the function in the link's
- * cookie as uprobe_multi gives it (perf-event links carry a cookie since v5.15). The same
- * programs run, and the kernel places the same breakpoints; only detaching takes a grace
- * period per link (destroy_links overlaps them).
+ * Before v6.6 (--heap-probes each): a perf-event uprobe at @path+@off for every process, the
+ * function in the link's cookie (perf-event links carry one since v5.15). The same programs
+ * run, and the kernel places the same breakpoints; only detaching takes a grace period per
+ * link (destroy_links overlaps them).
  */
-static int attach_heap_each(struct tracer *t, const char *path, const uint64_t *entry_off,
-			    const uint64_t *entry_fn, size_t n, const uint64_t *ret_off,
-			    size_t nret)
+static struct bpf_link *heap_link_each(struct tracer *t, struct bpf_program *prog,
+				       const char *path, uint64_t off, bool ret, uint64_t cookie)
 {
-	struct bpf_link **links;
-	size_t i;
-	int err;
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = ret, .bpf_cookie = cookie);
 
-	links = realloc(t->heap_plinks, (t->nheap_plinks + n + nret) * sizeof(*links));
-	if (!links)
-		return -ENOMEM;
-	t->heap_plinks = links;
-	for (i = 0; i < n + nret; i++) {
-		bool ret = i >= n;
-		LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = ret, .bpf_cookie = ret ? 0 : entry_fn[i]);
-		struct bpf_link *l;
-
-		l = bpf_program__attach_uprobe_opts(ret ? t->skel->progs.alloc_return
-							: t->skel->progs.heap_entry,
-						    -1, path, ret ? ret_off[i - n] : entry_off[i], &o);
-		if (!l) {
-			err = -errno;
-			pr_err("failed to attach a malloc-family %s in %s: %s\n",
-			       ret ? "return probe" : "uprobe", path, strerror(-err));
-			return err;
-		}
-		t->heap_plinks[t->nheap_plinks++] = l;
-	}
-	return 0;
+	(void)t;
+	return bpf_program__attach_uprobe_opts(prog, -1, path, off, &o);
 }
 
 /*
@@ -1075,47 +1053,66 @@ out:
 	return err;
 }
 
-static int attach_heap_tree(struct tracer *t, const char *path, const uint64_t *entry_off,
-			    const uint64_t *entry_fn, size_t n, const uint64_t *ret_off,
-			    size_t nret)
+/* One uprobe event at @path+@off on the root's tree (--heap-probes tree); NULL and errno. */
+static struct bpf_link *heap_link_tree(struct tracer *t, struct bpf_program *prog,
+				       const char *path, uint64_t off, bool ret, uint64_t cookie)
+{
+	LIBBPF_OPTS(bpf_perf_event_opts, o, .bpf_cookie = cookie);
+	struct bpf_link *l;
+	int pfd, *fds;
+
+	pfd = uprobe_event_open(t, ret, path, off, t->heap_root);
+	if (pfd < 0) {
+		errno = -pfd;
+		return NULL;
+	}
+	fds = realloc(t->tree_fds, (t->ntree_fds + 1) * sizeof(*fds));
+	if (!fds) {
+		close(pfd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	t->tree_fds = fds;
+	t->tree_fds[t->ntree_fds] = fcntl(pfd, F_DUPFD_CLOEXEC, 0);
+	if (t->tree_fds[t->ntree_fds] >= 0)
+		t->ntree_fds++;
+	l = bpf_program__attach_perf_event_opts(prog, pfd, &o);
+	if (!l) {
+		int err = errno;
+
+		close(pfd);
+		errno = err;
+	}
+	return l;
+}
+
+/*
+ * A link per function entry (the function in its cookie, as uprobe_multi gives it) and per
+ * return, made by @link_fn: perf-event uprobes for every process, or the root's tree.
+ */
+static int attach_heap_links(struct tracer *t, const char *path, const uint64_t *entry_off,
+			     const uint64_t *entry_fn, size_t n, const uint64_t *ret_off,
+			     size_t nret,
+			     struct bpf_link *(*link_fn)(struct tracer *t, struct bpf_program *prog,
+							 const char *path, uint64_t off, bool ret,
+							 uint64_t cookie))
 {
 	struct bpf_link **links;
 	size_t i;
 	int err;
 
-	uprobe_events_reap_stale();
 	links = realloc(t->heap_plinks, (t->nheap_plinks + n + nret) * sizeof(*links));
 	if (!links)
 		return -ENOMEM;
 	t->heap_plinks = links;
 	for (i = 0; i < n + nret; i++) {
 		bool ret = i >= n;
-		LIBBPF_OPTS(bpf_perf_event_opts, o, .bpf_cookie = ret ? 0 : entry_fn[i]);
 		struct bpf_link *l;
-		int pfd, *fds;
 
-		pfd = uprobe_event_open(t, ret, path, ret ? ret_off[i - n] : entry_off[i],
-					t->heap_root);
-		if (pfd < 0) {
-			pr_err("failed to open a malloc-family %s in %s for pid %d: %s\n",
-			       ret ? "return probe" : "uprobe", path, t->heap_root, strerror(-pfd));
-			return pfd;
-		}
-		fds = realloc(t->tree_fds, (t->ntree_fds + 1) * sizeof(*fds));
-		if (!fds) {
-			close(pfd);
-			return -ENOMEM;
-		}
-		t->tree_fds = fds;
-		t->tree_fds[t->ntree_fds] = fcntl(pfd, F_DUPFD_CLOEXEC, 0);
-		if (t->tree_fds[t->ntree_fds] >= 0)
-			t->ntree_fds++;
-		l = bpf_program__attach_perf_event_opts(ret ? t->skel->progs.alloc_return
-							    : t->skel->progs.heap_entry,
-							pfd, &o);
+		l = link_fn(t, ret ? t->skel->progs.alloc_return : t->skel->progs.heap_entry,
+			    path, ret ? ret_off[i - n] : entry_off[i], ret, ret ? 0 : entry_fn[i]);
 		if (!l) {
 			err = -errno;
-			close(pfd);
 			pr_err("failed to attach a malloc-family %s in %s: %s\n",
 			       ret ? "return probe" : "uprobe", path, strerror(-err));
 			return err;
@@ -1178,12 +1175,15 @@ int tracer__attach_heap(struct tracer *t, const char *path)
 	}
 	/* the root's C library for its tree; another one (a container's) for every process */
 	if (t->heap_root && !t->tree_attached) {
-		err = attach_heap_tree(t, path, entry_off, entry_fn, n, ret_off, nret);
+		uprobe_events_reap_stale();
+		err = attach_heap_links(t, path, entry_off, entry_fn, n, ret_off, nret,
+					heap_link_tree);
 		t->tree_attached = !err;
 	} else if (t->uprobe_multi) {
 		err = attach_heap_multi(t, path, entry_off, entry_fn, n, ret_off, nret);
 	} else {
-		err = attach_heap_each(t, path, entry_off, entry_fn, n, ret_off, nret);
+		err = attach_heap_links(t, path, entry_off, entry_fn, n, ret_off, nret,
+					heap_link_each);
 	}
 	if (err)
 		return err;
