@@ -69,13 +69,7 @@ static __always_inline struct pt_regs *user_regs(void)
  * through the slow entry and exit work; an fentry/fexit trampoline patches only the probed
  * function, so processes qhtrace does not trace keep the fast path for every other syscall.
  */
-#if defined(__TARGET_ARCH_x86)
-#define QH_SYSCALL_FN(name) "__x64_sys_" #name
-#elif defined(__TARGET_ARCH_arm64)
-#define QH_SYSCALL_FN(name) "__arm64_sys_" #name
-#else
-#error "QH_SYSCALL_FN: the syscall functions' prefix of this architecture is not known"
-#endif
+#define QH_SYSCALL_FN(name) QH_SYSCALL_PREFIX #name
 
 static __always_inline void *reserve(__u64 size)
 {

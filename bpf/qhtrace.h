@@ -92,6 +92,19 @@ enum qh_tcp_count {
 	QH_TCP_NR,
 };
 
+/*
+ * The prefix of the syscalls' kernel functions, which the fentry/fexit variants attach to
+ * (QH_SYSCALL_FN in proc.bpf.h) and the loader probes: the BPF side knows the architecture
+ * from __TARGET_ARCH_*, the loader from the compiler's own macros.
+ */
+#if defined(__TARGET_ARCH_x86) || defined(__x86_64__)
+#define QH_SYSCALL_PREFIX "__x64_sys_"
+#elif defined(__TARGET_ARCH_arm64) || defined(__aarch64__)
+#define QH_SYSCALL_PREFIX "__arm64_sys_"
+#else
+#error "QH_SYSCALL_PREFIX: the syscall functions' prefix of this architecture is not known"
+#endif
+
 #define QH_PF_EXITED (1U << 0)	  /* the last thread has exited; counters are final */
 #define QH_PF_START_SEEDED (1U << 1) /* start_ns came from /proc (tick resolution) */
 #define QH_PF_HEAP_HOOKED (1U << 2)  /* maps a C library whose malloc family is probed */

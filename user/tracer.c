@@ -220,15 +220,6 @@ static bool btf_enum_has(const struct btf *btf, const char *type, const char *na
 	return false;
 }
 
-/* The kernel function of a syscall, as bpf/proc.bpf.h's QH_SYSCALL_FN names it */
-#if defined(__x86_64__)
-#define QH_SYSCALL_PREFIX "__x64_sys_"
-#elif defined(__aarch64__)
-#define QH_SYSCALL_PREFIX "__arm64_sys_"
-#else
-#error "QH_SYSCALL_PREFIX: the syscall functions' prefix of this architecture is not known"
-#endif
-
 /* include/linux/errno.h: kernel-internal, but the bpf syscall returns it */
 #define QH_ENOTSUPP 524
 
