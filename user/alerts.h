@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "heapleaks.h"
+#include "severity.h"
 
 #define QH_ALERTS_MAX 1000	/* kept for the report; more are counted, not kept */
 #define QH_ALERT_HOOKS_MAX 8	/* hooks running at once; more alerts skip the hook */

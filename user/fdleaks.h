@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #include "fdtable.h"
-#include "heapleaks.h" /* enum severity */
 #include "proctree.h"
+#include "severity.h"
 
 #define QH_DEFAULT_RESOURCE_LEAK_COUNT 64
 /* increases in a row before a growing group is a leak */

@@ -100,18 +100,6 @@ int gate__parse_classes(const char *list, uint32_t *mask, char *why, size_t len)
 	return 0;
 }
 
-int severity__parse(const char *s, enum severity *out)
-{
-	int i;
-
-	for (i = SEV_LOW; i <= SEV_CRITICAL; i++)
-		if (!strcmp(s, severity__str(i))) {
-			*out = i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
 /* an item's severity; one without any is always counted (it cannot be graded) */
 static bool at_floor(const cJSON *it, enum severity floor)
 {

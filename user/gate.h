@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
-#include "heapleaks.h"
+#include "severity.h"
 
 enum gate_class {
 	GATE_LEAKS = 0,		/* leaks.heap[] (and any other leaks.* array but fds) */
@@ -40,8 +40,6 @@ struct gate_result {
 const char *gate__class_name(enum gate_class c);
 /* "leaks,fds,...": the mask, or -EINVAL with the unknown name in @why */
 int gate__parse_classes(const char *list, uint32_t *mask, char *why, size_t len);
-/* "low", "medium", "high", "critical" */
-int severity__parse(const char *s, enum severity *out);
 
 /* Evaluate @report (a qhtrace/report/v1 object). 0 or -ENOMEM; free with gate__release. */
 int gate__evaluate(const cJSON *report, uint32_t fail_on, enum severity floor,

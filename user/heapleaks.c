@@ -112,23 +112,6 @@ int heapleaks__add(struct heapleaks *h, struct proc *p, const struct qh_alloc *a
 	return 0;
 }
 
-enum severity severity__of(uint64_t bytes, double growth_bytes_per_s, uint64_t threshold)
-{
-	enum severity s;
-
-	if (bytes >= threshold)
-		s = SEV_CRITICAL;
-	else if (bytes >= threshold / 4)
-		s = SEV_HIGH;
-	else if (bytes >= threshold / 16)
-		s = SEV_MEDIUM;
-	else
-		s = SEV_LOW;
-	if (s < SEV_CRITICAL && growth_bytes_per_s * 60 >= (double)threshold)
-		s++;
-	return s;
-}
-
 /* A rate over less than this says little: a process that ran 0.1 s has no trend. */
 #define QH_MIN_RATE_AGE_S 10.0
 
@@ -307,13 +290,6 @@ void heap_leak__set_frames(struct heap_leak *l, struct heap_frame *frames, size_
 	free_frames(l->frames, l->nframes);
 	l->frames = frames;
 	l->nframes = n;
-}
-
-const char *severity__str(enum severity s)
-{
-	static const char *const names[] = { "low", "medium", "high", "critical" };
-
-	return s <= SEV_CRITICAL ? names[s] : "unknown";
 }
 
 struct trend {

@@ -12,13 +12,7 @@
 #include <stdint.h>
 
 #include "proctree.h"
-
-enum severity {
-	SEV_LOW = 0,
-	SEV_MEDIUM,
-	SEV_HIGH,
-	SEV_CRITICAL,
-};
+#include "severity.h"
 
 struct heap_frame {
 	uint64_t addr;
@@ -99,13 +93,5 @@ void heaptrend__free(struct heaptrend *t);
 int heaptrend__observe(struct heaptrend *t, struct heapleaks *h);
 /* Give the findings of @h their growing_checks, and raise the severity of steady growers. */
 void heaptrend__apply(const struct heaptrend *t, struct heapleaks *h);
-
-const char *severity__str(enum severity s);
-/*
- * The severity of @bytes outstanding against the threshold T: critical from T, high from T/4,
- * medium from T/16, else low; a block set growing by T or more per minute is one level up
- * (findings use the rate only once their oldest block is 10 s old).
- */
-enum severity severity__of(uint64_t bytes, double growth_bytes_per_s, uint64_t threshold);
 
 #endif

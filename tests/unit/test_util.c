@@ -20,7 +20,9 @@
 #include <cmocka.h>
 
 #include "procfs.h"
+#include "severity.h"
 #include "util.h"
+#include "vec.h"
 
 /* ---- util__parse_u64 ---- */
 
@@ -483,12 +485,62 @@ static void test_tick(void **state)
 	assert_false(procfs__same_start(6 * tick, 5 * tick + tick - 1));
 }
 
+/* The one growable array: zeroed pushes, doubling, reserve that fails without harm. */
+static void test_vec(void **state)
+{
+	struct {
+		int a, b;
+	} *v = NULL, *e;
+	size_t n = 0, cap = 0, i;
+
+	(void)state;
+	for (i = 0; i < 100; i++) {
+		e = vec_push(v, n, cap);
+		assert_non_null(e);
+		assert_int_equal(e->a, 0);
+		assert_int_equal(e->b, 0);
+		e->a = (int)i;
+	}
+	assert_int_equal(n, 100);
+	assert_int_equal(cap, 128);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(v[i].a, (int)i);
+	assert_int_equal(vec_reserve(v, cap, 100), 0);
+	assert_int_equal(cap, 128);
+	/* an impossible size fails and leaves the array as it was */
+	assert_int_equal(vec_reserve(v, cap, SIZE_MAX / 4), -ENOMEM);
+	assert_int_equal(cap, 128);
+	assert_int_equal(v[99].a, 99);
+	free(v);
+}
+
+static void test_severity(void **state)
+{
+	enum severity s = SEV_LOW;
+
+	(void)state;
+	assert_int_equal(severity__of(1024, 0, 1024), SEV_CRITICAL);
+	assert_int_equal(severity__of(256, 0, 1024), SEV_HIGH);
+	assert_int_equal(severity__of(64, 0, 1024), SEV_MEDIUM);
+	assert_int_equal(severity__of(63, 0, 1024), SEV_LOW);
+	/* T per minute of growth: one level up, never past critical */
+	assert_int_equal(severity__of(63, 1024 / 60.0 + 1, 1024), SEV_MEDIUM);
+	assert_int_equal(severity__of(2048, 1e9, 1024), SEV_CRITICAL);
+	assert_int_equal(severity__parse("high", &s), 0);
+	assert_int_equal(s, SEV_HIGH);
+	assert_int_equal(severity__parse("HIGH", &s), -EINVAL);
+	assert_string_equal(severity__str(SEV_CRITICAL), "critical");
+	assert_string_equal(severity__str(7), "unknown");
+}
+
 #define T_DIR(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_u64_ranges),
+		cmocka_unit_test(test_vec),
+		cmocka_unit_test(test_severity),
 		cmocka_unit_test(test_parse_u64_junk),
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_write_nosigpipe), cmocka_unit_test(test_clocks),
