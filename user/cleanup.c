@@ -15,6 +15,7 @@
 #include "log.h"
 #include "procfs.h"
 #include "util.h"
+#include "vec.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3 /* include/uapi/linux/wait.h, Linux 5.4 */
@@ -68,19 +69,10 @@ void cleanup__keep_child(struct cleanup *c, pid_t pid)
 
 static struct cleanup_action *new_action(struct cleanup *c, const struct proc *p)
 {
-	struct cleanup_action *a;
+	struct cleanup_action *a = vec_push(c->actions, c->n, c->cap);
 
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-
-		a = reallocarray(c->actions, cap, sizeof(*a));
-		if (!a)
-			return NULL;
-		c->actions = a;
-		c->cap = cap;
-	}
-	a = &c->actions[c->n++];
-	memset(a, 0, sizeof(*a));
+	if (!a)
+		return NULL;
 	a->pid = p->pid;
 	a->start_ns = p->start_ns;
 	snprintf(a->comm, sizeof(a->comm), "%s", p->comm);

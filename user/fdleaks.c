@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "fdleaks.h"
+#include "htab.h"
+#include "vec.h"
 
 /* a group's reason is one of these two, compared by address */
 static const char REASON_GROWING[] = "growing";
@@ -18,6 +20,7 @@ struct group {
 	uint64_t prev;	/* count at the previous check */
 	bool flagged;	/* a finding */
 	bool seen_now;	/* in the table being applied */
+	struct hnode hnode;
 };
 
 struct fdleaks {
@@ -25,10 +28,9 @@ struct fdleaks {
 	struct group *g;
 	size_t n, cap;
 	bool sorted;
-	/* open addressing over f->g: slot holds index + 1, 0 is empty; rebuilt after a sort */
-	size_t *idx;
-	size_t idx_cap;		/* a power of two, at least twice n */
-	bool idx_stale;
+	/* the groups by key; rebuilt after they move (a sort, a larger array) */
+	struct htab by_key;
+	bool stale;
 };
 
 struct fdleaks *fdleaks__new(uint64_t threshold)
@@ -45,7 +47,7 @@ void fdleaks__free(struct fdleaks *f)
 	if (!f)
 		return;
 	free(f->g);
-	free(f->idx);
+	htab__free(&f->by_key);
 	free(f);
 }
 
@@ -57,51 +59,20 @@ bool fd_leak__is_socket(const struct fd_leak *l)
 static uint64_t group_hash(const struct proc *p, uint32_t kind, const char *pattern, int state,
 			   const char *reason)
 {
-	uint64_t h = 1469598103934665603ULL ^ (uintptr_t)p;
-
-	h = (h ^ kind) * 1099511628211ULL;
-	h = (h ^ (uint32_t)state) * 1099511628211ULL;
-	h = (h ^ (uintptr_t)reason) * 1099511628211ULL; /* reasons are static strings */
-	for (; *pattern; pattern++)
-		h = (h ^ (unsigned char)*pattern) * 1099511628211ULL;
-	return h;
+	/* reasons are static strings, compared by address */
+	return htab__mix(htab__str(HTAB_SEED, pattern) ^
+			 htab__mix((uintptr_t)p ^ htab__mix(kind ^ ((uint64_t)(uint32_t)state << 32) ^
+							    htab__mix((uintptr_t)reason))));
 }
 
-static size_t *slot_of(struct fdleaks *f, uint64_t h, const struct proc *p, uint32_t kind,
-		       const char *pattern, int state, const char *reason)
+static void reindex(struct fdleaks *f)
 {
-	size_t mask = f->idx_cap - 1, i = h & mask;
+	size_t i;
 
-	for (;; i = (i + 1) & mask) {
-		struct group *g;
-
-		if (!f->idx[i])
-			return &f->idx[i];
-		g = &f->g[f->idx[i] - 1];
-		if (g->l.proc == p && g->l.kind == kind && g->l.tcp_state == state &&
-		    g->l.reason == reason && !strcmp(g->l.target, pattern))
-			return &f->idx[i];
-	}
-}
-
-/* (Re)build the index for @cap slots; -ENOMEM leaves the old one. */
-static int reindex(struct fdleaks *f, size_t cap)
-{
-	size_t *idx = calloc(cap, sizeof(*idx)), i;
-
-	if (!idx)
-		return -ENOMEM;
-	free(f->idx);
-	f->idx = idx;
-	f->idx_cap = cap;
-	for (i = 0; i < f->n; i++) {
-		struct fd_leak *l = &f->g[i].l;
-
-		*slot_of(f, group_hash(l->proc, l->kind, l->target, l->tcp_state, l->reason),
-			 l->proc, l->kind, l->target, l->tcp_state, l->reason) = i + 1;
-	}
-	f->idx_stale = false;
-	return 0;
+	htab__clear(&f->by_key);
+	for (i = 0; i < f->n; i++)
+		htab__add(&f->by_key, &f->g[i].hnode, f->g[i].hnode.hash);
+	f->stale = false;
 }
 
 /* The group of (process, kind, pattern, state, reason), made if new; NULL without memory. */
@@ -110,36 +81,36 @@ static struct group *find(struct fdleaks *f, const struct proc *p, uint32_t kind
 {
 	char target[FD_TARGET_LEN];
 	struct group *g;
-	size_t *slot;
+	struct hnode *n;
+	size_t cap;
 	uint64_t h;
 
 	/* the group keeps the pattern cut to its size: look it up the same way */
 	snprintf(target, sizeof(target), "%s", pattern);
 	h = group_hash(p, kind, target, state, reason);
-	if ((f->idx_stale || 2 * (f->n + 1) > f->idx_cap) &&
-	    reindex(f, f->idx_cap && 2 * (f->n + 1) <= f->idx_cap ? f->idx_cap :
-				   (f->idx_cap ? f->idx_cap * 2 : 128)))
-		return NULL;
-	slot = slot_of(f, h, p, kind, target, state, reason);
-	if (*slot)
-		return &f->g[*slot - 1];
-	if (f->n == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 64;
-
-		g = reallocarray(f->g, cap, sizeof(*g));
-		if (!g)
-			return NULL;
-		f->g = g;
-		f->cap = cap;
+	if (f->stale)
+		reindex(f);
+	for (n = htab__first(&f->by_key, h); n; n = htab__next(n)) {
+		g = htab_entry(n, struct group, hnode);
+		if (g->l.proc == p && g->l.kind == kind && g->l.tcp_state == state &&
+		    g->l.reason == reason && !strcmp(g->l.target, target))
+			return g;
 	}
-	g = &f->g[f->n++];
+	cap = f->cap;
+	if (vec_reserve(f->g, f->cap, f->n + 1))
+		return NULL;
+	if (f->cap != cap)
+		reindex(f); /* the table points into the old array */
+	g = &f->g[f->n];
 	memset(g, 0, sizeof(*g));
+	if (htab__add(&f->by_key, &g->hnode, h))
+		return NULL;
+	f->n++;
 	g->l.proc = p;
 	g->l.kind = kind;
 	g->l.tcp_state = state;
 	g->l.reason = reason;
 	memcpy(g->l.target, target, sizeof(target));
-	*slot = f->n;
 	return g;
 }
 
@@ -273,7 +244,7 @@ static void sort(struct fdleaks *f)
 		return;
 	qsort(f->g, f->n, sizeof(*f->g), cmp_group);
 	f->sorted = true;
-	f->idx_stale = true; /* the groups moved */
+	f->stale = true; /* the groups moved */
 }
 
 size_t fdleaks__count(struct fdleaks *f)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fdtable.h"
+#include "vec.h"
 
 const char *fd_kind__str(uint32_t kind)
 {
@@ -148,17 +149,9 @@ static void add_rows(pid_t pid, const char *file, bool v6, bool tcp, struct sock
 		/* listeners of the namespace name the served side of accepted connections */
 		if (i == nwant && !(tcp && st == 10))
 			continue;
-		if (rows->n == rows->cap) {
-			size_t cap = rows->cap ? rows->cap * 2 : 16;
-			struct sock_row *v = reallocarray(rows->v, cap, sizeof(*v));
-
-			if (!v)
-				break;
-			rows->v = v;
-			rows->cap = cap;
-		}
-		r = &rows->v[rows->n++];
-		memset(r, 0, sizeof(*r));
+		r = vec_push(rows->v, rows->n, rows->cap);
+		if (!r)
+			break;
 		r->ino = ino;
 		r->wanted = i < nwant;
 		r->state = tcp ? st : 0;
@@ -233,7 +226,7 @@ int fdtable__read(pid_t pid, struct fd_table *t)
 	char dir[64], path[96], link[PATH_MAX];
 	struct sock_rows rows = {};
 	uint64_t *socks = NULL;
-	size_t nsocks = 0, cap = 0, i, j;
+	size_t nsocks = 0, socks_cap = 0, cap = 0, i, j;
 	struct dirent *de;
 	DIR *d;
 
@@ -256,17 +249,9 @@ int fdtable__read(pid_t pid, struct fd_table *t)
 		if (n < 0)
 			continue; /* closed since the readdir */
 		link[n] = '\0';
-		if (t->n == cap) {
-			size_t c = cap ? cap * 2 : 32;
-			struct fd_info *v = reallocarray(t->v, c, sizeof(*v));
-
-			if (!v)
-				break;
-			t->v = v;
-			cap = c;
-		}
-		fi = &t->v[t->n++];
-		memset(fi, 0, sizeof(*fi));
+		fi = vec_push(t->v, t->n, cap);
+		if (!fi)
+			break;
 		fi->fd = fd;
 		fi->kind = fdtable__classify(link, link[0] == '/' && !stat(path, &st) &&
 							   S_ISDIR(st.st_mode));
@@ -279,12 +264,10 @@ int fdtable__read(pid_t pid, struct fd_table *t)
 		else
 			set_str(fi->pattern, sizeof(fi->pattern), fd_kind__str(fi->kind));
 		if (fi->kind == QH_FD_SOCKET) {
-			uint64_t *s = reallocarray(socks, nsocks + 1, sizeof(*s));
+			uint64_t *s = vec_push(socks, nsocks, socks_cap);
 
-			if (s) {
-				socks = s;
-				socks[nsocks++] = fi->ino;
-			}
+			if (s)
+				*s = fi->ino;
 		}
 	}
 	closedir(d);

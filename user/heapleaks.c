@@ -5,11 +5,12 @@
 #include <string.h>
 
 #include "heapleaks.h"
+#include "htab.h"
+#include "vec.h"
 
 struct heapleaks {
 	struct heapleaks_opts o;
-	struct heap_leak **buckets;
-	size_t nbuckets; /* power of two */
+	struct htab groups;	/* the findings by (process, caller, stack, inherited) */
 	struct heap_leak **all;
 	size_t count, cap;
 	uint64_t bytes, blocks;
@@ -22,12 +23,6 @@ struct heapleaks *heapleaks__new(const struct heapleaks_opts *o)
 	if (!h)
 		return NULL;
 	h->o = *o;
-	h->nbuckets = 1024;
-	h->buckets = calloc(h->nbuckets, sizeof(*h->buckets));
-	if (!h->buckets) {
-		free(h);
-		return NULL;
-	}
 	return h;
 }
 
@@ -54,54 +49,50 @@ void heapleaks__free(struct heapleaks *h)
 		free(h->all[i]);
 	}
 	free(h->all);
-	free(h->buckets);
+	htab__free(&h->groups);
 	free(h);
 }
 
-static size_t bucket_of(const struct heapleaks *h, const struct proc *p, uint64_t caller,
-			uint64_t stack_key)
+/* the key of a finding while blocks are grouped, and of its trend across checks */
+static uint64_t group_hash(const struct proc *p, uint64_t caller, uint64_t stack_key,
+			   bool inherited)
 {
-	uint64_t x = (uintptr_t)p ^ (caller * 0x9e3779b97f4a7c15ULL) ^ (stack_key << 17);
-
-	x ^= x >> 29;
-	return (x * 0xbf58476d1ce4e5b9ULL >> 32) & (h->nbuckets - 1);
+	return htab__mix((uintptr_t)p ^ htab__mix(caller ^ htab__mix(stack_key)) ^ inherited);
 }
 
 int heapleaks__add(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
 		   uint64_t stack_key, bool inherited, uint64_t now_ns)
 {
-	size_t b = bucket_of(h, p, a->caller, stack_key);
-	struct heap_leak *l;
+	uint64_t hash = group_hash(p, a->caller, stack_key, inherited);
+	struct heap_leak *l = NULL, **slot;
+	struct hnode *n;
 
 	/* a running process may still free a young block; an exited one never will */
 	if (p->state == PROC_RUNNING && now_ns - a->ts_ns < h->o.min_age_ns)
 		return 0;
-	for (l = h->buckets[b]; l; l = l->hnext)
+	for (n = htab__first(&h->groups, hash); n; n = htab__next(n)) {
+		l = htab_entry(n, struct heap_leak, hnode);
 		if (l->proc == p && l->caller == a->caller && l->stack_key == stack_key &&
 		    l->inherited == inherited)
 			break;
+		l = NULL;
+	}
 	if (!l) {
-		if (h->count == h->cap) {
-			size_t cap = h->cap ? h->cap * 2 : 64;
-			struct heap_leak **all = realloc(h->all, cap * sizeof(*all));
-
-			if (!all)
-				return -ENOMEM;
-			h->all = all;
-			h->cap = cap;
-		}
-		l = calloc(1, sizeof(*l));
-		if (!l)
+		if (vec_reserve(h->all, h->cap, h->count + 1))
 			return -ENOMEM;
+		l = calloc(1, sizeof(*l));
+		if (!l || htab__add(&h->groups, &l->hnode, hash)) {
+			free(l);
+			return -ENOMEM;
+		}
+		slot = &h->all[h->count++];
+		*slot = l;
 		l->proc = p;
 		l->caller = a->caller;
 		l->stack_id = a->stack_id;
 		l->stack_key = stack_key;
 		l->inherited = inherited;
 		l->oldest_ns = a->ts_ns;
-		l->hnext = h->buckets[b];
-		h->buckets[b] = l;
-		h->all[h->count++] = l;
 	}
 	l->bytes += a->size;
 	l->count++;
@@ -275,8 +266,8 @@ void heapleaks__merge_same_frames(struct heapleaks *h)
 		free(l);
 	}
 	h->count = kept;
-	/* the buckets point at freed findings: grouping is over once frames are resolved */
-	memset(h->buckets, 0, h->nbuckets * sizeof(*h->buckets));
+	/* the table holds freed findings: grouping is over once frames are resolved */
+	htab__clear(&h->groups);
 	for (i = 0; i < h->count; i++) {
 		struct heap_leak *l = h->all[i];
 
@@ -300,11 +291,13 @@ struct trend {
 	uint64_t bytes;		/* at the last check that saw it */
 	uint64_t seen;		/* the check that last saw it */
 	uint32_t growing;
-	struct trend *next;
+	struct hnode hnode;
+	struct trend *next;	/* every trend, to free them */
 };
 
 struct heaptrend {
-	struct trend *buckets[4096];
+	struct htab trends;
+	struct trend *head;
 	uint64_t checks;
 };
 
@@ -316,35 +309,33 @@ struct heaptrend *heaptrend__new(void)
 void heaptrend__free(struct heaptrend *t)
 {
 	struct trend *e, *n;
-	size_t i;
 
 	if (!t)
 		return;
-	for (i = 0; i < sizeof(t->buckets) / sizeof(t->buckets[0]); i++)
-		for (e = t->buckets[i]; e; e = n) {
-			n = e->next;
-			free(e);
-		}
+	for (e = t->head; e; e = n) {
+		n = e->next;
+		free(e);
+	}
+	htab__free(&t->trends);
 	free(t);
 }
 
-static struct trend **trend_slot(const struct heaptrend *t, const struct heap_leak *l)
+static uint64_t leak_hash(const struct heap_leak *l)
 {
-	uint64_t x = (uintptr_t)l->proc ^ (l->caller * 0x9e3779b97f4a7c15ULL) ^
-		     (l->stack_key << 17) ^ l->inherited;
-
-	x ^= x >> 31;
-	return (struct trend **)&t->buckets[(x * 0xbf58476d1ce4e5b9ULL >> 40) & 4095];
+	return group_hash(l->proc, l->caller, l->stack_key, l->inherited);
 }
 
 static struct trend *trend_find(const struct heaptrend *t, const struct heap_leak *l)
 {
-	struct trend *e;
+	struct hnode *n;
 
-	for (e = *trend_slot(t, l); e; e = e->next)
+	for (n = htab__first(&t->trends, leak_hash(l)); n; n = htab__next(n)) {
+		struct trend *e = htab_entry(n, struct trend, hnode);
+
 		if (e->proc == l->proc && e->caller == l->caller && e->stack_key == l->stack_key &&
 		    e->inherited == l->inherited)
 			return e;
+	}
 	return NULL;
 }
 
@@ -358,17 +349,17 @@ int heaptrend__observe(struct heaptrend *t, struct heapleaks *h)
 		struct trend *e = trend_find(t, l);
 
 		if (!e) {
-			struct trend **slot = trend_slot(t, l);
-
 			e = calloc(1, sizeof(*e));
-			if (!e)
+			if (!e || htab__add(&t->trends, &e->hnode, leak_hash(l))) {
+				free(e);
 				return -ENOMEM;
+			}
 			e->proc = l->proc;
 			e->caller = l->caller;
 			e->stack_key = l->stack_key;
 			e->inherited = l->inherited;
-			e->next = *slot;
-			*slot = e;
+			e->next = t->head;
+			t->head = e;
 		} else {
 			/* growth only counts between consecutive checks */
 			e->growing = e->seen == t->checks - 1 && l->bytes > e->bytes ? e->growing + 1 : 0;

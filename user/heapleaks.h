@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "htab.h"
 #include "proctree.h"
 #include "severity.h"
 
@@ -38,7 +39,7 @@ struct heap_leak {
 	enum severity severity;
 	size_t nframes;
 	struct heap_frame *frames;
-	struct heap_leak *hnext;
+	struct hnode hnode;	/* by (process, caller, stack, inherited) while grouping */
 };
 
 struct heapleaks_opts {

@@ -8,8 +8,7 @@
 #include "syms.h"
 
 struct proctree {
-	struct proc **buckets;
-	size_t nbuckets; /* power of two */
+	struct htab by_pid;
 	size_t count;
 	struct proc *head, *tail;
 	uint64_t events;
@@ -17,23 +16,15 @@ struct proctree {
 	uint64_t bad_events;
 };
 
-static size_t bucket_of(const struct proctree *t, uint32_t pid)
-{
-	return (pid * 2654435761U) & (t->nbuckets - 1);
-}
+/* every process of the model with @pid: @p walks them, newest first */
+#define for_each_pid(t, pid, p)                                                             \
+	for (struct hnode *n__ = htab__first(&(t)->by_pid, htab__mix(pid));                 \
+	     n__ && ((p) = htab_entry(n__, struct proc, hnode)); n__ = htab__next(n__))
 
 struct proctree *proctree__new(void)
 {
 	struct proctree *t = calloc(1, sizeof(*t));
 
-	if (!t)
-		return NULL;
-	t->nbuckets = 256;
-	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-	if (!t->buckets) {
-		free(t);
-		return NULL;
-	}
 	return t;
 }
 
@@ -49,7 +40,7 @@ void proctree__free(struct proctree *t)
 		syms_maps__free(p->maps);
 		free(p);
 	}
-	free(t->buckets);
+	htab__free(&t->by_pid);
 	free(t);
 }
 
@@ -57,38 +48,16 @@ struct proc *proctree__find(struct proctree *t, uint32_t pid, uint64_t start_ns)
 {
 	struct proc *p;
 
-	for (p = t->buckets[bucket_of(t, pid)]; p; p = p->hnext)
+	for_each_pid(t, pid, p)
 		if (p->pid == pid && (p->seeded ? procfs__same_start(p->start_ns, start_ns) :
 						  p->start_ns == start_ns))
 			return p;
 	return NULL;
 }
 
-static void grow(struct proctree *t)
-{
-	size_t n = t->nbuckets * 2, i;
-	struct proc **b = calloc(n, sizeof(*b)), *p, *next;
-
-	if (!b)
-		return; /* keep the smaller table: slower, still correct */
-	for (i = 0; i < t->nbuckets; i++) {
-		for (p = t->buckets[i]; p; p = next) {
-			size_t k = (p->pid * 2654435761U) & (n - 1);
-
-			next = p->hnext;
-			p->hnext = b[k];
-			b[k] = p;
-		}
-	}
-	free(t->buckets);
-	t->buckets = b;
-	t->nbuckets = n;
-}
-
 struct proc *proctree__add(struct proctree *t, uint32_t pid, uint64_t start_ns)
 {
 	struct proc *p = proctree__find(t, pid, start_ns);
-	size_t b;
 
 	if (p)
 		return p;
@@ -98,11 +67,10 @@ struct proc *proctree__add(struct proctree *t, uint32_t pid, uint64_t start_ns)
 	p->pid = pid;
 	p->start_ns = start_ns;
 	p->state = PROC_RUNNING;
-	if (t->count >= t->nbuckets)
-		grow(t);
-	b = bucket_of(t, pid);
-	p->hnext = t->buckets[b];
-	t->buckets[b] = p;
+	if (htab__add(&t->by_pid, &p->hnode, htab__mix(pid))) {
+		free(p);
+		return NULL;
+	}
 	if (t->tail)
 		t->tail->next = p;
 	else
@@ -116,7 +84,7 @@ struct proc *proctree__find_running(struct proctree *t, uint32_t pid)
 {
 	struct proc *p;
 
-	for (p = t->buckets[bucket_of(t, pid)]; p; p = p->hnext)
+	for_each_pid(t, pid, p)
 		if (p->pid == pid && p->state == PROC_RUNNING)
 			return p;
 	return NULL;
@@ -126,7 +94,7 @@ struct proc *proctree__find_gen(struct proctree *t, uint32_t pid, uint32_t gen)
 {
 	struct proc *p;
 
-	for (p = t->buckets[bucket_of(t, pid)]; p; p = p->hnext)
+	for_each_pid(t, pid, p)
 		if (p->pid == pid && p->stats.heap_gen == gen)
 			return p;
 	return NULL;
@@ -137,7 +105,7 @@ bool proctree__is_dead_gen(struct proctree *t, uint32_t pid, uint32_t gen)
 	struct proc *p;
 	uint32_t i;
 
-	for (p = t->buckets[bucket_of(t, pid)]; p; p = p->hnext)
+	for_each_pid(t, pid, p)
 		for (i = 0; p->pid == pid && i < 4 && i < p->ndead_gens; i++)
 			if (p->dead_gens[i] == gen)
 				return true;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 
+#include "htab.h"
 #include "qhtrace.h"
 
 enum proc_state {
@@ -45,7 +46,7 @@ struct proc {
 	struct proc *heir;	/* heap findings: first child that inherited our blocks */
 	struct proc *next_heir;
 	struct proc_watch *watch; /* procwatch's state of it (driver instance), or NULL */
-	struct proc *hnext;	/* hash chain */
+	struct hnode hnode;	/* in the model's table, by pid */
 	struct proc *next;	/* all processes, in order of discovery */
 };
 

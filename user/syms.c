@@ -27,13 +27,14 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
 
+#include "htab.h"
 #include "log.h"
 #include "syms.h"
+#include "vec.h"
 
 #define SYMS_DEFAULT_DEBUG_DIR "/usr/lib/debug"
 /* how far back a lookup looks for a symbol that encloses a smaller one starting inside it */
 #define SYMS_ENCLOSING_SCAN 16
-#define SYMS_MAX_BUCKETS (1U << 16)
 
 struct syms_maps {
 	pid_t pid;
@@ -62,8 +63,7 @@ struct syms_file {
 	uint64_t dev;
 	uint64_t ino;
 	char *path;
-	uint32_t hash;
-	struct syms_file *hnext;
+	struct hnode hnode;	/* in syms' table, by (dev, inode, path) */
 	struct syms_file *prev;	/* LRU list, most recently used first */
 	struct syms_file *next;
 
@@ -88,8 +88,7 @@ struct syms_file {
 
 struct syms {
 	size_t max_files;
-	size_t nbuckets;	/* a power of two */
-	struct syms_file **buckets;
+	struct htab files;
 	struct syms_file *head;
 	struct syms_file *tail;
 	char *debug_dir;
@@ -192,17 +191,10 @@ struct syms_maps *syms_maps__parse(pid_t pid, const char *text)
 		}
 		if (ret)
 			continue;
-		if (m->cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 32;
-			struct syms_map *tmp = reallocarray(m->maps, ncap, sizeof(*tmp));
-
-			if (!tmp) {
-				free(map.path);
-				err = -ENOMEM;
-				goto out;
-			}
-			m->maps = tmp;
-			cap = ncap;
+		if (vec_reserve(m->maps, cap, m->cnt + 1)) {
+			free(map.path);
+			err = -ENOMEM;
+			goto out;
 		}
 		m->maps[m->cnt++] = map;
 	}
@@ -784,15 +776,8 @@ static int build_cus(struct syms_file *f)
 		while ((off = dwarf_ranges(&die, off, &base, &lo, &hi)) > 0) {
 			if (lo >= hi)
 				continue;
-			if (f->ncus == cap) {
-				size_t ncap = cap ? cap * 2 : 64;
-				struct syms_cu *tmp = reallocarray(f->cus, ncap, sizeof(*tmp));
-
-				if (!tmp)
-					return -ENOMEM;
-				f->cus = tmp;
-				cap = ncap;
-			}
+			if (vec_reserve(f->cus, cap, f->ncus + 1))
+				return -ENOMEM;
 			f->cus[f->ncus].lo = lo;
 			f->cus[f->ncus].hi = hi;
 			f->cus[f->ncus].die = dwarf_dieoffset(&die);
@@ -930,15 +915,9 @@ static int file_open(struct syms *s, struct syms_file *f, const struct syms_maps
 	return 0;
 }
 
-static uint32_t key_hash(uint64_t dev, uint64_t ino, const char *path)
+static uint64_t key_hash(uint64_t dev, uint64_t ino, const char *path)
 {
-	uint64_t h = 14695981039346656037ULL;
-
-	while (*path)
-		h = (h ^ (unsigned char)*path++) * 1099511628211ULL;
-	h ^= dev * 0x9e3779b97f4a7c15ULL;
-	h ^= ino * 0xc2b2ae3d27d4eb4fULL;
-	return h ^ (h >> 32);
+	return htab__mix(htab__str(HTAB_SEED, path) ^ htab__mix(dev ^ htab__mix(ino)));
 }
 
 static void lru_unlink(struct syms *s, struct syms_file *f)
@@ -967,12 +946,7 @@ static void lru_push(struct syms *s, struct syms_file *f)
 
 static void evict(struct syms *s, struct syms_file *f)
 {
-	struct syms_file **pp = &s->buckets[f->hash & (s->nbuckets - 1)];
-
-	while (*pp && *pp != f)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = f->hnext;
+	htab__del(&s->files, &f->hnode);
 	lru_unlink(s, f);
 	file_free(f);
 	s->stats.files--;
@@ -982,14 +956,16 @@ static void evict(struct syms *s, struct syms_file *f)
 static int file_get(struct syms *s, const struct syms_maps *m, const struct syms_map *map,
 		    struct syms_file **out)
 {
-	uint32_t hash = key_hash(map->dev, map->ino, map->path);
-	struct syms_file **bucket = &s->buckets[hash & (s->nbuckets - 1)], *f;
+	uint64_t hash = key_hash(map->dev, map->ino, map->path);
+	struct syms_file *f = NULL;
+	struct hnode *n;
 	int err;
 
-	for (f = *bucket; f; f = f->hnext) {
-		if (f->hash == hash && f->dev == map->dev && f->ino == map->ino &&
-		    !strcmp(f->path, map->path))
+	for (n = htab__first(&s->files, hash); n; n = htab__next(n)) {
+		f = htab_entry(n, struct syms_file, hnode);
+		if (f->dev == map->dev && f->ino == map->ino && !strcmp(f->path, map->path))
 			break;
+		f = NULL;
 	}
 	if (f) {
 		lru_unlink(s, f);
@@ -1014,9 +990,11 @@ static int file_get(struct syms *s, const struct syms_maps *m, const struct syms
 		}
 		f->dev = map->dev;
 		f->ino = map->ino;
-		f->hash = hash;
-		f->hnext = *bucket;
-		*bucket = f;
+		if (htab__add(&s->files, &f->hnode, hash)) {
+			free(f->path);
+			free(f);
+			return -ENOMEM;
+		}
 		lru_push(s, f);
 		s->stats.files++;
 	}
@@ -1058,12 +1036,8 @@ struct syms *syms__new(size_t max_files)
 	if (!s)
 		goto fail;
 	s->max_files = max_files;
-	s->nbuckets = 16;
-	while (s->nbuckets < max_files && s->nbuckets < SYMS_MAX_BUCKETS)
-		s->nbuckets *= 2;
-	s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
 	s->debug_dir = strdup(SYMS_DEFAULT_DEBUG_DIR);
-	if (!s->buckets || !s->debug_dir)
+	if (!s->debug_dir)
 		goto fail;
 	return s;
 fail:
@@ -1082,7 +1056,7 @@ void syms__free(struct syms *s)
 		next = f->next;
 		file_free(f);
 	}
-	free(s->buckets);
+	htab__free(&s->files);
 	free(s->debug_dir);
 	free(s);
 }

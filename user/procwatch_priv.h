@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * procwatch's own state, shared by its two halves only: procwatch.c (detection: drivers,
+ * zombies, orphans, leftovers) and procwatch_report.c (rendering: the report's sections and
+ * the terminal summary). Everyone else goes through procwatch.h.
+ */
+#ifndef __QH_PROCWATCH_PRIV_H
+#define __QH_PROCWATCH_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "procwatch.h"
+
+/* procwatch's state of one process, hung on proc->watch */
+struct proc_watch {
+	struct driver_inst *inst;
+	uint32_t orig_ppid;	/* the parent it was born to */
+	bool zombie_seen;
+	bool orphan_seen;
+	bool lifetime_seen;
+	bool leftover;		/* listed in leftovers (once, with the first reason found) */
+	struct proc_watch *next_alloc;
+};
+
+struct procwatch {
+	struct procwatch_opts o;
+	procwatch_rss_fn rss;
+	void *ctx;
+	const struct proc *root;
+	struct driver_inst **drivers;
+	size_t ndrivers, cap_drivers;
+	struct zombie *zombies;
+	size_t nzombies, cap_zombies;
+	struct orphan *orphans;
+	size_t norphans, cap_orphans;
+	struct leftover *leftovers;
+	size_t nleftovers, cap_leftovers;
+	struct alerts *alerts;
+	struct proc **out;	/* what check and finish hand back */
+	size_t nout, cap_out;
+	struct proc_watch *states;
+	uint64_t next_check_ns;
+	uint64_t peak_total_kb;
+	uint64_t dev_shm_kb, peak_dev_shm_kb;
+	uint64_t page_kb;
+};
+
+/* Is @p a browser: its comm, or its executable's base name, matches a browser pattern? */
+bool procwatch__is_browser(const struct procwatch *w, const struct proc *p);
+
+#endif
