@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "procfs.h"
+#include "htab.h"
 #include "severity.h"
 #include "util.h"
 #include "vec.h"
@@ -485,6 +486,57 @@ static void test_tick(void **state)
 	assert_false(procfs__same_start(6 * tick, 5 * tick + tick - 1));
 }
 
+struct item {
+	int key;
+	struct hnode hnode;
+};
+
+static struct item *htab_find(const struct htab *t, int key, uint64_t hash)
+{
+	struct hnode *n;
+
+	for (n = htab__first(t, hash); n; n = htab__next(n)) {
+		struct item *it = htab_entry(n, struct item, hnode);
+
+		if (it->key == key)
+			return it;
+	}
+	return NULL;
+}
+
+/* The one hash table: growth keeps every element, equal hashes chain, deletes unlink. */
+static void test_htab(void **state)
+{
+	static struct item items[5000];
+	struct htab t = { 0 };
+	int i;
+
+	(void)state;
+	assert_null(htab__first(&t, 1));
+	for (i = 0; i < 5000; i++) {
+		items[i].key = i;
+		/* every fourth shares its hash with the one before: chains must compare keys */
+		assert_int_equal(htab__add(&t, &items[i].hnode, htab__mix(i - i % 2 * (i % 4 == 1))),
+				 0);
+	}
+	assert_int_equal(t.n, 5000);
+	assert_true(t.nb >= 4096);
+	for (i = 0; i < 5000; i++)
+		assert_ptr_equal(htab_find(&t, i, htab__mix(i - i % 2 * (i % 4 == 1))), &items[i]);
+	for (i = 0; i < 5000; i += 2)
+		htab__del(&t, &items[i].hnode);
+	assert_int_equal(t.n, 2500);
+	for (i = 0; i < 5000; i++)
+		assert_ptr_equal(htab_find(&t, i, htab__mix(i - i % 2 * (i % 4 == 1))),
+				 i % 2 ? &items[i] : NULL);
+	htab__clear(&t);
+	assert_null(htab_find(&t, 1, htab__mix(0)));
+	htab__free(&t);
+	assert_null(htab__first(&t, 1));
+	assert_int_not_equal(htab__str(HTAB_SEED, "ab"), htab__str(HTAB_SEED, "ba"));
+	assert_int_equal(htab__str(HTAB_SEED, NULL), htab__str(HTAB_SEED, ""));
+}
+
 /* The one growable array: zeroed pushes, doubling, reserve that fails without harm. */
 static void test_vec(void **state)
 {
@@ -540,6 +592,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_u64_ranges),
 		cmocka_unit_test(test_vec),
+		cmocka_unit_test(test_htab),
 		cmocka_unit_test(test_severity),
 		cmocka_unit_test(test_parse_u64_junk),
 		cmocka_unit_test(test_rfc3339),
