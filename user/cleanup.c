@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "cleanup.h"
+#include "proctree.h"
 #include "log.h"
 #include "procfs.h"
 #include "util.h"

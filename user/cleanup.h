@@ -17,7 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "proctree.h"
+struct proc;
+struct proctree;
 
 struct cleanup_opts {
 	uint32_t timeout_ms;	/* force_cleanup_timeout: after SIGTERM, and after each SIGKILL */

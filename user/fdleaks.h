@@ -13,8 +13,9 @@
 #include <stdint.h>
 
 #include "fdtable.h"
-#include "proctree.h"
 #include "severity.h"
+
+struct proc;
 
 #define QH_DEFAULT_RESOURCE_LEAK_COUNT 64
 /* increases in a row before a growing group is a leak */

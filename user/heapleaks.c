@@ -6,6 +6,7 @@
 
 #include "heapleaks.h"
 #include "htab.h"
+#include "proctree.h"
 #include "vec.h"
 
 struct heapleaks {

@@ -12,8 +12,10 @@
 #include <stdint.h>
 
 #include "htab.h"
-#include "proctree.h"
 #include "severity.h"
+
+struct proc;
+struct qh_alloc;
 
 struct heap_frame {
 	uint64_t addr;

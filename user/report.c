@@ -7,6 +7,11 @@
 #include <time.h>
 #include <cjson/cJSON.h>
 
+#include "cleanup.h"
+#include "fdleaks.h"
+#include "heapleaks.h"
+#include "proctree.h"
+#include "procwatch.h"
 #include "report.h"
 #include "tracer.h"
 #include "fdtable.h"

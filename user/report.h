@@ -9,17 +9,21 @@
 
 #include <cjson/cJSON.h>
 
-#include "proctree.h"
-#include "heapleaks.h"
-#include "fdleaks.h"
-#include "cleanup.h"
-#include "procwatch.h"
+#include <linux/types.h>
+
+#include "qhtrace.h" /* QH_STAT_MAX */
 
 #define QH_REPORT_SCHEMA "qhtrace/report/v1"
 /* the summary table lists every process up to MAX, else the TOP with the highest peak RSS */
 #define QH_SUMMARY_MAX_ROWS 30
 #define QH_SUMMARY_TOP_ROWS 25
 
+struct cleanup;
+struct fdleaks;
+struct heapleaks;
+struct proc;
+struct proctree;
+struct procwatch;
 struct tracer_probes;
 
 struct run_info {

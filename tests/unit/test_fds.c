@@ -19,6 +19,7 @@
 
 #include "fdleaks.h"
 #include "fdtable.h"
+#include "proctree.h"
 
 static void test_classify(void **state)
 {

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "heapleaks.h"
+#include "proctree.h"
 
 #define SEC 1000000000ULL
 #define MiB (1024ULL * 1024)
