@@ -439,6 +439,8 @@ static int watch_rss(void *ctx, const struct proc *p, uint64_t pages[QH_NR_RSS])
 	return 0;
 }
 
+static void add_timers(struct session *s, const struct attach_opts *o);
+
 int session__open(struct session *s, const struct attach_opts *o, const char *libc, int sfd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -447,6 +449,7 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 	memset(s, 0, sizeof(*s));
 	s->o = o;
 	s->efd = -1;
+	add_timers(s, o);
 	s->tree = proctree__new();
 	s->actx = calloc(1, sizeof(*s->actx));
 	s->trend = heaptrend__new();
@@ -607,50 +610,64 @@ static int sweep_heap(struct session *s, uint64_t now)
 	return tracer__sweep_allocs(s->tr);
 }
 
-void session__tick(struct session *s)
+/* the trees of drivers that ended and left processes behind */
+static void tick_watch(struct session *s, uint64_t now)
 {
-	uint64_t now = util__now_ns(CLOCK_MONOTONIC), rss_kb = 0, n = 0;
-	struct heapleaks *h;
-	struct qh_proc cur;
-	struct proc *p, **fresh;
+	struct proc **fresh;
 	size_t nfresh;
-	int err;
 
+	(void)now;
 	procwatch__check(s->watch, s->tree, false, &fresh, &nfresh);
-	/* the trees of drivers that ended and left processes behind */
 	clean(s, fresh, nfresh);
-	/* monitoring_interval: the tree's memory, logged and held against the alert threshold */
-	if (runout__tick(s->out, now)) {
-		for (p = proctree__first(s->tree); p; p = p->next) {
-			if (p->state != PROC_RUNNING || tracer__lookup(s->tr, p->pid, &cur) ||
-			    !procfs__same_start(cur.start_ns, p->start_ns))
-				continue;
-			rss_kb += runout__memory_proc(s->out, p, &cur, sysconf(_SC_PAGESIZE));
-			n++;
-		}
-		runout__memory_total(s->out, rss_kb, n);
-	}
-	if (s->o->heap && now >= s->next_sweep_ns) {
-		s->next_sweep_ns = now + NSEC_PER_SEC;
-		err = sweep_heap(s, now);
-		if (err)
-			pr_warn("heap: sweeping freed blocks' records failed: %s\n",
-				strerror(-err));
-	}
-	if (s->o->heap && s->actx->harvest_due) {
-		s->actx->harvest_due = false;
-		if (collect_blocks(s->tr, s->tree, s->leaks, true))
-			pr_warn("heap: failed to collect the blocks of exited processes\n");
-	}
-	if (!s->o->check_interval_s)
+}
+
+/*
+ * monitoring_interval (runout keeps that deadline, and the alerts' at every tick): the tree's
+ * memory, logged and held against the alert threshold
+ */
+static void tick_monitor(struct session *s, uint64_t now)
+{
+	uint64_t rss_kb = 0, n = 0;
+	struct qh_proc cur;
+	struct proc *p;
+
+	if (!runout__tick(s->out, now))
 		return;
-	if (!s->next_check_ns) {
-		s->next_check_ns = now + s->o->check_interval_s * NSEC_PER_SEC;
-		return;
+	for (p = proctree__first(s->tree); p; p = p->next) {
+		if (p->state != PROC_RUNNING || tracer__lookup(s->tr, p->pid, &cur) ||
+		    !procfs__same_start(cur.start_ns, p->start_ns))
+			continue;
+		rss_kb += runout__memory_proc(s->out, p, &cur, sysconf(_SC_PAGESIZE));
+		n++;
 	}
-	if (now < s->next_check_ns)
+	runout__memory_total(s->out, rss_kb, n);
+}
+
+static void tick_sweep(struct session *s, uint64_t now)
+{
+	int err = sweep_heap(s, now);
+
+	if (err)
+		pr_warn("heap: sweeping freed blocks' records failed: %s\n", strerror(-err));
+}
+
+/* a process exited or exec'd since the last harvest: its blocks can be taken out */
+static void tick_harvest(struct session *s, uint64_t now)
+{
+	(void)now;
+	if (!s->actx->harvest_due)
 		return;
-	s->next_check_ns = now + s->o->check_interval_s * NSEC_PER_SEC;
+	s->actx->harvest_due = false;
+	if (collect_blocks(s->tr, s->tree, s->leaks, true))
+		pr_warn("heap: failed to collect the blocks of exited processes\n");
+}
+
+/* check_interval: fd groups, and heap growth */
+static void tick_check(struct session *s, uint64_t now)
+{
+	struct heapleaks *h;
+
+	(void)now;
 	fd_check(s, false);
 	if (!s->o->heap)
 		return;
@@ -661,6 +678,51 @@ void session__tick(struct session *s)
 	else
 		runout__heap_check(s->out, h);
 	heapleaks__free(h);
+}
+
+static void add_timer(struct session *s, void (*run)(struct session *s, uint64_t now),
+		      uint64_t interval_ns, bool first_waits)
+{
+	s->timers[s->ntimers++] = (struct session_timer){
+		.run = run,
+		.interval_ns = interval_ns,
+		.first_waits = first_waits,
+	};
+}
+
+/* What session__tick runs, in this order. */
+static void add_timers(struct session *s, const struct attach_opts *o)
+{
+	add_timer(s, tick_watch, 0, false);
+	add_timer(s, tick_monitor, 0, false);
+	if (o->heap) {
+		/* sweep_heap decides whether a sweep is worth it; it looks once a second */
+		add_timer(s, tick_sweep, NSEC_PER_SEC, false);
+		add_timer(s, tick_harvest, 0, false);
+	}
+	/* the first check is one interval after the first tick */
+	if (o->check_interval_s)
+		add_timer(s, tick_check, o->check_interval_s * NSEC_PER_SEC, true);
+}
+
+void session__tick(struct session *s)
+{
+	uint64_t now = util__now_ns(CLOCK_MONOTONIC);
+	size_t i;
+
+	for (i = 0; i < s->ntimers; i++) {
+		struct session_timer *t = &s->timers[i];
+
+		if (t->first_waits && !t->next_ns) {
+			t->next_ns = now + t->interval_ns;
+			continue;
+		}
+		if (now < t->next_ns)
+			continue;
+		if (t->interval_ns)
+			t->next_ns = now + t->interval_ns;
+		t->run(s, now);
+	}
 }
 
 static void reap_ours(struct session *s, pid_t keep)
