@@ -13,14 +13,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fdtable.h"
 #include "alerts.h"
+#include "fdsync.h"
+#include "fdtable.h"
+#include "heapcollect.h"
 #include "log.h"
 #include "procfs.h"
 #include "runout.h"
 #include "session.h"
 #include "syms.h"
 #include "util.h"
+#include "vec.h"
 
 /* max files the symbolizer keeps open */
 #define SYMS_MAX_FILES 64
@@ -208,168 +211,78 @@ static void finalize_states(struct tracer *tr, struct proctree *t)
 	}
 }
 
-#define STACK_CACHE 4096 /* power of two */
-
-struct collect_ctx {
+/*
+ * The kernel and the symbolizer, for heapcollect and fdsync: the session reads the maps into
+ * arrays, they decide.
+ */
+struct kernel_ctx {
 	struct tracer *tr;
-	struct proctree *tree;
-	struct heapleaks *leaks;
-	uint64_t now;
-	bool harvest;			/* only blocks of exited processes, taken out of the map */
-	struct qh_alloc_key *taken;	/* harvest: keys to delete once the walk is over */
-	size_t ntaken, cap;
-	struct {
-		const struct proc *proc;
-		int64_t id;
-		uint64_t key;
-	} cache[STACK_CACHE];
+	struct syms *sy;	/* NULL until something is symbolized */
 };
 
-/* frame 0 of a kernel stack is inside the allocator: the caller is read apart */
-#define STACK_FIRST_FRAME 1
-
-/*
- * The part of a kernel stack that means something: its frames up to the first address no
- * file mapping of the process holds (past the last frame-pointer frame the walk reads
- * garbage, which differs from call to call), hashed.
- */
-static uint64_t stack_key(struct collect_ctx *c, const struct proc *p, int64_t id)
+static int k_stack(void *ctx, int64_t id, uint64_t *ips, size_t max)
 {
-	size_t slot = ((uint64_t)id * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)p) & (STACK_CACHE - 1);
-	uint64_t ips[QH_MAX_STACK], key = 1469598103934665603ULL;
-	int n, i;
-
-	if (id < 0)
-		return 0;
-	if (c->cache[slot].proc == p && c->cache[slot].id == id)
-		return c->cache[slot].key;
-	n = tracer__stack(c->tr, id, ips, QH_MAX_STACK);
-	for (i = STACK_FIRST_FRAME; i < n; i++) {
-		if (!p->maps || !syms_maps__find(p->maps, ips[i]))
-			break;
-		key = (key ^ ips[i]) * 1099511628211ULL;
-	}
-	c->cache[slot].proc = p;
-	c->cache[slot].id = id;
-	c->cache[slot].key = key;
-	return key;
+	return tracer__stack(((struct kernel_ctx *)ctx)->tr, id, ips, max);
 }
 
-/* Harvest: remember @k, to delete from the map once the walk is over. */
-static int take(struct collect_ctx *c, const struct qh_alloc_key *k)
+static int k_resolve(void *ctx, const struct syms_maps *m, uint64_t addr, struct syms_frame *out)
 {
-	if (c->ntaken == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 4096;
-		struct qh_alloc_key *t = reallocarray(c->taken, cap, sizeof(*t));
+	return syms__resolve(((struct kernel_ctx *)ctx)->sy, m, addr, out);
+}
 
-		if (!t)
-			return -ENOMEM;
-		c->taken = t;
-		c->cap = cap;
-	}
-	c->taken[c->ntaken++] = *k;
+static bool k_inherited_freed(void *ctx, const struct qh_alloc_key *k)
+{
+	return tracer__inherited_freed(((struct kernel_ctx *)ctx)->tr, k);
+}
+
+static void k_forget_alloc(void *ctx, const struct qh_alloc_key *k)
+{
+	tracer__forget_alloc(((struct kernel_ctx *)ctx)->tr, k);
+}
+
+static int k_read_fds(void *ctx, pid_t pid, struct fd_table *t)
+{
+	(void)ctx;
+	return fdtable__read(pid, t);
+}
+
+static void k_forget_fd(void *ctx, const struct qh_fd_key *k)
+{
+	tracer__forget_fd(((struct kernel_ctx *)ctx)->tr, k);
+}
+
+static struct syms_maps *k_maps(void *ctx, pid_t pid)
+{
+	(void)ctx;
+	return syms_maps__snapshot(pid);
+}
+
+static void heap_ops(struct heapcollect_ops *ops, struct kernel_ctx *k)
+{
+	*ops = (struct heapcollect_ops){
+		.stack = k_stack,
+		.inherited_freed = k_inherited_freed,
+		.forget = k_forget_alloc,
+		.resolve = k_resolve,
+		.ctx = k,
+	};
+}
+
+struct heap_blocks {
+	struct heap_block *v;
+	size_t n, cap;
+};
+
+static int add_block(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a)
+{
+	struct heap_blocks *b = ctx;
+	struct heap_block *e = vec_push(b->v, b->n, b->cap);
+
+	if (!e)
+		return -ENOMEM;
+	e->k = *k;
+	e->a = *a;
 	return 0;
-}
-
-static int collect_one(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a)
-{
-	struct collect_ctx *c = ctx;
-	struct proc *p = proctree__find_gen(c->tree, k->tgid, k->gen), *h;
-	uint64_t key;
-	int err;
-
-	/* blocks of an image replaced by exec died with it: out of the map */
-	if (!p) {
-		if (c->harvest && proctree__is_dead_gen(c->tree, k->tgid, k->gen))
-			return take(c, k);
-		return 0;
-	}
-	if (c->harvest) {
-		if (p->state == PROC_RUNNING)
-			return 0;
-		/* a running child that inherited the block still needs it in the map */
-		for (h = p->heir; h; h = h->next_heir)
-			if (h->state == PROC_RUNNING && a->epoch < h->stats.inherit_epoch)
-				return 0;
-		err = take(c, k);
-		if (err)
-			return err;
-	}
-	key = stack_key(c, p, a->stack_id);
-	err = heapleaks__add(c->leaks, p, a, key, false, c->now);
-	/* children forked after the block was made have a copy, unless they freed it */
-	for (h = p->heir; h && !err; h = h->next_heir) {
-		struct qh_alloc_key hk = { .tgid = h->pid, .gen = h->stats.heap_gen, .addr = k->addr };
-
-		if (a->epoch < h->stats.inherit_epoch && !tracer__inherited_freed(c->tr, &hk))
-			err = heapleaks__add(c->leaks, h, a, key, true, c->now);
-	}
-	return err;
-}
-
-/* Link each forked child to the parent (and generation) whose blocks it inherited. */
-static void link_heirs(struct proctree *t)
-{
-	struct proc *p, *parent;
-
-	for (p = proctree__first(t); p; p = p->next)
-		p->heir = p->next_heir = NULL;
-	for (p = proctree__first(t); p; p = p->next) {
-		if (!p->stats.inherit_tgid)
-			continue;
-		parent = proctree__find_gen(t, p->stats.inherit_tgid, p->stats.inherit_gen);
-		if (!parent || parent == p)
-			continue;
-		p->next_heir = parent->heir;
-		parent->heir = p;
-	}
-}
-
-static char *dup_or_null(const char *s)
-{
-	return s && *s ? strdup(s) : NULL;
-}
-
-/*
- * The stack of a finding: the caller read at the allocator's entry, then what the kernel
- * unwound beyond it (its frame 0 is inside the allocator). Frames stop at the first address
- * no file mapping holds: without frame pointers the walk runs into garbage.
- */
-static void resolve_frames(struct tracer *tr, struct syms *sy, struct heap_leak *l)
-{
-	uint64_t ips[QH_MAX_STACK + 1];
-	struct heap_frame *frames;
-	int n = 0, m, i;
-	size_t k = 0;
-
-	ips[n++] = l->caller;
-	m = tracer__stack(tr, l->stack_id, ips + 1, QH_MAX_STACK);
-	for (i = STACK_FIRST_FRAME; i < m; i++)
-		ips[n++] = ips[1 + i];
-	frames = calloc(n, sizeof(*frames));
-	if (!frames)
-		return;
-	for (i = 0; i < n; i++) {
-		struct syms_frame sf;
-		struct heap_frame *f = &frames[k];
-
-		/* a return address: addr - 1 lies in the call instruction */
-		if (!l->proc->maps || syms__resolve(sy, l->proc->maps, ips[i] - 1, &sf)) {
-			if (i > 0)
-				break;
-			f->addr = ips[i];
-			k++;
-			continue;
-		}
-		f->addr = ips[i];
-		f->symbol = dup_or_null(sf.sym);
-		f->offset = sf.sym[0] ? sf.sym_off + 1 : 0;
-		f->module = dup_or_null(sf.module);
-		f->file = dup_or_null(sf.file);
-		f->line = sf.line;
-		k++;
-	}
-	heap_leak__set_frames(l, frames, k);
 }
 
 /*
@@ -380,235 +293,89 @@ static void resolve_frames(struct tracer *tr, struct syms *sy, struct heap_leak 
 static int collect_blocks(struct tracer *tr, struct proctree *t, struct heapleaks *leaks,
 			  bool harvest)
 {
-	struct collect_ctx *c = calloc(1, sizeof(*c));
+	struct kernel_ctx k = { .tr = tr };
+	struct heap_blocks b = {};
+	struct heapcollect_ops ops;
 	struct proc *p;
-	size_t i;
-	int err;
+	uint64_t now;
+	int err, cerr;
 
-	if (!c)
-		return -ENOMEM;
-	c->tr = tr;
-	c->tree = t;
-	c->leaks = leaks;
-	c->harvest = harvest;
+	heap_ops(&ops, &k);
 	/* processes still running may have loaded more libraries */
 	for (p = proctree__first(t); p; p = p->next)
 		if (p->state == PROC_RUNNING)
 			refresh_maps(p);
-	link_heirs(t);
-	c->now = util__now_ns(CLOCK_BOOTTIME);
-	err = tracer__for_each_alloc(tr, collect_one, c);
-	for (i = 0; i < c->ntaken; i++)
-		tracer__forget_alloc(tr, &c->taken[i]);
-	if (harvest && c->ntaken)
-		pr_debug("heap: %zu blocks of exited processes taken out of the map\n", c->ntaken);
-	if (!harvest)
-		heapleaks__finish(leaks, c->now);
-	free(c->taken);
-	free(c);
-	return err;
+	now = util__now_ns(CLOCK_BOOTTIME);
+	/* what was read before a failure still counts */
+	err = tracer__for_each_alloc(tr, add_block, &b);
+	cerr = heapcollect__blocks(&ops, t, leaks, b.v, b.n, harvest, now);
+	free(b.v);
+	return err ?: cerr;
 }
 
 static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heapleaks *leaks,
 			      const struct heaptrend *trend)
 {
-	struct syms *sy;
-	size_t i;
+	struct kernel_ctx k = { .tr = tr };
+	struct heapcollect_ops ops;
 	int err;
 
 	err = collect_blocks(tr, t, leaks, false);
 	if (err)
 		return err;
 	heaptrend__apply(trend, leaks);
-	sy = syms__new(SYMS_MAX_FILES);
-	if (!sy)
+	k.sy = syms__new(SYMS_MAX_FILES);
+	if (!k.sy)
 		return -errno;
-	for (i = 0; i < heapleaks__count(leaks); i++)
-		resolve_frames(tr, sy, heapleaks__get(leaks, i));
-	syms__free(sy);
+	heap_ops(&ops, &k);
+	heapcollect__frames(&ops, leaks);
+	syms__free(k.sy);
 	heapleaks__merge_same_frames(leaks);
 	return 0;
 }
 
-/* fd records of every traced process, sorted by (tgid, fd) */
 struct fd_recs {
-	struct fd_rec {
-		struct qh_fd_key k;
-		struct qh_fd v;
-	} *v;
+	struct fd_rec *v;
 	size_t n, cap;
 };
 
 static int add_fd_rec(void *ctx, const struct qh_fd_key *k, const struct qh_fd *v)
 {
 	struct fd_recs *r = ctx;
+	struct fd_rec *e = vec_push(r->v, r->n, r->cap);
 
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 1024;
-		struct fd_rec *nv = reallocarray(r->v, cap, sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		r->v = nv;
-		r->cap = cap;
-	}
-	r->v[r->n].k = *k;
-	r->v[r->n++].v = *v;
+	if (!e)
+		return -ENOMEM;
+	e->k = *k;
+	e->v = *v;
 	return 0;
 }
 
-static int cmp_fd_rec(const void *a, const void *b)
-{
-	const struct qh_fd_key *x = a, *y = b;
-
-	if (x->tgid != y->tgid)
-		return x->tgid < y->tgid ? -1 : 1;
-	return (x->fd > y->fd) - (x->fd < y->fd);
-}
-
-static const struct fd_rec *find_fd_rec(const struct fd_recs *r, uint32_t tgid, uint32_t fd)
-{
-	struct qh_fd_key k = { .tgid = tgid, .fd = fd };
-
-	return r->n ? bsearch(&k, r->v, r->n, sizeof(*r->v), cmp_fd_rec) : NULL;
-}
-
-/* The first record of @tgid (they are sorted by tgid, then fd), or NULL. */
-static const struct fd_rec *first_fd_rec(const struct fd_recs *r, uint32_t tgid)
-{
-	size_t lo = 0, hi = r->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (r->v[mid].k.tgid < tgid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < r->n && r->v[lo].k.tgid == tgid ? &r->v[lo] : NULL;
-}
-
 /*
- * Reconcile one running process with /proc/PID/fd: which of its fds were seen opened, which
- * were not (inherited, received over SCM_RIGHTS, open before tracing), and which records
- * name fds that are closed (a close that was not seen). Then feed the findings: a periodic
- * check looks for growth, the end for what survivors hold.
+ * Reconcile the running processes with /proc/PID/fd (fdsync.h), then feed the findings: a
+ * periodic check looks for growth, the end for what survivors hold.
  */
-/*
- * --fd-stacks: "openat in leak_files (fdleak.c:42)". The caller the kernel side found on the
- * stack names the function; without one, the first frame of the kernel's walk past the C
- * library's wrapper.
- */
-static void fd_site(struct session *s, struct syms *sy, const struct syms_maps *m,
-		    const struct qh_fd *v, char *out, size_t len)
-{
-	uint64_t ips[QH_MAX_STACK];
-	struct syms_frame sf;
-	char buf[32];
-	int n, i;
-
-	out[0] = '\0';
-	if (!m)
-		return;
-	if (v->caller && !syms__resolve(sy, m, v->caller - 1, &sf) && sf.sym[0])
-		goto found;
-	n = tracer__stack(s->tr, v->stack_id, ips, QH_MAX_STACK);
-	for (i = 1; i < n; i++)
-		if (!syms__resolve(sy, m, ips[i] - 1, &sf) && sf.sym[0] &&
-		    !strstr(sf.module, "/libc.so"))
-			goto found;
-	return;
-found:
-	if (sf.line)
-		snprintf(out, len, "%s in %.40s (%.24s:%u)", fd_syscall__str(v->nr, buf, sizeof(buf)),
-			 sf.sym, strrchr(sf.file, '/') ? strrchr(sf.file, '/') + 1 : sf.file,
-			 sf.line);
-	else
-		snprintf(out, len, "%s in %.64s", fd_syscall__str(v->nr, buf, sizeof(buf)),
-			 sf.sym);
-}
-
-static void fd_scan(struct session *s, struct proc *p, const struct fd_recs *recs,
-		    struct syms *sy, uint64_t scan_ns, bool at_end)
-{
-	struct fd_table t;
-	bool *opened = NULL;
-	uint32_t *nr = NULL;
-	char(*site)[96] = NULL;
-	struct syms_maps *m = NULL;
-	const struct fd_rec *r;
-	size_t i;
-
-	if (fdtable__read(p->pid, &t))
-		return; /* gone since: its exit record says what it held */
-	opened = calloc(t.n + 1, sizeof(*opened));
-	nr = calloc(t.n + 1, sizeof(*nr));
-	if (!opened || !nr)
-		goto out;
-	if (sy) {
-		site = calloc(t.n + 1, sizeof(*site));
-		m = syms_maps__snapshot(p->pid);
-	}
-	p->fd_scanned = true;
-	p->fd_now = t.n;
-	p->fd_untracked = 0;
-	memset(p->fd_kind, 0, sizeof(p->fd_kind));
-	for (i = 0; i < t.n; i++) {
-		r = find_fd_rec(recs, p->pid, t.v[i].fd);
-		/* a record older than the process is a previous owner's of the pid */
-		opened[i] = r && r->v.ts_ns >= p->start_ns;
-		nr[i] = r ? r->v.nr : 0;
-		if (opened[i] && site)
-			fd_site(s, sy, m, &r->v, site[i], sizeof(site[i]));
-		p->fd_untracked += !opened[i];
-		p->fd_kind[t.v[i].kind & (QH_FD_KIND_SLOTS - 1)]++;
-	}
-	/* records of fds /proc does not show, made before this scan began: closed unseen */
-	for (r = first_fd_rec(recs, p->pid); r && r < recs->v + recs->n && r->k.tgid == p->pid;
-	     r++) {
-		struct fd_info want = { .fd = r->k.fd };
-		struct qh_fd_key k = r->k;
-
-		if (r->v.ts_ns >= scan_ns ||
-		    bsearch(&want, t.v, t.n, sizeof(*t.v), fdtable__cmp_fd))
-			continue;
-		tracer__forget_fd(s->tr, &k);
-		p->fd_stale++;
-	}
-	if (at_end)
-		fdleaks__at_end(s->fdleaks, p, &t, &(struct fd_seen){ opened, nr, site }, scan_ns);
-	else
-		fdleaks__observe(s->fdleaks, p, &t, &(struct fd_seen){ opened, nr, site },
-				 scan_ns);
-out:
-	syms_maps__free(m);
-	free(site);
-	free(opened);
-	free(nr);
-	fdtable__free(&t);
-}
-
 static void fd_check(struct session *s, bool at_end)
 {
+	struct kernel_ctx k = { .tr = s->tr };
+	struct fdsync_ops ops = { .read_table = k_read_fds, .forget = k_forget_fd, .ctx = &k };
 	struct fd_recs recs = {};
 	uint64_t now = util__now_ns(CLOCK_BOOTTIME);
-	struct syms *sy = NULL;
-	struct proc *p;
 
 	if (s->o->no_fds || !s->fdleaks)
 		return;
 	/* --fd-stacks: one symbolizer for the check, its files shared by the processes */
 	if (s->o->fd_stacks)
-		sy = syms__new(SYMS_MAX_FILES);
+		k.sy = syms__new(SYMS_MAX_FILES);
+	if (k.sy) {
+		ops.maps = k_maps;
+		ops.stack = k_stack;
+		ops.resolve = k_resolve;
+	}
 	if (tracer__for_each_fd(s->tr, add_fd_rec, &recs))
 		pr_warn("fd check: failed to read the kernel's fd records\n");
-	if (recs.n)
-		qsort(recs.v, recs.n, sizeof(*recs.v), cmp_fd_rec);
-	for (p = proctree__first(s->tree); p; p = p->next)
-		if (p->state == PROC_RUNNING)
-			fd_scan(s, p, &recs, sy, now, at_end);
-	syms__free(sy);
+	fdsync__check(&ops, s->tree, s->fdleaks, recs.v, recs.n, now, at_end);
+	syms__free(k.sy);
 	free(recs.v);
 }
 
@@ -672,6 +439,8 @@ static int watch_rss(void *ctx, const struct proc *p, uint64_t pages[QH_NR_RSS])
 	return 0;
 }
 
+static void add_timers(struct session *s, const struct attach_opts *o);
+
 int session__open(struct session *s, const struct attach_opts *o, const char *libc, int sfd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -680,6 +449,7 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 	memset(s, 0, sizeof(*s));
 	s->o = o;
 	s->efd = -1;
+	add_timers(s, o);
 	s->tree = proctree__new();
 	s->actx = calloc(1, sizeof(*s->actx));
 	s->trend = heaptrend__new();
@@ -840,50 +610,64 @@ static int sweep_heap(struct session *s, uint64_t now)
 	return tracer__sweep_allocs(s->tr);
 }
 
-void session__tick(struct session *s)
+/* the trees of drivers that ended and left processes behind */
+static void tick_watch(struct session *s, uint64_t now)
 {
-	uint64_t now = util__now_ns(CLOCK_MONOTONIC), rss_kb = 0, n = 0;
-	struct heapleaks *h;
-	struct qh_proc cur;
-	struct proc *p, **fresh;
+	struct proc **fresh;
 	size_t nfresh;
-	int err;
 
+	(void)now;
 	procwatch__check(s->watch, s->tree, false, &fresh, &nfresh);
-	/* the trees of drivers that ended and left processes behind */
 	clean(s, fresh, nfresh);
-	/* monitoring_interval: the tree's memory, logged and held against the alert threshold */
-	if (runout__tick(s->out, now)) {
-		for (p = proctree__first(s->tree); p; p = p->next) {
-			if (p->state != PROC_RUNNING || tracer__lookup(s->tr, p->pid, &cur) ||
-			    !procfs__same_start(cur.start_ns, p->start_ns))
-				continue;
-			rss_kb += runout__memory_proc(s->out, p, &cur, sysconf(_SC_PAGESIZE));
-			n++;
-		}
-		runout__memory_total(s->out, rss_kb, n);
-	}
-	if (s->o->heap && now >= s->next_sweep_ns) {
-		s->next_sweep_ns = now + NSEC_PER_SEC;
-		err = sweep_heap(s, now);
-		if (err)
-			pr_warn("heap: sweeping freed blocks' records failed: %s\n",
-				strerror(-err));
-	}
-	if (s->o->heap && s->actx->harvest_due) {
-		s->actx->harvest_due = false;
-		if (collect_blocks(s->tr, s->tree, s->leaks, true))
-			pr_warn("heap: failed to collect the blocks of exited processes\n");
-	}
-	if (!s->o->check_interval_s)
+}
+
+/*
+ * monitoring_interval (runout keeps that deadline, and the alerts' at every tick): the tree's
+ * memory, logged and held against the alert threshold
+ */
+static void tick_monitor(struct session *s, uint64_t now)
+{
+	uint64_t rss_kb = 0, n = 0;
+	struct qh_proc cur;
+	struct proc *p;
+
+	if (!runout__tick(s->out, now))
 		return;
-	if (!s->next_check_ns) {
-		s->next_check_ns = now + s->o->check_interval_s * NSEC_PER_SEC;
-		return;
+	for (p = proctree__first(s->tree); p; p = p->next) {
+		if (p->state != PROC_RUNNING || tracer__lookup(s->tr, p->pid, &cur) ||
+		    !procfs__same_start(cur.start_ns, p->start_ns))
+			continue;
+		rss_kb += runout__memory_proc(s->out, p, &cur, sysconf(_SC_PAGESIZE));
+		n++;
 	}
-	if (now < s->next_check_ns)
+	runout__memory_total(s->out, rss_kb, n);
+}
+
+static void tick_sweep(struct session *s, uint64_t now)
+{
+	int err = sweep_heap(s, now);
+
+	if (err)
+		pr_warn("heap: sweeping freed blocks' records failed: %s\n", strerror(-err));
+}
+
+/* a process exited or exec'd since the last harvest: its blocks can be taken out */
+static void tick_harvest(struct session *s, uint64_t now)
+{
+	(void)now;
+	if (!s->actx->harvest_due)
 		return;
-	s->next_check_ns = now + s->o->check_interval_s * NSEC_PER_SEC;
+	s->actx->harvest_due = false;
+	if (collect_blocks(s->tr, s->tree, s->leaks, true))
+		pr_warn("heap: failed to collect the blocks of exited processes\n");
+}
+
+/* check_interval: fd groups, and heap growth */
+static void tick_check(struct session *s, uint64_t now)
+{
+	struct heapleaks *h;
+
+	(void)now;
 	fd_check(s, false);
 	if (!s->o->heap)
 		return;
@@ -894,6 +678,51 @@ void session__tick(struct session *s)
 	else
 		runout__heap_check(s->out, h);
 	heapleaks__free(h);
+}
+
+static void add_timer(struct session *s, void (*run)(struct session *s, uint64_t now),
+		      uint64_t interval_ns, bool first_waits)
+{
+	s->timers[s->ntimers++] = (struct session_timer){
+		.run = run,
+		.interval_ns = interval_ns,
+		.first_waits = first_waits,
+	};
+}
+
+/* What session__tick runs, in this order. */
+static void add_timers(struct session *s, const struct attach_opts *o)
+{
+	add_timer(s, tick_watch, 0, false);
+	add_timer(s, tick_monitor, 0, false);
+	if (o->heap) {
+		/* sweep_heap decides whether a sweep is worth it; it looks once a second */
+		add_timer(s, tick_sweep, NSEC_PER_SEC, false);
+		add_timer(s, tick_harvest, 0, false);
+	}
+	/* the first check is one interval after the first tick */
+	if (o->check_interval_s)
+		add_timer(s, tick_check, o->check_interval_s * NSEC_PER_SEC, true);
+}
+
+void session__tick(struct session *s)
+{
+	uint64_t now = util__now_ns(CLOCK_MONOTONIC);
+	size_t i;
+
+	for (i = 0; i < s->ntimers; i++) {
+		struct session_timer *t = &s->timers[i];
+
+		if (t->first_waits && !t->next_ns) {
+			t->next_ns = now + t->interval_ns;
+			continue;
+		}
+		if (now < t->next_ns)
+			continue;
+		if (t->interval_ns)
+			t->next_ns = now + t->interval_ns;
+		t->run(s, now);
+	}
 }
 
 static void reap_ours(struct session *s, pid_t keep)

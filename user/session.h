@@ -22,6 +22,20 @@
 
 struct session_events;
 struct runout;
+struct session;
+
+/*
+ * A job session__tick runs: at every tick (interval 0), or when its deadline has come and
+ * then again an interval later.
+ */
+struct session_timer {
+	void (*run)(struct session *s, uint64_t now);	/* now: CLOCK_MONOTONIC */
+	uint64_t interval_ns;
+	uint64_t next_ns;	/* CLOCK_MONOTONIC; 0: at the first tick */
+	bool first_waits;	/* the first tick sets the deadline instead of running it */
+};
+
+#define SESSION_TIMERS 5
 
 struct session {
 	const struct attach_opts *o;
@@ -31,8 +45,8 @@ struct session {
 	struct session_events *actx;
 	struct heaptrend *trend;	/* heap growth across periodic checks */
 	struct fdleaks *fdleaks;	/* fd groups across checks, and the findings */
-	uint64_t next_check_ns;		/* CLOCK_MONOTONIC */
-	uint64_t next_sweep_ns;		/* CLOCK_MONOTONIC: when to consider a heap_sweep */
+	struct session_timer timers[SESSION_TIMERS];	/* what session__tick runs */
+	size_t ntimers;
 	uint64_t last_sweep_ns;		/* CLOCK_MONOTONIC */
 	uint64_t sweep_dead;		/* dead records made (freed - reused) at the last sweep */
 	uint64_t sweep_full;		/* QH_STAT_ALLOCS_FULL at the last sweep */
@@ -68,7 +82,10 @@ int session__seed(struct tracer *tr, struct proctree *t, pid_t pid);
 /* @pid is the traced command: never a lifetime leftover, never reaped but by the loop. */
 void session__set_command(struct session *s, pid_t pid);
 
-/* Call from the event loop (at least once a second): runs the periodic heap check when due. */
+/*
+ * Call from the event loop (at least once a second): runs what is due of the session's
+ * timers: the driver trees, memory monitoring, heap sweep and harvest, the periodic check.
+ */
 void session__tick(struct session *s);
 
 /*

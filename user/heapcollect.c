@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heapcollect.h"
+#include "heapleaks.h"
+#include "log.h"
+#include "proctree.h"
+#include "syms.h"
+#include "tracer.h"
+
+#define STACK_CACHE 4096 /* power of two */
+
+struct collect_ctx {
+	const struct heapcollect_ops *ops;
+	struct proctree *tree;
+	struct heapleaks *leaks;
+	uint64_t now;
+	bool harvest;			/* only blocks of exited processes, taken out of the map */
+	size_t ntaken;
+	struct {
+		const struct proc *proc;
+		int64_t id;
+		uint64_t key;
+	} cache[STACK_CACHE];
+};
+
+/* frame 0 of a kernel stack is inside the allocator: the caller is read apart */
+#define STACK_FIRST_FRAME 1
+
+/*
+ * The part of a kernel stack that means something: its frames up to the first address no
+ * file mapping of the process holds (past the last frame-pointer frame the walk reads
+ * garbage, which differs from call to call), hashed.
+ */
+static uint64_t stack_key(struct collect_ctx *c, const struct proc *p, int64_t id)
+{
+	size_t slot = ((uint64_t)id * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)p) & (STACK_CACHE - 1);
+	uint64_t ips[QH_MAX_STACK], key = 1469598103934665603ULL;
+	int n, i;
+
+	if (id < 0)
+		return 0;
+	if (c->cache[slot].proc == p && c->cache[slot].id == id)
+		return c->cache[slot].key;
+	n = c->ops->stack(c->ops->ctx, id, ips, QH_MAX_STACK);
+	for (i = STACK_FIRST_FRAME; i < n; i++) {
+		if (!p->maps || !syms_maps__find(p->maps, ips[i]))
+			break;
+		key = (key ^ ips[i]) * 1099511628211ULL;
+	}
+	c->cache[slot].proc = p;
+	c->cache[slot].id = id;
+	c->cache[slot].key = key;
+	return key;
+}
+
+/* Harvest: the block is done with, out of the map (the caller's walk of it is over). */
+static void take(struct collect_ctx *c, const struct qh_alloc_key *k)
+{
+	c->ops->forget(c->ops->ctx, k);
+	c->ntaken++;
+}
+
+static int collect_one(struct collect_ctx *c, const struct qh_alloc_key *k,
+		       const struct qh_alloc *a)
+{
+	struct proc *p = proctree__find_gen(c->tree, k->tgid, k->gen), *h;
+	uint64_t key;
+	int err;
+
+	/* blocks of an image replaced by exec died with it: out of the map */
+	if (!p) {
+		if (c->harvest && proctree__is_dead_gen(c->tree, k->tgid, k->gen))
+			take(c, k);
+		return 0;
+	}
+	if (c->harvest) {
+		if (p->state == PROC_RUNNING)
+			return 0;
+		/* a running child that inherited the block still needs it in the map */
+		for (h = p->heir; h; h = h->next_heir)
+			if (h->state == PROC_RUNNING && a->epoch < h->stats.inherit_epoch)
+				return 0;
+		take(c, k);
+	}
+	key = stack_key(c, p, a->stack_id);
+	err = heapleaks__add(c->leaks, p, a, key, false, c->now);
+	/* children forked after the block was made have a copy, unless they freed it */
+	for (h = p->heir; h && !err; h = h->next_heir) {
+		struct qh_alloc_key hk = { .tgid = h->pid, .gen = h->stats.heap_gen, .addr = k->addr };
+
+		if (a->epoch < h->stats.inherit_epoch &&
+		    !c->ops->inherited_freed(c->ops->ctx, &hk))
+			err = heapleaks__add(c->leaks, h, a, key, true, c->now);
+	}
+	return err;
+}
+
+void heapcollect__link_heirs(struct proctree *t)
+{
+	struct proc *p, *parent;
+
+	for (p = proctree__first(t); p; p = p->next)
+		p->heir = p->next_heir = NULL;
+	for (p = proctree__first(t); p; p = p->next) {
+		if (!p->stats.inherit_tgid)
+			continue;
+		parent = proctree__find_gen(t, p->stats.inherit_tgid, p->stats.inherit_gen);
+		if (!parent || parent == p)
+			continue;
+		p->next_heir = parent->heir;
+		parent->heir = p;
+	}
+}
+
+int heapcollect__blocks(const struct heapcollect_ops *ops, struct proctree *t,
+			struct heapleaks *leaks, const struct heap_block *b, size_t n, bool harvest,
+			uint64_t now_ns)
+{
+	struct collect_ctx *c = calloc(1, sizeof(*c));
+	size_t i;
+	int err = 0;
+
+	if (!c)
+		return -ENOMEM;
+	c->ops = ops;
+	c->tree = t;
+	c->leaks = leaks;
+	c->harvest = harvest;
+	c->now = now_ns;
+	heapcollect__link_heirs(t);
+	for (i = 0; i < n && !err; i++)
+		err = collect_one(c, &b[i].k, &b[i].a);
+	if (harvest && c->ntaken)
+		pr_debug("heap: %zu blocks of exited processes taken out of the map\n", c->ntaken);
+	if (!harvest)
+		heapleaks__finish(leaks, c->now);
+	free(c);
+	return err;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? strdup(s) : NULL;
+}
+
+/* Frames stop at the first address no file mapping holds: without frame pointers the walk
+ * runs into garbage. */
+static void resolve_frames(const struct heapcollect_ops *ops, struct heap_leak *l)
+{
+	uint64_t ips[QH_MAX_STACK + 1];
+	struct heap_frame *frames;
+	int n = 0, m, i;
+	size_t k = 0;
+
+	ips[n++] = l->caller;
+	m = ops->stack(ops->ctx, l->stack_id, ips + 1, QH_MAX_STACK);
+	for (i = STACK_FIRST_FRAME; i < m; i++)
+		ips[n++] = ips[1 + i];
+	frames = calloc(n, sizeof(*frames));
+	if (!frames)
+		return;
+	for (i = 0; i < n; i++) {
+		struct syms_frame sf;
+		struct heap_frame *f = &frames[k];
+
+		/* a return address: addr - 1 lies in the call instruction */
+		if (!l->proc->maps || ops->resolve(ops->ctx, l->proc->maps, ips[i] - 1, &sf)) {
+			if (i > 0)
+				break;
+			f->addr = ips[i];
+			k++;
+			continue;
+		}
+		f->addr = ips[i];
+		f->symbol = dup_or_null(sf.sym);
+		f->offset = sf.sym[0] ? sf.sym_off + 1 : 0;
+		f->module = dup_or_null(sf.module);
+		f->file = dup_or_null(sf.file);
+		f->line = sf.line;
+		k++;
+	}
+	heap_leak__set_frames(l, frames, k);
+}
+
+void heapcollect__frames(const struct heapcollect_ops *ops, struct heapleaks *leaks)
+{
+	size_t i;
+
+	for (i = 0; i < heapleaks__count(leaks); i++)
+		resolve_frames(ops, heapleaks__get(leaks, i));
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Heap block collection: the live blocks of the kernel's `allocs` map, read by the caller into
+ * an array, grouped into heap findings. Which blocks a forked child inherited (link_heirs),
+ * which are harvested (taken out of the map: their process can change them no more), which are
+ * reported, and the stack of each finding. The few kernel calls it needs come through
+ * struct heapcollect_ops, so it links into the unit tests.
+ */
+#ifndef __QH_HEAPCOLLECT_H
+#define __QH_HEAPCOLLECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "qhtrace.h"
+
+struct heapleaks;
+struct proctree;
+struct syms_frame;
+struct syms_maps;
+
+/* One record of the `allocs` map, as tracer__for_each_alloc hands it out (ts_ns in boot ns). */
+struct heap_block {
+	struct qh_alloc_key k;
+	struct qh_alloc a;
+};
+
+struct heapcollect_ops {
+	/* The user stack @id (return addresses, innermost first); how many, or -errno. */
+	int (*stack)(void *ctx, int64_t id, uint64_t *ips, size_t max);
+	/* Has the forked child @k names freed the block it inherited at that address? */
+	bool (*inherited_freed)(void *ctx, const struct qh_alloc_key *k);
+	/* Take a harvested block out of the kernel's map. */
+	void (*forget)(void *ctx, const struct qh_alloc_key *k);
+	/* Symbolize @addr in the mappings @m (syms__resolve); 0, or -errno when unknown. */
+	int (*resolve)(void *ctx, const struct syms_maps *m, uint64_t addr, struct syms_frame *out);
+	void *ctx;
+};
+
+/*
+ * Link each forked child of @t to the parent (and generation) whose blocks it inherited:
+ * p->heir, then h->next_heir.
+ */
+void heapcollect__link_heirs(struct proctree *t);
+
+/*
+ * The blocks @b[0..@n) into @leaks (grouped, not yet symbolized), also as the copies forked
+ * children inherited and have not freed. With @harvest, only the blocks of processes that
+ * have exited (nothing can free them now), unless a running heir still shares them, and those
+ * of images exec replaced: they go into @leaks for good (the exec'd ones not at all) and out
+ * of the map through ops->forget, so it holds what can still change. Without, every block of
+ * a known process is added and @leaks finished at @now_ns. Links heirs first.
+ * 0, or -ENOMEM (what was taken out before stays out).
+ */
+int heapcollect__blocks(const struct heapcollect_ops *ops, struct proctree *t,
+			struct heapleaks *leaks, const struct heap_block *b, size_t n, bool harvest,
+			uint64_t now_ns);
+
+/*
+ * The stack of every finding in @leaks: the caller read at the allocator's entry, then what
+ * the kernel unwound beyond it, up to the first address no file mapping holds.
+ */
+void heapcollect__frames(const struct heapcollect_ops *ops, struct heapleaks *leaks);
+
+#endif
