@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "log.h"
 #include "tracer.h"
 #include "util.h"
@@ -13,31 +14,40 @@
 #include "fdleaks.h"
 #include "gate.h"
 
+/* one line of "Commands:" per command, its summary wrapped to the same column */
+static void usage_command(FILE *out, const char *name, const char *args, const char *summary)
+{
+	char head[64];
+	const char *nl;
+	int w;
+
+	w = snprintf(head, sizeof(head), "%s%s%s", name, *args ? " " : "", args);
+	fprintf(out, "  %-34s %s", head, w > 34 ? "  " : "");
+	while ((nl = strchr(summary, '\n'))) {
+		fprintf(out, "%.*s\n%37s", (int)(nl - summary), summary, "");
+		summary = nl + 1;
+	}
+	fprintf(out, "%s\n", summary);
+}
+
 void cli__usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: qhtrace COMMAND [OPTIONS] ...\n"
-		"\n"
-		"Trace processes with eBPF: lifecycle, memory growth, exits, and what they leave\n"
-		"behind.\n"
-		"\n"
-		"Commands:\n"
-		"  attach [OPTIONS] -- CMD [ARGS...]  run CMD and trace it and every descendant\n"
-		"  leaks -p PID [OPTIONS]             heap leaks of a running process\n"
-		"  fds -p PID [OPTIONS]               open fds of a running process, and what it\n"
-		"                                     opens and does not close while watched\n"
-		"  report [OPTIONS] FILE              a page of a report or an event log\n"
-		"  diff [OPTIONS] BASE CURRENT        what grew between two reports\n"
-		"  config --check FILE | --print-defaults   the settings file\n"
-		"  help                               this text ('qhtrace COMMAND --help' for more)\n"
-		"  version                            print the version\n"
-		"\n"
-		"Examples:\n"
-		"  sudo qhtrace attach -- pytest -x tests/\n"
-		"  sudo qhtrace attach -o report.json -- make check\n"
-		"  sudo qhtrace leaks -p 1234 --duration 30\n"
-		"  qhtrace report events.ndjson.gz --filter kind=exit --page 2\n"
-		"  sudo qhtrace fds -p 1234 --duration 10\n");
+	fprintf(out, "Usage: qhtrace COMMAND [OPTIONS] ...\n"
+		     "\n"
+		     "Trace processes with eBPF: lifecycle, memory growth, exits, and what they leave\n"
+		     "behind.\n"
+		     "\n"
+		     "Commands:\n");
+#define QH_CMD_USAGE(name, args, summary) usage_command(out, #name, args, summary);
+	QH_COMMANDS(QH_CMD_USAGE)
+#undef QH_CMD_USAGE
+	fprintf(out, "\n"
+		     "Examples:\n"
+		     "  sudo qhtrace attach -- pytest -x tests/\n"
+		     "  sudo qhtrace attach -o report.json -- make check\n"
+		     "  sudo qhtrace leaks -p 1234 --duration 30\n"
+		     "  qhtrace report events.ndjson.gz --filter kind=exit --page 2\n"
+		     "  sudo qhtrace fds -p 1234 --duration 10\n");
 }
 
 /* the options of the output side, shared by attach, leaks and fds */

@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "alerts.h"
-#include "attach.h"
 #include "cli.h"
+#include "commands.h"
 #include "log.h"
 #include "procfs.h"
 #include "proctree.h"
