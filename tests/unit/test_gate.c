@@ -21,8 +21,8 @@
 #include <cjson/cJSON.h>
 
 #include "alerts.h"
+#include "diff.h"
 #include "gate.h"
-#include "reportcmd.h"
 #include "runout.h"
 #include "util.h"
 
