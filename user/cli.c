@@ -128,33 +128,37 @@ void cli__usage_attach(FILE *out)
 
 enum cmd { CMD_ATTACH, CMD_LEAKS, CMD_FDS };
 
-static const struct {
-	const char *name;
-	unsigned int bit;	/* in opt_spec.cmds */
-	void (*usage)(FILE *out);
-} cmds[] = {
-	[CMD_ATTACH] = { "attach", QH_OPTS_ATTACH, cli__usage_attach },
-	[CMD_LEAKS] = { "leaks", QH_OPTS_LEAKS, cli__usage_leaks },
-	[CMD_FDS] = { "fds", QH_OPTS_FDS, cli__usage_fds },
+static const struct opt_cmd cmds[] = {
+	[CMD_ATTACH] = { "attach", QH_OPTS_ATTACH, true, cli__usage_attach },
+	[CMD_LEAKS] = { "leaks", QH_OPTS_LEAKS, true, cli__usage_leaks },
+	[CMD_FDS] = { "fds", QH_OPTS_FDS, true, cli__usage_fds },
 };
 
 /*
  * --config first, wherever it is on the line: the file sets what the options of its keys
  * set, and the options then override it.
  */
-static int load_config(int argc, char **argv, struct attach_opts *o, enum cmd which,
-		       const struct option *longs, const char *shorts)
+static int load_config(int argc, char **argv, struct attach_opts *o, enum cmd which)
 {
 	const struct opt_spec *config = traceopts__find("config");
 	struct qh_settings *s = &o->settings;
-	char why[512];
-	int c;
+	struct option *longs;
+	char why[512], shorts[128];
+	int c, err;
 
 	config__defaults(s);
+	err = opttab__getopt(traceopts, traceopts_n, &cmds[which], &longs, shorts,
+			     sizeof(shorts));
+	if (err) {
+		pr_err("%s: %s\n", cmds[which].name, strerror(-err));
+		return err;
+	}
+	opterr = 0;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1)
 		if (opttab__of(traceopts, traceopts_n, c) == config)
 			o->config = optarg;
+	free(longs);
 	if (!o->config)
 		return 0;
 	if (config__load(o->config, s, why, sizeof(why))) {
@@ -204,43 +208,17 @@ static int parse_rest(int argc, char **argv, struct attach_opts *o, enum cmd whi
 
 static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 {
-	const char *cmd = cmds[which].name;
-	const struct opt_spec *spec;
-	struct option *longs;
-	char shorts[128];
-	int c, err;
+	int err;
 
 	traceopts__defaults(o);
 	o->fds_mode = which == CMD_FDS;
-	err = opttab__getopt(traceopts, traceopts_n, cmds[which].bit, &longs, shorts,
-			     sizeof(shorts));
-	if (err) {
-		pr_err("%s: %s\n", cmd, strerror(-err));
+	err = load_config(argc, argv, o, which);
+	if (err)
 		return err;
-	}
-	opterr = 0;
-	err = load_config(argc, argv, o, which, longs, shorts);
 	if (which == CMD_LEAKS)
 		o->heap = true;
-	optind = 0; /* reinitialise getopt: the parser may run more than once */
-	while (!err && (c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-		spec = opttab__of(traceopts, traceopts_n, c);
-		if (c == ':') {
-			pr_err("option '%s' needs an argument -- see 'qhtrace %s --help'\n",
-			       argv[optind - 1], cmd);
-			err = -EINVAL;
-		} else if (!spec) {
-			pr_err("unknown option '%s' -- see 'qhtrace %s --help'\n", argv[optind - 1],
-			       cmd);
-			err = -EINVAL;
-		} else if (spec->kind == OPT_HELP) {
-			cmds[which].usage(stdout);
-			err = 1;
-		} else if (spec->off != offsetof(struct attach_opts, config)) { /* read first */
-			err = opttab__parse(spec, optarg, o);
-		}
-	}
-	free(longs);
+	/* the options override the file; --config again is harmless */
+	err = opttab__parse_argv(traceopts, traceopts_n, &cmds[which], argc, argv, o);
 	return err ? err : parse_rest(argc, argv, o, which);
 }
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* qhtrace diff BASE CURRENT: the comparison of diff.h, shown, and its gate. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "diff.h"
 #include "evread.h"
 #include "log.h"
+#include "opttab.h"
 #include "reportpage.h"
 #include "util.h"
 
@@ -45,6 +48,36 @@ static void print_section(FILE *out, const char *title, const cJSON *arr, const 
 	}
 }
 
+struct diff_opts {
+	double max_pct;		/* --max-growth-pct, < 0: none (no gate) */
+	bool json;
+};
+
+/* a whole percentage, into the double diff__compare takes */
+static int parse_pct(const struct opt_spec *o, const char *arg, void *dst)
+{
+	uint64_t v;
+
+	if (util__parse_u64(arg, o->min, o->max, &v)) {
+		pr_err("--%s: '%s' is not a number in %lu..%lu\n", o->name, arg,
+		       (unsigned long)o->min, (unsigned long)o->max);
+		return -EINVAL;
+	}
+	*(double *)dst = v;
+	return 0;
+}
+
+static const struct opt_spec opts[] = {
+	{ "max-growth-pct", 0, OPT_FN, "P", 0, 1000000, .fn = parse_pct,
+	  .off = offsetof(struct diff_opts, max_pct), .shown = "none: no gate", .cmds = 1,
+	  .help = "fail (exit " OPT_TEXT(QH_EXIT_GATE) ") when a figure grew by more than P percent "
+		  "(peak RSS only when it also grew by " OPT_TEXT(DIFF_MIN_KB) " kB or more), or a "
+		  "heap leak, fd or leftover is new" },
+	{ "json", 0, OPT_FLAG, .off = offsetof(struct diff_opts, json), .cmds = 1,
+	  .help = "the comparison as JSON" },
+	{ "help", 'h', OPT_HELP, .cmds = 1, .help = "this text" },
+};
+
 static void usage_diff(FILE *out)
 {
 	fprintf(out,
@@ -54,13 +87,9 @@ static void usage_diff(FILE *out)
 		"stack (new ones, and bytes), fds left open and leftover processes per\n"
 		"command name, driver trees per kind (when the reports have them).\n"
 		"\n"
-		"Options:\n"
-		"      --max-growth-pct P  fail (exit %d) when a figure grew by more than P\n"
-		"                          percent (peak RSS only when it also grew by %d kB\n"
-		"                          or more), or a heap leak, fd or leftover is new;\n"
-		"                          0..1000000\n"
-		"      --json              the comparison as JSON\n"
-		"  -h, --help              this text\n"
+		"Options:\n");
+	opttab__help(out, opts, sizeof(opts) / sizeof(opts[0]), 1);
+	fprintf(out,
 		"\n"
 		"Exit status: 0; %d on a regression (with --max-growth-pct); %d if a report\n"
 		"cannot be read; %d for a bad command line.\n"
@@ -68,52 +97,20 @@ static void usage_diff(FILE *out)
 		"Examples:\n"
 		"  qhtrace diff main.json branch.json\n"
 		"  qhtrace diff --max-growth-pct 10 --json baseline.json run.json\n",
-		QH_EXIT_GATE, DIFF_MIN_KB, QH_EXIT_GATE, QH_EXIT_ERROR, QH_EXIT_USAGE);
+		QH_EXIT_GATE, QH_EXIT_ERROR, QH_EXIT_USAGE);
 }
 
 int cmd_diff(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "max-growth-pct", required_argument, NULL, 'g' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
+	static const struct opt_cmd cmd = { "diff", 1, false, usage_diff };
+	struct diff_opts d = { .max_pct = -1 };
 	cJSON *rep[2] = {}, *out = NULL, *regs, *cmds, *leaks, *fds, *left, *drv;
-	double max_pct = -1;
-	bool json = false;
 	char why[256], *s;
-	uint64_t v;
-	int c, i, code = QH_EXIT_ERROR;
+	int i, code = QH_EXIT_ERROR, err;
 
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'g':
-			if (util__parse_u64(optarg, 0, 1000000, &v)) {
-				pr_err("--max-growth-pct: '%s' is not a number in 0..1000000\n",
-				       optarg);
-				return QH_EXIT_USAGE;
-			}
-			max_pct = v;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			usage_diff(stdout);
-			return 0;
-		case ':':
-			pr_err("option '%s' needs an argument -- see 'qhtrace diff --help'\n",
-			       argv[optind - 1]);
-			return QH_EXIT_USAGE;
-		default:
-			pr_err("unknown option '%s' -- see 'qhtrace diff --help'\n",
-			       argv[optind - 1]);
-			return QH_EXIT_USAGE;
-		}
-	}
+	err = opttab__parse_argv(opts, sizeof(opts) / sizeof(opts[0]), &cmd, argc, argv, &d);
+	if (err)
+		return err > 0 ? 0 : QH_EXIT_USAGE;
 	if (argc - optind != 2) {
 		pr_err("diff: give two reports -- usage: qhtrace diff [OPTIONS] BASE CURRENT\n");
 		return QH_EXIT_USAGE;
@@ -129,7 +126,7 @@ int cmd_diff(int argc, char **argv)
 		else if (rep[i])
 			continue;
 		pr_err("%s: %s\n", argv[optind + i], why);
-		if (json) {
+		if (d.json) {
 			/* in JSON mode the error is JSON too */
 			out = cJSON_CreateObject();
 			cJSON_AddStringToObject(out, "file", argv[optind + i]);
@@ -141,7 +138,7 @@ int cmd_diff(int argc, char **argv)
 		}
 		goto out;
 	}
-	out = diff__compare(rep[0], rep[1], max_pct);
+	out = diff__compare(rep[0], rep[1], d.max_pct);
 	if (!out) {
 		pr_err("out of memory\n");
 		goto out;
@@ -154,7 +151,7 @@ int cmd_diff(int argc, char **argv)
 	fds = cJSON_GetObjectItemCaseSensitive(out, "fds");
 	left = cJSON_GetObjectItemCaseSensitive(out, "leftovers");
 	drv = cJSON_GetObjectItemCaseSensitive(out, "drivers");
-	if (json) {
+	if (d.json) {
 		char *s = cJSON_Print(out);
 
 		if (s)
@@ -170,7 +167,7 @@ int cmd_diff(int argc, char **argv)
 		print_section(stdout, "driver trees per kind, peak RSS (kB)", drv, "peak_rss_kb");
 		cJSON_ArrayForEach(r, regs)
 			printf("regression: %s\n", r->valuestring);
-		if (max_pct >= 0)
+		if (d.max_pct >= 0)
 			printf("%s\n", cJSON_GetArraySize(regs) ? "diff: FAIL" : "diff: pass");
 	}
 	code = cJSON_GetArraySize(regs) ? QH_EXIT_GATE : 0;

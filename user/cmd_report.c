@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* qhtrace report FILE: a page of a summary report or an event log (reportpage.h), shown. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +12,8 @@
 #include "cli.h"
 #include "commands.h"
 #include "log.h"
+#include "opttab.h"
 #include "reportpage.h"
-#include "util.h"
 
 static const char *field_str(const cJSON *o, const char *k, char *buf, size_t len)
 {
@@ -75,6 +77,37 @@ static void print_page(FILE *out, const cJSON *pg)
 										: "last page");
 }
 
+struct report_opts {
+	uint64_t page, size;
+	struct row_filter filter;
+	bool json;
+};
+
+static int parse_filter(const struct opt_spec *o, const char *arg, void *dst)
+{
+	char why[256];
+
+	if (row_filter__parse(dst, arg, why, sizeof(why))) {
+		pr_err("--%s: %s\n", o->name, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct opt_spec opts[] = {
+	{ "page", 0, OPT_U64, "N", 1, 1000000000, .off = offsetof(struct report_opts, page),
+	  .def = "1", .cmds = 1, .help = "the page to show" },
+	{ "page-size", 0, OPT_U64, "K", 1, 100000, .off = offsetof(struct report_opts, size),
+	  .def = "50", .cmds = 1, .help = "rows per page" },
+	{ "filter", 0, OPT_FN, "EXPR", .fn = parse_filter,
+	  .off = offsetof(struct report_opts, filter), .cmds = 1,
+	  .help = "pid=N, comm=NAME, kind=KIND, severity=LEVEL or severity>=LEVEL; repeat it or "
+		  "join with commas (all must hold)" },
+	{ "json", 0, OPT_FLAG, .off = offsetof(struct report_opts, json), .cmds = 1,
+	  .help = "the page as JSON: page, page_size, has_next, items" },
+	{ "help", 'h', OPT_HELP, .cmds = 1, .help = "this text" },
+};
+
 static void usage_report(FILE *out)
 {
 	fprintf(out,
@@ -83,14 +116,9 @@ static void usage_report(FILE *out)
 		"Show a summary report (-o) or an event log (--events; plain or gzip), one\n"
 		"page at a time. An event log is streamed: it is never loaded whole.\n"
 		"\n"
-		"Options:\n"
-		"      --page N          the page to show, from 1 (default 1)\n"
-		"      --page-size K     rows per page, 1..100000 (default 50)\n"
-		"      --filter EXPR     pid=N, comm=NAME, kind=KIND, severity=LEVEL or\n"
-		"                        severity>=LEVEL; repeat it or join with commas\n"
-		"                        (all must hold)\n"
-		"      --json            the page as JSON: page, page_size, has_next, items\n"
-		"  -h, --help            this text\n"
+		"Options:\n");
+	opttab__help(out, opts, sizeof(opts) / sizeof(opts[0]), 1);
+	fprintf(out,
 		"\n"
 		"Exit status: 0; %d if FILE cannot be read or is corrupt or truncated (the\n"
 		"rows before the damage are shown); %d for a bad command line.\n"
@@ -104,65 +132,22 @@ static void usage_report(FILE *out)
 
 int cmd_report(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "page", required_argument, NULL, 'p' },
-		{ "page-size", required_argument, NULL, 's' },
-		{ "filter", required_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	struct row_filter f = { .severity = -1 };
-	uint64_t page = 1, size = 50;
+	static const struct opt_cmd cmd = { "report", 1, false, usage_report };
+	struct report_opts r = { .filter = { .severity = -1 } };
 	char why[256] = "";
-	bool json = false;
 	cJSON *o = NULL;
-	int c, err;
+	int err;
 
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (util__parse_u64(optarg, 1, 1000000000, &page)) {
-				pr_err("--page: '%s' is not a number in 1..1000000000\n", optarg);
-				return QH_EXIT_USAGE;
-			}
-			break;
-		case 's':
-			if (util__parse_u64(optarg, 1, 100000, &size)) {
-				pr_err("--page-size: '%s' is not a number in 1..100000\n", optarg);
-				return QH_EXIT_USAGE;
-			}
-			break;
-		case 'f':
-			if (row_filter__parse(&f, optarg, why, sizeof(why))) {
-				pr_err("--filter: %s\n", why);
-				return QH_EXIT_USAGE;
-			}
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			usage_report(stdout);
-			return 0;
-		case ':':
-			pr_err("option '%s' needs an argument -- see 'qhtrace report --help'\n",
-			       argv[optind - 1]);
-			return QH_EXIT_USAGE;
-		default:
-			pr_err("unknown option '%s' -- see 'qhtrace report --help'\n",
-			       argv[optind - 1]);
-			return QH_EXIT_USAGE;
-		}
-	}
+	opttab__defaults(opts, sizeof(opts) / sizeof(opts[0]), &r);
+	err = opttab__parse_argv(opts, sizeof(opts) / sizeof(opts[0]), &cmd, argc, argv, &r);
+	if (err)
+		return err > 0 ? 0 : QH_EXIT_USAGE;
 	if (optind != argc - 1) {
 		pr_err("report: give one FILE -- usage: qhtrace report [OPTIONS] FILE\n");
 		return QH_EXIT_USAGE;
 	}
-	err = report__page(argv[optind], &f, page, size, &o, why, sizeof(why));
-	if (o && json) {
+	err = report__page(argv[optind], &r.filter, r.page, r.size, &o, why, sizeof(why));
+	if (o && r.json) {
 		char *s = cJSON_Print(o);
 
 		if (s)

@@ -31,7 +31,7 @@ static bool takes_arg(const struct opt_spec *o)
 static bool has_range(const struct opt_spec *o)
 {
 	return o->kind == OPT_U32 || o->kind == OPT_POW2 || o->kind == OPT_U64 ||
-	       o->kind == OPT_MS;
+	       o->kind == OPT_MS || (o->kind == OPT_FN && o->max);
 }
 
 /* "'a', 'b' or 'c'" (@quoted), else "a|b|c" or "a, b, c" (@sep) */
@@ -146,8 +146,8 @@ int opttab__defaults(const struct opt_spec *t, size_t n, void *base)
 	return 0;
 }
 
-int opttab__getopt(const struct opt_spec *t, size_t n, unsigned int cmd, struct option **longs,
-		   char *shorts, size_t len)
+int opttab__getopt(const struct opt_spec *t, size_t n, const struct opt_cmd *c,
+		   struct option **longs, char *shorts, size_t len)
 {
 	struct option *v = NULL, *lo;
 	size_t nv = 0, cap = 0, i;
@@ -155,10 +155,11 @@ int opttab__getopt(const struct opt_spec *t, size_t n, unsigned int cmd, struct 
 
 	if (len < 3)
 		return -E2BIG;
-	*s++ = '+'; /* stop at the first non-option: CMD and its own options */
+	if (c->in_order)
+		*s++ = '+'; /* stop at the first non-option: CMD and its own options */
 	*s++ = ':'; /* a missing argument is ':', told apart from an unknown option */
 	for (i = 0; i < n; i++) {
-		if (!(t[i].cmds & cmd))
+		if (!(t[i].cmds & c->bit))
 			continue;
 		lo = vec_push(v, nv, cap);
 		if (!lo) {
@@ -197,6 +198,42 @@ const struct opt_spec *opttab__of(const struct opt_spec *t, size_t n, int c)
 		if (t[i].short_name == c)
 			return &t[i];
 	return NULL;
+}
+
+int opttab__parse_argv(const struct opt_spec *t, size_t n, const struct opt_cmd *c, int argc,
+		       char **argv, void *base)
+{
+	const struct opt_spec *spec;
+	struct option *longs;
+	char shorts[128];
+	int opt, err;
+
+	err = opttab__getopt(t, n, c, &longs, shorts, sizeof(shorts));
+	if (err) {
+		pr_err("%s: %s\n", c->name, strerror(-err));
+		return err;
+	}
+	opterr = 0;
+	optind = 0; /* reinitialise getopt: the parser may run more than once */
+	while (!err && (opt = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		spec = opttab__of(t, n, opt);
+		if (opt == ':') {
+			pr_err("option '%s' needs an argument -- see 'qhtrace %s --help'\n",
+			       argv[optind - 1], c->name);
+			err = -EINVAL;
+		} else if (!spec) {
+			pr_err("unknown option '%s' -- see 'qhtrace %s --help'\n", argv[optind - 1],
+			       c->name);
+			err = -EINVAL;
+		} else if (spec->kind == OPT_HELP) {
+			c->usage(stdout);
+			err = 1;
+		} else {
+			err = opttab__parse(spec, optarg, base);
+		}
+	}
+	free(longs);
+	return err;
 }
 
 /* @text from column @col, its words wrapped at HELP_WIDTH to HELP_COL */

@@ -16,6 +16,10 @@
 struct option;
 struct opt_spec;
 
+/* a number's macro as text, for a default or a help line: OPT_TEXT(QH_DEFAULT_MAX_FDS) */
+#define OPT_TEXT_(x) #x
+#define OPT_TEXT(x) OPT_TEXT_(x)
+
 enum opt_kind {
 	OPT_FLAG,	/* no argument: sets a bool (default false) */
 	OPT_UNFLAG,	/* no argument: clears a bool (default true): --no-stacks */
@@ -57,16 +61,31 @@ const struct opt_spec *opttab__find(const struct opt_spec *t, size_t n, const ch
 int opttab__defaults(const struct opt_spec *t, size_t n, void *base);
 /* Parse @arg (NULL for the kinds without one) into @base; 0 or -EINVAL (printed). */
 int opttab__parse(const struct opt_spec *o, const char *arg, void *base);
+/* A command whose options a table holds */
+struct opt_cmd {
+	const char *name;	/* `qhtrace NAME`, for the messages */
+	unsigned int bit;	/* its bit in opt_spec.cmds */
+	bool in_order;		/* options end at the first argument (attach: CMD's own follow) */
+	void (*usage)(FILE *out); /* --help */
+};
+
 /*
- * getopt_long's arguments for the options of @cmd (a bit of opt_spec.cmds): *longs (to free)
- * and @shorts, which starts with "+:" (stop at CMD; ':' for a missing argument). An option's
- * getopt value is its short name, or 256 + its index in @t. 0, -ENOMEM or -E2BIG.
+ * getopt_long's arguments for the options of @c: *longs (to free) and @shorts, which starts
+ * with "+:" (or ":"). An option's getopt value is its short name, or 256 + its index in @t.
+ * 0, -ENOMEM or -E2BIG.
  */
-int opttab__getopt(const struct opt_spec *t, size_t n, unsigned int cmd, struct option **longs,
-		   char *shorts, size_t len);
+int opttab__getopt(const struct opt_spec *t, size_t n, const struct opt_cmd *c,
+		   struct option **longs, char *shorts, size_t len);
 /* The spec of getopt's return value @c, or NULL. */
 const struct opt_spec *opttab__of(const struct opt_spec *t, size_t n, int c);
-/* --help's option lines for @cmd, headings included. */
+/*
+ * Parse the options of @c in @argv (argv[0] is the command's name) into @base: 0 with optind
+ * at the first argument; 1 after --help (printed to stdout); -EINVAL after a one-line error
+ * (a bad value, an option unknown or missing its argument, naming `qhtrace NAME --help`).
+ */
+int opttab__parse_argv(const struct opt_spec *t, size_t n, const struct opt_cmd *c, int argc,
+		       char **argv, void *base);
+/* --help's option lines for the command of bit @cmd, headings included. */
 void opttab__help(FILE *out, const struct opt_spec *t, size_t n, unsigned int cmd);
 
 #endif

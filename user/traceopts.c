@@ -15,9 +15,6 @@
 #include "tracer.h"
 #include "traceopts.h"
 
-#define STR_(x) #x
-#define STR(x) STR_(x) /* a number's macro as the default's text */
-
 #define A QH_OPTS_ATTACH
 #define L QH_OPTS_LEAKS
 #define F QH_OPTS_FDS
@@ -79,16 +76,16 @@ const struct opt_spec traceopts[] = {
 	{ "verbose", 'v', OPT_COUNT, .off = OFF(verbose), .cmds = A | L | F,
 	  .help = "debug messages, probe offsets, libbpf's own output" },
 	{ "max-procs", 0, OPT_U32, "N", 64, 4194304, .off = OFF(max_procs),
-	  .def = STR(QH_DEFAULT_MAX_PROCS), .cmds = A | L | F,
+	  .def = OPT_TEXT(QH_DEFAULT_MAX_PROCS), .cmds = A | L | F,
 	  .help = "processes traced at once" },
 	{ "ringbuf-size", 0, OPT_POW2, "KB", 64, 1048576, .off = OFF(ringbuf_kb),
-	  .def = STR(QH_DEFAULT_RINGBUF_KB), .cmds = A | L | F,
+	  .def = OPT_TEXT(QH_DEFAULT_RINGBUF_KB), .cmds = A | L | F,
 	  .help = "ring buffer in KiB, a power of two" },
 	{ "heap", 0, OPT_FLAG, .off = OFF(heap), .cmds = A,
 	  .help = "follow the malloc family of the C library (uprobes): live heap bytes and "
 		  "blocks per process (leaks: always)" },
 	{ "max-allocs", 0, OPT_U32, "N", 1024, 67108864, .off = OFF(max_allocs),
-	  .def = STR(QH_DEFAULT_MAX_ALLOCS), .cmds = A | L,
+	  .def = OPT_TEXT(QH_DEFAULT_MAX_ALLOCS), .cmds = A | L,
 	  .help = "live heap blocks followed at once" },
 	{ "no-stacks", 0, OPT_UNFLAG, .off = OFF(stacks), .cmds = A | L,
 	  .help = "record the caller of each allocation, not its whole stack (cheaper)" },
@@ -122,15 +119,15 @@ const struct opt_spec traceopts[] = {
 	{ "check-interval", 0, OPT_U32, "S", 0, 86400, .off = OFF(check_interval_s), .def = "10",
 	  .cmds = A | L | F,
 	  .help = "leak_check_interval: heap and fd checks every S seconds, 0 for none; a call "
-		  "site that grows at " STR(QH_GROWING_CHECKS) " checks in a row is one "
+		  "site that grows at " OPT_TEXT(QH_GROWING_CHECKS) " checks in a row is one "
 		  "severity level up; fds of one kind and target that grow at "
-		  STR(QH_FD_GROWING_CHECKS) " checks in a row are a leak" },
+		  OPT_TEXT(QH_FD_GROWING_CHECKS) " checks in a row are a leak" },
 	{ "no-fds", 0, OPT_FLAG, .off = OFF(no_fds), .cmds = A,
 	  .help = "do not follow fds and sockets (their syscalls are then not probed at all)" },
 	{ "max-fds", 0, OPT_U32, "N", 1024, 16777216, .off = OFF(max_fds),
-	  .def = STR(QH_DEFAULT_MAX_FDS), .cmds = A | F, .help = "fds followed at once" },
+	  .def = OPT_TEXT(QH_DEFAULT_MAX_FDS), .cmds = A | F, .help = "fds followed at once" },
 	{ "resource-leak-count", 0, OPT_U32, "N", 1, 1000000, .off = OFF(resource_leak_count),
-	  .def = STR(QH_DEFAULT_RESOURCE_LEAK_COUNT), .cmds = A | F,
+	  .def = OPT_TEXT(QH_DEFAULT_RESOURCE_LEAK_COUNT), .cmds = A | F,
 	  .help = "fd severity scale: critical from N fds, high from N/4, medium from N/16" },
 	{ "fd-stacks", 0, OPT_FLAG, .off = OFF(fd_stacks), .cmds = A | F,
 	  .help = "name the function (file:line) that opened the fds of each finding, from a "
@@ -157,7 +154,7 @@ const struct opt_spec traceopts[] = {
 	  .cmds = A | L | F, .help = "kill a hook still running after S s" },
 	{ "fail-on", 0, OPT_FN, "CLASSES", .fn = parse_fail_on, .off = OFF(fail_on),
 	  .cmds = A | L | F,
-	  .help = "exit " STR(QH_EXIT_GATE) " when one of the CLASSES (comma-separated: leaks, "
+	  .help = "exit " OPT_TEXT(QH_EXIT_GATE) " when one of the CLASSES (comma-separated: leaks, "
 		  "fds, zombies, leftovers, lost-events, alerts) has findings (and CMD exited 0)" },
 	{ "fail-severity", 0, OPT_FN, "L", .fn = parse_severity, .off = OFF(fail_severity),
 	  .def = "low", .cmds = A | L | F,
@@ -171,7 +168,7 @@ const struct opt_spec traceopts[] = {
 	  .off = OFF(watch), .cmds = A, .group = WATCH,
 	  .help = "one more WebDriver name (fnmatch(3) on the comm and on the exec'd file's "
 		  "name), beside the default ones; repeatable, up to "
-		  STR(QH_MAX_DRIVER_PATTERNS) " in all" },
+		  OPT_TEXT(QH_MAX_DRIVER_PATTERNS) " in all" },
 	{ "force-cleanup-timeout", 0, OPT_MS, "S", 100, 3600000,
 	  .off = OFF(watch.force_cleanup_timeout_ms), .def = "10", .cmds = A, .group = WATCH,
 	  .help = "a driver's tree must be gone S seconds after it; also the wait after each "
