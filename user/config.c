@@ -29,7 +29,7 @@ struct key_def {
 	const char *name;
 	enum key_type type;
 	double min, max;
-	double def;	/* K_PATTERNS: see pattern_defaults() */
+	double def;	/* K_PATTERNS: the lists of procwatch.h */
 	/*
 	 * The command-line option that sets it too (traceopts.h): the key's default is the
 	 * option's, and so is its range, but for a min >= 0 given here (the file has no "0: none"
