@@ -19,8 +19,8 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 # modules that need no BPF skeleton: what the unit tests link against
-PURE_OBJS := $(filter-out $(OUTPUT)/user/tracer.o $(OUTPUT)/user/attach.o \
-	$(OUTPUT)/user/session.o $(OUTPUT)/user/leaks.o,$(USER_OBJS))
+PURE_OBJS := $(filter-out $(OUTPUT)/user/tracer.o $(OUTPUT)/user/cmd_attach.o \
+	$(OUTPUT)/user/session.o $(OUTPUT)/user/cmd_leaks.o,$(USER_OBJS))
 FIXTURES := $(patsubst tests/fixtures/%.c,$(OUTPUT)/fixtures/%,$(wildcard tests/fixtures/*.c)) \
 	$(OUTPUT)/fixtures/heapleak_fp
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/*.c))

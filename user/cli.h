@@ -31,7 +31,7 @@ struct attach_opts {
 	uint32_t min_age_s;	/* blocks younger than this in running processes are not leaks */
 	uint32_t leak_threshold_mb;
 	uint32_t top;		/* leaks shown in the summary */
-	bool sort_by_count;	/* --sort count */
+	int sort_by_count;	/* --sort count (1) or bytes (0) */
 	int heap_probes;	/* --heap-probes: enum qh_heap_probes */
 	int heap_root;		/* attach: the held command, whose tree the heap probes cover */
 	uint32_t check_interval_s; /* leak_check_interval, 0: none */

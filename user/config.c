@@ -9,10 +9,10 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
-#include "cli.h"
 #include "config.h"
+#include "opttab.h"
 #include "procwatch.h"
-#include "log.h"
+#include "traceopts.h"
 
 #define QH_CONFIG_MAX_BYTES (1 << 20)
 
@@ -29,45 +29,75 @@ struct key_def {
 	const char *name;
 	enum key_type type;
 	double min, max;
+	double def;	/* K_PATTERNS: the lists of procwatch.h */
+	/*
+	 * The command-line option that sets it too (traceopts.h): the key's default is the
+	 * option's, and so is its range, but for a min >= 0 given here (the file has no "0: none"
+	 * or fractions of a second).
+	 */
+	const char *opt;
 	size_t off;	/* of the value in struct qh_settings */
 	size_t count_off; /* K_PATTERNS: of the count */
 };
 
-#define U(g, n, lo, hi) { #g, #n, K_UINT, lo, hi, offsetof(struct qh_settings, n), 0 }
-#define B(g, n) { #g, #n, K_BOOL, 0, 1, offsetof(struct qh_settings, n), 0 }
-#define P(g, n)                                                                                \
-	{ #g, #n, K_PATTERNS, 0, QH_MAX_PATTERNS, offsetof(struct qh_settings, n),             \
+#define U(g, n, lo, hi, d) { #g, #n, K_UINT, lo, hi, d, NULL, offsetof(struct qh_settings, n), 0 }
+/* set by an option too: its default and range (min: @lo if >= 0) */
+#define O(g, n, t, opt, lo) { #g, #n, t, lo, -1, 0, opt, offsetof(struct qh_settings, n), 0 }
+#define P(g, n, opt)                                                                           \
+	{ #g, #n, K_PATTERNS, 0, QH_MAX_PATTERNS, 0, opt, offsetof(struct qh_settings, n),     \
 	  offsetof(struct qh_settings, n_##n) }
 
-/* the one table: validation, --print-defaults and the README are written from it */
+/* the one table: validation, defaults, --print-defaults and the README are written from it */
 static const struct key_def keys[] = {
-	U(profiler, leak_check_interval, 0, 86400),
-	U(profiler, leak_threshold_mb, 1, 1048576),
-	B(profiler, enable_leak_detection),
-	U(profiler, monitoring_interval, 1, 86400),
-	U(profiler, max_snapshots, 1, 1000000),
-	U(data, max_memory_mb, 16, 1048576),
-	U(data, chunk_size, 1, 1000000),
-	{ "data", "compression_type", K_COMPRESSION, 0, 0,
+	O(profiler, leak_check_interval, K_UINT, "check-interval", -1),
+	O(profiler, leak_threshold_mb, K_UINT, "leak-threshold-mb", -1),
+	O(profiler, enable_leak_detection, K_BOOL, "heap", 0),
+	U(profiler, monitoring_interval, 1, 86400, 5),
+	U(profiler, max_snapshots, 1, 1000000, 100),
+	U(data, max_memory_mb, 16, 1048576, 256),
+	U(data, chunk_size, 1, 1000000, 1000),
+	{ "data", "compression_type", K_COMPRESSION, 0, 0, QH_COMPRESS_AUTO, NULL,
 	  offsetof(struct qh_settings, compression_type), 0 },
-	U(data, compression_level, 1, 9),
-	B(cleanup, auto_cleanup),
-	U(cleanup, cleanup_interval, 1, 86400),
-	U(cleanup, max_resource_lifetime, 1, 31536000),
-	U(cleanup, max_cleanup_attempts, 1, 100),
-	U(cleanup, force_cleanup_timeout, 1, 3600),
-	U(cleanup, zombie_grace, 1, 86400),
-	U(webdriver, memory_threshold_mb, 1, 1048576),
-	P(webdriver, driver_patterns),
-	P(webdriver, browser_patterns),
-	{ "alert_thresholds", "memory_usage_percent", K_PCT, 1, 100,
+	U(data, compression_level, 1, 9, 6),
+	O(cleanup, auto_cleanup, K_BOOL, "cleanup", 0),
+	U(cleanup, cleanup_interval, 1, 86400, 30),
+	O(cleanup, max_resource_lifetime, K_UINT, "max-lifetime", 1),
+	O(cleanup, max_cleanup_attempts, K_UINT, "max-cleanup-attempts", -1),
+	O(cleanup, force_cleanup_timeout, K_UINT, "force-cleanup-timeout", 1),
+	O(cleanup, zombie_grace, K_UINT, "zombie-grace", 1),
+	O(webdriver, memory_threshold_mb, K_UINT, "memory-threshold-mb", 1),
+	P(webdriver, driver_patterns, "driver-pattern"),
+	P(webdriver, browser_patterns, NULL),
+	{ "alert_thresholds", "memory_usage_percent", K_PCT, 1, 100, 90, NULL,
 	  offsetof(struct qh_settings, memory_usage_percent), 0 },
-	U(alert_thresholds, memory_leak_mb, 1, 1048576),
-	U(alert_thresholds, resource_leak_count, 1, 1000000),
+	U(alert_thresholds, memory_leak_mb, 1, 1048576, 100),
+	O(alert_thresholds, resource_leak_count, K_UINT, "resource-leak-count", -1),
 };
 
 static const char *const groups[] = { "profiler", "data", "cleanup", "webdriver",
 				      "alert_thresholds" };
+
+/*
+ * @k as config.c uses it: the range and default of its option filled in. The option's
+ * numbers are in its own unit, seconds for the OPT_MS ones as their text is.
+ */
+static struct key_def resolved(const struct key_def *k)
+{
+	const struct opt_spec *o = k->opt ? traceopts__find(k->opt) : NULL;
+	struct key_def r = *k;
+	double scale;
+
+	if (!o || k->type == K_PATTERNS)
+		return r;
+	scale = o->kind == OPT_MS ? 1000 : 1;
+	if (k->min < 0)
+		r.min = o->min / scale;
+	r.max = o->max / scale;
+	r.def = k->type == K_BOOL ? o->kind == OPT_UNFLAG : o->def ? strtod(o->def, NULL) : 0;
+	if (k->type == K_BOOL)
+		r.min = 0, r.max = 1;
+	return r;
+}
 
 static void set_patterns(char (*dst)[QH_PATTERN_LEN], uint32_t *n, const char *const *src)
 {
@@ -77,32 +107,35 @@ static void set_patterns(char (*dst)[QH_PATTERN_LEN], uint32_t *n, const char *c
 
 void config__defaults(struct qh_settings *s)
 {
-	/* the same as procwatch's own defaults */
+	/* the same as the options' (traceopts.c) */
 	static const char *const drivers[] = { QH_DEFAULT_DRIVER_PATTERNS, NULL };
 	static const char *const browsers[] = { QH_DEFAULT_BROWSER_PATTERNS, NULL };
+	size_t i;
 
 	memset(s, 0, sizeof(*s));
-	s->leak_check_interval = 10;
-	s->leak_threshold_mb = 10;
-	s->enable_leak_detection = false;
-	s->monitoring_interval = 5;
-	s->max_snapshots = 100;
-	s->max_memory_mb = 256;
-	s->chunk_size = 1000;
-	s->compression_type = QH_COMPRESS_AUTO;
-	s->compression_level = 6;
-	s->auto_cleanup = false;
-	s->cleanup_interval = 30;
-	s->max_resource_lifetime = 3600;
-	s->max_cleanup_attempts = 3;
-	s->force_cleanup_timeout = 10;
-	s->zombie_grace = QH_DEFAULT_ZOMBIE_GRACE_MS / 1000;
-	s->memory_threshold_mb = 1024;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		struct key_def k = resolved(&keys[i]);
+		char *base = (char *)s + k.off;
+
+		switch (k.type) {
+		case K_UINT:
+			*(uint32_t *)base = k.def;
+			break;
+		case K_BOOL:
+			*(bool *)base = k.def;
+			break;
+		case K_PCT:
+			*(double *)base = k.def;
+			break;
+		case K_COMPRESSION:
+			*(enum qh_compression *)base = k.def;
+			break;
+		case K_PATTERNS:
+			break;
+		}
+	}
 	set_patterns(s->driver_patterns, &s->n_driver_patterns, drivers);
 	set_patterns(s->browser_patterns, &s->n_browser_patterns, browsers);
-	s->memory_usage_percent = 90;
-	s->memory_leak_mb = 100;
-	s->resource_leak_count = 64; /* QH_DEFAULT_RESOURCE_LEAK_COUNT */
 }
 
 const char *config__compression_str(enum qh_compression c)
@@ -240,6 +273,7 @@ int config__parse(const char *text, struct qh_settings *s, char *why, size_t len
 {
 	struct qh_settings tmp = *s;
 	cJSON *root = cJSON_Parse(text), *g, *v;
+	struct key_def k;
 	char names[512];
 	size_t i, j;
 	int err = 0;
@@ -286,7 +320,8 @@ int config__parse(const char *text, struct qh_settings *s, char *why, size_t len
 				err = -EINVAL;
 				goto out;
 			}
-			err = set_key(&keys[j], v, &tmp, why, len);
+			k = resolved(&keys[j]);
+			err = set_key(&k, v, &tmp, why, len);
 			if (err)
 				goto out;
 		}
@@ -384,45 +419,4 @@ void config__print(FILE *out, const struct qh_settings *s)
 		fprintf(out, "\n  }%s\n", g + 1 < sizeof(groups) / sizeof(groups[0]) ? "," : "");
 	}
 	fprintf(out, "}\n");
-}
-
-static void usage_config(FILE *out)
-{
-	fprintf(out,
-		"Usage: qhtrace config --check FILE | --print-defaults\n"
-		"\n"
-		"  --check FILE       check a settings file: 'FILE: ok', or one line naming the\n"
-		"                     key and what it allows (exit %d)\n"
-		"  --print-defaults   the settings file with every key at its default\n"
-		"\n"
-		"Examples:\n"
-		"  qhtrace config --print-defaults > qhtrace.json\n"
-		"  qhtrace config --check qhtrace.json\n",
-		QH_EXIT_USAGE);
-}
-
-int cmd_config(int argc, char **argv)
-{
-	struct qh_settings s;
-	char why[512];
-
-	config__defaults(&s);
-	if (argc == 2 && !strcmp(argv[1], "--print-defaults")) {
-		config__print(stdout, &s);
-		return 0;
-	}
-	if (argc == 3 && !strcmp(argv[1], "--check")) {
-		if (config__load(argv[2], &s, why, sizeof(why))) {
-			pr_err("config %s: %s\n", argv[2], why);
-			return QH_EXIT_USAGE;
-		}
-		printf("%s: ok\n", argv[2]);
-		return 0;
-	}
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage_config(stdout);
-		return 0;
-	}
-	usage_config(stderr);
-	return QH_EXIT_USAGE;
 }

@@ -65,7 +65,4 @@ int config__parse(const char *text, struct qh_settings *s, char *why, size_t len
 void config__print(FILE *out, const struct qh_settings *s);
 const char *config__compression_str(enum qh_compression c);
 
-/* `qhtrace config --check FILE | --print-defaults` */
-int cmd_config(int argc, char **argv);
-
 #endif

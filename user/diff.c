@@ -1,25 +1,19 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * qhtrace diff BASE CURRENT: what grew between two summary reports. Processes are compared by
+ * What grew between two summary reports (`qhtrace diff`). Processes are compared by
  * command name (comm), heap leaks by their stack (function, file and line of each frame, so
  * addresses that move with ASLR do not matter), fds and driver trees by kind when the
  * reports have them.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cjson/cJSON.h>
 
-#include "cli.h"
-#include "evread.h"
-#include "log.h"
-#include "reportcmd.h"
+#include "diff.h"
 #include "util.h"
-
-/* peak RSS changes below this are noise, whatever their percentage */
-#define DIFF_MIN_KB 1024
 
 /* one compared figure: a key's value in each report */
 struct entry {
@@ -200,36 +194,6 @@ static cJSON *section(const struct table *t, const char *unit, double max_pct, d
 	return arr;
 }
 
-static void print_section(FILE *out, const char *title, const cJSON *arr, const char *unit)
-{
-	const cJSON *o;
-	char b[32], c[32], k[640];
-
-	if (!cJSON_GetArraySize(arr))
-		return;
-	fprintf(out, "%s:\n", title);
-	cJSON_ArrayForEach(o, arr) {
-		const cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "growth_pct");
-		const cJSON *bv, *cv;
-
-		snprintf(k, sizeof(k), "base_%s", unit);
-		bv = cJSON_GetObjectItemCaseSensitive(o, k);
-		snprintf(k, sizeof(k), "current_%s", unit);
-		cv = cJSON_GetObjectItemCaseSensitive(o, k);
-		snprintf(b, sizeof(b), cJSON_IsNumber(bv) ? "%.0f" : "-",
-			 cJSON_IsNumber(bv) ? bv->valuedouble : 0);
-		snprintf(c, sizeof(c), cJSON_IsNumber(cv) ? "%.0f" : "-",
-			 cJSON_IsNumber(cv) ? cv->valuedouble : 0);
-		fprintf(out, "  %-3s %12s -> %-12s %9s  %s\n",
-			cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "regression")) ? "!!" : "",
-			b, c,
-			cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "new"))	? "new" :
-			cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "gone")) ? "gone" :
-			cJSON_IsNumber(g) ? (snprintf(k, 32, "%+.1f%%", g->valuedouble), k) : "-",
-			cJSON_GetObjectItemCaseSensitive(o, "key")->valuestring);
-	}
-}
-
 cJSON *diff__compare(const cJSON *base, const cJSON *cur, double max_pct)
 {
 	cJSON *out = cJSON_CreateObject(), *regs = cJSON_CreateArray();
@@ -269,140 +233,4 @@ cJSON *diff__compare(const cJSON *base, const cJSON *cur, double max_pct)
 	free(d.leftovers.e);
 	free(d.drivers.e);
 	return out;
-}
-
-static void usage_diff(FILE *out)
-{
-	fprintf(out,
-		"Usage: qhtrace diff [OPTIONS] BASE.json CURRENT.json\n"
-		"\n"
-		"Compare two summary reports: peak RSS per command name, heap leaks per\n"
-		"stack (new ones, and bytes), fds left open and leftover processes per\n"
-		"command name, driver trees per kind (when the reports have them).\n"
-		"\n"
-		"Options:\n"
-		"      --max-growth-pct P  fail (exit %d) when a figure grew by more than P\n"
-		"                          percent (peak RSS only when it also grew by %d kB\n"
-		"                          or more), or a heap leak, fd or leftover is new;\n"
-		"                          0..1000000\n"
-		"      --json              the comparison as JSON\n"
-		"  -h, --help              this text\n"
-		"\n"
-		"Exit status: 0; %d on a regression (with --max-growth-pct); %d if a report\n"
-		"cannot be read; %d for a bad command line.\n"
-		"\n"
-		"Examples:\n"
-		"  qhtrace diff main.json branch.json\n"
-		"  qhtrace diff --max-growth-pct 10 --json baseline.json run.json\n",
-		QH_EXIT_GATE, DIFF_MIN_KB, QH_EXIT_GATE, QH_EXIT_ERROR, QH_EXIT_USAGE);
-}
-
-int cmd_diff(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "max-growth-pct", required_argument, NULL, 'g' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	cJSON *rep[2] = {}, *out = NULL, *regs, *cmds, *leaks, *fds, *left, *drv;
-	double max_pct = -1;
-	bool json = false;
-	char why[256], *s;
-	uint64_t v;
-	int c, i, code = QH_EXIT_ERROR;
-
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'g':
-			if (util__parse_u64(optarg, 0, 1000000, &v)) {
-				pr_err("--max-growth-pct: '%s' is not a number in 0..1000000\n",
-				       optarg);
-				return QH_EXIT_USAGE;
-			}
-			max_pct = v;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			usage_diff(stdout);
-			return 0;
-		case ':':
-			pr_err("option '%s' needs an argument -- see 'qhtrace diff --help'\n",
-			       argv[optind - 1]);
-			return QH_EXIT_USAGE;
-		default:
-			pr_err("unknown option '%s' -- see 'qhtrace diff --help'\n",
-			       argv[optind - 1]);
-			return QH_EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 2) {
-		pr_err("diff: give two reports -- usage: qhtrace diff [OPTIONS] BASE CURRENT\n");
-		return QH_EXIT_USAGE;
-	}
-	for (i = 0; i < 2; i++) {
-		const cJSON *schema;
-
-		rep[i] = evread__load_json(argv[optind + i], QH_REPORT_MAX_BYTES, why, sizeof(why));
-		schema = cJSON_GetObjectItemCaseSensitive(rep[i], "schema");
-		if (rep[i] && (!cJSON_IsString(schema) ||
-			       strncmp(schema->valuestring, "qhtrace/report/", 15)))
-			snprintf(why, sizeof(why), "not a qhtrace summary report");
-		else if (rep[i])
-			continue;
-		pr_err("%s: %s\n", argv[optind + i], why);
-		if (json) {
-			/* in JSON mode the error is JSON too */
-			out = cJSON_CreateObject();
-			cJSON_AddStringToObject(out, "file", argv[optind + i]);
-			cJSON_AddStringToObject(out, "error", why);
-			s = cJSON_Print(out);
-			if (s)
-				printf("%s\n", s);
-			free(s);
-		}
-		goto out;
-	}
-	out = diff__compare(rep[0], rep[1], max_pct);
-	if (!out) {
-		pr_err("out of memory\n");
-		goto out;
-	}
-	cJSON_AddStringToObject(out, "base", argv[optind]);
-	cJSON_AddStringToObject(out, "current", argv[optind + 1]);
-	regs = cJSON_GetObjectItemCaseSensitive(out, "regressions");
-	cmds = cJSON_GetObjectItemCaseSensitive(out, "commands");
-	leaks = cJSON_GetObjectItemCaseSensitive(out, "heap_leaks");
-	fds = cJSON_GetObjectItemCaseSensitive(out, "fds");
-	left = cJSON_GetObjectItemCaseSensitive(out, "leftovers");
-	drv = cJSON_GetObjectItemCaseSensitive(out, "drivers");
-	if (json) {
-		char *s = cJSON_Print(out);
-
-		if (s)
-			printf("%s\n", s);
-		free(s);
-	} else {
-		const cJSON *r;
-
-		print_section(stdout, "peak RSS per command (kB)", cmds, "peak_rss_kb");
-		print_section(stdout, "heap leaks per stack (bytes)", leaks, "bytes");
-		print_section(stdout, "fds left open per command", fds, "fds");
-		print_section(stdout, "leftover processes per command", left, "processes");
-		print_section(stdout, "driver trees per kind, peak RSS (kB)", drv, "peak_rss_kb");
-		cJSON_ArrayForEach(r, regs)
-			printf("regression: %s\n", r->valuestring);
-		if (max_pct >= 0)
-			printf("%s\n", cJSON_GetArraySize(regs) ? "diff: FAIL" : "diff: pass");
-	}
-	code = cJSON_GetArraySize(regs) ? QH_EXIT_GATE : 0;
-out:
-	cJSON_Delete(out);
-	cJSON_Delete(rep[0]);
-	cJSON_Delete(rep[1]);
-	return code;
 }

@@ -3,41 +3,59 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "attach.h"
-#include "leaks.h"
 #include "cli.h"
-#include "config.h"
+#include "commands.h"
 #include "log.h"
-#include "reportcmd.h"
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+static const struct cmd cmds[] = {
+#define QH_CMD_ROW(name, args, summary) { #name, cmd_##name },
+	QH_COMMANDS(QH_CMD_ROW)
+#undef QH_CMD_ROW
+	/* the spellings of help and version every tool accepts (not listed in the help) */
+	{ "-h", cmd_help },
+	{ "--help", cmd_help },
+	{ "-V", cmd_version },
+	{ "--version", cmd_version },
+};
+
+int cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	cli__usage(stdout);
+	return 0;
+}
+
+int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("qhtrace %s\n", QH_VERSION);
+	return 0;
+}
+
+/* the command named by argv[0], whole names only (no prefixes: `qhtrace att` is an error) */
+static int cmd_select(int argc, char **argv)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[0], cmds[i].name))
+			return cmds[i].fn(argc, argv);
+	pr_err("unknown command '%s' -- see 'qhtrace help'\n", argv[0]);
+	return QH_EXIT_USAGE;
+}
 
 int main(int argc, char **argv)
 {
-	const char *cmd = argc > 1 ? argv[1] : NULL;
-
-	if (!cmd) {
+	if (argc < 2) {
 		cli__usage(stderr);
 		return QH_EXIT_USAGE;
 	}
-	if (!strcmp(cmd, "attach"))
-		return cmd_attach(argc - 1, argv + 1);
-	if (!strcmp(cmd, "leaks"))
-		return cmd_leaks(argc - 1, argv + 1);
-	if (!strcmp(cmd, "fds"))
-		return cmd_fds(argc - 1, argv + 1);
-	if (!strcmp(cmd, "report"))
-		return cmd_report(argc - 1, argv + 1);
-	if (!strcmp(cmd, "diff"))
-		return cmd_diff(argc - 1, argv + 1);
-	if (!strcmp(cmd, "config"))
-		return cmd_config(argc - 1, argv + 1);
-	if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
-		cli__usage(stdout);
-		return 0;
-	}
-	if (!strcmp(cmd, "version") || !strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
-		printf("qhtrace %s\n", QH_VERSION);
-		return 0;
-	}
-	pr_err("unknown command '%s' -- see 'qhtrace help'\n", cmd);
-	return QH_EXIT_USAGE;
+	return cmd_select(argc - 1, argv + 1);
 }

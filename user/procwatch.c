@@ -11,65 +11,12 @@
 #include <unistd.h>
 
 #include "alerts.h"
-#include "config.h"
 #include "log.h"
 #include "procfs.h"
 #include "procwatch.h"
 #include "procwatch_priv.h"
 #include "vec.h"
 #include "util.h"
-
-static const char *const default_patterns[] = { QH_DEFAULT_DRIVER_PATTERNS };
-static const char *const default_browsers[] = { QH_DEFAULT_BROWSER_PATTERNS };
-
-void procwatch_opts__defaults(struct procwatch_opts *o)
-{
-	size_t i;
-
-	memset(o, 0, sizeof(*o));
-	for (i = 0; i < sizeof(default_patterns) / sizeof(default_patterns[0]); i++)
-		o->driver_patterns[i] = default_patterns[i];
-	o->n_driver_patterns = i;
-	for (i = 0; i < sizeof(default_browsers) / sizeof(default_browsers[0]); i++)
-		o->browser_patterns[i] = default_browsers[i];
-	o->n_browser_patterns = i;
-	o->force_cleanup_timeout_ms = QH_DEFAULT_FORCE_CLEANUP_TIMEOUT_MS;
-	o->zombie_grace_ms = QH_DEFAULT_ZOMBIE_GRACE_MS;
-	o->max_resource_lifetime_s = QH_DEFAULT_MAX_RESOURCE_LIFETIME_S;
-	o->memory_threshold_mb = QH_DEFAULT_MEMORY_THRESHOLD_MB;
-	o->max_cleanup_attempts = QH_DEFAULT_MAX_CLEANUP_ATTEMPTS;
-}
-
-int procwatch_opts__add_pattern(struct procwatch_opts *o, const char *pattern)
-{
-	if (o->n_driver_patterns >= QH_MAX_DRIVER_PATTERNS)
-		return -E2BIG;
-	o->driver_patterns[o->n_driver_patterns++] = pattern;
-	return 0;
-}
-
-void procwatch_opts__from_settings(struct procwatch_opts *o, const struct qh_settings *s)
-{
-	uint32_t i, k;
-
-	o->auto_cleanup = s->auto_cleanup;
-	o->force_cleanup_timeout_ms = s->force_cleanup_timeout * 1000;
-	o->zombie_grace_ms = s->zombie_grace * 1000;
-	o->max_resource_lifetime_s = s->max_resource_lifetime;
-	o->max_cleanup_attempts = s->max_cleanup_attempts;
-	o->memory_threshold_mb = s->memory_threshold_mb;
-	for (i = 0; i < s->n_driver_patterns && i < QH_MAX_PATTERNS; i++) {
-		for (k = 0; k < o->n_driver_patterns; k++)
-			if (!strcmp(o->driver_patterns[k], s->driver_patterns[i]))
-				break;
-		if (k == o->n_driver_patterns &&
-		    procwatch_opts__add_pattern(o, s->driver_patterns[i]))
-			break;
-	}
-	o->n_browser_patterns = 0;
-	for (i = 0; i < s->n_browser_patterns && i < QH_MAX_DRIVER_PATTERNS; i++)
-		o->browser_patterns[o->n_browser_patterns++] = s->browser_patterns[i];
-}
 
 struct procwatch *procwatch__new(const struct procwatch_opts *o, procwatch_rss_fn rss, void *ctx)
 {

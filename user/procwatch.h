@@ -20,11 +20,6 @@
 #define QH_DEFAULT_DRIVER_PATTERNS "chromedriver", "geckodriver", "msedgedriver", \
 	"operadriver", "safaridriver"
 #define QH_DEFAULT_BROWSER_PATTERNS "chrome", "chromium", "firefox", "msedge", "opera"
-#define QH_DEFAULT_FORCE_CLEANUP_TIMEOUT_MS 10000 /* as config.c's force_cleanup_timeout */
-#define QH_DEFAULT_ZOMBIE_GRACE_MS 5000
-#define QH_DEFAULT_MAX_RESOURCE_LIFETIME_S 3600
-#define QH_DEFAULT_MEMORY_THRESHOLD_MB 1024 /* as config.c's memory_threshold_mb */
-#define QH_DEFAULT_MAX_CLEANUP_ATTEMPTS 3
 /* samples of an instance's memory kept for the report (halved, every other one, when full) */
 #define QH_DRIVER_TIMELINE 64
 
@@ -44,6 +39,7 @@ struct procwatch_opts {
 	bool auto_cleanup;		/* --cleanup: terminate leftovers, verify they are gone */
 };
 
+/* The options' functions are traceopts.c's: the defaults are those of its table. */
 void procwatch_opts__defaults(struct procwatch_opts *o);
 struct qh_settings;
 /*

@@ -19,7 +19,7 @@
 #include "heapcollect.h"
 #include "log.h"
 #include "procfs.h"
-#include "runout.h"
+#include "outputs.h"
 #include "session.h"
 #include "syms.h"
 #include "util.h"
@@ -64,7 +64,7 @@ struct session_events {
 	struct procwatch *watch;
 	bool harvest_due;	/* a process exited or exec'd since the last harvest of heap blocks */
 	struct proctree *tree;
-	struct runout *out;
+	struct outputs *out;
 	bool heap;
 };
 
@@ -81,7 +81,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	struct proc *p;
 
 	proctree__handle_event(c->tree, data, size);
-	runout__event(c->out, c->tree, data, size);
+	outputs__event(c->out, c->tree, data, size);
 	procwatch__handle_event(c->watch, c->tree, data, size);
 	if (!c->heap || size < sizeof(*h))
 		return 0;
@@ -400,7 +400,7 @@ int session__preflight(const struct attach_opts *o)
 		pr_err("cannot write the report to %s: %s\n", o->output, why);
 		return QH_EXIT_USAGE;
 	}
-	if (runout__preflight(o))
+	if (outputs__preflight(o))
 		return QH_EXIT_USAGE;
 	return tracer__preflight() ? QH_EXIT_ERROR : 0;
 }
@@ -466,7 +466,7 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 	}
 	s->actx->tree = s->tree;
 	s->actx->heap = o->heap;
-	err = runout__open(&s->out, o);
+	err = outputs__open(&s->out, o);
 	if (err)
 		return err;
 	s->actx->out = s->out;
@@ -493,7 +493,7 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 	s->actx->tr = s->tr;
 	s->watch = procwatch__new(&o->watch, watch_rss, s->tr);
 	if (s->watch)
-		procwatch__set_alerts(s->watch, runout__alerts(s->out));
+		procwatch__set_alerts(s->watch, outputs__alerts(s->out));
 	if (o->watch.auto_cleanup)
 		s->cleanup = cleanup__new(&(struct cleanup_opts){
 			.timeout_ms = o->watch.force_cleanup_timeout_ms,
@@ -544,7 +544,7 @@ void session__close(struct session *s)
 	heaptrend__free(s->trend);
 	fdleaks__free(s->fdleaks);
 	proctree__free(s->tree);
-	runout__close(s->out);
+	outputs__close(s->out);
 	free(s->actx);
 	memset(s, 0, sizeof(*s));
 	s->efd = -1;
@@ -622,7 +622,7 @@ static void tick_watch(struct session *s, uint64_t now)
 }
 
 /*
- * monitoring_interval (runout keeps that deadline, and the alerts' at every tick): the tree's
+ * monitoring_interval (outputs keeps that deadline, and the alerts' at every tick): the tree's
  * memory, logged and held against the alert threshold
  */
 static void tick_monitor(struct session *s, uint64_t now)
@@ -631,16 +631,16 @@ static void tick_monitor(struct session *s, uint64_t now)
 	struct qh_proc cur;
 	struct proc *p;
 
-	if (!runout__tick(s->out, now))
+	if (!outputs__tick(s->out, now))
 		return;
 	for (p = proctree__first(s->tree); p; p = p->next) {
 		if (p->state != PROC_RUNNING || tracer__lookup(s->tr, p->pid, &cur) ||
 		    !procfs__same_start(cur.start_ns, p->start_ns))
 			continue;
-		rss_kb += runout__memory_proc(s->out, p, &cur, sysconf(_SC_PAGESIZE));
+		rss_kb += outputs__memory_proc(s->out, p, &cur, sysconf(_SC_PAGESIZE));
 		n++;
 	}
-	runout__memory_total(s->out, rss_kb, n);
+	outputs__memory_total(s->out, rss_kb, n);
 }
 
 static void tick_sweep(struct session *s, uint64_t now)
@@ -676,7 +676,7 @@ static void tick_check(struct session *s, uint64_t now)
 	if (!h || collect_blocks(s->tr, s->tree, h, false) || heaptrend__observe(s->trend, h))
 		pr_warn("heap check failed: trends will miss it\n");
 	else
-		runout__heap_check(s->out, h);
+		outputs__heap_check(s->out, h);
 	heapleaks__free(h);
 }
 
@@ -734,7 +734,7 @@ static void reap_ours(struct session *s, pid_t keep)
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		if (pid == keep)
 			break;
-		alerts__reaped(runout__alerts(s->out), pid, st);
+		alerts__reaped(outputs__alerts(s->out), pid, st);
 	}
 }
 
@@ -789,11 +789,11 @@ int session__report(struct session *s, struct run_info *ri)
 	finalize_states(s->tr, s->tree);
 	fd_check(s, true);
 	if (!o->no_fds)
-		runout__fd_findings(s->out, s->fdleaks);
+		outputs__fd_findings(s->out, s->fdleaks);
 	if (o->heap) {
 		if (collect_heap_leaks(s->tr, s->tree, s->leaks, s->trend))
 			pr_warn("failed to collect the heap findings: the report has none\n");
-		runout__heap_findings(s->out, s->leaks);
+		outputs__heap_findings(s->out, s->leaks);
 	}
 	ri->duration_s = (util__now_ns(CLOCK_REALTIME) - ri->start_real_ns) / 1e9;
 	ri->kernel = uname(&uts) ? "unknown" : uts.release;
@@ -821,7 +821,7 @@ int session__report(struct session *s, struct run_info *ri)
 		pr_err("out of memory\n");
 		return -ENOMEM;
 	}
-	err = runout__finish(s->out, root, ri);
+	err = outputs__finish(s->out, root, ri);
 	if (o->output) {
 		int werr = report__write_json(o->output, root);
 

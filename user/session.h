@@ -21,7 +21,7 @@
 #include "tracer.h"
 
 struct session_events;
-struct runout;
+struct outputs;
 struct session;
 
 /*
@@ -50,7 +50,7 @@ struct session {
 	uint64_t last_sweep_ns;		/* CLOCK_MONOTONIC */
 	uint64_t sweep_dead;		/* dead records made (freed - reused) at the last sweep */
 	uint64_t sweep_full;		/* QH_STAT_ALLOCS_FULL at the last sweep */
-	struct runout *out;		/* event log, alerts, gate (runout.h) */
+	struct outputs *out;		/* event log, alerts, gate (outputs.h) */
 	int efd;	/* epoll: the ring buffer, plus what the command adds */
 	struct procwatch *watch;	/* drivers, zombies, orphans, leftovers */
 	struct cleanup *cleanup;	/* with --cleanup */

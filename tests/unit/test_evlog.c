@@ -25,7 +25,7 @@
 
 #include "evlog.h"
 #include "evread.h"
-#include "reportcmd.h"
+#include "reportpage.h"
 #include "util.h"
 
 static char dir[64];

@@ -21,9 +21,11 @@
 #include <cjson/cJSON.h>
 
 #include "alerts.h"
+#include "cli.h"
+#include "diff.h"
 #include "gate.h"
-#include "reportcmd.h"
-#include "runout.h"
+#include "outputs.h"
+#include "report.h"
 #include "util.h"
 
 /* a report with something in every class; severities low, medium, high, critical */
@@ -487,7 +489,7 @@ static void test_runout_finish(void **state)
 	char dir[] = "/tmp/qh-runout-XXXXXX", junit[64], md[64], log[64], cmd[96];
 	struct run_info ri = {};
 	struct attach_opts o = {};
-	struct runout *r;
+	struct outputs *r;
 	int saved, devnull, err;
 	const cJSON *al;
 	cJSON *root;
@@ -504,8 +506,8 @@ static void test_runout_finish(void **state)
 	o.summary_md = md;
 	o.events = log;
 	o.alert_timeout_s = 1;
-	assert_int_equal(runout__preflight(&o), 0);
-	assert_int_equal(runout__open(&r, &o), 0);
+	assert_int_equal(outputs__preflight(&o), 0);
+	assert_int_equal(outputs__open(&r, &o), 0);
 	root = parse("{\"events\": {\"lost\": 0}, \"processes\": [],"
 		     " \"leaks\": {\"fds\": [{\"fd\": 3}, {\"fd\": 4}, {\"fd\": 5}]}}");
 	/* the alert's and the gate's lines on stderr are not the test runner's output */
@@ -513,7 +515,7 @@ static void test_runout_finish(void **state)
 	saved = dup(STDERR_FILENO);
 	devnull = open("/dev/null", O_WRONLY);
 	dup2(devnull, STDERR_FILENO);
-	err = runout__finish(r, root, &ri);
+	err = outputs__finish(r, root, &ri);
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
@@ -530,7 +532,7 @@ static void test_runout_finish(void **state)
 			    ->valuedouble == 3);
 	assert_int_equal(access(junit, R_OK), 0);
 	assert_int_equal(access(md, R_OK), 0);
-	runout__close(r);
+	outputs__close(r);
 	cJSON_Delete(root);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
@@ -542,33 +544,33 @@ static void test_runout_memory_usage(void **state)
 	uint64_t total = alerts__mem_total_kb();
 	struct attach_opts o = {};
 	const struct alert *al;
-	struct runout *r;
+	struct outputs *r;
 	int saved, devnull;
 
 	(void)state;
 	assert_true(total > 0);
 	config__defaults(&o.settings);
 	o.settings.memory_usage_percent = 50;
-	assert_int_equal(runout__open(&r, &o), 0);
+	assert_int_equal(outputs__open(&r, &o), 0);
 	fflush(stderr);
 	saved = dup(STDERR_FILENO);
 	devnull = open("/dev/null", O_WRONLY);
 	dup2(devnull, STDERR_FILENO);
-	runout__memory_total(r, total * 40 / 100, 2);
-	assert_int_equal(alerts__count(runout__alerts(r)), 0);
-	runout__memory_total(r, total * 60 / 100, 3);
-	runout__memory_total(r, total * 70 / 100, 3); /* still crossed: no second alert */
+	outputs__memory_total(r, total * 40 / 100, 2);
+	assert_int_equal(alerts__count(outputs__alerts(r)), 0);
+	outputs__memory_total(r, total * 60 / 100, 3);
+	outputs__memory_total(r, total * 70 / 100, 3); /* still crossed: no second alert */
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
 	close(devnull);
-	assert_int_equal(alerts__count(runout__alerts(r)), 1);
-	al = alerts__get(runout__alerts(r), 0);
+	assert_int_equal(alerts__count(outputs__alerts(r)), 1);
+	al = alerts__get(outputs__alerts(r), 0);
 	assert_string_equal(al->kind, "memory_usage");
 	assert_true(al->value > 59.9 && al->value < 60.1);
 	assert_true(al->threshold == 50);
 	assert_non_null(strstr(al->message, "the traced processes (3) use 60.0% of memory"));
-	runout__close(r);
+	outputs__close(r);
 }
 
 int main(void)

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "fdtable.h"
-#include "leaks.h"
 #include "log.h"
 #include "procfs.h"
 #include "session.h"

@@ -7,15 +7,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "alerts.h"
+#include "cli.h"
 #include "evlog.h"
-#include "gate.h"
+#include "fdleaks.h"
 #include "fdtable.h"
+#include "gate.h"
+#include "heapleaks.h"
 #include "log.h"
-#include "runout.h"
+#include "outputs.h"
+#include "proctree.h"
+#include "report.h"
 #include "util.h"
 
-struct runout {
+struct outputs {
 	const struct attach_opts *o;
 	struct evlog *log;
 	struct evlog_opts lo;
@@ -25,7 +32,7 @@ struct runout {
 	int log_err;			/* the first failed write, reported once */
 };
 
-int runout__preflight(const struct attach_opts *o)
+int outputs__preflight(const struct attach_opts *o)
 {
 	const char *paths[] = { o->events, o->junit, o->summary_md };
 	const char *what[] = { "the event log", "the JUnit report", "the Markdown summary" };
@@ -41,10 +48,10 @@ int runout__preflight(const struct attach_opts *o)
 	return 0;
 }
 
-int runout__open(struct runout **out, const struct attach_opts *o)
+int outputs__open(struct outputs **out, const struct attach_opts *o)
 {
 	const struct qh_settings *s = &o->settings;
-	struct runout *r = calloc(1, sizeof(*r));
+	struct outputs *r = calloc(1, sizeof(*r));
 	int err;
 
 	*out = NULL;
@@ -75,14 +82,14 @@ int runout__open(struct runout **out, const struct attach_opts *o)
 		.log = r->log,
 	});
 	if (!r->alerts) {
-		runout__close(r);
+		outputs__close(r);
 		return -ENOMEM;
 	}
 	*out = r;
 	return 0;
 }
 
-void runout__close(struct runout *r)
+void outputs__close(struct outputs *r)
 {
 	if (!r)
 		return;
@@ -91,12 +98,12 @@ void runout__close(struct runout *r)
 	free(r);
 }
 
-struct alerts *runout__alerts(struct runout *r)
+struct alerts *outputs__alerts(struct outputs *r)
 {
 	return r ? r->alerts : NULL;
 }
 
-static void log_end(struct runout *r)
+static void log_end(struct outputs *r)
 {
 	int err = evlog__end(r->log);
 
@@ -107,13 +114,13 @@ static void log_end(struct runout *r)
 	}
 }
 
-static void log_proc(struct runout *r, const struct qh_event_hdr *h, const char *kind)
+static void log_proc(struct outputs *r, const struct qh_event_hdr *h, const char *kind)
 {
 	evlog__begin(r->log, util__boot_to_real_ns(h->ts_ns), kind);
 	evlog__u64(r->log, "pid", h->pid);
 }
 
-void runout__event(struct runout *r, struct proctree *t, const void *data, size_t size)
+void outputs__event(struct outputs *r, struct proctree *t, const void *data, size_t size)
 {
 	const struct qh_event_hdr *h = data;
 	struct proc *p;
@@ -175,7 +182,7 @@ void runout__event(struct runout *r, struct proctree *t, const void *data, size_
 	log_end(r);
 }
 
-bool runout__tick(struct runout *r, uint64_t now)
+bool outputs__tick(struct outputs *r, uint64_t now)
 {
 	if (!r)
 		return false;
@@ -186,7 +193,7 @@ bool runout__tick(struct runout *r, uint64_t now)
 	return true;
 }
 
-uint64_t runout__memory_proc(struct runout *r, const struct proc *p, const struct qh_proc *cur,
+uint64_t outputs__memory_proc(struct outputs *r, const struct proc *p, const struct qh_proc *cur,
 			     uint64_t page_size)
 {
 	uint64_t kb = page_size / 1024;
@@ -212,7 +219,7 @@ uint64_t runout__memory_proc(struct runout *r, const struct proc *p, const struc
 	return rss * kb;
 }
 
-void runout__memory_total(struct runout *r, uint64_t rss_kb, uint64_t nprocs)
+void outputs__memory_total(struct outputs *r, uint64_t rss_kb, uint64_t nprocs)
 {
 	double pct, limit = r->o->settings.memory_usage_percent;
 
@@ -225,7 +232,7 @@ void runout__memory_total(struct runout *r, uint64_t rss_kb, uint64_t nprocs)
 		      (unsigned long)r->mem_total_kb, limit);
 }
 
-void runout__heap_check(struct runout *r, struct heapleaks *h)
+void outputs__heap_check(struct outputs *r, struct heapleaks *h)
 {
 	pr_debug("heap check: %lu blocks live\n", (unsigned long)heapleaks__total_blocks(h));
 	if (!r || !r->log || r->log_err)
@@ -237,7 +244,7 @@ void runout__heap_check(struct runout *r, struct heapleaks *h)
 	log_end(r);
 }
 
-void runout__heap_findings(struct runout *r, struct heapleaks *h)
+void outputs__heap_findings(struct outputs *r, struct heapleaks *h)
 {
 	struct heap_leak *l;
 	size_t i;
@@ -274,7 +281,7 @@ void runout__heap_findings(struct runout *r, struct heapleaks *h)
 	}
 }
 
-void runout__fd_findings(struct runout *r, struct fdleaks *f)
+void outputs__fd_findings(struct outputs *r, struct fdleaks *f)
 {
 	const struct fd_leak *l;
 	size_t i;
@@ -338,7 +345,7 @@ static int write_text(const char *path, const char *what, char *text)
 	return err;
 }
 
-int runout__finish(struct runout *r, cJSON *root, struct run_info *ri)
+int outputs__finish(struct outputs *r, struct cJSON *root, struct run_info *ri)
 {
 	const struct attach_opts *o = r->o;
 	const cJSON *leaks = cJSON_GetObjectItemCaseSensitive(root, "leaks"), *it;

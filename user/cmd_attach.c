@@ -21,13 +21,13 @@
 #include <unistd.h>
 
 #include "alerts.h"
-#include "attach.h"
 #include "cli.h"
+#include "commands.h"
 #include "log.h"
 #include "procfs.h"
 #include "proctree.h"
 #include "report.h"
-#include "runout.h"
+#include "outputs.h"
 #include "session.h"
 #include "tracer.h"
 #include "util.h"
@@ -238,7 +238,7 @@ int cmd_attach(int argc, char **argv)
 						done = true;
 					} else {
 						/* an alert hook's status counts */
-						alerts__reaped(runout__alerts(s.out), pid, st);
+						alerts__reaped(outputs__alerts(s.out), pid, st);
 					}
 				}
 			}

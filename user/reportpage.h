@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* `qhtrace report FILE` and `qhtrace diff BASE CURRENT`: reading what qhtrace wrote. */
-#ifndef __QH_REPORTCMD_H
-#define __QH_REPORTCMD_H
+/* Reading what qhtrace wrote: a page of a summary report or an event log, filtered. */
+#ifndef __QH_REPORTPAGE_H
+#define __QH_REPORTPAGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <cjson/cJSON.h>
+
+struct cJSON;
 
 #define QH_REPORT_MAX_BYTES (512UL << 20) /* a summary report is read whole, up to this */
 
@@ -21,7 +23,7 @@ struct row_filter {
 
 /* "pid=N", "comm=S", "kind=S", "severity=S", "severity>=S", or several joined by commas. */
 int row_filter__parse(struct row_filter *f, const char *expr, char *why, size_t len);
-bool row_filter__match(const struct row_filter *f, const cJSON *row);
+bool row_filter__match(const struct row_filter *f, const struct cJSON *row);
 
 /*
  * One page of FILE (an event log, streamed, or a summary report) as {file, type, page,
@@ -29,11 +31,6 @@ bool row_filter__match(const struct row_filter *f, const cJSON *row);
  * before the damage, with "error").
  */
 int report__page(const char *path, const struct row_filter *f, uint64_t page, uint64_t size,
-		 cJSON **out, char *why, size_t len);
-/* Compare two summary reports; max_pct < 0: no gate. The comparison (see `qhtrace diff`). */
-cJSON *diff__compare(const cJSON *base, const cJSON *cur, double max_pct);
-
-int cmd_report(int argc, char **argv);
-int cmd_diff(int argc, char **argv);
+		 struct cJSON **out, char *why, size_t len);
 
 #endif

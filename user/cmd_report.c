@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* qhtrace report FILE: a page of a summary report or an event log (reportpage.h), shown. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "log.h"
+#include "opttab.h"
+#include "reportpage.h"
+
+static const char *field_str(const cJSON *o, const char *k, char *buf, size_t len)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	if (cJSON_IsString(v))
+		return v->valuestring;
+	if (cJSON_IsNumber(v)) {
+		snprintf(buf, len, "%.0f", v->valuedouble);
+		return buf;
+	}
+	return "-";
+}
+
+/* the page object of report__page as a table */
+static void print_page(FILE *out, const cJSON *pg)
+{
+	static const char *const shown[] = { "time", "kind", "pid", "comm", "severity" };
+	const cJSON *row, *v;
+	char a[32], b[32];
+
+	fprintf(out, "%-24s %-12s %8s %-16s %-8s %s\n", "TIME", "KIND", "PID", "COMM", "SEVERITY",
+		"DETAILS");
+	cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(pg, "items")) {
+		const char *t = field_str(row, "time", a, sizeof(a));
+		size_t used = 0, i;
+
+		if (!strcmp(t, "-"))
+			t = field_str(row, "start_time", a, sizeof(a));
+		fprintf(out, "%-24s %-12s %8s %-16s %-8s ", t, field_str(row, "kind", b, sizeof(b)),
+			field_str(row, "pid", a, sizeof(a)), field_str(row, "comm", b, sizeof(b)),
+			field_str(row, "severity", b, sizeof(b)));
+		/* the rest of the scalar fields, as key=value, up to a line's width */
+		cJSON_ArrayForEach(v, row) {
+			char *s;
+
+			for (i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
+				if (!strcmp(v->string, shown[i]))
+					break;
+			if (i < sizeof(shown) / sizeof(shown[0]) || cJSON_IsArray(v) ||
+			    cJSON_IsObject(v) || !strcmp(v->string, "start_time"))
+				continue;
+			s = cJSON_PrintUnformatted(v);
+			if (!s)
+				continue;
+			if (used + strlen(v->string) + strlen(s) > 100) {
+				fprintf(out, "...");
+				free(s);
+				break;
+			}
+			used += fprintf(out, "%s%s=%s", used ? " " : "", v->string, s);
+			free(s);
+		}
+		fprintf(out, "\n");
+	}
+	fprintf(out, "page %lu (%lu per page, %d shown), %s\n",
+		(unsigned long)cJSON_GetObjectItemCaseSensitive(pg, "page")->valuedouble,
+		(unsigned long)cJSON_GetObjectItemCaseSensitive(pg, "page_size")->valuedouble,
+		cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(pg, "items")),
+		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pg, "has_next")) ? "more: --page next"
+										: "last page");
+}
+
+struct report_opts {
+	uint64_t page, size;
+	struct row_filter filter;
+	bool json;
+};
+
+static int parse_filter(const struct opt_spec *o, const char *arg, void *dst)
+{
+	char why[256];
+
+	if (row_filter__parse(dst, arg, why, sizeof(why))) {
+		pr_err("--%s: %s\n", o->name, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct opt_spec opts[] = {
+	{ "page", 0, OPT_U64, "N", 1, 1000000000, .off = offsetof(struct report_opts, page),
+	  .def = "1", .cmds = 1, .help = "the page to show" },
+	{ "page-size", 0, OPT_U64, "K", 1, 100000, .off = offsetof(struct report_opts, size),
+	  .def = "50", .cmds = 1, .help = "rows per page" },
+	{ "filter", 0, OPT_FN, "EXPR", .fn = parse_filter,
+	  .off = offsetof(struct report_opts, filter), .cmds = 1,
+	  .help = "pid=N, comm=NAME, kind=KIND, severity=LEVEL or severity>=LEVEL; repeat it or "
+		  "join with commas (all must hold)" },
+	{ "json", 0, OPT_FLAG, .off = offsetof(struct report_opts, json), .cmds = 1,
+	  .help = "the page as JSON: page, page_size, has_next, items" },
+	{ "help", 'h', OPT_HELP, .cmds = 1, .help = "this text" },
+};
+
+static void usage_report(FILE *out)
+{
+	fprintf(out,
+		"Usage: qhtrace report [OPTIONS] FILE\n"
+		"\n"
+		"Show a summary report (-o) or an event log (--events; plain or gzip), one\n"
+		"page at a time. An event log is streamed: it is never loaded whole.\n"
+		"\n"
+		"Options:\n");
+	opttab__help(out, opts, sizeof(opts) / sizeof(opts[0]), 1);
+	fprintf(out,
+		"\n"
+		"Exit status: 0; %d if FILE cannot be read or is corrupt or truncated (the\n"
+		"rows before the damage are shown); %d for a bad command line.\n"
+		"\n"
+		"Examples:\n"
+		"  qhtrace report run.json --filter kind=heap_leak\n"
+		"  qhtrace report events.ndjson.gz --page 3 --page-size 100 --json\n"
+		"  qhtrace report events.ndjson.gz --filter kind=exit,comm=pytest\n",
+		QH_EXIT_ERROR, QH_EXIT_USAGE);
+}
+
+int cmd_report(int argc, char **argv)
+{
+	static const struct opt_cmd cmd = { "report", 1, false, usage_report };
+	struct report_opts r = { .filter = { .severity = -1 } };
+	char why[256] = "";
+	cJSON *o = NULL;
+	int err;
+
+	opttab__defaults(opts, sizeof(opts) / sizeof(opts[0]), &r);
+	err = opttab__parse_argv(opts, sizeof(opts) / sizeof(opts[0]), &cmd, argc, argv, &r);
+	if (err)
+		return err > 0 ? 0 : QH_EXIT_USAGE;
+	if (optind != argc - 1) {
+		pr_err("report: give one FILE -- usage: qhtrace report [OPTIONS] FILE\n");
+		return QH_EXIT_USAGE;
+	}
+	err = report__page(argv[optind], &r.filter, r.page, r.size, &o, why, sizeof(why));
+	if (o && r.json) {
+		char *s = cJSON_Print(o);
+
+		if (s)
+			printf("%s\n", s);
+		free(s);
+	} else if (o &&
+		   (!err || cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "items")))) {
+		print_page(stdout, o);
+	}
+	cJSON_Delete(o);
+	if (err) {
+		pr_err("%s: %s\n", argv[optind], why);
+		return QH_EXIT_ERROR;
+	}
+	return 0;
+}

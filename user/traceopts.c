@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "fdleaks.h"
+#include "gate.h"
+#include "heapleaks.h"
+#include "log.h"
+#include "opttab.h"
+#include "procwatch.h"
+#include "severity.h"
+#include "tracer.h"
+#include "traceopts.h"
+
+#define A QH_OPTS_ATTACH
+#define L QH_OPTS_LEAKS
+#define F QH_OPTS_FDS
+#define OFF(field) offsetof(struct attach_opts, field)
+
+static int parse_fail_on(const struct opt_spec *o, const char *arg, void *dst)
+{
+	char why[160];
+
+	if (gate__parse_classes(arg, dst, why, sizeof(why))) {
+		pr_err("--%s: %s\n", o->name, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_severity(const struct opt_spec *o, const char *arg, void *dst)
+{
+	enum severity sev;
+
+	if (severity__parse(arg, &sev)) {
+		pr_err("--%s: '%s' is not low, medium, high or critical\n", o->name, arg);
+		return -EINVAL;
+	}
+	*(int *)dst = sev;
+	return 0;
+}
+
+static int parse_pattern(const struct opt_spec *o, const char *arg, void *dst)
+{
+	if (!*arg) {
+		pr_err("--%s: the pattern is empty\n", o->name);
+		return -EINVAL;
+	}
+	if (procwatch_opts__add_pattern(dst, arg)) {
+		pr_err("--%s: more than %d patterns\n", o->name, QH_MAX_DRIVER_PATTERNS);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* enum qh_heap_probes and enum qh_fd_probes (tracer.h), in order */
+static const char *const heap_probes[] = { "auto", "tree", "multi", "each", NULL };
+static const char *const fd_probes[] = { "auto", "fentry", "syscalls", "dispatch", NULL };
+static const char *const sorts[] = { "bytes", "count", NULL };
+static const char *const default_drivers[] = { QH_DEFAULT_DRIVER_PATTERNS, NULL };
+static const char *const default_browsers[] = { QH_DEFAULT_BROWSER_PATTERNS, NULL };
+
+/* in --help's order; `qhtrace leaks` and `fds` list theirs in the same order */
+const struct opt_spec traceopts[] = {
+	{ "pid", 'p', OPT_U32, "PID", 1, 4194304, .off = OFF(pid), .cmds = L | F,
+	  .help = "the process to follow (required)" },
+	{ "duration", 'd', OPT_U32, "S", 1, 31536000, .off = OFF(duration_s), .cmds = L | F,
+	  .shown = "none: until Ctrl-C or the exit", .help = "stop after S seconds" },
+	{ "output", 'o', OPT_STR, "FILE", .off = OFF(output), .cmds = A | L | F,
+	  .help = "write the JSON report to FILE (not a symlink; its directory must exist)" },
+	{ "quiet", 'q', OPT_FLAG, .off = OFF(quiet), .cmds = A | L | F,
+	  .help = "no summary on stderr" },
+	{ "verbose", 'v', OPT_COUNT, .off = OFF(verbose), .cmds = A | L | F,
+	  .help = "debug messages, probe offsets, libbpf's own output" },
+	{ "max-procs", 0, OPT_U32, "N", 64, 4194304, .off = OFF(max_procs),
+	  .def = OPT_TEXT(QH_DEFAULT_MAX_PROCS), .cmds = A | L | F,
+	  .help = "processes traced at once" },
+	{ "ringbuf-size", 0, OPT_POW2, "KB", 64, 1048576, .off = OFF(ringbuf_kb),
+	  .def = OPT_TEXT(QH_DEFAULT_RINGBUF_KB), .cmds = A | L | F,
+	  .help = "ring buffer in KiB, a power of two" },
+	{ "heap", 0, OPT_FLAG, .off = OFF(heap), .cmds = A,
+	  .help = "follow the malloc family of the C library (uprobes): live heap bytes and "
+		  "blocks per process (leaks: always)" },
+	{ "max-allocs", 0, OPT_U32, "N", 1024, 67108864, .off = OFF(max_allocs),
+	  .def = OPT_TEXT(QH_DEFAULT_MAX_ALLOCS), .cmds = A | L,
+	  .help = "live heap blocks followed at once" },
+	{ "no-stacks", 0, OPT_UNFLAG, .off = OFF(stacks), .cmds = A | L,
+	  .help = "record the caller of each allocation, not its whole stack (cheaper)" },
+	{ "sample-rate", 0, OPT_U32, "N", 1, 1000000, .off = OFF(sample_rate), .def = "1",
+	  .cmds = A | L,
+	  .help = "record one allocation in N (1: all; counts and bytes are then of the "
+		  "sample)" },
+	{ "min-size", 0, OPT_BYTES, "BYTES", .off = OFF(min_size), .def = "0", .cmds = A | L,
+	  .help = "ignore allocations smaller than this" },
+	{ "max-size", 0, OPT_BYTES, "BYTES", .off = OFF(max_size),
+	  .def = "18446744073709551615", .shown = "none", .cmds = A | L,
+	  .help = "ignore allocations larger than this" },
+	{ "min-age", 0, OPT_U32, "S", 0, 86400, .off = OFF(min_age_s), .def = "5", .cmds = A | L,
+	  .help = "in processes still running at the end, blocks younger than S seconds are "
+		  "not leaks" },
+	{ "leak-threshold-mb", 0, OPT_U32, "N", 1, 1048576, .off = OFF(leak_threshold_mb),
+	  .def = "10", .cmds = A | L,
+	  .help = "severity scale: critical from N MiB outstanding, high from N/4, medium from "
+		  "N/16" },
+	{ "top", 0, OPT_U32, "N", 0, 1000, .off = OFF(top), .def = "10", .cmds = A | L,
+	  .help = "heap leaks listed in the summary" },
+	{ "sort", 0, OPT_NAME, .names = sorts, .off = OFF(sort_by_count), .def = "bytes",
+	  .cmds = A | L, .help = "order of the heap leaks" },
+	{ "heap-probes", 0, OPT_NAME, .names = heap_probes, .off = OFF(heap_probes),
+	  .def = "auto", .cmds = A | L,
+	  .help = "how the malloc family is probed: tree: only in the traced command's tree "
+		  "(attach; other processes pay nothing); multi: in every process mapping the C "
+		  "library, one uprobe_multi link (Linux 6.6+); each: the same with a uprobe per "
+		  "function. auto: tree for attach where the kernel keeps it, else multi, else "
+		  "each" },
+	{ "check-interval", 0, OPT_U32, "S", 0, 86400, .off = OFF(check_interval_s), .def = "10",
+	  .cmds = A | L | F,
+	  .help = "leak_check_interval: heap and fd checks every S seconds, 0 for none; a call "
+		  "site that grows at " OPT_TEXT(QH_GROWING_CHECKS) " checks in a row is one "
+		  "severity level up; fds of one kind and target that grow at "
+		  OPT_TEXT(QH_FD_GROWING_CHECKS) " checks in a row are a leak" },
+	{ "no-fds", 0, OPT_FLAG, .off = OFF(no_fds), .cmds = A,
+	  .help = "do not follow fds and sockets (their syscalls are then not probed at all)" },
+	{ "max-fds", 0, OPT_U32, "N", 1024, 16777216, .off = OFF(max_fds),
+	  .def = OPT_TEXT(QH_DEFAULT_MAX_FDS), .cmds = A | F, .help = "fds followed at once" },
+	{ "resource-leak-count", 0, OPT_U32, "N", 1, 1000000, .off = OFF(resource_leak_count),
+	  .def = OPT_TEXT(QH_DEFAULT_RESOURCE_LEAK_COUNT), .cmds = A | F,
+	  .help = "fd severity scale: critical from N fds, high from N/4, medium from N/16" },
+	{ "fd-stacks", 0, OPT_FLAG, .off = OFF(fd_stacks), .cmds = A | F,
+	  .help = "name the function (file:line) that opened the fds of each finding, from a "
+		  "user stack per fd opened (costs more per open); default: the syscall's name" },
+	{ "fd-probes", 0, OPT_NAME, .names = fd_probes, .off = OFF(fd_probes), .def = "auto",
+	  .cmds = A | F,
+	  .help = "how fd syscalls are probed: fentry: an fexit program on each syscall's "
+		  "kernel function (other processes keep the fast syscall path; exits about 3 s "
+		  "later than syscalls: the kernel unhooks the functions one at a time; an error "
+		  "where the kernel refuses fentry); syscalls: a tracepoint per syscall (every "
+		  "process of the machine takes the slow syscall path); dispatch: one raw "
+		  "tracepoint on every syscall's exit (every syscall pays; exits 1 s sooner than "
+		  "syscalls). auto: fentry where the kernel allows it, else syscalls. mmap, "
+		  "munmap, mremap and brk use fentry when the fd syscalls do (or, with --no-fds, "
+		  "when auto finds it allowed), else tracepoints" },
+	{ "events", 0, OPT_STR, "FILE", .off = OFF(events), .cmds = A | L | F,
+	  .help = "log every event, one JSON object per line (FILE.gz: gzip)" },
+	{ "config", 0, OPT_STR, "FILE", .off = OFF(config), .cmds = A | L | F,
+	  .help = "settings file (see 'qhtrace config --print-defaults'); options given here "
+		  "override it" },
+	{ "alert-exec", 0, OPT_STR, "CMD", .off = OFF(alert_exec), .cmds = A | L | F,
+	  .help = "run CMD (sh -c) for each alert, its JSON on stdin" },
+	{ "alert-timeout", 0, OPT_U32, "S", 1, 3600, .off = OFF(alert_timeout_s), .def = "10",
+	  .cmds = A | L | F, .help = "kill a hook still running after S s" },
+	{ "fail-on", 0, OPT_FN, "CLASSES", .fn = parse_fail_on, .off = OFF(fail_on),
+	  .cmds = A | L | F,
+	  .help = "exit " OPT_TEXT(QH_EXIT_GATE) " when one of the CLASSES (comma-separated: leaks, "
+		  "fds, zombies, leftovers, lost-events, alerts) has findings (and CMD exited 0)" },
+	{ "fail-severity", 0, OPT_FN, "L", .fn = parse_severity, .off = OFF(fail_severity),
+	  .def = "low", .cmds = A | L | F,
+	  .help = "only findings of severity L or above count: low, medium, high, critical" },
+	{ "junit", 0, OPT_STR, "FILE", .off = OFF(junit), .cmds = A | L | F,
+	  .help = "JUnit XML: a test case per finding class" },
+	{ "summary-md", 0, OPT_STR, "FILE", .off = OFF(summary_md), .cmds = A | L | F,
+	  .help = "a Markdown summary for CI job pages" },
+#define WATCH "WebDriver trees, zombies, leftovers"
+	{ "driver-pattern", 0, OPT_FN, "PAT", .fn = parse_pattern, .names = default_drivers,
+	  .off = OFF(watch), .cmds = A, .group = WATCH,
+	  .help = "one more WebDriver name (fnmatch(3) on the comm and on the exec'd file's "
+		  "name), beside the default ones; repeatable, up to "
+		  OPT_TEXT(QH_MAX_DRIVER_PATTERNS) " in all" },
+	{ "force-cleanup-timeout", 0, OPT_MS, "S", 100, 3600000,
+	  .off = OFF(watch.force_cleanup_timeout_ms), .def = "10", .cmds = A, .group = WATCH,
+	  .help = "a driver's tree must be gone S seconds after it; also the wait after each "
+		  "signal of --cleanup" },
+	{ "zombie-grace", 0, OPT_MS, "S", 100, 86400000, .off = OFF(watch.zombie_grace_ms),
+	  .def = "5", .cmds = A, .group = WATCH,
+	  .help = "exited and not reaped for longer: a zombie" },
+	{ "max-lifetime", 0, OPT_U32, "S", 0, 31536000,
+	  .off = OFF(watch.max_resource_lifetime_s), .def = "3600", .cmds = A, .group = WATCH,
+	  .help = "max_resource_lifetime: a process older is a leftover, 0 for none" },
+	{ "memory-threshold-mb", 0, OPT_U32, "N", 0, 1048576,
+	  .off = OFF(watch.memory_threshold_mb), .def = "1024", .cmds = A, .group = WATCH,
+	  .help = "alert when a driver's tree uses more, 0 for none" },
+	{ "cleanup", 0, OPT_FLAG, .off = OFF(watch.auto_cleanup), .cmds = A, .group = WATCH,
+	  .help = "terminate leftovers (SIGTERM, then SIGKILL) through pidfds and verify each "
+		  "is gone" },
+	{ "max-cleanup-attempts", 0, OPT_U32, "N", 1, 100,
+	  .off = OFF(watch.max_cleanup_attempts), .def = "3", .cmds = A, .group = WATCH,
+	  .help = "SIGKILL rounds" },
+	{ "help", 'h', OPT_HELP, .cmds = A | L | F, .help = "this text" },
+};
+const size_t traceopts_n = sizeof(traceopts) / sizeof(traceopts[0]);
+
+const struct opt_spec *traceopts__find(const char *name)
+{
+	return opttab__find(traceopts, traceopts_n, name);
+}
+
+void traceopts__defaults(struct attach_opts *o)
+{
+	size_t i;
+
+	memset(o, 0, sizeof(*o));
+	opttab__defaults(traceopts, traceopts_n, o);
+	for (i = 0; default_drivers[i]; i++)
+		o->watch.driver_patterns[i] = default_drivers[i];
+	o->watch.n_driver_patterns = i;
+	for (i = 0; default_browsers[i]; i++)
+		o->watch.browser_patterns[i] = default_browsers[i];
+	o->watch.n_browser_patterns = i;
+}
+
+/* procwatch.h's options functions: its defaults are the table's */
+void procwatch_opts__defaults(struct procwatch_opts *w)
+{
+	struct attach_opts o;
+
+	traceopts__defaults(&o);
+	*w = o.watch;
+}
+
+int procwatch_opts__add_pattern(struct procwatch_opts *o, const char *pattern)
+{
+	if (o->n_driver_patterns >= QH_MAX_DRIVER_PATTERNS)
+		return -E2BIG;
+	o->driver_patterns[o->n_driver_patterns++] = pattern;
+	return 0;
+}
+
+void procwatch_opts__from_settings(struct procwatch_opts *o, const struct qh_settings *s)
+{
+	uint32_t i, k;
+
+	o->auto_cleanup = s->auto_cleanup;
+	o->force_cleanup_timeout_ms = s->force_cleanup_timeout * 1000;
+	o->zombie_grace_ms = s->zombie_grace * 1000;
+	o->max_resource_lifetime_s = s->max_resource_lifetime;
+	o->max_cleanup_attempts = s->max_cleanup_attempts;
+	o->memory_threshold_mb = s->memory_threshold_mb;
+	for (i = 0; i < s->n_driver_patterns && i < QH_MAX_PATTERNS; i++) {
+		for (k = 0; k < o->n_driver_patterns; k++)
+			if (!strcmp(o->driver_patterns[k], s->driver_patterns[i]))
+				break;
+		if (k == o->n_driver_patterns &&
+		    procwatch_opts__add_pattern(o, s->driver_patterns[i]))
+			break;
+	}
+	o->n_browser_patterns = 0;
+	for (i = 0; i < s->n_browser_patterns && i < QH_MAX_DRIVER_PATTERNS; i++)
+		o->browser_patterns[o->n_browser_patterns++] = s->browser_patterns[i];
+}
