@@ -13,7 +13,9 @@
 #include <cjson/cJSON.h>
 
 #include "diff.h"
+#include "htab.h"
 #include "util.h"
+#include "vec.h"
 
 /* one compared figure: a key's value in each report */
 struct entry {
@@ -21,32 +23,51 @@ struct entry {
 	double base, cur;
 	bool in_base, in_cur;
 	uint64_t base_n, cur_n;
+	struct hnode hnode;
 };
 
+/* the entries in order of first sight, and by key */
 struct table {
-	struct entry *e;
+	struct entry **e;
 	size_t n, cap;
+	struct htab by_key;
 };
 
 static struct entry *get(struct table *t, const char *key)
 {
+	uint64_t h = htab__str(HTAB_SEED, key);
+	struct entry *e, **slot;
+	struct hnode *n;
+
+	for (n = htab__first(&t->by_key, h); n; n = htab__next(n)) {
+		e = htab_entry(n, struct entry, hnode);
+		if (!strcmp(e->key, key))
+			return e;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e || htab__add(&t->by_key, &e->hnode, h))
+		goto fail;
+	slot = vec_push(t->e, t->n, t->cap);
+	if (!slot) {
+		htab__del(&t->by_key, &e->hnode);
+		goto fail;
+	}
+	*slot = e;
+	snprintf(e->key, sizeof(e->key), "%s", key);
+	return e;
+fail:
+	free(e);
+	return NULL;
+}
+
+static void table_free(struct table *t)
+{
 	size_t i;
 
 	for (i = 0; i < t->n; i++)
-		if (!strcmp(t->e[i].key, key))
-			return &t->e[i];
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		struct entry *e = realloc(t->e, cap * sizeof(*e));
-
-		if (!e)
-			return NULL;
-		t->e = e;
-		t->cap = cap;
-	}
-	memset(&t->e[t->n], 0, sizeof(t->e[0]));
-	snprintf(t->e[t->n].key, sizeof(t->e[0].key), "%s", key);
-	return &t->e[t->n++];
+		free(t->e[i]);
+	free(t->e);
+	htab__free(&t->by_key);
 }
 
 /* @max: keep the largest value (peak memory); else add them up */
@@ -160,7 +181,7 @@ static cJSON *section(const struct table *t, const char *unit, double max_pct, d
 	size_t i;
 
 	for (i = 0; i < t->n; i++) {
-		const struct entry *e = &t->e[i];
+		const struct entry *e = t->e[i];
 		cJSON *o = cJSON_CreateObject();
 		double g = growth(e);
 		char buf[640];
@@ -227,10 +248,10 @@ cJSON *diff__compare(const cJSON *base, const cJSON *cur, double max_pct)
 				      max_pct >= 0 ? DIFF_MIN_KB : inf, false, regs, "driver"));
 	cJSON_AddItemToObject(out, "regressions", regs);
 	cJSON_AddBoolToObject(out, "pass", !cJSON_GetArraySize(regs));
-	free(d.cmds.e);
-	free(d.leaks.e);
-	free(d.fds.e);
-	free(d.leftovers.e);
-	free(d.drivers.e);
+	table_free(&d.cmds);
+	table_free(&d.leaks);
+	table_free(&d.fds);
+	table_free(&d.leftovers);
+	table_free(&d.drivers);
 	return out;
 }
