@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "evlog.h"
+#include "vec.h"
 
 #define OUT_BUF (256 << 10)
 #define FIRST_CAP (64 << 10)
@@ -169,23 +170,13 @@ int evlog__close(struct evlog *w)
 /* room for @n more bytes, or a sticky -ENOMEM */
 static bool reserve(struct evlog *w, size_t n)
 {
-	size_t cap = w->cap;
-	char *b;
-
 	/* after a failed write nothing more is kept: memory stays bounded */
 	if (w->err)
 		return false;
-	if (w->len + n <= w->cap)
-		return true;
-	while (cap < w->len + n)
-		cap *= 2;
-	b = realloc(w->buf, cap);
-	if (!b) {
+	if (vec_reserve(w->buf, w->cap, w->len + n)) {
 		w->err = -ENOMEM;
 		return false;
 	}
-	w->buf = b;
-	w->cap = cap;
 	return true;
 }
 

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "evread.h"
+#include "vec.h"
 
 #define IN_BUF (128 << 10)
 #define DEC_BUF (256 << 10)
@@ -196,18 +197,8 @@ static int append(struct evread *r, const char *s, size_t n)
 {
 	if (r->line_len + n > QH_EVREAD_MAX_LINE)
 		return fail(r, -E2BIG, "line longer than 1 MiB");
-	if (r->line_len + n > r->line_cap) {
-		size_t cap = r->line_cap ? r->line_cap : 4096;
-		char *l;
-
-		while (cap < r->line_len + n)
-			cap *= 2;
-		l = realloc(r->line, cap);
-		if (!l)
-			return fail(r, -ENOMEM, "out of memory");
-		r->line = l;
-		r->line_cap = cap;
-	}
+	if (vec_reserve(r->line, r->line_cap, r->line_len + n))
+		return fail(r, -ENOMEM, "out of memory");
 	memcpy(r->line + r->line_len, s, n);
 	r->line_len += n;
 	return 0;
@@ -266,7 +257,7 @@ cJSON *evread__load_json(const char *path, size_t max, char *why, size_t len)
 	size_t n = 0, cap = 0, l;
 	struct evread *r;
 	const char *line;
-	char *text = NULL, *t;
+	char *text = NULL;
 	cJSON *root = NULL;
 	int err;
 
@@ -280,14 +271,9 @@ cJSON *evread__load_json(const char *path, size_t max, char *why, size_t len)
 			snprintf(why, len, "larger than %zu MiB", max >> 20);
 			goto out;
 		}
-		if (n + l + 2 > cap) {
-			cap = (n + l + 2) * 2;
-			t = realloc(text, cap);
-			if (!t) {
-				snprintf(why, len, "out of memory");
-				goto out;
-			}
-			text = t;
+		if (vec_reserve(text, cap, n + l + 2)) {
+			snprintf(why, len, "out of memory");
+			goto out;
 		}
 		memcpy(text + n, line, l);
 		n += l;
@@ -295,9 +281,7 @@ cJSON *evread__load_json(const char *path, size_t max, char *why, size_t len)
 	}
 	/* a hand-edited document may lack its final newline: that is not a cut event log */
 	if (err == -EPIPE && !r->gzip && r->line_len && n + r->line_len + 2 <= max) {
-		t = realloc(text, n + r->line_len + 2);
-		if (t) {
-			text = t;
+		if (!vec_reserve(text, cap, n + r->line_len + 2)) {
 			memcpy(text + n, r->line, r->line_len);
 			n += r->line_len;
 			err = 0;

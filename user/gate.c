@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gate.h"
+#include "vec.h"
 
 /* a growing string; a failed allocation is remembered and reported at the end */
 struct sbuf {
@@ -18,19 +19,9 @@ static void sb_add(struct sbuf *b, const char *s, size_t n)
 {
 	if (b->oom)
 		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *t;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		t = realloc(b->s, cap);
-		if (!t) {
-			b->oom = true;
-			return;
-		}
-		b->s = t;
-		b->cap = cap;
+	if (vec_reserve(b->s, b->cap, b->len + n + 1)) {
+		b->oom = true;
+		return;
 	}
 	memcpy(b->s + b->len, s, n);
 	b->len += n;

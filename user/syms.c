@@ -214,7 +214,7 @@ out:
 static char *read_text(const char *path)
 {
 	size_t len = 0, cap = 16384;
-	char *buf = malloc(cap), *tmp;
+	char *buf = malloc(cap);
 	int fd, err = 0;
 
 	if (!buf)
@@ -227,14 +227,9 @@ static char *read_text(const char *path)
 	for (;;) {
 		ssize_t n;
 
-		if (cap - len < 4096) {
-			tmp = realloc(buf, cap * 2);
-			if (!tmp) {
-				err = ENOMEM;
-				goto fail;
-			}
-			buf = tmp;
-			cap *= 2;
+		if (vec_reserve(buf, cap, len + 4096)) {
+			err = ENOMEM;
+			goto fail;
 		}
 		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0) {
