@@ -21,7 +21,10 @@
 #include "fdtable.h"
 #include "log.h"
 #include "procfs.h"
+#include "proctree.h"
+#include "report.h"
 #include "session.h"
+#include "tracer.h"
 #include "util.h"
 
 /* /proc/PID/cmdline as an argv (for the report's run.command); NULL-terminated, caller frees */

@@ -14,14 +14,22 @@
 #include <unistd.h>
 
 #include "alerts.h"
+#include "cleanup.h"
+#include "cli.h"
+#include "fdleaks.h"
 #include "fdsync.h"
 #include "fdtable.h"
 #include "heapcollect.h"
+#include "heapleaks.h"
 #include "log.h"
-#include "procfs.h"
 #include "outputs.h"
+#include "procfs.h"
+#include "proctree.h"
+#include "procwatch.h"
+#include "report.h"
 #include "session.h"
 #include "syms.h"
+#include "tracer.h"
 #include "util.h"
 #include "vec.h"
 

@@ -8,21 +8,22 @@
 #define __QH_SESSION_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <signal.h>
 #include <sys/types.h>
 
-#include "cleanup.h"
-#include "cli.h"
-#include "fdleaks.h"
-#include "heapleaks.h"
-#include "proctree.h"
-#include "procwatch.h"
-#include "report.h"
-#include "tracer.h"
-
-struct session_events;
+struct attach_opts;
+struct cleanup;
+struct fdleaks;
+struct heapleaks;
+struct heaptrend;
 struct outputs;
+struct proctree;
+struct procwatch;
+struct run_info;
 struct session;
+struct session_events;
+struct tracer;
 
 /*
  * A job session__tick runs: at every tick (interval 0), or when its deadline has come and
