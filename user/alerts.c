@@ -261,8 +261,12 @@ static int vfire(struct alerts *a, const char *kind, const char *key, enum sever
 		a->dropped++;
 		al = &tmp;
 	}
-	if (!a->o.quiet)
-		pr_warn("alert: %s (%s): %s\n", al->kind, severity__str(sev), al->message);
+	if (!a->o.quiet) {
+		char msg[UTIL_ESC_LEN(sizeof(al->message))];
+
+		pr_warn("alert: %s (%s): %s\n", al->kind, severity__str(sev),
+			util__esc(al->message, msg, sizeof(msg)));
+	}
 	if (a->o.log) {
 		evlog__begin(a->o.log, al->real_ns, "alert");
 		evlog__str(a->o.log, "alert", al->kind);

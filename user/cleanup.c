@@ -244,8 +244,12 @@ int cleanup__run(struct cleanup *c, struct proctree *tree, struct proc *const *p
 		    !waitid((idtype_t)P_PIDFD, t[i].fd, &si, WEXITED | WNOHANG) && si.si_pid)
 			a->reaped = true;
 		close(t[i].fd);
-		if (!a->verified)
-			pr_warn("cleanup: pid %u %s: %s\n", a->pid, a->comm, a->error);
+		if (!a->verified) {
+			char comm[UTIL_ESC_LEN(sizeof(a->comm))];
+
+			pr_warn("cleanup: pid %u %s: %s\n", a->pid,
+				util__esc(a->comm, comm, sizeof(comm)), a->error);
+		}
 	}
 	free(t);
 	return 0;

@@ -133,6 +133,8 @@ static int spawn_held(const char *path, char **argv, const sigset_t *mask, struc
 /* A signal sent to qhtrace by a process is passed on; one from the tty reached CMD already. */
 static void forward_signal(const struct signalfd_siginfo *si, pid_t child)
 {
+	if (session__own_signal(si))
+		return;
 	if (si->ssi_code == SI_USER || si->ssi_code == SI_QUEUE) {
 		pr_debug("passing signal %u to %d\n", si->ssi_signo, child);
 		kill(child, si->ssi_signo);
@@ -267,9 +269,7 @@ cleanup:
 		close(child.err_fd);
 	if (child.pid > 0 && !done)
 		waitpid(child.pid, NULL, 0);
-	if (sfd >= 0)
-		close(sfd);
 	session__close(&s);
-	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	session__signals_done(sfd, &oldmask);
 	return code;
 }

@@ -21,7 +21,7 @@
 static void print_section(FILE *out, const char *title, const cJSON *arr, const char *unit)
 {
 	const cJSON *o;
-	char b[32], c[32], k[640];
+	char b[32], c[32], k[640], e[UTIL_ESC_LEN(512)];
 
 	if (!cJSON_GetArraySize(arr))
 		return;
@@ -44,7 +44,8 @@ static void print_section(FILE *out, const char *title, const cJSON *arr, const 
 			cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "new"))	? "new" :
 			cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "gone")) ? "gone" :
 			cJSON_IsNumber(g) ? (snprintf(k, 32, "%+.1f%%", g->valuedouble), k) : "-",
-			cJSON_GetObjectItemCaseSensitive(o, "key")->valuestring);
+			util__esc(cJSON_GetObjectItemCaseSensitive(o, "key")->valuestring, e,
+				  sizeof(e)));
 	}
 }
 
@@ -158,6 +159,7 @@ int cmd_diff(int argc, char **argv)
 			printf("%s\n", s);
 		free(s);
 	} else {
+		char e[UTIL_ESC_LEN(640)];
 		const cJSON *r;
 
 		print_section(stdout, "peak RSS per command (kB)", cmds, "peak_rss_kb");
@@ -166,7 +168,7 @@ int cmd_diff(int argc, char **argv)
 		print_section(stdout, "leftover processes per command", left, "processes");
 		print_section(stdout, "driver trees per kind, peak RSS (kB)", drv, "peak_rss_kb");
 		cJSON_ArrayForEach(r, regs)
-			printf("regression: %s\n", r->valuestring);
+			printf("regression: %s\n", util__esc(r->valuestring, e, sizeof(e)));
 		if (d.max_pct >= 0)
 			printf("%s\n", cJSON_GetArraySize(regs) ? "diff: FAIL" : "diff: pass");
 	}

@@ -62,35 +62,55 @@ static char **target_cmdline(pid_t pid, int *argc, char **buf)
 	return argv;
 }
 
-/* `fds`: the table of @pid now, on stdout (it is the data asked for) */
-static void print_fd_table(pid_t pid)
+/*
+ * `fds`: the table of @pid now, on stdout (it is the data asked for). 0, or -errno when it
+ * could not be shown: fds hidden from us (EACCES), stdout gone (EPIPE) or full (ENOSPC).
+ */
+static int print_fd_table(pid_t pid)
 {
+	char e[UTIL_ESC_LEN(FD_TARGET_LEN)];
 	struct fd_table t;
+	int err = 0;
 	size_t i;
 
-	if (fdtable__read(pid, &t)) {
-		fprintf(stderr, "qhtrace: pid %d has exited: no fd table to show\n", pid);
-		return;
+	err = fdtable__read(pid, &t);
+	if (err) {
+		pr_err("pid %d: no fd table to show: %s\n", pid,
+		       err == -ENOENT ? "it has exited" : strerror(-err));
+		return err;
+	}
+	if (t.unreadable) {
+		pr_err("pid %d: %zu of its fds could not be read: %s%s\n", pid, t.unreadable,
+		       strerror(t.unreadable_err),
+		       t.unreadable_err == EACCES || t.unreadable_err == EPERM ?
+			       " (reading another user's fds needs CAP_SYS_PTRACE)" : "");
+		err = -t.unreadable_err;
 	}
 	printf("%6s %-10s %-12s %s\n", "FD", "KIND", "TCP STATE", "TARGET");
 	for (i = 0; i < t.n; i++)
 		printf("%6d %-10s %-12s %s\n", t.v[i].fd, fd_kind__str(t.v[i].kind),
-		       t.v[i].tcp_state ? tcp_state__str(t.v[i].tcp_state) : "-", t.v[i].target);
-	fflush(stdout);
+		       t.v[i].tcp_state ? tcp_state__str(t.v[i].tcp_state) : "-",
+		       util__esc(t.v[i].target, e, sizeof(e)));
+	/* SIGPIPE is blocked (session__signals): a reader gone is EPIPE here */
+	if ((fflush(stdout) || ferror(stdout)) && !err) {
+		err = errno ? -errno : -EIO;
+		pr_err("failed to write the fd table to stdout: %s\n", strerror(-err));
+	}
 	fdtable__free(&t);
+	return err;
 }
 
 static int run(int argc, char **argv, bool fds)
 {
 	struct run_info ri = { .mode = fds ? "fds" : "leaks", .exit_code = -1 };
 	struct session s = { .efd = -1 };
-	char libc[PATH_MAX], *cmdbuf = NULL, **cmd = NULL;
+	char libc[PATH_MAX], *cmdbuf = NULL, **cmd = NULL, comm[UTIL_ESC_LEN(32)];
 	int sfd = -1, err, code = QH_EXIT_ERROR, cmdc = 0;
 	uint64_t deadline = 0;
 	struct procfs_stat st;
 	struct attach_opts o;
 	sigset_t oldmask;
-	bool done = false;
+	bool done = false, table_err = false;
 
 	err = fds ? cli__parse_fds(argc, argv, &o) : cli__parse_leaks(argc, argv, &o);
 	if (err)
@@ -110,7 +130,8 @@ static int run(int argc, char **argv, bool fds)
 	err = fds ? 0 : tracer__find_libc(o.pid, libc, sizeof(libc));
 	if (err) {
 		pr_err("pid %u (%s) maps no C library (a static binary, or another allocator): its "
-		       "heap cannot be followed\n", o.pid, st.comm);
+		       "heap cannot be followed\n", o.pid,
+		       util__esc(st.comm, comm, sizeof(comm)));
 		return QH_EXIT_ERROR;
 	}
 	cmd = target_cmdline(o.pid, &cmdc, &cmdbuf);
@@ -128,7 +149,7 @@ static int run(int argc, char **argv, bool fds)
 	if (!o.quiet)
 		fprintf(stderr, "qhtrace: following the %s of pid %u (%s)%s; %s before now are not "
 				"known. Ctrl-C to stop.\n",
-			fds ? "fds" : "heap", o.pid, st.comm,
+			fds ? "fds" : "heap", o.pid, util__esc(st.comm, comm, sizeof(comm)),
 			o.duration_s ? " for the given duration" : "",
 			fds ? "the calls that opened fds" : "blocks allocated");
 
@@ -158,7 +179,7 @@ static int run(int argc, char **argv, bool fds)
 				continue;
 			}
 			while (read(sfd, &si, sizeof(si)) == sizeof(si))
-				done = true;
+				done = done || !session__own_signal(&si);
 		}
 		/* after the records: a harvest sees the exits and execs just consumed */
 		session__tick(&s);
@@ -173,19 +194,20 @@ static int run(int argc, char **argv, bool fds)
 	if (fds) {
 		ri.note = "fds open before qhtrace attached are counted as not_seen_opened; "
 			  "leaks.fds lists what was opened while watched and is still open";
-		if (!o.quiet)
-			print_fd_table(o.pid);
+		if (!o.quiet && print_fd_table(o.pid))
+			table_err = true;
 	} else {
 		ri.note = "blocks allocated before qhtrace attached are not known; frees of them "
 			  "are counted in events.heap_frees_unknown";
 	}
 	code = session__report(&s, &ri) ? QH_EXIT_ERROR : ri.gate_failed ? QH_EXIT_GATE : 0;
+	/* the table is data asked for: not shown whole is an error, after the report */
+	if (table_err && !code)
+		code = QH_EXIT_ERROR;
 
 cleanup:
-	if (sfd >= 0)
-		close(sfd);
 	session__close(&s);
-	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	session__signals_done(sfd, &oldmask);
 	free(cmd);
 	free(cmdbuf);
 	return code;

@@ -14,13 +14,15 @@
 #include "log.h"
 #include "opttab.h"
 #include "reportpage.h"
+#include "util.h"
 
+/* a field as table text: strings from traced processes escaped (util__esc) */
 static const char *field_str(const cJSON *o, const char *k, char *buf, size_t len)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 
 	if (cJSON_IsString(v))
-		return v->valuestring;
+		return util__esc(v->valuestring, buf, len);
 	if (cJSON_IsNumber(v)) {
 		snprintf(buf, len, "%.0f", v->valuedouble);
 		return buf;
@@ -33,7 +35,7 @@ static void print_page(FILE *out, const cJSON *pg)
 {
 	static const char *const shown[] = { "time", "kind", "pid", "comm", "severity" };
 	const cJSON *row, *v;
-	char a[32], b[32];
+	char a[64], b[64], c[64], d[64], e[64];
 
 	fprintf(out, "%-24s %-12s %8s %-16s %-8s %s\n", "TIME", "KIND", "PID", "COMM", "SEVERITY",
 		"DETAILS");
@@ -44,12 +46,14 @@ static void print_page(FILE *out, const cJSON *pg)
 		if (!strcmp(t, "-"))
 			t = field_str(row, "start_time", a, sizeof(a));
 		fprintf(out, "%-24s %-12s %8s %-16s %-8s ", t, field_str(row, "kind", b, sizeof(b)),
-			field_str(row, "pid", a, sizeof(a)), field_str(row, "comm", b, sizeof(b)),
-			field_str(row, "severity", b, sizeof(b)));
+			field_str(row, "pid", c, sizeof(c)), field_str(row, "comm", d, sizeof(d)),
+			field_str(row, "severity", e, sizeof(e)));
 		/* the rest of the scalar fields, as key=value, up to a line's width */
 		cJSON_ArrayForEach(v, row) {
-			char *s;
+			char *s, ek[UTIL_ESC_LEN(48)], ev[UTIL_ESC_LEN(100)];
 
+			if (!v->string) /* report__page hands out objects; nothing else is shown */
+				continue;
 			for (i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
 				if (!strcmp(v->string, shown[i]))
 					break;
@@ -64,7 +68,9 @@ static void print_page(FILE *out, const cJSON *pg)
 				free(s);
 				break;
 			}
-			used += fprintf(out, "%s%s=%s", used ? " " : "", v->string, s);
+			used += fprintf(out, "%s%s=%s", used ? " " : "",
+					util__esc(v->string, ek, sizeof(ek)),
+					util__esc(s, ev, sizeof(ev)));
 			free(s);
 		}
 		fprintf(out, "\n");

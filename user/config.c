@@ -198,8 +198,13 @@ static int set_key(const struct key_def *k, const cJSON *v, struct qh_settings *
 	allowed(k, what, sizeof(what));
 	switch (k->type) {
 	case K_UINT:
-		if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
+		if (!cJSON_IsNumber(v))
 			goto wrong_type;
+		if (v->valuedouble != floor(v->valuedouble)) {
+			snprintf(why, len, "%s.%s: %g is not a whole number: %s", k->group, k->name,
+				 v->valuedouble, what);
+			return -EINVAL;
+		}
 		if (v->valuedouble < k->min || v->valuedouble > k->max)
 			goto out_of_range;
 		*(uint32_t *)base = (uint32_t)v->valuedouble;
@@ -272,7 +277,8 @@ static void names_of(const char *group, char *buf, size_t len)
 int config__parse(const char *text, struct qh_settings *s, char *why, size_t len)
 {
 	struct qh_settings tmp = *s;
-	cJSON *root = cJSON_Parse(text), *g, *v;
+	/* the whole text is one object: anything after it is an error, not ignored */
+	cJSON *root = cJSON_ParseWithOpts(text, NULL, true), *g, *v;
 	struct key_def k;
 	char names[512];
 	size_t i, j;
@@ -361,6 +367,12 @@ int config__load(const char *path, struct qh_settings *s, char *why, size_t len)
 		got += n;
 	close(fd);
 	text[got] = '\0';
+	/* the parser would stop there, and the rest be ignored unseen */
+	if (strlen(text) != got) {
+		snprintf(why, len, "not valid JSON (a NUL byte at offset %zu)", strlen(text));
+		free(text);
+		return -EINVAL;
+	}
 	err = config__parse(text, s, why, len);
 	free(text);
 	return err;

@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "evlog.h"
+#include "util.h"
 #include "vec.h"
 
 #define OUT_BUF (256 << 10)
@@ -88,9 +89,13 @@ int evlog__open(struct evlog **out, const char *path, const struct evlog_opts *o
 		}
 		w->z_init = true;
 	}
-	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/*
+	 * A file of our own, renamed into place: opening what is there would block on a FIFO
+	 * for ever, or keep another user's ownership of what we log (they could read it)
+	 */
+	w->fd = util__create_replacing(path, 0644);
 	if (w->fd < 0) {
-		err = -errno;
+		err = w->fd;
 		goto fail;
 	}
 	*out = w;

@@ -124,10 +124,10 @@ static int read_more(struct evread *r, unsigned char *dst, size_t cap, size_t *g
 		n = read(r->fd, dst, cap);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
-		snprintf(r->msg, sizeof(r->msg), "read failed after line %lu: %s",
-			 (unsigned long)r->lineno, strerror(errno));
-		r->err = -errno;
-		return r->err;
+		char what[96];
+
+		snprintf(what, sizeof(what), "read failed: %s", strerror(errno));
+		return fail(r, -errno, what);
 	}
 	r->eof = n == 0;
 	*got = n;
@@ -254,49 +254,53 @@ int evread__next(struct evread *r, const char **line, size_t *len)
 
 cJSON *evread__load_json(const char *path, size_t max, char *why, size_t len)
 {
-	size_t n = 0, cap = 0, l;
+	size_t n = 0, cap = 0;
 	struct evread *r;
-	const char *line;
 	char *text = NULL;
 	cJSON *root = NULL;
-	int err;
+	int err, got;
 
 	err = evread__open(&r, path);
 	if (err) {
 		snprintf(why, len, "%s", strerror(-err));
 		return NULL;
 	}
-	while ((err = evread__next(r, &line, &l)) > 0) {
-		if (n + l + 2 > max) {
+	/*
+	 * The decoded bytes as they come, not line by line: a report's lines have no length
+	 * limit (a compact one is one line), and its last one may lack its newline.
+	 */
+	got = r->gzip ? decode(r) : (int)r->len;
+	while (got > 0) {
+		if (n + got + 1 > max) {
 			snprintf(why, len, "larger than %zu MiB", max >> 20);
 			goto out;
 		}
-		if (vec_reserve(text, cap, n + l + 2)) {
+		if (vec_reserve(text, cap, n + got + 1)) {
 			snprintf(why, len, "out of memory");
 			goto out;
 		}
-		memcpy(text + n, line, l);
-		n += l;
-		text[n++] = '\n';
+		memcpy(text + n, r->dec, got);
+		n += got;
+		/* what decoded before damage came first; the error is sticky */
+		if (r->err)
+			break;
+		got = decode(r);
 	}
-	/* a hand-edited document may lack its final newline: that is not a cut event log */
-	if (err == -EPIPE && !r->gzip && r->line_len && n + r->line_len + 2 <= max) {
-		if (!vec_reserve(text, cap, n + r->line_len + 2)) {
-			memcpy(text + n, r->line, r->line_len);
-			n += r->line_len;
-			err = 0;
-		}
-	}
-	if (err < 0) {
-		snprintf(why, len, "%s", evread__error(r));
+	if (got < 0 || r->err) {
+		snprintf(why, len, "%s (after %zu bytes of text)", r->what[0] ? r->what : r->msg, n);
 		goto out;
 	}
-	if (!text) {
+	if (!n) {
 		snprintf(why, len, "empty file");
 		goto out;
 	}
 	text[n] = '\0';
-	root = cJSON_Parse(text);
+	if (memchr(text, '\0', n)) {
+		snprintf(why, len, "not valid JSON (a NUL byte at offset %zu)",
+			 (size_t)((char *)memchr(text, '\0', n) - text));
+		goto out;
+	}
+	root = cJSON_ParseWithOpts(text, NULL, true);
 	if (!root) {
 		const char *at = cJSON_GetErrorPtr(), *p;
 		unsigned int ln = 1;

@@ -101,7 +101,7 @@ static void scan(const struct fdsync_ops *ops, struct fdleaks *f, struct proc *p
 		goto out;
 	if (ops->resolve) {
 		site = calloc(t.n + 1, sizeof(*site));
-		m = ops->maps(ops->ctx, p->pid);
+		m = ops->maps(ops->ctx, p->pid, p->start_ns);
 	}
 	p->fd_scanned = true;
 	p->fd_now = t.n;

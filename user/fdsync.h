@@ -39,7 +39,8 @@ struct fdsync_ops {
 	 * --fd-stacks (NULL: no sites): the executable mappings of @pid now, or NULL; the user
 	 * stack @id; symbolize @addr (syms__resolve, 0 or -errno).
 	 */
-	struct syms_maps *(*maps)(void *ctx, pid_t pid);
+	/* the mappings of the process (pid, start time), NULL if that pid is another now */
+	struct syms_maps *(*maps)(void *ctx, pid_t pid, uint64_t start_ns);
 	int (*stack)(void *ctx, int64_t id, uint64_t *ips, size_t max);
 	int (*resolve)(void *ctx, const struct syms_maps *m, uint64_t addr, struct syms_frame *out);
 	void *ctx;

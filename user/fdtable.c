@@ -246,8 +246,12 @@ int fdtable__read(pid_t pid, struct fd_table *t)
 			continue;
 		snprintf(path, sizeof(path), "%s/%ld", dir, fd);
 		n = readlink(path, link, sizeof(link) - 1);
-		if (n < 0)
-			continue; /* closed since the readdir */
+		if (n < 0) {
+			/* ENOENT: closed since the readdir; anything else hides an open fd */
+			if (errno != ENOENT && !t->unreadable++)
+				t->unreadable_err = errno;
+			continue;
+		}
 		link[n] = '\0';
 		fi = vec_push(t->v, t->n, cap);
 		if (!fi)
@@ -271,7 +275,8 @@ int fdtable__read(pid_t pid, struct fd_table *t)
 		}
 	}
 	closedir(d);
-	qsort(t->v, t->n, sizeof(*t->v), fdtable__cmp_fd);
+	if (t->n) /* qsort's array may not be NULL, even empty */
+		qsort(t->v, t->n, sizeof(*t->v), fdtable__cmp_fd);
 	if (nsocks) {
 		add_rows(pid, "tcp", false, true, &rows, socks, nsocks);
 		add_rows(pid, "tcp6", true, true, &rows, socks, nsocks);

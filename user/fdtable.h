@@ -28,9 +28,14 @@ struct fd_info {
 struct fd_table {
 	struct fd_info *v;
 	size_t n;
+	size_t unreadable;	/* fds whose link could not be read (not closed meanwhile) */
+	int unreadable_err;	/* errno of the first of them (EACCES: no CAP_SYS_PTRACE) */
 };
 
-/* Read /proc/PID/fd. 0, or -errno (-ENOENT: the process is gone). */
+/*
+ * Read /proc/PID/fd. 0, or -errno (-ENOENT: the process is gone). Fds whose link is refused
+ * are counted in t->unreadable, not shown.
+ */
 int fdtable__read(pid_t pid, struct fd_table *t);
 void fdtable__free(struct fd_table *t);
 /* qsort/bsearch order of struct fd_info: by fd (fdtable__read sorts its table so) */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gate.h"
+#include "util.h"
 #include "vec.h"
 
 /* a growing string; a failed allocation is remembered and reported at the end */
@@ -39,6 +40,16 @@ static void __attribute__((format(printf, 2, 3))) sb_printf(struct sbuf *b, cons
 	va_end(ap);
 	if (n > 0)
 		sb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* text from a traced process (util__esc), then @after */
+static void sb_esc(struct sbuf *b, const char *s, const char *after)
+{
+	char e[UTIL_ESC_LEN(1024)];
+
+	util__esc(s, e, sizeof(e));
+	sb_add(b, e, strlen(e));
+	sb_add(b, after, strlen(after));
 }
 
 static char *sb_done(struct sbuf *b)
@@ -139,7 +150,7 @@ static void describe(struct sbuf *b, const cJSON *it)
 	if ((s = str_of(it, "severity")))
 		sb_printf(b, "%s: ", s);
 	if ((s = str_of(it, "message"))) {
-		sb_printf(b, "%s", s);
+		sb_esc(b, s, "");
 		return;
 	}
 	if (num_of(it, "bytes", &v)) {
@@ -156,20 +167,27 @@ static void describe(struct sbuf *b, const cJSON *it)
 		sb_printf(b, "fd %.0f %s%s", v, str_of(it, "type") ?: "",
 			  str_of(it, "type") ? " " : "");
 	if ((s = str_of(it, "path")) || (s = str_of(it, "target")))
-		sb_printf(b, "%s, ", s);
+		sb_esc(b, s, ", ");
 	if (num_of(it, "pid", &v))
 		sb_printf(b, "pid %.0f", v);
-	if ((s = str_of(it, "comm")))
-		sb_printf(b, " (%s)", s);
-	if ((s = str_of(it, "state")))
-		sb_printf(b, " %s", s);
+	if ((s = str_of(it, "comm"))) {
+		sb_printf(b, " (");
+		sb_esc(b, s, ")");
+	}
+	if ((s = str_of(it, "state"))) {
+		sb_printf(b, " ");
+		sb_esc(b, s, "");
+	}
 	if (cJSON_IsArray(stack) && (f0 = cJSON_GetArrayItem(stack, 0))) {
-		if ((s = str_of(f0, "symbol")))
-			sb_printf(b, " at %s", s);
-		else if ((s = str_of(f0, "address")))
-			sb_printf(b, " at %s", s);
-		if ((s = str_of(f0, "file")) && num_of(f0, "line", &v))
-			sb_printf(b, " (%s:%.0f)", strrchr(s, '/') ? strrchr(s, '/') + 1 : s, v);
+		if ((s = str_of(f0, "symbol")) || (s = str_of(f0, "address"))) {
+			sb_printf(b, " at ");
+			sb_esc(b, s, "");
+		}
+		if ((s = str_of(f0, "file")) && num_of(f0, "line", &v)) {
+			sb_printf(b, " (");
+			sb_esc(b, strrchr(s, '/') ? strrchr(s, '/') + 1 : s, "");
+			sb_printf(b, ":%.0f)", v);
+		}
 	}
 }
 
@@ -369,7 +387,8 @@ static void command_line(struct sbuf *b, const cJSON *report)
 
 	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(run, "command")) {
 		if (cJSON_IsString(a)) {
-			sb_printf(b, "%s%s", first ? "" : " ", a->valuestring);
+			sb_printf(b, "%s", first ? "" : " ");
+			sb_esc(b, a->valuestring, "");
 			first = false;
 		}
 	}

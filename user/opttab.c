@@ -51,12 +51,16 @@ static void names_list(const struct opt_spec *o, bool quoted, const char *sep_, 
 
 static int parse_num(const struct opt_spec *o, const char *arg, uint64_t *v)
 {
-	if (util__parse_u64(arg, o->min, o->max, v)) {
-		pr_err("--%s: '%s' is not a number in %lu..%lu\n", o->name, arg,
+	int err = util__parse_u64(arg, o->min, o->max, v);
+
+	/* a number out of the range is not "not a number" */
+	if (err == -ERANGE && !util__parse_u64(arg, 0, UINT64_MAX, v))
+		pr_err("--%s: %s is out of range: %lu..%lu\n", o->name, arg,
 		       (unsigned long)o->min, (unsigned long)o->max);
-		return -EINVAL;
-	}
-	return 0;
+	else if (err)
+		pr_err("--%s: '%s' is not a whole number in %lu..%lu\n", o->name, arg,
+		       (unsigned long)o->min, (unsigned long)o->max);
+	return err ? -EINVAL : 0;
 }
 
 /* Seconds with up to millisecond precision ("5", "0.5"), in [min, max] ms. */
@@ -67,7 +71,12 @@ static int parse_ms(const struct opt_spec *o, const char *arg, uint32_t *out)
 
 	errno = 0;
 	v = strtod(arg, &end);
-	if (errno || end == arg || *end || !(v * 1000 >= o->min && v * 1000 <= o->max)) {
+	if (!errno && end != arg && !*end && !(v * 1000 >= o->min && v * 1000 <= o->max)) {
+		pr_err("--%s: %s is out of range: %g..%g seconds\n", o->name, arg,
+		       o->min / 1000.0, o->max / 1000.0);
+		return -EINVAL;
+	}
+	if (errno || end == arg || *end) {
 		pr_err("--%s: '%s' is not a number of seconds in %g..%g\n", o->name, arg,
 		       o->min / 1000.0, o->max / 1000.0);
 		return -EINVAL;

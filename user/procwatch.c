@@ -428,10 +428,13 @@ static void verify_termination(struct procwatch *w, struct driver_inst *d, uint6
 		if (slot)
 			*slot = p;
 	}
-	if (d->nsurvivors)
+	if (d->nsurvivors) {
+		char kind[UTIL_ESC_LEN(sizeof(d->kind))];
+
 		pr_warn("%s #%u (pid %u) exited %.1fs ago; %zu process%s of its tree still run\n",
-			d->kind, d->id, d->driver->pid, (now - d->end_ns) / 1e9, d->nsurvivors,
+			util__esc(d->kind, kind, sizeof(kind)), d->id, d->driver->pid, (now - d->end_ns) / 1e9, d->nsurvivors,
 			d->nsurvivors == 1 ? "" : "es");
+	}
 }
 
 static void check_zombie(struct procwatch *w, struct proctree *t, struct proc *p, uint64_t now)

@@ -457,11 +457,12 @@ static const char *exit_str(const struct proc *p, const struct proc_figures *f, 
 
 static void summary_row(FILE *out, const struct proc *p, const struct run_info *ri, uint64_t now)
 {
-	char a[32], b[32], c[32], d[32];
+	char a[32], b[32], c[32], d[32], comm[UTIL_ESC_LEN(sizeof(p->comm))];
 	struct proc_figures f;
 
 	report__figures(p, ri, now, &f);
-	fprintf(out, "%8u %8u %-16s %10s %9s %10s %s\n", p->pid, p->ppid, p->comm,
+	fprintf(out, "%8u %8u %-16s %10s %9s %10s %s\n", p->pid, p->ppid,
+		util__esc(p->comm, comm, sizeof(comm)),
 		human_secs(f.lifetime_s, a, sizeof(a)), human_kb(f.peak_rss_kb, b, sizeof(b)),
 		human_kb(f.rss_growth_kb, c, sizeof(c)), exit_str(p, &f, d, sizeof(d)));
 }
@@ -489,7 +490,7 @@ static const char *human_bytes(uint64_t v, char *buf, size_t len)
 static void heap_summary(FILE *out, const struct run_info *ri)
 {
 	size_t n = heapleaks__count(ri->heap_leaks), i, j;
-	char a[32], b[32];
+	char a[32], b[32], e[3][1024];
 	struct heap_leak *l;
 
 	fprintf(out, "heap: %zu leak%s, %s in %lu blocks outstanding\n", n, n == 1 ? "" : "s",
@@ -499,7 +500,8 @@ static void heap_summary(FILE *out, const struct run_info *ri)
 		l = heapleaks__get(ri->heap_leaks, i);
 		fprintf(out, "  %-8s %9s in %lu block%s, pid %u %s, oldest %s%s\n",
 			severity__str(l->severity), human_bytes(l->bytes, a, sizeof(a)),
-			(unsigned long)l->count, l->count == 1 ? "" : "s", l->proc->pid, l->proc->comm,
+			(unsigned long)l->count, l->count == 1 ? "" : "s", l->proc->pid,
+			util__esc(l->proc->comm, e[0], sizeof(e[0])),
 			human_secs(l->age_s, b, sizeof(b)),
 			l->inherited ? ", inherited at fork" : "");
 		for (j = 0; j < l->nframes && j < 8; j++) {
@@ -507,13 +509,19 @@ static void heap_summary(FILE *out, const struct run_info *ri)
 			const char *mod = f->module ? strrchr(f->module, '/') : NULL;
 
 			if (f->symbol)
-				fprintf(out, "             %s+0x%lx", f->symbol, (unsigned long)f->offset);
+				fprintf(out, "             %s+0x%lx",
+					util__esc(f->symbol, e[0], sizeof(e[0])),
+					(unsigned long)f->offset);
 			else
 				fprintf(out, "             0x%lx", (unsigned long)f->addr);
 			if (f->file)
-				fprintf(out, " (%s:%u)", strrchr(f->file, '/') ? strrchr(f->file, '/') + 1 :
-								       f->file, f->line);
-			fprintf(out, " [%s]\n", mod ? mod + 1 : f->module ? f->module : "?");
+				fprintf(out, " (%s:%u)",
+					util__esc(strrchr(f->file, '/') ? strrchr(f->file, '/') + 1 :
+									 f->file, e[1], sizeof(e[1])),
+					f->line);
+			fprintf(out, " [%s]\n",
+				util__esc(mod ? mod + 1 : f->module ? f->module : "?", e[2],
+					  sizeof(e[2])));
 		}
 	}
 	if (n > ri->top)
@@ -524,6 +532,7 @@ static void heap_summary(FILE *out, const struct run_info *ri)
 static void fd_summary(FILE *out, const struct run_info *ri)
 {
 	const struct fd_leak *l;
+	char e[3][1024];
 	int pass;
 
 	for (pass = 0; pass < 2; pass++) {
@@ -540,14 +549,16 @@ static void fd_summary(FILE *out, const struct run_info *ri)
 			if (fd_leak__is_socket(l) != pass)
 				continue;
 			shown++;
-			fprintf(out, "%8u %-16s %-8s %6lu %-10s %s (%s", l->proc->pid, l->proc->comm,
+			fprintf(out, "%8u %-16s %-8s %6lu %-10s %s (%s", l->proc->pid,
+				util__esc(l->proc->comm, e[0], sizeof(e[0])),
 				severity__str(l->severity), (unsigned long)l->count,
 				pass ? tcp_state__str(l->tcp_state) : fd_kind__str(l->kind),
-				l->target, l->reason);
+				util__esc(l->target, e[1], sizeof(e[1])), l->reason);
 			if (!strcmp(l->reason, "growing"))
 				fprintf(out, " from %lu, +%.2f/s", (unsigned long)l->baseline,
 					l->growth_per_s);
-			fprintf(out, "%s%s)\n", l->site[0] ? ", " : "", l->site);
+			fprintf(out, "%s%s)\n", l->site[0] ? ", " : "",
+				util__esc(l->site, e[2], sizeof(e[2])));
 		}
 		if (shown < n)
 			fprintf(out, "%8s %zu more in the JSON report\n", "...", n - shown);
@@ -559,13 +570,15 @@ static void cleanup_summary(FILE *out, const struct cleanup *c)
 	const struct cleanup_action *a;
 	uint32_t att, ok, bad;
 	size_t n = cleanup__actions(c, &a), i;
+	char comm[UTIL_ESC_LEN(sizeof(a->comm))];
 
 	if (!c)
 		return;
 	cleanup__counts(c, &att, &ok, &bad);
 	fprintf(out, "cleanup: %u attempted, %u verified gone, %u failed\n", att, ok, bad);
 	for (i = 0; i < n; i++)
-		fprintf(out, "  pid %u %s: %s%s, %u signal%s%s%s%s\n", a[i].pid, a[i].comm,
+		fprintf(out, "  pid %u %s: %s%s, %u signal%s%s%s%s\n", a[i].pid,
+			util__esc(a[i].comm, comm, sizeof(comm)),
 			a[i].signal ? "SIG" : "no signal",
 			a[i].signal ? sigabbrev_np(a[i].signal) : "",
 			a[i].attempts, a[i].attempts == 1 ? "" : "s",

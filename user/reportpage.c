@@ -175,19 +175,37 @@ static int page_events(struct evread *r, const char *first, size_t first_len,
 	return 0;
 }
 
-static void offer_array(struct page *pg, const struct row_filter *f, const cJSON *arr,
-			const char *kind, bool *full)
+/*
+ * A summary report's array @name of rows, offered; a row that is not an object, or an @arr
+ * that is not an array, is a corrupt report: -EIO with @why (the rows before it are kept).
+ */
+static int offer_array(struct page *pg, const struct row_filter *f, const cJSON *arr,
+		       const char *name, const char *kind, bool *full, char *why, size_t len)
 {
 	const cJSON *it;
+	int i = 0;
 
+	if (!arr)
+		return 0;
+	if (!cJSON_IsArray(arr)) {
+		snprintf(why, len, "%s is not an array (corrupt report)", name);
+		return -EIO;
+	}
 	cJSON_ArrayForEach(it, arr) {
 		cJSON *row, *k;
 
 		if (*full)
-			return;
+			return 0;
+		if (!cJSON_IsObject(it)) {
+			snprintf(why, len, "%s[%d] is not an object (corrupt report)", name, i);
+			return -EIO;
+		}
+		i++;
 		row = cJSON_Duplicate(it, true);
-		if (!row)
-			return;
+		if (!row) {
+			snprintf(why, len, "out of memory");
+			return -ENOMEM;
+		}
 		/*
 		 * The row's kind is its type; a finding's own kind (an alert's memory_leak, a
 		 * driver's chromedriver) moves under the type's name, as alerts do in the log.
@@ -202,30 +220,49 @@ static void offer_array(struct page *pg, const struct row_filter *f, const cJSON
 		}
 		*full = page_offer(pg, row);
 	}
+	return 0;
 }
 
 /*
  * a summary report's rows: processes, then each leaks.* array, zombies, leftovers, driver
- * trees, alerts
+ * trees, alerts. 0, or -errno with @why at the first damage.
  */
-static void page_report(const cJSON *root, const struct row_filter *f, struct page *pg)
+static int page_report(const cJSON *root, const struct row_filter *f, struct page *pg,
+		       char *why, size_t len)
 {
+	static const char *const tops[][2] = {
+		{ "zombies", "zombie" }, { "leftovers", "leftover" }, { "drivers", "driver" },
+		{ "alerts", "alert" },
+	};
 	const cJSON *leaks = cJSON_GetObjectItemCaseSensitive(root, "leaks"), *a;
 	bool full = false;
-	char kind[48];
+	char kind[48], name[64];
+	size_t i;
+	int err;
 
-	offer_array(pg, f, cJSON_GetObjectItemCaseSensitive(root, "processes"), "process", &full);
-	cJSON_ArrayForEach(a, leaks) {
-		snprintf(kind, sizeof(kind), "%s_leak", a->string);
-		/* "fds" -> fd_leak */
-		if (!strcmp(a->string, "fds"))
-			snprintf(kind, sizeof(kind), "fd_leak");
-		offer_array(pg, f, a, kind, &full);
+	err = offer_array(pg, f, cJSON_GetObjectItemCaseSensitive(root, "processes"), "processes",
+			  "process", &full, why, len);
+	if (err)
+		return err;
+	if (leaks && !cJSON_IsObject(leaks)) {
+		snprintf(why, len, "leaks is not an object (corrupt report)");
+		return -EIO;
 	}
-	offer_array(pg, f, cJSON_GetObjectItemCaseSensitive(root, "zombies"), "zombie", &full);
-	offer_array(pg, f, cJSON_GetObjectItemCaseSensitive(root, "leftovers"), "leftover", &full);
-	offer_array(pg, f, cJSON_GetObjectItemCaseSensitive(root, "drivers"), "driver", &full);
-	offer_array(pg, f, cJSON_GetObjectItemCaseSensitive(root, "alerts"), "alert", &full);
+	cJSON_ArrayForEach(a, leaks) {
+		/* "fds" -> fd_leak */
+		snprintf(kind, sizeof(kind), "%.20s_leak", strcmp(a->string, "fds") ? a->string : "fd");
+		snprintf(name, sizeof(name), "leaks.%.40s", a->string);
+		err = offer_array(pg, f, a, name, kind, &full, why, len);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < sizeof(tops) / sizeof(tops[0]); i++) {
+		err = offer_array(pg, f, cJSON_GetObjectItemCaseSensitive(root, tops[i][0]),
+				  tops[i][0], tops[i][1], &full, why, len);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 int report__page(const char *path, const struct row_filter *f, uint64_t page, uint64_t size,
@@ -250,29 +287,43 @@ int report__page(const char *path, const struct row_filter *f, uint64_t page, ui
 	err = evread__next(r, &line, &l);
 	if (err > 0)
 		first = cJSON_ParseWithLength(line, l);
+	/*
+	 * A first line too long for a log line, or without its newline, is no event log (whose
+	 * first line is its short header, ended): a compact report, or one edited by hand.
+	 */
 	if (err > 0 && cJSON_IsObject(first) && cJSON_GetObjectItemCaseSensitive(first, "kind")) {
 		pg.type = "events";
 		err = page_events(r, line, l, f, &pg, why, len);
-	} else if (err < 0) {
+	} else if (err < 0 && err != -E2BIG && err != -EPIPE) {
 		pg.type = "events";
 		snprintf(why, len, "%s", evread__error(r));
 	} else {
 		const cJSON *schema;
+		char first_err[160];
+		int ferr = err;
 
+		snprintf(first_err, sizeof(first_err), "%s", err < 0 ? evread__error(r) : "");
 		evread__close(r);
 		r = NULL;
 		pg.type = "report";
 		err = 0;
 		root = evread__load_json(path, QH_REPORT_MAX_BYTES, why, len);
 		schema = cJSON_GetObjectItemCaseSensitive(root, "schema");
-		if (!root) {
-			err = -EIO;
-		} else if (!cJSON_IsString(schema) ||
-			   strncmp(schema->valuestring, "qhtrace/report/", 15)) {
-			snprintf(why, len, "not a qhtrace report or event log");
-			err = -EINVAL;
+		if (!root || !cJSON_IsString(schema) ||
+		    strncmp(schema->valuestring, "qhtrace/report/", 15)) {
+			/* not a report either: a cut event log says so as one */
+			if (ferr < 0 && (!root || cJSON_GetObjectItemCaseSensitive(root, "kind"))) {
+				pg.type = "events";
+				snprintf(why, len, "%s", first_err);
+				err = ferr;
+			} else if (!root) {
+				err = -EIO;
+			} else {
+				snprintf(why, len, "not a qhtrace report or event log");
+				err = -EINVAL;
+			}
 		} else {
-			page_report(root, f, &pg);
+			err = page_report(root, f, &pg, why, len);
 		}
 	}
 	cJSON_Delete(first);

@@ -44,7 +44,7 @@
  */
 static void refresh_maps(struct proc *p)
 {
-	struct syms_maps *m = syms_maps__snapshot(p->pid);
+	struct syms_maps *m = syms_maps__snapshot_of(p->pid, p->start_ns);
 
 	if (m && syms_maps__count(m))
 		proctree__set_maps(p, m);
@@ -259,10 +259,10 @@ static void k_forget_fd(void *ctx, const struct qh_fd_key *k)
 	tracer__forget_fd(((struct kernel_ctx *)ctx)->tr, k);
 }
 
-static struct syms_maps *k_maps(void *ctx, pid_t pid)
+static struct syms_maps *k_maps(void *ctx, pid_t pid, uint64_t start_ns)
 {
 	(void)ctx;
-	return syms_maps__snapshot(pid);
+	return syms_maps__snapshot_of(pid, start_ns);
 }
 
 static void heap_ops(struct heapcollect_ops *ops, struct kernel_ctx *k)
@@ -415,22 +415,44 @@ int session__preflight(const struct attach_opts *o)
 
 int session__signals(sigset_t *oldmask, bool children)
 {
+	/* what ends a process by default, as signal(7) lists it */
+	static const int ending[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGPIPE,
+				      SIGALRM, SIGSTKFLT, SIGVTALRM, SIGPROF, SIGIO, SIGPWR,
+				      SIGXCPU, SIGXFSZ };
 	sigset_t mask;
-	int sfd;
+	size_t i;
+	int sfd, s;
 
 	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	if (children) {
+	for (i = 0; i < sizeof(ending) / sizeof(ending[0]); i++)
+		sigaddset(&mask, ending[i]);
+	for (s = SIGRTMIN; s <= SIGRTMAX; s++)
+		sigaddset(&mask, s);
+	if (children)
 		sigaddset(&mask, SIGCHLD);
-		sigaddset(&mask, SIGQUIT);
-	}
 	sigprocmask(SIG_BLOCK, &mask, oldmask);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
 		pr_err("failed to create signalfd: %s\n", strerror(errno));
 	return sfd;
+}
+
+bool session__own_signal(const struct signalfd_siginfo *si)
+{
+	return (si->ssi_signo == SIGPIPE || si->ssi_signo == SIGXFSZ) &&
+	       si->ssi_code == SI_USER && si->ssi_pid == (uint32_t)getpid();
+}
+
+void session__signals_done(int sfd, const sigset_t *oldmask)
+{
+	struct signalfd_siginfo si;
+
+	if (sfd >= 0) {
+		while (read(sfd, &si, sizeof(si)) == sizeof(si))
+			;
+		close(sfd);
+	}
+	sigprocmask(SIG_SETMASK, oldmask, NULL);
 }
 
 /* RSS of a running process for the driver trees: the kernel's counters, if it still is ours */
@@ -819,11 +841,10 @@ int session__report(struct session *s, struct run_info *ri)
 	if (tracer__stats(s->tr, ri->stats))
 		pr_warn("failed to read the kernel's loss counters\n");
 
-	if (!o->quiet)
-		report__summary(stderr, s->tree, ri);
-	else if (report__lost(ri))
-		pr_warn("%lu events lost: the report is incomplete\n",
-			(unsigned long)report__lost(ri));
+	/*
+	 * The files first: stderr may have no reader left (EPIPE), be full, or block on a
+	 * reader that stalls, and the report must not wait for it.
+	 */
 	root = report__build(s->tree, ri);
 	if (!root) {
 		pr_err("out of memory\n");
@@ -838,5 +859,10 @@ int session__report(struct session *s, struct run_info *ri)
 		err = err ?: werr;
 	}
 	cJSON_Delete(root);
+	if (!o->quiet)
+		report__summary(stderr, s->tree, ri);
+	else if (report__lost(ri))
+		pr_warn("%lu events lost: the report is incomplete\n",
+			(unsigned long)report__lost(ri));
 	return err;
 }

@@ -63,10 +63,23 @@ struct session {
  */
 int session__preflight(const struct attach_opts *o);
 /*
- * Block SIGINT, SIGTERM, SIGHUP (and, with @children, SIGCHLD and SIGQUIT) and return a
- * signalfd for them, so they arrive through the event loop; -1 after an error message.
+ * Block every signal whose default action would end qhtrace (but the ones that report a
+ * fault of its own: SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS), with @children
+ * SIGCHLD too, and return a signalfd for them, so they arrive through the event loop and end
+ * a run the documented way (drain, report, exit code); -1 after an error message.
  */
 int session__signals(sigset_t *oldmask, bool children);
+/*
+ * A signal qhtrace's own write raised (SIGPIPE: stdout or stderr has no reader; SIGXFSZ):
+ * the write failed with EPIPE or EFBIG and says so; it is no request to stop.
+ */
+struct signalfd_siginfo;
+bool session__own_signal(const struct signalfd_siginfo *si);
+/*
+ * Take what is still pending (a SIGPIPE of the summary's last line) off @sfd and close it,
+ * then restore @oldmask: a signal blocked for the run must not end qhtrace once unblocked.
+ */
+void session__signals_done(int sfd, const sigset_t *oldmask);
 
 /*
  * Load and attach every probe; with o->heap, probe the C library at @libc. The event loop's

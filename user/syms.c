@@ -29,6 +29,7 @@
 
 #include "htab.h"
 #include "log.h"
+#include "procfs.h"
 #include "syms.h"
 #include "vec.h"
 
@@ -211,7 +212,7 @@ out:
 	return m;
 }
 
-static char *read_text(const char *path)
+static char *read_text_at(int dfd, const char *path)
 {
 	size_t len = 0, cap = 16384;
 	char *buf = malloc(cap);
@@ -219,7 +220,7 @@ static char *read_text(const char *path)
 
 	if (!buf)
 		return NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		err = errno;
 		goto fail;
@@ -255,21 +256,47 @@ fail:
 
 struct syms_maps *syms_maps__snapshot(pid_t pid)
 {
-	struct syms_maps *m;
+	return syms_maps__snapshot_of(pid, 0);
+}
+
+struct syms_maps *syms_maps__snapshot_of(pid_t pid, uint64_t start_ns)
+{
+	struct syms_maps *m = NULL;
+	struct procfs_stat st;
 	char path[64], *text;
-	int err;
+	int dfd, err;
 
 	if (pid <= 0) {
 		errno = EINVAL;
 		return NULL;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	text = read_text(path);
-	if (!text)
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
 		return NULL;
+	if (start_ns) {
+		bool same;
+
+		text = read_text_at(dfd, "stat");
+		same = text && !procfs__parse_stat(text, &st) &&
+		       procfs__same_start(st.start_ns, start_ns);
+		free(text);
+		if (!same) {
+			err = ESRCH;
+			goto out;
+		}
+	}
+	/* through the same directory: a process gone since fails (ESRCH), never another's */
+	text = read_text_at(dfd, "maps");
+	if (!text) {
+		err = errno;
+		goto out;
+	}
 	m = syms_maps__parse(pid, text);
 	err = errno;
 	free(text);
+out:
+	close(dfd);
 	errno = err;
 	return m;
 }

@@ -37,6 +37,12 @@ struct syms_maps;
  */
 struct syms_maps *syms_maps__snapshot(pid_t pid);
 /*
+ * The same, only if @pid is still the process that started at @start_ns (CLOCK_BOOTTIME, as
+ * /proc's start time): the start time and the maps are read through one /proc/PID directory
+ * fd, which a reused pid cannot take over. NULL with ESRCH when the pid is another's now.
+ */
+struct syms_maps *syms_maps__snapshot_of(pid_t pid, uint64_t start_ns);
+/*
  * The same from the text of a /proc/PID/maps file; lines that do not parse are skipped.
  * @pid only names the process whose root files are opened through; 0 for none.
  */

@@ -137,12 +137,48 @@ static bool has_cap(int cap)
 	return data[cap / 32].effective & (1U << (cap % 32));
 }
 
+/*
+ * tracefs is there for us: as our effective ids and capabilities (access() would check the
+ * real ones, and drop every capability of a non-root caller)
+ */
+static bool tracefs_mounted(void)
+{
+	return !faccessat(AT_FDCWD, TRACEFS "/events", F_OK, AT_EACCESS) ||
+	       !faccessat(AT_FDCWD, "/sys/kernel/debug/tracing/events", F_OK, AT_EACCESS);
+}
+
 int tracer__preflight(void)
 {
-	/* CAP_SYS_ADMIN: tracefs may need mounting, and pre-5.8 kernels want it for BPF */
-	if (geteuid() != 0 &&
-	    !(has_cap(CAP_SYS_ADMIN) || (has_cap(CAP_BPF) && has_cap(CAP_PERFMON)))) {
-		pr_err("tracing needs root (or CAP_BPF and CAP_PERFMON): run it with sudo\n");
+	/*
+	 * What tracing needs without root (README, "Reliability"): CAP_BPF and CAP_PERFMON to
+	 * load and attach, CAP_DAC_READ_SEARCH to read the tracepoints' ids in tracefs (root's,
+	 * mode 0440), and CAP_SYS_ADMIN to mount tracefs in a namespace of our own where it is
+	 * not mounted. Checked here, so a missing one is named before anything starts.
+	 */
+	static const struct {
+		int cap;
+		const char *name;
+	} caps[] = {
+		{ CAP_BPF, "CAP_BPF" },
+		{ CAP_PERFMON, "CAP_PERFMON" },
+		{ CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH" },
+		{ CAP_SYS_ADMIN, "CAP_SYS_ADMIN" },
+	};
+	char missing[128] = "";
+	size_t i, off = 0;
+
+	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		if (caps[i].cap == CAP_SYS_ADMIN && tracefs_mounted())
+			continue;
+		if (!has_cap(caps[i].cap))
+			off += snprintf(missing + off, sizeof(missing) - off, "%s%s",
+					off ? ", " : "", caps[i].name);
+	}
+	if (off) {
+		pr_err("tracing needs root, or CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH%s; missing: "
+		       "%s -- run it with sudo\n",
+		       tracefs_mounted() ? "" : " and CAP_SYS_ADMIN (tracefs is not mounted here: "
+						"qhtrace mounts it)", missing);
 		return -EPERM;
 	}
 	if (access(BTF_PATH, R_OK)) {
@@ -160,7 +196,7 @@ int tracer__preflight(void)
  */
 static int ensure_tracefs(void)
 {
-	if (!access(TRACEFS "/events", F_OK) || !access("/sys/kernel/debug/tracing/events", F_OK))
+	if (tracefs_mounted())
 		return 0;
 	if (unshare(CLONE_NEWNS)) {
 		pr_err("failed to create a mount namespace for tracefs: %s\n", strerror(errno));

@@ -66,6 +66,64 @@ int util__parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* length of the valid UTF-8 sequence at @s that is no C1 control, or 0 */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+	uint32_t c;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	n = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	c = s[0] & (0x7f >> n);
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	/* overlong, surrogates, beyond U+10FFFF, C1 controls */
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff) || (c >= 0x80 && c <= 0x9f))
+		return 0;
+	return n;
+}
+
+const char *util__esc(const char *s, char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t o = 0;
+
+	if (!len)
+		return buf;
+	while (*p) {
+		char e[5];
+		size_t n = 0, u = *p >= 0x80 ? utf8_len(p) : 0;
+
+		if (u) {
+			if (o + u >= len)
+				break;
+			memcpy(buf + o, p, u);
+			o += u;
+			p += u;
+			continue;
+		}
+		if (*p == '\n' || *p == '\t' || *p == '\r' || *p == '\\')
+			n = snprintf(e, sizeof(e), "\\%c",
+				     *p == '\n' ? 'n' : *p == '\t' ? 't' : *p == '\r' ? 'r' : '\\');
+		else if (*p < 0x20 || *p >= 0x7f)
+			n = snprintf(e, sizeof(e), "\\x%02x", *p);
+		else
+			e[n++] = *p;
+		if (o + n >= len)
+			break;
+		memcpy(buf + o, e, n);
+		o += n;
+		p++;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 static void dir_of(const char *path, char *dir, size_t len)
 {
 	char tmp[PATH_MAX];
@@ -74,10 +132,22 @@ static void dir_of(const char *path, char *dir, size_t len)
 	snprintf(dir, len, "%s", dirname(tmp));
 }
 
+/* a new file in @dir, its name in @tmp: the fd, or -errno */
+static int temp_in(const char *dir, char *tmp, size_t len)
+{
+	int fd;
+
+	if ((size_t)snprintf(tmp, len, "%.*s/.qhtrace-XXXXXX", PATH_MAX - 20, dir) >= len)
+		return -ENAMETOOLONG;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 int util__check_output(const char *path, char *why, size_t len)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], tmp[PATH_MAX];
 	struct stat st;
+	int fd;
 
 	if (!*path) {
 		snprintf(why, len, "empty path");
@@ -91,6 +161,12 @@ int util__check_output(const char *path, char *why, size_t len)
 		if (S_ISDIR(st.st_mode)) {
 			snprintf(why, len, "is a directory");
 			return -EISDIR;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			snprintf(why, len, "is a %s, not a regular file",
+				 S_ISFIFO(st.st_mode) ? "FIFO" : S_ISSOCK(st.st_mode) ? "socket" :
+				 "device");
+			return -EINVAL;
 		}
 	}
 	dir_of(path, dir, sizeof(dir));
@@ -108,7 +184,37 @@ int util__check_output(const char *path, char *why, size_t len)
 		snprintf(why, len, "directory %s is not writable", dir);
 		return -EACCES;
 	}
+	/* what access() cannot tell (/proc, a read-only mount): make a file there, as the
+	 * writers will */
+	fd = temp_in(dir, tmp, sizeof(tmp));
+	if (fd < 0) {
+		snprintf(why, len, "cannot create a file in %s: %s", dir, strerror(-fd));
+		return fd;
+	}
+	close(fd);
+	unlink(tmp);
 	return 0;
+}
+
+int util__create_replacing(const char *path, mode_t mode)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX];
+	struct stat st;
+	int fd, err;
+
+	if (!lstat(path, &st) && !S_ISREG(st.st_mode))
+		return S_ISLNK(st.st_mode) ? -ELOOP : S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	dir_of(path, dir, sizeof(dir));
+	fd = temp_in(dir, tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
+	if (fchmod(fd, mode) || rename(tmp, path)) {
+		err = -errno;
+		close(fd);
+		unlink(tmp);
+		return err;
+	}
+	return fd;
 }
 
 int util__write_file_atomic(const char *path, const void *data, size_t len)
@@ -118,12 +224,9 @@ int util__write_file_atomic(const char *path, const void *data, size_t len)
 	int fd, err = 0;
 
 	dir_of(path, dir, sizeof(dir));
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%.*s/.qhtrace-XXXXXX", PATH_MAX - 20, dir) >=
-	    sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = mkostemp(tmp, O_CLOEXEC);
+	fd = temp_in(dir, tmp, sizeof(tmp));
 	if (fd < 0)
-		return -errno;
+		return fd;
 	while (len) {
 		ssize_t n = write(fd, p, len);
 

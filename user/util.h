@@ -16,14 +16,34 @@ uint64_t util__boot_to_real_ns(uint64_t boot_ns);
 /* RFC 3339 UTC with milliseconds, e.g. 2026-11-26T23:59:01.123Z */
 char *util__rfc3339(uint64_t real_ns, char *buf, size_t len);
 
+/*
+ * Text from a traced process (comm, paths, argv, a finding's target) made safe for a terminal or
+ * a table: control characters (C0, DEL, C1), backslash and bytes that are not UTF-8 become
+ * escapes (\n, \t, \\, \xNN), so no line can be forged and no terminal sequence sent.
+ * Always NUL-terminated; cut (on a whole escape) when @len is short. Returns @buf.
+ */
+const char *util__esc(const char *s, char *buf, size_t len);
+/* a buffer that holds the escape of @n bytes whole */
+#define UTIL_ESC_LEN(n) (4 * (n) + 1)
+
 /* Parse a decimal integer in [min, max]; -EINVAL or -ERANGE otherwise. */
 int util__parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /*
- * Check, before anything starts, that a report can be written to @path: the directory
- * exists and is writable, and @path is not a symlink. Returns 0 or -errno, with a reason.
+ * Check, before anything starts, that a report can be written to @path: @path is a regular
+ * file or nothing (not a symlink, a directory, a FIFO, a socket or a device), and a file can
+ * be created in its directory (tried: /proc, a read-only or full-of-inodes filesystem fail
+ * here, not after the run). Returns 0 or -errno, with a reason.
  */
 int util__check_output(const char *path, char *why, size_t len);
+/*
+ * A new, empty file of ours at @path, for writing as it grows (the event log): made in the
+ * same directory and renamed over @path, so a file that was there (another user's, which
+ * would keep its owner if opened) is replaced, never opened. What is no regular file is
+ * refused, never replaced: a symlink (-ELOOP), a directory (-EISDIR), a FIFO planted to block
+ * us, a socket or a device (-EINVAL). The fd, or -errno.
+ */
+int util__create_replacing(const char *path, mode_t mode);
 /*
  * Write @len bytes to @path through a temporary file in the same directory and rename(),
  * so a reader never sees half a report and a symlink planted at @path is replaced, never

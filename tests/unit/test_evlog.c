@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,6 +25,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "commands.h"
 #include "evlog.h"
 #include "evread.h"
 #include "reportpage.h"
@@ -385,29 +388,46 @@ static void test_bounded_memory(void **state)
 	assert_int_equal(evlog__close(w), 0);
 }
 
-/* A failed write (here: a full device) is reported, and the writer keeps nothing more. */
+/*
+ * A failed write (here: the file size limit, as a full disk would fail it) is reported, and
+ * the writer keeps nothing more. In a child: the limit is its own.
+ */
 static void test_write_error_is_sticky(void **state)
 {
-	struct evlog *w = NULL;
-	size_t mem;
-	uint64_t i;
-	int err = 0;
+	const char *p = path_of("limited.ndjson.gz");
+	int status;
+	pid_t pid;
 
 	(void)state;
-	if (access("/dev/full", W_OK))
-		skip();
-	assert_int_equal(evlog__open(&w, "/dev/full",
-				     &(struct evlog_opts){ .chunk_size = 10, .gzip = true,
-							    .level = 1 }),
-			 0);
-	for (i = 0; i < 10 && !err; i++)
-		err = write_rec(w, i);
-	assert_int_equal(err, -ENOSPC);
-	mem = evlog__mem(w);
-	for (i = 0; i < 100000; i++)
-		assert_int_equal(write_rec(w, i), -ENOSPC);
-	assert_int_equal(evlog__mem(w), mem);
-	assert_int_equal(evlog__close(w), -ENOSPC);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = { 4096, 4096 };
+		struct evlog *w = NULL;
+		size_t mem;
+		uint64_t i;
+		int err = 0;
+
+		signal(SIGXFSZ, SIG_IGN); /* the write fails with EFBIG instead */
+		if (setrlimit(RLIMIT_FSIZE, &rl) ||
+		    evlog__open(&w, p, &(struct evlog_opts){ .chunk_size = 10, .gzip = true,
+							      .level = 1 }))
+			_exit(10);
+		for (i = 0; i < 1000 && !err; i++)
+			err = write_rec(w, i);
+		if (err != -EFBIG)
+			_exit(11);
+		mem = evlog__mem(w);
+		for (i = 0; i < 100000; i++)
+			if (write_rec(w, i) != -EFBIG)
+				_exit(12);
+		if (evlog__mem(w) != mem)
+			_exit(13);
+		_exit(evlog__close(w) == -EFBIG ? 0 : 14);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void test_refuses_symlink(void **state)
@@ -423,6 +443,48 @@ static void test_refuses_symlink(void **state)
 			 -ELOOP);
 	assert_null(w);
 	assert_int_not_equal(access(target, F_OK), 0);
+}
+
+/*
+ * Issue 17, defects 3 and 4: a FIFO at the path is refused at once (opening it blocked for
+ * ever), a device is never replaced, and an existing file is replaced by a new one of ours,
+ * never written in place (it would keep its owner, who could read and append to our log).
+ */
+static void test_fifo_device_and_existing_file(void **state)
+{
+	const char *fifo = path_of("fifo.ndjson"), *old = path_of("old.ndjson");
+	const char *keep = path_of("old-link");
+	struct evlog *w = NULL;
+	struct stat a, b;
+	char buf[16] = "";
+	int fd;
+
+	(void)state;
+	assert_int_equal(mkfifo(fifo, 0666), 0);
+	assert_int_equal(evlog__open(&w, fifo, &(struct evlog_opts){ .chunk_size = 1 }), -EINVAL);
+	assert_null(w);
+	assert_int_equal(evlog__open(&w, "/dev/null", &(struct evlog_opts){ .chunk_size = 1 }),
+			 -EINVAL);
+	assert_int_equal(stat("/dev/null", &a), 0);
+	assert_true(S_ISCHR(a.st_mode));
+
+	fd = open(old, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "theirs\n", 7), 7);
+	close(fd);
+	assert_int_equal(link(old, keep), 0); /* what the other user would still hold */
+	assert_int_equal(stat(old, &a), 0);
+	assert_int_equal(evlog__open(&w, old, &(struct evlog_opts){ .chunk_size = 1 }), 0);
+	assert_int_equal(write_rec(w, 1), 0);
+	assert_int_equal(evlog__close(w), 0);
+	assert_int_equal(stat(old, &b), 0);
+	assert_int_not_equal(a.st_ino, b.st_ino);
+	assert_int_equal(b.st_mode & 0777, 0644);
+	fd = open(keep, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, sizeof(buf) - 1), 7);
+	close(fd);
+	assert_string_equal(buf, "theirs\n");
 }
 
 /* ---- reader and pager ---- */
@@ -750,6 +812,176 @@ static void test_summary_report_rows(void **state)
 	cJSON_Delete(o);
 }
 
+/* ---- issue 17: what bad input did to `report` and `diff` ---- */
+
+/* Run a command's function with stdout into @out (a file), as main would: its exit code. */
+static int run_cmd(int (*fn)(int, char **), const char *out, int argc, ...)
+{
+	char *argv[16];
+	va_list ap;
+	int i, fd, saved, code;
+
+	va_start(ap, argc);
+	for (i = 0; i < argc && i < 15; i++)
+		argv[i] = va_arg(ap, char *);
+	va_end(ap);
+	argv[i] = NULL;
+	optind = 0;
+	fflush(stdout);
+	saved = dup(1);
+	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(saved >= 0 && fd >= 0);
+	dup2(fd, 1);
+	close(fd);
+	code = fn(argc, argv);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	return code;
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[1 << 16];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void write_text(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	fclose(f);
+}
+
+/*
+ * Defect 1: `leaks` an array and a row that is no object crashed the reader and the table
+ * printer. The crashes libFuzzer found (tests/fuzz/report.c) are here as they were found.
+ */
+static void test_report_rows_not_objects(void **state)
+{
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+		{ "{\"schema\":\"qhtrace/report/v1\",\"leaks\":[1]}",
+		  "leaks is not an object (corrupt report)" },
+		{ "{\"schema\":\"qhtrace/report/v1\",\"processes\":[[1]]}",
+		  "processes[0] is not an object (corrupt report)" },
+		{ "{\"schema\":\"qhtrace/report/v1\",\"processes\":[{\"pid\":1},2]}",
+		  "processes[1] is not an object (corrupt report)" },
+		{ "{\"schema\":\"qhtrace/report/v1\",\"leaks\":{\"heap\":[\"x\"]}}",
+		  "leaks.heap[0] is not an object (corrupt report)" },
+		{ "{\"schema\":\"qhtrace/report/v1\",\"leaks\":{\"heap\":7}}",
+		  "leaks.heap is not an array (corrupt report)" },
+		{ "{\"schema\":\"qhtrace/report/v1\",\"alerts\":[[[]]]}",
+		  "alerts[0] is not an object (corrupt report)" },
+		{ "{\"schema\":\"qhtrace/report/v1\",\"zombies\":{\"a\":1}}",
+		  "zombies is not an array (corrupt report)" },
+		/* from the fuzzer: a row of a row */
+		{ "{\"schema\":\"qhtrace/report/\",\"drivers\":[{\"\":0},[{}]]}",
+		  "drivers[1] is not an object (corrupt report)" },
+	};
+	const char *p = path_of("bad.json"), *out = path_of("bad.out");
+	size_t i;
+	cJSON *o;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		write_text(p, bad[i].text, strlen(bad[i].text));
+		o = page(p, NULL, 1, 10, -EIO);
+		assert_string_equal(cJSON_GetObjectItem(o, "error")->valuestring, bad[i].why);
+		cJSON_Delete(o);
+		assert_int_equal(run_cmd(cmd_report, out, 2, "report", p), 1);
+		assert_int_equal(run_cmd(cmd_report, out, 3, "report", "--json", p), 1);
+		assert_int_equal(run_cmd(cmd_diff, out, 3, "diff", p, p), 0);
+	}
+	/* the rows before the damage are shown */
+	write_text(p, bad[2].text, strlen(bad[2].text));
+	assert_int_equal(run_cmd(cmd_report, out, 2, "report", p), 1);
+	assert_non_null(strstr(slurp(out), "process"));
+}
+
+/*
+ * Defects 5 and 6: a report whose one line is over 1 MiB (an argv of 20,000 words, `jq -c`),
+ * and a one-line report without its final newline, read by `report` and `diff` alike.
+ */
+static void test_report_one_long_line(void **state)
+{
+	const char *p = path_of("long.json"), *q = path_of("short.json"), *out = path_of("l.out");
+	size_t cap = 3 << 20, n = 0, i;
+	char *t = malloc(cap);
+	cJSON *o;
+
+	(void)state;
+	assert_non_null(t);
+	n += sprintf(t + n, "{\"schema\":\"qhtrace/report/v1\",\"run\":{\"command\":[");
+	for (i = 0; i < 20000; i++)
+		n += sprintf(t + n, "%s\"word-%05zu-padding-padding-padding-padding-padding-padding\"",
+			     i ? "," : "", i);
+	n += sprintf(t + n, "]},\"processes\":[{\"pid\":1,\"comm\":\"a\",\"peak_rss_kb\":5}]}\n");
+	assert_true(n > QH_EVREAD_MAX_LINE);
+	write_text(p, t, n);
+	free(t);
+	o = page(p, NULL, 1, 10, 0);
+	assert_string_equal(cJSON_GetObjectItem(o, "type")->valuestring, "report");
+	assert_int_equal(nitems(o), 1);
+	cJSON_Delete(o);
+	assert_int_equal(run_cmd(cmd_report, out, 2, "report", p), 0);
+	assert_int_equal(run_cmd(cmd_diff, out, 3, "diff", p, p), 0);
+
+	/* no final newline */
+	t = "{\"schema\":\"qhtrace/report/v1\",\"processes\":[{\"pid\":2}]}";
+	write_text(q, t, strlen(t));
+	o = page(q, NULL, 1, 10, 0);
+	assert_int_equal(nitems(o), 1);
+	cJSON_Delete(o);
+	assert_int_equal(run_cmd(cmd_report, out, 2, "report", q), 0);
+	assert_int_equal(run_cmd(cmd_diff, out, 3, "diff", q, p), 0);
+	/* a one-line event log cut before its newline is still called what it is */
+	t = "{\"kind\":\"log\",\"schema\":\"qhtrace/events/v1\"}";
+	write_text(q, t, strlen(t));
+	o = page(q, NULL, 1, 10, -EPIPE);
+	assert_string_equal(cJSON_GetObjectItem(o, "error")->valuestring,
+			    "truncated: the last line has no end after line 0");
+	cJSON_Delete(o);
+	/* text after the document is no report */
+	t = "{\"schema\":\"qhtrace/report/v1\"} {\"x\":1}\n";
+	write_text(q, t, strlen(t));
+	o = page(q, NULL, 1, 10, -EIO);
+	cJSON_Delete(o);
+}
+
+/* Defect 9: a comm that holds a newline cannot forge a line of the table, nor a terminal code */
+static void test_report_table_escapes(void **state)
+{
+	const char *p = path_of("esc.json"), *out = path_of("esc.out");
+	const char *text = "{\"schema\":\"qhtrace/report/v1\",\"processes\":[{\"pid\":3,"
+			   "\"comm\":\"a\\nqhtrace: FAKE\",\"exe\":\"/x\\u001b[31m\"}],"
+			   "\"leftovers\":[{\"pid\":3,\"comm\":\"b\\rqhtrace: FAKE\"}]}\n";
+	char *s;
+
+	(void)state;
+	write_text(p, text, strlen(text));
+	assert_int_equal(run_cmd(cmd_report, out, 2, "report", p), 0);
+	s = slurp(out);
+	assert_null(strstr(s, "\nqhtrace: FAKE"));
+	assert_null(strchr(s, '\r'));
+	assert_null(strchr(s, '\x1b'));
+	assert_non_null(strstr(s, "a\\nqhtrace: FAKE"));
+	assert_int_equal(run_cmd(cmd_diff, out, 5, "diff", "--max-growth-pct", "0", p, p), 0);
+	s = slurp(out);
+	assert_null(strstr(s, "\nqhtrace: FAKE"));
+	assert_non_null(strstr(s, "a\\nqhtrace: FAKE"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -761,6 +993,7 @@ int main(void)
 		cmocka_unit_test(test_bounded_memory),
 		cmocka_unit_test(test_write_error_is_sticky),
 		cmocka_unit_test(test_refuses_symlink),
+		cmocka_unit_test(test_fifo_device_and_existing_file),
 		cmocka_unit_test(test_paginate_million_lines),
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_filter_syntax),
@@ -768,6 +1001,9 @@ int main(void)
 		cmocka_unit_test(test_corrupt_gzip),
 		cmocka_unit_test(test_truncated_plain_and_bad_lines),
 		cmocka_unit_test(test_summary_report_rows),
+		cmocka_unit_test(test_report_rows_not_objects),
+		cmocka_unit_test(test_report_one_long_line),
+		cmocka_unit_test(test_report_table_escapes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

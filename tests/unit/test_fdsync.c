@@ -80,10 +80,11 @@ static void fake_forget(void *ctx, const struct qh_fd_key *k)
 	*e = *k;
 }
 
-static struct syms_maps *fake_maps(void *ctx, pid_t pid)
+static struct syms_maps *fake_maps(void *ctx, pid_t pid, uint64_t start_ns)
 {
 	struct fake *f = ctx;
 
+	(void)start_ns;
 	f->maps++;
 	return syms_maps__parse(pid, "00400000-00500000 r-xp 00000000 08:01 42 /bin/prog\n");
 }
