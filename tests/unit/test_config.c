@@ -263,6 +263,41 @@ static void test_unknown_keys_and_syntax(void **state)
 	assert_int_equal(config__load("/tmp", &s, why, sizeof(why)), -EINVAL);
 }
 
+/*
+ * Issue 17, defects 7 and 12: text after the object was ignored ("ok"), a NUL byte ended the
+ * file unseen, and 1.5 for an integer key was "not a number".
+ */
+static void test_trailing_text_nul_and_fractions(void **state)
+{
+	char path[] = "/tmp/qh-config-XXXXXX";
+	static const char text[] = "{\"data\": {\"chunk_size\": 5}}\0{\"junk\": 1}";
+	struct qh_settings s;
+	int fd;
+
+	(void)state;
+	config__defaults(&s);
+	assert_int_equal(parse("{\"data\":{\"chunk_size\":5}} {\"junk\":1}", &s), -EINVAL);
+	assert_string_equal(why, "not valid JSON (near line 1)");
+	assert_int_equal(parse("{\"data\":{\"chunk_size\":5}}\n\n]", &s), -EINVAL);
+	assert_string_equal(why, "not valid JSON (near line 3)");
+	assert_int_equal(s.chunk_size, 1000);
+	/* trailing white space is fine */
+	assert_int_equal(parse("{\"data\":{\"chunk_size\":5}}\n \t\n", &s), 0);
+	assert_int_equal(s.chunk_size, 5);
+
+	assert_int_equal(parse("{\"data\":{\"chunk_size\":1.5}}", &s), -EINVAL);
+	assert_string_equal(why, "data.chunk_size: 1.5 is not a whole number: an integer in "
+				 "1..1000000");
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), sizeof(text) - 1);
+	close(fd);
+	assert_int_equal(config__load(path, &s, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "not valid JSON (a NUL byte at offset 27)");
+	unlink(path);
+}
+
 static int parse_quiet(int argc, char **argv, struct attach_opts *o)
 {
 	FILE *devnull = fopen("/dev/null", "w");
@@ -357,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_every_wrong_type),
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_unknown_keys_and_syntax),
+		cmocka_unit_test(test_trailing_text_nul_and_fractions),
 		cmocka_unit_test(test_command_line_overrides),
 	};
 

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -128,6 +130,37 @@ static void table_of(struct fd_table *t, size_t n, const char *path, bool *opene
 		opened[i] = true;
 		nr[i] = 257; /* openat */
 	}
+}
+
+/*
+ * Issue 17, defect 8: a process with no fd at all (UBSan: qsort(NULL, 0) was undefined; the
+ * sanitizer tier aborts on it).
+ */
+static void test_read_no_fds(void **state)
+{
+	struct fd_table t;
+	int status, i;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		for (i = 0; i < 1024; i++)
+			close(i);
+		for (;;)
+			pause();
+	}
+	/* until its closes are done */
+	for (i = 0; i < 5000 && fdtable__count(pid) != 0; i++)
+		usleep(1000);
+	assert_int_equal(fdtable__count(pid), 0);
+	assert_int_equal(fdtable__read(pid, &t), 0);
+	assert_int_equal(t.n, 0);
+	assert_int_equal(t.unreadable, 0);
+	fdtable__free(&t);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
 }
 
 static void test_growth(void **state)
@@ -251,6 +284,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classify), cmocka_unit_test(test_parse_tcp),
 		cmocka_unit_test(test_read_self), cmocka_unit_test(test_growth),
+		cmocka_unit_test(test_read_no_fds),
 		cmocka_unit_test(test_at_end), cmocka_unit_test(test_many_groups),
 	};
 

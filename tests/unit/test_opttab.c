@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "cli.h"
@@ -215,6 +216,54 @@ static void test_getopt_arrays(void **state)
 	assert_null(opttab__of(traceopts, traceopts_n, 256 + (int)traceopts_n));
 }
 
+/* what an option's parser says on stderr about @arg (issue 17, defect 12) */
+static const char *parse_msg(const char *name, const char *arg, int *ret)
+{
+	static char buf[512];
+	const struct opt_spec *o = traceopts__find(name);
+	struct attach_opts opts;
+	int saved, fd;
+	ssize_t n;
+	FILE *f = tmpfile();
+
+	assert_non_null(o);
+	assert_non_null(f);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fileno(f), 2);
+	*ret = opttab__parse(o, arg, &opts);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	fd = fileno(f);
+	lseek(fd, 0, SEEK_SET);
+	n = read(fd, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void test_out_of_range_is_not_nan(void **state)
+{
+	int ret;
+
+	(void)state;
+	assert_string_equal(parse_msg("max-allocs", "100", &ret),
+			    "qhtrace: --max-allocs: 100 is out of range: 1024..67108864\n");
+	assert_int_equal(ret, -EINVAL);
+	assert_string_equal(parse_msg("max-allocs", "10x", &ret),
+			    "qhtrace: --max-allocs: '10x' is not a whole number in "
+			    "1024..67108864\n");
+	assert_int_equal(ret, -EINVAL);
+	assert_string_equal(parse_msg("zombie-grace", "100000", &ret),
+			    "qhtrace: --zombie-grace: 100000 is out of range: 0.1..86400 seconds\n");
+	assert_string_equal(parse_msg("zombie-grace", "soon", &ret),
+			    "qhtrace: --zombie-grace: 'soon' is not a number of seconds in "
+			    "0.1..86400\n");
+	assert_string_equal(parse_msg("max-allocs", "2048", &ret), "");
+	assert_int_equal(ret, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +271,7 @@ int main(void)
 		cmocka_unit_test(test_help_lists_every_option),
 		cmocka_unit_test(test_settings_defaults_are_the_options),
 		cmocka_unit_test(test_getopt_arrays),
+		cmocka_unit_test(test_out_of_range_is_not_nan),
 	};
 
 	log__set_level(QH_LOG_ERR);

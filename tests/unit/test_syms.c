@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "procfs.h"
 #include "syms.h"
 
 #define NOINLINE __attribute__((noinline, noclone))
@@ -305,6 +306,28 @@ static void test_maps_parse(void **state)
 	assert_int_equal(syms_maps__count(m), 0);
 	assert_null(syms_maps__find(m, 0x1000));
 	syms_maps__free(m);
+}
+
+/*
+ * Issue 17, defect 13: a snapshot for (pid, start time) is refused when the pid is another
+ * process's now; the start time and the maps come through one /proc/PID directory fd.
+ */
+static void test_snapshot_checks_start_time(void **state)
+{
+	struct procfs_stat st;
+	struct syms_maps *m;
+
+	(void)state;
+	assert_int_equal(procfs__read_stat(getpid(), &st), 0);
+	m = syms_maps__snapshot_of(getpid(), st.start_ns);
+	assert_non_null(m);
+	assert_non_null(syms_maps__find(m, target_addr()));
+	syms_maps__free(m);
+	errno = 0;
+	/* one second off: another process that had this pid */
+	assert_null(syms_maps__snapshot_of(getpid(), st.start_ns + 1000000000ULL));
+	assert_int_equal(errno, ESRCH);
+	assert_null(syms_maps__snapshot_of(0x7ffffff0, st.start_ns));
 }
 
 static void test_snapshot_self(void **state)
@@ -851,6 +874,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_maps_parse),
+		cmocka_unit_test(test_snapshot_checks_start_time),
 		cmocka_unit_test(test_snapshot_self),
 		cmocka_unit_test(test_self_function),
 		cmocka_unit_test(test_libc_function),

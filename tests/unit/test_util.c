@@ -281,6 +281,60 @@ static void test_check_output_refused(void **state)
 	assert_file(in_dir(d, "target"), "precious\n");
 }
 
+/* Issue 17, defects 3 and 12: a FIFO, a device, /proc refused before anything starts */
+static void test_check_output_not_a_file(void **state)
+{
+	struct tmpdir *d = *state;
+	char why[256];
+	int fd;
+
+	assert_int_equal(mkfifo(in_dir(d, "fifo"), 0666), 0);
+	assert_int_equal(util__check_output(in_dir(d, "fifo"), why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "is a FIFO, not a regular file");
+	assert_int_equal(util__check_output("/dev/null", why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "is a device, not a regular file");
+	assert_int_not_equal(util__check_output("/proc/x", why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "cannot create a file in /proc"));
+	/* the check leaves nothing behind */
+	assert_int_equal(count_entries(d->path), 1);
+
+	/* a file made for writing as it grows replaces the old one, refuses the rest */
+	put_file(in_dir(d, "log"), "old\n");
+	fd = util__create_replacing(in_dir(d, "log"), 0640);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "new\n", 4), 4);
+	close(fd);
+	assert_file(in_dir(d, "log"), "new\n");
+	assert_int_equal(util__create_replacing(in_dir(d, "fifo"), 0644), -EINVAL);
+	assert_int_equal(util__create_replacing("/dev/null", 0644), -EINVAL);
+	assert_int_equal(util__create_replacing(d->path, 0644), -EISDIR);
+	assert_int_equal(count_entries(d->path), 2);
+}
+
+/* Issue 17, defect 9: what a traced process names cannot forge a line or send a terminal code */
+static void test_esc(void **state)
+{
+	char b[64];
+
+	(void)state;
+	assert_string_equal(util__esc("pytest", b, sizeof(b)), "pytest");
+	assert_string_equal(util__esc("a\nqhtrace: FAKE", b, sizeof(b)), "a\\nqhtrace: FAKE");
+	assert_string_equal(util__esc("\t\r\\\x1b[31m\x7f", b, sizeof(b)),
+			    "\\t\\r\\\\\\x1b[31m\\x7f");
+	/* UTF-8 stays; C1 controls (U+009B, the one-byte CSI) and broken bytes do not */
+	assert_string_equal(util__esc("caf\xc3\xa9 \xe2\x82\xac", b, sizeof(b)),
+			    "caf\xc3\xa9 \xe2\x82\xac");
+	assert_string_equal(util__esc("\xc2\x9b" "2J\x9b\xff\xc3", b, sizeof(b)),
+			    "\\xc2\\x9b2J\\x9b\\xff\\xc3");
+	assert_string_equal(util__esc("\xed\xa0\x80\xc0\xaf", b, sizeof(b)),
+			    "\\xed\\xa0\\x80\\xc0\\xaf");
+	/* cut on a whole escape, NUL-terminated */
+	assert_string_equal(util__esc("ab\n", b, 4), "ab");
+	assert_string_equal(util__esc("\x01\x02", b, 6), "\\x01");
+	assert_string_equal(util__esc(NULL, b, sizeof(b)), "");
+	assert_int_equal(strlen(util__esc("\x01\x01\x01\x01", b, UTIL_ESC_LEN(4))), 16);
+}
+
 static void test_write_atomic(void **state)
 {
 	struct tmpdir *d = *state;
@@ -599,6 +653,8 @@ int main(void)
 		cmocka_unit_test(test_write_nosigpipe), cmocka_unit_test(test_clocks),
 		T_DIR(test_check_output_ok),
 		T_DIR(test_check_output_refused),
+		T_DIR(test_check_output_not_a_file),
+		cmocka_unit_test(test_esc),
 		T_DIR(test_write_atomic),
 		T_DIR(test_write_atomic_replaces_symlink),
 		T_DIR(test_write_atomic_fails_clean),
