@@ -44,7 +44,8 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test-deps test kernel-test unit-test demo bench install clean
+.PHONY: all deps test-deps test kernel-test unit-test demo bench install clean fuzz fuzz-build \
+	sanitize-build
 
 all: $(OUTPUT)/qhtrace
 
@@ -113,11 +114,47 @@ $(OUTPUT)/tests/%: tests/load/%.c $(USER_OBJS) $(OUTPUT)/.test-deps | $(OUTPUT)/
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) $< $(USER_OBJS) $(LDLIBS) -lcmocka -o $@
 
-# Every tier: unit (no root), load and end-to-end (root) on this kernel, then the load tier and
-# an end-to-end subset on each Debian kernel of the matrix under qemu (tools/vmrun.sh).
+# libFuzzer harnesses (tests/fuzz/, clang's libFuzzer with ASan and UBSan): the pure modules
+# built again for them; `make fuzz` runs each for FUZZ_SECONDS on its seed corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_DIR := $(OUTPUT)/fuzz
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard tests/fuzz/*.c))
+FUZZ_OBJS := $(patsubst $(OUTPUT)/user/%.o,$(FUZZ_DIR)/user/%.o,$(PURE_OBJS))
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -std=gnu11 -Wall -Wextra -Werror -Wno-unused-command-line-argument \
+	-D_GNU_SOURCE -DQH_VERSION='"$(VERSION)"' -Iuser -Ibpf -I$(OUTPUT) -MMD -MP
+
+$(FUZZ_DIR)/user/%.o: user/%.c $(OUTPUT)/.test-deps
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
+	$(call msg,FUZZ,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) $(LDLIBS) -o $@
+
+fuzz-build: $(FUZZ_TARGETS)
+
+fuzz: $(FUZZ_TARGETS)
+	$(Q)OUTPUT=$(OUTPUT) FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/run --fuzz
+
+# The sanitizer build: everything again with ASan and UBSan (no recovery: the first report
+# aborts) in its own OUTPUT, for `tests/run --sanitize` (the unit and end-to-end tiers on it).
+SAN_OUTPUT ?= $(OUTPUT)-san
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+sanitize-build: $(OUTPUT)/.test-deps
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(SAN_OUTPUT) CFLAGS="-O1 -g $(SAN_FLAGS)" \
+		LDFLAGS="$(SAN_FLAGS)" -f Makefile -f tests/sanitize.mk sanitize-prereqs
+
+# Every tier: unit (no root), load and end-to-end (root) on this kernel, the fuzz targets
+# (FUZZ_SECONDS each), the unit and end-to-end tiers again on the sanitizer build, then the load
+# tier and an end-to-end subset on each Debian kernel of the matrix under qemu (tools/vmrun.sh).
 # Ends with "N passed, N failed, N skipped".
-test: $(OUTPUT)/.test-deps $(OUTPUT)/qhtrace $(FIXTURES) $(UNIT_TESTS) $(LOAD_TESTS)
-	$(Q)OUTPUT=$(OUTPUT) ./tests/run
+test: $(OUTPUT)/.test-deps $(OUTPUT)/qhtrace $(FIXTURES) $(UNIT_TESTS) $(LOAD_TESTS) \
+		$(FUZZ_TARGETS) sanitize-build
+	$(Q)OUTPUT=$(OUTPUT) SAN_OUTPUT=$(SAN_OUTPUT) FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/run
 
 # the kernel matrix alone (QH_KERNELS="6.1 6.12" by default; a package name pins one)
 kernel-test: $(OUTPUT)/.test-deps $(OUTPUT)/qhtrace $(FIXTURES) $(LOAD_TESTS)
@@ -186,4 +223,5 @@ clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/bpf/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/bpf/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d \
+	$(FUZZ_DIR)/user/*.d $(FUZZ_DIR)/*.d)

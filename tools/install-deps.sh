@@ -10,7 +10,10 @@ build="clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcjson-de
 # chromium, chromium-driver, python3-selenium: the WebDriver end-to-end tests (/usr/bin/python3)
 # qemu-system-x86 .. zstd: the kernel matrix (tools/vmrun.sh: qemu, the initramfs's busybox and
 # cpio, depmod for the kernel package, its modules' xz/zstd)
-test="libcmocka-dev python3 python3-pytest util-linux chromium chromium-driver python3-selenium
+# libclang-rt-14-dev: clang's libFuzzer and sanitizer runtimes (make fuzz); libcap2-bin: capsh,
+# with util-linux's setpriv the unprivileged-mode tests
+test="libcmocka-dev python3 python3-pytest util-linux libcap2-bin libclang-rt-14-dev
+chromium chromium-driver python3-selenium
 qemu-system-x86 busybox-static cpio kmod xz-utils zstd"
 
 pkgs=$build
