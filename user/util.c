@@ -180,7 +180,8 @@ int util__check_output(const char *path, char *why, size_t len)
 		snprintf(why, len, "%s is not a directory", dir);
 		return -ENOTDIR;
 	}
-	if (access(dir, W_OK)) {
+	/* as the effective ids and capabilities, which the writes will use (access() drops them) */
+	if (faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS)) {
 		snprintf(why, len, "directory %s is not writable", dir);
 		return -EACCES;
 	}
