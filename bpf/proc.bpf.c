@@ -5,14 +5,11 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
-#define QH_DEFINE_MAPS
 #include "fd.bpf.h"
 
 #ifndef SIGNAL_GROUP_EXIT
 #define SIGNAL_GROUP_EXIT 0x00000004 /* include/linux/sched/signal.h */
 #endif
-
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* source of heap generations: one per address space instance (fork, exec) */
 __u32 heap_gen_next = 0;
