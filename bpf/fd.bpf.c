@@ -46,7 +46,11 @@
 #ifndef __TARGET_ARCH_x86
 #error "the sys_exit dispatch knows the x86-64 syscall numbers only"
 #endif
-/* x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl) */
+/*
+ * x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl): vmlinux.h has no __NR_*, and
+ * fd_syscalls.h carries no numbers so that the loader can take each architecture's from
+ * <sys/syscall.h>. A syscall of that list missing here is a compile error (__NR_##name).
+ */
 #define __NR_open 2
 #define __NR_close 3
 #define __NR_pipe 22
@@ -529,56 +533,11 @@ int BPF_PROG(fd_sys_exit, struct pt_regs *regs, long ret)
 	if (regs->cs != QH_USER64_CS)
 		return 0;
 	switch (c.id) {
-	case __NR_open:
-	case __NR_openat:
-	case __NR_openat2:
-	case __NR_creat:
-	case __NR_open_by_handle_at:
-	case __NR_dup:
-	case __NR_pidfd_getfd:
-		return fd_ret(&c, QH_FD_UNKNOWN);
-	case __NR_socket:
-		return fd_ret(&c, QH_FD_SOCKET);
-	case __NR_accept:
-	case __NR_accept4:
-		return fd_ret(&c, QH_FD_ACCEPTED);
-	case __NR_eventfd:
-	case __NR_eventfd2:
-		return fd_ret(&c, QH_FD_EVENTFD);
-	case __NR_epoll_create:
-	case __NR_epoll_create1:
-		return fd_ret(&c, QH_FD_EPOLL);
-	case __NR_timerfd_create:
-		return fd_ret(&c, QH_FD_TIMERFD);
-	case __NR_inotify_init:
-	case __NR_inotify_init1:
-		return fd_ret(&c, QH_FD_INOTIFY);
-	case __NR_memfd_create:
-		return fd_ret(&c, QH_FD_MEMFD);
-	case __NR_pidfd_open:
-		return fd_ret(&c, QH_FD_PIDFD);
-	case __NR_fanotify_init:
-	case __NR_userfaultfd:
-	case __NR_perf_event_open:
-	case __NR_io_uring_setup:
-		return fd_ret(&c, QH_FD_ANON);
-	case __NR_signalfd:
-	case __NR_signalfd4:
-		return fd_signalfd(&c);
-	case __NR_fcntl:
-		return fd_fcntl(&c);
-	case __NR_pipe:
-	case __NR_pipe2:
-		return fd_pair(&c, regs->di, QH_FD_PIPE);
-	case __NR_socketpair:
-		return fd_pair(&c, regs->r10, QH_FD_SOCKET);
-	case __NR_close:
-		return fd_close(&c);
-	case __NR_close_range:
-		return fd_close_range(&c);
-	case __NR_dup2:
-	case __NR_dup3:
-		return fd_dup_onto(&c);
+#define FD_CASE(name, call)    \
+	case __NR_##name: \
+		return call;
+	QH_FD_SYSCALLS(FD_CASE)
+#undef FD_CASE
 	default:
 		return 0;
 	}
