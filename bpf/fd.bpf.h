@@ -82,7 +82,7 @@ static __always_inline __u32 fdt_count(struct fdtable *fdt)
  * calls into proc.bpf.c. libbpf hands hidden functions to the kernel as static subprograms,
  * verified at each call with the caller's types (a trusted task, a `procs` value), which 6.1
  * accepts. A plain global function is verified alone, its task pointer taken for plain memory,
- * and the call is refused ("Caller passes invalid args into func#1").
+ * and the call is refused (6.18: "Caller passes invalid args into func#1").
  */
 void fd_resync(struct task_struct *task, struct qh_proc *p, __u32 tgid, __u32 from, __u32 to);
 void fd_exit(struct task_struct *task, struct qh_proc *p, __u32 tgid);
