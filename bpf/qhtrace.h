@@ -26,12 +26,10 @@
 
 /*
  * Resident pages from rss_pages[QH_NR_RSS]: what the kernel calls RSS (get_mm_rss), file +
- * anon + shmem; swap entries are not resident.
+ * anon + shmem; swap entries are not resident. A macro so it takes the wire format's __u64
+ * arrays and the loader's uint64_t ones alike.
  */
-static inline __u64 qh_rss_total(const __u64 *pages)
-{
-	return pages[MM_FILEPAGES] + pages[MM_ANONPAGES] + pages[MM_SHMEMPAGES];
-}
+#define QH_RSS_TOTAL(pages) ((pages)[MM_FILEPAGES] + (pages)[MM_ANONPAGES] + (pages)[MM_SHMEMPAGES])
 
 enum qh_event_type {
 	QH_EV_FORK = 1, /* a traced process forked a new process (not a thread) */
