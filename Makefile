@@ -220,8 +220,8 @@ install: $(OUTPUT)/qhtrace
 	$(Q)install -D -m 0755 $< $(DESTDIR)$(PREFIX)/bin/qhtrace
 
 clean:
-	$(call msg,CLEAN,$(OUTPUT))
-	$(Q)rm -rf $(OUTPUT)
+	$(call msg,CLEAN,$(OUTPUT) $(SAN_OUTPUT))
+	$(Q)rm -rf $(OUTPUT) $(SAN_OUTPUT)
 
 -include $(wildcard $(OUTPUT)/bpf/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d \
 	$(FUZZ_DIR)/user/*.d $(FUZZ_DIR)/*.d)
