@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <glob.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -910,6 +911,34 @@ static void test_report_rows_not_objects(void **state)
 }
 
 /*
+ * What libFuzzer found crashing (the crash-* files of the seed corpora, tests/fuzz/corpus):
+ * each read by `report` (table and JSON) and `diff`, which must end with 0 or 1, no crash (the
+ * sanitizer tier runs this under ASan and UBSan). Run from the top of the tree, as tests/run.
+ */
+static void test_fuzzer_crashes(void **state)
+{
+	const char *out = path_of("crash.out");
+	glob_t g;
+	size_t i;
+	int rc;
+
+	(void)state;
+	assert_int_equal(glob("tests/fuzz/corpus/*/crash-*", 0, NULL, &g), 0);
+	assert_true(g.gl_pathc >= 1);
+	for (i = 0; i < g.gl_pathc; i++) {
+		char *p = g.gl_pathv[i];
+
+		rc = run_cmd(cmd_report, out, 2, "report", p);
+		assert_true(rc == 0 || rc == 1);
+		rc = run_cmd(cmd_report, out, 3, "report", "--json", p);
+		assert_true(rc == 0 || rc == 1);
+		rc = run_cmd(cmd_diff, out, 3, "diff", p, p);
+		assert_true(rc == 0 || rc == 1);
+	}
+	globfree(&g);
+}
+
+/*
  * Defects 5 and 6: a report whose one line is over 1 MiB (an argv of 20,000 words, `jq -c`),
  * and a one-line report without its final newline, read by `report` and `diff` alike.
  */
@@ -1002,6 +1031,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_plain_and_bad_lines),
 		cmocka_unit_test(test_summary_report_rows),
 		cmocka_unit_test(test_report_rows_not_objects),
+		cmocka_unit_test(test_fuzzer_crashes),
 		cmocka_unit_test(test_report_one_long_line),
 		cmocka_unit_test(test_report_table_escapes),
 	};
