@@ -17,7 +17,7 @@ VERSION := 0.1.0
 BPF_SRCS := bpf/proc.bpf.c $(filter-out bpf/proc.bpf.c,$(wildcard bpf/*.bpf.c))
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
-USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS)) $(OUTPUT)/user/assets.o
 # modules that need no BPF skeleton: what the unit tests link against
 PURE_OBJS := $(filter-out $(OUTPUT)/user/tracer.o $(OUTPUT)/user/cmd_attach.o \
 	$(OUTPUT)/user/session.o $(OUTPUT)/user/cmd_leaks.o,$(USER_OBJS))
@@ -26,13 +26,18 @@ FIXTURES := $(patsubst tests/fixtures/%.c,$(OUTPUT)/fixtures/%,$(wildcard tests/
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/*.c))
 LOAD_TESTS := $(patsubst tests/load/%.c,$(OUTPUT)/tests/%,$(wildcard tests/load/*.c))
 
+# the HTML report's charts: D3 from Debian's node-d3 (tools/install-deps.sh), linked in with
+# its license (user/assets.S), so neither qhtrace nor its pages need it at run time
+D3_JS ?= /usr/share/nodejs/d3/dist/d3.min.js
+D3_LICENSE ?= /usr/share/doc/node-d3/copyright
+
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Ibpf -Ivmlinux/$(ARCH) -MMD -MP
 CFLAGS ?= -O2 -g
 LDFLAGS ?=
 QH_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-DQH_VERSION='"$(VERSION)"' -Iuser -Ibpf -I$(OUTPUT) -MMD -MP
-LDLIBS := -lbpf -lelf -ldw -lz -lcjson -lpthread
+LDLIBS := -lbpf -lelf -ldw -lz -lcjson -lpthread -lm
 
 ifeq ($(V),1)
 Q =
@@ -87,6 +92,10 @@ $(OUTPUT)/user/%.o: user/%.c $(OUTPUT)/.deps | $(OUTPUT)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(QH_CFLAGS) -c $< -o $@
 
+$(OUTPUT)/user/assets.o: user/assets.S user/html.js user/html.css $(OUTPUT)/.deps | $(OUTPUT)/user
+	$(call msg,AS,$@)
+	$(Q)$(CC) -c -DQH_D3_JS='"$(D3_JS)"' -DQH_D3_LICENSE='"$(D3_LICENSE)"' $< -o $@
+
 $(OUTPUT)/qhtrace: $(OUTPUT)/user/main.o $(USER_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -127,8 +136,10 @@ unit-test: $(UNIT_TESTS)
 	$(Q)OUTPUT=$(OUTPUT) ./tests/run --unit
 
 demo: $(OUTPUT)/qhtrace $(OUTPUT)/fixtures/demo
-	$(Q)$(OUTPUT)/qhtrace attach --heap -o $(OUTPUT)/demo-report.json -- $(OUTPUT)/fixtures/demo
+	$(Q)$(OUTPUT)/qhtrace attach --heap -o $(OUTPUT)/demo-report.json \
+		--html $(OUTPUT)/demo-report.html -- $(OUTPUT)/fixtures/demo
 	@echo "JSON report: $(OUTPUT)/demo-report.json"
+	@echo "HTML report: $(OUTPUT)/demo-report.html"
 
 # the heap benchmark: its own no-op BPF object (the floor) beside qhtrace
 $(OUTPUT)/bench/floor.bpf.o: tests/bench/floor.bpf.c $(OUTPUT)/.deps

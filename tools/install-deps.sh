@@ -6,7 +6,9 @@
 #   tools/install-deps.sh --test   build and test dependencies
 set -eu
 
-build="clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcjson-dev pkg-config make gcc"
+# node-d3: D3, linked into qhtrace for the HTML report's charts (user/assets.S)
+build="clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcjson-dev pkg-config make gcc
+node-d3"
 # chromium, chromium-driver, python3-selenium: the WebDriver end-to-end tests (/usr/bin/python3)
 # qemu-system-x86 .. zstd: the kernel matrix (tools/vmrun.sh: qemu, the initramfs's busybox and
 # cpio, depmod for the kernel package, its modules' xz/zstd)

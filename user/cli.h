@@ -54,6 +54,7 @@ struct attach_opts {
 	int fail_severity;	/* --fail-severity: enum severity, the floor of gated findings */
 	const char *junit;	/* --junit: JUnit XML path */
 	const char *summary_md;	/* --summary-md: Markdown summary path */
+	const char *html;	/* --html: the HTML report's path */
 	struct qh_settings settings; /* defaults, then --config; options above override it */
 };
 

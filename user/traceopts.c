@@ -163,6 +163,9 @@ const struct opt_spec traceopts[] = {
 	  .help = "JUnit XML: a test case per finding class" },
 	{ "summary-md", 0, OPT_STR, "FILE", .off = OFF(summary_md), .cmds = A | L | F,
 	  .help = "a Markdown summary for CI job pages" },
+	{ "html", 0, OPT_STR, "FILE", .off = OFF(html), .cmds = A | L | F,
+	  .help = "the report as one self-contained HTML page: verdict, process timeline, "
+		  "memory over time, heap leak flame graph, every finding" },
 #define WATCH "WebDriver trees, zombies, leftovers"
 	{ "driver-pattern", 0, OPT_FN, "PAT", .fn = parse_pattern, .names = default_drivers,
 	  .off = OFF(watch), .cmds = A, .group = WATCH,
