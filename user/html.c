@@ -1070,7 +1070,22 @@ static int memory(struct model *m, const struct memseries *mem, cJSON *data)
 
 /* ---- heap leaks as a flame graph ---- */
 
-static cJSON *child_named(cJSON *node, const char *name)
+/* labels longer than this are cut (at a character boundary) in the flame graph's data */
+#define FLAME_LABEL_MAX 160
+
+static void cut_label(char *s)
+{
+	size_t n = strlen(s);
+
+	if (n <= FLAME_LABEL_MAX)
+		return;
+	n = FLAME_LABEL_MAX - 3;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	strcpy(s + n, "...");
+}
+
+static cJSON *child_named(cJSON *node, const char *name, long *nodes)
 {
 	cJSON *ch = cJSON_GetObjectItemCaseSensitive(node, "c"), *it;
 
@@ -1080,6 +1095,7 @@ static cJSON *child_named(cJSON *node, const char *name)
 		if (!strcmp(cJSON_GetStringValue(get(it, "n")), name))
 			return it;
 	it = cJSON_CreateObject();
+	(*nodes)++;
 	cJSON_AddStringToObject(it, "n", name);
 	cJSON_AddNumberToObject(it, "v", 0);
 	cJSON_AddNumberToObject(it, "b", 0);
@@ -1114,6 +1130,7 @@ static int flame(const cJSON *report, cJSON *data)
 	const cJSON **sorted;
 	cJSON *root;
 	double other = 0, other_blocks = 0;
+	long nodes = 1, others = 0;
 
 	if (!cJSON_IsArray(heap))
 		return 0;
@@ -1138,16 +1155,19 @@ static int flame(const cJSON *report, cJSON *data)
 		char label[256];
 
 		add_to(root, "b", blocks);
-		if (i >= HTML_MAX_STACKS) {
-			other += bytes;
-			other_blocks += blocks;
-			continue;
-		}
 		if (nf > HTML_MAX_FRAMES)
 			nf = HTML_MAX_FRAMES;
+		/* past the stacks' or the frames' budget, the smaller leaks are one frame */
+		if (i >= HTML_MAX_STACKS || nodes + nf + 1 > HTML_MAX_FLAME_NODES) {
+			other += bytes;
+			other_blocks += blocks;
+			others++;
+			continue;
+		}
 		if (!nf) {
 			leak_site(sorted[i], label, sizeof(label));
-			node = child_named(node, label);
+			cut_label(label);
+			node = child_named(node, label, &nodes);
 			add_to(node, "b", blocks);
 		}
 		for (k = nf - 1; k >= 0; k--) {
@@ -1156,7 +1176,8 @@ static int flame(const cJSON *report, cJSON *data)
 			char full[512];
 
 			frame_label(f, label, sizeof(label));
-			node = child_named(node, label);
+			cut_label(label);
+			node = child_named(node, label, &nodes);
 			add_to(node, "b", blocks);
 			if (!get(node, "f")) {
 				snprintf(full, sizeof(full), "%s:%.0f in %s", file ? file : "?",
@@ -1170,8 +1191,8 @@ static int flame(const cJSON *report, cJSON *data)
 		char label[64];
 		cJSON *node;
 
-		snprintf(label, sizeof(label), "(%d more leaks)", n - HTML_MAX_STACKS);
-		node = child_named(root, label);
+		snprintf(label, sizeof(label), "(%ld more leaks)", others);
+		node = child_named(root, label, &nodes);
 		add_to(node, "v", other);
 		add_to(node, "b", other_blocks);
 	}
@@ -1464,7 +1485,7 @@ int html__render(const cJSON *report, const struct memseries *mem, char **out, s
 		  m.bars);
 	if (m.folded)
 		hb_printf(&b, "; %ld short-lived or unremarkable leaf processes folded into %zu "
-			      "bars (one per parent and name)", m.folded, m.ng);
+			      "bar%s (one per parent and name)", m.folded, m.ng, m.ng == 1 ? "" : "s");
 	if (m.dropped)
 		hb_printf(&b, "; %ld more not shown (past %d bars)", m.dropped, HTML_MAX_BARS);
 	hb_printf(&b, ". Scroll or drag on the chart to zoom and pan; double-click to reset."

@@ -8,7 +8,8 @@
  *
  * Bounded whatever the run: the timeline folds short-lived leaf processes of one parent and
  * name into one bar past HTML_MAX_BARS, tables stop at HTML_MAX_ROWS rows (saying how many
- * more the JSON report has), flame graph stacks past HTML_MAX_STACKS are one "others" frame,
+ * more the JSON report has), flame graph stacks past HTML_MAX_STACKS (or past
+ * HTML_MAX_FLAME_NODES frames) are one "more leaks" frame,
  * and memory series are downsampled onto a grid of HTML_GRID points.
  */
 #ifndef __QH_HTML_H
@@ -23,6 +24,7 @@ struct memseries;
 #define HTML_MAX_ROWS 1000
 #define HTML_MAX_STACKS 2000
 #define HTML_MAX_FRAMES 64
+#define HTML_MAX_FLAME_NODES 12000 /* frames of the flame graph in all */
 #define HTML_MAX_SERIES 16	/* processes with a memory series of their own */
 #define HTML_GRID 200		/* points of the summed series (all, driver trees, others) */
 #define HTML_SERIES_POINTS 128	/* samples kept per process (memseries__new) */

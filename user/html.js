@@ -174,6 +174,7 @@
 			'#eec170']);
 		var rect = g.append('rect').attr('class', 'frame')
 			.attr('data-name', function (d) { return d.data.n; })
+			.attr('data-depth', function (d) { return d.depth; })
 			.attr('y', function (d) { return d.y0; })
 			.attr('height', RH - 1)
 			.attr('fill', function (d) { return d.depth ? palette(d.data.n) : '#d9d9d9'; })
@@ -239,5 +240,7 @@
 	memory();
 	flame();
 	sortable();
+	// when the page was drawn, for the tests and the benchmark
+	document.body.setAttribute('data-ready-ms', Math.round(performance.now()));
 	document.body.setAttribute('data-ready', '1');
 })();
