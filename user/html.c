@@ -491,12 +491,13 @@ static struct hp *find_proc(struct model *m, uint32_t pid, double before)
 }
 
 /* mark the processes an array of the report names, by pid (and start time when both say) */
-static void mark(struct model *m, const cJSON *arr, const char *pidkey, unsigned flag)
+static void mark(struct model *m, const cJSON *arr, const char *pidkey, unsigned flag,
+		 bool by_start)
 {
 	const cJSON *it;
 
 	cJSON_ArrayForEach(it, arr) {
-		double pid, st = memseries__parse_time(str(it, "start_time"));
+		double pid, st = by_start ? memseries__parse_time(str(it, "start_time")) : 0;
 		struct hnode *h;
 
 		if (!num(it, pidkey, &pid))
@@ -573,12 +574,13 @@ static int model_build(struct model *m, const cJSON *report)
 	for (i = 0; i < (long)m->n; i++)
 		if (m->p[i].end < m->p[i].start)
 			m->p[i].end = m->span_ms; /* still running, or its end unknown */
-	mark(m, get(report, "leftovers"), "pid", PF_LEFTOVER);
-	mark(m, get(report, "zombies"), "pid", PF_ZOMBIE);
-	mark(m, get(report, "orphans"), "pid", PF_ORPHAN);
-	mark(m, get(report, "drivers"), "pid", PF_DRIVER);
+	mark(m, get(report, "leftovers"), "pid", PF_LEFTOVER, true);
+	mark(m, get(report, "zombies"), "pid", PF_ZOMBIE, true);
+	mark(m, get(report, "orphans"), "pid", PF_ORPHAN, true);
+	/* a driver's start_time is its exec's, not its process's */
+	mark(m, get(report, "drivers"), "pid", PF_DRIVER, false);
 	cJSON_ArrayForEach(d, leaks)
-		mark(m, d, "pid", PF_FINDING);
+		mark(m, d, "pid", PF_FINDING, true);
 
 	/* the tree: each process under the latest process of its ppid born before it */
 	order = malloc(m->n * sizeof(*order) + 1);
