@@ -142,7 +142,7 @@ def test_demo_html(qh, tmp_path, browser):
     assert '<span id="verdict">PASS</span>' in page
     assert page.count("<tr>", page.index('id="t-heap"')) >= len(rep["leaks"]["heap"])
     if os.environ.get("QH_UPDATE_SCREENSHOT") == "1":
-        drv.set_window_size(1100, 900)
+        drv.set_window_size(1000, 1350)
         drv.refresh()
         open_page(drv, html, "demo-report-small.png")
         (REPO / "docs").mkdir(exist_ok=True)
