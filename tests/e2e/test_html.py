@@ -5,8 +5,8 @@ chromium through selenium and chromedriver, from file://, as a CI artifact would
 Each page: no console errors, the verdict text, one timeline bar per process (or per folded
 group), the flame graph's top frame named as the report's biggest outermost frame, a click on it
 zooms it to the whole width; a screenshot of each goes to $QH_ARTIFACTS (default
-.output/artifacts). QH_UPDATE_SCREENSHOT=1 also writes the demo's to docs/demo-report.png (the
-README's picture).
+.output/artifacts). QH_UPDATE_SCREENSHOT=1 also writes the demo's to
+tests/e2e/screenshots/demo-report.png (the README's picture).
 """
 
 import json
@@ -145,8 +145,9 @@ def test_demo_html(qh, tmp_path, browser):
         drv.set_window_size(1000, 1350)
         drv.refresh()
         open_page(drv, html, "demo-report-small.png")
-        (REPO / "docs").mkdir(exist_ok=True)
-        shutil.copy(ARTIFACTS / "demo-report-small.png", REPO / "docs" / "demo-report.png")
+        (REPO / "tests" / "e2e" / "screenshots").mkdir(exist_ok=True)
+        shutil.copy(ARTIFACTS / "demo-report-small.png",
+                    REPO / "tests" / "e2e" / "screenshots" / "demo-report.png")
 
 
 def test_selenium_html(qh, tmp_path, browser):
