@@ -494,13 +494,36 @@ static int64_t rss_now_kb(struct session *s, const struct proc *p)
  * Test @idx has just ended (its process waits for our reply): the fds and heap blocks its
  * processes hold now and made during it.
  */
+static bool driver_alive(void *ctx, struct proc *p)
+{
+	const struct driver_inst *d = procwatch__driver_of(p);
+
+	(void)ctx;
+	return d && d->driver == p && p->state == PROC_RUNNING;
+}
+
+static void driver_outlived(void *ctx, struct proc *p)
+{
+	struct session *s = ctx;
+
+	if (procwatch__driver_of(p))
+		procwatch__outlived_test(s->watch, p, util__now_ns(CLOCK_BOOTTIME));
+}
+
 static void test_ended(struct session *s, int32_t idx)
 {
 	struct testattr_ops ops = { .proc_of = ta_proc_of, .proc_of_gen = ta_proc_of_gen,
 				    .read_table = ta_read_table, .ctx = s->tree };
 
-	/* its last forks and execs first */
+	/* its last forks, execs and exits first */
 	tracer__consume(s->tr);
+	/*
+	 * Selenium's quit() returns once the driver has exited: a driver of the test still
+	 * running now was not quit, and its tree goes with it (an interpreter's exit stopping
+	 * it later does not make it clean). Other processes get --test-grace.
+	 */
+	if (testattr__driver_alive(s->tests, idx, driver_alive, s))
+		testattr__for_each_started(s->tests, idx, driver_outlived, s);
 	if (!s->o->no_fds) {
 		struct fd_recs recs = {};
 

@@ -429,6 +429,17 @@ void testattr__for_each_started(struct testattr *ta, int32_t idx,
 			fn(ctx, (struct proc *)tp->p);
 }
 
+bool testattr__driver_alive(struct testattr *ta, int32_t idx,
+			    bool (*is_alive_driver)(void *ctx, struct proc *p), void *ctx)
+{
+	struct ta_proc *tp;
+
+	for (tp = ta->procs; tp; tp = tp->next)
+		if (tp->owner == idx && !tp->client && is_alive_driver(ctx, (struct proc *)tp->p))
+			return true;
+	return false;
+}
+
 static bool same_key(const struct ta_key *a, const struct ta_key *b)
 {
 	uint64_t d = a->ts_ns > b->ts_ns ? a->ts_ns - b->ts_ns : b->ts_ns - a->ts_ns;
@@ -494,6 +505,9 @@ int testattr__fds_at_end(struct testattr *ta, int32_t idx, const struct fd_rec *
 		 * what that one holds at the end of the run is its fd findings'
 		 */
 		if (!p || p != t->proc)
+			continue;
+		/* stdin, stdout, stderr redirected (pytest's capture dup2s over them): not leaks */
+		if (k.b <= 2)
 			continue;
 		/* what the next test must not take for its own */
 		if (k.ts_ns + TA_STAMP_SLACK_NS >= t->end_ns) {
@@ -740,6 +754,18 @@ static bool pid_in(const cJSON *arr, double pid)
 	return false;
 }
 
+/*
+ * A heap finding under QH_TEST_HEAP_MIN names its test but is not one of the test's findings:
+ * an interpreter's caches and glibc's copies of PYTEST_CURRENT_TEST (setenv never frees the
+ * strings it replaces) are made during every test and live to the end.
+ */
+static bool small_heap(const char *path, const cJSON *it)
+{
+	const cJSON *b = cJSON_GetObjectItemCaseSensitive(it, "bytes");
+
+	return !strcmp(path, "leaks.heap") && cJSON_IsNumber(b) && b->valuedouble < QH_TEST_HEAP_MIN;
+}
+
 /* Give every item of @arr (at @path in the report) its test, and count it for that test. */
 static void tag_array(const struct testattr *ta, cJSON *arr, const char *path,
 		      struct ta_tally *tally, const cJSON *browsers)
@@ -767,7 +793,7 @@ static void tag_array(const struct testattr *ta, cJSON *arr, const char *path,
 				idx = -1;
 			cJSON_AddItemToObject(it, "test", testattr__name_json(ta, idx));
 		}
-		if (idx >= 0 && path) {
+		if (idx >= 0 && path && !small_heap(path, it)) {
 			snprintf(ref, sizeof(ref), "%s[%d]", path, i);
 			cJSON_AddItemToArray(tally[idx].findings, cJSON_CreateString(ref));
 			if (!strcmp(path, "leftovers")) {
@@ -956,6 +982,24 @@ int testattr__add_json(struct testattr *ta, cJSON *root)
 	tag_array(ta, cJSON_GetObjectItemCaseSensitive(root, "orphans"), NULL, tally, browsers);
 	tag_array(ta, cJSON_GetObjectItemCaseSensitive(root, "leftovers"), "leftovers", tally,
 		  browsers);
+	/* a driver that outlived its test did not end cleanly, whoever stopped it later */
+	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(root, "drivers")) {
+		const cJSON *pid = cJSON_GetObjectItemCaseSensitive(d, "pid"), *l;
+		bool outlived = false;
+
+		cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(root, "leftovers")) {
+			const cJSON *lp = cJSON_GetObjectItemCaseSensitive(l, "pid");
+			const cJSON *why = cJSON_GetObjectItemCaseSensitive(l, "reason");
+
+			if (cJSON_IsNumber(pid) && cJSON_IsNumber(lp) &&
+			    lp->valuedouble == pid->valuedouble && cJSON_IsString(why) &&
+			    !strcmp(why->valuestring, "outlived_test"))
+				outlived = true;
+		}
+		cJSON_AddBoolToObject(d, "outlived_test", outlived);
+		if (outlived)
+			cJSON_ReplaceItemInObjectCaseSensitive(d, "ended_cleanly", cJSON_CreateFalse());
+	}
 	arr = cJSON_AddArrayToObject(root, "tests");
 	for (i = 0; arr && i < ta->n; i++)
 		if (!ta->tests[i].fixture)

@@ -33,6 +33,8 @@ struct qh_alloc;
 struct qh_alloc_key;
 struct testattr;
 
+/* heap findings of a test below this many bytes are not among its findings (testattr.c) */
+#define QH_TEST_HEAP_MIN 65536
 /* default wait after a test's end before what it started must be gone (--test-grace) */
 #define QH_DEFAULT_TEST_GRACE_S 2
 
@@ -129,6 +131,9 @@ int32_t testattr__next_due(struct testattr *ta, uint64_t now, bool all);
 void testattr__for_each_started(struct testattr *ta, int32_t idx,
 				void (*fn)(void *ctx, struct proc *p), void *ctx);
 
+/* Did test @idx start a process for which @is_alive_driver says true? */
+bool testattr__driver_alive(struct testattr *ta, int32_t idx,
+			    bool (*is_alive_driver)(void *ctx, struct proc *p), void *ctx);
 /* Test @idx just ended: the fd records now (@recs[0..n), stamps in boot ns). */
 int testattr__fds_at_end(struct testattr *ta, int32_t idx, const struct fd_rec *recs, size_t n,
 			 const struct testattr_ops *ops);
