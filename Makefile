@@ -178,9 +178,22 @@ bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/c
 	$(Q)/usr/bin/python3 tests/bench/heapbystander.py
 	$(Q)$(OUTPUT)/bench/evlogbench
 
+# the pytest plugin where Debian's Python finds it (/usr/local/lib/python3.N/dist-packages for
+# PREFIX=/usr/local, /usr/lib/python3/dist-packages for /usr), with the entry point that makes
+# pytest load it
+PY_MINOR := $(shell /usr/bin/python3 -c 'import sys; print(sys.version_info[1])' 2>/dev/null)
+PYDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(PREFIX)/lib/python3.$(PY_MINOR)/dist-packages)
+PLUGIN_INFO := $(DESTDIR)$(PYDIR)/qhtrace_pytest-$(VERSION).dist-info
+
 install: $(OUTPUT)/qhtrace
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX)/bin/qhtrace)
 	$(Q)install -D -m 0755 $< $(DESTDIR)$(PREFIX)/bin/qhtrace
+	$(call msg,INSTALL,$(DESTDIR)$(PYDIR)/qhtrace_pytest.py)
+	$(Q)install -D -m 0644 python/qhtrace_pytest.py $(DESTDIR)$(PYDIR)/qhtrace_pytest.py
+	$(Q)mkdir -p $(PLUGIN_INFO)
+	$(Q)printf 'Metadata-Version: 2.1\nName: qhtrace-pytest\nVersion: $(VERSION)\nSummary: qhtrace findings per test\n' > $(PLUGIN_INFO)/METADATA
+	$(Q)printf '[pytest11]\nqhtrace = qhtrace_pytest\n' > $(PLUGIN_INFO)/entry_points.txt
+	$(Q)printf 'qhtrace_pytest.py,,\n' > $(PLUGIN_INFO)/RECORD
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))
