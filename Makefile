@@ -162,6 +162,11 @@ $(OUTPUT)/bench/fdloop: tests/bench/fdloop.c
 	$(Q)mkdir -p $(OUTPUT)/bench
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror $< -o $@
 
+$(OUTPUT)/bench/markbench: tests/bench/markbench.c
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror $< -o $@
+
 # the event log writer alone: 10,000,000 events, gzip level 1 and 6
 $(OUTPUT)/bench/evlogbench: tests/bench/evlogbench.c $(OUTPUT)/user/evlog.o $(OUTPUT)/user/util.o
 	$(call msg,BENCH,$@)
@@ -170,13 +175,17 @@ $(OUTPUT)/bench/evlogbench: tests/bench/evlogbench.c $(OUTPUT)/user/evlog.o $(OU
 
 bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/churn \
 		$(OUTPUT)/bench/fdloop $(OUTPUT)/bench/fdfloor $(OUTPUT)/bench/tpcost \
-		$(OUTPUT)/bench/evlogbench
+		$(OUTPUT)/bench/evlogbench $(OUTPUT)/bench/markbench
 	$(Q)/usr/bin/python3 tests/bench/startup.py
 	$(Q)/usr/bin/python3 tests/bench/fdbench.py
 	$(Q)$(OUTPUT)/bench/tpcost
 	$(Q)$(OUTPUT)/bench/heapbench $(OUTPUT)/qhtrace $(OUTPUT)/bench/churn
 	$(Q)/usr/bin/python3 tests/bench/heapbystander.py
 	$(Q)$(OUTPUT)/bench/evlogbench
+	@echo "control socket round trip, fds followed (the default):"
+	$(Q)$(OUTPUT)/qhtrace attach -q -- $(OUTPUT)/bench/markbench 2000
+	@echo "the same with --no-fds:"
+	$(Q)$(OUTPUT)/qhtrace attach -q --no-fds -- $(OUTPUT)/bench/markbench 2000
 
 # the pytest plugin where Debian's Python finds it (/usr/local/lib/python3.N/dist-packages for
 # PREFIX=/usr/local, /usr/lib/python3/dist-packages for /usr), with the entry point that makes
