@@ -129,11 +129,40 @@ static int become(const struct run_as *ra)
 		return 0;
 	if (setgroups(ra->ngroups, ra->groups) || setgid(ra->gid) || setuid(ra->uid))
 		return -errno;
-	/* sudo's HOME is root's: the user's own, as `sudo -u` and a login would set it */
-	setenv("HOME", ra->home, 1);
-	setenv("USER", ra->name, 1);
-	setenv("LOGNAME", ra->name, 1);
 	return 0;
+}
+
+#define SOCK_VAR "QHTRACE_SOCKET="
+
+/*
+ * CMD's environment, made before the fork: the held child runs on the traced C library, so it
+ * must not allocate (its heap counters are CMD's). Ours, without QHTRACE_SOCKET, with @ra's
+ * HOME, USER and LOGNAME (sudo's HOME is root's: the user's own, as `sudo -u` and a login set
+ * it), then @sock_slot, which the child fills in with the socket's path (or drops).
+ */
+static char **child_env(const struct run_as *ra, char *sock_slot, char **owned, size_t nowned)
+{
+	static const char *const replaced[] = { SOCK_VAR, "HOME=", "USER=", "LOGNAME=" };
+	size_t n = 0, i, k, j = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + nowned + 2, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < (ra->change ? 4 : 1); k++)
+			if (!strncmp(environ[i], replaced[k], strlen(replaced[k])))
+				break;
+		if (k == (ra->change ? 4u : 1u))
+			env[j++] = environ[i];
+	}
+	for (i = 0; i < nowned; i++)
+		env[j++] = owned[i];
+	env[j++] = sock_slot;
+	env[j] = NULL;
+	return env;
 }
 
 /* Find CMD like a shell: 0 and the path, or the exit code 126/127 with a message. */
@@ -185,7 +214,7 @@ static int resolve_cmd(const char *cmd, char *path, size_t len)
 }
 
 static int spawn_held(const char *path, char **argv, const sigset_t *mask,
-		      const struct run_as *ra, struct held_child *c)
+		      const struct run_as *ra, char **envp, char *sock_slot, struct held_child *c)
 {
 	int go[2], errp[2];
 
@@ -223,14 +252,19 @@ static int spawn_held(const char *path, char **argv, const sigset_t *mask,
 		if (!got || msg[0] != 'g')
 			_exit(QH_EXIT_NOTFOUND);
 		msg[got] = '\0';
-		/* the control socket, for the pytest plugin and `qhtrace mark` */
-		if (msg[1])
-			setenv("QHTRACE_SOCKET", msg + 1, 1);
-		else
-			unsetenv("QHTRACE_SOCKET");
+		/* the control socket, for the pytest plugin and `qhtrace mark` (no malloc here) */
+		if (msg[1] && strlen(msg + 1) < 108) {
+			strcpy(sock_slot + strlen(SOCK_VAR), msg + 1);
+		} else {
+			char **e2 = envp;
+
+			while (*e2 && *e2 != sock_slot)
+				e2++;
+			*e2 = NULL;
+		}
 		e = become(ra);
 		if (!e)
-			execv(path, argv);
+			execve(path, argv, envp);
 		e = e ? -e : errno;
 		if (write(errp[1], &e, sizeof(e)) < 0)
 			_exit(QH_EXIT_NOEXEC);
@@ -268,6 +302,9 @@ int cmd_attach(int argc, char **argv)
 	struct attach_opts o;
 	struct run_as ra = {};
 	char path[PATH_MAX], libc[PATH_MAX] = "", go[PATH_MAX + 2];
+	static char sock_slot[sizeof(SOCK_VAR) + 108] = SOCK_VAR;
+	char *owned[3] = {}, **envp = NULL;
+	size_t nowned = 0;
 	sigset_t oldmask;
 	uint64_t t0;
 	bool done = false;
@@ -305,7 +342,19 @@ int cmd_attach(int argc, char **argv)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
 	t0 = util__now_ns(CLOCK_MONOTONIC);
-	err = spawn_held(path, o.argv, &oldmask, &ra, &child);
+	if (ra.change && (asprintf(&owned[0], "HOME=%s", ra.home) < 0 ||
+			  asprintf(&owned[1], "USER=%s", ra.name) < 0 ||
+			  asprintf(&owned[2], "LOGNAME=%s", ra.name) < 0)) {
+		pr_err("out of memory\n");
+		goto cleanup;
+	}
+	nowned = ra.change ? 3 : 0;
+	envp = child_env(&ra, sock_slot, owned, nowned);
+	if (!envp) {
+		pr_err("out of memory\n");
+		goto cleanup;
+	}
+	err = spawn_held(path, o.argv, &oldmask, &ra, envp, sock_slot, &child);
 	if (err) {
 		pr_err("failed to start %s: %s\n", o.argv[0], strerror(-err));
 		goto cleanup;
@@ -395,5 +444,9 @@ cleanup:
 	session__close(&s);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	free(ra.groups);
+	free(envp);
+	free(owned[0]);
+	free(owned[1]);
+	free(owned[2]);
 	return code;
 }

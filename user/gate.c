@@ -289,7 +289,7 @@ int gate__evaluate(const cJSON *report, uint32_t fail_on, enum severity floor,
 	r->fail_on = fail_on;
 	r->floor = floor;
 	r->pass = true;
-	if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(report, "tests")) &&
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(report, "tests")) &&
 	    !(r->by_test = cJSON_CreateObject()))
 		return -ENOMEM;
 	for (c = 0; c < GATE_NR; c++) {

@@ -126,7 +126,9 @@ static void attribute(struct session_events *c, const struct qh_event_hdr *h)
 	/* a test's process exec'd: nothing to learn from its environment */
 	if (testattr__owner(c->tests, p) >= 0)
 		return;
-	if (pytest_env(p->pid, value, sizeof(value)))
+	/* the same as ours: a test outside qhtrace (qhtrace run by a pytest), not one it traces */
+	if (pytest_env(p->pid, value, sizeof(value)) &&
+	    strcmp(value, getenv("PYTEST_CURRENT_TEST") ?: ""))
 		testattr__exec_env(c->tests, p, parent, value, util__now_ns(CLOCK_BOOTTIME));
 }
 
