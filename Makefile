@@ -173,6 +173,11 @@ $(OUTPUT)/bench/fdloop: tests/bench/fdloop.c
 	$(Q)mkdir -p $(OUTPUT)/bench
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror $< -o $@
 
+$(OUTPUT)/bench/markbench: tests/bench/markbench.c
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror $< -o $@
+
 # the event log writer alone: 10,000,000 events, gzip level 1 and 6
 $(OUTPUT)/bench/evlogbench: tests/bench/evlogbench.c $(OUTPUT)/user/evlog.o $(OUTPUT)/user/util.o
 	$(call msg,BENCH,$@)
@@ -181,7 +186,7 @@ $(OUTPUT)/bench/evlogbench: tests/bench/evlogbench.c $(OUTPUT)/user/evlog.o $(OU
 
 bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/churn \
 		$(OUTPUT)/bench/fdloop $(OUTPUT)/bench/fdfloor $(OUTPUT)/bench/tpcost \
-		$(OUTPUT)/bench/evlogbench
+		$(OUTPUT)/bench/evlogbench $(OUTPUT)/bench/markbench
 	$(Q)/usr/bin/python3 tests/bench/startup.py
 	$(Q)/usr/bin/python3 tests/bench/fdbench.py
 	$(Q)$(OUTPUT)/bench/tpcost
@@ -189,10 +194,27 @@ bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/c
 	$(Q)/usr/bin/python3 tests/bench/heapbystander.py
 	$(Q)$(OUTPUT)/bench/evlogbench
 	$(Q)/usr/bin/python3 tests/bench/htmlbench.py --qhtrace $(OUTPUT)/qhtrace
+	@echo "control socket round trip, fds followed (the default):"
+	$(Q)$(OUTPUT)/qhtrace attach -q -- $(OUTPUT)/bench/markbench 2000
+	@echo "the same with --no-fds:"
+	$(Q)$(OUTPUT)/qhtrace attach -q --no-fds -- $(OUTPUT)/bench/markbench 2000
+
+# the pytest plugin where Debian's Python finds it (/usr/local/lib/python3.N/dist-packages for
+# PREFIX=/usr/local, /usr/lib/python3/dist-packages for /usr), with the entry point that makes
+# pytest load it
+PY_MINOR := $(shell /usr/bin/python3 -c 'import sys; print(sys.version_info[1])' 2>/dev/null)
+PYDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(PREFIX)/lib/python3.$(PY_MINOR)/dist-packages)
+PLUGIN_INFO := $(DESTDIR)$(PYDIR)/qhtrace_pytest-$(VERSION).dist-info
 
 install: $(OUTPUT)/qhtrace
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX)/bin/qhtrace)
 	$(Q)install -D -m 0755 $< $(DESTDIR)$(PREFIX)/bin/qhtrace
+	$(call msg,INSTALL,$(DESTDIR)$(PYDIR)/qhtrace_pytest.py)
+	$(Q)install -D -m 0644 user/python/qhtrace_pytest.py $(DESTDIR)$(PYDIR)/qhtrace_pytest.py
+	$(Q)mkdir -p $(PLUGIN_INFO)
+	$(Q)printf 'Metadata-Version: 2.1\nName: qhtrace-pytest\nVersion: $(VERSION)\nSummary: qhtrace findings per test\n' > $(PLUGIN_INFO)/METADATA
+	$(Q)printf '[pytest11]\nqhtrace = qhtrace_pytest\n' > $(PLUGIN_INFO)/entry_points.txt
+	$(Q)printf 'qhtrace_pytest.py,,\n' > $(PLUGIN_INFO)/RECORD
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))
