@@ -730,7 +730,7 @@ static int open_control(struct session *s, const struct attach_opts *o)
 	if (!s->tests || !s->snapshots)
 		return -ENOMEM;
 	s->actx->tests = s->tests;
-	err = ctlsrv__open(&s->ctl, NULL, o->run_uid, o->run_gid, on_request, s);
+	err = ctlsrv__open(&s->ctl, o->run_uid, on_request, s);
 	if (err)
 		return err;
 	ev.data.fd = ctlsrv__fd(s->ctl);
