@@ -74,6 +74,7 @@ static int collect_one(struct collect_ctx *c, const struct qh_alloc_key *k,
 {
 	struct proc *p = proctree__find_gen(c->tree, k->tgid, k->gen), *h;
 	uint64_t key;
+	int32_t test;
 	int err;
 
 	/* blocks of an image replaced by exec died with it: out of the map */
@@ -92,14 +93,15 @@ static int collect_one(struct collect_ctx *c, const struct qh_alloc_key *k,
 		take(c, k);
 	}
 	key = stack_key(c, p, a->stack_id);
-	err = heapleaks__add(c->leaks, p, a, key, false, c->now);
+	test = c->ops->test_of ? c->ops->test_of(c->ops->ctx, p, k, a) : -1;
+	err = heapleaks__add_test(c->leaks, p, a, key, false, test, c->now);
 	/* children forked after the block was made have a copy, unless they freed it */
 	for (h = p->heir; h && !err; h = h->next_heir) {
 		struct qh_alloc_key hk = { .tgid = h->pid, .gen = h->stats.heap_gen, .addr = k->addr };
 
 		if (a->epoch < h->stats.inherit_epoch &&
 		    !c->ops->inherited_freed(c->ops->ctx, &hk))
-			err = heapleaks__add(c->leaks, h, a, key, true, c->now);
+			err = heapleaks__add_test(c->leaks, h, a, key, true, test, c->now);
 	}
 	return err;
 }

@@ -32,6 +32,7 @@ struct heap_leak {
 	uint64_t stack_key;	/* the stack beyond the caller, as far as it is meaningful */
 	int64_t stack_id;	/* one of the kernel's stacks that have this key */
 	bool inherited;		/* blocks the process got from its parent at fork */
+	int32_t test;		/* the test that allocated its blocks (testattr.h), -1: none */
 	uint32_t growing_checks; /* consecutive periodic checks at which it had grown */
 	uint64_t bytes;
 	uint64_t count;
@@ -63,6 +64,9 @@ void heapleaks__free(struct heapleaks *h);
  */
 int heapleaks__add(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
 		   uint64_t stack_key, bool inherited, uint64_t now_ns);
+/* The same, the blocks of each test (testattr.h's index, -1: none) grouped apart. */
+int heapleaks__add_test(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
+			uint64_t stack_key, bool inherited, int32_t test, uint64_t now_ns);
 /* Severities and rates, and the findings sorted by bytes (or count), largest first. */
 void heapleaks__finish(struct heapleaks *h, uint64_t now_ns);
 

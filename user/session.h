@@ -14,6 +14,8 @@
 
 struct attach_opts;
 struct cleanup;
+struct cJSON;
+struct ctlsrv;
 struct fdleaks;
 struct heapleaks;
 struct heaptrend;
@@ -23,6 +25,7 @@ struct procwatch;
 struct run_info;
 struct session;
 struct session_events;
+struct testattr;
 struct tracer;
 
 /*
@@ -36,7 +39,7 @@ struct session_timer {
 	bool first_waits;	/* the first tick sets the deadline instead of running it */
 };
 
-#define SESSION_TIMERS 5
+#define SESSION_TIMERS 6
 
 struct session {
 	const struct attach_opts *o;
@@ -55,6 +58,9 @@ struct session {
 	int efd;	/* epoll: the ring buffer, plus what the command adds */
 	struct procwatch *watch;	/* drivers, zombies, orphans, leftovers */
 	struct cleanup *cleanup;	/* with --cleanup */
+	struct ctlsrv *ctl;		/* attach: the control socket (QHTRACE_SOCKET), or NULL */
+	struct testattr *tests;		/* attach: the tests marked or named, what they caused */
+	struct cJSON *snapshots;	/* the control socket's snapshot requests, for the report */
 };
 
 /*
@@ -87,6 +93,11 @@ void session__signals_done(int sfd, const sigset_t *oldmask);
  */
 int session__open(struct session *s, const struct attach_opts *o, const char *libc, int sfd);
 void session__close(struct session *s);
+
+/* The control socket's path (for CMD's QHTRACE_SOCKET), or NULL when there is none. */
+const char *session__control_path(const struct session *s);
+/* An fd of the event loop's epoll that is not the ring buffer's: true when it was ours. */
+bool session__on_fd(struct session *s, int fd);
 
 /* Trace a process that exists now, and its descendants from now on (errors are printed). */
 int session__trace_pid(struct session *s, pid_t pid);
