@@ -150,11 +150,12 @@ fuzz: $(FUZZ_TARGETS)
 
 # The sanitizer build: everything again with ASan and UBSan (no recovery: the first report
 # aborts) in its own OUTPUT, for `tests/run --sanitize` (the unit and end-to-end tiers on it).
+# -O2 as the plain build, so -Werror sees the same warnings (some need -O2's analysis to hold).
 SAN_OUTPUT ?= $(OUTPUT)-san
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 sanitize-build: $(OUTPUT)/.test-deps
-	$(Q)$(MAKE) --no-print-directory OUTPUT=$(SAN_OUTPUT) CFLAGS="-O1 -g $(SAN_FLAGS)" \
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(SAN_OUTPUT) CFLAGS="-O2 -g $(SAN_FLAGS)" \
 		LDFLAGS="$(SAN_FLAGS)" -f Makefile -f tests/sanitize.mk sanitize-prereqs
 
 # Every tier: unit (no root), load and end-to-end (root) on this kernel, the fuzz targets
