@@ -37,7 +37,7 @@ CFLAGS ?= -O2 -g
 LDFLAGS ?=
 QH_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-DQH_VERSION='"$(VERSION)"' -Iuser -Ibpf -I$(OUTPUT) -MMD -MP
-LDLIBS := -lbpf -lelf -ldw -lz -lcjson -lpthread -lm
+LDLIBS := -lbpf -lelf -ldw -lz -lcjson -lpthread -lm -lstdc++
 
 ifeq ($(V),1)
 Q =
