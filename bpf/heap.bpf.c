@@ -20,12 +20,11 @@ const volatile __u64 cfg_min_size = 0;
 const volatile __u64 cfg_max_size = ~0ULL;
 const volatile bool cfg_stacks = false;
 
-#define WALK_VMAS 4
+#define WALK_VMAS QH_USTACK_VMAS
 #define ROW_SEARCH_STEPS 21 /* log2 of unwind_rows' largest size, and one */
 
 struct walk_vma {
-	__u64 start;
-	__u64 end;
+	struct qh_ustack_vma m;
 	__u64 base;	/* start - file offset mapped at start */
 	__u32 first;	/* its module's rows */
 	__u32 count;	/* 0: no table */
@@ -44,6 +43,13 @@ struct walk {
 	__u32 flags;
 	__u32 next_vma;
 	bool bp_lost;
+	/*
+	 * vma[] outlives the walk, for the thread's next one, while its address space is the one
+	 * it was filled from (exec replaces mm) with as many mappings (an munmap, or a dlclose
+	 * and the dlopen that may put another file at the same place, changes the count)
+	 */
+	__u64 mm;
+	__u64 map_count;
 	struct walk_vma vma[WALK_VMAS];
 };
 
@@ -125,7 +131,7 @@ struct {
  * The unwinder. Each frame's caller is found from the module's unwind table when the loader
  * has built one (the .eh_frame rules: no frame pointers needed), else by frame pointers,
  * which marks the stack guessed. The few mappings a walk passes through are remembered, so
- * bpf_find_vma runs about once per module, not once per frame.
+ * bpf_find_vma runs about once per module per thread, not once per frame.
  */
 struct vma_hit {
 	__u64 start, end, pgoff, dev, ino;
@@ -158,15 +164,31 @@ static __always_inline struct walk_vma *walk_vma(struct walk *w, __u64 pc)
 	struct walk_vma *v;
 	__u32 i;
 
-	for (i = 0; i < WALK_VMAS; i++)
-		if (pc >= w->vma[i].start && pc < w->vma[i].end)
-			return &w->vma[i];
+	for (i = 0; i < WALK_VMAS; i++) {
+		v = &w->vma[i];
+		if (pc < v->m.start || pc >= v->m.end)
+			continue;
+		/* the loader may have built its file's table since (a program just exec'd) */
+		if (!v->count && v->m.ino) {
+			k.dev = v->m.dev;
+			k.ino = v->m.ino;
+			m = bpf_map_lookup_elem(&unwind_modules, &k);
+			if (m) {
+				v->first = m->first;
+				v->count = m->count;
+			}
+		}
+		return v;
+	}
 	if (bpf_find_vma(bpf_get_current_task_btf(), pc, vma_hit, &h, 0) || pc < h.start ||
 	    pc >= h.end)
 		return NULL;
 	v = &w->vma[w->next_vma++ % WALK_VMAS];
-	v->start = h.start;
-	v->end = h.end;
+	v->m.start = h.start;
+	v->m.end = h.end;
+	v->m.pgoff = h.pgoff;
+	v->m.dev = h.dev;
+	v->m.ino = h.ino;
 	v->base = h.start - (h.pgoff << 12); /* x86-64: 4 KiB pages */
 	v->count = 0;
 	if (!h.file)
@@ -308,7 +330,8 @@ static long walk_step(__u64 i, void *data)
 static __always_inline __u64 heap_stack(struct pt_regs *ctx, struct qh_heap_call *c)
 {
 	struct task_struct *task;
-	__u64 key;
+	struct mm_struct *mm;
+	__u64 key, map_count;
 	struct walk_ctx wc = { .c = c };
 	struct walk *w = &c->w;
 	__u32 i;
@@ -319,13 +342,19 @@ static __always_inline __u64 heap_stack(struct pt_regs *ctx, struct qh_heap_call
 	w->hash = 14695981039346656037ULL;
 	w->n = 0;
 	w->flags = 0;
-	w->next_vma = 0;
 	w->bp_lost = false;
 	task = bpf_get_current_task_btf();
-	w->tramp = BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
+	mm = task->mm;
+	w->tramp = BPF_CORE_READ(mm, uprobes_state.xol_area, vaddr);
 	w->ri = (__u64)BPF_CORE_READ(task, utask, return_instances);
-	for (i = 0; i < WALK_VMAS; i++)
-		w->vma[i].start = w->vma[i].end = 0;
+	map_count = BPF_CORE_READ(mm, map_count);
+	if (w->mm != (__u64)mm || w->map_count != map_count) {
+		w->mm = (__u64)mm;
+		w->map_count = map_count;
+		w->next_vma = 0;
+		for (i = 0; i < WALK_VMAS; i++)
+			w->vma[i].m.start = w->vma[i].m.end = 0;
+	}
 	bpf_loop(QH_USTACK_MAX, walk_step, &wc, 0);
 	if (w->n < 2) {
 		stat_inc(QH_STAT_STACK_LOST);
@@ -333,6 +362,10 @@ static __always_inline __u64 heap_stack(struct pt_regs *ctx, struct qh_heap_call
 	}
 	c->st.nr = w->n;
 	c->st.flags = w->flags;
+	/* the files, so frames resolve without /proc (the process may be gone by then) */
+	c->st.nvmas = w->next_vma < WALK_VMAS ? w->next_vma : WALK_VMAS;
+	for (i = 0; i < WALK_VMAS; i++)
+		c->st.vmas[i] = w->vma[i].m;
 	key = w->hash ^ w->flags;
 	if (!key)
 		key = 1;

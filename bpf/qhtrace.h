@@ -165,10 +165,25 @@ struct qh_unwind_module {
 #define QH_USTACK_GUESSED (1U << 1)   /* some frames came from frame pointers in code without
 				       * unwind tables: they may be wrong */
 
+/* Mappings a stack's walk went through, at most (more are not recorded). */
+#define QH_USTACK_VMAS 8
+
+/* A mapping as the walk found it: which file its frames are in, even once the process is gone */
+struct qh_ustack_vma {
+	__u64 start;
+	__u64 end;
+	__u64 pgoff;	/* in 4 KiB pages */
+	__u64 dev;	/* kernel encoding; 0 with ino 0: no file */
+	__u64 ino;
+};
+
 /* Value of `ustacks`, keyed by a hash of the frames: one allocation stack. */
 struct qh_ustack {
 	__u32 nr;	/* frames in ips */
 	__u32 flags;	/* QH_USTACK_* */
+	__u32 nvmas;	/* in vmas */
+	__u32 __pad;
+	struct qh_ustack_vma vmas[QH_USTACK_VMAS];
 	__u64 ips[QH_USTACK_MAX]; /* [0] inside the allocator, then return addresses */
 };
 

@@ -37,9 +37,10 @@ struct collect_ctx {
 #define STACK_FIRST_FRAME 1
 
 /*
- * The part of a kernel stack that means something: its frames up to the first address no
- * file mapping of the process holds (past the last frame-pointer frame the walk reads
- * garbage, which differs from call to call), hashed.
+ * The part of a kernel stack that means something, hashed: all its frames, or for a stack
+ * partly walked by frame pointers, those up to the first address no file mapping of the
+ * process holds (past the last real frame-pointer frame the walk reads garbage, which differs
+ * from call to call).
  */
 static uint64_t stack_key(struct collect_ctx *c, const struct proc *p, uint64_t id)
 {
@@ -54,7 +55,8 @@ static uint64_t stack_key(struct collect_ctx *c, const struct proc *p, uint64_t 
 		return c->cache[slot].key;
 	n = c->ops->stack(c->ops->ctx, id, ips, QH_MAX_STACK, &flags);
 	for (i = STACK_FIRST_FRAME; i < n; i++) {
-		if (!p->maps || !syms_maps__find(p->maps, ips[i]))
+		/* an unwound stack has no garbage: only one walked by trusting rbp is cut */
+		if ((flags & QH_USTACK_GUESSED) && (!p->maps || !syms_maps__find(p->maps, ips[i])))
 			break;
 		key = (key ^ ips[i]) * 1099511628211ULL;
 	}

@@ -61,8 +61,8 @@ static void unwind_maps(struct tracer *tr, const struct proc *p)
 		if (m->deleted)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, m->path);
-		if (tracer__unwind_module(tr, path, m->dev, m->ino) == -ENOENT)
-			tracer__unwind_module(tr, m->path, m->dev, m->ino);
+		if (tracer__unwind_module(tr, path, m->path, m->dev, m->ino) == -ENOENT)
+			tracer__unwind_module(tr, m->path, NULL, m->dev, m->ino);
 	}
 }
 
@@ -472,6 +472,48 @@ static int collect_blocks(struct tracer *tr, struct proctree *t, struct heapleak
 	return err ?: cerr;
 }
 
+/*
+ * The mappings the kernel's walk of each finding's stack went through, added to its process's
+ * where /proc never showed them (the process exited before it was read, a library dlclose'd):
+ * named by the files the loader has seen, so no frame of a known file goes unnamed.
+ */
+static void stack_maps(struct tracer *tr, struct heapleaks *leaks)
+{
+	struct qh_ustack_vma v[QH_USTACK_VMAS];
+	char *text = NULL, line[PATH_MAX + 128];
+	struct heap_leak *l;
+	size_t i, len = 0, cap = 0;
+	int n, j;
+
+	for (i = 0; (l = heapleaks__get(leaks, i)); i++) {
+		struct syms_maps *m;
+
+		n = tracer__ustack_vmas(tr, l->stack_id, v, QH_USTACK_VMAS);
+		len = 0;
+		for (j = 0; j < n; j++) {
+			const char *path = tracer__file_path(tr, v[j].dev, v[j].ino);
+			int k;
+
+			if (!path || (l->proc->maps && syms_maps__find(l->proc->maps, v[j].start)))
+				continue;
+			k = snprintf(line, sizeof(line), "%lx-%lx r-xp %08lx %x:%x %lu %s\n",
+				     (unsigned long)v[j].start, (unsigned long)v[j].end,
+				     (unsigned long)v[j].pgoff << 12, (unsigned int)(v[j].dev >> 20),
+				     (unsigned int)(v[j].dev & 0xfffff), (unsigned long)v[j].ino, path);
+			if (k < 0 || vec_reserve(text, cap, len + k + 1))
+				continue;
+			memcpy(text + len, line, k + 1);
+			len += k;
+		}
+		if (!len)
+			continue;
+		m = syms_maps__merge(l->proc->maps, text, l->proc->pid);
+		if (m)
+			proctree__set_maps(l->proc, m);
+	}
+	free(text);
+}
+
 static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heapleaks *leaks,
 			      const struct heaptrend *trend, struct testattr *tests)
 {
@@ -487,6 +529,7 @@ static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heap
 	if (!k.sy)
 		return -errno;
 	heap_ops(&ops, &k);
+	stack_maps(tr, leaks);
 	heapcollect__frames(&ops, leaks);
 	syms__free(k.sy);
 	heapleaks__merge_same_frames(leaks);

@@ -211,6 +211,36 @@ out:
 	return m;
 }
 
+struct syms_maps *syms_maps__merge(const struct syms_maps *m, const char *text, pid_t pid)
+{
+	struct syms_maps *add = syms_maps__parse(pid, text), *c;
+	size_t i, cap;
+
+	if (!add || !m)
+		return add;
+	c = syms_maps__clone(m, m->pid);
+	if (!c)
+		goto fail;
+	cap = c->cnt;
+	for (i = 0; i < add->cnt; i++) {
+		if (syms_maps__find(c, add->maps[i].start))
+			continue;
+		if (vec_reserve(c->maps, cap, c->cnt + 1))
+			goto fail;
+		c->maps[c->cnt++] = add->maps[i];
+		add->maps[i].path = NULL; /* moved */
+	}
+	if (c->cnt > 1)
+		qsort(c->maps, c->cnt, sizeof(*c->maps), cmp_map);
+	syms_maps__free(add);
+	return c;
+fail:
+	syms_maps__free(add);
+	syms_maps__free(c);
+	errno = ENOMEM;
+	return NULL;
+}
+
 static char *read_text(const char *path)
 {
 	size_t len = 0, cap = 16384;

@@ -42,6 +42,11 @@ struct syms_maps *syms_maps__snapshot(pid_t pid);
  */
 struct syms_maps *syms_maps__parse(pid_t pid, const char *text);
 void syms_maps__free(struct syms_maps *m);
+/*
+ * A copy of @m (NULL: none) with the mappings of @text (as syms_maps__parse reads it) that
+ * overlap none of its own added; NULL with errno on failure.
+ */
+struct syms_maps *syms_maps__merge(const struct syms_maps *m, const char *text, pid_t pid);
 /* A copy of @m for @pid (a forked child maps what its parent did); NULL with errno on failure. */
 struct syms_maps *syms_maps__clone(const struct syms_maps *m, pid_t pid);
 

@@ -65,10 +65,16 @@ struct tracer {
 	struct tracer_probes probes;
 	struct qh_clock clock; /* the last clock_sync pair */
 	int fx_probe[2];	/* fentry_probe()'s program and link, or -1 */
-	struct qh_file_key *unwind_tried; /* files whose unwind table was built or tried */
+	struct unwind_file *unwind_tried; /* files whose unwind table was built or tried */
 	size_t nunwind_tried, cap_unwind_tried;
 	struct tracer_unwind_stats unwind;
 	bool unwind_full;	/* unwind_rows ran out: said once */
+};
+
+/* A file the unwinder has seen, and its path as a process mapped it. */
+struct unwind_file {
+	struct qh_file_key key;
+	char *path;
 };
 
 /* The malloc family: the cookie heap_entry dispatches on, and whether it returns a block. */
@@ -666,16 +672,20 @@ void tracer__free(struct tracer *t)
 	free(t->uevents);
 	qhtrace_bpf__destroy(t->skel);
 	free(t->heap_plinks);
+	for (size_t i = 0; i < t->nunwind_tried; i++)
+		free(t->unwind_tried[i].path);
 	free(t->unwind_tried);
 	free(t);
 }
 
-int tracer__unwind_module(struct tracer *t, const char *path, uint64_t dev, uint64_t ino)
+int tracer__unwind_module(struct tracer *t, const char *path, const char *name, uint64_t dev,
+			  uint64_t ino)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	struct qh_unwind_module mod = {};
 	struct qh_unwind_row *rows = NULL;
-	struct qh_file_key key, *tried;
+	struct unwind_file *tried;
+	struct qh_file_key key;
 	uint64_t t0 = util__now_ns(CLOCK_MONOTONIC);
 	__u32 *keys = NULL, count, i;
 	struct stat st;
@@ -695,16 +705,18 @@ int tracer__unwind_module(struct tracer *t, const char *path, uint64_t dev, uint
 	key.dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
 	key.ino = st.st_ino;
 	for (j = 0; j < t->nunwind_tried; j++)
-		if (t->unwind_tried[j].dev == key.dev && t->unwind_tried[j].ino == key.ino) {
+		if (t->unwind_tried[j].key.dev == key.dev && t->unwind_tried[j].key.ino == key.ino) {
 			close(fd);
 			return 0;
 		}
 	tried = vec_push(t->unwind_tried, t->nunwind_tried, t->cap_unwind_tried);
-	if (!tried) {
+	if (!tried || !(tried->path = strdup(name ?: path))) {
+		if (tried)
+			t->nunwind_tried--;
 		close(fd);
 		return -ENOMEM;
 	}
-	*tried = key;
+	tried->key = key;
 	err = unwind__build(fd, &rows, &n);
 	close(fd);
 	if (err || !n) {
@@ -760,6 +772,30 @@ out:
 void tracer__unwind_stats(const struct tracer *t, struct tracer_unwind_stats *st)
 {
 	*st = t->unwind;
+}
+
+const char *tracer__file_path(const struct tracer *t, uint64_t kdev, uint64_t ino)
+{
+	size_t i;
+
+	for (i = 0; i < t->nunwind_tried; i++)
+		if (t->unwind_tried[i].key.dev == kdev && t->unwind_tried[i].key.ino == ino)
+			return t->unwind_tried[i].path;
+	return NULL;
+}
+
+int tracer__ustack_vmas(struct tracer *t, uint64_t id, struct qh_ustack_vma *out, size_t max)
+{
+	struct qh_ustack st;
+	size_t n;
+
+	if (!id)
+		return -ENOENT;
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.ustacks), &id, &st))
+		return -errno;
+	for (n = 0; n < st.nvmas && n < QH_USTACK_VMAS && n < max; n++)
+		out[n] = st.vmas[n];
+	return n;
 }
 
 int tracer__find_file(pid_t pid, uint64_t dev, uint64_t ino, char *path, size_t len)
@@ -1226,11 +1262,11 @@ static void unwind_libraries(struct tracer *t, const char *libc)
 	char path[PATH_MAX];
 	size_t i;
 
-	tracer__unwind_module(t, libc, 0, 0);
+	tracer__unwind_module(t, libc, NULL, 0, 0);
 	for (i = 0; slash && i < sizeof(siblings) / sizeof(*siblings); i++) {
 		snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - libc), libc, siblings[i]);
 		if (!access(path, R_OK))
-			tracer__unwind_module(t, path, 0, 0);
+			tracer__unwind_module(t, path, NULL, 0, 0);
 	}
 }
 

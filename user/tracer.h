@@ -132,9 +132,15 @@ int tracer__ustack(struct tracer *t, uint64_t id, uint64_t *ips, size_t max, uin
  * Build the unwind table of the file @path (its inode (@dev, @ino), dev as stat gives it; 0, 0:
  * whatever @path is now) for the heap unwinder, once per file: 0 (also when it was built
  * before, or the file has no usable .eh_frame: its frames are then walked by frame
- * pointers), -ENOSPC when the kernel's table is full, -errno.
+ * pointers), -ENOSPC when the kernel's table is full, -errno. @name: the path as the process
+ * sees it (NULL: @path), which tracer__file_path gives back.
  */
-int tracer__unwind_module(struct tracer *t, const char *path, uint64_t dev, uint64_t ino);
+int tracer__unwind_module(struct tracer *t, const char *path, const char *name, uint64_t dev,
+			  uint64_t ino);
+/* The path of a file tracer__unwind_module saw (@kdev in the kernel's encoding), or NULL. */
+const char *tracer__file_path(const struct tracer *t, uint64_t kdev, uint64_t ino);
+/* The mappings the walk of allocation stack @id went through; how many, or -errno. */
+int tracer__ustack_vmas(struct tracer *t, uint64_t id, struct qh_ustack_vma *out, size_t max);
 
 struct tracer_unwind_stats {
 	size_t modules;		/* with a table */
