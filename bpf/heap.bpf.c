@@ -43,13 +43,6 @@ struct walk {
 	__u32 flags;
 	__u32 next_vma;
 	bool bp_lost;
-	/*
-	 * vma[] outlives the walk, for the thread's next one, while its address space is the one
-	 * it was filled from (exec replaces mm) with as many mappings (an munmap, or a dlclose
-	 * and the dlopen that may put another file at the same place, changes the count)
-	 */
-	__u64 mm;
-	__u64 map_count;
 	struct walk_vma vma[WALK_VMAS];
 };
 
@@ -131,7 +124,7 @@ struct {
  * The unwinder. Each frame's caller is found from the module's unwind table when the loader
  * has built one (the .eh_frame rules: no frame pointers needed), else by frame pointers,
  * which marks the stack guessed. The few mappings a walk passes through are remembered, so
- * bpf_find_vma runs about once per module per thread, not once per frame.
+ * bpf_find_vma runs about once per module, not once per frame.
  */
 struct vma_hit {
 	__u64 start, end, pgoff, dev, ino;
@@ -331,7 +324,7 @@ static __always_inline __u64 heap_stack(struct pt_regs *ctx, struct qh_heap_call
 {
 	struct task_struct *task;
 	struct mm_struct *mm;
-	__u64 key, map_count;
+	__u64 key;
 	struct walk_ctx wc = { .c = c };
 	struct walk *w = &c->w;
 	__u32 i;
@@ -347,14 +340,9 @@ static __always_inline __u64 heap_stack(struct pt_regs *ctx, struct qh_heap_call
 	mm = task->mm;
 	w->tramp = BPF_CORE_READ(mm, uprobes_state.xol_area, vaddr);
 	w->ri = (__u64)BPF_CORE_READ(task, utask, return_instances);
-	map_count = BPF_CORE_READ(mm, map_count);
-	if (w->mm != (__u64)mm || w->map_count != map_count) {
-		w->mm = (__u64)mm;
-		w->map_count = map_count;
-		w->next_vma = 0;
-		for (i = 0; i < WALK_VMAS; i++)
-			w->vma[i].m.start = w->vma[i].m.end = 0;
-	}
+	w->next_vma = 0;
+	for (i = 0; i < WALK_VMAS; i++)
+		w->vma[i].m.start = w->vma[i].m.end = 0;
 	bpf_loop(QH_USTACK_MAX, walk_step, &wc, 0);
 	if (w->n < 2) {
 		stat_inc(QH_STAT_STACK_LOST);
