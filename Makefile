@@ -177,15 +177,29 @@ $(OUTPUT)/bench/evlogbench: tests/bench/evlogbench.c $(OUTPUT)/user/evlog.o $(OU
 	$(Q)mkdir -p $(OUTPUT)/bench
 	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) $^ -lz -o $@
 
+# the pointer scan at exit: 1,000,000 blocks, 256 MiB of heap
+$(OUTPUT)/bench/scanbench: tests/bench/scanbench.c $(OUTPUT)/user/heapscan.o
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench
+	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) $^ -o $@
+
+# what the ptrace hold at exit costs the traced tree while it runs
+$(OUTPUT)/bench/holdcost: tests/bench/holdcost.c
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench
+	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) $< -lpthread -o $@
+
 bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/churn \
 		$(OUTPUT)/bench/fdloop $(OUTPUT)/bench/fdfloor $(OUTPUT)/bench/tpcost \
-		$(OUTPUT)/bench/evlogbench
+		$(OUTPUT)/bench/evlogbench $(OUTPUT)/bench/scanbench $(OUTPUT)/bench/holdcost
 	$(Q)/usr/bin/python3 tests/bench/startup.py
 	$(Q)/usr/bin/python3 tests/bench/fdbench.py
 	$(Q)$(OUTPUT)/bench/tpcost
 	$(Q)$(OUTPUT)/bench/heapbench $(OUTPUT)/qhtrace $(OUTPUT)/bench/churn
 	$(Q)/usr/bin/python3 tests/bench/heapbystander.py
 	$(Q)$(OUTPUT)/bench/evlogbench
+	$(Q)$(OUTPUT)/bench/scanbench
+	$(Q)$(OUTPUT)/bench/holdcost
 
 install: $(OUTPUT)/qhtrace
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX)/bin/qhtrace)

@@ -63,6 +63,9 @@ struct scan {
 	struct heapscan_read reqs[BATCH_PIECES];
 	uint32_t req_block[BATCH_PIECES]; /* the block a piece belongs to, or UINT32_MAX */
 	char *buf;
+	/* snapshot mode: every block's bytes, block k's first byte at snap + snap_off[k] */
+	char *snap;
+	uint64_t *snap_off;
 };
 
 const char *heapscan__kind_name(enum heapscan_kind kind)
@@ -410,6 +413,117 @@ static struct piece block_piece(const struct scan *s, uint32_t k)
 	return (struct piece){ a, e > a ? e : a, k };
 }
 
+/* ---- snapshot mode ---- */
+
+#define RUN_GAP 4096 /* neighbours closer than this are read as one piece, gap and all */
+
+/*
+ * Read all blocks: runs of neighbours into one buffer, in batches. Returns 0 with s->snap
+ * set, 0 with it unset (too big, or a piece came back short: the caller reads as it goes),
+ * or -errno.
+ */
+static int take_snapshot(struct scan *s)
+{
+	uint64_t total = 0, max = s->opts->snapshot_max ? s->opts->snapshot_max : 512ull << 20;
+	size_t k, first, n = 0;
+	int err;
+
+	if (!s->n)
+		return 0;
+	/* the buffer: each run from its first block's aligned start to its last one's end */
+	for (k = 0; k < s->n; k = first) {
+		uint64_t start = align_down(s->addr[k]), end = align_up(s->send[k]);
+
+		for (first = k + 1; first < s->n && s->addr[first] < end + RUN_GAP; first++)
+			if (align_up(s->send[first]) > end)
+				end = align_up(s->send[first]);
+		total += end - start;
+		if (total > max)
+			return 0;
+	}
+	s->snap = malloc(total ? total : 8);
+	s->snap_off = malloc(s->n * sizeof(*s->snap_off));
+	if (!s->snap || !s->snap_off)
+		return -ENOMEM;
+	total = 0;
+	for (k = 0; k < s->n; k = first) {
+		uint64_t start = align_down(s->addr[k]), end = align_up(s->send[k]), a;
+		size_t j;
+
+		for (first = k + 1; first < s->n && s->addr[first] < end + RUN_GAP; first++)
+			if (align_up(s->send[first]) > end)
+				end = align_up(s->send[first]);
+		for (j = k; j < first; j++)
+			s->snap_off[j] = total + (s->addr[j] - start);
+		/* the run, in pieces of at most a batch */
+		for (a = start; a < end;) {
+			uint64_t len = end - a < s->batch_bytes ? end - a : s->batch_bytes;
+
+			s->reqs[n] = (struct heapscan_read){ .addr = a, .buf = s->snap + total,
+							     .len = len };
+			n++;
+			a += len;
+			total += len;
+			if (n == BATCH_PIECES) {
+				err = read_batch(s, n);
+				if (err)
+					return err;
+				for (j = 0; j < n; j++)
+					if (s->reqs[j].got != s->reqs[j].len)
+						goto short_read;
+				n = 0;
+			}
+		}
+	}
+	err = read_batch(s, n);
+	if (err)
+		return err;
+	for (k = 0; k < n; k++)
+		if (s->reqs[k].got != s->reqs[k].len)
+			goto short_read;
+	s->stats->snapshot_bytes = total;
+	return 0;
+short_read:
+	/* holes: read block by block instead, each as far as it goes */
+	s->stats->unreadable_bytes = 0;
+	free(s->snap);
+	free(s->snap_off);
+	s->snap = NULL;
+	s->snap_off = NULL;
+	return 0;
+}
+
+/* the aligned words of block k in the snapshot */
+static inline const uint64_t *snap_words(const struct scan *s, size_t k, size_t *nw)
+{
+	struct piece p = block_piece(s, (uint32_t)k);
+
+	*nw = (p.end - p.addr) / 8;
+	return (const uint64_t *)(s->snap + s->snap_off[k] + (p.addr - s->addr[k]));
+}
+
+static int flood_snapshot(struct scan *s)
+{
+	int err;
+
+	while (s->nstack) {
+		uint32_t k = s->stack[--s->nstack];
+		bool definite = s->st[k] == ST_REACHABLE;
+		const uint64_t *w;
+		size_t j, nw;
+
+		w = snap_words(s, k, &nw);
+		s->stats->words += nw;
+		s->stats->heap_bytes += nw * 8;
+		for (j = 0; j < nw; j++) {
+			err = mark(s, w[j], definite);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
 /* ---- phase 1: roots ---- */
 
 static int cmp_region(const void *a, const void *b)
@@ -521,6 +635,8 @@ static int flood(struct scan *s)
 	struct piece p = { 0, 0, UINT32_MAX };
 	int err;
 
+	if (s->snap)
+		return flood_snapshot(s);
 	while (s->nstack || p.addr < p.end) {
 		size_t n = 0, used = 0;
 
@@ -584,12 +700,29 @@ static int cliques(struct scan *s)
 				if (p.addr >= p.end)
 					continue;
 			}
+			if (s->snap) {
+				s->req_block[n++] = p.block;
+				p.addr = p.end;
+				if (n == BATCH_PIECES)
+					break;
+				continue;
+			}
 			if (batch_add(s, &n, &used, &p))
 				break;
 		}
-		err = read_batch(s, n);
-		if (err)
-			goto out;
+		if (s->snap) {
+			/* no reading: the pieces are the blocks' words in the snapshot */
+			for (i = 0; i < n; i++) {
+				size_t k = s->req_block[i];
+
+				s->reqs[i].buf = (void *)snap_words(s, k, &s->reqs[i].got);
+				s->reqs[i].got *= 8;
+			}
+		} else {
+			err = read_batch(s, n);
+			if (err)
+				goto out;
+		}
 		for (i = 0; i < n; i++) {
 			const uint64_t *w = s->reqs[i].buf;
 			uint32_t b = s->req_block[i], u = ord[b];
@@ -738,6 +871,9 @@ int heapscan__classify(const struct heapscan_block *blocks, size_t n,
 	if (err)
 		goto out;
 
+	err = take_snapshot(s);
+	if (err)
+		goto out;
 	err = ops->roots(ctx, &roots);
 	if (err)
 		goto out;
@@ -783,6 +919,8 @@ out:
 	free(s->st);
 	free(s->pages);
 	free(s->stack);
+	free(s->snap);
+	free(s->snap_off);
 	free(s);
 	return err;
 }

@@ -104,6 +104,14 @@ struct heapscan_opts {
 	 */
 	bool glibc_chunks;
 	size_t batch_bytes; /* bytes read per batch; 0: 8 MiB */
+	/*
+	 * Read every block at once, in address order, neighbours merged into one piece (a few
+	 * hundred reads for a whole heap), when they hold at most this many bytes (0: 512 MiB;
+	 * the scanner holds a copy). Above it, or if a piece cannot be read whole, blocks are
+	 * read as the walk reaches them, up to 1024 a read: a linked list then costs a read per
+	 * few blocks.
+	 */
+	uint64_t snapshot_max;
 };
 
 struct heapscan_stats {
@@ -116,6 +124,7 @@ struct heapscan_stats {
 	uint64_t words;		   /* aligned words looked at */
 	uint64_t candidates;	   /* of them, in the blocks' address range: looked up */
 	uint64_t reads;		   /* read() calls */
+	uint64_t snapshot_bytes;   /* the copy of the blocks, 0 if they were read as reached */
 	uint64_t edges;		   /* pointers between unreached blocks */
 	uint64_t ns_roots, ns_flood, ns_cliques;
 };

@@ -449,6 +449,16 @@ static void test_batches_and_failures(void **state)
 	assert_true(st.reads >= 3);
 	assert_int_equal(st.unreadable_bytes, 0x2000 + 64);
 	assert_int_equal(st.root_bytes, 1 << 16);
+	assert_int_equal(st.snapshot_bytes, 0); /* a hole: read as reached instead */
+
+	/* readable blocks: one snapshot, in few reads */
+	b[2].addr = HEAP + 0x200;
+	assert_int_equal(classify(&f, b, 3, k, NULL, &st), 0);
+	assert_int_equal(k[0], REA);
+	assert_int_equal(k[1], REA);
+	assert_int_equal(k[2], DEF);
+	assert_true(st.snapshot_bytes >= 0x9000 + 96);
+	assert_int_equal(st.unreadable_bytes, 0x2000);
 
 	assert_int_equal(classify(&f, NULL, 0, k, NULL, &st), 0);
 	f.fail_roots = 1;
@@ -572,7 +582,10 @@ static void test_random_heaps_match_valgrind(void **state)
 
 	(void)state;
 	for (round = 0; round < 40; round++) {
-		struct heapscan_opts opts = { .batch_bytes = round % 2 ? 4096 : 0 };
+		/* both reading modes: the snapshot, and blocks read as reached (snapshot_max
+		 * too small), each with small and large batches */
+		struct heapscan_opts opts = { .batch_bytes = round % 2 ? 4096 : 0,
+					      .snapshot_max = round % 4 >= 2 ? 64 : 0 };
 		uint64_t a = HEAP + 16;
 		struct fake f;
 		size_t i;
