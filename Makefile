@@ -20,7 +20,7 @@ USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 # modules that need no BPF skeleton: what the unit tests link against
 PURE_OBJS := $(filter-out $(OUTPUT)/user/tracer.o $(OUTPUT)/user/cmd_attach.o \
-	$(OUTPUT)/user/session.o $(OUTPUT)/user/cmd_leaks.o,$(USER_OBJS))
+	$(OUTPUT)/user/session.o $(OUTPUT)/user/cmd_leaks.o $(OUTPUT)/user/hold.o,$(USER_OBJS))
 FIXTURES := $(patsubst tests/fixtures/%.c,$(OUTPUT)/fixtures/%,$(wildcard tests/fixtures/*.c)) \
 	$(OUTPUT)/fixtures/heapleak_fp $(OUTPUT)/fixtures/reach_classes_fp
 # the prototype of the hold at exit and the pointer scan (not part of qhtrace yet)

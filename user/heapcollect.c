@@ -5,6 +5,7 @@
 
 #include "heapcollect.h"
 #include "heapleaks.h"
+#include "leakclass.h"
 #include "log.h"
 #include "proctree.h"
 #include "syms.h"
@@ -63,12 +64,20 @@ static void take(struct collect_ctx *c, const struct qh_alloc_key *k)
 	c->ntaken++;
 }
 
+static int block_kind(struct collect_ctx *c, const struct proc *p, const struct qh_alloc_key *k,
+		      const char **reason)
+{
+	*reason = NULL;
+	return c->ops->kind ? c->ops->kind(c->ops->ctx, p, k, reason) : LEAK_UNCLASSIFIED;
+}
+
 static int collect_one(struct collect_ctx *c, const struct qh_alloc_key *k,
 		       const struct qh_alloc *a)
 {
 	struct proc *p = proctree__find_gen(c->tree, k->tgid, k->gen), *h;
+	const char *reason;
 	uint64_t key;
-	int err;
+	int err, kind;
 
 	/* blocks of an image replaced by exec died with it: out of the map */
 	if (!p) {
@@ -86,14 +95,17 @@ static int collect_one(struct collect_ctx *c, const struct qh_alloc_key *k,
 		take(c, k);
 	}
 	key = stack_key(c, p, a->stack_id);
-	err = heapleaks__add(c->leaks, p, a, key, false, c->now);
+	kind = block_kind(c, p, k, &reason);
+	err = heapleaks__add_kind(c->leaks, p, a, key, false, kind, reason, c->now);
 	/* children forked after the block was made have a copy, unless they freed it */
 	for (h = p->heir; h && !err; h = h->next_heir) {
 		struct qh_alloc_key hk = { .tgid = h->pid, .gen = h->stats.heap_gen, .addr = k->addr };
 
 		if (a->epoch < h->stats.inherit_epoch &&
-		    !c->ops->inherited_freed(c->ops->ctx, &hk))
-			err = heapleaks__add(c->leaks, h, a, key, true, c->now);
+		    !c->ops->inherited_freed(c->ops->ctx, &hk)) {
+			kind = block_kind(c, h, &hk, &reason);
+			err = heapleaks__add_kind(c->leaks, h, a, key, true, kind, reason, c->now);
+		}
 	}
 	return err;
 }

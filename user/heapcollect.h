@@ -17,6 +17,7 @@
 #include "qhtrace.h"
 
 struct heapleaks;
+struct proc;
 struct proctree;
 struct syms_frame;
 struct syms_maps;
@@ -32,6 +33,12 @@ struct heapcollect_ops {
 	int (*stack)(void *ctx, int64_t id, uint64_t *ips, size_t max);
 	/* Has the forked child @k names freed the block it inherited at that address? */
 	bool (*inherited_freed)(void *ctx, const struct qh_alloc_key *k);
+	/*
+	 * The class of block @k (enum leak_kind) in @p's memory, as the scan at exit gave it;
+	 * LEAK_UNCLASSIFIED with why in *@reason. NULL: every block is unclassified.
+	 */
+	int (*kind)(void *ctx, const struct proc *p, const struct qh_alloc_key *k,
+		    const char **reason);
 	/* Take a harvested block out of the kernel's map. */
 	void (*forget)(void *ctx, const struct qh_alloc_key *k);
 	/* Symbolize @addr in the mappings @m (syms__resolve); 0, or -errno when unknown. */

@@ -17,6 +17,9 @@ struct cleanup;
 struct fdleaks;
 struct heapleaks;
 struct heaptrend;
+struct hold;
+struct leakclass;
+struct leaksupp;
 struct outputs;
 struct proctree;
 struct procwatch;
@@ -55,6 +58,10 @@ struct session {
 	int efd;	/* epoll: the ring buffer, plus what the command adds */
 	struct procwatch *watch;	/* drivers, zombies, orphans, leftovers */
 	struct cleanup *cleanup;	/* with --cleanup */
+	struct hold *hold;		/* the ptrace hold at exit (hold.h), or NULL */
+	struct leakclass *classes;	/* the classes the holds gave (leakclass.h) */
+	struct leaksupp *supp;		/* --suppressions, read */
+	char unheld[128];		/* why a process was not held, when none is */
 };
 
 /*
@@ -79,6 +86,14 @@ void session__close(struct session *s);
 int session__trace_pid(struct session *s, pid_t pid);
 /* The same on a bare tracer and model (the load tests use it). */
 int session__seed(struct tracer *tr, struct proctree *t, pid_t pid);
+
+/*
+ * attach: hold @pid (held before its exec) and its tree at their exits, for the leak
+ * classes; a failure is a warning (the blocks stay unclassified, the report says why).
+ */
+void session__hold_tree(struct session *s, pid_t pid);
+/* leaks -p: stop the running @pid, classify its blocks, release it (at the end). */
+void session__scan_running(struct session *s, pid_t pid);
 
 /* @pid is the traced command: never a lifetime leftover, never reaped but by the loop. */
 void session__set_command(struct session *s, pid_t pid);
