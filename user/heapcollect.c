@@ -65,10 +65,10 @@ static void take(struct collect_ctx *c, const struct qh_alloc_key *k)
 }
 
 static int block_kind(struct collect_ctx *c, const struct proc *p, const struct qh_alloc_key *k,
-		      const char **reason)
+		      const struct qh_alloc *a, const char **reason)
 {
 	*reason = NULL;
-	return c->ops->kind ? c->ops->kind(c->ops->ctx, p, k, reason) : LEAK_UNCLASSIFIED;
+	return c->ops->kind ? c->ops->kind(c->ops->ctx, p, k, a, reason) : LEAK_UNCLASSIFIED;
 }
 
 static int collect_one(struct collect_ctx *c, const struct qh_alloc_key *k,
@@ -95,16 +95,18 @@ static int collect_one(struct collect_ctx *c, const struct qh_alloc_key *k,
 		take(c, k);
 	}
 	key = stack_key(c, p, a->stack_id);
-	kind = block_kind(c, p, k, &reason);
-	err = heapleaks__add_kind(c->leaks, p, a, key, false, kind, reason, c->now);
+	kind = block_kind(c, p, k, a, &reason);
+	err = kind < 0 ? 0 : heapleaks__add_kind(c->leaks, p, a, key, false, kind, reason, c->now);
 	/* children forked after the block was made have a copy, unless they freed it */
 	for (h = p->heir; h && !err; h = h->next_heir) {
 		struct qh_alloc_key hk = { .tgid = h->pid, .gen = h->stats.heap_gen, .addr = k->addr };
 
 		if (a->epoch < h->stats.inherit_epoch &&
 		    !c->ops->inherited_freed(c->ops->ctx, &hk)) {
-			kind = block_kind(c, h, &hk, &reason);
-			err = heapleaks__add_kind(c->leaks, h, a, key, true, kind, reason, c->now);
+			kind = block_kind(c, h, &hk, a, &reason);
+			if (kind >= 0)
+				err = heapleaks__add_kind(c->leaks, h, a, key, true, kind, reason,
+							  c->now);
 		}
 	}
 	return err;

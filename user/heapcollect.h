@@ -35,10 +35,11 @@ struct heapcollect_ops {
 	bool (*inherited_freed)(void *ctx, const struct qh_alloc_key *k);
 	/*
 	 * The class of block @k (enum leak_kind) in @p's memory, as the scan at exit gave it;
-	 * LEAK_UNCLASSIFIED with why in *@reason. NULL: every block is unclassified.
+	 * LEAK_UNCLASSIFIED with why in *@reason; -1: the block is none of the report's (made
+	 * after the scan that ended `leaks -p`'s window). NULL: every block is unclassified.
 	 */
 	int (*kind)(void *ctx, const struct proc *p, const struct qh_alloc_key *k,
-		    const char **reason);
+		    const struct qh_alloc *a, const char **reason);
 	/* Take a harvested block out of the kernel's map. */
 	void (*forget)(void *ctx, const struct qh_alloc_key *k);
 	/* Symbolize @addr in the mappings @m (syms__resolve); 0, or -errno when unknown. */

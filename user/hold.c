@@ -39,6 +39,7 @@ struct hold_cmd {
 struct hold_msg {
 	uint32_t tgid, gen;
 	uint64_t start_ns;
+	uint64_t stop_ns;	/* CLOCK_BOOTTIME, a running process's stop (leaks -p), else 0 */
 	uint64_t off, n;	/* its blocks' classes in the memfd: n struct leakclass_block */
 	uint32_t threads;
 	uint8_t classified, conservative;
@@ -307,6 +308,8 @@ static void classify(struct holder *h, pid_t tgid, const pid_t *held, int nheld,
 	m.gen = p.heap_gen;
 	m.start_ns = p.start_ns;
 	m.threads = nheld;
+	if (running)
+		m.stop_ns = util__now_ns(CLOCK_BOOTTIME);
 	if (!(p.flags & QH_PF_HEAP_HOOKED))
 		return; /* no blocks to classify: the verdict names it as not followed */
 	if (!running && WIFSIGNALED(status)) {
@@ -697,6 +700,7 @@ int hold__collect(struct hold *h, struct leakclass *c)
 			.tgid = m.tgid,
 			.gen = m.gen,
 			.start_ns = m.start_ns,
+			.stop_ns = m.stop_ns,
 			.classified = m.classified,
 			.conservative = m.conservative,
 			.threads = m.threads,

@@ -187,6 +187,14 @@ int leakclass__kind(const struct leakclass *c, uint32_t tgid, uint32_t gen, uint
 	return b->kind;
 }
 
+bool leakclass__after_scan(const struct leakclass *c, uint32_t tgid, uint32_t gen,
+			   uint64_t made_ns)
+{
+	const struct leakclass_proc *p = leakclass__find(c, tgid, gen);
+
+	return p && p->stop_ns && made_ns >= p->stop_ns;
+}
+
 size_t leakclass__count(const struct leakclass *c)
 {
 	return c ? c->n : 0;

@@ -47,6 +47,7 @@ struct leakclass_block {
 struct leakclass_proc {
 	uint32_t tgid, gen;
 	uint64_t start_ns;	/* CLOCK_BOOTTIME, as the process model keys it */
+	uint64_t stop_ns;	/* CLOCK_BOOTTIME when its threads were stopped for the scan */
 	bool classified;	/* every block has a class; else `reason` says why none has */
 	char reason[128];
 	bool conservative;	/* the allocator's arenas were roots (an incomplete block list) */
@@ -73,6 +74,9 @@ const struct leakclass_proc *leakclass__find(const struct leakclass *c, uint32_t
  */
 int leakclass__kind(const struct leakclass *c, uint32_t tgid, uint32_t gen, uint64_t addr,
 		    const char **reason);
+/* Made after the scan of a process that went on running (`leaks -p`): outside the window. */
+bool leakclass__after_scan(const struct leakclass *c, uint32_t tgid, uint32_t gen,
+			   uint64_t made_ns);
 size_t leakclass__count(const struct leakclass *c);
 const struct leakclass_proc *leakclass__get(const struct leakclass *c, size_t i);
 

@@ -248,13 +248,16 @@ static bool k_inherited_freed(void *ctx, const struct qh_alloc_key *k)
 
 /* the class the hold gave the block, or why it has none */
 static int k_kind(void *ctx, const struct proc *p, const struct qh_alloc_key *k,
-		  const char **reason)
+		  const struct qh_alloc *a, const char **reason)
 {
 	const struct session *s = ((struct kernel_ctx *)ctx)->s;
 	int kind;
 
 	if (!s)
 		return LEAK_UNCLASSIFIED;
+	/* leaks -p: the scan at the end closed the window */
+	if (leakclass__after_scan(s->classes, k->tgid, k->gen, a->ts_ns))
+		return -1;
 	kind = leakclass__kind(s->classes, k->tgid, k->gen, k->addr, reason);
 	if (kind != LEAK_UNCLASSIFIED || *reason)
 		return kind;
@@ -263,6 +266,8 @@ static int k_kind(void *ctx, const struct proc *p, const struct qh_alloc_key *k,
 	else if (p->state == PROC_RUNNING)
 		*reason = s->o->pid ? "not held: running at the end, not scanned" :
 				      "still running at the end of the run: not scanned";
+	else if (s->o->pid && p->pid == s->o->pid)
+		*reason = "exited before the scan at the end of --duration";
 	else if (s->o->pid)
 		*reason = "not held: leaks -p scans only the process it follows, at the end";
 	else
