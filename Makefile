@@ -22,8 +22,9 @@ USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 PURE_OBJS := $(filter-out $(OUTPUT)/user/tracer.o $(OUTPUT)/user/cmd_attach.o \
 	$(OUTPUT)/user/session.o $(OUTPUT)/user/cmd_leaks.o $(OUTPUT)/user/hold.o,$(USER_OBJS))
 FIXTURES := $(patsubst tests/fixtures/%.c,$(OUTPUT)/fixtures/%,$(wildcard tests/fixtures/*.c)) \
-	$(OUTPUT)/fixtures/heapleak_fp $(OUTPUT)/fixtures/reach_classes_fp
-# the prototype of the hold at exit and the pointer scan (not part of qhtrace yet)
+	$(OUTPUT)/fixtures/heapleak_fp $(OUTPUT)/fixtures/reach_classes_fp \
+	$(OUTPUT)/fixtures/reach_threads_fp
+# the prototype of the hold at exit and the pointer scan (user/hold.c is qhtrace's own)
 HOLD_TOOLS := $(OUTPUT)/tests/holdscan
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/*.c))
 LOAD_TESTS := $(patsubst tests/load/%.c,$(OUTPUT)/tests/%,$(wildcard tests/load/*.c))

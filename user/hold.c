@@ -66,8 +66,23 @@ struct tracee {
 	bool vfork_child; /* shares its parent's memory until it execs or exits */
 };
 
+/*
+ * A thread at its exit stop while its process goes on, as far as can be told: exit_group
+ * SIGKILLs the caller's siblings, and one of them may reach its exit stop before the caller
+ * reaches its own. It is kept stopped a moment, so the process's exit (if it is one) finds it
+ * held; else it is let go.
+ */
+struct parked {
+	pid_t tid, tgid;
+	uint64_t since;
+};
+
+#define PARK_NS (20 * 1000000ULL)
+
 struct holder {
 	struct tracer *tr;
+	struct parked *pk;
+	size_t npk, cappk;
 	struct hold_opts o;
 	int res, mfd;
 	uint64_t moff;
@@ -363,12 +378,23 @@ static void exit_of_process(struct holder *h, pid_t tgid, pid_t first, int statu
 	pid_t tids[MAX_HELD], held[MAX_HELD];
 	int nheld = 0, ntids, i;
 
-	/* the other threads: SIGKILLed by exit_group, each stops at its exit too */
+	/* the other threads: SIGKILLed by exit_group, each stops at its exit too (or did) */
 	held[nheld++] = first;
 	ntids = live_threads(tgid, tids, MAX_HELD);
-	for (i = 0; i < ntids && nheld < MAX_HELD; i++)
-		if (tids[i] != first && tracee_find(h, tids[i], false) && wait_exit_stop(tids[i]))
+	for (i = 0; i < ntids && nheld < MAX_HELD; i++) {
+		size_t k;
+
+		if (tids[i] == first || !tracee_find(h, tids[i], false))
+			continue;
+		for (k = 0; k < h->npk && h->pk[k].tid != tids[i]; k++)
+			;
+		if (k < h->npk) {
+			h->pk[k] = h->pk[--h->npk];
 			held[nheld++] = tids[i];
+		} else if (wait_exit_stop(tids[i])) {
+			held[nheld++] = tids[i];
+		}
+	}
 	classify(h, tgid, held, nheld, status, t_stop, false);
 	for (i = 0; i < nheld; i++) {
 		ptrace(PTRACE_DETACH, held[i], 0, 0);
@@ -396,9 +422,33 @@ static void on_exit_stop(struct holder *h, pid_t tid, uint64_t t_stop)
 		exit_of_process(h, tgid, tid, (int)msg, t_stop);
 		return;
 	}
-	/* a thread of a process that goes on */
+	/* a thread of a process that goes on, or a sibling of an exit_group caller not there yet */
+	if (tgid > 0) {
+		struct parked *pk = vec_push(h->pk, h->npk, h->cappk);
+
+		if (pk) {
+			*pk = (struct parked){ .tid = tid, .tgid = tgid, .since = t_stop };
+			return;
+		}
+	}
 	ptrace(PTRACE_DETACH, tid, 0, 0);
 	tracee_drop(h, tid);
+}
+
+/* the parked threads whose process went on: let them finish their exit */
+static void unpark(struct holder *h, uint64_t now)
+{
+	size_t i = 0;
+
+	while (i < h->npk) {
+		if (now - h->pk[i].since < PARK_NS) {
+			i++;
+			continue;
+		}
+		ptrace(PTRACE_DETACH, h->pk[i].tid, 0, 0);
+		tracee_drop(h, h->pk[i].tid);
+		h->pk[i] = h->pk[--h->npk];
+	}
 }
 
 /* One wait result of a tracee. */
@@ -537,7 +587,7 @@ static void holder_main(struct holder *h, int ctl, int ack)
 		pid_t pid;
 		int st;
 
-		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+		if (poll(pf, 2, h->npk ? 5 : -1) < 0 && errno != EINTR)
 			_exit(1);
 		if (pf[0].revents) {
 			struct hold_cmd c;
@@ -556,6 +606,8 @@ static void holder_main(struct holder *h, int ctl, int ack)
 			;
 		while ((pid = waitpid(-1, &st, __WALL | WNOHANG)) > 0)
 			on_wait(h, pid, st);
+		if (h->npk)
+			unpark(h, now_ns());
 	}
 }
 
