@@ -121,6 +121,8 @@ void cli__usage_attach(FILE *out)
 		"  sudo qhtrace attach -o report.json -- /usr/bin/python3 -m pytest\n"
 		"  sudo qhtrace attach -q -o run.json --max-procs 131072 -- make -j2 check\n"
 		"  sudo qhtrace attach --heap -o heap.json -- ./my-test-binary\n"
+		"  sudo qhtrace attach --fail-on leaks --suppressions lsan.supp -- ./my-test-binary\n"
+		"  sudo qhtrace attach --heap --leak-kinds definite,indirect,possible -- ./app\n"
 		"  sudo qhtrace attach --heap --events run.ndjson.gz --fail-on leaks,zombies \\\n"
 		"      --fail-severity medium --junit qhtrace.xml -- pytest\n"
 		"  sudo qhtrace attach --cleanup -o run.json -- python3 -m pytest tests/ui\n",

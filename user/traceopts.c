@@ -139,8 +139,8 @@ const struct opt_spec traceopts[] = {
 	  .help = "the classes of the scan at exit that are leaks (listed first, graded, "
 		  "gated by --fail-on leaks), as valgrind's --errors-for-leak-kinds: "
 		  "comma-separated definite, indirect, possible, reachable, unclassified, all, "
-		  "none. The others are listed with their class and counted: null severity is "
-		  "never theirs, but `counted` is false" },
+		  "none. Findings of the other classes are listed with their class and "
+		  "\"counted\": false" },
 	{ "suppressions", 0, OPT_FN, "FILE", .fn = parse_suppressions, .off = OFF(suppressions),
 	  .cmds = A | L,
 	  .help = "LeakSanitizer-format suppressions (leak:PATTERN lines, matched against the "
