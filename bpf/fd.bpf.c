@@ -17,6 +17,18 @@
 #include "fd.bpf.h"
 #include "fd_syscalls.h"
 
+#ifndef S_IFMT
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define S_IFDIR 0040000
+#define S_IFIFO 0010000
+#endif
+/* include/uapi/linux/magic.h */
+#define QH_ANON_INODE_FS_MAGIC 0x09041934
+#define QH_PID_FS_MAGIC 0x50494446
+#define QH_TMPFS_MAGIC 0x01021994
+#define QH_HUGETLBFS_MAGIC 0x958458f6
+
 #ifndef F_DUPFD
 #define F_DUPFD 0
 #define F_DUPFD_CLOEXEC 1030
@@ -34,7 +46,11 @@
 #ifndef __TARGET_ARCH_x86
 #error "the sys_exit dispatch knows the x86-64 syscall numbers only"
 #endif
-/* x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl) */
+/*
+ * x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl): vmlinux.h has no __NR_*, and
+ * fd_syscalls.h carries no numbers so that the loader can take each architecture's from
+ * <sys/syscall.h>. A syscall of that list missing here is a compile error (__NR_##name).
+ */
 #define __NR_open 2
 #define __NR_close 3
 #define __NR_pipe 22
@@ -78,6 +94,152 @@
 /* set by the loader: a user stack per fd opened (else the syscall names the site) */
 const volatile bool cfg_fd_stacks = false;
 
+/*
+ * What an open file is. Anonymous inodes share one filesystem and tell their kind by the
+ * name they were created with ("[eventfd]", "inotify", ...), as /proc/PID/fd shows it.
+ */
+static __always_inline __u32 file_kind(struct file *f)
+{
+	struct inode *ino;
+	unsigned long magic;
+	char n[8] = {};
+	__u32 mode;
+
+	if (!f)
+		return QH_FD_UNKNOWN;
+	ino = BPF_CORE_READ(f, f_inode);
+	mode = BPF_CORE_READ(ino, i_mode) & S_IFMT;
+	magic = BPF_CORE_READ(ino, i_sb, s_magic);
+	if (mode == S_IFDIR)
+		return QH_FD_DIR;
+	if (mode == S_IFSOCK)
+		return QH_FD_SOCKET;
+	if (mode == S_IFIFO)
+		return QH_FD_PIPE;
+	if (magic == QH_PID_FS_MAGIC)
+		return QH_FD_PIDFD;
+	if (magic != QH_ANON_INODE_FS_MAGIC && magic != QH_TMPFS_MAGIC &&
+	    magic != QH_HUGETLBFS_MAGIC)
+		return QH_FD_FILE;
+	bpf_probe_read_kernel_str(n, sizeof(n), BPF_CORE_READ(f, f_path.dentry, d_name.name));
+	if (magic != QH_ANON_INODE_FS_MAGIC)
+		return n[0] == 'm' && n[1] == 'e' && n[2] == 'm' && n[3] == 'f' && n[4] == 'd' &&
+				       n[5] == ':' ?
+			       QH_FD_MEMFD :
+			       QH_FD_FILE;
+	if (n[0] == 'i' && n[1] == 'n')
+		return QH_FD_INOTIFY;
+	if (n[0] != '[')
+		return QH_FD_ANON;
+	if (n[1] == 'e' && n[2] == 'v' && n[3] == 'e' && n[4] == 'n' && n[5] == 't') {
+		/* "[eventfd]" or "[eventpoll]" */
+		return n[6] == 'f' ? QH_FD_EVENTFD : QH_FD_EPOLL;
+	}
+	if (n[1] == 't' && n[2] == 'i' && n[3] == 'm')
+		return QH_FD_TIMERFD;
+	if (n[1] == 's' && n[2] == 'i' && n[3] == 'g')
+		return QH_FD_SIGNALFD;
+	if (n[1] == 'p' && n[2] == 'i' && n[3] == 'd')
+		return QH_FD_PIDFD;
+	return QH_FD_ANON;
+}
+
+static long purge_one(__u32 i, void *data)
+{
+	struct fd_walk *w = data;
+	struct qh_fd_key k = { .tgid = w->tgid, .fd = w->from + i };
+	struct qh_fd *r;
+
+	if (k.fd >= w->to)
+		return 1;
+	r = bpf_map_lookup_elem(&fds, &k);
+	if (r && !fdt_file(w->fdt, k.fd)) {
+		w->gone += r->ts_ns != 0; /* not a closed fd's record kept for reuse */
+		bpf_map_delete_elem(&fds, &k);
+	}
+	return 0;
+}
+
+/*
+ * After the kernel closed fds in bulk (close_range, exec's close-on-exec): drop the records
+ * of those in [from, to) that are gone, and take the count from the table.
+ */
+__hidden void fd_resync(struct task_struct *task, struct qh_proc *p, __u32 tgid, __u32 from,
+			__u32 to)
+{
+	struct fd_walk w = {};
+	__u32 n, before = p->fd_open;
+
+	w.fdt = task_fdt(task);
+	w.tgid = tgid;
+	w.from = from;
+	w.to = to < p->fd_limit ? to : p->fd_limit;
+	if (w.to > from)
+		bpf_loop(w.to - from, purge_one, &w, 0);
+	n = fdt_count(w.fdt);
+	p->fd_open = n;
+	if (n > p->fd_peak)
+		p->fd_peak = n;
+	if (before > n)
+		__sync_fetch_and_add(&p->fd_closed, before - n);
+}
+
+static long exit_one(__u32 i, void *data)
+{
+	struct fd_walk *w = data;
+	struct file *f;
+
+	if ((i & 63) == 0) {
+		w->word = 0;
+		bpf_probe_read_kernel(&w->word, sizeof(w->word), &w->bits[i / 64]);
+	}
+	if (!(w->word & (1UL << (i & 63))))
+		return 0;
+	f = fdt_file(w->fdt, i);
+	if (f) {
+		w->p->fd_exit_kind[file_kind(f) & (QH_FD_KIND_SLOTS - 1)]++;
+		w->n++;
+	}
+	return w->n >= w->total; /* every open fd seen */
+}
+
+static long drop_one(__u32 i, void *data)
+{
+	struct fd_walk *w = data;
+	struct qh_fd_key k = { .tgid = w->tgid, .fd = i };
+
+	bpf_map_delete_elem(&fds, &k);
+	return 0;
+}
+
+/*
+ * The last thread is exiting and the fd table is intact (exit_files() comes later): what
+ * the kernel is about to close, by kind, and the records of those fds out of the map.
+ */
+__hidden void fd_exit(struct task_struct *task, struct qh_proc *p, __u32 tgid)
+{
+	struct fdtable *fdt = task_fdt(task);
+	struct fd_walk w = {};
+	__u32 max;
+
+	if (!fdt)
+		return;
+	w.fdt = fdt;
+	w.p = p;
+	w.tgid = tgid;
+	w.bits = fdt->open_fds;
+	w.total = fdt_count(fdt);
+	max = fdt->max_fds;
+	if (max > QH_FD_WALK_MAX)
+		max = QH_FD_WALK_MAX;
+	if (w.total)
+		bpf_loop(max, exit_one, &w, 0);
+	p->fd_exit_open = w.n;
+	p->fd_open = w.n;
+	/* every record, of open fds and the closed ones kept for reuse */
+	max = p->fd_limit < QH_FD_WALK_MAX ? p->fd_limit : QH_FD_WALK_MAX;
+	bpf_loop(max, drop_one, &w, 0);
+}
 
 static __always_inline void tcp_count(struct qh_proc *p, __u32 state, int d)
 {
@@ -371,56 +533,11 @@ int BPF_PROG(fd_sys_exit, struct pt_regs *regs, long ret)
 	if (regs->cs != QH_USER64_CS)
 		return 0;
 	switch (c.id) {
-	case __NR_open:
-	case __NR_openat:
-	case __NR_openat2:
-	case __NR_creat:
-	case __NR_open_by_handle_at:
-	case __NR_dup:
-	case __NR_pidfd_getfd:
-		return fd_ret(&c, QH_FD_UNKNOWN);
-	case __NR_socket:
-		return fd_ret(&c, QH_FD_SOCKET);
-	case __NR_accept:
-	case __NR_accept4:
-		return fd_ret(&c, QH_FD_ACCEPTED);
-	case __NR_eventfd:
-	case __NR_eventfd2:
-		return fd_ret(&c, QH_FD_EVENTFD);
-	case __NR_epoll_create:
-	case __NR_epoll_create1:
-		return fd_ret(&c, QH_FD_EPOLL);
-	case __NR_timerfd_create:
-		return fd_ret(&c, QH_FD_TIMERFD);
-	case __NR_inotify_init:
-	case __NR_inotify_init1:
-		return fd_ret(&c, QH_FD_INOTIFY);
-	case __NR_memfd_create:
-		return fd_ret(&c, QH_FD_MEMFD);
-	case __NR_pidfd_open:
-		return fd_ret(&c, QH_FD_PIDFD);
-	case __NR_fanotify_init:
-	case __NR_userfaultfd:
-	case __NR_perf_event_open:
-	case __NR_io_uring_setup:
-		return fd_ret(&c, QH_FD_ANON);
-	case __NR_signalfd:
-	case __NR_signalfd4:
-		return fd_signalfd(&c);
-	case __NR_fcntl:
-		return fd_fcntl(&c);
-	case __NR_pipe:
-	case __NR_pipe2:
-		return fd_pair(&c, regs->di, QH_FD_PIPE);
-	case __NR_socketpair:
-		return fd_pair(&c, regs->r10, QH_FD_SOCKET);
-	case __NR_close:
-		return fd_close(&c);
-	case __NR_close_range:
-		return fd_close_range(&c);
-	case __NR_dup2:
-	case __NR_dup3:
-		return fd_dup_onto(&c);
+#define FD_CASE(name, call)    \
+	case __NR_##name: \
+		return call;
+	QH_FD_SYSCALLS(FD_CASE)
+#undef FD_CASE
 	default:
 		return 0;
 	}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Maps shared by every probe family. The static linker (bpftool gen object) joins the
- * objects: the map is defined in the one unit that defines QH_DEFINE_MAPS and declared
- * extern in the others, so all programs of the skeleton see the same map.
+ * objects: each map is defined in maps.bpf.c, the one unit that defines QH_DEFINE_MAPS, and
+ * declared extern in the others, so all programs of the skeleton see the same map.
  */
 #ifndef __MAPS_BPF_H
 #define __MAPS_BPF_H

@@ -80,7 +80,7 @@ static __always_inline int handle_rss_stat(struct mm_struct *mm, int member)
 		return 0;
 	/* the index is masked so the verifier sees it stay inside the array */
 	p->rss_pages[member & (QH_NR_RSS - 1)] = mm_counter(mm, member);
-	total = proc_rss_total(p);
+	total = QH_RSS_TOTAL(p->rss_pages);
 	if (total > p->peak_rss_pages)
 		p->peak_rss_pages = total;
 	stat_inc(QH_STAT_RSS_EVENTS);
@@ -111,7 +111,7 @@ static __always_inline struct qh_proc *current_proc(__u32 *tgid)
 	mm = BPF_CORE_READ((struct task_struct *)bpf_get_current_task_btf(), mm);
 	proc_own_mm(p, *tgid, mm);
 	proc_read_rss(p, mm);
-	total = proc_rss_total(p);
+	total = QH_RSS_TOTAL(p->rss_pages);
 	if (total > p->peak_rss_pages)
 		p->peak_rss_pages = total;
 	return p;

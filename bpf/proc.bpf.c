@@ -5,14 +5,11 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
-#define QH_DEFINE_MAPS
 #include "fd.bpf.h"
 
 #ifndef SIGNAL_GROUP_EXIT
 #define SIGNAL_GROUP_EXIT 0x00000004 /* include/linux/sched/signal.h */
 #endif
-
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* source of heap generations: one per address space instance (fork, exec) */
 __u32 heap_gen_next = 0;
@@ -87,7 +84,7 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 	init.inherit_tgid = ptgid;
 	init.inherit_gen = pp->heap_gen;
 	proc_read_rss(&init, mm);
-	init.base_rss_pages = init.peak_rss_pages = proc_rss_total(&init);
+	init.base_rss_pages = init.peak_rss_pages = QH_RSS_TOTAL(init.rss_pages);
 	init.heap_bytes = BPF_CORE_READ(mm, brk) - BPF_CORE_READ(mm, start_brk);
 	/* the child inherits the parent's mappings */
 	init.mmap_anon_bytes = pp->mmap_anon_bytes;
@@ -165,7 +162,7 @@ static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
 	}
 	/* a new program: its growth is measured from here */
 	proc_read_rss(p, mm);
-	p->base_rss_pages = p->peak_rss_pages = proc_rss_total(p);
+	p->base_rss_pages = p->peak_rss_pages = QH_RSS_TOTAL(p->rss_pages);
 	p->heap_bytes = 0;
 	p->mmap_anon_bytes = 0;
 	p->mmap_file_bytes = 0;

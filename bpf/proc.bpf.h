@@ -6,13 +6,6 @@
 #include "maps.bpf.h"
 #include "core_fixes.bpf.h"
 
-static __always_inline __u64 proc_rss_total(const struct qh_proc *p)
-{
-	/* what the kernel calls RSS (get_mm_rss): swap entries are not resident */
-	return p->rss_pages[MM_FILEPAGES] + p->rss_pages[MM_ANONPAGES] +
-	       p->rss_pages[MM_SHMEMPAGES];
-}
-
 static __always_inline void proc_read_rss(struct qh_proc *p, struct mm_struct *mm)
 {
 	if (!mm)

@@ -24,6 +24,13 @@
 #endif
 #define QH_NR_RSS 4
 
+/*
+ * Resident pages from rss_pages[QH_NR_RSS]: what the kernel calls RSS (get_mm_rss), file +
+ * anon + shmem; swap entries are not resident. A macro so it takes the wire format's __u64
+ * arrays and the loader's uint64_t ones alike.
+ */
+#define QH_RSS_TOTAL(pages) ((pages)[MM_FILEPAGES] + (pages)[MM_ANONPAGES] + (pages)[MM_SHMEMPAGES])
+
 enum qh_event_type {
 	QH_EV_FORK = 1, /* a traced process forked a new process (not a thread) */
 	QH_EV_EXEC = 2,

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fd_syscalls.h"
 #include "fdtable.h"
 #include "vec.h"
 
@@ -331,39 +332,12 @@ const char *fd_syscall__str(uint32_t nr, char *buf, size_t len)
 		uint32_t nr;
 		const char *name;
 	} names[] = {
-#ifdef SYS_open
-		{ SYS_open, "open" },
-		{ SYS_creat, "creat" },
-		{ SYS_pipe, "pipe" },
-		{ SYS_dup2, "dup2" },
-		{ SYS_eventfd, "eventfd" },
-		{ SYS_epoll_create, "epoll_create" },
-		{ SYS_inotify_init, "inotify_init" },
-		{ SYS_signalfd, "signalfd" },
+#define FD_NAME(name, body) { SYS_##name, #name },
+#ifdef SYS_open /* the generic syscall table (arm64, riscv) has none of the legacy calls */
+		QH_FD_SYSCALLS_LEGACY(FD_NAME)
 #endif
-		{ SYS_openat, "openat" },
-		{ SYS_openat2, "openat2" },
-		{ SYS_open_by_handle_at, "open_by_handle_at" },
-		{ SYS_socket, "socket" },
-		{ SYS_socketpair, "socketpair" },
-		{ SYS_accept, "accept" },
-		{ SYS_accept4, "accept4" },
-		{ SYS_dup, "dup" },
-		{ SYS_dup3, "dup3" },
-		{ SYS_fcntl, "fcntl" },
-		{ SYS_pipe2, "pipe2" },
-		{ SYS_eventfd2, "eventfd2" },
-		{ SYS_epoll_create1, "epoll_create1" },
-		{ SYS_timerfd_create, "timerfd_create" },
-		{ SYS_signalfd4, "signalfd4" },
-		{ SYS_inotify_init1, "inotify_init1" },
-		{ SYS_fanotify_init, "fanotify_init" },
-		{ SYS_memfd_create, "memfd_create" },
-		{ SYS_pidfd_open, "pidfd_open" },
-		{ SYS_pidfd_getfd, "pidfd_getfd" },
-		{ SYS_userfaultfd, "userfaultfd" },
-		{ SYS_perf_event_open, "perf_event_open" },
-		{ SYS_io_uring_setup, "io_uring_setup" },
+		QH_FD_SYSCALLS_COMMON(FD_NAME)
+#undef FD_NAME
 	};
 	size_t i;
 

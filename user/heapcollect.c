@@ -5,12 +5,18 @@
 
 #include "heapcollect.h"
 #include "heapleaks.h"
+#include "htab.h"
 #include "leakclass.h"
 #include "log.h"
 #include "proctree.h"
 #include "syms.h"
 #include "tracer.h"
 
+/*
+ * Stack keys already computed, by (process, stack id). A direct-mapped cache rather than the
+ * loader's hash table (htab.h): a miss only costs one more read of the stack map, so a fixed
+ * array that forgets on collision keeps a collection's memory fixed, whatever the block count.
+ */
 #define STACK_CACHE 4096 /* power of two */
 
 struct collect_ctx {
@@ -37,7 +43,7 @@ struct collect_ctx {
  */
 static uint64_t stack_key(struct collect_ctx *c, const struct proc *p, int64_t id)
 {
-	size_t slot = ((uint64_t)id * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)p) & (STACK_CACHE - 1);
+	size_t slot = htab__mix((uint64_t)id ^ htab__mix((uintptr_t)p)) & (STACK_CACHE - 1);
 	uint64_t ips[QH_MAX_STACK], key = 1469598103934665603ULL;
 	int n, i;
 

@@ -198,8 +198,7 @@ uint64_t outputs__memory_proc(struct outputs *r, const struct proc *p, const str
 			     uint64_t page_size)
 {
 	uint64_t kb = page_size / 1024;
-	uint64_t rss = cur->rss_pages[MM_FILEPAGES] + cur->rss_pages[MM_ANONPAGES] +
-		       cur->rss_pages[MM_SHMEMPAGES];
+	uint64_t rss = QH_RSS_TOTAL(cur->rss_pages);
 
 	/* a process seeded from /proc has its RSS by kind only after its next rss_stat */
 	if (!rss)

@@ -176,8 +176,7 @@ static void peak_at_exit(struct procwatch *w, struct driver_inst *d, const struc
 	uint64_t rss, shmem, pages[QH_NR_RSS];
 	size_t i;
 
-	rss = e->proc.rss_pages[MM_FILEPAGES] + e->proc.rss_pages[MM_ANONPAGES] +
-	      e->proc.rss_pages[MM_SHMEMPAGES];
+	rss = QH_RSS_TOTAL(e->proc.rss_pages);
 	shmem = e->proc.rss_pages[MM_SHMEMPAGES];
 	for (i = 0; i < d->nprocs; i++) {
 		const struct proc *q = d->procs[i];
@@ -186,7 +185,7 @@ static void peak_at_exit(struct procwatch *w, struct driver_inst *d, const struc
 			continue;
 		if (!w->rss || w->rss(w->ctx, q, pages))
 			memcpy(pages, q->stats.rss_pages, sizeof(pages));
-		rss += pages[MM_FILEPAGES] + pages[MM_ANONPAGES] + pages[MM_SHMEMPAGES];
+		rss += QH_RSS_TOTAL(pages);
 		shmem += pages[MM_SHMEMPAGES];
 	}
 	if (rss * w->page_kb > d->peak_rss_kb)
@@ -361,7 +360,7 @@ static bool sample_driver(struct procwatch *w, struct driver_inst *d, uint64_t n
 		alive++;
 		if (!w->rss || w->rss(w->ctx, p, pages))
 			memcpy(pages, p->stats.rss_pages, sizeof(pages));
-		rss += pages[MM_FILEPAGES] + pages[MM_ANONPAGES] + pages[MM_SHMEMPAGES];
+		rss += QH_RSS_TOTAL(pages);
 		shmem += pages[MM_SHMEMPAGES];
 		if (shm)
 			add_dev_shm(shm, p->pid);

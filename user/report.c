@@ -59,8 +59,7 @@ void report__figures(const struct proc *p, const struct run_info *ri, uint64_t n
 {
 	const struct qh_proc *s = &p->stats;
 	int64_t kb = ri->page_size / 1024;
-	int64_t rss = s->rss_pages[MM_FILEPAGES] + s->rss_pages[MM_ANONPAGES] +
-		      s->rss_pages[MM_SHMEMPAGES];
+	int64_t rss = QH_RSS_TOTAL(s->rss_pages);
 	uint64_t end = p->end_ns ? p->end_ns : now_boot_ns;
 
 	f->rss_kb = rss * kb;

@@ -152,9 +152,7 @@ int session__seed(struct tracer *tr, struct proctree *t, pid_t pid)
 	/* the split by kind, until the kernel adopts the mm (at its first memory syscall); the
 	 * base from the same source, so an idle process has not grown */
 	if (!procfs__read_rss(pid, seed.rss_pages))
-		seed.base_rss_pages = seed.peak_rss_pages = seed.rss_pages[MM_FILEPAGES] +
-							    seed.rss_pages[MM_ANONPAGES] +
-							    seed.rss_pages[MM_SHMEMPAGES];
+		seed.base_rss_pages = seed.peak_rss_pages = QH_RSS_TOTAL(seed.rss_pages);
 	seed.flags = QH_PF_START_SEEDED;
 	/* the kernel side follows the count from here, fd by fd */
 	err = fdtable__count(pid);
@@ -197,9 +195,7 @@ static void finalize_states(struct tracer *tr, struct proctree *t)
 				p->stats = cur;
 			/* a seeded process whose mm the kernel never adopted: /proc knows its RSS */
 			if (alive && !p->stats.mm && !procfs__read_rss(p->pid, p->stats.rss_pages)) {
-				uint64_t rss = p->stats.rss_pages[MM_FILEPAGES] +
-					       p->stats.rss_pages[MM_ANONPAGES] +
-					       p->stats.rss_pages[MM_SHMEMPAGES];
+				uint64_t rss = QH_RSS_TOTAL(p->stats.rss_pages);
 
 				if (rss > p->stats.peak_rss_pages)
 					p->stats.peak_rss_pages = rss;

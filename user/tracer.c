@@ -28,6 +28,7 @@
 #include "log.h"
 #include "tracer.h"
 #include "uprobe_off.h"
+#include "vec.h"
 #include "qhtrace.skel.h"
 
 #define BTF_PATH "/sys/kernel/btf/vmlinux"
@@ -50,15 +51,15 @@ struct tracer {
 	int heap_links[QH_MAX_HEAP_LINKS]; /* uprobe_multi link fds */
 	int nheap_links;
 	struct bpf_link **heap_plinks; /* per-function uprobes (no uprobe_multi) */
-	size_t nheap_plinks;
+	size_t nheap_plinks, cap_heap_plinks;
 	bool uprobe_multi;	/* the kernel has uprobe_multi links (v6.6) */
 	pid_t heap_root;	/* probe only this process and its descendants, 0: all */
 	bool tree_attached;	/* the root's C library is probed (tree mode) */
 	char (*uevents)[48];	/* uprobe events this tracer defined in tracefs */
-	size_t nuevents;
+	size_t nuevents, cap_uevents;
 	int *tree_fds;		/* the tree probes' perf events (dups): they count the hits
 				 * their program did not see */
-	size_t ntree_fds;
+	size_t ntree_fds, cap_tree_fds;
 	struct tracer_probes probes;
 	struct qh_clock clock; /* the last clock_sync pair */
 	int fx_probe[2];	/* fentry_probe()'s program and link, or -1 */
@@ -876,10 +877,9 @@ static int uprobe_event_open(struct tracer *t, bool ret, const char *path, uint6
 	unsigned long long id;
 	int err;
 
-	names = realloc(t->uevents, (t->nuevents + 1) * sizeof(*names));
-	if (!names)
+	if (vec_reserve(t->uevents, t->cap_uevents, t->nuevents + 1))
 		return -ENOMEM;
-	t->uevents = names;
+	names = t->uevents;
 	snprintf(names[t->nuevents], sizeof(names[0]), "h%d_%zu", getpid(), t->nuevents);
 	err = uprobe_event_define(names[t->nuevents], ret, path, off, &id);
 	if (err)
@@ -1050,20 +1050,18 @@ static struct bpf_link *heap_link_tree(struct tracer *t, struct bpf_program *pro
 {
 	LIBBPF_OPTS(bpf_perf_event_opts, o, .bpf_cookie = cookie);
 	struct bpf_link *l;
-	int pfd, *fds;
+	int pfd;
 
 	pfd = uprobe_event_open(t, ret, path, off, t->heap_root);
 	if (pfd < 0) {
 		errno = -pfd;
 		return NULL;
 	}
-	fds = realloc(t->tree_fds, (t->ntree_fds + 1) * sizeof(*fds));
-	if (!fds) {
+	if (vec_reserve(t->tree_fds, t->cap_tree_fds, t->ntree_fds + 1)) {
 		close(pfd);
 		errno = ENOMEM;
 		return NULL;
 	}
-	t->tree_fds = fds;
 	t->tree_fds[t->ntree_fds] = fcntl(pfd, F_DUPFD_CLOEXEC, 0);
 	if (t->tree_fds[t->ntree_fds] >= 0)
 		t->ntree_fds++;
@@ -1088,14 +1086,11 @@ static int attach_heap_links(struct tracer *t, const char *path, const uint64_t 
 							 const char *path, uint64_t off, bool ret,
 							 uint64_t cookie))
 {
-	struct bpf_link **links;
 	size_t i;
 	int err;
 
-	links = realloc(t->heap_plinks, (t->nheap_plinks + n + nret) * sizeof(*links));
-	if (!links)
+	if (vec_reserve(t->heap_plinks, t->cap_heap_plinks, t->nheap_plinks + n + nret))
 		return -ENOMEM;
-	t->heap_plinks = links;
 	for (i = 0; i < n + nret; i++) {
 		bool ret = i >= n;
 		struct bpf_link *l;
