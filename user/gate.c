@@ -370,7 +370,7 @@ cJSON *gate__verdict_json(const struct gate_result *r)
 		cJSON_AddItemToArray(reasons, cJSON_CreateString(buf));
 	}
 	cJSON_AddStringToObject(v, "severity_floor", severity__str(r->floor));
-	if (r->unjudged && (r->fail_on & (1U << GATE_LEAKS))) {
+	if (r->n_unjudged && (r->fail_on & (1U << GATE_LEAKS))) {
 		cJSON *u = cJSON_AddArrayToObject(v, "heap_not_judged");
 		const char *p = r->unjudged, *nl;
 

@@ -878,6 +878,7 @@ void session__finish(struct session *s, pid_t cmd_pid)
 
 		epoll_wait(s->efd, &e, 1, 50);
 		tracer__consume(s->tr);
+		hold__collect(s->hold, s->classes);
 		reap_ours(s, cmd_pid);
 	}
 	procwatch__finish(s->watch, s->tree, &left, &n);
@@ -901,6 +902,8 @@ void session__drain(struct session *s, int ms)
 
 		epoll_wait(s->efd, &e, 1, 20);
 		tracer__consume(s->tr);
+		/* the hold's results wake the epoll too: take them, or it spins */
+		hold__collect(s->hold, s->classes);
 	}
 }
 
