@@ -17,7 +17,7 @@ VERSION := 0.1.0
 BPF_SRCS := bpf/maps.bpf.c $(filter-out bpf/maps.bpf.c,$(wildcard bpf/*.bpf.c))
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
-USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS)) $(OUTPUT)/user/assets.o
 # modules that need no BPF skeleton: what the unit tests link against
 PURE_OBJS := $(filter-out $(OUTPUT)/user/tracer.o $(OUTPUT)/user/cmd_attach.o \
 	$(OUTPUT)/user/session.o $(OUTPUT)/user/cmd_leaks.o $(OUTPUT)/user/hold.o,$(USER_OBJS))
@@ -29,13 +29,18 @@ HOLD_TOOLS := $(OUTPUT)/tests/holdscan
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/*.c))
 LOAD_TESTS := $(patsubst tests/load/%.c,$(OUTPUT)/tests/%,$(wildcard tests/load/*.c))
 
+# the HTML report's charts: D3 from Debian's node-d3 (tools/install-deps.sh), linked in with
+# its license (user/assets.S), so neither qhtrace nor its pages need it at run time
+D3_JS ?= /usr/share/nodejs/d3/dist/d3.min.js
+D3_LICENSE ?= /usr/share/doc/node-d3/copyright
+
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Ibpf -Ivmlinux/$(ARCH) -MMD -MP
 CFLAGS ?= -O2 -g
 LDFLAGS ?=
 QH_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-DQH_VERSION='"$(VERSION)"' -Iuser -Ibpf -I$(OUTPUT) -MMD -MP
-LDLIBS := -lbpf -lelf -ldw -lz -lcjson -lpthread
+LDLIBS := -lbpf -lelf -ldw -lz -lcjson -lpthread -lm
 
 ifeq ($(V),1)
 Q =
@@ -90,6 +95,10 @@ $(OUTPUT)/user/%.o: user/%.c $(OUTPUT)/.deps | $(OUTPUT)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(QH_CFLAGS) -c $< -o $@
 
+$(OUTPUT)/user/assets.o: user/assets.S user/html.js user/html.css $(OUTPUT)/.deps | $(OUTPUT)/user
+	$(call msg,AS,$@)
+	$(Q)$(CC) -c -DQH_D3_JS='"$(D3_JS)"' -DQH_D3_LICENSE='"$(D3_LICENSE)"' $< -o $@
+
 $(OUTPUT)/qhtrace: $(OUTPUT)/user/main.o $(USER_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -137,8 +146,10 @@ unit-test: $(UNIT_TESTS)
 	$(Q)OUTPUT=$(OUTPUT) ./tests/run --unit
 
 demo: $(OUTPUT)/qhtrace $(OUTPUT)/fixtures/demo
-	$(Q)$(OUTPUT)/qhtrace attach --heap -o $(OUTPUT)/demo-report.json -- $(OUTPUT)/fixtures/demo
+	$(Q)$(OUTPUT)/qhtrace attach --heap -o $(OUTPUT)/demo-report.json \
+		--html $(OUTPUT)/demo-report.html -- $(OUTPUT)/fixtures/demo
 	@echo "JSON report: $(OUTPUT)/demo-report.json"
+	@echo "HTML report: $(OUTPUT)/demo-report.html"
 
 # the heap benchmark: its own no-op BPF object (the floor) beside qhtrace
 $(OUTPUT)/bench/floor.bpf.o: tests/bench/floor.bpf.c $(OUTPUT)/.deps
@@ -172,6 +183,11 @@ $(OUTPUT)/bench/fdloop: tests/bench/fdloop.c
 	$(Q)mkdir -p $(OUTPUT)/bench
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror $< -o $@
 
+$(OUTPUT)/bench/markbench: tests/bench/markbench.c
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror $< -o $@
+
 # the event log writer alone: 10,000,000 events, gzip level 1 and 6
 $(OUTPUT)/bench/evlogbench: tests/bench/evlogbench.c $(OUTPUT)/user/evlog.o $(OUTPUT)/user/util.o
 	$(call msg,BENCH,$@)
@@ -192,19 +208,38 @@ $(OUTPUT)/bench/holdcost: tests/bench/holdcost.c
 
 bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/churn \
 		$(OUTPUT)/bench/fdloop $(OUTPUT)/bench/fdfloor $(OUTPUT)/bench/tpcost \
-		$(OUTPUT)/bench/evlogbench $(OUTPUT)/bench/scanbench $(OUTPUT)/bench/holdcost
+		$(OUTPUT)/bench/evlogbench $(OUTPUT)/bench/scanbench $(OUTPUT)/bench/holdcost \
+		$(OUTPUT)/bench/markbench
 	$(Q)/usr/bin/python3 tests/bench/startup.py
 	$(Q)/usr/bin/python3 tests/bench/fdbench.py
 	$(Q)$(OUTPUT)/bench/tpcost
 	$(Q)$(OUTPUT)/bench/heapbench $(OUTPUT)/qhtrace $(OUTPUT)/bench/churn
 	$(Q)/usr/bin/python3 tests/bench/heapbystander.py
 	$(Q)$(OUTPUT)/bench/evlogbench
+	$(Q)/usr/bin/python3 tests/bench/htmlbench.py --qhtrace $(OUTPUT)/qhtrace
+	@echo "control socket round trip, fds followed (the default):"
+	$(Q)$(OUTPUT)/qhtrace attach -q -- $(OUTPUT)/bench/markbench 2000
+	@echo "the same with --no-fds:"
+	$(Q)$(OUTPUT)/qhtrace attach -q --no-fds -- $(OUTPUT)/bench/markbench 2000
 	$(Q)$(OUTPUT)/bench/scanbench
 	$(Q)$(OUTPUT)/bench/holdcost
+
+# the pytest plugin where Debian's Python finds it (/usr/local/lib/python3.N/dist-packages for
+# PREFIX=/usr/local, /usr/lib/python3/dist-packages for /usr), with the entry point that makes
+# pytest load it
+PY_MINOR := $(shell /usr/bin/python3 -c 'import sys; print(sys.version_info[1])' 2>/dev/null)
+PYDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(PREFIX)/lib/python3.$(PY_MINOR)/dist-packages)
+PLUGIN_INFO := $(DESTDIR)$(PYDIR)/qhtrace_pytest-$(VERSION).dist-info
 
 install: $(OUTPUT)/qhtrace
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX)/bin/qhtrace)
 	$(Q)install -D -m 0755 $< $(DESTDIR)$(PREFIX)/bin/qhtrace
+	$(call msg,INSTALL,$(DESTDIR)$(PYDIR)/qhtrace_pytest.py)
+	$(Q)install -D -m 0644 user/python/qhtrace_pytest.py $(DESTDIR)$(PYDIR)/qhtrace_pytest.py
+	$(Q)mkdir -p $(PLUGIN_INFO)
+	$(Q)printf 'Metadata-Version: 2.1\nName: qhtrace-pytest\nVersion: $(VERSION)\nSummary: qhtrace findings per test\n' > $(PLUGIN_INFO)/METADATA
+	$(Q)printf '[pytest11]\nqhtrace = qhtrace_pytest\n' > $(PLUGIN_INFO)/entry_points.txt
+	$(Q)printf 'qhtrace_pytest.py,,\n' > $(PLUGIN_INFO)/RECORD
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))

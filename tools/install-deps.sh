@@ -6,11 +6,15 @@
 #   tools/install-deps.sh --test   build and test dependencies
 set -eu
 
-build="clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcjson-dev pkg-config make gcc"
-# chromium, chromium-driver, python3-selenium: the WebDriver end-to-end tests (/usr/bin/python3)
+# node-d3: D3, linked into qhtrace for the HTML report's charts (user/assets.S)
+build="clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcjson-dev pkg-config make gcc
+node-d3"
+# chromium, chromium-driver, python3-selenium: the WebDriver end-to-end tests (/usr/bin/python3);
+# python3-pytest-xdist, sudo: the per-test attribution tests (-n 2, and a suite run through sudo)
 # qemu-system-x86 .. zstd: the kernel matrix (tools/vmrun.sh: qemu, the initramfs's busybox and
 # cpio, depmod for the kernel package, its modules' xz/zstd)
-test="libcmocka-dev python3 python3-pytest util-linux chromium chromium-driver python3-selenium
+test="libcmocka-dev python3 python3-pytest python3-pytest-xdist sudo util-linux chromium
+chromium-driver python3-selenium
 qemu-system-x86 busybox-static cpio kmod xz-utils zstd"
 
 pkgs=$build

@@ -106,6 +106,12 @@ void cli__usage_attach(FILE *out)
 		"its descendants, and report when CMD exits: a table of processes on stderr and,\n"
 		"with -o, a JSON report (schema qhtrace/report/v1).\n"
 		"\n"
+		"Under sudo, CMD runs as the user who ran sudo (SUDO_UID, SUDO_GID, SUDO_USER), with\n"
+		"that user's groups, HOME, USER and LOGNAME, as it would without qhtrace; --user and\n"
+		"--as-root choose otherwise. CMD gets QHTRACE_SOCKET, the control socket only its user\n"
+		"can reach: the pytest plugin (qhtrace_pytest) and `qhtrace mark` mark tests on it,\n"
+		"and each finding of the report names the test that caused it.\n"
+		"\n"
 		"Options:\n");
 	opttab__help(out, traceopts, traceopts_n, QH_OPTS_ATTACH);
 	fprintf(out,
@@ -125,7 +131,10 @@ void cli__usage_attach(FILE *out)
 		"  sudo qhtrace attach --heap --leak-kinds definite,indirect,possible -- ./app\n"
 		"  sudo qhtrace attach --heap --events run.ndjson.gz --fail-on leaks,zombies \\\n"
 		"      --fail-severity medium --junit qhtrace.xml -- pytest\n"
-		"  sudo qhtrace attach --cleanup -o run.json -- python3 -m pytest tests/ui\n",
+		"  sudo qhtrace attach --cleanup -o run.json -- python3 -m pytest tests/ui\n"
+		"  sudo qhtrace attach --heap --fail-on leaks,fds,leftovers --junit tests.xml \\\n"
+		"      -- /usr/bin/python3 -m pytest -p qhtrace_pytest tests/   (a finding per test)\n"
+		"  sudo qhtrace attach --as-root -- ./needs-root-tests\n",
 		QH_EXIT_ERROR, QH_EXIT_USAGE, QH_EXIT_GATE, QH_EXIT_NOEXEC, QH_EXIT_NOTFOUND);
 }
 

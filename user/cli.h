@@ -59,7 +59,15 @@ struct attach_opts {
 	uint32_t n_suppressions;
 	bool show_runtime;	/* --show-runtime: list the runtime's own blocks too */
 	bool no_hold;		/* --no-hold: no ptrace hold at exit, no classes */
+	const char *html;	/* --html: the HTML report's path */
 	struct qh_settings settings; /* defaults, then --config; options above override it */
+	const char *user;	/* --user NAME|UID: run CMD as this user */
+	bool as_root;		/* --as-root: run CMD as root even under sudo */
+	uint32_t test_grace_ms;	/* --test-grace: what a test started must be gone this long
+				 * after it ended */
+	/* attach: the control socket (QHTRACE_SOCKET), owned by the user CMD runs as */
+	bool control;
+	uint32_t run_uid, run_gid;
 };
 
 /* 0: run; 1: help was asked for (printed to stdout); -EINVAL: usage error (printed). */

@@ -5,7 +5,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,9 +36,134 @@
 
 struct held_child {
 	pid_t pid;
-	int go_fd;  /* write a byte to let it exec; close to make it give up */
+	int go_fd;  /* write "g" (and QHTRACE_SOCKET's value) and close to let it exec; close
+		     * without writing to make it give up */
 	int err_fd; /* the child's errno if exec failed; EOF once exec succeeded */
 };
+
+/* Who CMD runs as: resolved in qhtrace (NSS may open files and sockets), applied in the child. */
+struct run_as {
+	bool change;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	int ngroups;
+	char name[256];
+	char home[PATH_MAX];
+};
+
+/*
+ * --user, else under sudo the user who ran it (SUDO_UID, SUDO_GID, SUDO_USER), unless
+ * --as-root: what sudo would have run CMD as without qhtrace. 0, or QH_EXIT_USAGE after a
+ * one-line error.
+ */
+static int resolve_user(const struct attach_opts *o, struct run_as *ra)
+{
+	const char *sudo_uid = getenv("SUDO_UID"), *sudo_gid = getenv("SUDO_GID");
+	struct passwd *pw = NULL;
+	uint64_t v;
+	int n = 0;
+
+	memset(ra, 0, sizeof(*ra));
+	if (o->user && o->as_root) {
+		pr_err("--user and --as-root exclude each other\n");
+		return QH_EXIT_USAGE;
+	}
+	if (o->user) {
+		if (geteuid() != 0) {
+			pr_err("--user %s: qhtrace is not running as root: it cannot change user\n",
+			       o->user);
+			return QH_EXIT_USAGE;
+		}
+		errno = 0;
+		pw = getpwnam(o->user);
+		if (!pw && !util__parse_u64(o->user, 0, UINT32_MAX - 1, &v))
+			pw = getpwuid(v);
+		if (!pw) {
+			pr_err("--user %s: no such user%s\n", o->user,
+			       errno ? " (the user database could not be read)" : "");
+			return QH_EXIT_USAGE;
+		}
+		ra->gid = pw->pw_gid;
+	} else if (!o->as_root && geteuid() == 0 && sudo_uid && *sudo_uid) {
+		if (util__parse_u64(sudo_uid, 0, UINT32_MAX - 1, &v)) {
+			pr_err("SUDO_UID=%.32s is not a user id (--as-root runs CMD as root)\n",
+			       sudo_uid);
+			return QH_EXIT_USAGE;
+		}
+		if (v == 0)
+			return 0;
+		pw = getpwuid(v);
+		if (!pw) {
+			pr_err("SUDO_UID=%lu: no such user (--as-root runs CMD as root)\n",
+			       (unsigned long)v);
+			return QH_EXIT_USAGE;
+		}
+		ra->gid = pw->pw_gid;
+		if (sudo_gid && !util__parse_u64(sudo_gid, 0, UINT32_MAX - 1, &v))
+			ra->gid = v;
+	} else {
+		return 0;
+	}
+	ra->change = true;
+	ra->uid = pw->pw_uid;
+	snprintf(ra->name, sizeof(ra->name), "%s", pw->pw_name);
+	snprintf(ra->home, sizeof(ra->home), "%s", pw->pw_dir);
+	/* the user's groups, as initgroups(3) would set them */
+	getgrouplist(ra->name, ra->gid, NULL, &n);
+	ra->groups = calloc(n > 0 ? n : 1, sizeof(gid_t));
+	if (!ra->groups || getgrouplist(ra->name, ra->gid, ra->groups, &n) < 0) {
+		pr_err("the groups of user %s could not be read\n", ra->name);
+		free(ra->groups);
+		ra->groups = NULL;
+		return QH_EXIT_ERROR;
+	}
+	ra->ngroups = n;
+	return 0;
+}
+
+/* In the held child: become @ra's user; 0 or -errno. */
+static int become(const struct run_as *ra)
+{
+	if (!ra->change)
+		return 0;
+	if (setgroups(ra->ngroups, ra->groups) || setgid(ra->gid) || setuid(ra->uid))
+		return -errno;
+	return 0;
+}
+
+#define SOCK_VAR "QHTRACE_SOCKET="
+
+/*
+ * CMD's environment, made before the fork: the held child runs on the traced C library, so it
+ * must not allocate (its heap counters are CMD's). Ours, without QHTRACE_SOCKET, with @ra's
+ * HOME, USER and LOGNAME (sudo's HOME is root's: the user's own, as `sudo -u` and a login set
+ * it), then @sock_slot, which the child fills in with the socket's path (or drops).
+ */
+static char **child_env(const struct run_as *ra, char *sock_slot, char **owned, size_t nowned)
+{
+	static const char *const replaced[] = { SOCK_VAR, "HOME=", "USER=", "LOGNAME=" };
+	size_t n = 0, i, k, j = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + nowned + 2, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < (ra->change ? 4 : 1); k++)
+			if (!strncmp(environ[i], replaced[k], strlen(replaced[k])))
+				break;
+		if (k == (ra->change ? 4u : 1u))
+			env[j++] = environ[i];
+	}
+	for (i = 0; i < nowned; i++)
+		env[j++] = owned[i];
+	env[j++] = sock_slot;
+	env[j] = NULL;
+	return env;
+}
 
 /* Find CMD like a shell: 0 and the path, or the exit code 126/127 with a message. */
 static int resolve_cmd(const char *cmd, char *path, size_t len)
@@ -86,7 +213,8 @@ static int resolve_cmd(const char *cmd, char *path, size_t len)
 	return QH_EXIT_NOTFOUND;
 }
 
-static int spawn_held(const char *path, char **argv, const sigset_t *mask, struct held_child *c)
+static int spawn_held(const char *path, char **argv, const sigset_t *mask,
+		      const struct run_as *ra, char **envp, char *sock_slot, struct held_child *c)
 {
 	int go[2], errp[2];
 
@@ -108,17 +236,36 @@ static int spawn_held(const char *path, char **argv, const sigset_t *mask, struc
 		return err;
 	}
 	if (c->pid == 0) {
-		char b;
+		char msg[PATH_MAX + 2];
+		size_t got = 0;
+		ssize_t n;
 		int e;
 
 		close(go[1]);
 		close(errp[0]);
 		sigprocmask(SIG_SETMASK, mask, NULL);
-		/* held here until the probes are attached; EOF means qhtrace gave up */
-		if (read(go[0], &b, 1) != 1)
+		/* held here until the probes are attached; EOF at once means qhtrace gave up */
+		while (got < sizeof(msg) - 1 &&
+		       ((n = read(go[0], msg + got, sizeof(msg) - 1 - got)) > 0 ||
+			(n < 0 && errno == EINTR)))
+			got += n > 0 ? n : 0;
+		if (!got || msg[0] != 'g')
 			_exit(QH_EXIT_NOTFOUND);
-		execv(path, argv);
-		e = errno;
+		msg[got] = '\0';
+		/* the control socket, for the pytest plugin and `qhtrace mark` (no malloc here) */
+		if (msg[1] && strlen(msg + 1) < 108) {
+			strcpy(sock_slot + strlen(SOCK_VAR), msg + 1);
+		} else {
+			char **e2 = envp;
+
+			while (*e2 && *e2 != sock_slot)
+				e2++;
+			*e2 = NULL;
+		}
+		e = become(ra);
+		if (!e)
+			execve(path, argv, envp);
+		e = e ? -e : errno;
 		if (write(errp[1], &e, sizeof(e)) < 0)
 			_exit(QH_EXIT_NOEXEC);
 		_exit(e == ENOENT ? QH_EXIT_NOTFOUND : QH_EXIT_NOEXEC);
@@ -153,7 +300,11 @@ int cmd_attach(int argc, char **argv)
 	struct run_info ri = { .mode = "attach", .exit_code = -1 };
 	struct session s = { .efd = -1 };
 	struct attach_opts o;
-	char path[PATH_MAX], libc[PATH_MAX] = "";
+	struct run_as ra = {};
+	char path[PATH_MAX], libc[PATH_MAX] = "", go[PATH_MAX + 2];
+	static char sock_slot[sizeof(SOCK_VAR) + 108] = SOCK_VAR;
+	char *owned[3] = {}, **envp = NULL;
+	size_t nowned = 0;
 	sigset_t oldmask;
 	uint64_t t0;
 	bool done = false;
@@ -168,7 +319,14 @@ int cmd_attach(int argc, char **argv)
 	code = resolve_cmd(o.argv[0], path, sizeof(path));
 	if (code)
 		return code;
+	code = resolve_user(&o, &ra);
+	if (code)
+		return code;
 	code = QH_EXIT_ERROR;
+	/* the control socket is the command's user's */
+	o.control = true;
+	o.run_uid = ra.change ? ra.uid : getuid();
+	o.run_gid = ra.change ? ra.gid : getgid();
 	/* the held child runs on qhtrace's own C library until it execs CMD, which on this
 	 * host maps the same one */
 	if (o.heap && (err = tracer__find_libc(0, libc, sizeof(libc)))) {
@@ -184,7 +342,19 @@ int cmd_attach(int argc, char **argv)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
 	t0 = util__now_ns(CLOCK_MONOTONIC);
-	err = spawn_held(path, o.argv, &oldmask, &child);
+	if (ra.change && (asprintf(&owned[0], "HOME=%s", ra.home) < 0 ||
+			  asprintf(&owned[1], "USER=%s", ra.name) < 0 ||
+			  asprintf(&owned[2], "LOGNAME=%s", ra.name) < 0)) {
+		pr_err("out of memory\n");
+		goto cleanup;
+	}
+	nowned = ra.change ? 3 : 0;
+	envp = child_env(&ra, sock_slot, owned, nowned);
+	if (!envp) {
+		pr_err("out of memory\n");
+		goto cleanup;
+	}
+	err = spawn_held(path, o.argv, &oldmask, &ra, envp, sock_slot, &child);
 	if (err) {
 		pr_err("failed to start %s: %s\n", o.argv[0], strerror(-err));
 		goto cleanup;
@@ -200,7 +370,8 @@ int cmd_attach(int argc, char **argv)
 	ri.start_real_ns = util__now_ns(CLOCK_REALTIME);
 	pr_debug("probes attached in %.1f ms; starting %s\n",
 		 (util__now_ns(CLOCK_MONOTONIC) - t0) / 1e6, path);
-	if (write(child.go_fd, "g", 1) != 1) {
+	snprintf(go, sizeof(go), "g%s", session__control_path(&s) ?: "");
+	if (write(child.go_fd, go, strlen(go)) != (ssize_t)strlen(go)) {
 		pr_err("failed to release %s: %s\n", o.argv[0], strerror(errno));
 		goto cleanup;
 	}
@@ -226,7 +397,8 @@ int cmd_attach(int argc, char **argv)
 			int st;
 
 			if (evs[i].data.fd != sfd) {
-				tracer__consume(s.tr);
+				if (!session__on_fd(&s, evs[i].data.fd))
+					tracer__consume(s.tr);
 				continue;
 			}
 			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
@@ -273,5 +445,10 @@ cleanup:
 		close(sfd);
 	session__close(&s);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	free(ra.groups);
+	free(envp);
+	free(owned[0]);
+	free(owned[1]);
+	free(owned[2]);
 	return code;
 }

@@ -11,9 +11,13 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "evread.h"
+#include "html.h"
 #include "log.h"
+#include "memseries.h"
 #include "opttab.h"
 #include "reportpage.h"
+#include "util.h"
 
 static const char *field_str(const cJSON *o, const char *k, char *buf, size_t len)
 {
@@ -81,6 +85,7 @@ struct report_opts {
 	uint64_t page, size;
 	struct row_filter filter;
 	bool json;
+	const char *html, *events;
 };
 
 static int parse_filter(const struct opt_spec *o, const char *arg, void *dst)
@@ -105,6 +110,11 @@ static const struct opt_spec opts[] = {
 		  "join with commas (all must hold)" },
 	{ "json", 0, OPT_FLAG, .off = offsetof(struct report_opts, json), .cmds = 1,
 	  .help = "the page as JSON: page, page_size, has_next, items" },
+	{ "html", 0, OPT_STR, "OUT", .off = offsetof(struct report_opts, html), .cmds = 1,
+	  .help = "make the HTML report OUT from the summary report FILE instead of showing a "
+		  "page" },
+	{ "events", 0, OPT_STR, "LOG", .off = offsetof(struct report_opts, events), .cmds = 1,
+	  .help = "with --html: the run's event log, for memory over time" },
 	{ "help", 'h', OPT_HELP, .cmds = 1, .help = "this text" },
 };
 
@@ -112,9 +122,12 @@ static void usage_report(FILE *out)
 {
 	fprintf(out,
 		"Usage: qhtrace report [OPTIONS] FILE\n"
+		"       qhtrace report --html OUT [--events LOG] FILE\n"
 		"\n"
-		"Show a summary report (-o) or an event log (--events; plain or gzip), one\n"
+		"Show a summary report (-o) or an event log (attach --events; plain or gzip), one\n"
 		"page at a time. An event log is streamed: it is never loaded whole.\n"
+		"With --html, make one self-contained HTML page of the summary report FILE\n"
+		"(and the memory samples of its event log LOG) instead.\n"
 		"\n"
 		"Options:\n");
 	opttab__help(out, opts, sizeof(opts) / sizeof(opts[0]), 1);
@@ -126,8 +139,59 @@ static void usage_report(FILE *out)
 		"Examples:\n"
 		"  qhtrace report run.json --filter kind=heap_leak\n"
 		"  qhtrace report events.ndjson.gz --page 3 --page-size 100 --json\n"
-		"  qhtrace report events.ndjson.gz --filter kind=exit,comm=pytest\n",
+		"  qhtrace report events.ndjson.gz --filter kind=exit,comm=pytest\n"
+		"  qhtrace report --html run.html --events run.ndjson.gz run.json\n",
 		QH_EXIT_ERROR, QH_EXIT_USAGE);
+}
+
+/* --html: the page from a summary report and, with --events, its log's memory samples */
+static int make_html(const struct report_opts *r, const char *input)
+{
+	struct memseries *mem = NULL;
+	char why[512] = "";
+	const cJSON *schema;
+	int err, code = 0;
+	cJSON *root;
+
+	if (util__check_output(r->html, why, sizeof(why))) {
+		pr_err("cannot write the HTML report to %s: %s\n", r->html, why);
+		return QH_EXIT_USAGE;
+	}
+	root = evread__load_json(input, QH_REPORT_MAX_BYTES, why, sizeof(why));
+	if (!root) {
+		pr_err("%s: %s\n", input, why);
+		return QH_EXIT_ERROR;
+	}
+	schema = cJSON_GetObjectItemCaseSensitive(root, "schema");
+	if (!cJSON_IsObject(root) || !cJSON_IsString(schema) ||
+	    strncmp(schema->valuestring, "qhtrace/report/", 15)) {
+		pr_err("%s: not a qhtrace summary report (no \"schema\": \"qhtrace/report/v1\")%s\n",
+		       input, r->events ? "" : " -- an event log goes to --events");
+		cJSON_Delete(root);
+		return QH_EXIT_ERROR;
+	}
+	if (r->events) {
+		mem = memseries__new(HTML_SERIES_POINTS);
+		if (!mem) {
+			pr_err("out of memory\n");
+			cJSON_Delete(root);
+			return QH_EXIT_ERROR;
+		}
+		if (memseries__read_log(mem, r->events, why, sizeof(why))) {
+			/* the samples before the damage still make a page */
+			pr_err("%s: %s (the page has the %lu samples before it)\n", r->events, why,
+			       (unsigned long)memseries__samples(mem));
+			code = QH_EXIT_ERROR;
+		}
+	}
+	err = html__write(r->html, root, mem);
+	if (err) {
+		pr_err("failed to write the HTML report to %s: %s\n", r->html, strerror(-err));
+		code = QH_EXIT_ERROR;
+	}
+	memseries__free(mem);
+	cJSON_Delete(root);
+	return code;
 }
 
 int cmd_report(int argc, char **argv)
@@ -146,6 +210,12 @@ int cmd_report(int argc, char **argv)
 		pr_err("report: give one FILE -- usage: qhtrace report [OPTIONS] FILE\n");
 		return QH_EXIT_USAGE;
 	}
+	if (r.events && !r.html) {
+		pr_err("report: --events goes with --html\n");
+		return QH_EXIT_USAGE;
+	}
+	if (r.html)
+		return make_html(&r, argv[optind]);
 	err = report__page(argv[optind], &r.filter, r.page, r.size, &o, why, sizeof(why));
 	if (o && r.json) {
 		char *s = cJSON_Print(o);

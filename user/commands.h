@@ -18,6 +18,8 @@
 	X(report, "[OPTIONS] FILE", "a page of a report or an event log")                      \
 	X(diff, "[OPTIONS] BASE CURRENT", "what grew between two reports")                     \
 	X(config, "--check FILE | --print-defaults", "the settings file")                      \
+	X(mark, "begin|end|snapshot NAME | stats",                                             \
+	  "mark a test of a shell-driven suite; the\ntraced tree's figures now (under attach)")  \
 	X(help, "", "this text ('qhtrace COMMAND --help' for more)")                           \
 	X(version, "", "print the version")
 

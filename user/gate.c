@@ -171,6 +171,31 @@ static void describe(struct sbuf *b, const cJSON *it)
 		if ((s = str_of(f0, "file")) && num_of(f0, "line", &v))
 			sb_printf(b, " (%s:%.0f)", strrchr(s, '/') ? strrchr(s, '/') + 1 : s, v);
 	}
+	/* per-test attribution: the test that caused it */
+	if (cJSON_HasObjectItem(it, "test"))
+		sb_printf(b, " [%s%.900s]", str_of(it, "test") ? "test " : "between tests",
+			  str_of(it, "test") ?: "");
+}
+
+/* a gated finding of a test (or between tests), for the JUnit test case of that test */
+static void add_by_test(struct gate_result *r, enum gate_class c, const cJSON *it)
+{
+	const char *t = str_of(it, "test") ?: "";
+	cJSON *a = cJSON_GetObjectItemCaseSensitive(r->by_test, t);
+	struct sbuf line = {};
+
+	if (!a && !(a = cJSON_AddArrayToObject(r->by_test, t)))
+		return;
+	if (cJSON_GetArraySize(a) >= GATE_MAX_TEXT)
+		return;
+	char *text;
+
+	sb_printf(&line, "%s: ", class_names[c]);
+	describe(&line, it);
+	text = sb_done(&line);
+	if (text)
+		cJSON_AddItemToArray(a, cJSON_CreateString(text));
+	free(text);
 }
 
 static void count_items(struct gate_result *r, enum gate_class c, const cJSON *arr,
@@ -188,6 +213,8 @@ static void count_items(struct gate_result *r, enum gate_class c, const cJSON *a
 			describe(b, it);
 			sb_add(b, "\n", 1);
 		}
+		if (r->by_test && (r->fail_on & (1U << c)) && cJSON_HasObjectItem(it, "test"))
+			add_by_test(r, c, it);
 	}
 }
 
@@ -311,6 +338,9 @@ int gate__evaluate(const cJSON *report, uint32_t fail_on, enum severity floor,
 	r->fail_on = fail_on;
 	r->floor = floor;
 	r->pass = true;
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(report, "tests")) &&
+	    !(r->by_test = cJSON_CreateObject()))
+		return -ENOMEM;
 	for (c = 0; c < GATE_NR; c++) {
 		struct sbuf b = {};
 
@@ -336,6 +366,8 @@ void gate__release(struct gate_result *r)
 	}
 	free(r->unjudged);
 	r->unjudged = NULL;
+	cJSON_Delete(r->by_test);
+	r->by_test = NULL;
 }
 
 static const char *strndup_tmp(const char *s, size_t n, char *buf, size_t len)
@@ -440,6 +472,80 @@ static void command_line(struct sbuf *b, const cJSON *report)
 	}
 }
 
+/* the figures of a test (the report's tests[]) that JUnit shows as its properties */
+static const char *const test_props[] = { "duration_s", "rss_growth_kb", "heap_new_bytes",
+					  "heap_new_blocks", "fds_leaked", "processes_started",
+					  "browsers_started", "browsers_left", "leftovers", NULL };
+
+static void junit_case(struct sbuf *b, const char *name, const cJSON *t, const cJSON *lines)
+{
+	const char *sep = strstr(name, "::");
+	const cJSON *l;
+	double v;
+	int i;
+
+	/* a pytest node id: the file is the class, the rest the name */
+	sb_printf(b, "    <testcase classname=\"");
+	if (sep) {
+		char *cls = strndup(name, sep - name);
+
+		xml_add(b, cls ? cls : "");
+		free(cls);
+	} else {
+		xml_add(b, "qhtrace");
+	}
+	sb_printf(b, "\" name=\"");
+	xml_add(b, sep ? sep + 2 : name);
+	sb_printf(b, "\" time=\"%.3f\">\n", t && num_of(t, "duration_s", &v) ? v : 0);
+	if (t) {
+		sb_printf(b, "      <properties>\n");
+		for (i = 0; test_props[i]; i++)
+			if (num_of(t, test_props[i], &v))
+				sb_printf(b, "        <property name=\"%s\" value=\"%.*f\"/>\n",
+					  test_props[i], v == (long long)v ? 0 : 3, v);
+		if (str_of(t, "outcome")) {
+			sb_printf(b, "        <property name=\"outcome\" value=\"");
+			xml_add(b, str_of(t, "outcome"));
+			sb_printf(b, "\"/>\n");
+		}
+		sb_printf(b, "      </properties>\n");
+	}
+	if (cJSON_GetArraySize(lines)) {
+		sb_printf(b, "      <failure message=\"%d finding%s of --fail-on classes\" "
+			     "type=\"qhtrace\">", cJSON_GetArraySize(lines),
+			  cJSON_GetArraySize(lines) == 1 ? "" : "s");
+		cJSON_ArrayForEach(l, lines) {
+			xml_add(b, l->valuestring);
+			sb_add(b, "\n", 1);
+		}
+		sb_printf(b, "</failure>\n");
+	}
+	sb_printf(b, "    </testcase>\n");
+}
+
+/* One test case per test of the report, and one for the findings between tests. */
+static void junit_tests(struct sbuf *b, const cJSON *report, const struct gate_result *r)
+{
+	const cJSON *tests = cJSON_GetObjectItemCaseSensitive(report, "tests"), *t;
+	int n = cJSON_GetArraySize(tests) + 1, failures = 0;
+
+	if (!cJSON_IsArray(tests) || !r->by_test)
+		return;
+	cJSON_ArrayForEach(t, r->by_test)
+		failures++;
+	sb_printf(b, "  <testsuite name=\"qhtrace: tests\" tests=\"%d\" failures=\"%d\" "
+		     "errors=\"0\" skipped=\"0\">\n", n, failures);
+	cJSON_ArrayForEach(t, tests) {
+		const char *name = str_of(t, "name");
+
+		if (name)
+			junit_case(b, name, t,
+				   *name ? cJSON_GetObjectItemCaseSensitive(r->by_test, name) : NULL);
+	}
+	junit_case(b, "between tests", NULL, cJSON_GetObjectItemCaseSensitive(r->by_test, ""));
+	sb_printf(b, "  </testsuite>\n");
+}
+
 char *gate__junit(const cJSON *report, const struct gate_result *r)
 {
 	struct sbuf b = {}, cmd = {};
@@ -492,7 +598,9 @@ char *gate__junit(const cJSON *report, const struct gate_result *r)
 		}
 		sb_printf(&b, "</testcase>\n");
 	}
-	sb_printf(&b, "  </testsuite>\n</testsuites>\n");
+	sb_printf(&b, "  </testsuite>\n");
+	junit_tests(&b, report, r);
+	sb_printf(&b, "</testsuites>\n");
 	free(cmd.s);
 	return sb_done(&b);
 }
@@ -510,6 +618,52 @@ static void md_cell(struct sbuf *b, const char *s, size_t n)
 		else
 			sb_add(b, &s[i], 1);
 	}
+}
+
+/* The per-test table: the tests with a figure or a finding, worst first as listed. */
+static void md_tests(struct sbuf *b, const cJSON *report, const struct gate_result *r)
+{
+	const cJSON *tests = cJSON_GetObjectItemCaseSensitive(report, "tests"), *t;
+	int shown = 0, quiet = 0;
+	double v;
+
+	if (!cJSON_GetArraySize(tests))
+		return;
+	sb_printf(b, "\n### tests (%d)\n\n| test | outcome | RSS growth kB | heap left bytes | "
+		     "fds left | processes left | browsers left | gated findings |\n"
+		     "| --- | --- | --- | --- | --- | --- | --- | --- |\n",
+		  cJSON_GetArraySize(tests));
+	cJSON_ArrayForEach(t, tests) {
+		const char *name = str_of(t, "name");
+		const cJSON *g = name && r->by_test ?
+				 cJSON_GetObjectItemCaseSensitive(r->by_test, name) : NULL;
+
+		if (!cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "findings")) &&
+		    !cJSON_GetArraySize(g)) {
+			quiet++;
+			continue;
+		}
+		if (shown++ >= 50)
+			continue;
+		sb_printf(b, "| ");
+		md_cell(b, name ? name : "?", 300);
+		sb_printf(b, " | %s", str_of(t, "outcome") ?: "-");
+		sb_printf(b, " | %.0f", num_of(t, "rss_growth_kb", &v) ? v : 0);
+		if (num_of(t, "heap_new_bytes", &v))
+			sb_printf(b, " | %.0f", v);
+		else
+			sb_printf(b, " | -");
+		sb_printf(b, " | %.0f", num_of(t, "fds_leaked", &v) ? v : 0);
+		sb_printf(b, " | %.0f", num_of(t, "leftovers", &v) ? v : 0);
+		sb_printf(b, " | %.0f | %d |\n", num_of(t, "browsers_left", &v) ? v : 0,
+			  cJSON_GetArraySize(g));
+	}
+	if (shown > 50)
+		sb_printf(b, "\n%d more tests with findings in the JSON report.\n", shown - 50);
+	sb_printf(b, "\n%d test%s without findings.\n", quiet, quiet == 1 ? "" : "s");
+	if (r->by_test && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->by_test, "")))
+		sb_printf(b, "\nBetween tests (fixtures, collection): %d gated findings.\n",
+			  cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->by_test, "")));
 }
 
 char *gate__markdown(const cJSON *report, const struct gate_result *r)
@@ -563,6 +717,7 @@ char *gate__markdown(const cJSON *report, const struct gate_result *r)
 		if (r->count[c] > (size_t)shown && c != GATE_LOST_EVENTS)
 			sb_printf(&b, "- ... %zu more in the JSON report\n", r->count[c] - shown);
 	}
+	md_tests(&b, report, r);
 	if (cJSON_IsObject(log) && num_of(log, "records", &v)) {
 		double in = 0, out = 0;
 

@@ -42,6 +42,11 @@ struct gate_result {
 	char *unjudged;
 	size_t n_unjudged;
 	bool pass;
+	/*
+	 * With per-test attribution (the report's findings carry `test`): the gated findings of
+	 * each test, {"NAME": ["line", ...]}, "" for those between tests. NULL without.
+	 */
+	cJSON *by_test;
 };
 
 const char *gate__class_name(enum gate_class c);
@@ -56,7 +61,9 @@ void gate__release(struct gate_result *r);
 /* {"pass": bool, "reasons": [...], "fail_on": [...], "severity_floor": "..."} */
 cJSON *gate__verdict_json(const struct gate_result *r);
 /*
- * JUnit XML: one test case per finding class. A class asked for in --fail-on with findings is
+ * JUnit XML: one test case per finding class; with the report's `tests`, a second suite with
+ * one test case per test (its figures as properties, a failure carrying its gated findings)
+ * and one "between tests". A class asked for in --fail-on with findings is
  * a failure carrying them; findings of a class not asked for make it skipped ("not gated"),
  * as does a class the report has no data for ("not measured"). Caller frees.
  */

@@ -83,6 +83,7 @@ static int collect_one(struct collect_ctx *c, const struct qh_alloc_key *k,
 	struct proc *p = proctree__find_gen(c->tree, k->tgid, k->gen), *h;
 	const char *reason;
 	uint64_t key;
+	int32_t test;
 	int err, kind;
 
 	/* blocks of an image replaced by exec died with it: out of the map */
@@ -101,8 +102,10 @@ static int collect_one(struct collect_ctx *c, const struct qh_alloc_key *k,
 		take(c, k);
 	}
 	key = stack_key(c, p, a->stack_id);
+	test = c->ops->test_of ? c->ops->test_of(c->ops->ctx, p, k, a) : -1;
 	kind = block_kind(c, p, k, a, &reason);
-	err = kind < 0 ? 0 : heapleaks__add_kind(c->leaks, p, a, key, false, kind, reason, c->now);
+	err = kind < 0 ? 0 : heapleaks__add_kind(c->leaks, p, a, key, false, test, kind, reason,
+						 c->now);
 	/* children forked after the block was made have a copy, unless they freed it */
 	for (h = p->heir; h && !err; h = h->next_heir) {
 		struct qh_alloc_key hk = { .tgid = h->pid, .gen = h->stats.heap_gen, .addr = k->addr };
@@ -111,8 +114,8 @@ static int collect_one(struct collect_ctx *c, const struct qh_alloc_key *k,
 		    !c->ops->inherited_freed(c->ops->ctx, &hk)) {
 			kind = block_kind(c, h, &hk, a, &reason);
 			if (kind >= 0)
-				err = heapleaks__add_kind(c->leaks, h, a, key, true, kind, reason,
-							  c->now);
+				err = heapleaks__add_kind(c->leaks, h, a, key, true, test, kind,
+							  reason, c->now);
 		}
 	}
 	return err;

@@ -44,6 +44,9 @@ struct heapcollect_ops {
 	void (*forget)(void *ctx, const struct qh_alloc_key *k);
 	/* Symbolize @addr in the mappings @m (syms__resolve); 0, or -errno when unknown. */
 	int (*resolve)(void *ctx, const struct syms_maps *m, uint64_t addr, struct syms_frame *out);
+	/* The test that allocated the block (testattr.h's index), -1: none; NULL: no tests. */
+	int32_t (*test_of)(void *ctx, const struct proc *p, const struct qh_alloc_key *k,
+			   const struct qh_alloc *a);
 	void *ctx;
 };
 

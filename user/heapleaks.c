@@ -59,22 +59,31 @@ void heapleaks__free(struct heapleaks *h)
 
 /* the key of a finding while blocks are grouped, and of its trend across checks */
 static uint64_t group_hash(const struct proc *p, uint64_t caller, uint64_t stack_key,
-			   bool inherited)
+			   bool inherited, int32_t test)
 {
-	return htab__mix((uintptr_t)p ^ htab__mix(caller ^ htab__mix(stack_key)) ^ inherited);
+	return htab__mix((uintptr_t)p ^ htab__mix(caller ^ htab__mix(stack_key)) ^ inherited ^
+			 ((uint64_t)(uint32_t)test << 1));
 }
 
 int heapleaks__add(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
 		   uint64_t stack_key, bool inherited, uint64_t now_ns)
 {
-	return heapleaks__add_kind(h, p, a, stack_key, inherited, LEAK_UNCLASSIFIED, NULL, now_ns);
+	return heapleaks__add_kind(h, p, a, stack_key, inherited, -1, LEAK_UNCLASSIFIED, NULL,
+				   now_ns);
+}
+
+int heapleaks__add_test(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
+			uint64_t stack_key, bool inherited, int32_t test, uint64_t now_ns)
+{
+	return heapleaks__add_kind(h, p, a, stack_key, inherited, test, LEAK_UNCLASSIFIED, NULL,
+				   now_ns);
 }
 
 int heapleaks__add_kind(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
-			uint64_t stack_key, bool inherited, int kind, const char *reason,
-			uint64_t now_ns)
+			uint64_t stack_key, bool inherited, int32_t test, int kind,
+			const char *reason, uint64_t now_ns)
 {
-	uint64_t hash = group_hash(p, a->caller, stack_key, inherited) ^ (uint64_t)kind << 56;
+	uint64_t hash = group_hash(p, a->caller, stack_key, inherited, test) ^ (uint64_t)kind << 56;
 	struct heap_leak *l = NULL, **slot;
 	struct hnode *n;
 
@@ -84,7 +93,7 @@ int heapleaks__add_kind(struct heapleaks *h, struct proc *p, const struct qh_all
 	for (n = htab__first(&h->groups, hash); n; n = htab__next(n)) {
 		l = htab_entry(n, struct heap_leak, hnode);
 		if (l->proc == p && l->caller == a->caller && l->stack_key == stack_key &&
-		    l->inherited == inherited && l->kind == kind)
+		    l->inherited == inherited && l->test == test && l->kind == kind)
 			break;
 		l = NULL;
 	}
@@ -103,6 +112,7 @@ int heapleaks__add_kind(struct heapleaks *h, struct proc *p, const struct qh_all
 		l->stack_id = a->stack_id;
 		l->stack_key = stack_key;
 		l->inherited = inherited;
+		l->test = test;
 		l->kind = kind;
 		l->reason = reason;
 		l->counted = true;
@@ -260,7 +270,7 @@ void heapleaks__merge_same_frames(struct heapleaks *h)
 		for (j = 0; j < kept; j++) {
 			struct heap_leak *k = h->all[j];
 
-			if (k->proc == l->proc && k->inherited == l->inherited &&
+			if (k->proc == l->proc && k->inherited == l->inherited && k->test == l->test &&
 			    k->kind == l->kind && frames_hash(k) == hl && same_frames(k, l))
 				break;
 		}
@@ -383,7 +393,7 @@ void heaptrend__free(struct heaptrend *t)
 
 static uint64_t leak_hash(const struct heap_leak *l)
 {
-	return group_hash(l->proc, l->caller, l->stack_key, l->inherited);
+	return group_hash(l->proc, l->caller, l->stack_key, l->inherited, -1); /* trends span tests */
 }
 
 static struct trend *trend_find(const struct heaptrend *t, const struct heap_leak *l)

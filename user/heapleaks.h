@@ -37,6 +37,7 @@ struct heap_leak {
 	bool runtime;		/* its stack lies wholly in libc, ld.so or the C++ runtime */
 	bool counted;		/* a leak by --leak-kinds (and not the runtime's): gated, graded */
 	const char *reason;	/* unclassified: why (the classes' table owns it), or NULL */
+	int32_t test;		/* the test that allocated its blocks (testattr.h), -1: none */
 	uint32_t growing_checks; /* consecutive periodic checks at which it had grown */
 	uint64_t bytes;
 	uint64_t count;
@@ -68,10 +69,13 @@ void heapleaks__free(struct heapleaks *h);
  */
 int heapleaks__add(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
 		   uint64_t stack_key, bool inherited, uint64_t now_ns);
+/* The same, the blocks of each test (testattr.h's index, -1: none) grouped apart. */
+int heapleaks__add_test(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
+			uint64_t stack_key, bool inherited, int32_t test, uint64_t now_ns);
 /* The same with the block's class (and, unclassified, why): findings are per class too. */
 int heapleaks__add_kind(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
-			uint64_t stack_key, bool inherited, int kind, const char *reason,
-			uint64_t now_ns);
+			uint64_t stack_key, bool inherited, int32_t test, int kind,
+			const char *reason, uint64_t now_ns);
 /* Severities and rates, and the findings sorted by bytes (or count), largest first. */
 void heapleaks__finish(struct heapleaks *h, uint64_t now_ns);
 

@@ -17,7 +17,9 @@
 #include "gate.h"
 #include "heapleaks.h"
 #include "leakclass.h"
+#include "html.h"
 #include "log.h"
+#include "memseries.h"
 #include "outputs.h"
 #include "proctree.h"
 #include "report.h"
@@ -30,13 +32,15 @@ struct outputs {
 	struct alerts *alerts;
 	uint64_t mem_total_kb;
 	uint64_t next_sample_ns;	/* CLOCK_MONOTONIC */
+	struct memseries *mem;		/* --html: the memory samples, downsampled */
 	int log_err;			/* the first failed write, reported once */
 };
 
 int outputs__preflight(const struct attach_opts *o)
 {
-	const char *paths[] = { o->events, o->junit, o->summary_md };
-	const char *what[] = { "the event log", "the JUnit report", "the Markdown summary" };
+	const char *paths[] = { o->events, o->junit, o->summary_md, o->html };
+	const char *what[] = { "the event log", "the JUnit report", "the Markdown summary",
+			       "the HTML report" };
 	char why[PATH_MAX + 64];
 	size_t i;
 
@@ -60,6 +64,10 @@ int outputs__open(struct outputs **out, const struct attach_opts *o)
 		return -ENOMEM;
 	r->o = o;
 	r->mem_total_kb = alerts__mem_total_kb();
+	if (o->html && !(r->mem = memseries__new(HTML_SERIES_POINTS))) {
+		free(r);
+		return -ENOMEM;
+	}
 	if (o->events) {
 		r->lo.chunk_size = s->chunk_size;
 		r->lo.level = s->compression_level;
@@ -69,6 +77,7 @@ int outputs__open(struct outputs **out, const struct attach_opts *o)
 		err = evlog__open(&r->log, o->events, &r->lo);
 		if (err) {
 			pr_err("cannot write the event log to %s: %s\n", o->events, strerror(-err));
+			memseries__free(r->mem);
 			free(r);
 			return err;
 		}
@@ -96,6 +105,7 @@ void outputs__close(struct outputs *r)
 		return;
 	alerts__free(r->alerts);
 	evlog__close(r->log);
+	memseries__free(r->mem);
 	free(r);
 }
 
@@ -203,12 +213,30 @@ uint64_t outputs__memory_proc(struct outputs *r, const struct proc *p, const str
 	/* a process seeded from /proc has its RSS by kind only after its next rss_stat */
 	if (!rss)
 		rss = cur->base_rss_pages;
+	if (r->mem) {
+		struct mem_sample s = {
+			.t_ms = util__now_ns(CLOCK_REALTIME) / 1000000,
+			.rss_kb = rss * kb,
+			.file_kb = cur->rss_pages[MM_FILEPAGES] * kb,
+			.anon_kb = cur->rss_pages[MM_ANONPAGES] * kb,
+			.shmem_kb = cur->rss_pages[MM_SHMEMPAGES] * kb,
+			.swap_kb = cur->rss_pages[MM_SWAPENTS] * kb,
+		};
+
+		/* out of memory: the page says how many samples it had */
+		memseries__add(r->mem, p->pid, p->comm, &s);
+	}
 	if (r->log && !r->log_err) {
 		evlog__begin(r->log, util__now_ns(CLOCK_REALTIME), "memory");
 		evlog__u64(r->log, "pid", p->pid);
 		evlog__str(r->log, "comm", p->comm);
 		evlog__u64(r->log, "rss_kb", rss * kb);
 		evlog__u64(r->log, "peak_rss_kb", cur->peak_rss_pages * kb);
+		/* by kind, for the HTML report's memory charts */
+		evlog__u64(r->log, "rss_file_kb", cur->rss_pages[MM_FILEPAGES] * kb);
+		evlog__u64(r->log, "rss_anon_kb", cur->rss_pages[MM_ANONPAGES] * kb);
+		evlog__u64(r->log, "rss_shmem_kb", cur->rss_pages[MM_SHMEMPAGES] * kb);
+		evlog__u64(r->log, "swap_kb", cur->rss_pages[MM_SWAPENTS] * kb);
 		evlog__u64(r->log, "heap_kb", cur->heap_bytes / 1024);
 		evlog__u64(r->log, "mmap_anon_kb", cur->mmap_anon_bytes / 1024);
 		/* threads and fds over time, at each sample */
@@ -428,6 +456,15 @@ int outputs__finish(struct outputs *r, struct cJSON *root, struct run_info *ri)
 	if (o->summary_md &&
 	    write_text(o->summary_md, "the Markdown summary", gate__markdown(root, &g)))
 		err = err ?: -EIO;
+	if (o->html) {
+		int herr = html__write(o->html, root, r->mem);
+
+		if (herr) {
+			pr_err("failed to write the HTML report to %s: %s\n", o->html,
+			       strerror(-herr));
+			err = err ?: herr;
+		}
+	}
 	gate__release(&g);
 	return err;
 }

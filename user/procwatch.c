@@ -589,6 +589,16 @@ void procwatch__finish(struct procwatch *w, struct proctree *t, struct proc ***p
 	*n = w->nout;
 }
 
+bool procwatch__outlived_test(struct procwatch *w, struct proc *p, uint64_t now)
+{
+	struct procfs_stat st;
+
+	if (p->state != PROC_RUNNING || !alive_now(p, &st))
+		return false;
+	add_leftover(w, p, LEFTOVER_OUTLIVED_TEST, now);
+	return true;
+}
+
 const char *leftover_reason__str(enum leftover_reason r)
 {
 	switch (r) {
@@ -598,6 +608,8 @@ const char *leftover_reason__str(enum leftover_reason r)
 		return "outlived_command";
 	case LEFTOVER_LIFETIME_EXCEEDED:
 		return "lifetime_exceeded";
+	case LEFTOVER_OUTLIVED_TEST:
+		return "outlived_test";
 	}
 	return "unknown";
 }

@@ -55,6 +55,7 @@ enum leftover_reason {
 	LEFTOVER_OUTLIVED_DRIVER = 0,	/* alive force_cleanup_timeout after its driver exited */
 	LEFTOVER_OUTLIVED_COMMAND,	/* alive when the traced command had exited */
 	LEFTOVER_LIFETIME_EXCEEDED,	/* older than max_resource_lifetime */
+	LEFTOVER_OUTLIVED_TEST,		/* alive after the test that started it had ended */
 };
 
 struct driver_sample {
@@ -127,6 +128,12 @@ void procwatch__handle_event(struct procwatch *w, struct proctree *t, const void
 #define QH_WATCH_INTERVAL_MS 500
 void procwatch__check(struct procwatch *w, struct proctree *t, bool force, struct proc ***fresh,
 		      size_t *nfresh);
+/*
+ * @p, started during a test that has ended, is alive (per /proc, same start time): list it as
+ * an outlived_test leftover (once; a process already listed keeps its first reason). True
+ * when it is alive.
+ */
+bool procwatch__outlived_test(struct procwatch *w, struct proc *p, uint64_t now_ns);
 /* The latest deadline of a driver that ended and whose tree still runs, or 0 (BOOTTIME ns). */
 uint64_t procwatch__pending_deadline(const struct procwatch *w);
 /*
@@ -137,6 +144,8 @@ uint64_t procwatch__pending_deadline(const struct procwatch *w);
 void procwatch__finish(struct procwatch *w, struct proctree *t, struct proc ***procs,
 		       size_t *n);
 
+/* Is @p a browser: its comm, or its executable's base name, matches a browser pattern? */
+bool procwatch__is_browser(const struct procwatch *w, const struct proc *p);
 /* The instance @p belongs to, or NULL. */
 const struct driver_inst *procwatch__driver_of(const struct proc *p);
 const char *leftover_reason__str(enum leftover_reason r);

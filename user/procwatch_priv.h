@@ -46,7 +46,5 @@ struct procwatch {
 	uint64_t page_kb;
 };
 
-/* Is @p a browser: its comm, or its executable's base name, matches a browser pattern? */
-bool procwatch__is_browser(const struct procwatch *w, const struct proc *p);
 
 #endif

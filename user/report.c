@@ -14,6 +14,7 @@
 #include "proctree.h"
 #include "procwatch.h"
 #include "report.h"
+#include "testattr.h"
 #include "tracer.h"
 #include "fdtable.h"
 #include "util.h"
@@ -281,6 +282,8 @@ static cJSON *heap_leaks_json(const struct run_info *ri)
 			cJSON_AddBoolToObject(o, "runtime_internal", true);
 		cJSON_AddBoolToObject(o, "process_exited", l->proc->state != PROC_RUNNING);
 		cJSON_AddBoolToObject(o, "inherited", l->inherited);
+		if (ri->tests)
+			cJSON_AddItemToObject(o, "test", testattr__name_json(ri->tests, l->test));
 		cJSON_AddNumberToObject(o, "growing_checks", l->growing_checks);
 		snprintf(buf, sizeof(buf), "0x%lx", (unsigned long)l->caller);
 		cJSON_AddStringToObject(o, "caller", buf);

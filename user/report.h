@@ -26,6 +26,7 @@ struct leaksupp;
 struct proc;
 struct proctree;
 struct procwatch;
+struct testattr;
 struct tracer_probes;
 
 struct run_info {
@@ -54,6 +55,7 @@ struct run_info {
 	bool gate_failed;		/* set by session__report: a --fail-on class has findings */
 	const struct procwatch *watch;	/* drivers, zombies, leftovers, or NULL */
 	const struct cleanup *cleanup;	/* --cleanup's actions, or NULL */
+	const struct testattr *tests;	/* attach: the tests; heap findings name theirs */
 };
 
 /* What the heap figures of a process rest on: "glibc", or why they are not known. */

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -16,6 +18,8 @@
 #include "alerts.h"
 #include "cleanup.h"
 #include "cli.h"
+#include "ctlproto.h"
+#include "ctlsrv.h"
 #include "fdleaks.h"
 #include "fdsync.h"
 #include "fdtable.h"
@@ -31,6 +35,7 @@
 #include "report.h"
 #include "session.h"
 #include "syms.h"
+#include "testattr.h"
 #include "tracer.h"
 #include "util.h"
 #include "vec.h"
@@ -76,7 +81,59 @@ struct session_events {
 	struct proctree *tree;
 	struct outputs *out;
 	bool heap;
+	struct testattr *tests;	/* attach: which test each process belongs to */
 };
+
+/*
+ * PYTEST_CURRENT_TEST from @pid's environment as it exec'd (/proc/PID/environ: what execve
+ * was given, not later putenv), into @buf; false when it has none.
+ */
+static bool pytest_env(pid_t pid, char *buf, size_t len)
+{
+	static const char key[] = "PYTEST_CURRENT_TEST=";
+	char path[64], env[16384];
+	ssize_t n;
+	size_t off;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, env, sizeof(env) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	env[n] = '\0';
+	for (off = 0; off < (size_t)n; off += strlen(env + off) + 1)
+		if (!strncmp(env + off, key, sizeof(key) - 1)) {
+			snprintf(buf, len, "%s", env + off + sizeof(key) - 1);
+			return true;
+		}
+	return false;
+}
+
+/* Which test a process belongs to: its parent's at fork, else PYTEST_CURRENT_TEST at exec. */
+static void attribute(struct session_events *c, const struct qh_event_hdr *h)
+{
+	struct proc *p = proctree__find(c->tree, h->pid, h->start_ns), *parent;
+	char value[QH_CTL_NAME_MAX + 16];
+
+	if (!p)
+		return;
+	parent = p->ppid ? proctree__find_running(c->tree, p->ppid) : NULL;
+	if (h->type == QH_EV_FORK) {
+		testattr__fork(c->tests, p, parent, util__now_ns(CLOCK_BOOTTIME));
+		return;
+	}
+	/* a test's process exec'd: nothing to learn from its environment */
+	if (testattr__owner(c->tests, p) >= 0)
+		return;
+	/* the same as ours: a test outside qhtrace (qhtrace run by a pytest), not one it traces */
+	if (pytest_env(p->pid, value, sizeof(value)) &&
+	    strcmp(value, getenv("PYTEST_CURRENT_TEST") ?: ""))
+		testattr__exec_env(c->tests, p, parent, value, util__now_ns(CLOCK_BOOTTIME));
+}
 
 /*
  * With --heap, each process's executable mappings are snapshotted when it appears, when it
@@ -93,6 +150,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	proctree__handle_event(c->tree, data, size);
 	outputs__event(c->out, c->tree, data, size);
 	procwatch__handle_event(c->watch, c->tree, data, size);
+	if (c->tests && size >= sizeof(*h) && (h->type == QH_EV_FORK || h->type == QH_EV_EXEC))
+		attribute(c, h);
 	if (!c->heap || size < sizeof(*h))
 		return 0;
 	if (h->type == QH_EV_EXIT) {
@@ -225,6 +284,7 @@ struct kernel_ctx {
 	struct tracer *tr;
 	struct syms *sy;	/* NULL until something is symbolized */
 	const struct session *s; /* the classes of the holds, for heapcollect */
+	struct testattr *tests;	/* blocks are grouped by the test that made them, or NULL */
 };
 
 static int k_stack(void *ctx, int64_t id, uint64_t *ips, size_t max)
@@ -293,6 +353,12 @@ static struct syms_maps *k_maps(void *ctx, pid_t pid)
 	return syms_maps__snapshot(pid);
 }
 
+static int32_t k_test_of(void *ctx, const struct proc *p, const struct qh_alloc_key *k,
+			 const struct qh_alloc *a)
+{
+	return testattr__block_test(((struct kernel_ctx *)ctx)->tests, p, k, a);
+}
+
 static void heap_ops(struct heapcollect_ops *ops, struct kernel_ctx *k)
 {
 	*ops = (struct heapcollect_ops){
@@ -301,6 +367,7 @@ static void heap_ops(struct heapcollect_ops *ops, struct kernel_ctx *k)
 		.forget = k_forget_alloc,
 		.resolve = k_resolve,
 		.kind = k_kind,
+		.test_of = k->tests ? k_test_of : NULL,
 		.ctx = k,
 	};
 }
@@ -327,11 +394,12 @@ static int add_block(void *ctx, const struct qh_alloc_key *k, const struct qh_al
  * @harvest, only the blocks of processes that have exited (nothing can free them now): they
  * go into @leaks for good and out of the kernel map, so it holds what can still change.
  */
-static int collect_blocks(struct session *s, struct heapleaks *leaks, bool harvest)
+static int collect_blocks(struct session *s, struct heapleaks *leaks, bool harvest,
+			  struct testattr *tests)
 {
 	struct tracer *tr = s->tr;
 	struct proctree *t = s->tree;
-	struct kernel_ctx k = { .tr = tr, .s = s };
+	struct kernel_ctx k = { .tr = tr, .s = s, .tests = tests };
 	struct heap_blocks b = {};
 	struct heapcollect_ops ops;
 	struct proc *p;
@@ -353,14 +421,14 @@ static int collect_blocks(struct session *s, struct heapleaks *leaks, bool harve
 
 static int collect_heap_leaks(struct session *s)
 {
-	struct kernel_ctx k = { .tr = s->tr, .s = s };
+	struct kernel_ctx k = { .tr = s->tr, .s = s, .tests = s->tests };
 	struct heapleaks *leaks = s->leaks;
 	struct heapcollect_ops ops;
 	int err;
 
 	if (hold__collect(s->hold, s->classes))
 		pr_warn("heap: out of memory for the leak classes\n");
-	err = collect_blocks(s, leaks, false);
+	err = collect_blocks(s, leaks, false, s->tests);
 	if (err)
 		return err;
 	heaptrend__apply(s->trend, leaks);
@@ -390,6 +458,39 @@ static int add_fd_rec(void *ctx, const struct qh_fd_key *k, const struct qh_fd *
 	e->k = *k;
 	e->v = *v;
 	return 0;
+}
+
+/*
+ * The fd records of one process: a lookup per fd /proc/PID/fd lists, not a walk of the whole
+ * map (a test's end reads its process's only: ~20 lookups instead of every record). A record
+ * whose fd is closed already is not wanted there. 0 or -errno.
+ */
+static int fd_recs_of(struct tracer *tr, pid_t pid, struct fd_recs *r)
+{
+	char path[32];
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while (!err && (de = readdir(d))) {
+		struct qh_fd_key k = { .tgid = pid };
+		struct qh_fd v;
+		char *end;
+		unsigned long fd = strtoul(de->d_name, &end, 10);
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end || fd > UINT32_MAX)
+			continue;
+		k.fd = fd;
+		if (tracer__lookup_fd(tr, k.tgid, k.fd, &v))
+			continue; /* no record: opened before tracing, or inherited */
+		err = add_fd_rec(r, &k, &v);
+	}
+	closedir(d);
+	return err;
 }
 
 /*
@@ -430,6 +531,294 @@ static bool any_exited(struct proctree *t)
 	return false;
 }
 
+/* --- tests and the control socket ------------------------------------------------------------ */
+
+static struct proc *ta_proc_of(void *ctx, uint32_t tgid)
+{
+	return proctree__find_running(ctx, tgid);
+}
+
+static struct proc *ta_proc_of_gen(void *ctx, uint32_t tgid, uint32_t gen)
+{
+	return proctree__find_gen(ctx, tgid, gen);
+}
+
+static int ta_read_table(void *ctx, pid_t pid, struct fd_table *t)
+{
+	(void)ctx;
+	return fdtable__read(pid, t);
+}
+
+/* file + anon + shmem RSS of a running traced process now, in kB; -1: unknown */
+static int64_t rss_now_kb(struct session *s, const struct proc *p)
+{
+	struct qh_proc cur;
+
+	if (tracer__lookup(s->tr, p->pid, &cur) || !procfs__same_start(cur.start_ns, p->start_ns))
+		return -1;
+	return (cur.rss_pages[MM_FILEPAGES] + cur.rss_pages[MM_ANONPAGES] +
+		cur.rss_pages[MM_SHMEMPAGES]) * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/*
+ * Test @idx has just ended (its process waits for our reply): the fds and heap blocks its
+ * processes hold now and made during it.
+ */
+static bool driver_alive(void *ctx, struct proc *p)
+{
+	const struct driver_inst *d = procwatch__driver_of(p);
+
+	(void)ctx;
+	return d && d->driver == p && p->state == PROC_RUNNING;
+}
+
+static void driver_outlived(void *ctx, struct proc *p)
+{
+	struct session *s = ctx;
+
+	if (procwatch__driver_of(p))
+		procwatch__outlived_test(s->watch, p, util__now_ns(CLOCK_BOOTTIME));
+}
+
+static void test_ended(struct session *s, int32_t idx)
+{
+	struct testattr_ops ops = { .proc_of = ta_proc_of, .proc_of_gen = ta_proc_of_gen,
+				    .read_table = ta_read_table, .ctx = s->tree };
+
+	/* its last forks, execs and exits first */
+	tracer__consume(s->tr);
+	/*
+	 * Selenium's quit() returns once the driver has exited: a driver of the test still
+	 * running now was not quit, and its tree goes with it (an interpreter's exit stopping
+	 * it later does not make it clean). Other processes get --test-grace.
+	 */
+	if (testattr__driver_alive(s->tests, idx, driver_alive, s))
+		testattr__for_each_started(s->tests, idx, driver_outlived, s);
+	if (!s->o->no_fds) {
+		const struct proc *p = testattr__get(s->tests, idx)->proc;
+		struct fd_recs recs = {};
+		int err;
+
+		/* only the test's own process counts (testattr.h): its records alone */
+		if (p && p->state == PROC_RUNNING)
+			err = fd_recs_of(s->tr, p->pid, &recs);
+		else
+			err = tracer__for_each_fd(s->tr, add_fd_rec, &recs);
+		if (err || testattr__fds_at_end(s->tests, idx, recs.v, recs.n, &ops))
+			pr_warn("test %s: its fds could not be read\n",
+				testattr__get(s->tests, idx)->name);
+		free(recs.v);
+	}
+	if (s->o->heap) {
+		struct heap_blocks b = {};
+
+		if (tracer__for_each_alloc(s->tr, add_block, &b) ||
+		    testattr__heap_at_end(s->tests, idx, b.v, b.n, &ops))
+			pr_warn("test %s: its heap blocks could not be read\n",
+				testattr__get(s->tests, idx)->name);
+		free(b.v);
+	}
+}
+
+/* The first test of a process began: what it made just before is not the test's. */
+static void test_began(struct session *s, int32_t idx)
+{
+	struct testattr_ops ops = { .proc_of = ta_proc_of, .proc_of_gen = ta_proc_of_gen,
+				    .read_table = ta_read_table, .ctx = s->tree };
+	struct heap_blocks b = {};
+	struct fd_recs recs = {};
+
+	if (!s->o->no_fds && tracer__for_each_fd(s->tr, add_fd_rec, &recs))
+		pr_warn("failed to read the kernel's fd records\n");
+	if (s->o->heap && tracer__for_each_alloc(s->tr, add_block, &b))
+		pr_warn("failed to read the kernel's heap blocks\n");
+	testattr__at_begin(s->tests, idx, recs.v, recs.n, b.v, b.n, &ops);
+	free(recs.v);
+	free(b.v);
+}
+
+/* The figures of the traced tree now (the stats and snapshot requests). */
+static void stats_json(struct session *s, cJSON *o)
+{
+	const struct driver_inst *const *drivers;
+	uint64_t fds = 0, heap_bytes = 0, heap_blocks = 0, running = 0;
+	uint32_t active = 0, browsers = 0, zombies = 0;
+	const struct leftover *left;
+	const struct zombie *z;
+	struct qh_proc cur;
+	struct proc *p;
+	size_t i, k, n;
+	cJSON *a;
+
+	for (p = proctree__first(s->tree); p; p = p->next) {
+		if (p->state != PROC_RUNNING || tracer__lookup(s->tr, p->pid, &cur) ||
+		    !procfs__same_start(cur.start_ns, p->start_ns))
+			continue;
+		running++;
+		fds += cur.fd_open;
+		heap_bytes += cur.heap_live_bytes;
+		heap_blocks += cur.heap_live_count;
+	}
+	a = cJSON_CreateArray();
+	n = procwatch__drivers(s->watch, &drivers);
+	for (i = 0; i < n; i++) {
+		const struct driver_inst *d = drivers[i];
+		uint32_t alive = 0, b = 0;
+		int64_t kb = 0, one;
+		cJSON *e;
+
+		for (k = 0; k < d->nprocs; k++) {
+			if (d->procs[k]->state != PROC_RUNNING)
+				continue;
+			alive++;
+			b += procwatch__is_browser(s->watch, d->procs[k]);
+			one = rss_now_kb(s, d->procs[k]);
+			kb += one > 0 ? one : 0;
+		}
+		if (!alive)
+			continue;
+		active += d->driver->state == PROC_RUNNING;
+		browsers += b;
+		e = cJSON_CreateObject();
+		cJSON_AddNumberToObject(e, "id", d->id);
+		cJSON_AddStringToObject(e, "kind", d->kind);
+		cJSON_AddNumberToObject(e, "pid", d->driver->pid);
+		cJSON_AddBoolToObject(e, "driver_alive", d->driver->state == PROC_RUNNING);
+		cJSON_AddNumberToObject(e, "processes_alive", alive);
+		cJSON_AddNumberToObject(e, "browsers_alive", b);
+		cJSON_AddNumberToObject(e, "memory_kb", kb);
+		cJSON_AddItemToArray(a, e);
+	}
+	n = procwatch__zombies(s->watch, &z);
+	for (i = 0; i < n; i++)
+		zombies += z[i].p->state != PROC_REAPED;
+	cJSON_AddNumberToObject(o, "processes", running);
+	cJSON_AddNumberToObject(o, "drivers_active", active);
+	cJSON_AddNumberToObject(o, "browsers_alive", browsers);
+	cJSON_AddItemToObject(o, "drivers", a);
+	cJSON_AddNumberToObject(o, "zombies", zombies);
+	cJSON_AddNumberToObject(o, "leftovers", procwatch__leftovers(s->watch, &left));
+	if (s->o->no_fds)
+		cJSON_AddNullToObject(o, "fds_open");
+	else
+		cJSON_AddNumberToObject(o, "fds_open", fds);
+	if (s->o->heap) {
+		cJSON_AddNumberToObject(o, "heap_outstanding_bytes", heap_bytes);
+		cJSON_AddNumberToObject(o, "heap_outstanding_blocks", heap_blocks);
+	} else {
+		cJSON_AddNullToObject(o, "heap_outstanding_bytes");
+		cJSON_AddNullToObject(o, "heap_outstanding_blocks");
+	}
+}
+
+static int on_request(void *ctx, const struct ctl_req *r, const struct ctl_peer *peer,
+		      cJSON *reply)
+{
+	struct session *s = ctx;
+	uint64_t now = util__now_ns(CLOCK_BOOTTIME);
+	pid_t pid = r->pid ? r->pid : peer->pid;
+	char why[160], buf[40];
+	struct proc *p;
+	int32_t idx;
+
+	/* what happened before the request (forks, execs, exits) is in the model first */
+	tracer__consume(s->tr);
+	if (r->op == CTL_STATS || r->op == CTL_SNAPSHOT) {
+		stats_json(s, reply);
+		if (r->op == CTL_SNAPSHOT && s->snapshots) {
+			cJSON *snap = cJSON_Duplicate(reply, true);
+
+			if (snap) {
+				cJSON_DeleteItemFromObjectCaseSensitive(snap, "ok");
+				cJSON_AddStringToObject(snap, "name", r->name);
+				cJSON_AddStringToObject(snap, "time",
+							util__rfc3339(util__boot_to_real_ns(now), buf,
+								      sizeof(buf)));
+				cJSON_AddItemToArray(s->snapshots, snap);
+			}
+		}
+		return 0;
+	}
+	if (pid != peer->pid && (p = proctree__find_running(s->tree, peer->pid)))
+		testattr__client(s->tests, p);
+	p = proctree__find_running(s->tree, pid);
+	if (!p) {
+		snprintf(why, sizeof(why), "pid %d is not a process qhtrace traces", pid);
+		cJSON_AddStringToObject(reply, "error", why);
+		return -ESRCH;
+	}
+	idx = testattr__mark(s->tests, r, p, now, rss_now_kb(s, p), why, sizeof(why));
+	if (idx < 0) {
+		cJSON_AddStringToObject(reply, "error", why);
+		return idx;
+	}
+	if (testattr__ended(s->tests, idx))
+		test_ended(s, idx);
+	else if (r->event == CTL_BEGIN && testattr__needs_begin(s->tests, idx))
+		test_began(s, idx);
+	cJSON_AddNumberToObject(reply, "section", idx);
+	return 0;
+}
+
+const char *session__control_path(const struct session *s)
+{
+	return s->ctl ? ctlsrv__path(s->ctl) : NULL;
+}
+
+bool session__on_fd(struct session *s, int fd)
+{
+	if (!s->ctl || fd != ctlsrv__fd(s->ctl))
+		return false;
+	ctlsrv__process(s->ctl);
+	return true;
+}
+
+static void outlived(void *ctx, struct proc *p)
+{
+	struct session *s = ctx;
+
+	if (procwatch__outlived_test(s->watch, p, util__now_ns(CLOCK_BOOTTIME)))
+		pr_debug("pid %u %s outlived its test\n", p->pid, p->comm);
+}
+
+/* tests that ended --test-grace ago: what they started must be gone */
+static void check_tests(struct session *s, bool all)
+{
+	int32_t idx;
+
+	while ((idx = testattr__next_due(s->tests, util__now_ns(CLOCK_BOOTTIME), all)) >= 0)
+		testattr__for_each_started(s->tests, idx, outlived, s);
+}
+
+static void tick_tests(struct session *s, uint64_t now)
+{
+	(void)now;
+	check_tests(s, false);
+}
+
+/* attach: the control socket, owned by the user CMD runs as, watched by the event loop */
+static int open_control(struct session *s, const struct attach_opts *o)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int err;
+
+	s->tests = testattr__new((uint64_t)o->test_grace_ms * 1000000ULL,
+				 o->resource_leak_count);
+	s->snapshots = cJSON_CreateArray();
+	if (!s->tests || !s->snapshots)
+		return -ENOMEM;
+	s->actx->tests = s->tests;
+	err = ctlsrv__open(&s->ctl, o->run_uid, on_request, s);
+	if (err)
+		return err;
+	ev.data.fd = ctlsrv__fd(s->ctl);
+	if (epoll_ctl(s->efd, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
+		err = -errno;
+		pr_err("failed to watch the control socket: %s\n", strerror(-err));
+		return err;
+	}
+	return 0;
+}
 
 /* --suppressions: every file read, a malformed line refused with its number */
 static int load_suppressions(const struct attach_opts *o, struct leaksupp *into)
@@ -615,6 +1004,8 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 			}
 		}
 	}
+	if (o->control && (err = open_control(s, o)))
+		return err;
 	/* the loader's transient memory (vmlinux BTF, ELF) is not needed any more */
 	malloc_trim(0);
 	return 0;
@@ -630,6 +1021,9 @@ void session__close(struct session *s)
 	free(s->supp);
 	if (s->efd >= 0)
 		close(s->efd);
+	ctlsrv__close(s->ctl);
+	testattr__free(s->tests);
+	cJSON_Delete(s->snapshots);
 	tracer__free(s->tr);
 	procwatch__free(s->watch);
 	cleanup__free(s->cleanup);
@@ -781,7 +1175,7 @@ static void tick_harvest(struct session *s, uint64_t now)
 	if (!s->actx->harvest_due)
 		return;
 	s->actx->harvest_due = false;
-	if (collect_blocks(s, s->leaks, true))
+	if (collect_blocks(s, s->leaks, true, s->tests))
 		pr_warn("heap: failed to collect the blocks of exited processes\n");
 }
 
@@ -796,7 +1190,7 @@ static void tick_check(struct session *s, uint64_t now)
 		return;
 	/* every live block counts at a check: growth, not age, is what it looks for */
 	h = heapleaks__new(&(struct heapleaks_opts){ .threshold_bytes = UINT64_MAX });
-	if (!h || collect_blocks(s, h, false) || heaptrend__observe(s->trend, h))
+	if (!h || collect_blocks(s, h, false, NULL) || heaptrend__observe(s->trend, h))
 		pr_warn("heap check failed: trends will miss it\n");
 	else
 		outputs__heap_check(s->out, h);
@@ -823,6 +1217,8 @@ static void add_timers(struct session *s, const struct attach_opts *o)
 		add_timer(s, tick_sweep, NSEC_PER_SEC, false);
 		add_timer(s, tick_harvest, 0, false);
 	}
+	if (o->control)
+		add_timer(s, tick_tests, 0, false);
 	/* the first check is one interval after the first tick */
 	if (o->check_interval_s)
 		add_timer(s, tick_check, o->check_interval_s * NSEC_PER_SEC, true);
@@ -864,6 +1260,20 @@ static void reap_ours(struct session *s, pid_t keep)
 	}
 }
 
+/* a test ended whose processes were not checked yet */
+static bool has_pending(struct session *s)
+{
+	size_t i;
+
+	for (i = 0; i < testattr__count(s->tests); i++) {
+		const struct test_run *t = testattr__get(s->tests, i);
+
+		if (!t->fixture && t->end_ns && !t->checked)
+			return true;
+	}
+	return false;
+}
+
 void session__finish(struct session *s, pid_t cmd_pid)
 {
 	struct proc **left;
@@ -880,6 +1290,19 @@ void session__finish(struct session *s, pid_t cmd_pid)
 		tracer__consume(s->tr);
 		hold__collect(s->hold, s->classes);
 		reap_ours(s, cmd_pid);
+	}
+	/* what the last tests started gets its --test-grace to go away */
+	if (s->tests) {
+		deadline = util__now_ns(CLOCK_BOOTTIME) + (uint64_t)s->o->test_grace_ms * 1000000ULL;
+		while (has_pending(s) && util__now_ns(CLOCK_BOOTTIME) < deadline) {
+			struct epoll_event e;
+
+			epoll_wait(s->efd, &e, 1, 50);
+			tracer__consume(s->tr);
+			reap_ours(s, cmd_pid);
+			check_tests(s, false);
+		}
+		check_tests(s, true);
 	}
 	procwatch__finish(s->watch, s->tree, &left, &n);
 	if (n && !s->cleanup)
@@ -917,6 +1340,16 @@ int session__report(struct session *s, struct run_info *ri)
 	session__drain(s, SETTLE_MS);
 	finalize_states(s->tr, s->tree);
 	fd_check(s, true);
+	if (s->tests && !o->no_fds) {
+		struct testattr_ops ops = { .proc_of = ta_proc_of, .ctx = s->tree };
+		struct fd_recs recs = {};
+
+		/* which of the fds tests left open were closed since, by their exit or not */
+		if (tracer__for_each_fd(s->tr, add_fd_rec, &recs))
+			pr_warn("failed to read the kernel's fd records: tests' fds are not known\n");
+		testattr__fds_final(s->tests, recs.v, recs.n, &ops);
+		free(recs.v);
+	}
 	if (!o->no_fds)
 		outputs__fd_findings(s->out, s->fdleaks);
 	if (o->heap) {
@@ -941,6 +1374,7 @@ int session__report(struct session *s, struct run_info *ri)
 	ri->top = o->top;
 	ri->watch = s->watch;
 	ri->cleanup = s->cleanup;
+	ri->tests = s->tests;
 	if (tracer__stats(s->tr, ri->stats))
 		pr_warn("failed to read the kernel's loss counters\n");
 
@@ -950,10 +1384,15 @@ int session__report(struct session *s, struct run_info *ri)
 		pr_warn("%lu events lost: the report is incomplete\n",
 			(unsigned long)report__lost(ri));
 	root = report__build(s->tree, ri);
-	if (!root) {
+	if (!root || testattr__add_json(s->tests, root)) {
+		cJSON_Delete(root);
 		pr_err("out of memory\n");
 		return -ENOMEM;
 	}
+	if (s->snapshots)
+		cJSON_AddItemToObject(root, "snapshots", cJSON_Duplicate(s->snapshots, true));
+	if (s->tests && !o->quiet)
+		testattr__summary(stderr, root);
 	err = outputs__finish(s->out, root, ri);
 	if (o->output) {
 		int werr = report__write_json(o->output, root);

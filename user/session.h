@@ -14,6 +14,8 @@
 
 struct attach_opts;
 struct cleanup;
+struct cJSON;
+struct ctlsrv;
 struct fdleaks;
 struct heapleaks;
 struct heaptrend;
@@ -26,6 +28,7 @@ struct procwatch;
 struct run_info;
 struct session;
 struct session_events;
+struct testattr;
 struct tracer;
 
 /*
@@ -39,7 +42,7 @@ struct session_timer {
 	bool first_waits;	/* the first tick sets the deadline instead of running it */
 };
 
-#define SESSION_TIMERS 5
+#define SESSION_TIMERS 6
 
 struct session {
 	const struct attach_opts *o;
@@ -62,6 +65,9 @@ struct session {
 	struct leakclass *classes;	/* the classes the holds gave (leakclass.h) */
 	struct leaksupp *supp;		/* --suppressions, read */
 	char unheld[128];		/* why a process was not held, when none is */
+	struct ctlsrv *ctl;		/* attach: the control socket (QHTRACE_SOCKET), or NULL */
+	struct testattr *tests;		/* attach: the tests marked or named, what they caused */
+	struct cJSON *snapshots;	/* the control socket's snapshot requests, for the report */
 };
 
 /*
@@ -81,6 +87,11 @@ int session__signals(sigset_t *oldmask, bool children);
  */
 int session__open(struct session *s, const struct attach_opts *o, const char *libc, int sfd);
 void session__close(struct session *s);
+
+/* The control socket's path (for CMD's QHTRACE_SOCKET), or NULL when there is none. */
+const char *session__control_path(const struct session *s);
+/* An fd of the event loop's epoll that is not the ring buffer's: true when it was ours. */
+bool session__on_fd(struct session *s, int fd);
 
 /* Trace a process that exists now, and its descendants from now on (errors are printed). */
 int session__trace_pid(struct session *s, pid_t pid);

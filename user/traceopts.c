@@ -13,6 +13,7 @@
 #include "opttab.h"
 #include "procwatch.h"
 #include "severity.h"
+#include "testattr.h"
 #include "tracer.h"
 #include "traceopts.h"
 
@@ -218,6 +219,20 @@ const struct opt_spec traceopts[] = {
 	  .help = "JUnit XML: a test case per finding class" },
 	{ "summary-md", 0, OPT_STR, "FILE", .off = OFF(summary_md), .cmds = A | L | F,
 	  .help = "a Markdown summary for CI job pages" },
+	{ "html", 0, OPT_STR, "FILE", .off = OFF(html), .cmds = A | L | F,
+	  .help = "the report as one self-contained HTML page: verdict, process timeline, "
+		  "memory over time, heap leak flame graph, every finding" },
+#define TESTS "the command's user, and tests"
+	{ "user", 'u', OPT_STR, "NAME|UID", .off = OFF(user), .cmds = A, .group = TESTS,
+	  .shown = "the user who ran sudo (SUDO_UID), else qhtrace's own",
+	  .help = "run CMD as this user, with its groups (initgroups), HOME, USER and LOGNAME, "
+		  "as sudo would have; qhtrace keeps its privileges" },
+	{ "as-root", 0, OPT_FLAG, .off = OFF(as_root), .cmds = A, .group = TESTS,
+	  .help = "under sudo, run CMD as root instead of the user who ran sudo" },
+	{ "test-grace", 0, OPT_MS, "S", 0, 3600000, .off = OFF(test_grace_ms),
+	  .def = OPT_TEXT(QH_DEFAULT_TEST_GRACE_S), .cmds = A, .group = TESTS,
+	  .help = "a process a test started (a driver, a browser, a child) still alive S "
+		  "seconds after the test ended is a leftover outlived_test" },
 #define WATCH "WebDriver trees, zombies, leftovers"
 	{ "driver-pattern", 0, OPT_FN, "PAT", .fn = parse_pattern, .names = default_drivers,
 	  .off = OFF(watch), .cmds = A, .group = WATCH,

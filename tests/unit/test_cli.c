@@ -19,7 +19,7 @@
 
 #define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])) - 1)
 
-static char out_text[16384], err_text[8192];
+static char out_text[32768], err_text[32768];
 
 static void slurp(FILE *f, char *buf, size_t len)
 {

@@ -190,7 +190,7 @@ static void add(struct heapleaks *h, struct proc *p, uint64_t caller, int kind, 
 	struct heap_frame *f = calloc(1, sizeof(*f));
 	size_t i;
 
-	assert_int_equal(heapleaks__add_kind(h, p, &a, 0, false, kind, NULL, 2), 0);
+	assert_int_equal(heapleaks__add_kind(h, p, &a, 0, false, -1, kind, NULL, 2), 0);
 	for (i = 0; i < heapleaks__count(h); i++) {
 		struct heap_leak *l = heapleaks__get(h, i);
 

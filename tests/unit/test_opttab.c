@@ -190,7 +190,7 @@ static void test_getopt_arrays(void **state)
 	assert_int_equal(opttab__getopt(traceopts, traceopts_n, &attach, &longs, shorts,
 					sizeof(shorts)),
 			 0);
-	assert_string_equal(shorts, "+:o:qvh");
+	assert_string_equal(shorts, "+:o:qvu:h");
 	for (n = 0; longs[n].name; n++) {
 		const struct opt_spec *s = opttab__of(traceopts, traceopts_n, longs[n].val);
 
