@@ -243,7 +243,8 @@ int unwind__build(int fd, struct qh_unwind_row **rows, size_t *n)
 	}
 	if (err)
 		goto out;
-	qsort(t.rows, t.n, sizeof(*t.rows), cmp_row);
+	if (t.n) /* no rows: t.rows is NULL, which qsort may not take (UBSan), even empty */
+		qsort(t.rows, t.n, sizeof(*t.rows), cmp_row);
 	for (i = 0, k = 0; i < t.n; i++) {
 		if (k && t.rows[k - 1].pc == t.rows[i].pc)
 			t.rows[k - 1] = t.rows[i];
