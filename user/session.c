@@ -52,18 +52,18 @@
  * C library's and C++'s were built before anything ran). Through /proc/PID/root when it is
  * there: a container's files are not ours.
  */
-static void unwind_maps(struct tracer *tr, const struct proc *p)
+static void unwind_maps(struct tracer *tr, pid_t pid, const struct syms_maps *maps)
 {
 	const struct syms_map *m;
 	char path[PATH_MAX];
 	size_t i;
 
-	if (!tr || !p->maps)
+	if (!tr || !maps)
 		return;
-	for (i = 0; (m = syms_maps__entry(p->maps, i)); i++) {
+	for (i = 0; (m = syms_maps__entry(maps, i)); i++) {
 		if (m->deleted)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, m->path);
+		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
 		if (tracer__unwind_module(tr, path, m->path, m->dev, m->ino) == -ENOENT)
 			tracer__unwind_module(tr, m->path, NULL, m->dev, m->ino);
 	}
@@ -81,7 +81,7 @@ static void refresh_maps(struct tracer *tr, struct proc *p)
 		proctree__set_maps(p, m);
 	else
 		syms_maps__free(m);
-	unwind_maps(tr, p);
+	unwind_maps(tr, p->pid, p->maps);
 }
 
 /* Is @path the file (@dev, @ino as stat gives them)? */
@@ -149,7 +149,7 @@ static void exec_maps(struct tracer *tr, struct proc *p, const struct qh_event_e
 		 (unsigned int)(e->text_dev >> 20), (unsigned int)(e->text_dev & 0xfffff),
 		 (unsigned long)e->text_ino, path);
 	proctree__set_maps(p, syms_maps__parse(p->pid, line));
-	unwind_maps(tr, p);
+	unwind_maps(tr, p->pid, p->maps);
 }
 
 struct session_events {
@@ -273,6 +273,7 @@ static int on_event(void *ctx, void *data, size_t size)
 int session__seed(struct tracer *tr, struct proctree *t, pid_t pid)
 {
 	struct qh_proc seed = {};
+	struct syms_maps *maps;
 	struct procfs_stat st;
 	char exe[PATH_MAX];
 	struct proc *p;
@@ -296,12 +297,27 @@ int session__seed(struct tracer *tr, struct proctree *t, pid_t pid)
 	seed.fd_open = seed.fd_peak = err > 0 ? err : 0;
 	if (tracer__maps_probed_libc(tr, pid))
 		seed.flags |= QH_PF_HEAP_HOOKED;
+	/*
+	 * The unwind tables of what it maps, before its allocations are followed: a block made
+	 * before its program's table was built gets another (frame-pointer) stack, and one call
+	 * site would show as two findings.
+	 */
+	maps = syms_maps__snapshot(pid);
+	unwind_maps(tr, pid, maps);
 	err = tracer__trace_pid(tr, pid, &seed);
-	if (err)
+	if (err) {
+		syms_maps__free(maps);
 		return err;
+	}
 	p = proctree__add(t, pid, st.start_ns);
-	if (!p)
+	if (!p) {
+		syms_maps__free(maps);
 		return -ENOMEM;
+	}
+	if (maps && syms_maps__count(maps))
+		proctree__set_maps(p, maps);
+	else
+		syms_maps__free(maps);
 	p->seeded = true;
 	p->ppid = st.ppid;
 	p->stats = seed;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -678,6 +679,43 @@ void tracer__free(struct tracer *t)
 	free(t);
 }
 
+/*
+ * The (dev, inode) the kernel gives a mapping of @fd, into @st: what the unwinder's walk and
+ * /proc/PID/maps see. On overlayfs (a container's root, the kernel matrix's guests) a mapped
+ * file is the real file below, whose device differs from what stat() says of the overlay's
+ * path; keying a table by stat() would make every lookup miss. Read from a one-page mapping
+ * of it in our own /proc/self/maps. 0, or -errno (@st left as fstat gave it).
+ */
+static int kernel_file_id(int fd, struct stat *st)
+{
+	unsigned long start, end, off, ino;
+	unsigned int maj, min;
+	char line[512];
+	int err = -ENOENT;
+	void *p;
+	FILE *f;
+
+	if (!st->st_size)
+		return 0; /* nothing to map: nothing to unwind either */
+	p = mmap(NULL, 1, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	f = fopen("/proc/self/maps", "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &off, &maj, &min,
+			   &ino) != 6 || start != (unsigned long)p)
+			continue;
+		st->st_dev = makedev(maj, min);
+		st->st_ino = ino;
+		err = 0;
+		break;
+	}
+	if (f)
+		fclose(f);
+	munmap(p, 1);
+	return err;
+}
+
 int tracer__unwind_module(struct tracer *t, const char *path, const char *name, uint64_t dev,
 			  uint64_t ino)
 {
@@ -697,7 +735,8 @@ int tracer__unwind_module(struct tracer *t, const char *path, const char *name, 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) || (ino && (st.st_dev != dev || st.st_ino != ino))) {
+	if (fstat(fd, &st) || kernel_file_id(fd, &st) ||
+	    (ino && (st.st_dev != dev || st.st_ino != ino))) {
 		close(fd);
 		return -ENOENT; /* not the file the process mapped */
 	}
