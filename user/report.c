@@ -190,6 +190,16 @@ static cJSON *proc_json(const struct proc *p, const struct run_info *ri, uint64_
 		cJSON_AddNumberToObject(o, "driver", procwatch__driver_of(p)->id);
 	else
 		cJSON_AddNullToObject(o, "driver");
+	{
+		uint64_t pss, uss, peak;
+		bool known = procwatch__proc_pss(p, &pss, &uss, &peak);
+		bool now = known && p->state == PROC_RUNNING;
+
+		/* smaps_rollup, sampled for the processes of driver trees; unknown elsewhere */
+		cJSON_AddItemToObject(o, "pss_kb", int_or_null(now, pss));
+		cJSON_AddItemToObject(o, "uss_kb", int_or_null(now, uss));
+		cJSON_AddItemToObject(o, "peak_pss_kb", int_or_null(known, peak));
+	}
 	cJSON_AddStringToObject(o, "allocator", report__allocator(p, ri));
 	if (ri->heap && !strcmp(report__allocator(p, ri), "glibc")) {
 		cJSON_AddNumberToObject(o, "heap_outstanding_bytes", p->stats.heap_live_bytes);
@@ -556,23 +566,90 @@ static void fd_summary(FILE *out, const struct run_info *ri)
 	}
 }
 
+/* The cleanup's totals, and the actions that failed (the others are with their leftovers) */
 static void cleanup_summary(FILE *out, const struct cleanup *c)
 {
 	const struct cleanup_action *a;
 	uint32_t att, ok, bad;
-	size_t n = cleanup__actions(c, &a), i;
+	size_t n = cleanup__actions(c, &a), i, shown = 0;
 
 	if (!c)
 		return;
 	cleanup__counts(c, &att, &ok, &bad);
 	fprintf(out, "cleanup: %u attempted, %u verified gone, %u failed\n", att, ok, bad);
-	for (i = 0; i < n; i++)
-		fprintf(out, "  pid %u %s: %s%s, %u signal%s%s%s%s\n", a[i].pid, a[i].comm,
-			a[i].signal ? "SIG" : "no signal",
-			a[i].signal ? sigabbrev_np(a[i].signal) : "",
-			a[i].attempts, a[i].attempts == 1 ? "" : "s",
-			a[i].verified ? ", verified gone" : ", NOT verified",
-			a[i].error[0] ? " -- " : "", a[i].error);
+	for (i = 0; i < n; i++) {
+		if (a[i].verified)
+			continue;
+		if (shown++ == QH_SUMMARY_GROUP_ROWS)
+			continue;
+		fprintf(out, "  pid %u %s: %s%s, %u signal%s, NOT verified%s%s\n", a[i].pid,
+			a[i].comm, a[i].signal ? "SIG" : "no signal",
+			a[i].signal ? sigabbrev_np(a[i].signal) : "", a[i].attempts,
+			a[i].attempts == 1 ? "" : "s", a[i].error[0] ? " -- " : "", a[i].error);
+	}
+	if (shown > QH_SUMMARY_GROUP_ROWS)
+		fprintf(out, "  and %zu more failed (see report)\n", shown - QH_SUMMARY_GROUP_ROWS);
+}
+
+struct cmd_group {
+	const struct proc *first, *largest;
+	size_t n, running, failed;
+	double longest_s;
+};
+
+static int by_group_peak_desc(const void *a, const void *b)
+{
+	const struct cmd_group *x = a, *y = b;
+
+	return by_peak_desc(&x->largest, &y->largest);
+}
+
+/*
+ * A long run's processes grouped by command (comm), largest peak RSS first, so a test
+ * runner shows beside the dozens of browser processes it started.
+ */
+static void grouped_rows(FILE *out, struct proc **all, size_t n, const struct run_info *ri,
+			 uint64_t now)
+{
+	struct cmd_group *g = calloc(n, sizeof(*g));
+	size_t ng = 0, i, j;
+	char a[32], b[32], c[48];
+
+	if (!g)
+		return;
+	for (i = 0; i < n; i++) {
+		struct proc_figures f;
+
+		for (j = 0; j < ng; j++)
+			if (!strcmp(g[j].first->comm, all[i]->comm))
+				break;
+		if (j == ng)
+			g[ng++].first = g[j].largest = all[i];
+		report__figures(all[i], ri, now, &f);
+		g[j].n++;
+		g[j].running += all[i]->state == PROC_RUNNING;
+		g[j].failed += f.signal || f.exit_code > 0;
+		if (f.lifetime_s > g[j].longest_s)
+			g[j].longest_s = f.lifetime_s;
+		if (by_peak_desc(&all[i], &g[j].largest) < 0)
+			g[j].largest = all[i];
+	}
+	qsort(g, ng, sizeof(*g), by_group_peak_desc);
+	fprintf(out, "%6s %-16s %10s %9s %s\n", "PROCS", "COMM", "LONGEST", "PEAK RSS",
+		"(the largest one; EXIT)");
+	for (i = 0; i < ng && i < QH_SUMMARY_GROUP_ROWS; i++) {
+		struct proc_figures f;
+
+		report__figures(g[i].largest, ri, now, &f);
+		snprintf(c, sizeof(c), "%zu running, %zu failed", g[i].running, g[i].failed);
+		fprintf(out, "%6zu %-16s %10s %9s %s\n", g[i].n, g[i].first->comm,
+			human_secs(g[i].longest_s, a, sizeof(a)),
+			human_kb(f.peak_rss_kb, b, sizeof(b)), c);
+	}
+	if (ng > QH_SUMMARY_GROUP_ROWS)
+		fprintf(out, "%6s and %zu more commands (see report)\n", "...",
+			ng - QH_SUMMARY_GROUP_ROWS);
+	free(g);
 }
 
 void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
@@ -585,21 +662,17 @@ void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
 
 	fprintf(out, "\nqhtrace: %zu process%s traced in %.2fs\n", n, n == 1 ? "" : "es",
 		ri->duration_s);
-	fprintf(out, "%8s %8s %-16s %10s %9s %10s %s\n", "PID", "PPID", "COMM", "LIFETIME",
-		"PEAK RSS", "RSS GROWTH", "EXIT");
-	/* a long run lists the processes that grew most; the JSON report has them all */
+	/* a long run: its processes by command; the JSON report has them all */
 	if (n > QH_SUMMARY_MAX_ROWS)
 		top = calloc(n, sizeof(*top));
 	if (top) {
 		for (i = 0, p = proctree__first(t); p; p = p->next)
 			top[i++] = p;
-		qsort(top, n, sizeof(*top), by_peak_desc);
-		for (i = 0; i < QH_SUMMARY_TOP_ROWS; i++)
-			summary_row(out, top[i], ri, now);
-		fprintf(out, "%8s %zu more, with a smaller peak RSS (all are in the JSON report)\n",
-			"...", n - QH_SUMMARY_TOP_ROWS);
+		grouped_rows(out, top, n, ri, now);
 		free(top);
 	} else {
+		fprintf(out, "%8s %8s %-16s %10s %9s %10s %s\n", "PID", "PPID", "COMM",
+			"LIFETIME", "PEAK RSS", "RSS GROWTH", "EXIT");
 		for (p = proctree__first(t); p; p = p->next)
 			summary_row(out, p, ri, now);
 	}
@@ -607,7 +680,7 @@ void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
 		heap_summary(out, ri);
 	if (ri->fd_leaks && ri->fds)
 		fd_summary(out, ri);
-	procwatch__summary(out, ri->watch, now);
+	procwatch__summary(out, ri->watch, ri->cleanup, ri->tests, now);
 	cleanup_summary(out, ri->cleanup);
 	fprintf(out, "events: %lu received, %lu lost", (unsigned long)ri->events_received,
 		(unsigned long)lost);

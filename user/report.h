@@ -17,6 +17,8 @@
 /* the summary table lists every process up to MAX, else the TOP with the highest peak RSS */
 #define QH_SUMMARY_MAX_ROWS 30
 #define QH_SUMMARY_TOP_ROWS 25
+/* commands in the grouped table of a long run, failed cleanups, ... */
+#define QH_SUMMARY_GROUP_ROWS 12
 
 struct cleanup;
 struct fdleaks;

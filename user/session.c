@@ -791,6 +791,25 @@ static int watch_rss(void *ctx, const struct proc *p, uint64_t pages[QH_NR_RSS])
 	return 0;
 }
 
+/* PSS and USS of a running process of a driver tree, if it still is ours */
+static int watch_pss(void *ctx, const struct proc *p, uint64_t *pss_kb, uint64_t *uss_kb)
+{
+	struct procfs_rollup r;
+	struct qh_proc cur;
+	int err = tracer__lookup(ctx, p->pid, &cur);
+
+	if (err)
+		return err;
+	if (!procfs__same_start(cur.start_ns, p->start_ns))
+		return -ESRCH;
+	err = procfs__read_rollup(p->pid, &r);
+	if (err)
+		return err;
+	*pss_kb = r.pss_kb;
+	*uss_kb = r.uss_kb;
+	return 0;
+}
+
 static void add_timers(struct session *s, const struct attach_opts *o);
 
 int session__open(struct session *s, const struct attach_opts *o, const char *libc, int sfd)
@@ -844,6 +863,8 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 		return err;
 	s->actx->tr = s->tr;
 	s->watch = procwatch__new(&o->watch, watch_rss, s->tr);
+	if (s->watch)
+		procwatch__set_pss(s->watch, watch_pss, s->tr);
 	if (s->watch)
 		procwatch__set_alerts(s->watch, outputs__alerts(s->out));
 	if (o->watch.auto_cleanup)
