@@ -147,6 +147,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	proctree__handle_event(c->tree, data, size);
 	outputs__event(c->out, c->tree, data, size);
 	procwatch__handle_event(c->watch, c->tree, data, size);
+	if (size >= sizeof(*h) && (h->type == QH_EV_EXEC || h->type == QH_EV_EXIT))
+		outputs__drivers(c->out, c->watch);
 	if (c->tests && size >= sizeof(*h) && (h->type == QH_EV_FORK || h->type == QH_EV_EXEC))
 		attribute(c, h);
 	if (!c->heap || size < sizeof(*h))
@@ -1229,6 +1231,8 @@ int session__report(struct session *s, struct run_info *ri)
 	if (tracer__stats(s->tr, ri->stats))
 		pr_warn("failed to read the kernel's loss counters\n");
 
+	/* the command is over: the alerts' lines held while it wrote to stderr */
+	alerts__release_lines(outputs__alerts(s->out));
 	if (!o->quiet)
 		report__summary(stderr, s->tree, ri);
 	else if (report__lost(ri))
