@@ -326,31 +326,31 @@ static void leftovers_summary(FILE *out, const struct procwatch *w, const struct
 
 /*
  * Orphans: a process whose parent died is adopted by init or a subreaper. Most are routine
- * (a browser's crashpad handler outlives its browser for a moment, then exits): those that
- * are gone by the end are folded into one count; those still running are listed.
+ * (a browser's crashpad handler outlives its browser for a moment, then exits) or are among
+ * the leftovers already: those are folded into one count; the others are listed.
  */
 static void orphans_summary(FILE *out, const struct procwatch *w)
 {
-	size_t i, gone = 0, shown = 0, running = 0;
+	size_t i, folded = 0, shown = 0, listed = 0;
 
 	for (i = 0; i < w->norphans; i++)
-		gone += w->orphans[i].p->state != PROC_RUNNING;
-	if (gone)
-		fprintf(out, "orphans: %zu re-parented and exited since (routine: helpers that end "
-			     "with their parent)\n", gone);
+		folded += w->orphans[i].p->state != PROC_RUNNING || w->orphans[i].p->watch->leftover;
+	if (folded)
+		fprintf(out, "orphans: %zu re-parented that exited since or are leftovers (routine: "
+			     "helpers that end with their parent)\n", folded);
 	for (i = 0; i < w->norphans; i++) {
 		const struct orphan *r = &w->orphans[i];
 
-		if (r->p->state != PROC_RUNNING)
+		if (r->p->state != PROC_RUNNING || r->p->watch->leftover)
 			continue;
-		running++;
+		listed++;
 		if (shown++ >= SUMMARY_ROWS)
 			continue;
 		fprintf(out, "orphan: pid %u %s, parent %u gone, adopted by %u %s\n", r->p->pid,
 			r->p->comm, r->old_ppid, r->new_ppid, r->new_parent_comm);
 	}
-	if (running > SUMMARY_ROWS)
-		and_more(out, running - SUMMARY_ROWS, "orphans");
+	if (listed > SUMMARY_ROWS)
+		and_more(out, listed - SUMMARY_ROWS, "orphans");
 }
 
 void procwatch__summary(FILE *out, const struct procwatch *w, const struct cleanup *c,

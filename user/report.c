@@ -532,37 +532,102 @@ static void heap_summary(FILE *out, const struct run_info *ri)
 		fprintf(out, "  ... %zu more in the JSON report\n", n - ri->top);
 }
 
-/* fd and socket findings, up to ri->top of each */
+struct fd_group {
+	const struct fd_leak *first;
+	size_t findings, procs;
+	uint64_t fds;
+	enum severity worst;
+};
+
+static bool fd_same_group(const struct fd_leak *a, const struct fd_leak *b, bool socket)
+{
+	return !strcmp(a->proc->comm, b->proc->comm) && !strcmp(a->reason, b->reason) &&
+	       (socket ? a->tcp_state == b->tcp_state : a->kind == b->kind);
+}
+
+static int by_fd_group(const void *x, const void *y)
+{
+	const struct fd_group *a = x, *b = y;
+
+	if (a->worst != b->worst)
+		return a->worst < b->worst ? 1 : -1;
+	return a->fds < b->fds ? 1 : a->fds > b->fds ? -1 : 0;
+}
+
+/*
+ * fd and socket findings: each one when they are few; else grouped by command, kind (or
+ * TCP state) and reason, the worst first, capped, so a browser's hundred eventfds are a row
+ */
 static void fd_summary(FILE *out, const struct run_info *ri)
 {
+	size_t cap = ri->top < QH_SUMMARY_FD_ROWS ? ri->top : QH_SUMMARY_FD_ROWS;
 	const struct fd_leak *l;
 	int pass;
 
 	for (pass = 0; pass < 2; pass++) {
-		size_t i, n = 0, shown = 0;
+		struct fd_group *g;
+		size_t i, j, k, n = 0, ng = 0, shown = 0;
 
 		for (i = 0; (l = fdleaks__get(ri->fd_leaks, i)); i++)
 			n += fd_leak__is_socket(l) == pass;
 		if (!n)
 			continue;
 		fprintf(out, "\n%s leaks: %zu\n", pass ? "socket" : "fd", n);
-		fprintf(out, "%8s %-16s %-8s %6s %-10s %s\n", "PID", "COMM", "SEVERITY", "COUNT",
-			pass ? "STATE" : "KIND", "TARGET (why, opened by)");
-		for (i = 0; (l = fdleaks__get(ri->fd_leaks, i)) && shown < ri->top; i++) {
+		if (n <= cap) {
+			fprintf(out, "%8s %-16s %-8s %6s %-10s %s\n", "PID", "COMM", "SEVERITY",
+				"COUNT", pass ? "STATE" : "KIND", "TARGET (why, opened by)");
+			for (i = 0; (l = fdleaks__get(ri->fd_leaks, i)); i++) {
+				if (fd_leak__is_socket(l) != pass)
+					continue;
+				fprintf(out, "%8u %-16s %-8s %6lu %-10s %s (%s", l->proc->pid,
+					l->proc->comm, severity__str(l->severity),
+					(unsigned long)l->count,
+					pass ? tcp_state__str(l->tcp_state) : fd_kind__str(l->kind),
+					l->target, l->reason);
+				if (!strcmp(l->reason, "growing"))
+					fprintf(out, " from %lu, +%.2f/s", (unsigned long)l->baseline,
+						l->growth_per_s);
+				fprintf(out, "%s%s)\n", l->site[0] ? ", " : "", l->site);
+			}
+			continue;
+		}
+		g = calloc(n, sizeof(*g));
+		if (!g)
+			continue;
+		for (i = 0; (l = fdleaks__get(ri->fd_leaks, i)); i++) {
 			if (fd_leak__is_socket(l) != pass)
 				continue;
-			shown++;
-			fprintf(out, "%8u %-16s %-8s %6lu %-10s %s (%s", l->proc->pid, l->proc->comm,
-				severity__str(l->severity), (unsigned long)l->count,
-				pass ? tcp_state__str(l->tcp_state) : fd_kind__str(l->kind),
-				l->target, l->reason);
-			if (!strcmp(l->reason, "growing"))
-				fprintf(out, " from %lu, +%.2f/s", (unsigned long)l->baseline,
-					l->growth_per_s);
-			fprintf(out, "%s%s)\n", l->site[0] ? ", " : "", l->site);
+			for (j = 0; j < ng; j++)
+				if (fd_same_group(g[j].first, l, pass))
+					break;
+			if (j == ng)
+				g[ng++].first = l;
+			/* a process counts once per group, however many findings it has in it */
+			for (k = 0; k < i; k++) {
+				const struct fd_leak *m = fdleaks__get(ri->fd_leaks, k);
+
+				if (fd_leak__is_socket(m) == pass && m->proc == l->proc &&
+				    fd_same_group(m, l, pass))
+					break;
+			}
+			g[j].procs += k == i;
+			g[j].findings++;
+			g[j].fds += l->count;
+			if (l->severity > g[j].worst)
+				g[j].worst = l->severity;
 		}
-		if (shown < n)
-			fprintf(out, "%8s %zu more in the JSON report\n", "...", n - shown);
+		qsort(g, ng, sizeof(*g), by_fd_group);
+		fprintf(out, "%-16s %-8s %5s %6s %-11s %-12s %s\n", "COMM", "WORST", "PROCS", "FDS",
+			pass ? "STATE" : "KIND", "WHY", "E.G. TARGET");
+		for (i = 0; i < ng && shown < cap; i++, shown++)
+			fprintf(out, "%-16s %-8s %5zu %6lu %-11s %-12s %s\n", g[i].first->proc->comm,
+				severity__str(g[i].worst), g[i].procs, (unsigned long)g[i].fds,
+				pass ? tcp_state__str(g[i].first->tcp_state) :
+				       fd_kind__str(g[i].first->kind),
+				g[i].first->reason, g[i].first->target);
+		if (shown < ng)
+			fprintf(out, "%8s and %zu more groups (see report)\n", "...", ng - shown);
+		free(g);
 	}
 }
 
@@ -613,7 +678,7 @@ static void grouped_rows(FILE *out, struct proc **all, size_t n, const struct ru
 {
 	struct cmd_group *g = calloc(n, sizeof(*g));
 	size_t ng = 0, i, j;
-	char a[32], b[32], c[48];
+	char a[32], b[32], c[64];
 
 	if (!g)
 		return;
@@ -636,19 +701,31 @@ static void grouped_rows(FILE *out, struct proc **all, size_t n, const struct ru
 	}
 	qsort(g, ng, sizeof(*g), by_group_peak_desc);
 	fprintf(out, "%6s %-16s %10s %9s %s\n", "PROCS", "COMM", "LONGEST", "PEAK RSS",
-		"(the largest one; EXIT)");
+		"EXIT (PEAK RSS: the largest one)");
 	for (i = 0; i < ng && i < QH_SUMMARY_GROUP_ROWS; i++) {
 		struct proc_figures f;
 
 		report__figures(g[i].largest, ri, now, &f);
-		snprintf(c, sizeof(c), "%zu running, %zu failed", g[i].running, g[i].failed);
+		if (g[i].running && g[i].failed)
+			snprintf(c, sizeof(c), "%zu running, %zu failed", g[i].running,
+				 g[i].failed);
+		else if (g[i].running || g[i].failed)
+			snprintf(c, sizeof(c), "%zu %s", g[i].running ?: g[i].failed,
+				 g[i].running ? "running" : "failed");
+		else
+			snprintf(c, sizeof(c), "exited 0");
 		fprintf(out, "%6zu %-16s %10s %9s %s\n", g[i].n, g[i].first->comm,
 			human_secs(g[i].longest_s, a, sizeof(a)),
 			human_kb(f.peak_rss_kb, b, sizeof(b)), c);
 	}
-	if (ng > QH_SUMMARY_GROUP_ROWS)
-		fprintf(out, "%6s and %zu more commands (see report)\n", "...",
+	if (ng > QH_SUMMARY_GROUP_ROWS) {
+		size_t rest = 0;
+
+		for (i = QH_SUMMARY_GROUP_ROWS; i < ng; i++)
+			rest += g[i].n;
+		fprintf(out, "%6zu and %zu more commands, smaller (see report)\n", rest,
 			ng - QH_SUMMARY_GROUP_ROWS);
+	}
 	free(g);
 }
 
