@@ -917,7 +917,10 @@ void session__close(struct session *s)
 	ctlsrv__close(s->ctl);
 	testattr__free(s->tests);
 	cJSON_Delete(s->snapshots);
-	tracer__free(s->tr);
+	if (s->reported)
+		tracer__free_behind(s->tr);
+	else
+		tracer__free(s->tr);
 	procwatch__free(s->watch);
 	cleanup__free(s->cleanup);
 	heapleaks__free(s->leaks);
@@ -1249,6 +1252,7 @@ int session__report(struct session *s, struct run_info *ri)
 	if (s->tests && !o->quiet)
 		testattr__summary(stderr, root);
 	err = outputs__finish(s->out, root, ri);
+	s->reported = true;
 	if (o->output) {
 		int werr = report__write_json(o->output, root);
 
