@@ -1140,13 +1140,23 @@ static bool has_pending(struct session *s)
 void session__finish(struct session *s, pid_t cmd_pid)
 {
 	struct proc **left;
-	uint64_t deadline;
+	uint64_t deadline, end;
 	size_t n;
 
 	tracer__consume(s->tr);
-	/* the trees of drivers that just ended get their force_cleanup_timeout to go away */
+	/*
+	 * The trees of drivers that just ended get their force_cleanup_timeout to go away, but
+	 * the run waits no longer than --end-grace for them, and says so: a silent wait of 10 s
+	 * at the end looks like a hang
+	 */
+	deadline = procwatch__pending_deadline(s->watch);
+	end = util__now_ns(CLOCK_BOOTTIME) + (uint64_t)s->o->end_grace_ms * 1000000ULL;
+	if (deadline > util__now_ns(CLOCK_BOOTTIME) && s->o->end_grace_ms)
+		pr_warn("waiting up to %.1fs for the trees of drivers that just ended to exit "
+			"(--end-grace)\n",
+			((deadline < end ? deadline : end) - util__now_ns(CLOCK_BOOTTIME)) / 1e9);
 	while ((deadline = procwatch__pending_deadline(s->watch)) &&
-	       util__now_ns(CLOCK_BOOTTIME) < deadline) {
+	       util__now_ns(CLOCK_BOOTTIME) < (deadline < end ? deadline : end)) {
 		struct epoll_event e;
 
 		epoll_wait(s->efd, &e, 1, 50);

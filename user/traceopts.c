@@ -188,6 +188,10 @@ const struct opt_spec traceopts[] = {
 	  .off = OFF(watch.force_cleanup_timeout_ms), .def = "10", .cmds = A, .group = WATCH,
 	  .help = "a driver's tree must be gone S seconds after it; also the wait after each "
 		  "signal of --cleanup" },
+	{ "end-grace", 0, OPT_MS, "S", 0, 3600000, .off = OFF(end_grace_ms), .def = "2",
+	  .cmds = A, .group = WATCH,
+	  .help = "when CMD has exited, wait at most S seconds (announced) for the trees of "
+		  "drivers that just ended to go; what is left then is a leftover" },
 	{ "zombie-grace", 0, OPT_MS, "S", 100, 86400000, .off = OFF(watch.zombie_grace_ms),
 	  .def = "5", .cmds = A, .group = WATCH,
 	  .help = "exited and not reaped for longer: a zombie" },

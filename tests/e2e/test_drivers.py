@@ -375,3 +375,19 @@ def test_gate_on_leftovers(qh, tmp_path):
     assert any(r.startswith("leftovers") for r in report["verdict"]["reasons"]), report["verdict"]
     assert not any(r.startswith("zombies") for r in report["verdict"]["reasons"])
     assert report["cleanup"]["succeeded"] == 1, report["cleanup"]
+
+
+def test_end_grace_announced(qh, tmp_path, fakedir):
+    """The command ends just after its driver, whose renderers outlive it: qhtrace says it
+    waits, for at most --end-grace (not the 10 s force_cleanup_timeout), then judges the tree
+    as it is."""
+    rc, out, err = qh.run(qh.attach_argv([str(fakedir / "chromedriver"), "leave", "8"],
+                                         tmp_path / "report.json",
+                                         ("--force-cleanup-timeout", "10", "--end-grace", "0.5")))
+    report = check_report(qh.load_report(tmp_path / "report.json"))
+    adopt_running(qh, report)
+    assert rc == 0, err
+    assert "waiting up to 0.5s for the trees of drivers that just ended to exit (--end-grace)" \
+        in err, err
+    left = report["leftovers"]
+    assert len(left) == 2 and all(l["reason"] == "outlived_driver" for l in left), left
