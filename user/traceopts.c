@@ -156,7 +156,7 @@ const struct opt_spec traceopts[] = {
 	{ "fail-on", 0, OPT_FN, "CLASSES", .fn = parse_fail_on, .off = OFF(fail_on),
 	  .cmds = A | L | F,
 	  .help = "exit " OPT_TEXT(QH_EXIT_GATE) " when one of the CLASSES (comma-separated: leaks, "
-		  "fds, zombies, leftovers, lost-events, alerts) has findings (and CMD exited 0)" },
+		  "fds, zombies, leftovers, lost-events, alerts) has findings (and CMD, or the watch, ended with 0)" },
 	{ "fail-severity", 0, OPT_FN, "L", .fn = parse_severity, .off = OFF(fail_severity),
 	  .def = "low", .cmds = A | L | F,
 	  .help = "only findings of severity L or above count: low, medium, high, critical" },

@@ -13,6 +13,7 @@ Run as root: /usr/bin/python3 -m pytest tests/e2e/test_drivers.py
 
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -160,6 +161,14 @@ def test_alert_after_command_output(qh, tmp_path, fakedir):
     assert (end["driver"], end["exit_code"], end["peak_pss_kb"]) == (1, 0, d["peak_pss_kb"]), end
     assert kinds.index("driver_start") < kinds.index("driver_end") < kinds.index("verdict")
     assert "alert" in kinds, kinds
+    # the reader: a driver row names its driver and shows its memory and verdict
+    out = subprocess.run([qh.qhtrace, "report", "--filter", "kind=driver",
+                          str(tmp_path / "report.json")], capture_output=True, text=True,
+                         timeout=30)
+    row = out.stdout.splitlines()[1].split()
+    assert out.returncode == 0 and row[1:4] == ["driver", str(d["pid"]), "chromedriver"], out
+    assert f"peak_pss_kb={d['peak_pss_kb']}" in out.stdout, out.stdout
+    assert 'verdict="over 30 MiB"' in out.stdout, out.stdout
 
 
 def test_driver_leaves_two(qh, tmp_path, fakedir):
