@@ -390,7 +390,9 @@ def test_end_grace_announced(qh, tmp_path, fakedir):
     """The command ends just after its driver, whose renderers outlive it: qhtrace says it
     waits, for at most --end-grace (not the 10 s force_cleanup_timeout), then judges the tree
     as it is."""
-    rc, out, err = qh.run(qh.attach_argv([str(fakedir / "chromedriver"), "leave", "8"],
+    # the renderers left running must not hold our stderr pipe
+    cmd = ["/bin/sh", "-c", f'exec >/dev/null 2>&1; exec "{fakedir}/chromedriver" leave 8']
+    rc, out, err = qh.run(qh.attach_argv(cmd,
                                          tmp_path / "report.json",
                                          ("--force-cleanup-timeout", "10", "--end-grace", "0.5")))
     report = check_report(qh.load_report(tmp_path / "report.json"))
