@@ -85,7 +85,8 @@ static void usage_diff(FILE *out)
 		"\n"
 		"Compare two summary reports: peak RSS per command name, heap leaks per\n"
 		"stack (new ones, and bytes), fds left open and leftover processes per\n"
-		"command name, driver trees per kind (when the reports have them).\n"
+		"command name, driver trees per kind, and per test (RSS growth, heap, fds,\n"
+		"what outlived it) when the reports have them.\n"
 		"\n"
 		"Options:\n");
 	opttab__help(out, opts, sizeof(opts) / sizeof(opts[0]), 1);
@@ -165,6 +166,14 @@ int cmd_diff(int argc, char **argv)
 		print_section(stdout, "fds left open per command", fds, "fds");
 		print_section(stdout, "leftover processes per command", left, "processes");
 		print_section(stdout, "driver trees per kind, peak RSS (kB)", drv, "peak_rss_kb");
+		print_section(stdout, "RSS growth per test (kB)",
+			      cJSON_GetObjectItemCaseSensitive(out, "tests_rss"), "rss_growth_kb");
+		print_section(stdout, "heap allocated and live at its end, per test (bytes)",
+			      cJSON_GetObjectItemCaseSensitive(out, "tests_heap"), "bytes");
+		print_section(stdout, "fds left open per test",
+			      cJSON_GetObjectItemCaseSensitive(out, "tests_fds"), "fds");
+		print_section(stdout, "browsers and processes that outlived their test",
+			      cJSON_GetObjectItemCaseSensitive(out, "tests_leftovers"), "processes");
 		cJSON_ArrayForEach(r, regs)
 			printf("regression: %s\n", r->valuestring);
 		if (d.max_pct >= 0)

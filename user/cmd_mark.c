@@ -71,17 +71,18 @@ static void usage_mark(FILE *out)
 /* One request line to @path, one reply line back into @reply. 0 or -errno. */
 static int round_trip(const char *path, const char *line, char *reply, size_t len)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	size_t got = 0, n = strlen(line);
-	int fd, err = 0;
+	struct sockaddr_un a;
+	unsigned int alen;
+	int fd, err;
 
-	if (strlen(path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(a.sun_path, path);
+	err = ctl__sockaddr(path, &a, &alen);
+	if (err)
+		return err;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	if (connect(fd, (struct sockaddr *)&a, alen) ||
 	    send(fd, line, n, MSG_NOSIGNAL) != (ssize_t)n) {
 		err = -errno;
 		goto out;

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <cjson/cJSON.h>
 
 #include "ctlproto.h"
@@ -9,6 +12,25 @@
 static const char *const phases[CTL_PHASES] = { "setup", "call", "teardown" };
 static const char *const outcomes[] = { "passed", "failed", "skipped", "error", "xfailed",
 					"xpassed", NULL };
+
+int ctl__sockaddr(const char *name, struct sockaddr_un *a, unsigned int *alen)
+{
+	bool abstract = name[0] == '@';
+	size_t n = strlen(name);
+
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (n <= (size_t)abstract)
+		return -EINVAL;
+	/* an abstract name is not NUL-terminated: its length is the address's */
+	if (n >= sizeof(a->sun_path) + abstract)
+		return -ENAMETOOLONG;
+	memcpy(a->sun_path, name, n);
+	if (abstract)
+		a->sun_path[0] = '\0';
+	*alen = offsetof(struct sockaddr_un, sun_path) + n + !abstract;
+	return 0;
+}
 
 const char *ctl_phase__str(enum ctl_phase p)
 {

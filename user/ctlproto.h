@@ -64,4 +64,12 @@ int ctlproto__parse(const char *line, size_t len, struct ctl_req *r, char *why, 
 
 const char *ctl_phase__str(enum ctl_phase p);
 
+struct sockaddr_un;
+/*
+ * The address QHTRACE_SOCKET names: "@NAME" is NAME in the abstract namespace (systemd's
+ * NOTIFY_SOCKET convention: no file, so a killed qhtrace leaves nothing behind), anything else
+ * a path. Fills @a and its length @alen; -ENAMETOOLONG, or -EINVAL for an empty name.
+ */
+int ctl__sockaddr(const char *name, struct sockaddr_un *a, unsigned int *alen);
+
 #endif

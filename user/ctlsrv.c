@@ -5,15 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
 #include "ctlproto.h"
 #include "ctlsrv.h"
 #include "log.h"
+#include "util.h"
 #include "vec.h"
 
 struct ctl_client {
@@ -32,8 +35,7 @@ struct ctlsrv {
 	uid_t uid;
 	ctlsrv_fn fn;
 	void *ctx;
-	char dir[96];
-	char path[108]; /* dir + "/ctl" fits sun_path */
+	char path[64];	/* "@qhtrace-PID-RANDOM": QHTRACE_SOCKET's value */
 	struct ctl_client *clients[QH_CTL_MAX_CLIENTS];
 	uint64_t answered, refused;
 };
@@ -51,14 +53,14 @@ static void drop(struct ctlsrv *s, struct ctl_client *c)
 	free(c);
 }
 
-int ctlsrv__open(struct ctlsrv **out, const char *dir, uid_t uid, gid_t gid, ctlsrv_fn fn,
-		 void *ctx)
+int ctlsrv__open(struct ctlsrv **out, uid_t uid, ctlsrv_fn fn, void *ctx)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct ctlsrv *s = calloc(1, sizeof(*s));
-	const char *tmp = dir ? dir : getenv("TMPDIR");
-	int err;
+	struct sockaddr_un a;
+	unsigned int alen;
+	uint32_t rnd;
+	int err, i;
 
 	*out = NULL;
 	if (!s)
@@ -67,30 +69,30 @@ int ctlsrv__open(struct ctlsrv **out, const char *dir, uid_t uid, gid_t gid, ctl
 	s->uid = uid;
 	s->fn = fn;
 	s->ctx = ctx;
-	if (!tmp || tmp[0] != '/' || strlen(tmp) > 80)
-		tmp = "/tmp";
-	snprintf(s->dir, sizeof(s->dir), "%s/qhtrace-XXXXXX", tmp);
-	if (!mkdtemp(s->dir)) {
-		err = -errno;
-		pr_err("control socket: cannot make a directory in %s: %s\n", tmp, strerror(-err));
-		s->dir[0] = '\0';
-		goto fail;
-	}
-	snprintf(s->path, sizeof(s->path), "%.*s/ctl", (int)sizeof(s->dir) - 1, s->dir);
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", s->path);
 	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	s->efd = epoll_create1(EPOLL_CLOEXEC);
-	if (s->lfd < 0 || s->efd < 0 || bind(s->lfd, (struct sockaddr *)&a, sizeof(a)) ||
-	    listen(s->lfd, 64)) {
+	if (s->lfd < 0 || s->efd < 0) {
 		err = -errno;
-		pr_err("control socket %s: %s\n", s->path, strerror(-err));
+		pr_err("control socket: %s\n", strerror(-err));
 		goto fail;
 	}
-	/* the directory keeps everyone else out, whatever the socket's mode */
-	if (chmod(s->path, 0600) || chown(s->path, uid, gid) || chown(s->dir, uid, gid)) {
-		err = -errno;
-		pr_err("control socket %s: cannot give it to uid %u: %s\n", s->path, uid,
-		       strerror(-err));
+	/*
+	 * An abstract name: no file for a killed qhtrace to leave behind, and no directory to
+	 * guard. Anyone may connect; accept() lets in only @uid and root (SO_PEERCRED). A random
+	 * part keeps another user from taking the name first (bind then fails: try another).
+	 */
+	for (i = 0, err = -EADDRINUSE; i < 16 && err == -EADDRINUSE; i++) {
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			rnd = (uint32_t)util__now_ns(CLOCK_MONOTONIC) ^ (uint32_t)i << 24;
+		snprintf(s->path, sizeof(s->path), "@qhtrace-%d-%08x", (int)getpid(), rnd);
+		err = ctl__sockaddr(s->path, &a, &alen);
+		if (!err && bind(s->lfd, (struct sockaddr *)&a, alen))
+			err = -errno;
+	}
+	if (err || listen(s->lfd, 64)) {
+		err = err ? err : -errno;
+		pr_err("control socket %s: %s\n", s->path, strerror(-err));
+		s->path[0] = '\0';
 		goto fail;
 	}
 	ev.data.ptr = NULL;
@@ -346,9 +348,5 @@ void ctlsrv__close(struct ctlsrv *s)
 		close(s->lfd);
 	if (s->efd >= 0)
 		close(s->efd);
-	if (s->path[0])
-		unlink(s->path);
-	if (s->dir[0])
-		rmdir(s->dir);
 	free(s);
 }

@@ -35,11 +35,10 @@ typedef int (*ctlsrv_fn)(void *ctx, const struct ctl_req *r, const struct ctl_pe
 			 struct cJSON *reply);
 
 /*
- * Listen in a new directory under @dir (NULL: $TMPDIR, else /tmp), owned by @uid:@gid, mode
- * 0700; connections from other users than @uid and root are refused. 0 or -errno (printed).
+ * Listen on a new abstract socket, "@qhtrace-PID-RANDOM" (ctlsrv__path: QHTRACE_SOCKET's value);
+ * connections from other users than @uid and root are refused. 0 or -errno (printed).
  */
-int ctlsrv__open(struct ctlsrv **out, const char *dir, uid_t uid, gid_t gid, ctlsrv_fn fn,
-		 void *ctx);
+int ctlsrv__open(struct ctlsrv **out, uid_t uid, ctlsrv_fn fn, void *ctx);
 /* The socket's path, for QHTRACE_SOCKET. */
 const char *ctlsrv__path(const struct ctlsrv *s);
 /* An fd for the caller's epoll (EPOLLIN): readable when ctlsrv__process has work. */

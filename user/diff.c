@@ -133,6 +133,11 @@ struct diff {
 	struct table fds;	/* comm -> fds left open */
 	struct table leftovers;	/* comm -> processes left */
 	struct table drivers;	/* driver kind -> peak RSS kB */
+	/* per test (the report's tests[], issue 14), by the test's name */
+	struct table test_rss;	/* RSS growth kB */
+	struct table test_heap;	/* heap bytes allocated in the test and live at its end */
+	struct table test_fds;	/* fds the test left open */
+	struct table test_left;	/* browsers and processes that outlived the test */
 };
 
 static void collect(struct diff *d, const cJSON *rep, bool cur)
@@ -159,6 +164,17 @@ static void collect(struct diff *d, const cJSON *rep, bool cur)
 			    num(it, "tree_peak_rss_kb");
 
 		put(&d->drivers, str(it, "kind"), kb, cur, true);
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(rep, "tests")) {
+		const char *name = str(it, "name");
+		const cJSON *heap = cJSON_GetObjectItemCaseSensitive(it, "heap_new_bytes");
+
+		put(&d->test_rss, name, num(it, "rss_growth_kb"), cur, true);
+		/* null: the heap was not followed; nothing to compare */
+		if (cJSON_IsNumber(heap))
+			put(&d->test_heap, name, heap->valuedouble, cur, true);
+		put(&d->test_fds, name, num(it, "fds_leaked"), cur, true);
+		put(&d->test_left, name, num(it, "browsers_left") + num(it, "leftovers"), cur, true);
 	}
 }
 
@@ -246,6 +262,21 @@ cJSON *diff__compare(const cJSON *base, const cJSON *cur, double max_pct)
 	cJSON_AddItemToObject(out, "drivers",
 			      section(&d.drivers, "peak_rss_kb", max_pct,
 				      max_pct >= 0 ? DIFF_MIN_KB : inf, false, regs, "driver"));
+	/* a test that leaks more than it did: noise floors as for the whole run */
+	cJSON_AddItemToObject(out, "tests_rss",
+			      section(&d.test_rss, "rss_growth_kb", max_pct,
+				      max_pct >= 0 ? DIFF_MIN_KB : inf, false, regs,
+				      "test memory"));
+	cJSON_AddItemToObject(out, "tests_heap",
+			      section(&d.test_heap, "bytes", max_pct,
+				      max_pct >= 0 ? DIFF_MIN_KB * 1024.0 : inf, false, regs,
+				      "test heap"));
+	cJSON_AddItemToObject(out, "tests_fds",
+			      section(&d.test_fds, "fds", max_pct, max_pct >= 0 ? 1 : inf, true,
+				      regs, "test fds"));
+	cJSON_AddItemToObject(out, "tests_leftovers",
+			      section(&d.test_left, "processes", max_pct, max_pct >= 0 ? 1 : inf,
+				      true, regs, "test leftovers"));
 	cJSON_AddItemToObject(out, "regressions", regs);
 	cJSON_AddBoolToObject(out, "pass", !cJSON_GetArraySize(regs));
 	table_free(&d.cmds);
@@ -253,5 +284,9 @@ cJSON *diff__compare(const cJSON *base, const cJSON *cur, double max_pct)
 	table_free(&d.fds);
 	table_free(&d.leftovers);
 	table_free(&d.drivers);
+	table_free(&d.test_rss);
+	table_free(&d.test_heap);
+	table_free(&d.test_fds);
+	table_free(&d.test_left);
 	return out;
 }

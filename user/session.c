@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -424,6 +425,39 @@ static int add_fd_rec(void *ctx, const struct qh_fd_key *k, const struct qh_fd *
 }
 
 /*
+ * The fd records of one process: a lookup per fd /proc/PID/fd lists, not a walk of the whole
+ * map (a test's end reads its process's only: ~20 lookups instead of every record). A record
+ * whose fd is closed already is not wanted there. 0 or -errno.
+ */
+static int fd_recs_of(struct tracer *tr, pid_t pid, struct fd_recs *r)
+{
+	char path[32];
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while (!err && (de = readdir(d))) {
+		struct qh_fd_key k = { .tgid = pid };
+		struct qh_fd v;
+		char *end;
+		unsigned long fd = strtoul(de->d_name, &end, 10);
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end || fd > UINT32_MAX)
+			continue;
+		k.fd = fd;
+		if (tracer__lookup_fd(tr, k.tgid, k.fd, &v))
+			continue; /* no record: opened before tracing, or inherited */
+		err = add_fd_rec(r, &k, &v);
+	}
+	closedir(d);
+	return err;
+}
+
+/*
  * Reconcile the running processes with /proc/PID/fd (fdsync.h), then feed the findings: a
  * periodic check looks for growth, the end for what survivors hold.
  */
@@ -525,10 +559,16 @@ static void test_ended(struct session *s, int32_t idx)
 	if (testattr__driver_alive(s->tests, idx, driver_alive, s))
 		testattr__for_each_started(s->tests, idx, driver_outlived, s);
 	if (!s->o->no_fds) {
+		const struct proc *p = testattr__get(s->tests, idx)->proc;
 		struct fd_recs recs = {};
+		int err;
 
-		if (tracer__for_each_fd(s->tr, add_fd_rec, &recs) ||
-		    testattr__fds_at_end(s->tests, idx, recs.v, recs.n, &ops))
+		/* only the test's own process counts (testattr.h): its records alone */
+		if (p && p->state == PROC_RUNNING)
+			err = fd_recs_of(s->tr, p->pid, &recs);
+		else
+			err = tracer__for_each_fd(s->tr, add_fd_rec, &recs);
+		if (err || testattr__fds_at_end(s->tests, idx, recs.v, recs.n, &ops))
 			pr_warn("test %s: its fds could not be read\n",
 				testattr__get(s->tests, idx)->name);
 		free(recs.v);
@@ -732,7 +772,7 @@ static int open_control(struct session *s, const struct attach_opts *o)
 	if (!s->tests || !s->snapshots)
 		return -ENOMEM;
 	s->actx->tests = s->tests;
-	err = ctlsrv__open(&s->ctl, NULL, o->run_uid, o->run_gid, on_request, s);
+	err = ctlsrv__open(&s->ctl, o->run_uid, on_request, s);
 	if (err)
 		return err;
 	ev.data.fd = ctlsrv__fd(s->ctl);

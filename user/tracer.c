@@ -1473,6 +1473,19 @@ int tracer__lookup(struct tracer *t, uint32_t pid, struct qh_proc *out)
 	return 0;
 }
 
+int tracer__lookup_fd(struct tracer *t, uint32_t tgid, uint32_t fd, struct qh_fd *out)
+{
+	struct qh_fd_key k = { .tgid = tgid, .fd = fd };
+
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.fds), &k, out))
+		return -errno;
+	/* as tracer__for_each_fd hands them out: live records only, stamps in boot ns */
+	if (!QH_STAMP_LIVE(out->ts_ns))
+		return -ENOENT;
+	out->ts_ns = tracer__stamp_ns(t, out->ts_ns);
+	return 0;
+}
+
 int tracer__epoll_fd(struct tracer *t)
 {
 	return ring_buffer__epoll_fd(t->rb);

@@ -142,6 +142,8 @@ bool tracer__maps_probed_libc(struct tracer *t, uint32_t pid);
 int tracer__trace_pid(struct tracer *t, uint32_t pid, const struct qh_proc *seed);
 /* Current counters of a traced process; -ENOENT if the kernel no longer tracks it. */
 int tracer__lookup(struct tracer *t, uint32_t pid, struct qh_proc *out);
+/* The `fds` record of (@tgid, @fd), its stamp in boot ns: 0, or -ENOENT when there is none. */
+int tracer__lookup_fd(struct tracer *t, uint32_t tgid, uint32_t fd, struct qh_fd *out);
 
 int tracer__epoll_fd(struct tracer *t);
 /* Consume every record available now; returns how many, or -errno. */

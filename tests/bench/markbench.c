@@ -5,6 +5,7 @@
  * and N stats requests on one connection, as the pytest plugin does, and prints the median
  * and the 99th percentile of each, in microseconds. Goal: a mark under 100 us.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,7 @@ int main(int argc, char **argv)
 	const char *path = getenv("QHTRACE_SOCKET");
 	int n = argc > 1 ? atoi(argv[1]) : 2000, i, fd;
 	double *begin, *end, *stats;
+	socklen_t alen;
 	char req[256];
 
 	if (!path || n < 1) {
@@ -72,9 +74,15 @@ int main(int argc, char **argv)
 	begin = calloc(n, sizeof(double));
 	end = calloc(n, sizeof(double));
 	stats = calloc(n, sizeof(double));
+	/* "@NAME": NAME in the abstract namespace (what qhtrace exports), else a path */
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	alen = sizeof(a);
+	if (path[0] == '@') {
+		a.sun_path[0] = '\0';
+		alen = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (!begin || !end || !stats || fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
+	if (!begin || !end || !stats || fd < 0 || connect(fd, (struct sockaddr *)&a, alen))
 		return 1;
 	for (i = 0; i < n; i++) {
 		snprintf(req, sizeof(req), "{\"op\":\"mark\",\"event\":\"begin\",\"name\":\"t%d\","

@@ -318,6 +318,26 @@ def our_bpf_programs():
     return {p["id"] for p in json.loads(out) if p.get("name") in names}
 
 
+def programs_held_by(pid):
+    """Ids of the BPF programs process @pid holds, through program and link fds (fdinfo), so
+    a qhtrace run by someone else meanwhile cannot be mistaken for this one."""
+    ids = set()
+    fdinfo = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fdinfo):
+        try:
+            with open(f"{fdinfo}/{fd}") as f:
+                ids.update(int(line.split()[1]) for line in f if line.startswith("prog_id:"))
+        except OSError:
+            pass  # closed since the listing
+    return ids
+
+
+def loaded_programs():
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
+                         timeout=TIMEOUT, check=True).stdout
+    return {p["id"] for p in json.loads(out)}
+
+
 def tracefs_mounts():
     """The mount points of tracefs in our mount namespace, one entry per mount, sorted."""
     with open("/proc/self/mounts") as f:
@@ -337,11 +357,17 @@ def test_sigkill_leaves_nothing(qh, tmp_path):
     assert pid, f"idle did not start under qhtrace; qhtrace state: {proc.poll()}"
     qh.adopt(pid)
     assert our_bpf_programs() - before, "qhtrace's programs are not loaded while it traces"
+    held = programs_held_by(proc.pid)
+    assert held & our_bpf_programs(), f"qhtrace holds none of its programs: {held}"
     proc.kill()
     proc.wait(timeout=10)
     # links and programs are released with the last file descriptor, asynchronously
-    assert qh.wait_for(lambda: not (our_bpf_programs() - before), timeout=10), \
-        f"programs left loaded: {our_bpf_programs() - before}"
+    assert qh.wait_for(lambda: not (held & loaded_programs()), timeout=10), \
+        f"programs left loaded: {held & loaded_programs()}"
+    # the control socket is an abstract name: nothing of it outlives the process
+    with open("/proc/net/unix") as f:
+        left = [line for line in f if f"@qhtrace-{proc.pid}-" in line]
+    assert not left, f"control socket left: {left}"
     assert tracefs_mounts() == tracefs_before, \
         f"tracefs mounts changed: before {tracefs_before}, after {tracefs_mounts()}"
 

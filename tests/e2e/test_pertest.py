@@ -32,15 +32,20 @@ def user():
     if os.geteuid() != 0:
         pytest.skip("needs root to make a user")
     made = False
+    # pytest's base temporary directory of the user: one left by an earlier user of this name
+    # (another uid) makes pytest refuse to start
+    basetemp = Path(tempfile.gettempdir()) / f"pytest-of-{USER}"
     try:
         pwd.getpwnam(USER)
     except KeyError:
+        shutil.rmtree(basetemp, ignore_errors=True)
         subprocess.run(["useradd", "-m", "-s", "/bin/sh", USER], check=True)
         made = True
     yield USER
     if made:
         subprocess.run(["pkill", "-KILL", "-u", USER], check=False)
         subprocess.run(["userdel", "-r", USER], check=False, stderr=subprocess.DEVNULL)
+        shutil.rmtree(basetemp, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +202,8 @@ def test_control_socket_refuses_garbage(qhtrace, tmp_path):
     client.write_text("""
 import os, socket, json
 p = os.environ["QHTRACE_SOCKET"]
+assert p.startswith("@qhtrace-"), p  # an abstract name: no file to leave behind
+p = "\\0" + p[1:]
 s = socket.socket(socket.AF_UNIX); s.connect(p)
 s.sendall(b"garbage\\n"); r1 = s.recv(4096)
 s.sendall(b"x" * 100000 + b"\\n"); r2 = s.recv(4096)

@@ -483,6 +483,49 @@ static void test_diff(void **state)
 	cJSON_Delete(c);
 }
 
+/* per test: a test that leaves more behind than it did is a regression; a new clean one is not */
+static void test_diff_per_test(void **state)
+{
+	cJSON *b = parse("{\"tests\": ["
+			 "{\"name\": \"t.py::a\", \"rss_growth_kb\": 1000, \"heap_new_bytes\": 100,"
+			 " \"fds_leaked\": 0, \"browsers_left\": 0, \"leftovers\": 0},"
+			 "{\"name\": \"t.py::b\", \"rss_growth_kb\": 0, \"heap_new_bytes\": null,"
+			 " \"fds_leaked\": 1, \"browsers_left\": 0, \"leftovers\": 0}]}");
+	cJSON *c = parse("{\"tests\": ["
+			 "{\"name\": \"t.py::a\", \"rss_growth_kb\": 5000, \"heap_new_bytes\": 3000000,"
+			 " \"fds_leaked\": 2, \"browsers_left\": 1, \"leftovers\": 0},"
+			 "{\"name\": \"t.py::b\", \"rss_growth_kb\": 0, \"heap_new_bytes\": null,"
+			 " \"fds_leaked\": 1, \"browsers_left\": 0, \"leftovers\": 0},"
+			 "{\"name\": \"t.py::c\", \"rss_growth_kb\": 10, \"heap_new_bytes\": 5,"
+			 " \"fds_leaked\": 0, \"browsers_left\": 0, \"leftovers\": 0}]}");
+	cJSON *d;
+	const cJSON *e;
+
+	(void)state;
+	d = diff__compare(b, c, 10);
+	e = entry(d, "tests_rss", "t.py::a");
+	assert_true(cJSON_GetObjectItem(e, "current_rss_growth_kb")->valuedouble == 5000);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(e, "regression")));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(entry(d, "tests_heap", "t.py::a"),
+						     "regression")));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(entry(d, "tests_fds", "t.py::a"),
+						     "regression")));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(entry(d, "tests_leftovers", "t.py::a"),
+						     "regression")));
+	/* unchanged, and a new clean test: no regression; a null heap is not compared */
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(entry(d, "tests_fds", "t.py::b"),
+						      "regression")));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(entry(d, "tests_fds", "t.py::c"), "new")));
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(entry(d, "tests_fds", "t.py::c"),
+						      "regression")));
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(d, "tests_heap"))
+		assert_string_not_equal(cJSON_GetObjectItem(e, "key")->valuestring, "t.py::b");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "regressions")), 4);
+	cJSON_Delete(d);
+	cJSON_Delete(b);
+	cJSON_Delete(c);
+}
+
 /* runout: the report completed at the end; the fd alert from leaks.fds; the files */
 static void test_runout_finish(void **state)
 {
@@ -685,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_alert_json),
 		cmocka_unit_test(test_alert_hooks),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_diff_per_test),
 		cmocka_unit_test(test_runout_finish),
 		cmocka_unit_test(test_runout_memory_usage),
 		cmocka_unit_test(test_runout_fd_alert),

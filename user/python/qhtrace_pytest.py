@@ -27,6 +27,12 @@ import pytest
 ENV = "QHTRACE_SOCKET"
 
 
+def address(name):
+    """QHTRACE_SOCKET's value as an AF_UNIX address: "@NAME" is NAME in the abstract namespace
+    (systemd's NOTIFY_SOCKET convention), anything else a path."""
+    return "\0" + name[1:] if name.startswith("@") else name
+
+
 class QhtraceError(RuntimeError):
     """qhtrace refused a request, or cannot be reached."""
 
@@ -51,7 +57,7 @@ class Qhtrace:
         # a forked child must not share the parent's connection (replies would cross)
         if self._sock is None or self._pid != os.getpid():
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.connect(self.path)
+            sock.connect(address(self.path))
             self._sock, self._pid, self._buf = sock, os.getpid(), b""
         return self._sock
 
