@@ -771,5 +771,17 @@ void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
 			}
 		fprintf(out, ") -- the report is incomplete");
 	}
+	/* the ring buffer carries lifecycle records only: the malloc family is counted in the
+	 * kernel, and `leaks -p` of a process that forks nothing receives no record at all */
+	if (ri->heap) {
+		uint64_t allocs = 0, frees = 0;
+
+		for (p = proctree__first(t); p; p = p->next) {
+			allocs += p->stats.heap_allocs;
+			frees += p->stats.heap_frees;
+		}
+		fprintf(out, "; heap calls counted in the kernel: %lu allocations, %lu frees",
+			(unsigned long)allocs, (unsigned long)frees);
+	}
 	fprintf(out, "\n");
 }

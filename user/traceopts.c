@@ -252,8 +252,8 @@ void procwatch_opts__from_settings(struct procwatch_opts *o, const struct qh_set
 	uint32_t i, k;
 
 	o->auto_cleanup = s->auto_cleanup;
-	o->force_cleanup_timeout_ms = s->force_cleanup_timeout * 1000;
-	o->zombie_grace_ms = s->zombie_grace * 1000;
+	o->force_cleanup_timeout_ms = s->force_cleanup_timeout * 1000 + 0.5;
+	o->zombie_grace_ms = s->zombie_grace * 1000 + 0.5;
 	o->max_resource_lifetime_s = s->max_resource_lifetime;
 	o->max_cleanup_attempts = s->max_cleanup_attempts;
 	o->memory_threshold_mb = s->memory_threshold_mb;

@@ -101,6 +101,11 @@ def test_selenium_no_quit_cleanup(qh, tmp_path, selenium):
     c = report["cleanup"]
     assert (c["attempted"], c["succeeded"], c["failed"]) == (len(left), len(left), 0), c
     assert {a["pid"] for a in c["actions"]} == left_pids, c
+    # the cleanup names each process as the leftovers do (the zygote, exec'd as
+    # /proc/self/exe, is "exe" until it renames itself)
+    names = {l["pid"]: l["comm"] for l in left}
+    assert all(a["comm"] == names[a["pid"]] for a in c["actions"]), (c, left)
+    assert "exe" not in names.values(), left
     for a in c["actions"]:
         assert a["verified"] is True and a["error"] is None, a
         # a process may exit on its own as its parent goes (crashpad does): no signal then
