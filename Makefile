@@ -22,7 +22,10 @@ USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS)) $(OUTPUT)/user
 PURE_OBJS := $(filter-out $(OUTPUT)/user/tracer.o $(OUTPUT)/user/cmd_attach.o \
 	$(OUTPUT)/user/session.o $(OUTPUT)/user/cmd_leaks.o,$(USER_OBJS))
 FIXTURES := $(patsubst tests/fixtures/%.c,$(OUTPUT)/fixtures/%,$(wildcard tests/fixtures/*.c)) \
-	$(OUTPUT)/fixtures/heapleak_fp
+	$(patsubst tests/fixtures/%.cc,$(OUTPUT)/fixtures/%,$(wildcard tests/fixtures/*.cc)) \
+	$(patsubst tests/fixtures/%.cc,$(OUTPUT)/fixtures/%_fp,$(wildcard tests/fixtures/*.cc)) \
+	$(OUTPUT)/fixtures/heapleak_fp $(OUTPUT)/fixtures/stackc_fp \
+	$(OUTPUT)/fixtures/libstkplug.so $(OUTPUT)/fixtures/libstkplug_fp.so
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/*.c))
 LOAD_TESTS := $(patsubst tests/load/%.c,$(OUTPUT)/tests/%,$(wildcard tests/load/*.c))
 
@@ -37,7 +40,7 @@ CFLAGS ?= -O2 -g
 LDFLAGS ?=
 QH_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-DQH_VERSION='"$(VERSION)"' -Iuser -Ibpf -I$(OUTPUT) -MMD -MP
-LDLIBS := -lbpf -lelf -ldw -lz -lcjson -lpthread -lm
+LDLIBS := -lbpf -lelf -ldw -lz -lcjson -lpthread -lm -lstdc++
 
 ifeq ($(V),1)
 Q =
@@ -108,6 +111,24 @@ $(OUTPUT)/fixtures/%: tests/fixtures/%.c | $(OUTPUT)/fixtures
 $(OUTPUT)/fixtures/%_fp: tests/fixtures/%.c | $(OUTPUT)/fixtures
 	$(call msg,FIXTURE,$@)
 	$(Q)$(CC) -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -pthread $< -o $@
+
+# C++ fixtures (g++), without and with frame pointers
+$(OUTPUT)/fixtures/%: tests/fixtures/%.cc | $(OUTPUT)/fixtures
+	$(call msg,FIXTURE,$@)
+	$(Q)$(CXX) -O1 -g -Wall -Wextra -Werror $< -o $@
+
+$(OUTPUT)/fixtures/%_fp: tests/fixtures/%.cc | $(OUTPUT)/fixtures
+	$(call msg,FIXTURE,$@)
+	$(Q)$(CXX) -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror $< -o $@
+
+# libraries a fixture dlopen's
+$(OUTPUT)/fixtures/lib%.so: tests/fixtures/plugin/%.c | $(OUTPUT)/fixtures
+	$(call msg,FIXTURE,$@)
+	$(Q)$(CC) -O1 -g -fPIC -shared -Wall -Wextra -Werror $< -o $@
+
+$(OUTPUT)/fixtures/lib%_fp.so: tests/fixtures/plugin/%.c | $(OUTPUT)/fixtures
+	$(call msg,FIXTURE,$@)
+	$(Q)$(CC) -O1 -g -fno-omit-frame-pointer -fPIC -shared -Wall -Wextra -Werror $< -o $@
 
 # a program that maps no shared C library
 $(OUTPUT)/fixtures/static_true: tests/fixtures/static_true.c | $(OUTPUT)/fixtures

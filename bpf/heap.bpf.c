@@ -20,15 +20,44 @@ const volatile __u64 cfg_min_size = 0;
 const volatile __u64 cfg_max_size = ~0ULL;
 const volatile bool cfg_stacks = false;
 
+#define WALK_VMAS QH_USTACK_VMAS
+#define ROW_SEARCH_STEPS 21 /* log2 of unwind_rows' largest size, and one */
+
+struct walk_vma {
+	struct qh_ustack_vma m;
+	__u64 base;	/* start - file offset mapped at start */
+	__u32 first;	/* its module's rows */
+	__u32 count;	/* 0: no table */
+};
+
+/*
+ * A walk's state. In the thread's call state, not on the BPF stack: the verifier then knows
+ * nothing of its values, and goes through the loop's body once instead of once per value.
+ */
+struct walk {
+	__u64 ip, sp, bp;
+	__u64 tramp;	/* the uretprobe trampoline's address in this process */
+	__u64 ri;	/* the thread's next pending uretprobe (struct return_instance *) */
+	__u64 hash;
+	__u32 n;
+	__u32 flags;
+	__u32 next_vma;
+	bool bp_lost;
+	struct walk_vma vma[WALK_VMAS];
+};
+
 struct qh_heap_call {
 	__u64 active;  /* an entry probe filled this, its return probe has not run */
 	__u64 size;
 	__u64 old_ptr; /* realloc, reallocarray */
 	__u64 memptr;  /* posix_memalign's void ** */
 	__u64 caller;  /* set by the return probe */
-	__s64 stack_id;
+	__u64 stack_id;
 	__u32 fn;      /* enum qh_heap_fn */
 	__u32 __pad;
+	/* the stack being unwound: per thread, so a preempted walk is nobody else's scratch */
+	struct walk w;
+	struct qh_ustack st;
 };
 
 /*
@@ -49,6 +78,33 @@ struct {
 	__type(value, struct qh_alloc);
 } allocs SEC(".maps");
 
+/*
+ * The unwinder's tables (see unwind.h): rows of every module the loader has built one for,
+ * each module's a sorted run of `unwind_rows`.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct qh_unwind_row);
+} unwind_rows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct qh_file_key);
+	__type(value, struct qh_unwind_module);
+} unwind_modules SEC(".maps");
+
+/* allocation stacks by a hash of their frames; memory only for the stacks there are */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct qh_ustack);
+} ustacks SEC(".maps");
+
 /* dead records the sweeps took out (heap_sweep), for -v */
 __u64 heap_swept = 0;
 
@@ -63,6 +119,252 @@ struct {
 	__type(key, struct qh_alloc_key);
 	__type(value, __u8);
 } inherited_freed SEC(".maps");
+
+/*
+ * The unwinder. Each frame's caller is found from the module's unwind table when the loader
+ * has built one (the .eh_frame rules: no frame pointers needed), else by frame pointers,
+ * which marks the stack guessed. The few mappings a walk passes through are remembered, so
+ * bpf_find_vma runs about once per module, not once per frame.
+ */
+struct vma_hit {
+	__u64 start, end, pgoff, dev, ino;
+	bool file;
+};
+
+static long vma_hit(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_hit *h = data;
+	struct inode *ino;
+
+	h->start = vma->vm_start;
+	h->end = vma->vm_end;
+	h->pgoff = vma->vm_pgoff;
+	if (!vma->vm_file)
+		return 0;
+	ino = vma->vm_file->f_inode;
+	h->dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	h->ino = BPF_CORE_READ(ino, i_ino);
+	h->file = true;
+	return 0;
+}
+
+/* The mapping @pc lies in, with its module's rows; NULL when no mapping holds it. */
+static __always_inline struct walk_vma *walk_vma(struct walk *w, __u64 pc)
+{
+	struct qh_file_key k = {};
+	struct qh_unwind_module *m;
+	struct vma_hit h = {};
+	struct walk_vma *v;
+	__u32 i;
+
+	for (i = 0; i < WALK_VMAS; i++) {
+		v = &w->vma[i];
+		if (pc < v->m.start || pc >= v->m.end)
+			continue;
+		/* the loader may have built its file's table since (a program just exec'd) */
+		if (!v->count && v->m.ino) {
+			k.dev = v->m.dev;
+			k.ino = v->m.ino;
+			m = bpf_map_lookup_elem(&unwind_modules, &k);
+			if (m) {
+				v->first = m->first;
+				v->count = m->count;
+			}
+		}
+		return v;
+	}
+	if (bpf_find_vma(bpf_get_current_task_btf(), pc, vma_hit, &h, 0) || pc < h.start ||
+	    pc >= h.end)
+		return NULL;
+	v = &w->vma[w->next_vma++ % WALK_VMAS];
+	v->m.start = h.start;
+	v->m.end = h.end;
+	v->m.pgoff = h.pgoff;
+	v->m.dev = h.dev;
+	v->m.ino = h.ino;
+	v->base = h.start - (h.pgoff << 12); /* x86-64: 4 KiB pages */
+	v->count = 0;
+	if (!h.file)
+		return v;
+	k.dev = h.dev;
+	k.ino = h.ino;
+	m = bpf_map_lookup_elem(&unwind_modules, &k);
+	if (m) {
+		v->first = m->first;
+		v->count = m->count;
+	}
+	return v;
+}
+
+/*
+ * The index in unwind_rows of the row that holds file offset @off among the @count rows from
+ * @first, or -1. A global function: the verifier checks the search once, not in each place
+ * the walk may reach it.
+ */
+__noinline int unwind_find_row(__u32 first, __u32 count, __u64 off)
+{
+	__u32 lo = first, hi = first + count, mid, i;
+	struct qh_unwind_row *r;
+
+	if (!count || off > 0xffffffffULL)
+		return -1;
+	for (i = 0; i < ROW_SEARCH_STEPS && lo < hi; i++) {
+		mid = lo + (hi - lo) / 2;
+		r = bpf_map_lookup_elem(&unwind_rows, &mid);
+		if (!r)
+			return -1;
+		if (r->pc <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > first ? (int)(lo - 1) : -1;
+}
+
+/* The row of @v's module that holds @pc, or NULL */
+static __always_inline struct qh_unwind_row *find_row(struct walk_vma *v, __u64 pc)
+{
+	int i = unwind_find_row(v->first, v->count, pc - v->base);
+	__u32 k = i;
+
+	return i < 0 ? NULL : bpf_map_lookup_elem(&unwind_rows, &k);
+}
+
+static __always_inline bool read_user(__u64 *v, __u64 addr)
+{
+	return !bpf_probe_read_user(v, sizeof(*v), (void *)addr);
+}
+
+struct walk_ctx {
+	struct qh_heap_call *c;
+};
+
+/* One frame: record its ip, find its caller's registers. 1 ends the walk. */
+static long walk_step(__u64 i, void *data)
+{
+	struct qh_heap_call *c = ((struct walk_ctx *)data)->c;
+	struct walk *w = &c->w;
+	struct qh_unwind_row *r = NULL;
+	struct walk_vma *v;
+	__u64 ip = w->ip, cfa, ra, bp;
+	__u32 n = w->n;
+
+	if (n >= QH_USTACK_MAX) {
+		w->flags |= QH_USTACK_TRUNCATED;
+		return 1;
+	}
+	c->st.ips[n] = ip;
+	w->n = n + 1;
+	w->hash = (w->hash ^ ip) * 1099511628211ULL;
+	/* a return address: its call instruction is the byte before */
+	v = walk_vma(w, n ? ip - 1 : ip);
+	if (!v) {
+		w->flags |= QH_USTACK_TRUNCATED;
+		return 1;
+	}
+	if (v->count)
+		r = find_row(v, n ? ip - 1 : ip);
+	if (r) {
+		if (r->cfa == QH_CFA_END)
+			return 1;
+		if (r->cfa == QH_CFA_RSP) {
+			cfa = w->sp + r->cfa_off;
+		} else if (r->cfa == QH_CFA_RBP && !w->bp_lost) {
+			cfa = w->bp + r->cfa_off;
+		} else {
+			w->flags |= QH_USTACK_TRUNCATED;
+			return 1;
+		}
+		if (!read_user(&ra, cfa - 8)) {
+			w->flags |= QH_USTACK_TRUNCATED;
+			return 1;
+		}
+		if (r->rbp == QH_RBP_SAVED) {
+			if (!read_user(&bp, cfa + r->rbp_off)) {
+				w->flags |= QH_USTACK_TRUNCATED;
+				return 1;
+			}
+			w->bp = bp;
+			w->bp_lost = false;
+		} else if (r->rbp == QH_RBP_LOST) {
+			w->bp_lost = true;
+		}
+		w->sp = cfa;
+	} else {
+		/* no table here: trust rbp to be a frame pointer, below the caller's */
+		if (!w->bp) /* _start clears it: the outermost frame */
+			return 1;
+		if (w->bp_lost || w->bp < w->sp || !read_user(&bp, w->bp) ||
+		    !read_user(&ra, w->bp + 8)) {
+			w->flags |= QH_USTACK_TRUNCATED;
+			return 1;
+		}
+		w->flags |= QH_USTACK_GUESSED;
+		w->sp = w->bp + 16;
+		w->bp = bp;
+	}
+	/*
+	 * A function with a return probe pending (posix_memalign, when it calls memalign) has
+	 * the trampoline for its return address; the kernel keeps the real one, innermost first.
+	 */
+	if (ra == w->tramp && w->ri) {
+		struct return_instance *ri = (void *)w->ri;
+
+		ra = BPF_CORE_READ(ri, orig_ret_vaddr);
+		w->ri = (__u64)BPF_CORE_READ(ri, next);
+	}
+	if (!ra)
+		return 1;
+	w->ip = ra;
+	return 0;
+}
+
+/* The stack of the allocator call @ctx entered, into `ustacks`; its key, 0 when lost. */
+static __always_inline __u64 heap_stack(struct pt_regs *ctx, struct qh_heap_call *c)
+{
+	struct task_struct *task;
+	struct mm_struct *mm;
+	__u64 key;
+	struct walk_ctx wc = { .c = c };
+	struct walk *w = &c->w;
+	__u32 i;
+
+	w->ip = PT_REGS_IP(ctx);
+	w->sp = PT_REGS_SP(ctx);
+	w->bp = PT_REGS_FP(ctx);
+	w->hash = 14695981039346656037ULL;
+	w->n = 0;
+	w->flags = 0;
+	w->bp_lost = false;
+	task = bpf_get_current_task_btf();
+	mm = task->mm;
+	w->tramp = BPF_CORE_READ(mm, uprobes_state.xol_area, vaddr);
+	w->ri = (__u64)BPF_CORE_READ(task, utask, return_instances);
+	w->next_vma = 0;
+	for (i = 0; i < WALK_VMAS; i++)
+		w->vma[i].m.start = w->vma[i].m.end = 0;
+	bpf_loop(QH_USTACK_MAX, walk_step, &wc, 0);
+	if (w->n < 2) {
+		stat_inc(QH_STAT_STACK_LOST);
+		return 0;
+	}
+	c->st.nr = w->n;
+	c->st.flags = w->flags;
+	/* the files, so frames resolve without /proc (the process may be gone by then) */
+	c->st.nvmas = w->next_vma < WALK_VMAS ? w->next_vma : WALK_VMAS;
+	for (i = 0; i < WALK_VMAS; i++)
+		c->st.vmas[i] = w->vma[i].m;
+	key = w->hash ^ w->flags;
+	if (!key)
+		key = 1;
+	if (!bpf_map_lookup_elem(&ustacks, &key) &&
+	    bpf_map_update_elem(&ustacks, &key, &c->st, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&ustacks, &key)) {
+		stat_inc(QH_STAT_STACK_LOST);
+		return 0;
+	}
+	return key;
+}
 
 static __always_inline int heap_enter(struct pt_regs *ctx, __u32 fn, __u64 size, __u64 old_ptr,
 				      __u64 memptr)
@@ -91,12 +393,7 @@ static __always_inline int heap_enter(struct pt_regs *ctx, __u32 fn, __u64 size,
 	c->size = size;
 	c->old_ptr = old_ptr;
 	c->memptr = memptr;
-	c->stack_id = -1;
-	if (cfg_stacks) {
-		c->stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-		if (c->stack_id < 0)
-			stat_inc(QH_STAT_STACK_LOST);
-	}
+	c->stack_id = cfg_stacks ? heap_stack(ctx, c) : 0;
 	c->active = 1;
 	return 0;
 }
@@ -262,26 +559,39 @@ int BPF_KPROBE(heap_entry, __u64 a0, __u64 a1, __u64 a2)
 	__u32 tgid;
 	struct qh_proc *p;
 
-	switch (bpf_get_attach_cookie(ctx)) {
+	__u64 fn = bpf_get_attach_cookie(ctx), size, old = 0, memptr = 0;
+
+	/* one call of heap_enter: the verifier goes through its stack walk once */
+	switch (fn) {
 	case QH_HEAP_MALLOC:
-		return heap_enter(ctx, QH_HEAP_MALLOC, a0, 0, 0);
+	case QH_HEAP_VALLOC:
+		size = a0;
+		break;
 	case QH_HEAP_CALLOC:
-		return heap_enter(ctx, QH_HEAP_CALLOC, mul_sat(a0, a1), 0, 0);
+		size = mul_sat(a0, a1);
+		break;
 	case QH_HEAP_REALLOC:
-		return heap_enter(ctx, QH_HEAP_REALLOC, a1, a0, 0);
+		size = a1;
+		old = a0;
+		break;
 	case QH_HEAP_REALLOCARRAY:
-		return heap_enter(ctx, QH_HEAP_REALLOCARRAY, mul_sat(a1, a2), a0, 0);
+		size = mul_sat(a1, a2);
+		old = a0;
+		break;
 	case QH_HEAP_POSIX_MEMALIGN:
-		return heap_enter(ctx, QH_HEAP_POSIX_MEMALIGN, a2, 0, a0);
+		size = a2;
+		memptr = a0;
+		break;
 	case QH_HEAP_ALIGNED_ALLOC:
 	case QH_HEAP_MEMALIGN:
 		/* (alignment, size) */
-		return heap_enter(ctx, QH_HEAP_MEMALIGN, a1, 0, 0);
-	case QH_HEAP_VALLOC:
-		return heap_enter(ctx, QH_HEAP_VALLOC, a0, 0, 0);
+		fn = QH_HEAP_MEMALIGN;
+		size = a1;
+		break;
 	case QH_HEAP_PVALLOC:
 		/* pvalloc rounds the size up to whole pages */
-		return heap_enter(ctx, QH_HEAP_PVALLOC, (a0 + 4095) & ~4095ULL, 0, 0);
+		size = (a0 + 4095) & ~4095ULL;
+		break;
 	case QH_HEAP_FREE:
 		if (!a0)
 			return 0;
@@ -292,8 +602,10 @@ int BPF_KPROBE(heap_entry, __u64 a0, __u64 a1, __u64 a2)
 			heap_forget(p, tgid, a0);
 		}
 		return 0;
+	default:
+		return 0;
 	}
-	return 0;
+	return heap_enter(ctx, fn, size, old, memptr);
 }
 
 SEC("uretprobe")

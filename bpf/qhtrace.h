@@ -125,6 +125,69 @@ struct qh_file_key {
 };
 
 /*
+ * The heap unwinder's tables (`unwind_rows`, `unwind_modules`), built by the loader from each
+ * module's .eh_frame: for a range of the module's code, how to find the caller's frame. A row
+ * holds from @pc (a file offset in the module) up to the next row's.
+ */
+enum qh_cfa {
+	QH_CFA_NONE,	/* no rule the BPF walk follows (an expression, a gap): the walk stops */
+	QH_CFA_RSP,	/* CFA = rsp + cfa_off */
+	QH_CFA_RBP,	/* CFA = rbp + cfa_off */
+	QH_CFA_END,	/* the return address is undefined: the outermost frame (_start, clone) */
+};
+
+enum qh_rbp_rule {
+	QH_RBP_SAME,	/* the caller's rbp is the current one */
+	QH_RBP_SAVED,	/* the caller's rbp is saved at CFA + rbp_off */
+	QH_RBP_LOST,	/* not recoverable (undefined, or a rule the walk does not follow) */
+};
+
+struct qh_unwind_row {
+	__u32 pc;
+	__s32 cfa_off;
+	__s16 rbp_off;
+	__u8 cfa;	/* enum qh_cfa */
+	__u8 rbp;	/* enum qh_rbp_rule */
+};
+
+/* Value of `unwind_modules`, keyed by struct qh_file_key: the module's rows in `unwind_rows`. */
+struct qh_unwind_module {
+	__u32 first;
+	__u32 count;
+};
+
+/* Frames of one heap stack (`ustacks`) at most. */
+#define QH_USTACK_MAX 127
+
+/* QH_USTACK_*: how a stack in `ustacks` ended */
+#define QH_USTACK_TRUNCATED (1U << 0) /* not at the outermost frame: a read failed, a frame
+				       * had no rule, or the depth ran out */
+#define QH_USTACK_GUESSED (1U << 1)   /* some frames came from frame pointers in code without
+				       * unwind tables: they may be wrong */
+
+/* Mappings a stack's walk went through, at most (more are not recorded). */
+#define QH_USTACK_VMAS 8
+
+/* A mapping as the walk found it: which file its frames are in, even once the process is gone */
+struct qh_ustack_vma {
+	__u64 start;
+	__u64 end;
+	__u64 pgoff;	/* in 4 KiB pages */
+	__u64 dev;	/* kernel encoding; 0 with ino 0: no file */
+	__u64 ino;
+};
+
+/* Value of `ustacks`, keyed by a hash of the frames: one allocation stack. */
+struct qh_ustack {
+	__u32 nr;	/* frames in ips */
+	__u32 flags;	/* QH_USTACK_* */
+	__u32 nvmas;	/* in vmas */
+	__u32 __pad;
+	struct qh_ustack_vma vmas[QH_USTACK_VMAS];
+	__u64 ips[QH_USTACK_MAX]; /* [0] inside the allocator, then return addresses */
+};
+
+/*
  * Value of the `procs` map, keyed by tgid. Owned by the kernel side except at seeding,
  * where userspace creates the entry of a process that already exists.
  */
@@ -243,8 +306,9 @@ struct qh_alloc {
 	__u64 ts_ns;	/* made: a qh_stamp() in the map, boot ns as tracer__for_each_alloc()
 			 * hands it out; QH_STAMP_DEAD: freed */
 	__u64 caller;	/* return address of the allocator call: right even without frame pointers */
-	__s32 stack_id; /* in `stacks`, < 0 when not captured */
+	__u64 stack_id; /* key in `ustacks`, 0 when not captured */
 	__u32 epoch;	/* the process's forks so far: a child forked later has a copy of it */
+	__u32 __pad;
 };
 
 /*

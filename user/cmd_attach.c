@@ -166,6 +166,31 @@ static char **child_env(const struct run_as *ra, char *sock_slot, char **owned, 
 }
 
 /* Find CMD like a shell: 0 and the path, or the exit code 126/127 with a message. */
+/*
+ * The heap unwinder's table of what CMD runs, built before it runs: its first allocations then
+ * walk its own frames like the later ones (the C library's and C++'s are built already); for a
+ * script, its interpreter's. A table built at the exec record instead comes after the program
+ * has started, and allocations before it would get other, truncated stacks.
+ */
+static void unwind_command(struct session *s, const char *path)
+{
+	char line[256], *interp, *end;
+	FILE *f;
+
+	tracer__unwind_module(s->tr, path, NULL, 0, 0);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f) && line[0] == '#' && line[1] == '!') {
+		interp = line + 2 + strspn(line + 2, " \t");
+		end = interp + strcspn(interp, " \t\n");
+		*end = '\0';
+		if (*interp == '/')
+			tracer__unwind_module(s->tr, interp, NULL, 0, 0);
+	}
+	fclose(f);
+}
+
 static int resolve_cmd(const char *cmd, char *path, size_t len)
 {
 	const char *env = getenv("PATH"), *p, *colon;
@@ -364,6 +389,8 @@ int cmd_attach(int argc, char **argv)
 	if (session__open(&s, &o, libc, sfd) || session__trace_pid(&s, child.pid))
 		goto cleanup;
 	session__set_command(&s, child.pid);
+	if (o.heap)
+		unwind_command(&s, path);
 
 	ri.start_real_ns = util__now_ns(CLOCK_REALTIME);
 	pr_debug("probes attached in %.1f ms; starting %s\n",

@@ -10,6 +10,7 @@
 #include "proctree.h"
 #include "syms.h"
 #include "tracer.h"
+#include "vec.h"
 
 /*
  * Stack keys already computed, by (process, stack id). A direct-mapped cache rather than the
@@ -27,7 +28,7 @@ struct collect_ctx {
 	size_t ntaken;
 	struct {
 		const struct proc *proc;
-		int64_t id;
+		uint64_t id;
 		uint64_t key;
 	} cache[STACK_CACHE];
 };
@@ -36,23 +37,26 @@ struct collect_ctx {
 #define STACK_FIRST_FRAME 1
 
 /*
- * The part of a kernel stack that means something: its frames up to the first address no
- * file mapping of the process holds (past the last frame-pointer frame the walk reads
- * garbage, which differs from call to call), hashed.
+ * The part of a kernel stack that means something, hashed: all its frames, or for a stack
+ * partly walked by frame pointers, those up to the first address no file mapping of the
+ * process holds (past the last real frame-pointer frame the walk reads garbage, which differs
+ * from call to call).
  */
-static uint64_t stack_key(struct collect_ctx *c, const struct proc *p, int64_t id)
+static uint64_t stack_key(struct collect_ctx *c, const struct proc *p, uint64_t id)
 {
-	size_t slot = htab__mix((uint64_t)id ^ htab__mix((uintptr_t)p)) & (STACK_CACHE - 1);
+	size_t slot = htab__mix(id ^ htab__mix((uintptr_t)p)) & (STACK_CACHE - 1);
 	uint64_t ips[QH_MAX_STACK], key = 1469598103934665603ULL;
+	uint32_t flags = 0;
 	int n, i;
 
-	if (id < 0)
+	if (!id)
 		return 0;
 	if (c->cache[slot].proc == p && c->cache[slot].id == id)
 		return c->cache[slot].key;
-	n = c->ops->stack(c->ops->ctx, id, ips, QH_MAX_STACK);
+	n = c->ops->stack(c->ops->ctx, id, ips, QH_MAX_STACK, &flags);
 	for (i = STACK_FIRST_FRAME; i < n; i++) {
-		if (!p->maps || !syms_maps__find(p->maps, ips[i]))
+		/* an unwound stack has no garbage: only one walked by trusting rbp is cut */
+		if ((flags & QH_USTACK_GUESSED) && (!p->maps || !syms_maps__find(p->maps, ips[i])))
 			break;
 		key = (key ^ ips[i]) * 1099511628211ULL;
 	}
@@ -154,41 +158,72 @@ static char *dup_or_null(const char *s)
 	return s && *s ? strdup(s) : NULL;
 }
 
-/* Frames stop at the first address no file mapping holds: without frame pointers the walk
- * runs into garbage. */
+/* at most this many functions inlined into one another at one address are named */
+#define MAX_INLINE 8
+
+static void set_frame(struct heap_frame *f, uint64_t addr, const struct syms_frame *sf)
+{
+	char buf[SYMS_SYM_LEN * 2];
+
+	f->addr = addr;
+	f->offset = sf->sym[0] && !sf->inlined ? sf->sym_off + 1 : 0;
+	f->module = dup_or_null(sf->module);
+	f->file = dup_or_null(sf->file);
+	f->line = sf->line;
+	f->inlined = sf->inlined;
+	if (syms__demangle(sf->sym, buf, sizeof(buf))) {
+		f->symbol = strdup(buf);
+		f->raw_symbol = dup_or_null(sf->sym);
+	} else {
+		f->symbol = dup_or_null(sf->sym);
+	}
+}
+
+/*
+ * Frames stop at the first address no file mapping holds: where frame pointers had to be
+ * trusted, the walk may have run into garbage.
+ */
 static void resolve_frames(const struct heapcollect_ops *ops, struct heap_leak *l)
 {
-	uint64_t ips[QH_MAX_STACK + 1];
-	struct heap_frame *frames;
+	uint64_t ips[QH_MAX_STACK];
+	struct syms_frame sf[MAX_INLINE];
+	struct heap_frame *frames = NULL;
+	size_t k = 0, cap = 0, j;
+	uint32_t flags = 0;
 	int n = 0, m, i;
-	size_t k = 0;
 
-	ips[n++] = l->caller;
-	m = ops->stack(ops->ctx, l->stack_id, ips + 1, QH_MAX_STACK);
-	for (i = STACK_FIRST_FRAME; i < m; i++)
-		ips[n++] = ips[1 + i];
-	frames = calloc(n, sizeof(*frames));
-	if (!frames)
-		return;
+	m = l->stack_id ? ops->stack(ops->ctx, l->stack_id, ips, QH_MAX_STACK, &flags) : 0;
+	/* [0] lies in the allocator: the frames start at its caller */
+	if (m >= 2) {
+		n = m - 1;
+		memmove(ips, ips + 1, n * sizeof(*ips));
+	} else {
+		ips[n++] = l->caller;
+		if (l->stack_id)
+			flags |= QH_USTACK_TRUNCATED;
+	}
+	l->truncated = flags & (QH_USTACK_TRUNCATED | QH_USTACK_GUESSED);
 	for (i = 0; i < n; i++) {
-		struct syms_frame sf;
-		struct heap_frame *f = &frames[k];
-
 		/* a return address: addr - 1 lies in the call instruction */
-		if (!l->proc->maps || ops->resolve(ops->ctx, l->proc->maps, ips[i] - 1, &sf)) {
-			if (i > 0)
+		m = l->proc->maps ? ops->resolve(ops->ctx, l->proc->maps, ips[i] - 1, sf, MAX_INLINE)
+				  : -ENOENT;
+		if (m <= 0) {
+			if (i > 0) {
+				l->truncated = true;
 				break;
-			f->addr = ips[i];
-			k++;
+			}
+			if (vec_reserve(frames, cap, k + 1))
+				break;
+			memset(&frames[k], 0, sizeof(frames[k]));
+			frames[k++].addr = ips[i];
 			continue;
 		}
-		f->addr = ips[i];
-		f->symbol = dup_or_null(sf.sym);
-		f->offset = sf.sym[0] ? sf.sym_off + 1 : 0;
-		f->module = dup_or_null(sf.module);
-		f->file = dup_or_null(sf.file);
-		f->line = sf.line;
-		k++;
+		if (vec_reserve(frames, cap, k + m))
+			break;
+		for (j = 0; j < (size_t)m; j++) {
+			memset(&frames[k], 0, sizeof(frames[k]));
+			set_frame(&frames[k++], ips[i], &sf[j]);
+		}
 	}
 	heap_leak__set_frames(l, frames, k);
 }

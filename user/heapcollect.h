@@ -29,14 +29,21 @@ struct heap_block {
 };
 
 struct heapcollect_ops {
-	/* The user stack @id (return addresses, innermost first); how many, or -errno. */
-	int (*stack)(void *ctx, int64_t id, uint64_t *ips, size_t max);
+	/*
+	 * The allocation stack @id (struct qh_ustack: [0] inside the allocator, then return
+	 * addresses, innermost first); how many, or -errno. *@flags: its QH_USTACK_* flags.
+	 */
+	int (*stack)(void *ctx, uint64_t id, uint64_t *ips, size_t max, uint32_t *flags);
 	/* Has the forked child @k names freed the block it inherited at that address? */
 	bool (*inherited_freed)(void *ctx, const struct qh_alloc_key *k);
 	/* Take a harvested block out of the kernel's map. */
 	void (*forget)(void *ctx, const struct qh_alloc_key *k);
-	/* Symbolize @addr in the mappings @m (syms__resolve); 0, or -errno when unknown. */
-	int (*resolve)(void *ctx, const struct syms_maps *m, uint64_t addr, struct syms_frame *out);
+	/*
+	 * Symbolize @addr in the mappings @m, inlined functions expanded into @out[0..@max)
+	 * (syms__resolve_inline); how many frames, or -errno when unknown.
+	 */
+	int (*resolve)(void *ctx, const struct syms_maps *m, uint64_t addr, struct syms_frame *out,
+		       size_t max);
 	/* The test that allocated the block (testattr.h's index), -1: none; NULL: no tests. */
 	int32_t (*test_of)(void *ctx, const struct proc *p, const struct qh_alloc_key *k,
 			   const struct qh_alloc *a);
@@ -63,8 +70,10 @@ int heapcollect__blocks(const struct heapcollect_ops *ops, struct proctree *t,
 			uint64_t now_ns);
 
 /*
- * The stack of every finding in @leaks: the caller read at the allocator's entry, then what
- * the kernel unwound beyond it, up to the first address no file mapping holds.
+ * The stack of every finding in @leaks: the frames the kernel unwound from the allocator's
+ * entry (the caller alone when there is no stack), up to the first address no file mapping
+ * holds, inlined functions expanded, C++ names demangled (the raw name kept). A stack the
+ * unwinder could not finish, or finished by frame pointers it had to trust, is truncated.
  */
 void heapcollect__frames(const struct heapcollect_ops *ops, struct heapleaks *leaks);
 

@@ -33,6 +33,7 @@ static void free_frames(struct heap_frame *f, size_t n)
 
 	for (i = 0; f && i < n; i++) {
 		free(f[i].symbol);
+		free(f[i].raw_symbol);
 		free(f[i].module);
 		free(f[i].file);
 	}
@@ -265,6 +266,7 @@ void heapleaks__merge_same_frames(struct heapleaks *h)
 		}
 		h->all[j]->bytes += l->bytes;
 		h->all[j]->count += l->count;
+		h->all[j]->truncated |= l->truncated;
 		if (l->growing_checks > h->all[j]->growing_checks)
 			h->all[j]->growing_checks = l->growing_checks;
 		if (l->oldest_ns < h->all[j]->oldest_ns) {

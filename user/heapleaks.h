@@ -21,16 +21,20 @@ struct heap_frame {
 	uint64_t addr;
 	uint64_t offset;	/* from the start of symbol */
 	uint32_t line;		/* 0: unknown */
-	char *symbol;		/* NULL: unknown */
+	char *symbol;		/* NULL: unknown; C++ names demangled */
+	char *raw_symbol;	/* the name as the binary has it, when demangling changed it */
 	char *module;
 	char *file;
+	bool inlined;		/* a function the compiler inlined into the next frame */
 };
 
 struct heap_leak {
 	struct proc *proc;
 	uint64_t caller;	/* return address of the allocator call */
 	uint64_t stack_key;	/* the stack beyond the caller, as far as it is meaningful */
-	int64_t stack_id;	/* one of the kernel's stacks that have this key */
+	uint64_t stack_id;	/* one of the kernel's stacks that have this key (0: none) */
+	bool truncated;		/* its stack ends before the outermost frame, or was partly
+				 * guessed from frame pointers */
 	bool inherited;		/* blocks the process got from its parent at fork */
 	int32_t test;		/* the test that allocated its blocks (testattr.h), -1: none */
 	uint32_t growing_checks; /* consecutive periodic checks at which it had grown */

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -13,8 +15,10 @@
 #include "proctree.h"
 #include "procwatch.h"
 #include "report.h"
+#include "syms.h"
 #include "testattr.h"
 #include "tracer.h"
+#include "uprobe_off.h"
 #include "fdtable.h"
 #include "util.h"
 
@@ -80,15 +84,44 @@ void report__figures(const struct proc *p, const struct run_info *ri, uint64_t n
 	f->lifetime_s = end > p->start_ns ? (double)(end - p->start_ns) / 1e9 : 0;
 }
 
+/*
+ * A file @p maps, other than a C library, that defines malloc: a replacement allocator
+ * (jemalloc, tcmalloc, mimalloc; preloaded or linked in), whose calls never reach the probed
+ * functions. NULL when there is none, or the mappings are unknown.
+ */
+static const char *malloc_elsewhere(const struct proc *p)
+{
+	const struct syms_map *m;
+	uint64_t off, probe;
+	char why[64];
+	size_t i;
+
+	for (i = 0; p->maps && (m = syms_maps__entry(p->maps, i)); i++) {
+		const char *base = strrchr(m->path, '/') ? strrchr(m->path, '/') + 1 : m->path;
+
+		if (!strncmp(base, "libc.so", 7) || !strncmp(base, "ld-linux", 8))
+			continue;
+		if (!uprobe_off__for_symbol(m->path, "malloc", &off, &probe, why, sizeof(why)))
+			return m->path;
+	}
+	return NULL;
+}
+
 const char *report__allocator(const struct proc *p, const struct run_info *ri)
 {
+	static char buf[PATH_MAX + 64];
+	const char *other;
+
 	if (!ri->heap)
 		return "not traced (run with --heap)";
 	if (!(p->stats.flags & QH_PF_HEAP_HOOKED))
 		return "not hooked: maps no probed C library (static binary, or another libc)";
-	if (!p->stats.heap_allocs && !p->stats.heap_frees)
-		return "not hooked: no malloc-family call reached the C library "
-		       "(a replacement allocator?)";
+	/* a process that never allocated is glibc's all the same, with nothing outstanding */
+	if (!p->stats.heap_allocs && !p->stats.heap_frees && (other = malloc_elsewhere(p))) {
+		snprintf(buf, sizeof(buf), "not hooked: malloc is %s's (a replacement allocator)",
+			 other);
+		return buf;
+	}
 	return "glibc";
 }
 
@@ -224,6 +257,8 @@ static cJSON *frame_json(const struct heap_frame *f)
 	cJSON_AddStringToObject(o, "address", addr);
 	if (f->symbol) {
 		cJSON_AddStringToObject(o, "symbol", f->symbol);
+		if (f->raw_symbol)
+			cJSON_AddStringToObject(o, "raw_symbol", f->raw_symbol);
 		cJSON_AddNumberToObject(o, "offset", f->offset);
 	} else {
 		cJSON_AddNullToObject(o, "symbol");
@@ -238,6 +273,8 @@ static cJSON *frame_json(const struct heap_frame *f)
 	else
 		cJSON_AddNullToObject(o, "file");
 	cJSON_AddItemToObject(o, "line", int_or_null(f->line > 0, f->line));
+	if (f->inlined)
+		cJSON_AddBoolToObject(o, "inlined", true);
 	return o;
 }
 
@@ -267,6 +304,8 @@ static cJSON *heap_leaks_json(const struct run_info *ri)
 		snprintf(buf, sizeof(buf), "0x%lx", (unsigned long)l->caller);
 		cJSON_AddStringToObject(o, "caller", buf);
 		stack = cJSON_AddArrayToObject(o, "stack");
+		/* the unwinder could not finish it, or guessed part of it from frame pointers */
+		cJSON_AddBoolToObject(o, "truncated", l->truncated);
 		for (j = 0; j < l->nframes; j++)
 			cJSON_AddItemToArray(stack, frame_json(&l->frames[j]));
 		cJSON_AddItemToArray(arr, o);
@@ -518,7 +557,9 @@ static void heap_summary(FILE *out, const struct run_info *ri)
 			const struct heap_frame *f = &l->frames[j];
 			const char *mod = f->module ? strrchr(f->module, '/') : NULL;
 
-			if (f->symbol)
+			if (f->symbol && f->inlined)
+				fprintf(out, "             %s (inlined)", f->symbol);
+			else if (f->symbol)
 				fprintf(out, "             %s+0x%lx", f->symbol, (unsigned long)f->offset);
 			else
 				fprintf(out, "             0x%lx", (unsigned long)f->addr);
@@ -527,6 +568,8 @@ static void heap_summary(FILE *out, const struct run_info *ri)
 								       f->file, f->line);
 			fprintf(out, " [%s]\n", mod ? mod + 1 : f->module ? f->module : "?");
 		}
+		if (l->truncated && j == l->nframes)
+			fprintf(out, "             ... (stack truncated)\n");
 	}
 	if (n > ri->top)
 		fprintf(out, "  ... %zu more in the JSON report\n", n - ri->top);

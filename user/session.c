@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/epoll.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -44,10 +46,32 @@
 #define SETTLE_MS 300
 
 /*
+ * The unwind tables of the modules @p maps, for the heap unwinder (each file's built once; the
+ * C library's and C++'s were built before anything ran). Through /proc/PID/root when it is
+ * there: a container's files are not ours.
+ */
+static void unwind_maps(struct tracer *tr, const struct proc *p)
+{
+	const struct syms_map *m;
+	char path[PATH_MAX];
+	size_t i;
+
+	if (!tr || !p->maps)
+		return;
+	for (i = 0; (m = syms_maps__entry(p->maps, i)); i++) {
+		if (m->deleted)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, m->path);
+		if (tracer__unwind_module(tr, path, m->path, m->dev, m->ino) == -ENOENT)
+			tracer__unwind_module(tr, m->path, NULL, m->dev, m->ino);
+	}
+}
+
+/*
  * A newer snapshot of @p's mappings, if /proc still has them: a process that has exited
  * shows none, and the one it has stays.
  */
-static void refresh_maps(struct proc *p)
+static void refresh_maps(struct tracer *tr, struct proc *p)
 {
 	struct syms_maps *m = syms_maps__snapshot(p->pid);
 
@@ -55,21 +79,75 @@ static void refresh_maps(struct proc *p)
 		proctree__set_maps(p, m);
 	else
 		syms_maps__free(m);
+	unwind_maps(tr, p);
+}
+
+/* Is @path the file (@dev, @ino as stat gives them)? */
+static bool is_file(const char *path, dev_t dev, ino_t ino)
+{
+	struct stat st;
+
+	return !stat(path, &st) && st.st_dev == dev && st.st_ino == ino;
+}
+
+/*
+ * The absolute path of the program @p exec'd, the kernel's inode @dev:@ino (dev in the kernel's
+ * encoding), into @buf; false when no candidate is that file. execve's filename may be
+ * relative (`sh -c ./prog`): it is resolved against the process's own directory while /proc
+ * has it, else its parent's and ours (the usual case: they ran it from where they are), and
+ * a candidate counts only if it is the inode the kernel mapped.
+ */
+static bool exe_path(const struct proc *p, uint64_t kdev, uint64_t ino, char *buf, size_t len)
+{
+	dev_t dev = makedev(kdev >> 20, kdev & 0xfffff);
+	char link[64], dir[PATH_MAX];
+	ssize_t n;
+	int i;
+
+	if (p->exe[0] == '/') {
+		snprintf(buf, len, "%s", p->exe);
+		return true;
+	}
+	snprintf(link, sizeof(link), "/proc/%d/exe", p->pid);
+	n = readlink(link, buf, len - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		if (buf[0] == '/' && is_file(buf, dev, ino))
+			return true;
+	}
+	for (i = 0; i < 3; i++) {
+		if (i < 2)
+			snprintf(link, sizeof(link), "/proc/%d/cwd", i ? (int)p->ppid : (int)p->pid);
+		n = i < 2 ? readlink(link, dir, sizeof(dir) - 1)
+			  : (getcwd(dir, sizeof(dir)) ? (ssize_t)strlen(dir) : -1);
+		if (n <= 0)
+			continue;
+		dir[n] = '\0';
+		if ((size_t)snprintf(buf, len, "%s/%s", dir, p->exe) < len &&
+		    is_file(buf, dev, ino))
+			return true;
+	}
+	return false;
 }
 
 /* The program's text mapping as the kernel saw it at exec, for when /proc came too late. */
-static void exec_maps(struct proc *p, const struct qh_event_exec *e)
+static void exec_maps(struct tracer *tr, struct proc *p, const struct qh_event_exec *e)
 {
-	char line[QH_FILENAME_LEN + 128];
+	char line[PATH_MAX + 128], path[PATH_MAX];
 
-	if (!e->text_ino || !p->exe || p->exe[0] != '/')
+	if (!e->text_ino || !p->exe || !exe_path(p, e->text_dev, e->text_ino, path, sizeof(path))) {
+		if (e->text_ino && p->exe)
+			pr_debug("pid %d: %s not found: its frames in the program go unnamed\n",
+				 p->pid, p->exe);
 		return;
+	}
 	snprintf(line, sizeof(line), "%lx-%lx r-xp %08lx %x:%x %lu %s\n",
 		 (unsigned long)e->text_start, (unsigned long)e->text_end,
 		 (unsigned long)e->text_pgoff * sysconf(_SC_PAGESIZE),
 		 (unsigned int)(e->text_dev >> 20), (unsigned int)(e->text_dev & 0xfffff),
-		 (unsigned long)e->text_ino, p->exe);
+		 (unsigned long)e->text_ino, path);
 	proctree__set_maps(p, syms_maps__parse(p->pid, line));
+	unwind_maps(tr, p);
 }
 
 struct session_events {
@@ -180,7 +258,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (!p)
 		return 0;
 	if (h->type == QH_EV_EXEC && size >= sizeof(struct qh_event_exec))
-		exec_maps(p, data);
+		exec_maps(c->tr, p, data);
 	/* a child maps what its parent did, whether or not it is still there to read */
 	if (h->type == QH_EV_FORK && !p->maps) {
 		struct proc *parent = proctree__find_running(c->tree, p->ppid);
@@ -188,7 +266,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		if (parent && parent->maps)
 			proctree__set_maps(p, syms_maps__clone(parent->maps, p->pid));
 	}
-	refresh_maps(p);
+	refresh_maps(c->tr, p);
 	return 0;
 }
 
@@ -291,9 +369,20 @@ static int k_stack(void *ctx, int64_t id, uint64_t *ips, size_t max)
 	return tracer__stack(((struct kernel_ctx *)ctx)->tr, id, ips, max);
 }
 
+static int k_ustack(void *ctx, uint64_t id, uint64_t *ips, size_t max, uint32_t *flags)
+{
+	return tracer__ustack(((struct kernel_ctx *)ctx)->tr, id, ips, max, flags);
+}
+
 static int k_resolve(void *ctx, const struct syms_maps *m, uint64_t addr, struct syms_frame *out)
 {
 	return syms__resolve(((struct kernel_ctx *)ctx)->sy, m, addr, out);
+}
+
+static int k_resolve_inline(void *ctx, const struct syms_maps *m, uint64_t addr,
+			    struct syms_frame *out, size_t max)
+{
+	return syms__resolve_inline(((struct kernel_ctx *)ctx)->sy, m, addr, out, max);
 }
 
 static bool k_inherited_freed(void *ctx, const struct qh_alloc_key *k)
@@ -332,10 +421,10 @@ static int32_t k_test_of(void *ctx, const struct proc *p, const struct qh_alloc_
 static void heap_ops(struct heapcollect_ops *ops, struct kernel_ctx *k)
 {
 	*ops = (struct heapcollect_ops){
-		.stack = k_stack,
+		.stack = k_ustack,
 		.inherited_freed = k_inherited_freed,
 		.forget = k_forget_alloc,
-		.resolve = k_resolve,
+		.resolve = k_resolve_inline,
 		.test_of = k->tests ? k_test_of : NULL,
 		.ctx = k,
 	};
@@ -377,13 +466,55 @@ static int collect_blocks(struct tracer *tr, struct proctree *t, struct heapleak
 	/* processes still running may have loaded more libraries */
 	for (p = proctree__first(t); p; p = p->next)
 		if (p->state == PROC_RUNNING)
-			refresh_maps(p);
+			refresh_maps(tr, p);
 	now = util__now_ns(CLOCK_BOOTTIME);
 	/* what was read before a failure still counts */
 	err = tracer__for_each_alloc(tr, add_block, &b);
 	cerr = heapcollect__blocks(&ops, t, leaks, b.v, b.n, harvest, now);
 	free(b.v);
 	return err ?: cerr;
+}
+
+/*
+ * The mappings the kernel's walk of each finding's stack went through, added to its process's
+ * where /proc never showed them (the process exited before it was read, a library dlclose'd):
+ * named by the files the loader has seen, so no frame of a known file goes unnamed.
+ */
+static void stack_maps(struct tracer *tr, struct heapleaks *leaks)
+{
+	struct qh_ustack_vma v[QH_USTACK_VMAS];
+	char *text = NULL, line[PATH_MAX + 128];
+	struct heap_leak *l;
+	size_t i, len = 0, cap = 0;
+	int n, j;
+
+	for (i = 0; (l = heapleaks__get(leaks, i)); i++) {
+		struct syms_maps *m;
+
+		n = tracer__ustack_vmas(tr, l->stack_id, v, QH_USTACK_VMAS);
+		len = 0;
+		for (j = 0; j < n; j++) {
+			const char *path = tracer__file_path(tr, v[j].dev, v[j].ino);
+			int k;
+
+			if (!path || (l->proc->maps && syms_maps__find(l->proc->maps, v[j].start)))
+				continue;
+			k = snprintf(line, sizeof(line), "%lx-%lx r-xp %08lx %x:%x %lu %s\n",
+				     (unsigned long)v[j].start, (unsigned long)v[j].end,
+				     (unsigned long)v[j].pgoff << 12, (unsigned int)(v[j].dev >> 20),
+				     (unsigned int)(v[j].dev & 0xfffff), (unsigned long)v[j].ino, path);
+			if (k < 0 || vec_reserve(text, cap, len + k + 1))
+				continue;
+			memcpy(text + len, line, k + 1);
+			len += k;
+		}
+		if (!len)
+			continue;
+		m = syms_maps__merge(l->proc->maps, text, l->proc->pid);
+		if (m)
+			proctree__set_maps(l->proc, m);
+	}
+	free(text);
 }
 
 static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heapleaks *leaks,
@@ -401,6 +532,7 @@ static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heap
 	if (!k.sy)
 		return -errno;
 	heap_ops(&ops, &k);
+	stack_maps(tr, leaks);
 	heapcollect__frames(&ops, leaks);
 	syms__free(k.sy);
 	heapleaks__merge_same_frames(leaks);
@@ -984,7 +1116,7 @@ int session__trace_pid(struct session *s, pid_t pid)
 	}
 	p = proctree__find_running(s->tree, pid);
 	if (p && s->o->heap)
-		refresh_maps(p);
+		refresh_maps(s->tr, p);
 	/* its fd counts now are the baseline growth is measured from */
 	fd_check(s, false);
 	return 0;

@@ -211,6 +211,36 @@ out:
 	return m;
 }
 
+struct syms_maps *syms_maps__merge(const struct syms_maps *m, const char *text, pid_t pid)
+{
+	struct syms_maps *add = syms_maps__parse(pid, text), *c;
+	size_t i, cap;
+
+	if (!add || !m)
+		return add;
+	c = syms_maps__clone(m, m->pid);
+	if (!c)
+		goto fail;
+	cap = c->cnt;
+	for (i = 0; i < add->cnt; i++) {
+		if (syms_maps__find(c, add->maps[i].start))
+			continue;
+		if (vec_reserve(c->maps, cap, c->cnt + 1))
+			goto fail;
+		c->maps[c->cnt++] = add->maps[i];
+		add->maps[i].path = NULL; /* moved */
+	}
+	if (c->cnt > 1)
+		qsort(c->maps, c->cnt, sizeof(*c->maps), cmp_map);
+	syms_maps__free(add);
+	return c;
+fail:
+	syms_maps__free(add);
+	syms_maps__free(c);
+	errno = ENOMEM;
+	return NULL;
+}
+
 static char *read_text(const char *path)
 {
 	size_t len = 0, cap = 16384;
@@ -836,6 +866,65 @@ static void find_line(struct syms_file *f, uint64_t addr, struct syms_frame *out
 	out->line = lineno;
 }
 
+/* The name of a function's DIE, the linkage (mangled) name first, so C++ demangles alike. */
+static const char *die_fn_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute a;
+	const char *name;
+
+	name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
+	if (!name)
+		name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
+	return name ?: dwarf_diename(die);
+}
+
+/*
+ * The functions inlined at @addr, innermost first, into @out[1..]: @out[0] holds the line the
+ * code is on (find_line's), which becomes the innermost inlined function's; each call site's
+ * file and line go to the frame of the function it is in. How many frames @out now has.
+ */
+static size_t find_inlines(struct syms_file *f, uint64_t addr, struct syms_frame *out, size_t max)
+{
+	Dwarf_Die cu, *scopes = NULL, *fn;
+	Dwarf_Files *files = NULL;
+	size_t n = 1, nfiles = 0;
+	int nscopes, i;
+
+	if (!f->dw || max < 2 || !find_cu(f, addr, &cu))
+		return 1;
+	nscopes = dwarf_getscopes(&cu, addr, &scopes);
+	if (nscopes <= 0)
+		return 1;
+	dwarf_getsrcfiles(&cu, &files, &nfiles);
+	for (i = 0; i < nscopes && n < max; i++) {
+		Dwarf_Attribute a;
+		Dwarf_Word file = 0, line = 0;
+		const char *src, *name;
+		struct syms_frame *outer;
+
+		fn = &scopes[i];
+		if (dwarf_tag(fn) != DW_TAG_inlined_subroutine)
+			continue;
+		/* this frame is the inlined function; the next one the function it sits in */
+		name = die_fn_name(fn);
+		snprintf(out[n - 1].sym, sizeof(out[n - 1].sym), "%s", name ?: "");
+		out[n - 1].inlined = true;
+		out[n - 1].sym_off = 0;
+		outer = &out[n++];
+		*outer = out[0];
+		outer->inlined = false;
+		outer->sym[0] = outer->file[0] = '\0';
+		outer->line = 0;
+		if (!dwarf_formudata(dwarf_attr(fn, DW_AT_call_line, &a), &line))
+			outer->line = line;
+		if (files && !dwarf_formudata(dwarf_attr(fn, DW_AT_call_file, &a), &file) &&
+		    (src = dwarf_filesrc(files, file, NULL, NULL)))
+			snprintf(outer->file, sizeof(outer->file), "%s", src);
+	}
+	free(scopes);
+	return n;
+}
+
 /* ---- the cache ---- */
 
 static void file_release(struct syms_file *f)
@@ -1095,8 +1184,9 @@ static bool file_to_vaddr(const struct syms_file *f, uint64_t off, uint64_t *vad
 	return false;
 }
 
-int syms__resolve(struct syms *s, const struct syms_maps *m, uint64_t addr,
-		  struct syms_frame *out)
+/* syms__resolve's work; *@fp the file when a symbol or line may follow, and its address */
+static int resolve(struct syms *s, const struct syms_maps *m, uint64_t addr,
+		   struct syms_frame *out, struct syms_file **fp, uint64_t *vaddrp)
 {
 	const struct syms_map *map;
 	const struct syms_sym *sym;
@@ -1104,11 +1194,13 @@ int syms__resolve(struct syms *s, const struct syms_maps *m, uint64_t addr,
 	uint64_t vaddr;
 	int err;
 
+	*fp = NULL;
 	if (!s || !m || !out)
 		return -EINVAL;
 	out->module = NULL;
 	out->file_off = out->elf_addr = out->sym_off = 0;
 	out->line = 0;
+	out->inlined = false;
 	out->sym[0] = out->file[0] = '\0';
 	map = syms_maps__find(m, addr);
 	if (!map)
@@ -1127,7 +1219,64 @@ int syms__resolve(struct syms *s, const struct syms_maps *m, uint64_t addr,
 		out->sym_off = vaddr - sym->start;
 	}
 	find_line(f, vaddr, out);
+	*fp = f;
+	*vaddrp = vaddr;
 	return 0;
+}
+
+int syms__resolve(struct syms *s, const struct syms_maps *m, uint64_t addr,
+		  struct syms_frame *out)
+{
+	struct syms_file *f;
+	uint64_t vaddr;
+
+	return resolve(s, m, addr, out, &f, &vaddr);
+}
+
+int syms__resolve_inline(struct syms *s, const struct syms_maps *m, uint64_t addr,
+			 struct syms_frame *out, size_t max)
+{
+	char sym[SYMS_SYM_LEN];
+	struct syms_file *f;
+	uint64_t vaddr, sym_off;
+	size_t n;
+	int err;
+
+	if (!max)
+		return -EINVAL;
+	err = resolve(s, m, addr, out, &f, &vaddr);
+	if (err)
+		return err;
+	if (!f || !out->line)
+		return 1;
+	memcpy(sym, out->sym, sizeof(sym));
+	sym_off = out->sym_off;
+	n = find_inlines(f, vaddr, out, max);
+	/* the outermost is the function the symbol table names, at its offset */
+	if (n > 1) {
+		memcpy(out[n - 1].sym, sym, sizeof(sym));
+		out[n - 1].sym_off = sym_off;
+	}
+	return n;
+}
+
+/* libstdc++'s demangler (the C++ ABI's, <cxxabi.h>), callable from C */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
+bool syms__demangle(const char *name, char *buf, size_t len)
+{
+	char *d;
+	int st;
+
+	/* only Itanium C++ names: a C name such as "_Zfoo" typed by hand is left alone too */
+	if (!name || strncmp(name, "_Z", 2) || !len)
+		return false;
+	d = __cxa_demangle(name, NULL, NULL, &st);
+	if (!d || st)
+		return free(d), false;
+	snprintf(buf, len, "%s", d);
+	free(d);
+	return true;
 }
 
 void syms__stats(const struct syms *s, struct syms_stats *st)

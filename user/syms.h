@@ -42,6 +42,11 @@ struct syms_maps *syms_maps__snapshot(pid_t pid);
  */
 struct syms_maps *syms_maps__parse(pid_t pid, const char *text);
 void syms_maps__free(struct syms_maps *m);
+/*
+ * A copy of @m (NULL: none) with the mappings of @text (as syms_maps__parse reads it) that
+ * overlap none of its own added; NULL with errno on failure.
+ */
+struct syms_maps *syms_maps__merge(const struct syms_maps *m, const char *text, pid_t pid);
 /* A copy of @m for @pid (a forked child maps what its parent did); NULL with errno on failure. */
 struct syms_maps *syms_maps__clone(const struct syms_maps *m, pid_t pid);
 
@@ -66,6 +71,7 @@ struct syms_frame {
 	uint64_t elf_addr;	/* ELF virtual address, as nm and addr2line take it; 0 unknown */
 	uint64_t sym_off;	/* address - start of @sym */
 	uint32_t line;		/* 0 if unknown */
+	bool inlined;		/* syms__resolve_inline: a function inlined into the next frame */
 	char sym[SYMS_SYM_LEN];	/* function, not demangled, no @VERSION; "" if unknown */
 	char file[SYMS_FILE_LEN]; /* source file; "" if unknown */
 };
@@ -103,10 +109,27 @@ int syms__set_debug_dir(struct syms *s, const char *dir);
  *
  * The lookup is exact. For a return address taken from a stack pass addr - 1, which lies in
  * the call instruction, to get the line of the call (sym_off is then one less).
- * Code inlined into a function is reported as that function, with the inlined code's line.
+ * Code inlined into a function is reported as that function, with the inlined code's line
+ * (syms__resolve_inline names the inlined functions).
  */
 int syms__resolve(struct syms *s, const struct syms_maps *m, uint64_t addr,
 		  struct syms_frame *out);
+
+/*
+ * The same, with the functions the compiler inlined at @addr expanded from DWARF, the way
+ * addr2line -i does: @out[0] the innermost inlined function at the code's line, then each
+ * function it was inlined into at the line of the inlined call, up to the function the symbol
+ * table names (at its offset). Inlined frames have `inlined` set and sym_off 0. How many
+ * frames (1..@max), or -errno as syms__resolve.
+ */
+int syms__resolve_inline(struct syms *s, const struct syms_maps *m, uint64_t addr,
+			 struct syms_frame *out, size_t max);
+
+/*
+ * The C++ (Itanium ABI) name @name demangled into @buf (cut to fit): "aligned_buf()" for
+ * "_Z11aligned_bufv". false, @buf untouched, when @name is not a mangled name.
+ */
+bool syms__demangle(const char *name, char *buf, size_t len);
 
 void syms__stats(const struct syms *s, struct syms_stats *st);
 

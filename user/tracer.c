@@ -29,7 +29,9 @@
 
 #include "log.h"
 #include "tracer.h"
+#include "unwind.h"
 #include "uprobe_off.h"
+#include "util.h"
 #include "vec.h"
 #include "qhtrace.skel.h"
 
@@ -65,6 +67,16 @@ struct tracer {
 	struct tracer_probes probes;
 	struct qh_clock clock; /* the last clock_sync pair */
 	int fx_probe[2];	/* fentry_probe()'s program and link, or -1 */
+	struct unwind_file *unwind_tried; /* files whose unwind table was built or tried */
+	size_t nunwind_tried, cap_unwind_tried;
+	struct tracer_unwind_stats unwind;
+	bool unwind_full;	/* unwind_rows ran out: said once */
+};
+
+/* A file the unwinder has seen, and its path as a process mapped it. */
+struct unwind_file {
+	struct qh_file_key key;
+	char *path;
 };
 
 /* The malloc family: the cookie heap_entry dispatches on, and whether it returns a block. */
@@ -527,8 +539,15 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 		bpf_map__set_max_entries(t->skel->maps.allocs, 1);
 		bpf_map__set_max_entries(t->skel->maps.inherited_freed, 1);
 	}
-	/* user stacks: of allocations (--heap unless --no-stacks) and fd opens (--fd-stacks) */
-	if (!(opts->heap && opts->stacks) && !(opts->fd_stacks && !opts->no_fds))
+	/* allocation stacks (--heap unless --no-stacks): the unwinder's tables and its stacks */
+	if (opts->heap && opts->stacks) {
+		bpf_map__set_max_entries(t->skel->maps.unwind_rows, QH_UNWIND_ROWS);
+	} else {
+		bpf_map__set_max_entries(t->skel->maps.unwind_modules, 1);
+		bpf_map__set_max_entries(t->skel->maps.ustacks, 1);
+	}
+	/* kernel-walked user stacks: of fd opens (--fd-stacks) */
+	if (!(opts->fd_stacks && !opts->no_fds))
 		bpf_map__set_max_entries(t->skel->maps.stacks, 1);
 	t->skel->rodata->cfg_fd_stacks = opts->fd_stacks && !opts->no_fds;
 
@@ -730,7 +749,130 @@ static void tracer__free_(struct tracer *t, bool behind)
 	free(t->uevents);
 	qhtrace_bpf__destroy(t->skel);
 	free(t->heap_plinks);
+	for (size_t i = 0; i < t->nunwind_tried; i++)
+		free(t->unwind_tried[i].path);
+	free(t->unwind_tried);
 	free(t);
+}
+
+int tracer__unwind_module(struct tracer *t, const char *path, const char *name, uint64_t dev,
+			  uint64_t ino)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	struct qh_unwind_module mod = {};
+	struct qh_unwind_row *rows = NULL;
+	struct unwind_file *tried;
+	struct qh_file_key key;
+	uint64_t t0 = util__now_ns(CLOCK_MONOTONIC);
+	__u32 *keys = NULL, count, i;
+	struct stat st;
+	size_t n, j;
+	int fd, err;
+
+	if (!t->skel || bpf_map__max_entries(t->skel->maps.unwind_rows) <= 1)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || (ino && (st.st_dev != dev || st.st_ino != ino))) {
+		close(fd);
+		return -ENOENT; /* not the file the process mapped */
+	}
+	/* the kernel's dev_t encoding (MKDEV), as inode->i_sb->s_dev holds it */
+	key.dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
+	key.ino = st.st_ino;
+	for (j = 0; j < t->nunwind_tried; j++)
+		if (t->unwind_tried[j].key.dev == key.dev && t->unwind_tried[j].key.ino == key.ino) {
+			close(fd);
+			return 0;
+		}
+	tried = vec_push(t->unwind_tried, t->nunwind_tried, t->cap_unwind_tried);
+	if (!tried || !(tried->path = strdup(name ?: path))) {
+		if (tried)
+			t->nunwind_tried--;
+		close(fd);
+		return -ENOMEM;
+	}
+	tried->key = key;
+	err = unwind__build(fd, &rows, &n);
+	close(fd);
+	if (err || !n) {
+		pr_debug("%s: no unwind table (%s): its frames are walked by frame pointers\n", path,
+			 err ? strerror(-err) : "empty");
+		t->unwind.failed++;
+		free(rows);
+		return err == -ENOMEM ? err : 0;
+	}
+	if (n > QH_UNWIND_ROWS - t->unwind.rows) {
+		if (!t->unwind_full)
+			pr_warn("heap stacks: unwind tables full (%u rows) at %s: frames of further "
+				"modules are walked by frame pointers\n", QH_UNWIND_ROWS, path);
+		t->unwind_full = true;
+		free(rows);
+		return -ENOSPC;
+	}
+	keys = calloc(n, sizeof(*keys));
+	err = -ENOMEM;
+	if (!keys)
+		goto out;
+	for (j = 0; j < n; j++)
+		keys[j] = t->unwind.rows + j;
+	count = n;
+	/* rows first: the module is looked up only once all of them are there */
+	if (bpf_map_update_batch(bpf_map__fd(t->skel->maps.unwind_rows), keys, rows, &count, &bo)) {
+		/* kernels without batch updates of arrays: one by one */
+		for (i = 0; i < n; i++)
+			if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.unwind_rows), &keys[i],
+						&rows[i], BPF_ANY)) {
+				err = -errno;
+				goto out;
+			}
+	}
+	mod.first = t->unwind.rows;
+	mod.count = n;
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.unwind_modules), &key, &mod, BPF_ANY)) {
+		err = -errno;
+		goto out;
+	}
+	t->unwind.rows += n;
+	t->unwind.modules++;
+	t->unwind.build_ms += (util__now_ns(CLOCK_MONOTONIC) - t0) / 1e6;
+	pr_debug("%s: unwind table of %zu rows (%zu KiB)\n", path, n,
+		 n * sizeof(*rows) / 1024);
+	err = 0;
+out:
+	free(keys);
+	free(rows);
+	return err;
+}
+
+void tracer__unwind_stats(const struct tracer *t, struct tracer_unwind_stats *st)
+{
+	*st = t->unwind;
+}
+
+const char *tracer__file_path(const struct tracer *t, uint64_t kdev, uint64_t ino)
+{
+	size_t i;
+
+	for (i = 0; i < t->nunwind_tried; i++)
+		if (t->unwind_tried[i].key.dev == kdev && t->unwind_tried[i].key.ino == ino)
+			return t->unwind_tried[i].path;
+	return NULL;
+}
+
+int tracer__ustack_vmas(struct tracer *t, uint64_t id, struct qh_ustack_vma *out, size_t max)
+{
+	struct qh_ustack st;
+	size_t n;
+
+	if (!id)
+		return -ENOENT;
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.ustacks), &id, &st))
+		return -errno;
+	for (n = 0; n < st.nvmas && n < QH_USTACK_VMAS && n < max; n++)
+		out[n] = st.vmas[n];
+	return n;
 }
 
 int tracer__find_file(pid_t pid, uint64_t dev, uint64_t ino, char *path, size_t len)
@@ -1185,6 +1327,26 @@ static int attach_heap_links(struct tracer *t, const char *path, const uint64_t 
 	return 0;
 }
 
+/*
+ * The unwind tables of the libraries that sit between the allocator and a program: the C
+ * library, and C++'s operator new and its unwinder beside it. Built now, before any traced
+ * process runs, so even one that exits within a millisecond has them.
+ */
+static void unwind_libraries(struct tracer *t, const char *libc)
+{
+	static const char *const siblings[] = { "libstdc++.so.6", "libgcc_s.so.1" };
+	const char *slash = strrchr(libc, '/');
+	char path[PATH_MAX];
+	size_t i;
+
+	tracer__unwind_module(t, libc, NULL, 0, 0);
+	for (i = 0; slash && i < sizeof(siblings) / sizeof(*siblings); i++) {
+		snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - libc), libc, siblings[i]);
+		if (!access(path, R_OK))
+			tracer__unwind_module(t, path, NULL, 0, 0);
+	}
+}
+
 int tracer__attach_heap(struct tracer *t, const char *path)
 {
 	uint64_t entry_off[NR_HEAP_FNS], entry_fn[NR_HEAP_FNS], ret_off[NR_HEAP_FNS];
@@ -1256,6 +1418,7 @@ int tracer__attach_heap(struct tracer *t, const char *path)
 		pr_err("failed to register %s: %s\n", path, strerror(-err));
 		return err;
 	}
+	unwind_libraries(t, path);
 	return 0;
 }
 
@@ -1428,6 +1591,22 @@ int tracer__stack(struct tracer *t, int64_t id, uint64_t *ips, size_t max)
 		return -errno;
 	for (n = 0; n < QH_MAX_STACK && n < max && buf[n]; n++)
 		ips[n] = buf[n];
+	return n;
+}
+
+int tracer__ustack(struct tracer *t, uint64_t id, uint64_t *ips, size_t max, uint32_t *flags)
+{
+	struct qh_ustack st;
+	size_t n;
+
+	*flags = 0;
+	if (!id)
+		return -ENOENT;
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.ustacks), &id, &st))
+		return -errno;
+	for (n = 0; n < st.nr && n < QH_USTACK_MAX && n < max; n++)
+		ips[n] = st.ips[n];
+	*flags = st.flags;
 	return n;
 }
 

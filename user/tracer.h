@@ -127,6 +127,33 @@ int tracer__sweep_allocs(struct tracer *t);
 bool tracer__inherited_freed(struct tracer *t, const struct qh_alloc_key *k);
 /* The user stack @id (return addresses, innermost first); how many, or -errno. */
 int tracer__stack(struct tracer *t, int64_t id, uint64_t *ips, size_t max);
+/* The allocation stack @id of `ustacks`; how many frames, or -errno; *@flags QH_USTACK_*. */
+int tracer__ustack(struct tracer *t, uint64_t id, uint64_t *ips, size_t max, uint32_t *flags);
+
+/* unwind tables: rows the kernel holds at most (12 bytes each in the file, 16 in the map) */
+#define QH_UNWIND_ROWS 262144
+
+/*
+ * Build the unwind table of the file @path (its inode (@dev, @ino), dev as stat gives it; 0, 0:
+ * whatever @path is now) for the heap unwinder, once per file: 0 (also when it was built
+ * before, or the file has no usable .eh_frame: its frames are then walked by frame
+ * pointers), -ENOSPC when the kernel's table is full, -errno. @name: the path as the process
+ * sees it (NULL: @path), which tracer__file_path gives back.
+ */
+int tracer__unwind_module(struct tracer *t, const char *path, const char *name, uint64_t dev,
+			  uint64_t ino);
+/* The path of a file tracer__unwind_module saw (@kdev in the kernel's encoding), or NULL. */
+const char *tracer__file_path(const struct tracer *t, uint64_t kdev, uint64_t ino);
+/* The mappings the walk of allocation stack @id went through; how many, or -errno. */
+int tracer__ustack_vmas(struct tracer *t, uint64_t id, struct qh_ustack_vma *out, size_t max);
+
+struct tracer_unwind_stats {
+	size_t modules;		/* with a table */
+	size_t rows;		/* in all tables */
+	size_t failed;		/* files tried that had none */
+	double build_ms;	/* time spent building them */
+};
+void tracer__unwind_stats(const struct tracer *t, struct tracer_unwind_stats *st);
 
 /* Visit every fd record (opened while traced, still open as far as the kernel side knows). */
 int tracer__for_each_fd(struct tracer *t,

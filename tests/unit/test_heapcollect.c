@@ -35,27 +35,32 @@ struct fake {
 };
 
 /*
- * Frame 0 is in the allocator. Stacks 1, 2 and 4: the same two frames in the program's text,
- * then different garbage (which in 4 happens to point back into the text); 3: another frame;
- * 5: garbage right away.
+ * Frame 0 is in the allocator, frame 1 its caller. Stacks 1, 2 and 4: the same three frames
+ * in the program's text, then different garbage (which in 4 happens to point back into the
+ * text), partly walked by frame pointers; 3: another frame, where a function was
+ * inlined; 5: garbage right after the caller; 6: a caller nothing resolves; 7: a C++ function.
  */
-static int fake_stack(void *ctx, int64_t id, uint64_t *ips, size_t max)
+static int fake_stack(void *ctx, uint64_t id, uint64_t *ips, size_t max, uint32_t *flags)
 {
-	static const uint64_t st[6][5] = {
+	static const uint64_t st[8][6] = {
 		{ 0 },
-		{ 0x7f0000001000, 0x401100, 0x401200, 0xdead0001 },
-		{ 0x7f0000001000, 0x401100, 0x401200, 0xbeef0002 },
-		{ 0x7f0000001000, 0x401300 },
-		{ 0x7f0000001000, 0x401100, 0x401200, 0xdead0003, 0x401400 },
-		{ 0x7f0000001000, 0xdead0005, 0x401100 },
+		{ 0x7f0000001000, 0x401010, 0x401100, 0x401200, 0xdead0001 },
+		{ 0x7f0000001000, 0x401010, 0x401100, 0x401200, 0xbeef0002 },
+		{ 0x7f0000001000, 0x401010, 0x401310 },
+		{ 0x7f0000001000, 0x401010, 0x401100, 0x401200, 0xdead0003, 0x401400 },
+		{ 0x7f0000001000, 0x401010, 0xdead0005, 0x401100 },
+		{ 0x7f0000001000, 0x7f0000002000, 0x401100 },
+		{ 0x7f0000001000, 0x401510, 0x401100 },
 	};
 	struct fake *f = ctx;
 	size_t n;
 
 	f->stack_calls++;
-	if (id < 1 || id > 5)
+	/* the ones with garbage were walked by trusting frame pointers */
+	*flags = id == 1 || id == 2 || id == 4 || id == 5 ? QH_USTACK_GUESSED : 0;
+	if (id < 1 || id > 7)
 		return -ENOENT;
-	for (n = 0; n < 5 && n < max && st[id][n]; n++)
+	for (n = 0; n < 6 && n < max && st[id][n]; n++)
 		ips[n] = st[id][n];
 	return n;
 }
@@ -80,13 +85,16 @@ static void fake_forget(void *ctx, const struct qh_alloc_key *k)
 	*e = *k;
 }
 
-/* the program's text is 0x400000-0x500000: "fn_<addr>", with a line, else unknown */
+/*
+ * The program's text is 0x400000-0x500000: "fn_<addr>", with a line, else unknown. At
+ * 0x401300.. "inl" is inlined into fn_401300 (called on line 7); 0x401500.. is a C++ function.
+ */
 static int fake_resolve(void *ctx, const struct syms_maps *m, uint64_t addr,
-			struct syms_frame *out)
+			struct syms_frame *out, size_t max)
 {
 	(void)ctx;
 	(void)m;
-	if (addr < 0x400000 || addr >= 0x500000)
+	if (addr < 0x400000 || addr >= 0x500000 || max < 2)
 		return -ENOENT;
 	memset(out, 0, sizeof(*out));
 	out->module = "/bin/prog";
@@ -94,7 +102,16 @@ static int fake_resolve(void *ctx, const struct syms_maps *m, uint64_t addr,
 	out->line = 10;
 	snprintf(out->sym, sizeof(out->sym), "fn_%lx", (unsigned long)(addr & ~0xffUL));
 	snprintf(out->file, sizeof(out->file), "prog.c");
-	return 0;
+	if ((addr & ~0xffUL) == 0x401500)
+		snprintf(out->sym, sizeof(out->sym), "_Z11aligned_bufv");
+	if ((addr & ~0xffUL) != 0x401300)
+		return 1;
+	out[1] = out[0];
+	out[1].line = 7;
+	snprintf(out[0].sym, sizeof(out[0].sym), "inl");
+	out[0].inlined = true;
+	out[0].sym_off = 0;
+	return 2;
 }
 
 static struct fake fk;
@@ -164,7 +181,7 @@ static struct heap_block blk(uint32_t tgid, uint32_t gen, uint64_t addr, uint64_
 {
 	struct heap_block b = {
 		.k = { .tgid = tgid, .gen = gen, .addr = addr },
-		.a = { .size = size, .ts_ns = T0 + 10 * SEC, .caller = caller, .stack_id = -1,
+		.a = { .size = size, .ts_ns = T0 + 10 * SEC, .caller = caller, .stack_id = 0,
 		       .epoch = epoch },
 	};
 
@@ -442,41 +459,85 @@ static void test_stack_key_and_frames(void **state)
 	heapcollect__frames(&ops, h);
 	/* the caller, the two frames in the text; the walk stops at the garbage */
 	assert_int_equal(l->nframes, 3);
+	assert_true(l->truncated);
 	assert_int_equal(l->frames[0].addr, 0x401010);
 	assert_string_equal(l->frames[0].symbol, "fn_401000");
 	assert_int_equal(l->frames[0].offset, 0x10); /* of addr - 1, plus the 1 */
 	assert_string_equal(l->frames[0].module, "/bin/prog");
 	assert_string_equal(l->frames[0].file, "prog.c");
 	assert_int_equal(l->frames[0].line, 10);
+	assert_false(l->frames[0].inlined);
+	assert_null(l->frames[0].raw_symbol);
 	assert_int_equal(l->frames[1].addr, 0x401100);
 	assert_string_equal(l->frames[1].symbol, "fn_401000");
 	assert_int_equal(l->frames[2].addr, 0x401200);
 	assert_string_equal(l->frames[2].symbol, "fn_401100");
 	for (i = 0; i < l->nframes; i++)
 		assert_int_not_equal(l->frames[i].addr, 0xdead0001);
+	/* an inlined function is a frame of its own, at the same address */
+	l = heapleaks__get(h, 1);
+	assert_int_equal(l->nframes, 3);
+	assert_false(l->truncated);
+	assert_string_equal(l->frames[1].symbol, "inl");
+	assert_true(l->frames[1].inlined);
+	assert_int_equal(l->frames[1].offset, 0);
+	assert_int_equal(l->frames[1].line, 10);
+	assert_string_equal(l->frames[2].symbol, "fn_401300");
+	assert_false(l->frames[2].inlined);
+	assert_int_equal(l->frames[2].line, 7);
+	assert_int_equal(l->frames[2].addr, l->frames[1].addr);
 	heapleaks__free(h);
 
 	/* a caller nothing resolves is still the first frame, bare */
 	h = leaks_new();
-	b[0].a.caller = 0x7f0000002000;
+	b[0].a.stack_id = 6;
 	assert_int_equal(heapcollect__blocks(&ops, t, h, b, 1, false, NOW), 0);
 	heapcollect__frames(&ops, h);
 	l = heapleaks__get(h, 0);
-	assert_int_equal(l->nframes, 3);
+	assert_int_equal(l->nframes, 2);
 	assert_int_equal(l->frames[0].addr, 0x7f0000002000);
 	assert_null(l->frames[0].symbol);
 	assert_string_equal(l->frames[1].symbol, "fn_401000");
 	heapleaks__free(h);
 
-	/* nothing past the caller when the walk's first frame is already garbage */
+	/* nothing past the caller when the walk's next frame is already garbage */
 	h = leaks_new();
-	b[0].a.caller = 0x401010;
 	b[0].a.stack_id = 5;
 	assert_int_equal(heapcollect__blocks(&ops, t, h, b, 1, false, NOW), 0);
 	heapcollect__frames(&ops, h);
 	l = heapleaks__get(h, 0);
 	assert_int_equal(l->nframes, 1);
 	assert_string_equal(l->frames[0].symbol, "fn_401000");
+	assert_true(l->truncated);
+	heapleaks__free(h);
+
+	/* frame pointers trusted: truncated, whatever it found */
+	h = leaks_new();
+	b[0].a.stack_id = 4;
+	assert_int_equal(heapcollect__blocks(&ops, t, h, b, 1, false, NOW), 0);
+	heapcollect__frames(&ops, h);
+	assert_true(heapleaks__get(h, 0)->truncated);
+	heapleaks__free(h);
+
+	/* C++: demangled, the raw name kept */
+	h = leaks_new();
+	b[0].a.stack_id = 7;
+	assert_int_equal(heapcollect__blocks(&ops, t, h, b, 1, false, NOW), 0);
+	heapcollect__frames(&ops, h);
+	l = heapleaks__get(h, 0);
+	assert_string_equal(l->frames[0].symbol, "aligned_buf()");
+	assert_string_equal(l->frames[0].raw_symbol, "_Z11aligned_bufv");
+	heapleaks__free(h);
+
+	/* no stack: the caller alone */
+	h = leaks_new();
+	b[0].a.stack_id = 0;
+	assert_int_equal(heapcollect__blocks(&ops, t, h, b, 1, false, NOW), 0);
+	heapcollect__frames(&ops, h);
+	l = heapleaks__get(h, 0);
+	assert_int_equal(l->nframes, 1);
+	assert_int_equal(l->frames[0].addr, 0x401010);
+	assert_false(l->truncated);
 	heapleaks__free(h);
 	proctree__free(t);
 }

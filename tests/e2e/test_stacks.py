@@ -1,0 +1,151 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""End-to-end: heap stacks reach the program's own frame through libraries built without frame
+pointers (glibc's strdup and posix_memalign, libstdc++'s operator new), with the program built
+with and without them; symbols are never missing, inlined functions are named, C++ names are
+demangled.
+
+Run: /usr/bin/python3 -m pytest tests/e2e/test_stacks.py
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def marker_line(src, marker):
+    """The line of tests/fixtures/SRC that carries `marker` (a comment on the call)."""
+    path = REPO / "tests" / "fixtures" / src
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if marker in line and not line.lstrip().startswith("*"):
+                return n
+    raise AssertionError(f"{marker} not found in {path}")
+
+
+def heap_report(qh, tmp_path, args):
+    rc, report, err = qh.run_attach(args, tmp_path / "report.json", opts=("-q", "--heap"))
+    assert rc == 0, f"qhtrace exited {rc}; stderr:\n{err}"
+    assert report is not None, err
+    return report
+
+
+def first_program_frame(leak, module):
+    """The first frame in `module` (the program), and the frames before it."""
+    for i, f in enumerate(leak["stack"]):
+        if f["module"] == module:
+            return f, leak["stack"][:i]
+    raise AssertionError(f"no frame in {module}: {leak}")
+
+
+def leak_of_size(report, size):
+    found = [l for l in report["leaks"]["heap"] if l["bytes"] == size]
+    assert len(found) == 1, report["leaks"]["heap"]
+    return found[0]
+
+
+# (program, mode, bytes of the leak, function, source, marker)
+CASES = [
+    ("stackc", "strdup", 19, "dup_name", "stackc.c", "STK_STRDUP"),
+    ("stackc", "memalign", 100, "aligned_block", "stackc.c", "STK_MEMALIGN"),
+    ("stackc", "aligned", 256, "aligned_c11", "stackc.c", "STK_ALIGNED"),
+    ("stackc", "thread", 128, "worker", "stackc.c", "STK_THREAD"),
+    ("stackc", "quick", 2664, "main", "stackc.c", "STK_QUICK"),
+    ("stackcpp", "new", 100, "via_new()", "stackcpp.cc", "STK_NEW"),
+    ("stackcpp", "ctor", 48, "Widget::Widget()", "stackcpp.cc", "STK_CTOR"),
+    ("stackcpp", "array", 3 * 32 + 8, "make_nodes()", "stackcpp.cc", "STK_ARRAY"),
+]
+
+
+@pytest.mark.parametrize("build", ["", "_fp"])
+@pytest.mark.parametrize("prog,mode,size,func,src,marker", CASES)
+def test_first_program_frame(qh, tmp_path, build, prog, mode, size, func, src, marker):
+    """The program's function and line are the first frame in the program, whether the
+    library between it and malloc has frame pointers or not, and whether it has them."""
+    exe = str(qh.fx(prog + build))
+    report = heap_report(qh, tmp_path, [exe, mode])
+    leak = leak_of_size(report, size)
+    f, before = first_program_frame(leak, exe)
+    assert (f["symbol"], f["line"]) == (func, marker_line(src, marker)), leak
+    assert f["file"].endswith(src), leak
+    # what lies between is the libraries', every frame named
+    assert all(b["module"] and b["symbol"] for b in before), leak
+
+
+@pytest.mark.parametrize("build", ["", "_fp"])
+def test_inlined_function_named(qh, tmp_path, build):
+    """remember_request(), inlined into handle(), is a frame of its own: inlined, at the
+    malloc's line, then handle() at the line of the inlined call."""
+    exe = str(qh.fx("stackc" + build))
+    report = heap_report(qh, tmp_path, [exe, "inline"])
+    leak = leak_of_size(report, 67)
+    f, _ = first_program_frame(leak, exe)
+    i = leak["stack"].index(f)
+    inl, outer = leak["stack"][i], leak["stack"][i + 1]
+    assert (inl["symbol"], inl["line"], inl.get("inlined")) == \
+        ("remember_request", marker_line("stackc.c", "STK_INLINE"), True), leak
+    assert (outer["symbol"], outer["line"], outer.get("inlined", False)) == \
+        ("handle", marker_line("stackc.c", "STK_HANDLE"), False), leak
+    assert outer["address"] == inl["address"], leak
+
+
+@pytest.mark.parametrize("build", ["", "_fp"])
+def test_cxx_names_demangled(qh, tmp_path, build):
+    """A constructor called from main: Widget::Widget() in the report, its mangled name kept
+    beside it; the Widget itself is main's leak at its line."""
+    exe = str(qh.fx("stackcpp" + build))
+    report = heap_report(qh, tmp_path, [exe, "ctor"])
+    ctor, _ = first_program_frame(leak_of_size(report, 48), exe)
+    assert ctor["symbol"] == "Widget::Widget()", ctor
+    assert ctor["raw_symbol"].startswith("_ZN6WidgetC"), ctor
+    widget, _ = first_program_frame(leak_of_size(report, 8), exe)
+    assert (widget["symbol"], widget["line"]) == \
+        ("main", marker_line("stackcpp.cc", "STK_WIDGET")), widget
+    assert "raw_symbol" not in widget, widget
+    new = leak_of_size(report, 48)["stack"][0]
+    assert new["symbol"] == "operator new(unsigned long)" and new["raw_symbol"] == "_Znwm", new
+
+
+@pytest.mark.parametrize("build", ["", "_fp"])
+def test_vector_growth(qh, tmp_path, build):
+    """std::vector's last buffer: the template code instantiated in the program, then
+    grow_vector() at the push_back."""
+    exe = str(qh.fx("stackcpp" + build))
+    report = heap_report(qh, tmp_path, [exe, "vector"])
+    leak = leak_of_size(report, 1024)
+    mine = [f for f in leak["stack"] if f["file"] and f["file"].endswith("stackcpp.cc")]
+    assert mine, leak
+    assert (mine[0]["symbol"], mine[0]["line"]) == \
+        ("grow_vector()", marker_line("stackcpp.cc", "STK_VECTOR")), leak
+    upto = leak["stack"][:leak["stack"].index(mine[0])]
+    assert all(f["module"] and f["symbol"] for f in upto), leak
+
+
+@pytest.mark.parametrize("build", ["", "_fp"])
+def test_relative_path_short_lived_50_runs(qh, tmp_path, build):
+    """50 processes of about a millisecond each, started by a relative path from sh -c: every
+    frame of every leak resolved, main at its line first."""
+    prog = "stackc" + build
+    fixtures = os.path.dirname(qh.fx(prog))
+    script = f'cd "{fixtures}" && i=0; while [ $i -lt 50 ]; do ./{prog} quick; i=$((i+1)); done'
+    report = heap_report(qh, tmp_path, ["/bin/sh", "-c", script])
+    leaks = [l for l in report["leaks"]["heap"] if l["bytes"] == 2664]
+    assert len(leaks) == 50, report["leaks"]["heap"]
+    assert len({l["pid"] for l in leaks}) == 50
+    line = marker_line("stackc.c", "STK_QUICK")
+    for l in leaks:
+        assert all(f["module"] and f["symbol"] for f in l["stack"]), l
+        assert (l["stack"][0]["symbol"], l["stack"][0]["line"]) == ("main", line), l
+        assert l["stack"][0]["module"].endswith("/" + prog), l
+
+
+def test_no_allocation_is_still_glibc(qh, tmp_path):
+    """A process that maps the probed C library and never allocates is glibc's, with nothing
+    outstanding: "not hooked" is for allocators qhtrace cannot probe."""
+    report = heap_report(qh, tmp_path, [qh.fx("exitcode"), "0"])
+    p = report["processes"][0]
+    assert p["heap_allocs"] == 0, p
+    assert p["allocator"] == "glibc", p
+    assert (p["heap_outstanding_bytes"], p["heap_outstanding_blocks"]) == (0, 0), p
