@@ -20,12 +20,15 @@ USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS)) $(OUTPUT)/user/assets.o
 # modules that need no BPF skeleton: what the unit tests link against
 PURE_OBJS := $(filter-out $(OUTPUT)/user/tracer.o $(OUTPUT)/user/cmd_attach.o \
-	$(OUTPUT)/user/session.o $(OUTPUT)/user/cmd_leaks.o,$(USER_OBJS))
+	$(OUTPUT)/user/session.o $(OUTPUT)/user/cmd_leaks.o $(OUTPUT)/user/hold.o,$(USER_OBJS))
 FIXTURES := $(patsubst tests/fixtures/%.c,$(OUTPUT)/fixtures/%,$(wildcard tests/fixtures/*.c)) \
 	$(patsubst tests/fixtures/%.cc,$(OUTPUT)/fixtures/%,$(wildcard tests/fixtures/*.cc)) \
 	$(patsubst tests/fixtures/%.cc,$(OUTPUT)/fixtures/%_fp,$(wildcard tests/fixtures/*.cc)) \
 	$(OUTPUT)/fixtures/heapleak_fp $(OUTPUT)/fixtures/stackc_fp \
-	$(OUTPUT)/fixtures/libstkplug.so $(OUTPUT)/fixtures/libstkplug_fp.so
+	$(OUTPUT)/fixtures/libstkplug.so $(OUTPUT)/fixtures/libstkplug_fp.so \
+	$(OUTPUT)/fixtures/reach_classes_fp $(OUTPUT)/fixtures/reach_threads_fp
+# the prototype of the hold at exit and the pointer scan (user/hold.c is qhtrace's own)
+HOLD_TOOLS := $(OUTPUT)/tests/holdscan
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/*.c))
 LOAD_TESTS := $(patsubst tests/load/%.c,$(OUTPUT)/tests/%,$(wildcard tests/load/*.c))
 
@@ -130,6 +133,9 @@ $(OUTPUT)/fixtures/lib%_fp.so: tests/fixtures/plugin/%.c | $(OUTPUT)/fixtures
 	$(call msg,FIXTURE,$@)
 	$(Q)$(CC) -O1 -g -fno-omit-frame-pointer -fPIC -shared -Wall -Wextra -Werror $< -o $@
 
+# the reach fixtures report their blocks through one header
+$(filter $(OUTPUT)/fixtures/reach_%,$(FIXTURES)): tests/fixtures/reach.h
+
 # a program that maps no shared C library
 $(OUTPUT)/fixtures/static_true: tests/fixtures/static_true.c | $(OUTPUT)/fixtures
 	$(call msg,FIXTURE,$@)
@@ -143,10 +149,14 @@ $(OUTPUT)/tests/%: tests/load/%.c $(USER_OBJS) $(OUTPUT)/.test-deps | $(OUTPUT)/
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) $< $(USER_OBJS) $(LDLIBS) -lcmocka -o $@
 
+$(OUTPUT)/tests/holdscan: tests/hold/holdscan.c $(OUTPUT)/user/heapscan.o | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) $^ -o $@
+
 # Every tier: unit (no root), load and end-to-end (root) on this kernel, then the load tier and
 # an end-to-end subset on each Debian kernel of the matrix under qemu (tools/vmrun.sh).
 # Ends with "N passed, N failed, N skipped".
-test: $(OUTPUT)/.test-deps $(OUTPUT)/qhtrace $(FIXTURES) $(UNIT_TESTS) $(LOAD_TESTS)
+test: $(OUTPUT)/.test-deps $(OUTPUT)/qhtrace $(FIXTURES) $(UNIT_TESTS) $(LOAD_TESTS) $(HOLD_TOOLS)
 	$(Q)OUTPUT=$(OUTPUT) ./tests/run
 
 # the kernel matrix alone (QH_KERNELS="6.1 6.12" by default; a package name pins one)
@@ -205,9 +215,22 @@ $(OUTPUT)/bench/evlogbench: tests/bench/evlogbench.c $(OUTPUT)/user/evlog.o $(OU
 	$(Q)mkdir -p $(OUTPUT)/bench
 	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) $^ -lz -o $@
 
+# the pointer scan at exit: 1,000,000 blocks, 256 MiB of heap
+$(OUTPUT)/bench/scanbench: tests/bench/scanbench.c $(OUTPUT)/user/heapscan.o
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench
+	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) $^ -o $@
+
+# what the ptrace hold at exit costs the traced tree while it runs
+$(OUTPUT)/bench/holdcost: tests/bench/holdcost.c
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench
+	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) $< -lpthread -o $@
+
 bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/churn \
 		$(OUTPUT)/bench/fdloop $(OUTPUT)/bench/fdfloor $(OUTPUT)/bench/tpcost \
-		$(OUTPUT)/bench/evlogbench $(OUTPUT)/bench/markbench
+		$(OUTPUT)/bench/evlogbench $(OUTPUT)/bench/scanbench $(OUTPUT)/bench/holdcost \
+		$(OUTPUT)/bench/markbench
 	$(Q)/usr/bin/python3 tests/bench/startup.py
 	$(Q)/usr/bin/python3 tests/bench/fdbench.py
 	$(Q)$(OUTPUT)/bench/tpcost
@@ -219,6 +242,8 @@ bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/c
 	$(Q)$(OUTPUT)/qhtrace attach -q -- $(OUTPUT)/bench/markbench 2000
 	@echo "the same with --no-fds:"
 	$(Q)$(OUTPUT)/qhtrace attach -q --no-fds -- $(OUTPUT)/bench/markbench 2000
+	$(Q)$(OUTPUT)/bench/scanbench
+	$(Q)$(OUTPUT)/bench/holdcost
 
 # the pytest plugin where Debian's Python finds it (/usr/local/lib/python3.N/dist-packages for
 # PREFIX=/usr/local, /usr/lib/python3/dist-packages for /usr), with the entry point that makes

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
+#include "gate.h"
 #include "log.h"
 #include "opttab.h"
 #include "procwatch.h"
@@ -126,6 +127,8 @@ void cli__usage_attach(FILE *out)
 		"  sudo qhtrace attach -o report.json -- /usr/bin/python3 -m pytest\n"
 		"  sudo qhtrace attach -q -o run.json --max-procs 131072 -- make -j2 check\n"
 		"  sudo qhtrace attach --heap -o heap.json -- ./my-test-binary\n"
+		"  sudo qhtrace attach --fail-on leaks --suppressions lsan.supp -- ./my-test-binary\n"
+		"  sudo qhtrace attach --heap --leak-kinds definite,indirect,possible -- ./app\n"
 		"  sudo qhtrace attach --heap --events run.ndjson.gz --fail-on leaks,zombies \\\n"
 		"      --fail-severity medium --junit qhtrace.xml -- pytest\n"
 		"  sudo qhtrace attach --cleanup -o run.json -- python3 -m pytest tests/ui\n"
@@ -178,6 +181,8 @@ static int load_config(int argc, char **argv, struct attach_opts *o, enum cmd wh
 	o->leak_threshold_mb = s->leak_threshold_mb;
 	o->resource_leak_count = s->resource_leak_count;
 	procwatch_opts__from_settings(&o->watch, s);
+	for (c = 0; (uint32_t)c < s->n_suppressions; c++)
+		o->suppressions[o->n_suppressions++] = s->suppressions[c];
 	if (which == CMD_ATTACH)
 		o->heap = s->enable_leak_detection;
 	return 0;
@@ -188,6 +193,9 @@ static int parse_rest(int argc, char **argv, struct attach_opts *o, enum cmd whi
 {
 	const char *cmd = cmds[which].name;
 
+	/* a leak gate on a heap nobody follows would pass whatever happens */
+	if (which == CMD_ATTACH && (o->fail_on & (1U << GATE_LEAKS)))
+		o->heap = true;
 	if (o->min_size > o->max_size) {
 		pr_err("--min-size %lu is larger than --max-size %lu\n", (unsigned long)o->min_size,
 		       (unsigned long)o->max_size);

@@ -54,6 +54,11 @@ struct attach_opts {
 	int fail_severity;	/* --fail-severity: enum severity, the floor of gated findings */
 	const char *junit;	/* --junit: JUnit XML path */
 	const char *summary_md;	/* --summary-md: Markdown summary path */
+	uint32_t leak_kinds;	/* --leak-kinds: 1 << enum leak_kind (leakclass.h) that count */
+	const char *suppressions[QH_MAX_PATTERNS]; /* --suppressions FILE..., then the file's */
+	uint32_t n_suppressions;
+	bool show_runtime;	/* --show-runtime: list the runtime's own blocks too */
+	bool no_hold;		/* --no-hold: no ptrace hold at exit, no classes */
 	const char *html;	/* --html: the HTML report's path */
 	struct qh_settings settings; /* defaults, then --config; options above override it */
 	const char *user;	/* --user NAME|UID: run CMD as this user */

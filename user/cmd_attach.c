@@ -391,6 +391,8 @@ int cmd_attach(int argc, char **argv)
 	session__set_command(&s, child.pid);
 	if (o.heap)
 		unwind_command(&s, path);
+	/* with --heap: held at each exit of its tree, for the leak classes */
+	session__hold_tree(&s, child.pid);
 
 	ri.start_real_ns = util__now_ns(CLOCK_REALTIME);
 	pr_debug("probes attached in %.1f ms; starting %s\n",

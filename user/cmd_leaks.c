@@ -108,6 +108,7 @@ static int run(int argc, char **argv, bool fds)
 	int sfd = -1, err, code = QH_EXIT_ERROR, cmdc = 0;
 	uint64_t deadline = 0;
 	struct procfs_stat st;
+	struct proc *p;
 	struct attach_opts o;
 	sigset_t oldmask;
 	bool done = false;
@@ -155,7 +156,6 @@ static int run(int argc, char **argv, bool fds)
 	while (!done) {
 		struct epoll_event evs[4];
 		int i, n, timeout = 1000;
-		struct proc *p;
 
 		if (deadline) {
 			uint64_t now = util__now_ns(CLOCK_MONOTONIC);
@@ -198,6 +198,10 @@ static int run(int argc, char **argv, bool fds)
 	} else {
 		ri.note = "blocks allocated before qhtrace attached are not known; frees of them "
 			  "are counted in events.heap_frees_unknown";
+		/* still running: every thread stopped for the scan, then released */
+		p = proctree__first(s.tree);
+		if (p && p->pid == o.pid && p->state == PROC_RUNNING)
+			session__scan_running(&s, o.pid);
 	}
 	code = session__report(&s, &ri) ? QH_EXIT_ERROR : ri.gate_failed ? QH_EXIT_GATE : 0;
 

@@ -54,6 +54,7 @@ static const struct key_def keys[] = {
 	O(profiler, enable_leak_detection, K_BOOL, "heap", 0),
 	U(profiler, monitoring_interval, 1, 86400, 5),
 	U(profiler, max_snapshots, 1, 1000000, 100),
+	P(profiler, suppressions, "suppressions"),
 	U(data, max_memory_mb, 16, 1048576, 256),
 	U(data, chunk_size, 1, 1000000, 1000),
 	{ "data", "compression_type", K_COMPRESSION, 0, 0, QH_COMPRESS_AUTO, NULL,

@@ -29,6 +29,8 @@ struct qh_settings {
 	bool enable_leak_detection;	/* -> attach_opts.heap */
 	uint32_t monitoring_interval;	/* s, how often memory_usage_percent is evaluated */
 	uint32_t max_snapshots;		/* periodic snapshots kept (monitor) */
+	uint32_t n_suppressions;	/* -> attach_opts.suppressions, before --suppressions */
+	char suppressions[QH_MAX_PATTERNS][QH_PATTERN_LEN];
 	/* data */
 	uint32_t max_memory_mb;		/* qhtrace's own memory budget (monitor) */
 	uint32_t chunk_size;		/* event log records per chunk */

@@ -148,6 +148,9 @@ static void collect(struct diff *d, const cJSON *rep, bool cur)
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(rep, "processes"))
 		put(&d->cmds, str(it, "comm"), num(it, "peak_rss_kb"), cur, true);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(leaks, "heap")) {
+		/* a block still reachable at exit (by --leak-kinds) is no leak to compare */
+		if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(it, "counted")))
+			continue;
 		stack_key(it, key, sizeof(key));
 		put(&d->leaks, key, num(it, "bytes"), cur, false);
 	}

@@ -266,7 +266,10 @@ static void count_items(struct gate_result *r, const cJSON *rep, enum gate_class
 	const cJSON *it;
 
 	cJSON_ArrayForEach(it, arr) {
-		if (!at_floor(it, r->floor))
+		const cJSON *counted = cJSON_GetObjectItemCaseSensitive(it, "counted");
+
+		/* listed for information (a heap block still reachable at exit, say) */
+		if (cJSON_IsFalse(counted) || !at_floor(it, r->floor))
 			continue;
 		if (r->count[c]++ < GATE_MAX_TEXT) {
 			describe_in(b, rep, it);
@@ -275,6 +278,46 @@ static void count_items(struct gate_result *r, const cJSON *rep, enum gate_class
 		if (r->by_test && (r->fail_on & (1U << c)) && cJSON_HasObjectItem(it, "test"))
 			add_by_test(r, rep, c, it);
 	}
+}
+
+/*
+ * The processes whose heap the leaks class could not judge: not followed at all (a static
+ * binary, another allocator), or with blocks no scan classified. A gate that passes must
+ * say what it could not see.
+ */
+static void unjudged(const cJSON *rep, struct sbuf *b, size_t *n)
+{
+	const cJSON *p, *it, *leaks = cJSON_GetObjectItemCaseSensitive(rep, "leaks");
+	size_t nseen = 0, cap = 0;
+	double pid, *seen = NULL;
+
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(rep, "processes")) {
+		const char *a = str_of(p, "allocator");
+
+		if (!a || !strncmp(a, "glibc", 5) || !num_of(p, "pid", &pid))
+			continue;
+		(*n)++;
+		sb_printf(b, "pid %.0f (%s): heap not followed: %s\n", pid, str_of(p, "comm") ?: "?",
+			  a);
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(leaks, "heap")) {
+		const char *k = str_of(it, "kind");
+		size_t i;
+
+		if (!k || strcmp(k, "unclassified") || !num_of(it, "pid", &pid))
+			continue;
+		/* once per process */
+		for (i = 0; i < nseen && seen[i] != pid; i++)
+			;
+		if (i < nseen)
+			continue;
+		if (!vec_reserve(seen, cap, nseen + 1))
+			seen[nseen++] = pid;
+		(*n)++;
+		sb_printf(b, "pid %.0f (%s): heap blocks unclassified: %s\n", pid,
+			  str_of(it, "comm") ?: "?", str_of(it, "reason") ?: "unknown");
+	}
+	free(seen);
 }
 
 /* the table: how each class finds its data in the report */
@@ -293,6 +336,12 @@ static void eval_class(const cJSON *rep, struct gate_result *r, enum gate_class 
 			if (cJSON_IsArray(a) && strcmp(a->string, "fds") &&
 			    strcmp(a->string, "sockets"))
 				count_items(r, rep, c, a, b);
+		if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(leaks, "heap"))) {
+			struct sbuf u = {};
+
+			unjudged(rep, &u, &r->n_unjudged);
+			r->unjudged = sb_done(&u);
+		}
 		break;
 	case GATE_FDS:
 		a = cJSON_GetObjectItemCaseSensitive(leaks, "fds");
@@ -377,8 +426,16 @@ void gate__release(struct gate_result *r)
 		free(r->text[c]);
 		r->text[c] = NULL;
 	}
+	free(r->unjudged);
+	r->unjudged = NULL;
 	cJSON_Delete(r->by_test);
 	r->by_test = NULL;
+}
+
+static const char *strndup_tmp(const char *s, size_t n, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.*s", (int)n, s);
+	return buf;
 }
 
 cJSON *gate__verdict_json(const struct gate_result *r)
@@ -407,6 +464,14 @@ cJSON *gate__verdict_json(const struct gate_result *r)
 		cJSON_AddItemToArray(reasons, cJSON_CreateString(buf));
 	}
 	cJSON_AddStringToObject(v, "severity_floor", severity__str(r->floor));
+	if (r->n_unjudged && (r->fail_on & (1U << GATE_LEAKS))) {
+		cJSON *u = cJSON_AddArrayToObject(v, "heap_not_judged");
+		const char *p = r->unjudged, *nl;
+
+		for (; (nl = strchr(p, '\n')); p = nl + 1)
+			cJSON_AddItemToArray(u, cJSON_CreateString(strndup_tmp(p, nl - p, buf,
+										 sizeof(buf))));
+	}
 	return v;
 }
 

@@ -34,6 +34,13 @@ struct gate_result {
 	bool measured[GATE_NR];		/* the report holds this class's data */
 	size_t count[GATE_NR];		/* findings at or above the floor */
 	char *text[GATE_NR];		/* one line per finding (the first GATE_MAX_TEXT) */
+	/*
+	 * leaks: the processes whose heap could not be judged (not followed, or blocks left
+	 * unclassified), a line each; named in the verdict (`heap_not_judged`) when leaks is
+	 * gated, whether it passes or not. NULL: none.
+	 */
+	char *unjudged;
+	size_t n_unjudged;
 	bool pass;
 	/*
 	 * With per-test attribution (the report's findings carry `test`): the gated findings of

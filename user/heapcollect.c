@@ -6,6 +6,7 @@
 #include "heapcollect.h"
 #include "heapleaks.h"
 #include "htab.h"
+#include "leakclass.h"
 #include "log.h"
 #include "proctree.h"
 #include "syms.h"
@@ -73,13 +74,21 @@ static void take(struct collect_ctx *c, const struct qh_alloc_key *k)
 	c->ntaken++;
 }
 
+static int block_kind(struct collect_ctx *c, const struct proc *p, const struct qh_alloc_key *k,
+		      const struct qh_alloc *a, const char **reason)
+{
+	*reason = NULL;
+	return c->ops->kind ? c->ops->kind(c->ops->ctx, p, k, a, reason) : LEAK_UNCLASSIFIED;
+}
+
 static int collect_one(struct collect_ctx *c, const struct qh_alloc_key *k,
 		       const struct qh_alloc *a)
 {
 	struct proc *p = proctree__find_gen(c->tree, k->tgid, k->gen), *h;
+	const char *reason;
 	uint64_t key;
 	int32_t test;
-	int err;
+	int err, kind;
 
 	/* blocks of an image replaced by exec died with it: out of the map */
 	if (!p) {
@@ -98,14 +107,20 @@ static int collect_one(struct collect_ctx *c, const struct qh_alloc_key *k,
 	}
 	key = stack_key(c, p, a->stack_id);
 	test = c->ops->test_of ? c->ops->test_of(c->ops->ctx, p, k, a) : -1;
-	err = heapleaks__add_test(c->leaks, p, a, key, false, test, c->now);
+	kind = block_kind(c, p, k, a, &reason);
+	err = kind < 0 ? 0 : heapleaks__add_kind(c->leaks, p, a, key, false, test, kind, reason,
+						 c->now);
 	/* children forked after the block was made have a copy, unless they freed it */
 	for (h = p->heir; h && !err; h = h->next_heir) {
 		struct qh_alloc_key hk = { .tgid = h->pid, .gen = h->stats.heap_gen, .addr = k->addr };
 
 		if (a->epoch < h->stats.inherit_epoch &&
-		    !c->ops->inherited_freed(c->ops->ctx, &hk))
-			err = heapleaks__add_test(c->leaks, h, a, key, true, test, c->now);
+		    !c->ops->inherited_freed(c->ops->ctx, &hk)) {
+			kind = block_kind(c, h, &hk, a, &reason);
+			if (kind >= 0)
+				err = heapleaks__add_kind(c->leaks, h, a, key, true, test, kind,
+							  reason, c->now);
+		}
 	}
 	return err;
 }

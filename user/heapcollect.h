@@ -36,6 +36,13 @@ struct heapcollect_ops {
 	int (*stack)(void *ctx, uint64_t id, uint64_t *ips, size_t max, uint32_t *flags);
 	/* Has the forked child @k names freed the block it inherited at that address? */
 	bool (*inherited_freed)(void *ctx, const struct qh_alloc_key *k);
+	/*
+	 * The class of block @k (enum leak_kind) in @p's memory, as the scan at exit gave it;
+	 * LEAK_UNCLASSIFIED with why in *@reason; -1: the block is none of the report's (made
+	 * after the scan that ended `leaks -p`'s window). NULL: every block is unclassified.
+	 */
+	int (*kind)(void *ctx, const struct proc *p, const struct qh_alloc_key *k,
+		    const struct qh_alloc *a, const char **reason);
 	/* Take a harvested block out of the kernel's map. */
 	void (*forget)(void *ctx, const struct qh_alloc_key *k);
 	/*

@@ -6,6 +6,7 @@
 
 #include "heapleaks.h"
 #include "htab.h"
+#include "leakclass.h"
 #include "proctree.h"
 #include "vec.h"
 
@@ -15,6 +16,8 @@ struct heapleaks {
 	struct heap_leak **all;
 	size_t count, cap;
 	uint64_t bytes, blocks;
+	struct heapleaks_totals totals;
+	bool sifted;
 };
 
 struct heapleaks *heapleaks__new(const struct heapleaks_opts *o)
@@ -66,13 +69,22 @@ static uint64_t group_hash(const struct proc *p, uint64_t caller, uint64_t stack
 int heapleaks__add(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
 		   uint64_t stack_key, bool inherited, uint64_t now_ns)
 {
-	return heapleaks__add_test(h, p, a, stack_key, inherited, -1, now_ns);
+	return heapleaks__add_kind(h, p, a, stack_key, inherited, -1, LEAK_UNCLASSIFIED, NULL,
+				   now_ns);
 }
 
 int heapleaks__add_test(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
 			uint64_t stack_key, bool inherited, int32_t test, uint64_t now_ns)
 {
-	uint64_t hash = group_hash(p, a->caller, stack_key, inherited, test);
+	return heapleaks__add_kind(h, p, a, stack_key, inherited, test, LEAK_UNCLASSIFIED, NULL,
+				   now_ns);
+}
+
+int heapleaks__add_kind(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
+			uint64_t stack_key, bool inherited, int32_t test, int kind,
+			const char *reason, uint64_t now_ns)
+{
+	uint64_t hash = group_hash(p, a->caller, stack_key, inherited, test) ^ (uint64_t)kind << 56;
 	struct heap_leak *l = NULL, **slot;
 	struct hnode *n;
 
@@ -82,7 +94,7 @@ int heapleaks__add_test(struct heapleaks *h, struct proc *p, const struct qh_all
 	for (n = htab__first(&h->groups, hash); n; n = htab__next(n)) {
 		l = htab_entry(n, struct heap_leak, hnode);
 		if (l->proc == p && l->caller == a->caller && l->stack_key == stack_key &&
-		    l->inherited == inherited && l->test == test)
+		    l->inherited == inherited && l->test == test && l->kind == kind)
 			break;
 		l = NULL;
 	}
@@ -102,6 +114,9 @@ int heapleaks__add_test(struct heapleaks *h, struct proc *p, const struct qh_all
 		l->stack_key = stack_key;
 		l->inherited = inherited;
 		l->test = test;
+		l->kind = kind;
+		l->reason = reason;
+		l->counted = true;
 		l->oldest_ns = a->ts_ns;
 	}
 	l->bytes += a->size;
@@ -139,7 +154,7 @@ static int by_count_desc(const void *a, const void *b)
 	const struct heap_leak *x = *(const struct heap_leak *const *)a;
 	const struct heap_leak *y = *(const struct heap_leak *const *)b;
 
-	return desc(x->count, y->count) ?: desc(x->bytes, y->bytes) ?:
+	return desc(x->counted, y->counted) ?: desc(x->count, y->count) ?: desc(x->bytes, y->bytes) ?:
 	       -desc(x->oldest_ns, y->oldest_ns);
 }
 
@@ -148,8 +163,8 @@ static int by_bytes_desc(const void *a, const void *b)
 	const struct heap_leak *x = *(const struct heap_leak *const *)a;
 	const struct heap_leak *y = *(const struct heap_leak *const *)b;
 
-	return desc(x->bytes, y->bytes) ?: desc(x->count, y->count) ?:
-	       -desc(x->oldest_ns, y->oldest_ns);
+	return desc(x->counted, y->counted) ?: desc(x->bytes, y->bytes) ?:
+	       desc(x->count, y->count) ?: -desc(x->oldest_ns, y->oldest_ns);
 }
 
 static void sort_findings(struct heapleaks *h)
@@ -257,7 +272,7 @@ void heapleaks__merge_same_frames(struct heapleaks *h)
 			struct heap_leak *k = h->all[j];
 
 			if (k->proc == l->proc && k->inherited == l->inherited && k->test == l->test &&
-			    frames_hash(k) == hl && same_frames(k, l))
+			    k->kind == l->kind && frames_hash(k) == hl && same_frames(k, l))
 				break;
 		}
 		if (j == kept) {
@@ -285,6 +300,53 @@ void heapleaks__merge_same_frames(struct heapleaks *h)
 		grade(l, h->o.threshold_bytes);
 	}
 	sort_findings(h);
+}
+
+void heapleaks__sift(struct heapleaks *h, uint32_t kinds, struct leaksupp *supp,
+		     bool list_runtime)
+{
+	struct heapleaks_totals *t = &h->totals;
+	size_t i, kept = 0;
+
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < h->count; i++) {
+		struct heap_leak *l = h->all[i];
+		int k = l->kind < LEAK__KINDS ? l->kind : LEAK_UNCLASSIFIED, s;
+
+		l->runtime = leakclass__is_runtime_stack(l->frames, l->nframes);
+		l->counted = !l->runtime && (kinds & (1U << k));
+		if (l->runtime) {
+			t->rt_blocks[k] += l->count;
+			t->rt_bytes[k] += l->bytes;
+			if (!list_runtime) {
+				free_frames(l->frames, l->nframes);
+				free(l);
+				continue;
+			}
+		} else if (l->counted && supp &&
+			   (s = leaksupp__match(supp, l->frames, l->nframes)) >= 0) {
+			supp->v[s].count += l->count;
+			supp->v[s].bytes += l->bytes;
+			t->suppressed_blocks += l->count;
+			t->suppressed_bytes += l->bytes;
+			free_frames(l->frames, l->nframes);
+			free(l);
+			continue;
+		} else {
+			t->blocks[k] += l->count;
+			t->bytes[k] += l->bytes;
+		}
+		t->counted += l->counted;
+		h->all[kept++] = l;
+	}
+	h->count = kept;
+	h->sifted = true;
+	sort_findings(h);
+}
+
+const struct heapleaks_totals *heapleaks__totals(const struct heapleaks *h)
+{
+	return h->sifted ? &h->totals : NULL;
 }
 
 void heap_leak__set_frames(struct heap_leak *l, struct heap_frame *frames, size_t n)

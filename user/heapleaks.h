@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "htab.h"
+#include "leakclass.h"
 #include "severity.h"
 
 struct proc;
@@ -36,6 +37,10 @@ struct heap_leak {
 	bool truncated;		/* its stack ends before the outermost frame, or was partly
 				 * guessed from frame pointers */
 	bool inherited;		/* blocks the process got from its parent at fork */
+	uint8_t kind;		/* enum leak_kind (leakclass.h): the class the scan at exit gave */
+	bool runtime;		/* its stack lies wholly in libc, ld.so or the C++ runtime */
+	bool counted;		/* a leak by --leak-kinds (and not the runtime's): gated, graded */
+	const char *reason;	/* unclassified: why (the classes' table owns it), or NULL */
 	int32_t test;		/* the test that allocated its blocks (testattr.h), -1: none */
 	uint32_t growing_checks; /* consecutive periodic checks at which it had grown */
 	uint64_t bytes;
@@ -71,6 +76,10 @@ int heapleaks__add(struct heapleaks *h, struct proc *p, const struct qh_alloc *a
 /* The same, the blocks of each test (testattr.h's index, -1: none) grouped apart. */
 int heapleaks__add_test(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
 			uint64_t stack_key, bool inherited, int32_t test, uint64_t now_ns);
+/* The same with the block's class (and, unclassified, why): findings are per class too. */
+int heapleaks__add_kind(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
+			uint64_t stack_key, bool inherited, int32_t test, int kind,
+			const char *reason, uint64_t now_ns);
 /* Severities and rates, and the findings sorted by bytes (or count), largest first. */
 void heapleaks__finish(struct heapleaks *h, uint64_t now_ns);
 
@@ -85,6 +94,26 @@ uint64_t heapleaks__total_blocks(const struct heapleaks *h);
  * Two calls on one source line (an unrolled loop, say) are one call site to a reader.
  */
 void heapleaks__merge_same_frames(struct heapleaks *h);
+
+struct leaksupp;
+
+/* Bytes and blocks per class (enum leak_kind), after heapleaks__sift. */
+struct heapleaks_totals {
+	uint64_t blocks[LEAK__KINDS], bytes[LEAK__KINDS];		/* the findings' (not the runtime's) */
+	uint64_t rt_blocks[LEAK__KINDS], rt_bytes[LEAK__KINDS];	/* the runtime's own blocks */
+	uint64_t suppressed_blocks, suppressed_bytes;
+	size_t counted;				/* findings that are leaks by --leak-kinds */
+};
+
+/*
+ * After the frames are resolved and merged: mark the runtime's own findings (listed only
+ * with @list_runtime) and the findings that count (@kinds, a mask of enum leak_kind); drop
+ * the counted ones a suppression in @supp matches (it counts them); add up the classes; sort
+ * the counted findings first.
+ */
+void heapleaks__sift(struct heapleaks *h, uint32_t kinds, struct leaksupp *supp,
+		     bool list_runtime);
+const struct heapleaks_totals *heapleaks__totals(const struct heapleaks *h);
 
 /* Take ownership of @frames (heap_frame strings are freed with the finding). */
 void heap_leak__set_frames(struct heap_leak *l, struct heap_frame *frames, size_t n);

@@ -16,6 +16,7 @@
 #include "fdtable.h"
 #include "gate.h"
 #include "heapleaks.h"
+#include "leakclass.h"
 #include "html.h"
 #include "log.h"
 #include "memseries.h"
@@ -303,11 +304,15 @@ void outputs__heap_findings(struct outputs *r, struct heapleaks *h)
 			evlog__u64(r->log, "pid", l->proc->pid);
 			evlog__str(r->log, "comm", l->proc->comm);
 			evlog__str(r->log, "severity", severity__str(l->severity));
+			evlog__str(r->log, "leak_kind", leak_kind__name(l->kind));
+			evlog__bool(r->log, "counted", l->counted);
 			evlog__u64(r->log, "bytes", l->bytes);
 			evlog__u64(r->log, "count", l->count);
 			evlog__str(r->log, "site", site);
 			log_end(r);
 		}
+		if (!l->counted)
+			continue;
 		snprintf(key, sizeof(key), "%u:%lx", l->proc->pid, (unsigned long)l->caller);
 		alerts__check(r->alerts, "memory_leak", key, l->severity, l->bytes / 1048576.0,
 			      r->o->settings.memory_leak_mb,
@@ -576,6 +581,12 @@ int outputs__finish(struct outputs *r, struct cJSON *root, struct run_info *ri)
 			pr_warn("gate: %s: %zu finding%s at or above %s (--fail-on)\n",
 				gate__class_name(c), g.count[c], g.count[c] == 1 ? "" : "s",
 				severity__str(g.floor));
+	if (g.unjudged && (o->fail_on & (1U << GATE_LEAKS))) {
+		const char *p = g.unjudged, *nl;
+
+		for (; (nl = strchr(p, '\n')); p = nl + 1)
+			pr_warn("gate: leaks: not judged: %.*s\n", (int)(nl - p), p);
+	}
 	cJSON_AddItemToObject(root, "verdict", gate__verdict_json(&g));
 	if (r->log) {
 		struct evlog_stats st;

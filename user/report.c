@@ -12,6 +12,7 @@
 #include "cleanup.h"
 #include "fdleaks.h"
 #include "heapleaks.h"
+#include "leakclass.h"
 #include "proctree.h"
 #include "procwatch.h"
 #include "report.h"
@@ -123,6 +124,29 @@ const char *report__allocator(const struct proc *p, const struct run_info *ri)
 		return buf;
 	}
 	return "glibc";
+}
+
+/* what the hold at exit (or the scan at the end) did for one process image */
+static cJSON *heap_scan_json(const struct proc *p, const struct run_info *ri)
+{
+	const struct leakclass_proc *c = leakclass__find(ri->classes, p->pid, p->stats.heap_gen);
+	cJSON *o;
+
+	if (!c)
+		return cJSON_CreateNull();
+	o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "classified", c->classified);
+	if (!c->classified)
+		cJSON_AddStringToObject(o, "reason", c->reason);
+	cJSON_AddNumberToObject(o, "threads_held", c->threads);
+	cJSON_AddNumberToObject(o, "pause_ms", c->pause_ms);
+	cJSON_AddNumberToObject(o, "scan_ms", c->scan_ms);
+	cJSON_AddNumberToObject(o, "blocks", c->n);
+	cJSON_AddNumberToObject(o, "root_bytes", c->root_bytes);
+	cJSON_AddNumberToObject(o, "heap_bytes", c->heap_bytes);
+	cJSON_AddNumberToObject(o, "unreadable_bytes", c->unreadable_bytes);
+	cJSON_AddBoolToObject(o, "arenas_as_roots", c->conservative);
+	return o;
 }
 
 static cJSON *time_or_null(uint64_t boot_ns)
@@ -240,6 +264,7 @@ static cJSON *proc_json(const struct proc *p, const struct run_info *ri, uint64_
 		cJSON_AddNumberToObject(o, "heap_allocs", p->stats.heap_allocs);
 		cJSON_AddNumberToObject(o, "heap_frees", p->stats.heap_frees);
 		cJSON_AddNumberToObject(o, "heap_failed_allocs", p->stats.heap_failed);
+		cJSON_AddItemToObject(o, "heap_scan", heap_scan_json(p, ri));
 	} else {
 		/* unknown is not zero */
 		cJSON_AddNullToObject(o, "heap_outstanding_bytes");
@@ -296,6 +321,12 @@ static cJSON *heap_leaks_json(const struct run_info *ri)
 		cJSON_AddNumberToObject(o, "oldest_age_s", l->age_s);
 		cJSON_AddNumberToObject(o, "growth_bytes_per_s", l->growth_bytes_per_s);
 		cJSON_AddStringToObject(o, "severity", severity__str(l->severity));
+		cJSON_AddStringToObject(o, "kind", leak_kind__name(l->kind));
+		if (l->kind == LEAK_UNCLASSIFIED)
+			cJSON_AddStringToObject(o, "reason", l->reason ? l->reason : "unknown");
+		cJSON_AddBoolToObject(o, "counted", l->counted);
+		if (l->runtime)
+			cJSON_AddBoolToObject(o, "runtime_internal", true);
 		cJSON_AddBoolToObject(o, "process_exited", l->proc->state != PROC_RUNNING);
 		cJSON_AddBoolToObject(o, "inherited", l->inherited);
 		if (ri->tests)
@@ -308,6 +339,65 @@ static cJSON *heap_leaks_json(const struct run_info *ri)
 		cJSON_AddBoolToObject(o, "truncated", l->truncated);
 		for (j = 0; j < l->nframes; j++)
 			cJSON_AddItemToArray(stack, frame_json(&l->frames[j]));
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+static cJSON *bytes_blocks(uint64_t bytes, uint64_t blocks)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "bytes", bytes);
+	cJSON_AddNumberToObject(o, "blocks", blocks);
+	return o;
+}
+
+/* valgrind's LEAK SUMMARY: per class, the runtime's own apart, what suppressions took */
+static cJSON *leak_summary_json(const struct run_info *ri)
+{
+	const struct heapleaks_totals *t = heapleaks__totals(ri->heap_leaks);
+	cJSON *o = cJSON_CreateObject(), *rt, *kinds;
+	uint64_t rb = 0, rn = 0;
+	int k;
+
+	if (!t)
+		return o;
+	for (k = 0; k < LEAK__KINDS; k++)
+		cJSON_AddItemToObject(o, leak_kind__name(k), bytes_blocks(t->bytes[k], t->blocks[k]));
+	rt = cJSON_AddObjectToObject(o, "runtime_internal");
+	for (k = 0; k < LEAK__KINDS; k++) {
+		rb += t->rt_bytes[k];
+		rn += t->rt_blocks[k];
+	}
+	cJSON_AddNumberToObject(rt, "bytes", rb);
+	cJSON_AddNumberToObject(rt, "blocks", rn);
+	for (k = 0; k < LEAK__KINDS; k++)
+		cJSON_AddItemToObject(rt, leak_kind__name(k),
+				      bytes_blocks(t->rt_bytes[k], t->rt_blocks[k]));
+	cJSON_AddItemToObject(o, "suppressed",
+			      bytes_blocks(t->suppressed_bytes, t->suppressed_blocks));
+	kinds = cJSON_AddArrayToObject(o, "leak_kinds");
+	for (k = 0; k < LEAK__KINDS; k++)
+		if (ri->leak_kinds & (1U << k))
+			cJSON_AddItemToArray(kinds, cJSON_CreateString(leak_kind__name(k)));
+	return o;
+}
+
+static cJSON *suppressions_json(const struct run_info *ri)
+{
+	cJSON *arr = cJSON_CreateArray();
+	size_t i;
+
+	for (i = 0; ri->supp && i < ri->supp->n; i++) {
+		const struct leaksupp_entry *e = &ri->supp->v[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "pattern", e->pattern);
+		cJSON_AddStringToObject(o, "file", e->file);
+		cJSON_AddNumberToObject(o, "line", e->line);
+		cJSON_AddNumberToObject(o, "count", e->count);
+		cJSON_AddNumberToObject(o, "bytes", e->bytes);
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;
@@ -382,6 +472,8 @@ cJSON *report__build(struct proctree *t, const struct run_info *ri)
 							   : cJSON_CreateNull());
 		cJSON_AddItemToObject(pr, "fds", tp->fds ? cJSON_CreateString(tp->fds)
 							 : cJSON_CreateNull());
+		cJSON_AddItemToObject(pr, "hold", ri->hold ? cJSON_CreateString(ri->hold)
+							   : cJSON_CreateNull());
 	}
 	if (ri->note)
 		cJSON_AddStringToObject(run, "note", ri->note);
@@ -407,8 +499,11 @@ cJSON *report__build(struct proctree *t, const struct run_info *ri)
 	if (ri->heap_leaks || ri->fd_leaks) {
 		cJSON *leaks = cJSON_AddObjectToObject(root, "leaks");
 
-		if (ri->heap_leaks)
+		if (ri->heap_leaks) {
 			cJSON_AddItemToObject(leaks, "heap", heap_leaks_json(ri));
+			cJSON_AddItemToObject(root, "leak_summary", leak_summary_json(ri));
+			cJSON_AddItemToObject(root, "suppressions", suppressions_json(ri));
+		}
 		if (ri->fd_leaks && ri->fds) {
 			cJSON_AddItemToObject(leaks, "fds", fd_leaks_json(ri, false));
 			cJSON_AddItemToObject(leaks, "sockets", fd_leaks_json(ri, true));
@@ -537,42 +632,96 @@ static const char *human_bytes(uint64_t v, char *buf, size_t len)
 	return buf;
 }
 
+static void print_frames(FILE *out, const struct heap_leak *l)
+{
+	size_t j;
+
+	for (j = 0; j < l->nframes && j < 8; j++) {
+		const struct heap_frame *f = &l->frames[j];
+		const char *mod = f->module ? strrchr(f->module, '/') : NULL;
+
+		if (f->symbol && f->inlined)
+			fprintf(out, "             %s (inlined)", f->symbol);
+		else if (f->symbol)
+			fprintf(out, "             %s+0x%lx", f->symbol, (unsigned long)f->offset);
+		else
+			fprintf(out, "             0x%lx", (unsigned long)f->addr);
+		if (f->file)
+			fprintf(out, " (%s:%u)", strrchr(f->file, '/') ? strrchr(f->file, '/') + 1 :
+							       f->file, f->line);
+		fprintf(out, " [%s]\n", mod ? mod + 1 : f->module ? f->module : "?");
+	}
+	if (l->truncated && j == l->nframes)
+		fprintf(out, "             ... (stack truncated)\n");
+}
+
+/* valgrind's LEAK SUMMARY lines, and LeakSanitizer's "Suppressions used" */
+static void leak_summary(FILE *out, const struct run_info *ri)
+{
+	static const char *const labels[LEAK__KINDS] = {
+		"definitely lost", "indirectly lost", "possibly lost", "still reachable",
+		"unclassified",
+	};
+	const struct heapleaks_totals *t = heapleaks__totals(ri->heap_leaks);
+	uint64_t rb = 0, rn = 0;
+	size_t i, used = 0;
+	int k;
+
+	if (!t)
+		return;
+	fprintf(out, "LEAK SUMMARY:\n");
+	for (k = 0; k < LEAK__KINDS; k++)
+		fprintf(out, "  %16s: %lu bytes in %lu blocks\n", labels[k],
+			(unsigned long)t->bytes[k], (unsigned long)t->blocks[k]);
+	fprintf(out, "  %16s: %lu bytes in %lu blocks\n", "suppressed",
+		(unsigned long)t->suppressed_bytes, (unsigned long)t->suppressed_blocks);
+	for (k = 0; k < LEAK__KINDS; k++) {
+		rb += t->rt_bytes[k];
+		rn += t->rt_blocks[k];
+	}
+	fprintf(out, "  %16s: %lu bytes in %lu blocks (the C library's, loader's and C++ "
+		     "runtime's own%s)\n", "runtime internal", (unsigned long)rb, (unsigned long)rn,
+		ri->heap_leaks && rn ? "; --show-runtime lists them" : "");
+	for (i = 0; ri->supp && i < ri->supp->n; i++)
+		used += ri->supp->v[i].count > 0;
+	if (!used)
+		return;
+	fprintf(out, "Suppressions used:\n  %8s %10s %s\n", "count", "bytes", "template");
+	for (i = 0; i < ri->supp->n; i++)
+		if (ri->supp->v[i].count)
+			fprintf(out, "  %8lu %10lu leak:%s\n", (unsigned long)ri->supp->v[i].count,
+				(unsigned long)ri->supp->v[i].bytes, ri->supp->v[i].pattern);
+}
+
 static void heap_summary(FILE *out, const struct run_info *ri)
 {
-	size_t n = heapleaks__count(ri->heap_leaks), i, j;
-	char a[32], b[32];
+	const struct heapleaks_totals *t = heapleaks__totals(ri->heap_leaks);
+	size_t n = heapleaks__count(ri->heap_leaks), i, shown = 0, leaks = t ? t->counted : n;
+	char a[32], b[32], kinds[128];
 	struct heap_leak *l;
 
-	fprintf(out, "heap: %zu leak%s, %s in %lu blocks outstanding\n", n, n == 1 ? "" : "s",
+	leak_kinds__str(ri->leak_kinds, kinds, sizeof(kinds));
+	fprintf(out, "heap: %zu leak%s (%s), %s in %lu blocks outstanding in all\n", leaks,
+		leaks == 1 ? "" : "s", kinds,
 		human_bytes(heapleaks__total_bytes(ri->heap_leaks), a, sizeof(a)),
 		(unsigned long)heapleaks__total_blocks(ri->heap_leaks));
-	for (i = 0; i < n && i < ri->top; i++) {
+	for (i = 0; i < n && shown < ri->top; i++) {
 		l = heapleaks__get(ri->heap_leaks, i);
-		fprintf(out, "  %-8s %9s in %lu block%s, pid %u %s, oldest %s%s\n",
+		if (t && !l->counted)
+			continue;
+		shown++;
+		fprintf(out, "  %-8s %9s in %lu block%s, %s, pid %u %s, oldest %s%s%s%s\n",
 			severity__str(l->severity), human_bytes(l->bytes, a, sizeof(a)),
-			(unsigned long)l->count, l->count == 1 ? "" : "s", l->proc->pid, l->proc->comm,
-			human_secs(l->age_s, b, sizeof(b)),
-			l->inherited ? ", inherited at fork" : "");
-		for (j = 0; j < l->nframes && j < 8; j++) {
-			const struct heap_frame *f = &l->frames[j];
-			const char *mod = f->module ? strrchr(f->module, '/') : NULL;
-
-			if (f->symbol && f->inlined)
-				fprintf(out, "             %s (inlined)", f->symbol);
-			else if (f->symbol)
-				fprintf(out, "             %s+0x%lx", f->symbol, (unsigned long)f->offset);
-			else
-				fprintf(out, "             0x%lx", (unsigned long)f->addr);
-			if (f->file)
-				fprintf(out, " (%s:%u)", strrchr(f->file, '/') ? strrchr(f->file, '/') + 1 :
-								       f->file, f->line);
-			fprintf(out, " [%s]\n", mod ? mod + 1 : f->module ? f->module : "?");
-		}
-		if (l->truncated && j == l->nframes)
-			fprintf(out, "             ... (stack truncated)\n");
+			(unsigned long)l->count, l->count == 1 ? "" : "s", leak_kind__name(l->kind),
+			l->proc->pid, l->proc->comm, human_secs(l->age_s, b, sizeof(b)),
+			l->inherited ? ", inherited at fork" : "",
+			l->kind == LEAK_UNCLASSIFIED && l->reason ? ": " : "",
+			l->kind == LEAK_UNCLASSIFIED && l->reason ? l->reason : "");
+		print_frames(out, l);
 	}
-	if (n > ri->top)
-		fprintf(out, "  ... %zu more in the JSON report\n", n - ri->top);
+	if (leaks > shown)
+		fprintf(out, "  ... %zu more in the JSON report\n", leaks - shown);
+	leak_summary(out, ri);
 }
 
 struct fd_group {

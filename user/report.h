@@ -24,6 +24,8 @@
 struct cleanup;
 struct fdleaks;
 struct heapleaks;
+struct leakclass;
+struct leaksupp;
 struct proc;
 struct proctree;
 struct procwatch;
@@ -44,6 +46,10 @@ struct run_info {
 	uint64_t page_size;
 	bool heap;			/* the malloc family was followed (--heap) */
 	struct heapleaks *heap_leaks;	/* findings, or NULL */
+	const struct leakclass *classes; /* the holds' results (per process), or NULL */
+	const struct leaksupp *supp;	/* --suppressions with their counts, or NULL */
+	uint32_t leak_kinds;		/* --leak-kinds */
+	const char *hold;		/* run.probes.hold: how processes were held, or why not */
 	bool fds;			/* fds and sockets were followed */
 	struct fdleaks *fd_leaks;	/* fd and socket findings, or NULL */
 	uint32_t top;			/* heap leaks shown in the summary */

@@ -27,6 +27,8 @@
 #include "fdtable.h"
 #include "heapcollect.h"
 #include "heapleaks.h"
+#include "hold.h"
+#include "leakclass.h"
 #include "log.h"
 #include "outputs.h"
 #include "procfs.h"
@@ -361,6 +363,7 @@ static void finalize_states(struct tracer *tr, struct proctree *t)
 struct kernel_ctx {
 	struct tracer *tr;
 	struct syms *sy;	/* NULL until something is symbolized */
+	const struct session *s; /* the classes of the holds, for heapcollect */
 	struct testattr *tests;	/* blocks are grouped by the test that made them, or NULL */
 };
 
@@ -388,6 +391,35 @@ static int k_resolve_inline(void *ctx, const struct syms_maps *m, uint64_t addr,
 static bool k_inherited_freed(void *ctx, const struct qh_alloc_key *k)
 {
 	return tracer__inherited_freed(((struct kernel_ctx *)ctx)->tr, k);
+}
+
+/* the class the hold gave the block, or why it has none */
+static int k_kind(void *ctx, const struct proc *p, const struct qh_alloc_key *k,
+		  const struct qh_alloc *a, const char **reason)
+{
+	const struct session *s = ((struct kernel_ctx *)ctx)->s;
+	int kind;
+
+	if (!s)
+		return LEAK_UNCLASSIFIED;
+	/* leaks -p: the scan at the end closed the window */
+	if (leakclass__after_scan(s->classes, k->tgid, k->gen, a->ts_ns))
+		return -1;
+	kind = leakclass__kind(s->classes, k->tgid, k->gen, k->addr, reason);
+	if (kind != LEAK_UNCLASSIFIED || *reason)
+		return kind;
+	if (s->unheld[0])
+		*reason = s->unheld;
+	else if (p->state == PROC_RUNNING)
+		*reason = s->o->pid ? "not held: running at the end, not scanned" :
+				      "still running at the end of the run: not scanned";
+	else if (s->o->pid && p->pid == s->o->pid)
+		*reason = "exited before the scan at the end of --duration";
+	else if (s->o->pid)
+		*reason = "not held: leaks -p scans only the process it follows, at the end";
+	else
+		*reason = "exited unheld (a vfork child, or gone before its exit stop)";
+	return LEAK_UNCLASSIFIED;
 }
 
 static void k_forget_alloc(void *ctx, const struct qh_alloc_key *k)
@@ -425,6 +457,7 @@ static void heap_ops(struct heapcollect_ops *ops, struct kernel_ctx *k)
 		.inherited_freed = k_inherited_freed,
 		.forget = k_forget_alloc,
 		.resolve = k_resolve_inline,
+		.kind = k_kind,
 		.test_of = k->tests ? k_test_of : NULL,
 		.ctx = k,
 	};
@@ -452,10 +485,12 @@ static int add_block(void *ctx, const struct qh_alloc_key *k, const struct qh_al
  * @harvest, only the blocks of processes that have exited (nothing can free them now): they
  * go into @leaks for good and out of the kernel map, so it holds what can still change.
  */
-static int collect_blocks(struct tracer *tr, struct proctree *t, struct heapleaks *leaks,
-			  bool harvest, struct testattr *tests)
+static int collect_blocks(struct session *s, struct heapleaks *leaks, bool harvest,
+			  struct testattr *tests)
 {
-	struct kernel_ctx k = { .tr = tr, .tests = tests };
+	struct tracer *tr = s->tr;
+	struct proctree *t = s->tree;
+	struct kernel_ctx k = { .tr = tr, .s = s, .tests = tests };
 	struct heap_blocks b = {};
 	struct heapcollect_ops ops;
 	struct proc *p;
@@ -517,25 +552,28 @@ static void stack_maps(struct tracer *tr, struct heapleaks *leaks)
 	free(text);
 }
 
-static int collect_heap_leaks(struct tracer *tr, struct proctree *t, struct heapleaks *leaks,
-			      const struct heaptrend *trend, struct testattr *tests)
+static int collect_heap_leaks(struct session *s)
 {
-	struct kernel_ctx k = { .tr = tr, .tests = tests };
+	struct kernel_ctx k = { .tr = s->tr, .s = s, .tests = s->tests };
+	struct heapleaks *leaks = s->leaks;
 	struct heapcollect_ops ops;
 	int err;
 
-	err = collect_blocks(tr, t, leaks, false, tests);
+	if (hold__collect(s->hold, s->classes))
+		pr_warn("heap: out of memory for the leak classes\n");
+	err = collect_blocks(s, leaks, false, s->tests);
 	if (err)
 		return err;
-	heaptrend__apply(trend, leaks);
+	heaptrend__apply(s->trend, leaks);
 	k.sy = syms__new(SYMS_MAX_FILES);
 	if (!k.sy)
 		return -errno;
 	heap_ops(&ops, &k);
-	stack_maps(tr, leaks);
+	stack_maps(s->tr, leaks);
 	heapcollect__frames(&ops, leaks);
 	syms__free(k.sy);
 	heapleaks__merge_same_frames(leaks);
+	heapleaks__sift(leaks, s->o->leak_kinds, s->supp, s->o->show_runtime);
 	return 0;
 }
 
@@ -916,6 +954,23 @@ static int open_control(struct session *s, const struct attach_opts *o)
 	return 0;
 }
 
+/* --suppressions: every file read, a malformed line refused with its number */
+static int load_suppressions(const struct attach_opts *o, struct leaksupp *into)
+{
+	struct leaksupp tmp = {}, *s = into ? into : &tmp;
+	char why[PATH_MAX + 160];
+	uint32_t i;
+	int err = 0;
+
+	for (i = 0; i < o->n_suppressions && !err; i++) {
+		err = leaksupp__load(s, o->suppressions[i], why, sizeof(why));
+		if (err)
+			pr_err("suppressions %s\n", why);
+	}
+	leaksupp__free(&tmp);
+	return err;
+}
+
 int session__preflight(const struct attach_opts *o)
 {
 	char why[PATH_MAX + 64];
@@ -927,6 +982,8 @@ int session__preflight(const struct attach_opts *o)
 		return QH_EXIT_USAGE;
 	}
 	if (outputs__preflight(o))
+		return QH_EXIT_USAGE;
+	if (load_suppressions(o, NULL))
 		return QH_EXIT_USAGE;
 	return tracer__preflight() ? QH_EXIT_ERROR : 0;
 }
@@ -1005,10 +1062,15 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 			.by_count = o->sort_by_count,
 			.min_age_ns = (uint64_t)o->min_age_s * NSEC_PER_SEC,
 		});
-	if (!s->tree || !s->actx || !s->trend || !s->fdleaks || (o->heap && !s->leaks)) {
+	s->classes = leakclass__new();
+	s->supp = calloc(1, sizeof(*s->supp));
+	if (!s->tree || !s->actx || !s->trend || !s->fdleaks || (o->heap && !s->leaks) ||
+	    !s->classes || !s->supp) {
 		pr_err("out of memory\n");
 		return -ENOMEM;
 	}
+	if (o->heap && load_suppressions(o, s->supp))
+		return -EINVAL;
 	s->actx->tree = s->tree;
 	s->actx->heap = o->heap;
 	err = outputs__open(&s->out, o);
@@ -1075,6 +1137,28 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 		pr_err("failed to watch signals: %s\n", strerror(-err));
 		return err;
 	}
+	if (o->heap && o->no_hold) {
+		snprintf(s->unheld, sizeof(s->unheld), "not held (--no-hold)");
+	} else if (o->heap) {
+		/* the block list misses blocks: the arenas are roots (misses, not false leaks) */
+		struct hold_opts ho = {
+			.arena_is_root = o->pid || o->sample_rate > 1 || o->min_size ||
+					 o->max_size != UINT64_MAX,
+		};
+
+		err = hold__start(&s->hold, s->tr, &ho);
+		if (err) {
+			snprintf(s->unheld, sizeof(s->unheld), "not held: the holder did not start: %s",
+				 strerror(-err));
+		} else {
+			ev.data.fd = hold__fd(s->hold);
+			if (epoll_ctl(s->efd, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
+				err = -errno;
+				pr_err("failed to watch the hold's results: %s\n", strerror(-err));
+				return err;
+			}
+		}
+	}
 	if (o->control && (err = open_control(s, o)))
 		return err;
 	/* the loader's transient memory (vmlinux BTF, ELF) is not needed any more */
@@ -1084,6 +1168,12 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 
 void session__close(struct session *s)
 {
+	/* first: what it holds goes on */
+	hold__stop(s->hold);
+	leakclass__free(s->classes);
+	if (s->supp)
+		leaksupp__free(s->supp);
+	free(s->supp);
 	if (s->efd >= 0)
 		close(s->efd);
 	ctlsrv__close(s->ctl);
@@ -1120,6 +1210,36 @@ int session__trace_pid(struct session *s, pid_t pid)
 	/* its fd counts now are the baseline growth is measured from */
 	fd_check(s, false);
 	return 0;
+}
+
+void session__hold_tree(struct session *s, pid_t pid)
+{
+	int err;
+
+	if (!s->hold)
+		return;
+	err = hold__seize(s->hold, pid);
+	if (!err)
+		return;
+	pr_warn("heap: no hold at exit (ptrace: %s%s): blocks stay unclassified\n", strerror(-err),
+		err == -EPERM ? "; another tracer?" : "");
+	snprintf(s->unheld, sizeof(s->unheld), "not held: ptrace refused: %s", strerror(-err));
+}
+
+void session__scan_running(struct session *s, pid_t pid)
+{
+	int err;
+
+	if (!s->hold)
+		return;
+	err = hold__scan_running(s->hold, pid);
+	if (err) {
+		pr_warn("heap: pid %d could not be stopped for the scan (ptrace: %s%s): its blocks "
+			"stay unclassified\n", pid, strerror(-err),
+			err == -EPERM ? "; another tracer?" : "");
+		snprintf(s->unheld, sizeof(s->unheld), "not scanned: ptrace refused: %s",
+			 strerror(-err));
+	}
 }
 
 void session__set_command(struct session *s, pid_t pid)
@@ -1213,7 +1333,7 @@ static void tick_harvest(struct session *s, uint64_t now)
 	if (!s->actx->harvest_due)
 		return;
 	s->actx->harvest_due = false;
-	if (collect_blocks(s->tr, s->tree, s->leaks, true, s->tests))
+	if (collect_blocks(s, s->leaks, true, s->tests))
 		pr_warn("heap: failed to collect the blocks of exited processes\n");
 }
 
@@ -1228,7 +1348,7 @@ static void tick_check(struct session *s, uint64_t now)
 		return;
 	/* every live block counts at a check: growth, not age, is what it looks for */
 	h = heapleaks__new(&(struct heapleaks_opts){ .threshold_bytes = UINT64_MAX });
-	if (!h || collect_blocks(s->tr, s->tree, h, false, NULL) || heaptrend__observe(s->trend, h))
+	if (!h || collect_blocks(s, h, false, NULL) || heaptrend__observe(s->trend, h))
 		pr_warn("heap check failed: trends will miss it\n");
 	else
 		outputs__heap_check(s->out, h);
@@ -1267,6 +1387,9 @@ void session__tick(struct session *s)
 	uint64_t now = util__now_ns(CLOCK_MONOTONIC);
 	size_t i;
 
+	/* the classes of a process arrive before its exit record: a harvest needs them */
+	if (hold__collect(s->hold, s->classes))
+		pr_warn("heap: out of memory for the leak classes\n");
 	for (i = 0; i < s->ntimers; i++) {
 		struct session_timer *t = &s->timers[i];
 
@@ -1333,6 +1456,7 @@ void session__finish(struct session *s, pid_t cmd_pid)
 
 		epoll_wait(s->efd, &e, 1, 50);
 		tracer__consume(s->tr);
+		hold__collect(s->hold, s->classes);
 		reap_ours(s, cmd_pid);
 	}
 	/* what the last tests started gets its --test-grace to go away */
@@ -1369,6 +1493,8 @@ void session__drain(struct session *s, int ms)
 
 		epoll_wait(s->efd, &e, 1, 20);
 		tracer__consume(s->tr);
+		/* the hold's results wake the epoll too: take them, or it spins */
+		hold__collect(s->hold, s->classes);
 	}
 }
 
@@ -1395,7 +1521,7 @@ int session__report(struct session *s, struct run_info *ri)
 	if (!o->no_fds)
 		outputs__fd_findings(s->out, s->fdleaks);
 	if (o->heap) {
-		if (collect_heap_leaks(s->tr, s->tree, s->leaks, s->trend, s->tests))
+		if (collect_heap_leaks(s))
 			pr_warn("failed to collect the heap findings: the report has none\n");
 		outputs__heap_findings(s->out, s->leaks);
 	}
@@ -1407,6 +1533,10 @@ int session__report(struct session *s, struct run_info *ri)
 	ri->page_size = sysconf(_SC_PAGESIZE);
 	ri->heap = o->heap;
 	ri->heap_leaks = s->leaks;
+	ri->classes = s->classes;
+	ri->supp = s->supp;
+	ri->leak_kinds = o->leak_kinds;
+	ri->hold = !o->heap ? NULL : s->hold ? "ptrace (PTRACE_O_TRACEEXIT)" : s->unheld;
 	ri->fds = !o->no_fds;
 	ri->fd_leaks = s->fdleaks;
 	ri->top = o->top;

@@ -19,6 +19,9 @@ struct ctlsrv;
 struct fdleaks;
 struct heapleaks;
 struct heaptrend;
+struct hold;
+struct leakclass;
+struct leaksupp;
 struct outputs;
 struct proctree;
 struct procwatch;
@@ -58,6 +61,10 @@ struct session {
 	int efd;	/* epoll: the ring buffer, plus what the command adds */
 	struct procwatch *watch;	/* drivers, zombies, orphans, leftovers */
 	struct cleanup *cleanup;	/* with --cleanup */
+	struct hold *hold;		/* the ptrace hold at exit (hold.h), or NULL */
+	struct leakclass *classes;	/* the classes the holds gave (leakclass.h) */
+	struct leaksupp *supp;		/* --suppressions, read */
+	char unheld[128];		/* why a process was not held, when none is */
 	struct ctlsrv *ctl;		/* attach: the control socket (QHTRACE_SOCKET), or NULL */
 	struct testattr *tests;		/* attach: the tests marked or named, what they caused */
 	struct cJSON *snapshots;	/* the control socket's snapshot requests, for the report */
@@ -91,6 +98,14 @@ bool session__on_fd(struct session *s, int fd);
 int session__trace_pid(struct session *s, pid_t pid);
 /* The same on a bare tracer and model (the load tests use it). */
 int session__seed(struct tracer *tr, struct proctree *t, pid_t pid);
+
+/*
+ * attach: hold @pid (held before its exec) and its tree at their exits, for the leak
+ * classes; a failure is a warning (the blocks stay unclassified, the report says why).
+ */
+void session__hold_tree(struct session *s, pid_t pid);
+/* leaks -p: stop the running @pid, classify its blocks, release it (at the end). */
+void session__scan_running(struct session *s, pid_t pid);
 
 /* @pid is the traced command: never a lifetime leftover, never reaped but by the loop. */
 void session__set_command(struct session *s, pid_t pid);

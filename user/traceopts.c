@@ -8,6 +8,7 @@
 #include "fdleaks.h"
 #include "gate.h"
 #include "heapleaks.h"
+#include "leakclass.h"
 #include "log.h"
 #include "opttab.h"
 #include "procwatch.h"
@@ -29,6 +30,34 @@ static int parse_fail_on(const struct opt_spec *o, const char *arg, void *dst)
 		pr_err("--%s: %s\n", o->name, why);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+static int parse_leak_kinds(const struct opt_spec *o, const char *arg, void *dst)
+{
+	char why[160];
+
+	if (leak_kinds__parse(arg, dst, why, sizeof(why))) {
+		pr_err("--%s: %s\n", o->name, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* repeatable; the files are read (and a malformed one refused) before anything starts */
+static int parse_suppressions(const struct opt_spec *o, const char *arg, void *dst)
+{
+	struct attach_opts *a = (struct attach_opts *)((char *)dst - OFF(suppressions));
+
+	if (!*arg) {
+		pr_err("--%s: the file name is empty\n", o->name);
+		return -EINVAL;
+	}
+	if (a->n_suppressions >= QH_MAX_PATTERNS) {
+		pr_err("--%s: more than %d files\n", o->name, QH_MAX_PATTERNS);
+		return -EINVAL;
+	}
+	a->suppressions[a->n_suppressions++] = arg;
 	return 0;
 }
 
@@ -106,6 +135,30 @@ const struct opt_spec traceopts[] = {
 	  .def = "10", .cmds = A | L,
 	  .help = "severity scale: critical from N MiB outstanding, high from N/4, medium from "
 		  "N/16" },
+	{ "leak-kinds", 0, OPT_FN, "KINDS", .fn = parse_leak_kinds, .off = OFF(leak_kinds),
+	  .def = "definite,indirect", .cmds = A | L,
+	  .help = "the classes of the scan at exit that are leaks (listed first, graded, "
+		  "gated by --fail-on leaks), as valgrind's --errors-for-leak-kinds: "
+		  "comma-separated definite, indirect, possible, reachable, unclassified, all, "
+		  "none. Findings of the other classes are listed with their class and "
+		  "\"counted\": false" },
+	{ "suppressions", 0, OPT_FN, "FILE", .fn = parse_suppressions, .off = OFF(suppressions),
+	  .cmds = A | L,
+	  .help = "LeakSanitizer-format suppressions (leak:PATTERN lines, matched against the "
+		  "function, source file and module of every frame; * wildcard, ^ and $ "
+		  "anchors): leaks they match are left out and counted per entry; repeatable (up "
+		  "to " OPT_TEXT(QH_MAX_PATTERNS) " files); a malformed line is refused with its "
+		  "number (exit " OPT_TEXT(QH_EXIT_USAGE) ")" },
+	{ "show-runtime", 0, OPT_FLAG, .off = OFF(show_runtime), .cmds = A | L,
+	  .help = "list the runtime's own blocks too (stacks wholly in libc, ld.so or the C++ "
+		  "runtime: stdio buffers, locale, the loader's per-thread blocks); they are "
+		  "counted apart as runtime_internal and never gated" },
+	{ "no-hold", 0, OPT_FLAG, .off = OFF(no_hold), .cmds = A | L,
+	  .help = "no ptrace hold at exit (attach) or at the end (leaks), so no classes: every "
+		  "block is unclassified. For programs that use ptrace themselves (debuggers, "
+		  "strace, gdb-driven tests) or run under another tracer, and for ASan/LSan "
+		  "builds (LeakSanitizer stops its threads with ptrace at exit: only one tracer "
+		  "is allowed)" },
 	{ "top", 0, OPT_U32, "N", 0, 1000, .off = OFF(top), .def = "10", .cmds = A | L,
 	  .help = "heap leaks listed in the summary" },
 	{ "sort", 0, OPT_NAME, .names = sorts, .off = OFF(sort_by_count), .def = "bytes",
@@ -156,7 +209,9 @@ const struct opt_spec traceopts[] = {
 	{ "fail-on", 0, OPT_FN, "CLASSES", .fn = parse_fail_on, .off = OFF(fail_on),
 	  .cmds = A | L | F,
 	  .help = "exit " OPT_TEXT(QH_EXIT_GATE) " when one of the CLASSES (comma-separated: leaks, "
-		  "fds, zombies, leftovers, lost-events, alerts) has findings (and CMD, or the watch, ended with 0)" },
+		  "fds, zombies, leftovers, lost-events, alerts) has findings (and CMD, or the watch, "
+		  "ended with 0); leaks turns on --heap, counts the classes of --leak-kinds, and the "
+		  "verdict names every process whose heap could not be followed" },
 	{ "fail-severity", 0, OPT_FN, "L", .fn = parse_severity, .off = OFF(fail_severity),
 	  .def = "low", .cmds = A | L | F,
 	  .help = "only findings of severity L or above count: low, medium, high, critical" },

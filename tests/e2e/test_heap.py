@@ -178,7 +178,13 @@ def test_leaks_pid(qh, tmp_path):
     assert "not known" in report["run"]["note"], report["run"]
     (p,) = report["processes"]
     assert p["pid"] == drip.pid and p["state"] == "running", p
+    # stopped at the end for the scan (the arenas as roots: the blocks made before are not
+    # known), then released
+    assert p["heap_scan"]["classified"] is True and p["heap_scan"]["arenas_as_roots"], p
+    # the drip keeps every block in a global array: still reachable, listed, not a leak by
+    # default (--leak-kinds definite,indirect); nothing made after the scan is in
     (l,) = report["leaks"]["heap"]
+    assert (l["kind"], l["counted"]) == ("still_reachable", False), l
     assert l["stack"][0]["symbol"] == "drip", l
     assert l["stack"][0]["line"] == marker_line("heapdrip", "return malloc(1000)"), l
     # one block per 10 ms for 3 s, less the loop's own time: a wide band, exact block size
@@ -216,6 +222,7 @@ def test_leaks_growth_over_checks(qh, tmp_path):
                          "--check-interval", "1", "--min-age", "0", "-q", "-o", str(out)])
     assert rc == 0, err
     (l,) = qh.load_report(out)["leaks"]["heap"]
+    assert l["kind"] == "still_reachable", l  # kept in a global: graded all the same
     # checks at about 1, 2, 3, 4, 5 s: the drip grew at each after the first
     assert l["growing_checks"] >= 3, l
     # ~600 KB is low against the 10 MiB scale; steady growth makes it medium
@@ -266,9 +273,13 @@ def test_exited_blocks_leave_the_map(qh, tmp_path):
     report = heap_report(qh, tmp_path, [qh.fx("heapchildren"), "8", "500"],
                          opts=("-q", "--heap", "--max-allocs", "1024"))
     assert report["events"]["lost"] == 0, report["events"]
-    own = sorted(l["count"] for l in report["leaks"]["heap"]
-                 if l["stack"][0]["symbol"] == "child_site" and not l["inherited"])
-    assert own == [500] * 8, report["leaks"]
+    # a finding per class: a child's last block may still be reachable from its stack or a
+    # register, the others are lost; 500 in all per child
+    own = {}
+    for l in report["leaks"]["heap"]:
+        if l["stack"][0]["symbol"] == "child_site" and not l["inherited"]:
+            own[l["pid"]] = own.get(l["pid"], 0) + l["count"]
+    assert sorted(own.values()) == [500] * 8, report["leaks"]
 
 
 def test_exec_drops_blocks(qh, tmp_path):
@@ -277,5 +288,7 @@ def test_exec_drops_blocks(qh, tmp_path):
     report = heap_report(qh, tmp_path, [qh.fx("execchain"), "5", "500"],
                          opts=("-q", "--heap", "--max-allocs", "1024"))
     assert report["events"]["lost"] == 0, report["events"]
-    assert [(l["count"], l["bytes"]) for l in report["leaks"]["heap"]] == [(500, 500 * 64)], \
-        report["leaks"]
+    # the last image's 500 blocks, in findings per class (see above)
+    found = [l for l in report["leaks"]["heap"] if not l.get("runtime_internal")]
+    assert (sum(l["count"] for l in found), sum(l["bytes"] for l in found)) == \
+        (500, 500 * 64), report["leaks"]

@@ -26,12 +26,16 @@ def read_log(path):
 
 
 def test_gate_fails_a_leaking_run(qh, tmp_path):
-    """A leaking fixture that exits 0: --fail-on leaks makes qhtrace exit with the gate code."""
+    """A leaking fixture that exits 0: --fail-on leaks makes qhtrace exit with the gate code.
+
+    heapleak keeps its blocks in a global array: at exit they are still reachable, no leak by
+    default (--leak-kinds definite,indirect); --leak-kinds all makes every class count, so the
+    five call sites are gated as they were before the leak classes."""
     log, junit, md = tmp_path / "x.ndjson.gz", tmp_path / "j.xml", tmp_path / "s.md"
     rc, report, err = qh.run_attach(
         [qh.fx("heapleak")], tmp_path / "r.json",
-        opts=("-q", "--heap", "--events", str(log), "--fail-on", "leaks", "--junit", str(junit),
-              "--summary-md", str(md)))
+        opts=("-q", "--heap", "--leak-kinds", "all", "--events", str(log), "--fail-on",
+              "leaks", "--junit", str(junit), "--summary-md", str(md)))
     assert rc == GATE_EXIT, err
     assert "gate: leaks: 5 findings at or above low (--fail-on)" in err, err
     assert report["run"]["exit_code"] == 0, report["run"]
@@ -237,8 +241,10 @@ def test_config_refused_before_anything_starts(qh, tmp_path):
 def test_diff_command(qh, tmp_path):
     """`qhtrace diff`: a run against itself passes; new leaks against a clean base fail."""
     clean, leaky = tmp_path / "clean.json", tmp_path / "leaky.json"
+    # heapleak's blocks are still reachable at exit (a global array): only --leak-kinds all
+    # makes them leaks for the diff, which compares the counted findings
     for fx, path in (("heapfree", clean), ("heapleak", leaky)):
-        rc, _, err = qh.run_attach([qh.fx(fx)], path, opts=("-q", "--heap"))
+        rc, _, err = qh.run_attach([qh.fx(fx)], path, opts=("-q", "--heap", "--leak-kinds", "all"))
         assert rc == 0, err
     rc, out, err = qh.run([qh.qhtrace, "diff", "--max-growth-pct", "10", str(leaky), str(leaky)])
     assert rc == 0 and out.rstrip().endswith("diff: pass"), (out, err)

@@ -95,7 +95,12 @@ def check_exact(rep):
             assert t["findings"] == [], (name, t["findings"])
     heap = [h for h in rep["leaks"]["heap"] if short(h["test"]) == "test_heap_leak"]
     assert sum(h["bytes"] for h in heap) >= 300000
-    assert any(h["bytes"] >= 300000 and h["count"] >= 3 for h in heap), heap
+    # the three 100000-byte blocks: findings are per leak class too, and CPython keeps each
+    # address as an int object (30-bit digits, not a pointer word), which a pointer scan cannot
+    # see: they may come in more than one finding (definitely lost, or still reachable through
+    # a stale copy of the address)
+    big = [h for h in heap if h["count"] and h["bytes"] == 100000 * h["count"]]
+    assert sum(h["count"] for h in big) >= 3, heap
     assert tests["test_heap_leak"]["heap_new_bytes"] >= 300000
     for name in ("test_clean_first", "test_clean_after_heap", "test_clean_after_fd"):
         assert tests[name]["heap_new_bytes"] < 300000

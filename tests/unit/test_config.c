@@ -60,7 +60,7 @@ static void test_defaults_round_trip(void **state)
 	config__defaults(&s);
 	/* every group, and the keys the issue names */
 	assert_int_equal(cJSON_GetArraySize(o), 5);
-	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "profiler")), 5);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "profiler")), 6);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "data")), 4);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "cleanup")), 6);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "webdriver")), 3);

@@ -57,6 +57,49 @@ static cJSON *parse(const char *s)
 	return o;
 }
 
+/* leak classes: a finding of a class --leak-kinds leaves out is listed, not counted; the
+ * processes whose heap could not be judged are named in the verdict */
+static void test_leak_classes(void **state)
+{
+	cJSON *rep = parse(
+		"{\"processes\": [{\"pid\": 1, \"comm\": \"t\", \"allocator\": \"glibc\"},"
+		" {\"pid\": 2, \"comm\": \"s\", \"allocator\": \"not hooked: static\"}],"
+		" \"leaks\": {\"heap\": ["
+		"  {\"pid\": 1, \"severity\": \"low\", \"kind\": \"definitely_lost\","
+		"   \"counted\": true, \"bytes\": 8, \"count\": 1},"
+		"  {\"pid\": 1, \"severity\": \"critical\", \"kind\": \"still_reachable\","
+		"   \"counted\": false, \"bytes\": 99999999, \"count\": 1},"
+		"  {\"pid\": 3, \"comm\": \"k\", \"severity\": \"low\", \"kind\": \"unclassified\","
+		"   \"reason\": \"killed by signal SIGKILL\", \"counted\": false, \"bytes\": 1,"
+		"   \"count\": 1},"
+		"  {\"pid\": 3, \"comm\": \"k\", \"severity\": \"low\", \"kind\": \"unclassified\","
+		"   \"reason\": \"killed by signal SIGKILL\", \"counted\": false, \"bytes\": 1,"
+		"   \"count\": 1}]}}");
+	struct gate_result r;
+	cJSON *v, *u;
+
+	(void)state;
+	assert_int_equal(gate__evaluate(rep, 1U << GATE_LEAKS, SEV_LOW, &r), 0);
+	assert_int_equal(r.count[GATE_LEAKS], 1);
+	assert_false(r.pass);
+	assert_int_equal(r.n_unjudged, 2); /* pid 2 not followed, pid 3 once */
+	assert_non_null(strstr(r.unjudged, "pid 2 (s): heap not followed: not hooked: static\n"));
+	assert_non_null(strstr(r.unjudged, "pid 3 (k): heap blocks unclassified: killed by signal "
+					   "SIGKILL\n"));
+	v = gate__verdict_json(&r);
+	u = cJSON_GetObjectItem(v, "heap_not_judged");
+	assert_int_equal(cJSON_GetArraySize(u), 2);
+	cJSON_Delete(v);
+	gate__release(&r);
+	/* not gated on leaks: the verdict does not carry them */
+	assert_int_equal(gate__evaluate(rep, 1U << GATE_FDS, SEV_LOW, &r), 0);
+	v = gate__verdict_json(&r);
+	assert_null(cJSON_GetObjectItem(v, "heap_not_judged"));
+	cJSON_Delete(v);
+	gate__release(&r);
+	cJSON_Delete(rep);
+}
+
 static void test_classes_and_floor(void **state)
 {
 	cJSON *rep = parse(full_report);
@@ -719,6 +762,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classes_and_floor),
+		cmocka_unit_test(test_leak_classes),
 		cmocka_unit_test(test_not_measured),
 		cmocka_unit_test(test_verdict),
 		cmocka_unit_test(test_junit),
