@@ -228,6 +228,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	proctree__handle_event(c->tree, data, size);
 	outputs__event(c->out, c->tree, data, size);
 	procwatch__handle_event(c->watch, c->tree, data, size);
+	if (size >= sizeof(*h) && (h->type == QH_EV_EXEC || h->type == QH_EV_EXIT))
+		outputs__drivers(c->out, c->watch);
 	if (c->tests && size >= sizeof(*h) && (h->type == QH_EV_FORK || h->type == QH_EV_EXEC))
 		attribute(c, h);
 	if (!c->heap || size < sizeof(*h))
@@ -1036,6 +1038,25 @@ static int watch_rss(void *ctx, const struct proc *p, uint64_t pages[QH_NR_RSS])
 	return 0;
 }
 
+/* PSS and USS of a running process of a driver tree, if it still is ours */
+static int watch_pss(void *ctx, const struct proc *p, uint64_t *pss_kb, uint64_t *uss_kb)
+{
+	struct procfs_rollup r;
+	struct qh_proc cur;
+	int err = tracer__lookup(ctx, p->pid, &cur);
+
+	if (err)
+		return err;
+	if (!procfs__same_start(cur.start_ns, p->start_ns))
+		return -ESRCH;
+	err = procfs__read_rollup(p->pid, &r);
+	if (err)
+		return err;
+	*pss_kb = r.pss_kb;
+	*uss_kb = r.uss_kb;
+	return 0;
+}
+
 static void add_timers(struct session *s, const struct attach_opts *o);
 
 int session__open(struct session *s, const struct attach_opts *o, const char *libc, int sfd)
@@ -1094,6 +1115,8 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 		return err;
 	s->actx->tr = s->tr;
 	s->watch = procwatch__new(&o->watch, watch_rss, s->tr);
+	if (s->watch)
+		procwatch__set_pss(s->watch, watch_pss, s->tr);
 	if (s->watch)
 		procwatch__set_alerts(s->watch, outputs__alerts(s->out));
 	if (o->watch.auto_cleanup)
@@ -1172,7 +1195,10 @@ void session__close(struct session *s)
 	ctlsrv__close(s->ctl);
 	testattr__free(s->tests);
 	cJSON_Delete(s->snapshots);
-	tracer__free(s->tr);
+	if (s->reported)
+		tracer__free_behind(s->tr);
+	else
+		tracer__free(s->tr);
 	procwatch__free(s->watch);
 	cleanup__free(s->cleanup);
 	heapleaks__free(s->leaks);
@@ -1425,13 +1451,23 @@ static bool has_pending(struct session *s)
 void session__finish(struct session *s, pid_t cmd_pid)
 {
 	struct proc **left;
-	uint64_t deadline;
+	uint64_t deadline, end;
 	size_t n;
 
 	tracer__consume(s->tr);
-	/* the trees of drivers that just ended get their force_cleanup_timeout to go away */
+	/*
+	 * The trees of drivers that just ended get their force_cleanup_timeout to go away, but
+	 * the run waits no longer than --end-grace for them, and says so: a silent wait of 10 s
+	 * at the end looks like a hang
+	 */
+	deadline = procwatch__pending_deadline(s->watch);
+	end = util__now_ns(CLOCK_BOOTTIME) + (uint64_t)s->o->end_grace_ms * 1000000ULL;
+	if (deadline > util__now_ns(CLOCK_BOOTTIME) && s->o->end_grace_ms)
+		pr_warn("waiting up to %.1fs for the trees of drivers that just ended to exit "
+			"(--end-grace)\n",
+			((deadline < end ? deadline : end) - util__now_ns(CLOCK_BOOTTIME)) / 1e9);
 	while ((deadline = procwatch__pending_deadline(s->watch)) &&
-	       util__now_ns(CLOCK_BOOTTIME) < deadline) {
+	       util__now_ns(CLOCK_BOOTTIME) < (deadline < end ? deadline : end)) {
 		struct epoll_event e;
 
 		epoll_wait(s->efd, &e, 1, 50);
@@ -1526,6 +1562,8 @@ int session__report(struct session *s, struct run_info *ri)
 	if (tracer__stats(s->tr, ri->stats))
 		pr_warn("failed to read the kernel's loss counters\n");
 
+	/* the command is over: the alerts' lines held while it wrote to stderr */
+	alerts__release_lines(outputs__alerts(s->out));
 	if (!o->quiet)
 		report__summary(stderr, s->tree, ri);
 	else if (report__lost(ri))
@@ -1542,6 +1580,7 @@ int session__report(struct session *s, struct run_info *ri)
 	if (s->tests && !o->quiet)
 		testattr__summary(stderr, root);
 	err = outputs__finish(s->out, root, ri);
+	s->reported = true;
 	if (o->output) {
 		int werr = report__write_json(o->output, root);
 
