@@ -198,7 +198,7 @@ test: $(OUTPUT)/.test-deps $(OUTPUT)/qhtrace $(FIXTURES) $(UNIT_TESTS) $(LOAD_TE
 	$(Q)OUTPUT=$(OUTPUT) SAN_OUTPUT=$(SAN_OUTPUT) FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/run
 
 # the kernel matrix alone (QH_KERNELS="6.1 6.12" by default; a package name pins one)
-kernel-test: $(OUTPUT)/.test-deps $(OUTPUT)/qhtrace $(FIXTURES) $(LOAD_TESTS)
+kernel-test: $(OUTPUT)/.test-deps $(OUTPUT)/qhtrace $(FIXTURES) $(LOAD_TESTS) $(HOLD_TOOLS)
 	$(Q)OUTPUT=$(OUTPUT) ./tests/run --kernels
 
 unit-test: $(UNIT_TESTS)

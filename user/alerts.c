@@ -34,7 +34,13 @@ struct alerts {
 	uint64_t hooks_failed;
 	struct hook hooks[QH_ALERT_HOOKS_MAX];
 	size_t nhooks;
+	bool deferred;		/* lines held until alerts__release_lines */
+	char *held;		/* those lines */
+	size_t held_len;
+	size_t held_more;	/* lines past the bound of held */
 };
+
+#define ALERTS_HELD_MAX 65536
 
 struct alerts *alerts__new(const struct alerts_opts *o)
 {
@@ -145,6 +151,8 @@ void alerts__wait(struct alerts *a)
 
 void alerts__free(struct alerts *a)
 {
+	if (a)
+		free(a->held);
 	if (!a)
 		return;
 	alerts__wait(a);
@@ -236,6 +244,64 @@ static struct alert *find(struct alerts *a, const char *kind, const char *key)
 	return NULL;
 }
 
+/*
+ * The alert's line on stderr, which the traced command shares: held until the run is over
+ * when stderr is no terminal (a CI log: the line would land inside the command's own output,
+ * pytest's progress dots), else on a line of its own.
+ */
+static void alert_line(struct alerts *a, const struct alert *al, enum severity sev)
+{
+	char msg[UTIL_ESC_LEN(sizeof(al->message))], line[sizeof(msg) + 96];
+	int n = snprintf(line, sizeof(line), "alert: %s (%s): %s\n", al->kind,
+			 severity__str(sev), util__esc(al->message, msg, sizeof(msg)));
+
+	if (!a->deferred) {
+		pr_warn("%s%s", a->o.tty ? "\n" : "", line);
+		return;
+	}
+	if (n < 0 || a->held_len + n > ALERTS_HELD_MAX) {
+		a->held_more++;
+		return;
+	}
+	{
+		char *h = realloc(a->held, a->held_len + n + 1);
+
+		if (!h) {
+			a->held_more++;
+			return;
+		}
+		memcpy(h + a->held_len, line, n + 1);
+		a->held = h;
+		a->held_len += n;
+	}
+}
+
+void alerts__hold_lines(struct alerts *a, bool hold)
+{
+	if (a)
+		a->deferred = hold;
+}
+
+void alerts__release_lines(struct alerts *a)
+{
+	const char *p, *nl;
+
+	if (!a)
+		return;
+	a->deferred = false;
+	for (p = a->held; p && *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		pr_warn("%.*s\n", (int)(nl - p), p);
+	}
+	if (a->held_more)
+		pr_warn("alert: %zu more (see the report's alerts)\n", a->held_more);
+	free(a->held);
+	a->held = NULL;
+	a->held_len = a->held_more = 0;
+}
+
 static int vfire(struct alerts *a, const char *kind, const char *key, enum severity sev,
 		 double value, double threshold, const char *fmt, va_list ap)
 {
@@ -261,12 +327,8 @@ static int vfire(struct alerts *a, const char *kind, const char *key, enum sever
 		a->dropped++;
 		al = &tmp;
 	}
-	if (!a->o.quiet) {
-		char msg[UTIL_ESC_LEN(sizeof(al->message))];
-
-		pr_warn("alert: %s (%s): %s\n", al->kind, severity__str(sev),
-			util__esc(al->message, msg, sizeof(msg)));
-	}
+	if (!a->o.quiet)
+		alert_line(a, al, sev);
 	if (a->o.log) {
 		evlog__begin(a->o.log, al->real_ns, "alert");
 		evlog__str(a->o.log, "alert", al->kind);

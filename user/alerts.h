@@ -36,6 +36,7 @@ struct alerts_opts {
 	uint32_t timeout_s;	/* a hook still running after this is killed */
 	struct evlog *log;	/* or NULL */
 	bool quiet;		/* no line on stderr (alerts, hook failures) */
+	bool tty;		/* stderr is a terminal: each alert's line on a line of its own */
 };
 
 struct alerts;
@@ -46,6 +47,10 @@ void alerts__wait(struct alerts *a);
 /* alerts__wait(), then free. Accepts NULL. */
 void alerts__free(struct alerts *a);
 void alerts__set_log(struct alerts *a, struct evlog *log);
+/* Hold the alerts' lines (while the traced command writes to the same stderr), or not. */
+void alerts__hold_lines(struct alerts *a, bool hold);
+/* Print the lines held, and hold no more. */
+void alerts__release_lines(struct alerts *a);
 
 /*
  * Fire an alert now: 0, or -EALREADY when an alert of this kind and key is still crossed

@@ -261,6 +261,17 @@ size_t cleanup__actions(const struct cleanup *c, const struct cleanup_action **o
 	return c ? c->n : 0;
 }
 
+const struct cleanup_action *cleanup__find(const struct cleanup *c, uint32_t pid,
+					   uint64_t start_ns)
+{
+	size_t i;
+
+	for (i = 0; c && i < c->n; i++)
+		if (c->actions[i].pid == pid && c->actions[i].start_ns == start_ns)
+			return &c->actions[i];
+	return NULL;
+}
+
 void cleanup__counts(const struct cleanup *c, uint32_t *attempted, uint32_t *succeeded,
 		     uint32_t *failed)
 {

@@ -51,6 +51,9 @@ void cleanup__keep_child(struct cleanup *c, pid_t pid);
 int cleanup__run(struct cleanup *c, struct proctree *t, struct proc *const *procs, size_t n);
 
 size_t cleanup__actions(const struct cleanup *c, const struct cleanup_action **out);
+/* The action about process (@pid, @start_ns), or NULL. */
+const struct cleanup_action *cleanup__find(const struct cleanup *c, uint32_t pid,
+					   uint64_t start_ns);
 /* attempted = actions, succeeded = verified gone, failed = the others */
 void cleanup__counts(const struct cleanup *c, uint32_t *attempted, uint32_t *succeeded,
 		     uint32_t *failed);

@@ -65,6 +65,8 @@ struct attach_opts {
 	bool as_root;		/* --as-root: run CMD as root even under sudo */
 	uint32_t test_grace_ms;	/* --test-grace: what a test started must be gone this long
 				 * after it ended */
+	uint32_t end_grace_ms;	/* --end-grace: the end of the run waits at most this long for
+				 * the trees of drivers that just ended */
 	/* attach: the control socket (QHTRACE_SOCKET), owned by the user CMD runs as */
 	bool control;
 	uint32_t run_uid, run_gid;

@@ -62,16 +62,24 @@ static char **target_cmdline(pid_t pid, int *argc, char **buf)
 	return argv;
 }
 
+static bool same_fd_row(const struct fd_info *a, const struct fd_info *b)
+{
+	return a->kind == b->kind && a->tcp_state == b->tcp_state && !strcmp(a->target, b->target);
+}
+
 /*
- * `fds`: the table of @pid now, on stdout (it is the data asked for). 0, or -errno when it
+ * `fds`: the table of @pid now, on stdout (it is the data asked for). A run of fds that are
+ * the same (kind, state, target: a file opened in a loop) is one row, FIRST-LAST and the
+ * count, so 3,000 fds of one file are a line, not a screenful per 50. 0, or -errno when it
  * could not be shown: fds hidden from us (EACCES), stdout gone (EPIPE) or full (ENOSPC).
  */
 static int print_fd_table(pid_t pid)
 {
 	char e[UTIL_ESC_LEN(FD_TARGET_LEN)];
 	struct fd_table t;
+	size_t i, j;
+	char fds[48];
 	int err = 0;
-	size_t i;
 
 	err = fdtable__read(pid, &t);
 	if (err) {
@@ -87,10 +95,20 @@ static int print_fd_table(pid_t pid)
 		err = -t.unreadable_err;
 	}
 	printf("%6s %-10s %-12s %s\n", "FD", "KIND", "TCP STATE", "TARGET");
-	for (i = 0; i < t.n; i++)
-		printf("%6d %-10s %-12s %s\n", t.v[i].fd, fd_kind__str(t.v[i].kind),
+	for (i = 0; i < t.n; i = j) {
+		for (j = i + 1; j < t.n && same_fd_row(&t.v[j], &t.v[i]); j++)
+			;
+		if (j - i == 1)
+			snprintf(fds, sizeof(fds), "%d", t.v[i].fd);
+		else
+			snprintf(fds, sizeof(fds), "%d-%d", t.v[i].fd, t.v[j - 1].fd);
+		printf("%6s %-10s %-12s %s", fds, fd_kind__str(t.v[i].kind),
 		       t.v[i].tcp_state ? tcp_state__str(t.v[i].tcp_state) : "-",
 		       util__esc(t.v[i].target, e, sizeof(e)));
+		if (j - i > 1)
+			printf(" (%zu fds)", j - i);
+		printf("\n");
+	}
 	/* SIGPIPE is blocked (session__signals): a reader gone is EPIPE here */
 	if ((fflush(stdout) || ferror(stdout)) && !err) {
 		err = errno ? -errno : -EIO;

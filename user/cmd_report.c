@@ -37,7 +37,11 @@ static const char *field_str(const cJSON *o, const char *k, char *buf, size_t le
 static void print_page(FILE *out, const cJSON *pg)
 {
 	static const char *const shown[] = { "time", "kind", "pid", "comm", "severity" };
+	/* what a row is about first, before the line's width runs out */
+	static const char *const first[] = { "reason", "verdict", "peak_pss_kb", "peak_memory_kb",
+					     "bytes", "count", "target", "message", "test" };
 	const cJSON *row, *v;
+	unsigned long page;
 	char a[64], b[64], c[64], d[64], e[64];
 
 	fprintf(out, "%-24s %-12s %8s %-16s %-8s %s\n", "TIME", "KIND", "PID", "COMM", "SEVERITY",
@@ -45,45 +49,60 @@ static void print_page(FILE *out, const cJSON *pg)
 	cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(pg, "items")) {
 		const char *t = field_str(row, "time", a, sizeof(a));
 		size_t used = 0, i;
+		bool cut = false;
+		int pass;
 
 		if (!strcmp(t, "-"))
 			t = field_str(row, "start_time", a, sizeof(a));
 		fprintf(out, "%-24s %-12s %8s %-16s %-8s ", t, field_str(row, "kind", b, sizeof(b)),
 			field_str(row, "pid", c, sizeof(c)), field_str(row, "comm", d, sizeof(d)),
 			field_str(row, "severity", e, sizeof(e)));
-		/* the rest of the scalar fields, as key=value, up to a line's width */
-		cJSON_ArrayForEach(v, row) {
-			char *s, ek[UTIL_ESC_LEN(48)], ev[UTIL_ESC_LEN(100)];
+		/* the rest of the scalar fields, as key=value, up to a line's width: the ones
+		 * that say what it is about first; a field that does not fit is left out, and
+		 * "..." says some were */
+		for (pass = 0; pass < 2; pass++) {
+			cJSON_ArrayForEach(v, row) {
+				char *s, ek[UTIL_ESC_LEN(48)], ev[UTIL_ESC_LEN(100)];
+				bool is_first = false;
 
-			if (!v->string) /* report__page hands out objects; nothing else is shown */
-				continue;
-			for (i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
-				if (!strcmp(v->string, shown[i]))
-					break;
-			if (i < sizeof(shown) / sizeof(shown[0]) || cJSON_IsArray(v) ||
-			    cJSON_IsObject(v) || !strcmp(v->string, "start_time"))
-				continue;
-			s = cJSON_PrintUnformatted(v);
-			if (!s)
-				continue;
-			if (used + strlen(v->string) + strlen(s) > 100) {
-				fprintf(out, "...");
+				if (!v->string) /* report__page hands out objects: never so */
+					continue;
+				for (i = 0; i < sizeof(first) / sizeof(first[0]); i++)
+					is_first |= !strcmp(v->string, first[i]);
+				if (is_first != !pass)
+					continue;
+				for (i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
+					if (!strcmp(v->string, shown[i]))
+						break;
+				if (i < sizeof(shown) / sizeof(shown[0]) || cJSON_IsArray(v) ||
+				    cJSON_IsObject(v) || !strcmp(v->string, "start_time"))
+					continue;
+				s = cJSON_PrintUnformatted(v);
+				if (!s)
+					continue;
+				if (used + strlen(v->string) + strlen(s) > 100) {
+					cut = true;
+					free(s);
+					continue;
+				}
+				used += fprintf(out, "%s%s=%s", used ? " " : "",
+						util__esc(v->string, ek, sizeof(ek)),
+						util__esc(s, ev, sizeof(ev)));
 				free(s);
-				break;
 			}
-			used += fprintf(out, "%s%s=%s", used ? " " : "",
-					util__esc(v->string, ek, sizeof(ek)),
-					util__esc(s, ev, sizeof(ev)));
-			free(s);
 		}
+		if (cut)
+			fprintf(out, " ...");
 		fprintf(out, "\n");
 	}
-	fprintf(out, "page %lu (%lu per page, %d shown), %s\n",
-		(unsigned long)cJSON_GetObjectItemCaseSensitive(pg, "page")->valuedouble,
+	page = cJSON_GetObjectItemCaseSensitive(pg, "page")->valuedouble;
+	fprintf(out, "page %lu (%lu per page, %d shown), ", page,
 		(unsigned long)cJSON_GetObjectItemCaseSensitive(pg, "page_size")->valuedouble,
-		cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(pg, "items")),
-		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pg, "has_next")) ? "more: --page next"
-										: "last page");
+		cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(pg, "items")));
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pg, "has_next")))
+		fprintf(out, "more: --page %lu\n", page + 1);
+	else
+		fprintf(out, "last page\n");
 }
 
 struct report_opts {
@@ -111,8 +130,8 @@ static const struct opt_spec opts[] = {
 	  .def = "50", .cmds = 1, .help = "rows per page" },
 	{ "filter", 0, OPT_FN, "EXPR", .fn = parse_filter,
 	  .off = offsetof(struct report_opts, filter), .cmds = 1,
-	  .help = "pid=N, comm=NAME, kind=KIND, severity=LEVEL or severity>=LEVEL; repeat it or "
-		  "join with commas (all must hold)" },
+	  .help = "pid=N, comm=NAME, kind=KIND, severity=LEVEL or severity>=LEVEL (NAME and "
+		  "KIND: globs, comm=chrom*); repeat it or join with commas (all must hold)" },
 	{ "json", 0, OPT_FLAG, .off = offsetof(struct report_opts, json), .cmds = 1,
 	  .help = "the page as JSON: page, page_size, has_next, items" },
 	{ "html", 0, OPT_STR, "OUT", .off = offsetof(struct report_opts, html), .cmds = 1,

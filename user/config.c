@@ -64,8 +64,9 @@ static const struct key_def keys[] = {
 	U(cleanup, cleanup_interval, 1, 86400, 30),
 	O(cleanup, max_resource_lifetime, K_UINT, "max-lifetime", 1),
 	O(cleanup, max_cleanup_attempts, K_UINT, "max-cleanup-attempts", -1),
-	O(cleanup, force_cleanup_timeout, K_UINT, "force-cleanup-timeout", 1),
-	O(cleanup, zombie_grace, K_UINT, "zombie-grace", 1),
+	/* seconds with fractions, as the options take them (0.5 is valid in both places) */
+	O(cleanup, force_cleanup_timeout, K_PCT, "force-cleanup-timeout", -1),
+	O(cleanup, zombie_grace, K_PCT, "zombie-grace", -1),
 	O(webdriver, memory_threshold_mb, K_UINT, "memory-threshold-mb", 1),
 	P(webdriver, driver_patterns, "driver-pattern"),
 	P(webdriver, browser_patterns, NULL),
@@ -177,7 +178,7 @@ static void allowed(const struct key_def *k, char *buf, size_t len)
 		snprintf(buf, len, "true or false");
 		break;
 	case K_PCT:
-		snprintf(buf, len, "a number in %.0f..%.0f", k->min, k->max);
+		snprintf(buf, len, "a number in %g..%g", k->min, k->max);
 		break;
 	case K_COMPRESSION:
 		snprintf(buf, len, "\"auto\", \"gzip\" or \"none\"");

@@ -41,8 +41,8 @@ struct qh_settings {
 	uint32_t cleanup_interval;	/* s */
 	uint32_t max_resource_lifetime;	/* s */
 	uint32_t max_cleanup_attempts;
-	uint32_t force_cleanup_timeout;	/* s, SIGTERM -> SIGKILL */
-	uint32_t zombie_grace;		/* s an exited process may wait to be reaped */
+	double force_cleanup_timeout;	/* s, SIGTERM -> SIGKILL (fractions, as the option) */
+	double zombie_grace;		/* s an exited process may wait to be reaped */
 	/* webdriver: read by the driver module; patterns match a process's comm or exe name */
 	uint32_t memory_threshold_mb;
 	uint32_t n_driver_patterns;

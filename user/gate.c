@@ -140,8 +140,55 @@ static void human_bytes(struct sbuf *b, double v)
 		sb_printf(b, "%.0f bytes", v);
 }
 
-/* One line about one finding, from whatever fields it has. */
-static void describe(struct sbuf *b, const cJSON *it)
+/* The cleanup action of the report about process (pid, start_time) of @it, or NULL */
+static const cJSON *cleanup_of(const cJSON *rep, const cJSON *it)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(rep, "cleanup"), *a;
+	const char *st = str_of(it, "start_time");
+	double pid, v;
+
+	if (!num_of(it, "pid", &pid) || !st)
+		return NULL;
+	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(c, "actions"))
+		if (num_of(a, "pid", &v) && v == pid && str_of(a, "start_time") &&
+		    !strcmp(str_of(a, "start_time"), st))
+			return a;
+	return NULL;
+}
+
+/* The driver tree @id of the report, or NULL */
+static const cJSON *driver_of(const cJSON *rep, double id)
+{
+	const cJSON *d;
+	double v;
+
+	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(rep, "drivers"))
+		if (num_of(d, "id", &v) && v == id)
+			return d;
+	return NULL;
+}
+
+/* What the cleanup did to a leftover: "cleanup: SIGTERM, verified gone" */
+static void cleanup_result(struct sbuf *b, const cJSON *rep, const cJSON *it)
+{
+	const cJSON *a = cleanup_of(rep, it);
+	const char *s;
+
+	if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(rep, "cleanup")))
+		return;
+	if (!a) {
+		sb_printf(b, "; cleanup: not attempted");
+		return;
+	}
+	sb_printf(b, "; cleanup: %s, %s", str_of(a, "signal") ?: "no signal",
+		  cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "verified")) ?
+		  "verified gone" : "NOT verified gone");
+	if ((s = str_of(a, "error")))
+		sb_printf(b, " (%s)", s);
+}
+
+/* One line about one finding, from whatever fields it has (@rep: the report, or NULL). */
+static void describe_in(struct sbuf *b, const cJSON *rep, const cJSON *it)
 {
 	const cJSON *stack = cJSON_GetObjectItemCaseSensitive(it, "stack"), *f0;
 	const char *s;
@@ -189,14 +236,29 @@ static void describe(struct sbuf *b, const cJSON *it)
 			sb_printf(b, ":%.0f)", v);
 		}
 	}
+	/* a leftover: why, of which driver tree, and what the cleanup did */
+	if ((s = str_of(it, "reason")) && cJSON_HasObjectItem(it, "age_s")) {
+		const cJSON *d = num_of(it, "driver", &v) ? driver_of(rep, v) : NULL;
+
+		sb_printf(b, " %s", s);
+		if (d)
+			sb_printf(b, ", tree of %s #%.0f", str_of(d, "kind") ?: "driver", v);
+		cleanup_result(b, rep, it);
+	}
 	/* per-test attribution: the test that caused it */
 	if (cJSON_HasObjectItem(it, "test"))
 		sb_printf(b, " [%s%.900s]", str_of(it, "test") ? "test " : "between tests",
 			  str_of(it, "test") ?: "");
 }
 
+static void describe(struct sbuf *b, const cJSON *it)
+{
+	describe_in(b, NULL, it);
+}
+
 /* a gated finding of a test (or between tests), for the JUnit test case of that test */
-static void add_by_test(struct gate_result *r, enum gate_class c, const cJSON *it)
+static void add_by_test(struct gate_result *r, const cJSON *rep, enum gate_class c,
+			const cJSON *it)
 {
 	const char *t = str_of(it, "test") ?: "";
 	cJSON *a = cJSON_GetObjectItemCaseSensitive(r->by_test, t);
@@ -209,15 +271,15 @@ static void add_by_test(struct gate_result *r, enum gate_class c, const cJSON *i
 	char *text;
 
 	sb_printf(&line, "%s: ", class_names[c]);
-	describe(&line, it);
+	describe_in(&line, rep, it);
 	text = sb_done(&line);
 	if (text)
 		cJSON_AddItemToArray(a, cJSON_CreateString(text));
 	free(text);
 }
 
-static void count_items(struct gate_result *r, enum gate_class c, const cJSON *arr,
-			struct sbuf *b)
+static void count_items(struct gate_result *r, const cJSON *rep, enum gate_class c,
+			const cJSON *arr, struct sbuf *b)
 {
 	const cJSON *it;
 
@@ -228,11 +290,11 @@ static void count_items(struct gate_result *r, enum gate_class c, const cJSON *a
 		if (cJSON_IsFalse(counted) || !at_floor(it, r->floor))
 			continue;
 		if (r->count[c]++ < GATE_MAX_TEXT) {
-			describe(b, it);
+			describe_in(b, rep, it);
 			sb_add(b, "\n", 1);
 		}
 		if (r->by_test && (r->fail_on & (1U << c)) && cJSON_HasObjectItem(it, "test"))
-			add_by_test(r, c, it);
+			add_by_test(r, rep, c, it);
 	}
 }
 
@@ -291,7 +353,7 @@ static void eval_class(const cJSON *rep, struct gate_result *r, enum gate_class 
 		cJSON_ArrayForEach(a, leaks)
 			if (cJSON_IsArray(a) && strcmp(a->string, "fds") &&
 			    strcmp(a->string, "sockets"))
-				count_items(r, c, a, b);
+				count_items(r, rep, c, a, b);
 		if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(leaks, "heap"))) {
 			struct sbuf u = {};
 
@@ -302,14 +364,14 @@ static void eval_class(const cJSON *rep, struct gate_result *r, enum gate_class 
 	case GATE_FDS:
 		a = cJSON_GetObjectItemCaseSensitive(leaks, "fds");
 		r->measured[c] = cJSON_IsArray(a);
-		count_items(r, c, a, b);
-		count_items(r, c, cJSON_GetObjectItemCaseSensitive(leaks, "sockets"), b);
+		count_items(r, rep, c, a, b);
+		count_items(r, rep, c, cJSON_GetObjectItemCaseSensitive(leaks, "sockets"), b);
 		break;
 	case GATE_ZOMBIES:
 		a = cJSON_GetObjectItemCaseSensitive(rep, "zombies");
 		if (cJSON_IsArray(a)) {
 			r->measured[c] = true;
-			count_items(r, c, a, b);
+			count_items(r, rep, c, a, b);
 			break;
 		}
 		/* the process model knows zombies even without a zombie detector */
@@ -327,7 +389,7 @@ static void eval_class(const cJSON *rep, struct gate_result *r, enum gate_class 
 	case GATE_LEFTOVERS:
 		a = cJSON_GetObjectItemCaseSensitive(rep, "leftovers");
 		r->measured[c] = cJSON_IsArray(a);
-		count_items(r, c, a, b);
+		count_items(r, rep, c, a, b);
 		break;
 	case GATE_LOST_EVENTS:
 		a = cJSON_GetObjectItemCaseSensitive(rep, "events");
@@ -340,7 +402,7 @@ static void eval_class(const cJSON *rep, struct gate_result *r, enum gate_class 
 	case GATE_ALERTS:
 		a = cJSON_GetObjectItemCaseSensitive(rep, "alerts");
 		r->measured[c] = cJSON_IsArray(a);
-		count_items(r, c, a, b);
+		count_items(r, rep, c, a, b);
 		break;
 	default:
 		break;
@@ -565,6 +627,83 @@ static void junit_tests(struct sbuf *b, const cJSON *report, const struct gate_r
 	sb_printf(b, "  </testsuite>\n");
 }
 
+static bool driver_failed(const cJSON *d)
+{
+	double left = 0;
+
+	num_of(d, "left_behind", &left);
+	return left > 0 || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "memory_alert"));
+}
+
+/* "chromedriver #1 (pid 6693)" */
+static void driver_name(struct sbuf *b, const cJSON *d)
+{
+	double id = 0, pid = 0;
+
+	num_of(d, "id", &id);
+	num_of(d, "pid", &pid);
+	sb_printf(b, "driver #%.0f ", id);
+	xml_add(b, str_of(d, "kind") ?: "?");
+	sb_printf(b, " (pid %.0f)", pid);
+}
+
+/*
+ * One test case per WebDriver tree: a failure when it left processes behind or crossed the
+ * memory threshold, whatever --fail-on says (the tree's own verdict); its figures as
+ * properties, its leftovers with what the cleanup did as the failure's text.
+ */
+static void junit_drivers(struct sbuf *b, const cJSON *report)
+{
+	const cJSON *drivers = cJSON_GetObjectItemCaseSensitive(report, "drivers"), *d, *l;
+	static const char *const props[] = { "process_count", "peak_alive_count", "peak_pss_kb",
+					     "peak_uss_kb", "peak_memory_kb", "left_behind",
+					     NULL };
+	int failures = 0, i;
+	double v, id;
+
+	if (!cJSON_GetArraySize(drivers))
+		return;
+	cJSON_ArrayForEach(d, drivers)
+		failures += driver_failed(d);
+	sb_printf(b, "  <testsuite name=\"qhtrace: WebDriver trees\" tests=\"%d\" failures=\"%d\" "
+		     "errors=\"0\" skipped=\"0\">\n", cJSON_GetArraySize(drivers), failures);
+	cJSON_ArrayForEach(d, drivers) {
+		sb_printf(b, "    <testcase classname=\"");
+		xml_add(b, str_of(d, "test") ?: "qhtrace.drivers");
+		sb_printf(b, "\" name=\"");
+		driver_name(b, d);
+		sb_printf(b, "\" time=\"%.3f\">\n      <properties>\n",
+			  num_of(d, "lifetime_s", &v) ? v : 0);
+		for (i = 0; props[i]; i++)
+			if (num_of(d, props[i], &v))
+				sb_printf(b, "        <property name=\"%s\" value=\"%.0f\"/>\n",
+					  props[i], v);
+		sb_printf(b, "        <property name=\"verdict\" value=\"");
+		xml_add(b, str_of(d, "verdict") ?: "?");
+		sb_printf(b, "\"/>\n      </properties>\n");
+		if (driver_failed(d) && num_of(d, "id", &id)) {
+			struct sbuf t = {};
+
+			sb_printf(b, "      <failure message=\"");
+			xml_add(b, str_of(d, "verdict") ?: "failed");
+			sb_printf(b, "\" type=\"webdriver\">");
+			cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(report, "leftovers"))
+				if (num_of(l, "driver", &v) && v == id) {
+					describe_in(&t, report, l);
+					sb_add(&t, "\n", 1);
+				}
+			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "memory_alert")) &&
+			    num_of(d, "peak_pss_kb", &v))
+				sb_printf(&t, "peak PSS %.1f MiB\n", v / 1024);
+			xml_add(b, t.s);
+			free(t.s);
+			sb_printf(b, "</failure>\n");
+		}
+		sb_printf(b, "    </testcase>\n");
+	}
+	sb_printf(b, "  </testsuite>\n");
+}
+
 char *gate__junit(const cJSON *report, const struct gate_result *r)
 {
 	struct sbuf b = {}, cmd = {};
@@ -619,6 +758,7 @@ char *gate__junit(const cJSON *report, const struct gate_result *r)
 	}
 	sb_printf(&b, "  </testsuite>\n");
 	junit_tests(&b, report, r);
+	junit_drivers(&b, report);
 	sb_printf(&b, "</testsuites>\n");
 	free(cmd.s);
 	return sb_done(&b);
@@ -685,6 +825,62 @@ static void md_tests(struct sbuf *b, const cJSON *report, const struct gate_resu
 			  cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->by_test, "")));
 }
 
+/* The WebDriver trees: one row each, with the test, memory, verdict and cleanup */
+static void md_drivers(struct sbuf *b, const cJSON *report)
+{
+	const cJSON *drivers = cJSON_GetObjectItemCaseSensitive(report, "drivers"), *d, *l;
+	int shown = 0;
+	double v, w;
+
+	if (!cJSON_GetArraySize(drivers))
+		return;
+	sb_printf(b, "\n### WebDriver trees (%d)\n\n| tree | test | lifetime s | processes | "
+		     "peak PSS MiB | peak RSS summed MiB | verdict | cleanup |\n"
+		     "| --- | --- | --- | --- | --- | --- | --- | --- |\n",
+		  cJSON_GetArraySize(drivers));
+	cJSON_ArrayForEach(d, drivers) {
+		size_t left = 0, gone = 0, tried = 0;
+		double id = 0;
+
+		if (shown++ >= 50)
+			continue;
+		num_of(d, "id", &id);
+		sb_printf(b, "| ");
+		md_cell(b, str_of(d, "kind") ?: "?", 64);
+		sb_printf(b, " #%.0f (pid %.0f) | ", id, num_of(d, "pid", &v) ? v : 0);
+		md_cell(b, str_of(d, "test") ?: "-", 300);
+		sb_printf(b, " | %.2f | %.0f | ", num_of(d, "lifetime_s", &v) ? v : 0,
+			  num_of(d, "process_count", &w) ? w : 0);
+		if (num_of(d, "peak_pss_kb", &v))
+			sb_printf(b, "%.1f", v / 1024);
+		else
+			sb_printf(b, "-");
+		sb_printf(b, " | %.1f | %s%s%s | ", num_of(d, "peak_memory_kb", &v) ? v / 1024 : 0,
+			  driver_failed(d) ? "**" : "", str_of(d, "verdict") ?: "?",
+			  driver_failed(d) ? "**" : "");
+		cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(report, "leftovers")) {
+			const cJSON *a;
+
+			if (!num_of(l, "driver", &v) || v != id)
+				continue;
+			left++;
+			if ((a = cleanup_of(report, l))) {
+				tried++;
+				gone += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "verified"));
+			}
+		}
+		if (!left)
+			sb_printf(b, "- |\n");
+		else if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(report, "cleanup")))
+			sb_printf(b, "not run (--cleanup) |\n");
+		else
+			sb_printf(b, "%zu of %zu verified gone%s |\n", gone, left,
+				  tried < left ? ", some not attempted" : "");
+	}
+	if (shown > 50)
+		sb_printf(b, "\n%d more trees in the JSON report.\n", shown - 50);
+}
+
 char *gate__markdown(const cJSON *report, const struct gate_result *r)
 {
 	const cJSON *run = cJSON_GetObjectItemCaseSensitive(report, "run");
@@ -736,6 +932,7 @@ char *gate__markdown(const cJSON *report, const struct gate_result *r)
 		if (r->count[c] > (size_t)shown && c != GATE_LOST_EVENTS)
 			sb_printf(&b, "- ... %zu more in the JSON report\n", r->count[c] - shown);
 	}
+	md_drivers(&b, report);
 	md_tests(&b, report, r);
 	if (cJSON_IsObject(log) && num_of(log, "records", &v)) {
 		double in = 0, out = 0;

@@ -23,12 +23,26 @@ static const struct cmd cmds[] = {
 	{ "--version", cmd_version },
 };
 
+/* `qhtrace help COMMAND` is `qhtrace COMMAND --help` */
 int cmd_help(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli__usage(stdout);
-	return 0;
+	static char help_opt[] = "--help";
+	size_t i;
+
+	if (argc < 2) {
+		cli__usage(stdout);
+		return 0;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		char *sub[] = { argv[1], help_opt, NULL };
+
+		if (strcmp(argv[1], cmds[i].name) || argv[1][0] == '-' ||
+		    cmds[i].fn == cmd_help || cmds[i].fn == cmd_version)
+			continue;
+		return cmds[i].fn(2, sub);
+	}
+	pr_err("unknown command '%s' -- see 'qhtrace help'\n", argv[1]);
+	return QH_EXIT_USAGE;
 }
 
 int cmd_version(int argc, char **argv)

@@ -231,8 +231,19 @@ int opttab__parse_argv(const struct opt_spec *t, size_t n, const struct opt_cmd 
 			       argv[optind - 1], c->name);
 			err = -EINVAL;
 		} else if (!spec) {
-			pr_err("unknown option '%s' -- see 'qhtrace %s --help'\n", argv[optind - 1],
-			       c->name);
+			const char *a = argv[optind - 1], *name = a + strspn(a, "-");
+			size_t len = strcspn(name, "="), i;
+
+			/* an option the table has for another command: say so, not "unknown" */
+			for (i = 0; i < n; i++)
+				if (!strncmp(a, "--", 2) && t[i].name && strlen(t[i].name) == len &&
+				    !strncmp(t[i].name, name, len) && !(t[i].cmds & c->bit))
+					break;
+			if (i < n)
+				pr_err("option '--%s' is another command's, not one of 'qhtrace %s' -- "
+				       "see 'qhtrace %s --help'\n", t[i].name, c->name, c->name);
+			else
+				pr_err("unknown option '%s' -- see 'qhtrace %s --help'\n", a, c->name);
 			err = -EINVAL;
 		} else if (spec->kind == OPT_HELP) {
 			c->usage(stdout);

@@ -22,6 +22,7 @@
 #include "memseries.h"
 #include "outputs.h"
 #include "proctree.h"
+#include "procwatch.h"
 #include "report.h"
 #include "util.h"
 
@@ -34,6 +35,10 @@ struct outputs {
 	uint64_t next_sample_ns;	/* CLOCK_MONOTONIC */
 	struct memseries *mem;		/* --html: the memory samples, downsampled */
 	int log_err;			/* the first failed write, reported once */
+	size_t drivers_started;		/* driver trees logged as started */
+	size_t drivers_ended;		/* ... and ended (they end in order seldom: a scan) */
+	bool *driver_end_logged;
+	size_t cap_driver_end;
 };
 
 int outputs__preflight(const struct attach_opts *o)
@@ -90,11 +95,14 @@ int outputs__open(struct outputs **out, const struct attach_opts *o)
 		.exec = o->alert_exec,
 		.timeout_s = o->alert_timeout_s,
 		.log = r->log,
+		.tty = isatty(STDERR_FILENO),
 	});
 	if (!r->alerts) {
 		outputs__close(r);
 		return -ENOMEM;
 	}
+	/* stderr is the traced command's too: a CI log gets the alerts' lines after the run */
+	alerts__hold_lines(r->alerts, !isatty(STDERR_FILENO));
 	*out = r;
 	return 0;
 }
@@ -104,6 +112,7 @@ void outputs__close(struct outputs *r)
 	if (!r)
 		return;
 	alerts__free(r->alerts);
+	free(r->driver_end_logged);
 	evlog__close(r->log);
 	memseries__free(r->mem);
 	free(r);
@@ -337,12 +346,171 @@ void outputs__fd_findings(struct outputs *r, struct fdleaks *f)
 	}
 }
 
+static void log_driver(struct outputs *r, const struct driver_inst *d, bool end)
+{
+	const struct proc *p = d->driver;
+
+	evlog__begin(r->log, util__boot_to_real_ns(end ? d->end_ns : d->start_ns),
+		     end ? "driver_end" : "driver_start");
+	evlog__u64(r->log, "pid", p->pid);
+	evlog__str(r->log, "comm", p->comm);
+	evlog__u64(r->log, "driver", d->id);
+	evlog__str(r->log, "driver_kind", d->kind);
+	if (end) {
+		if (p->has_exit && WIFSIGNALED(p->exit_status))
+			evlog__u64(r->log, "signal", WTERMSIG(p->exit_status));
+		else if (p->has_exit)
+			evlog__u64(r->log, "exit_code", WEXITSTATUS(p->exit_status));
+		evlog__u64(r->log, "processes", d->nprocs);
+		evlog__u64(r->log, "peak_memory_kb", d->peak_rss_kb);
+		if (d->pss_known)
+			evlog__u64(r->log, "peak_pss_kb", d->peak_pss_kb);
+	}
+	log_end(r);
+}
+
+void outputs__drivers(struct outputs *r, const struct procwatch *w)
+{
+	const struct driver_inst *const *d;
+	size_t n = procwatch__drivers(w, &d), i;
+
+	if (!r || !r->log || r->log_err)
+		return;
+	for (; r->drivers_started < n; r->drivers_started++)
+		log_driver(r, d[r->drivers_started], false);
+	if (r->drivers_ended == n)
+		return;
+	if (n > r->cap_driver_end) {
+		bool *v = realloc(r->driver_end_logged, 2 * n * sizeof(*v));
+
+		if (!v)
+			return;
+		memset(v + r->cap_driver_end, 0, (2 * n - r->cap_driver_end) * sizeof(*v));
+		r->driver_end_logged = v;
+		r->cap_driver_end = 2 * n;
+	}
+	for (i = 0; i < n; i++) {
+		if (!d[i]->end_ns || r->driver_end_logged[i])
+			continue;
+		r->driver_end_logged[i] = true;
+		r->drivers_ended++;
+		log_driver(r, d[i], true);
+	}
+}
+
+/* The end of the run in the log: the leftovers, and what the cleanup did to each */
+static void log_leftovers(struct outputs *r, const cJSON *root)
+{
+	const cJSON *it, *v;
+	uint64_t now = util__now_ns(CLOCK_REALTIME);
+
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "leftovers")) {
+		evlog__begin(r->log, now, "leftover");
+		cJSON_ArrayForEach(v, it) {
+			if (cJSON_IsNumber(v) && v->valuedouble == (uint64_t)v->valuedouble)
+				evlog__u64(r->log, v->string, (uint64_t)v->valuedouble);
+			else if (cJSON_IsNumber(v))
+				evlog__dbl(r->log, v->string, v->valuedouble);
+			else if (cJSON_IsString(v))
+				evlog__str(r->log, v->string, v->valuestring);
+		}
+		log_end(r);
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(
+				       cJSON_GetObjectItemCaseSensitive(root, "cleanup"), "actions")) {
+		evlog__begin(r->log, now, "cleanup");
+		cJSON_ArrayForEach(v, it) {
+			if (cJSON_IsNumber(v))
+				evlog__u64(r->log, v->string, (uint64_t)v->valuedouble);
+			else if (cJSON_IsString(v))
+				evlog__str(r->log, v->string, v->valuestring);
+			else if (cJSON_IsBool(v))
+				evlog__bool(r->log, v->string, cJSON_IsTrue(v));
+		}
+		log_end(r);
+	}
+}
+
 /* fds an fd finding holds (a finding without a count is one) */
 static double fds_held(const cJSON *it)
 {
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "count");
 
 	return cJSON_IsNumber(n) ? n->valuedouble : 1;
+}
+
+static bool same_str(const cJSON *a, const cJSON *b, const char *k)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, k);
+	const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, k);
+
+	if (!cJSON_IsString(x) || !cJSON_IsString(y))
+		return !cJSON_IsString(x) && !cJSON_IsString(y);
+	return !strcmp(x->valuestring, y->valuestring);
+}
+
+/* Two findings about the same fds: one process (pid, start), one kind and target. */
+static bool same_fds(const cJSON *a, const cJSON *b)
+{
+	const cJSON *pa = cJSON_GetObjectItemCaseSensitive(a, "pid");
+	const cJSON *pb = cJSON_GetObjectItemCaseSensitive(b, "pid");
+
+	return cJSON_IsNumber(pa) && cJSON_IsNumber(pb) && pa->valuedouble == pb->valuedouble &&
+	       same_str(a, b, "start_time") && same_str(a, b, "kind") &&
+	       same_str(a, b, "target") && same_str(a, b, "state");
+}
+
+/*
+ * The fds the fd findings hold, each counted once: one file can be the subject of two
+ * findings (growing, and left open at the end), which hold the same fds; the larger count
+ * stands for both. @worst: the highest severity among them.
+ */
+static double fds_held_all(const cJSON *leaks, enum severity *worst)
+{
+	static const char *const arrays[] = { "fds", "sockets" };
+	const cJSON *it, *jt;
+	double held = 0;
+	int i, j;
+
+	*worst = SEV_LOW;
+	for (i = 0; i < 2; i++) {
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(leaks, arrays[i])) {
+			const cJSON *sv = cJSON_GetObjectItemCaseSensitive(it, "severity");
+			enum severity sev;
+			bool dup = false;
+
+			if (cJSON_IsString(sv) && !severity__parse(sv->valuestring, &sev) &&
+			    sev > *worst)
+				*worst = sev;
+			/* counted with an earlier finding of the same fds, or counted here */
+			for (j = 0; j <= i && !dup; j++) {
+				cJSON_ArrayForEach(jt, cJSON_GetObjectItemCaseSensitive(leaks,
+											arrays[j])) {
+					if (jt == it)
+						break;
+					if (same_fds(it, jt)) {
+						dup = true;
+						break;
+					}
+				}
+			}
+			if (dup)
+				continue;
+			/* the largest count of this finding and those after it about the same */
+			{
+				double n = fds_held(it);
+				const cJSON *kt;
+
+				for (j = i; j < 2; j++)
+					cJSON_ArrayForEach(kt, cJSON_GetObjectItemCaseSensitive(
+								       leaks, arrays[j]))
+						if (kt != it && same_fds(it, kt) && fds_held(kt) > n)
+							n = fds_held(kt);
+				held += n;
+			}
+		}
+	}
+	return held;
 }
 
 static cJSON *alerts_json(struct alerts *a)
@@ -380,19 +548,19 @@ static int write_text(const char *path, const char *what, char *text)
 int outputs__finish(struct outputs *r, struct cJSON *root, struct run_info *ri)
 {
 	const struct attach_opts *o = r->o;
-	const cJSON *leaks = cJSON_GetObjectItemCaseSensitive(root, "leaks"), *it;
+	const cJSON *leaks = cJSON_GetObjectItemCaseSensitive(root, "leaks");
+	enum severity worst;
 	struct gate_result g;
 	double held = 0;
 	cJSON *ev, *al;
 	int err = 0, c;
 
-	/* fds and sockets the fd findings hold: left open by survivors, or growing */
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(leaks, "fds"))
-		held += fds_held(it);
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(leaks, "sockets"))
-		held += fds_held(it);
+	/* fds and sockets the fd findings hold: left open by survivors, or growing; the alert
+	 * is as severe as the worst of them, high at least (it crossed the threshold) */
+	held = fds_held_all(leaks, &worst);
 	if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(leaks, "fds")))
-		alerts__check(r->alerts, "resource_leak", "fds", SEV_HIGH, held,
+		alerts__check(r->alerts, "resource_leak", "fds", worst > SEV_HIGH ? worst : SEV_HIGH,
+			      held,
 			      o->resource_leak_count,
 			      "%.0f file descriptors leaked or left open (threshold %u)", held,
 			      o->resource_leak_count);
@@ -423,6 +591,8 @@ int outputs__finish(struct outputs *r, struct cJSON *root, struct run_info *ri)
 	if (r->log) {
 		struct evlog_stats st;
 
+		if (!r->log_err)
+			log_leftovers(r, root);
 		evlog__begin(r->log, util__now_ns(CLOCK_REALTIME), "verdict");
 		evlog__bool(r->log, "pass", g.pass);
 		for (c = 0; c < GATE_NR; c++)

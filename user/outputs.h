@@ -36,6 +36,9 @@ struct alerts *outputs__alerts(struct outputs *r);
 
 /* One ring buffer record, after the process model applied it. */
 void outputs__event(struct outputs *r, struct proctree *t, const void *data, size_t size);
+struct procwatch;
+/* The event log's driver_start and driver_end records, for the trees @w found since. */
+void outputs__drivers(struct outputs *r, const struct procwatch *w);
 /* From the event loop: hooks reaped or timed out; true when a memory sample is due. */
 bool outputs__tick(struct outputs *r, uint64_t now_mono_ns);
 /*

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,4 +119,52 @@ int procfs__read_rss(pid_t pid, unsigned long long pages[4])
 	}
 	fclose(f);
 	return found == 4 ? 0 : -ENOENT; /* a kernel thread, or a zombie: no mm */
+}
+
+int procfs__parse_rollup(const char *buf, struct procfs_rollup *r)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} keys[] = {
+		{ "Rss:", offsetof(struct procfs_rollup, rss_kb) },
+		{ "Pss:", offsetof(struct procfs_rollup, pss_kb) },
+		{ "Private_Clean:", offsetof(struct procfs_rollup, uss_kb) },
+		{ "Private_Dirty:", offsetof(struct procfs_rollup, uss_kb) },
+		{ "SwapPss:", offsetof(struct procfs_rollup, swap_pss_kb) },
+	};
+	bool pss = false;
+	const char *line;
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	for (line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			size_t n = strlen(keys[i].key);
+
+			if (strncmp(line, keys[i].key, n))
+				continue;
+			*(uint64_t *)((char *)r + keys[i].off) += strtoull(line + n, NULL, 10);
+			pss |= i == 1;
+		}
+	}
+	return pss ? 0 : -ENOENT;
+}
+
+int procfs__read_rollup(pid_t pid, struct procfs_rollup *r)
+{
+	char path[64], buf[2048];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return procfs__parse_rollup(buf, r);
 }

@@ -21,6 +21,18 @@ int procfs__parse_stat(const char *buf, struct procfs_stat *st);
 int procfs__read_stat(pid_t pid, struct procfs_stat *st);
 /* RSS by rss_stat member (file, anon, swap, shmem) from /proc/PID/status, in pages */
 int procfs__read_rss(pid_t pid, unsigned long long pages[4]);
+/*
+ * /proc/PID/smaps_rollup, in kB: PSS charges each shared page to its sharers in equal parts,
+ * USS (Private_Clean + Private_Dirty) is what only this process maps. The RSS of processes
+ * that share pages (a browser's) summed counts those pages once per process.
+ */
+struct procfs_rollup {
+	uint64_t rss_kb, pss_kb, uss_kb, swap_pss_kb;
+};
+
+/* Parse the text of smaps_rollup; -ENOENT when it has no Pss line (no mm: a zombie). */
+int procfs__parse_rollup(const char *buf, struct procfs_rollup *r);
+int procfs__read_rollup(pid_t pid, struct procfs_rollup *r);
 /* readlink /proc/PID/exe; -errno on failure */
 int procfs__exe(pid_t pid, char *buf, size_t len);
 /* ns per clock tick, the resolution of start times read from /proc */

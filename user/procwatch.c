@@ -55,6 +55,25 @@ void procwatch__free(struct procwatch *w)
 	free(w);
 }
 
+void procwatch__set_pss(struct procwatch *w, procwatch_pss_fn pss, void *ctx)
+{
+	w->pss = pss;
+	w->pss_ctx = ctx;
+}
+
+bool procwatch__proc_pss(const struct proc *p, uint64_t *pss_kb, uint64_t *uss_kb,
+			 uint64_t *peak_pss_kb)
+{
+	const struct proc_watch *s = p ? p->watch : NULL;
+
+	if (!s || !s->pss_known)
+		return false;
+	*pss_kb = s->pss_kb;
+	*uss_kb = s->uss_kb;
+	*peak_pss_kb = s->peak_pss_kb;
+	return true;
+}
+
 void procwatch__set_alerts(struct procwatch *w, struct alerts *a)
 {
 	w->alerts = a;
@@ -165,41 +184,8 @@ static void on_exec(struct procwatch *w, struct proc *p, const struct qh_event_e
 	pr_debug("driver #%u: %s pid %u\n", d->id, d->kind, p->pid);
 }
 
-/*
- * A process of @d's tree begins to exit: the tree is about to shrink, so its memory now (the
- * live ones, and @p as its exit record has it) is a candidate for the peak that periodic
- * samples, a second apart, would miss in a short run.
- */
-static void peak_at_exit(struct procwatch *w, struct driver_inst *d, const struct proc *p,
-			 const struct qh_event_exit *e)
-{
-	uint64_t rss, shmem, pages[QH_NR_RSS];
-	size_t i;
-
-	rss = QH_RSS_TOTAL(e->proc.rss_pages);
-	shmem = e->proc.rss_pages[MM_SHMEMPAGES];
-	for (i = 0; i < d->nprocs; i++) {
-		const struct proc *q = d->procs[i];
-
-		if (q == p || q->state != PROC_RUNNING || q->watch->inst != d)
-			continue;
-		if (!w->rss || w->rss(w->ctx, q, pages))
-			memcpy(pages, q->stats.rss_pages, sizeof(pages));
-		rss += QH_RSS_TOTAL(pages);
-		shmem += pages[MM_SHMEMPAGES];
-	}
-	if (rss * w->page_kb > d->peak_rss_kb)
-		d->peak_rss_kb = rss * w->page_kb;
-	if (shmem * w->page_kb > d->peak_shmem_kb)
-		d->peak_shmem_kb = shmem * w->page_kb;
-	/* every driver's memory: this tree now, the others as last sampled */
-	rss *= w->page_kb;
-	for (i = 0; i < w->ndrivers; i++)
-		if (w->drivers[i] != d)
-			rss += w->drivers[i]->rss_kb;
-	if (rss > w->peak_total_kb)
-		w->peak_total_kb = rss;
-}
+static uint32_t sample_tree(struct procwatch *w, struct driver_inst *d, uint64_t now,
+			    const struct proc *exiting, const uint64_t *exit_pages);
 
 void procwatch__handle_event(struct procwatch *w, struct proctree *t, const void *data,
 			     size_t size)
@@ -236,8 +222,11 @@ void procwatch__handle_event(struct procwatch *w, struct proctree *t, const void
 		s = p ? p->watch : NULL;
 		if (!s || !s->inst)
 			return;
+		/* the tree is about to shrink: its memory now is a candidate for the peak that
+		 * periodic samples, half a second apart, would miss in a short run */
 		if (size >= sizeof(struct qh_event_exit))
-			peak_at_exit(w, s->inst, p, data);
+			sample_tree(w, s->inst, h->ts_ns, p,
+				    (const uint64_t *)((const struct qh_event_exit *)data)->proc.rss_pages);
 		if (s->inst->alive)
 			s->inst->alive--;
 		if (s->inst->driver == p)
@@ -248,12 +237,20 @@ void procwatch__handle_event(struct procwatch *w, struct proctree *t, const void
 	}
 }
 
-/* Is (pid, start) alive now, as /proc says, and not a zombie? Fills @st when it exists. */
-static bool alive_now(const struct proc *p, struct procfs_stat *st)
+/*
+ * Is (pid, start) alive now, as /proc says, and not a zombie? Fills @st when it exists. Its
+ * name is the one it has now: no record tells a rename (prctl), and chromium's zygote, exec'd
+ * as /proc/self/exe, is "exe" until it renames itself.
+ */
+static bool alive_now(struct proc *p, struct procfs_stat *st)
 {
 	if (procfs__read_stat(p->pid, st) || !procfs__same_start(st->start_ns, p->start_ns))
 		return false;
-	return st->state != 'Z' && st->state != 'X';
+	if (st->state == 'Z' || st->state == 'X')
+		return false;
+	if (st->comm[0])
+		snprintf(p->comm, sizeof(p->comm), "%s", st->comm);
+	return true;
 }
 
 static void add_leftover(struct procwatch *w, struct proc *p, enum leftover_reason r,
@@ -290,6 +287,7 @@ static void timeline_add(struct driver_inst *d, uint64_t now)
 	}
 	d->timeline[d->nsamples].ts_ns = now;
 	d->timeline[d->nsamples].rss_kb = d->rss_kb;
+	d->timeline[d->nsamples].pss_kb = d->pss_kb;
 	d->nsamples++;
 }
 
@@ -343,55 +341,131 @@ static void add_dev_shm(struct shm_files *f, uint32_t pid)
 	fclose(maps);
 }
 
-/* The memory of @d's live tree now; returns whether it has live processes. */
-static bool sample_driver(struct procwatch *w, struct driver_inst *d, uint64_t now)
+static void check_alert(struct procwatch *w, struct driver_inst *d, uint64_t mem_kb,
+			uint64_t rss_kb)
 {
-	uint64_t rss = 0, shmem = 0, pages[QH_NR_RSS];
-	struct shm_files *shm = calloc(1, sizeof(*shm));
+	double mb = mem_kb / 1024.0, t = w->o.memory_threshold_mb;
+	char key[40];
+
+	if (!t || !w->alerts)
+		return;
+	/* fires as the tree crosses the threshold, once until it falls back below */
+	snprintf(key, sizeof(key), "driver %u", d->id);
+	if (alerts__check(w->alerts, "driver_memory", key, mb >= 2 * t ? SEV_CRITICAL : SEV_HIGH,
+			  mb, t, "%s #%u (pid %u): its tree uses %.1f MiB (%s; RSS summed %.1f "
+			  "MiB), over the %.0f MiB threshold", d->kind, d->id, d->driver->pid, mb,
+			  d->pss_known ? "PSS" : "RSS", rss_kb / 1024.0, t))
+		d->alerted = true;
+}
+
+/*
+ * The memory of @d's live tree now: RSS from the kernel's counters, PSS and USS from
+ * smaps_rollup, read for each live process. @exiting (or NULL), whose exit record is being
+ * handled, counts with the RSS of @exit_pages and the PSS of its last sample. The peaks, the
+ * timeline and the memory alert all come from these samples, so they agree. Returns how many
+ * processes of the tree are alive (@exiting not counted).
+ */
+static uint32_t sample_tree(struct procwatch *w, struct driver_inst *d, uint64_t now,
+			    const struct proc *exiting, const uint64_t *exit_pages)
+{
+	uint64_t rss = 0, shmem = 0, pss_kb = 0, uss_kb = 0, pages[QH_NR_RSS], mem, total, trss;
 	uint32_t alive = 0;
 	size_t i;
 
 	for (i = 0; i < d->nprocs; i++) {
-		const struct proc *p = d->procs[i];
+		struct proc *q = d->procs[i];
+		struct proc_watch *s = q->watch;
+		uint64_t pss, uss, prss;
 
 		/* one that exec'd a driver itself since is that instance's */
-		if (p->state != PROC_RUNNING || p->watch->inst != d)
+		if (s->inst != d || (q != exiting && q->state != PROC_RUNNING))
 			continue;
-		alive++;
-		if (!w->rss || w->rss(w->ctx, p, pages))
-			memcpy(pages, p->stats.rss_pages, sizeof(pages));
+		if (q == exiting)
+			memcpy(pages, exit_pages, sizeof(pages));
+		else if (alive++, !w->rss || w->rss(w->ctx, q, pages))
+			memcpy(pages, q->stats.rss_pages, sizeof(pages));
+		prss = QH_RSS_TOTAL(pages) * w->page_kb;
 		rss += QH_RSS_TOTAL(pages);
 		shmem += pages[MM_SHMEMPAGES];
-		if (shm)
-			add_dev_shm(shm, p->pid);
+		if (q != exiting && w->pss && !w->pss(w->pss_ctx, q, &pss, &uss)) {
+			s->pss_kb = pss;
+			s->uss_kb = uss;
+			s->pss_known = d->pss_known = true;
+			if (pss > s->peak_pss_kb)
+				s->peak_pss_kb = pss;
+		}
+		/* gone from /proc (its exit record still queued): as last sampled; never
+		 * sampled: its RSS, an upper bound */
+		pss_kb += s->pss_known ? s->pss_kb : prss;
+		uss_kb += s->pss_known ? s->uss_kb : prss;
 	}
+	rss *= w->page_kb;
+	shmem *= w->page_kb;
+	mem = d->pss_known ? pss_kb : rss;
+	if (mem > driver_inst__memory_kb(d, true)) {
+		d->peak_pss_kb = d->pss_known ? pss_kb : 0;
+		d->peak_ns = now;
+	}
+	if (rss > d->peak_rss_kb)
+		d->peak_rss_kb = rss;
+	if (shmem > d->peak_shmem_kb)
+		d->peak_shmem_kb = shmem;
+	if (d->pss_known && uss_kb > d->peak_uss_kb)
+		d->peak_uss_kb = uss_kb;
+	if (exiting) {
+		/* every driver's memory: this tree now, the others as last sampled */
+		total = mem;
+		trss = rss;
+		for (i = 0; i < w->ndrivers; i++)
+			if (w->drivers[i] != d) {
+				total += driver_inst__memory_kb(w->drivers[i], false);
+				trss += w->drivers[i]->rss_kb;
+			}
+		if (total > w->peak_total_mem_kb)
+			w->peak_total_mem_kb = total;
+		if (trss > w->peak_total_kb)
+			w->peak_total_kb = trss;
+	} else {
+		d->alive = alive;
+		d->rss_kb = rss;
+		d->shmem_kb = shmem;
+		d->pss_kb = d->pss_known ? pss_kb : 0;
+		d->uss_kb = d->pss_known ? uss_kb : 0;
+	}
+	check_alert(w, d, mem, rss);
+	return alive;
+}
+
+uint64_t driver_inst__memory_kb(const struct driver_inst *d, bool peak)
+{
+	if (d->pss_known)
+		return peak ? d->peak_pss_kb : d->pss_kb;
+	return peak ? d->peak_rss_kb : d->rss_kb;
+}
+
+/* The periodic sample of @d: memory, /dev/shm, the timeline; whether it has live processes. */
+static bool sample_driver(struct procwatch *w, struct driver_inst *d, uint64_t now)
+{
+	struct shm_files *shm = calloc(1, sizeof(*shm));
+	uint32_t alive;
+	size_t i;
+
+	/* one sample after the tree is gone shows the drop; none after that */
+	for (i = 0, alive = 0; i < d->nprocs; i++)
+		alive += d->procs[i]->state == PROC_RUNNING && d->procs[i]->watch->inst == d;
+	if (!alive && !d->rss_kb && d->nsamples) {
+		free(shm);
+		return false;
+	}
+	for (i = 0; shm && i < d->nprocs; i++)
+		if (d->procs[i]->state == PROC_RUNNING && d->procs[i]->watch->inst == d)
+			add_dev_shm(shm, d->procs[i]->pid);
 	d->dev_shm_kb = shm ? shm->kb : 0;
 	free(shm);
 	if (d->dev_shm_kb > d->peak_dev_shm_kb)
 		d->peak_dev_shm_kb = d->dev_shm_kb;
-	/* one sample after the tree is gone shows the drop; none after that */
-	if (!alive && !d->rss_kb && d->nsamples)
-		return false;
-	d->alive = alive;
-	d->rss_kb = rss * w->page_kb;
-	d->shmem_kb = shmem * w->page_kb;
-	if (d->rss_kb > d->peak_rss_kb)
-		d->peak_rss_kb = d->rss_kb;
-	if (d->shmem_kb > d->peak_shmem_kb)
-		d->peak_shmem_kb = d->shmem_kb;
+	alive = sample_tree(w, d, now, NULL, NULL);
 	timeline_add(d, now);
-	if (w->o.memory_threshold_mb && w->alerts) {
-		double mb = d->rss_kb / 1024.0, t = w->o.memory_threshold_mb;
-		char key[40];
-
-		/* fires as the tree crosses the threshold, once until it falls back below */
-		snprintf(key, sizeof(key), "driver %u", d->id);
-		if (alerts__check(w->alerts, "driver_memory", key,
-				  mb >= 2 * t ? SEV_CRITICAL : SEV_HIGH, mb, t,
-				  "%s #%u (pid %u): its tree uses %.1f MiB, over the %.0f MiB "
-				  "threshold", d->kind, d->id, d->driver->pid, mb, t))
-			d->alerted = true;
-	}
 	return alive > 0;
 }
 
@@ -510,7 +584,7 @@ static void check_running(struct procwatch *w, struct proctree *t, struct proc *
 void procwatch__check(struct procwatch *w, struct proctree *t, bool force, struct proc ***fresh,
 		      size_t *nfresh)
 {
-	uint64_t now = util__now_ns(CLOCK_BOOTTIME), total = 0;
+	uint64_t now = util__now_ns(CLOCK_BOOTTIME), total = 0, total_mem = 0;
 	struct proc *p;
 	size_t i;
 
@@ -525,12 +599,15 @@ void procwatch__check(struct procwatch *w, struct proctree *t, bool force, struc
 
 		sample_driver(w, d, now);
 		total += d->rss_kb;
+		total_mem += driver_inst__memory_kb(d, false);
 		if (d->end_ns && !d->checked &&
 		    now >= d->end_ns + (uint64_t)w->o.force_cleanup_timeout_ms * 1000000)
 			verify_termination(w, d, now);
 	}
 	if (total > w->peak_total_kb)
 		w->peak_total_kb = total;
+	if (total_mem > w->peak_total_mem_kb)
+		w->peak_total_mem_kb = total_mem;
 	if (w->ndrivers)
 		sample_dev_shm(w);
 	for (p = proctree__first(t); p; p = p->next) {

@@ -61,6 +61,7 @@ enum leftover_reason {
 struct driver_sample {
 	uint64_t ts_ns;	/* CLOCK_BOOTTIME */
 	uint64_t rss_kb;
+	uint64_t pss_kb;
 };
 
 struct driver_inst {
@@ -72,6 +73,15 @@ struct driver_inst {
 	size_t nprocs, cap;
 	uint32_t alive, peak_alive;
 	uint64_t rss_kb, peak_rss_kb;	/* sum of RSS (file + anon + shmem) of the live tree */
+	/*
+	 * Sum of PSS (smaps_rollup) of the live tree: a page its processes share counts once in
+	 * all, where the RSS sum counts it once per process. USS: pages one process alone maps.
+	 * The peak, the memory alert and the timeline come from the same samples (periodic, and
+	 * one as each process of the tree exits).
+	 */
+	uint64_t pss_kb, peak_pss_kb, uss_kb, peak_uss_kb;
+	bool pss_known;			/* smaps_rollup was read for the tree at least once */
+	uint64_t peak_ns;		/* when the PSS peaked (BOOTTIME) */
 	uint64_t shmem_kb, peak_shmem_kb; /* of which shared memory (shmem, memfd, /dev/shm) */
 	uint64_t dev_shm_kb, peak_dev_shm_kb; /* the /dev/shm files the live tree maps */
 	struct driver_sample timeline[QH_DRIVER_TIMELINE];
@@ -107,9 +117,19 @@ struct procwatch;
 
 /* Reads the current RSS pages by kind (enum qh rss_stat members) of a running process. */
 typedef int (*procwatch_rss_fn)(void *ctx, const struct proc *p, uint64_t pages[QH_NR_RSS]);
+/* Reads the PSS and USS (kB) of a running process (procfs__read_rollup); 0 or -errno. */
+typedef int (*procwatch_pss_fn)(void *ctx, const struct proc *p, uint64_t *pss_kb,
+				uint64_t *uss_kb);
 
 struct procwatch *procwatch__new(const struct procwatch_opts *o, procwatch_rss_fn rss, void *ctx);
 void procwatch__free(struct procwatch *w);
+/* The trees' PSS and USS come from @pss (none set: PSS is unknown, the RSS sum stands in). */
+void procwatch__set_pss(struct procwatch *w, procwatch_pss_fn pss, void *ctx);
+/* @p's PSS and USS as last sampled and its peak PSS (kB): false if never sampled. */
+bool procwatch__proc_pss(const struct proc *p, uint64_t *pss_kb, uint64_t *uss_kb,
+			 uint64_t *peak_pss_kb);
+/* The tree's memory the alert and the peak go by: PSS when known, else the RSS sum. */
+uint64_t driver_inst__memory_kb(const struct driver_inst *d, bool peak);
 struct alerts;
 /* Memory alerts go to @a (alerts.h: stderr, the report's `alerts`, the hooks); NULL: none. */
 void procwatch__set_alerts(struct procwatch *w, struct alerts *a);
@@ -162,7 +182,14 @@ uint64_t procwatch__dev_shm_kb(const struct procwatch *w, uint64_t *peak);
 /* The report's parts: adds drivers, driver_totals, zombies, orphans, leftovers. */
 struct cJSON;
 void procwatch__add_json(const struct procwatch *w, struct cJSON *root, uint64_t now_ns);
-/* The driver trees with their memory, zombies, orphans and leftovers, as text. */
-void procwatch__summary(FILE *out, const struct procwatch *w, uint64_t now_ns);
+/*
+ * The driver trees (one line each), zombies, orphans (the routine ones folded) and leftovers
+ * grouped by driver tree with what the cleanup @c (or NULL) did to them, as text, every list
+ * capped. @tests (or NULL) names a tree's test.
+ */
+struct cleanup;
+struct testattr;
+void procwatch__summary(FILE *out, const struct procwatch *w, const struct cleanup *c,
+			const struct testattr *tests, uint64_t now_ns);
 
 #endif

@@ -20,6 +20,8 @@ struct proc_watch {
 	bool orphan_seen;
 	bool lifetime_seen;
 	bool leftover;		/* listed in leftovers (once, with the first reason found) */
+	bool pss_known;		/* sampled at least once */
+	uint64_t pss_kb, uss_kb, peak_pss_kb;
 	struct proc_watch *next_alloc;
 };
 
@@ -27,6 +29,8 @@ struct procwatch {
 	struct procwatch_opts o;
 	procwatch_rss_fn rss;
 	void *ctx;
+	procwatch_pss_fn pss;
+	void *pss_ctx;
 	const struct proc *root;
 	struct driver_inst **drivers;
 	size_t ndrivers, cap_drivers;
@@ -41,7 +45,8 @@ struct procwatch {
 	size_t nout, cap_out;
 	struct proc_watch *states;
 	uint64_t next_check_ns;
-	uint64_t peak_total_kb;
+	uint64_t peak_total_kb;		/* RSS summed, all trees */
+	uint64_t peak_total_mem_kb;	/* PSS (RSS where unknown), all trees */
 	uint64_t dev_shm_kb, peak_dev_shm_kb;
 	uint64_t page_kb;
 };

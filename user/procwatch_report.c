@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* procwatch's findings rendered: the report's sections and the terminal summary. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <cjson/cJSON.h>
 
+#include "cleanup.h"
 #include "procwatch.h"
 #include "procwatch_priv.h"
+#include "testattr.h"
 #include "util.h"
 
 /* --- the report ------------------------------------------------------------------------- */
@@ -29,15 +33,44 @@ static double secs(uint64_t from, uint64_t to)
 	return to > from ? (to - from) / 1e9 : 0;
 }
 
+/* How many processes of @d's tree are leftovers */
+static size_t left_behind(const struct procwatch *w, const struct driver_inst *d)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < w->nleftovers; i++)
+		n += w->leftovers[i].driver == d;
+	return n;
+}
+
+static const char *driver_verdict(const struct procwatch *w, const struct driver_inst *d,
+				  char *buf, size_t len)
+{
+	size_t left = left_behind(w, d);
+	int n = 0;
+
+	buf[0] = '\0';
+	if (left)
+		n = snprintf(buf, len, "left %zu process%s", left, left == 1 ? "" : "es");
+	if (d->alerted && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - n, "%sover %u MiB", n ? ", " : "",
+			 w->o.memory_threshold_mb);
+	if (!buf[0])
+		snprintf(buf, len, "%s", !d->end_ns ? "running" : "clean");
+	return buf;
+}
+
 static cJSON *driver_json(const struct procwatch *w, const struct driver_inst *d, uint64_t now)
 {
 	cJSON *o = cJSON_CreateObject(), *a;
 	const struct proc *dp = d->driver;
+	char buf[96];
 	size_t i;
 
 	cJSON_AddNumberToObject(o, "id", d->id);
 	cJSON_AddStringToObject(o, "kind", d->kind);
 	cJSON_AddNumberToObject(o, "pid", dp->pid);
+	cJSON_AddStringToObject(o, "comm", dp->comm);
 	cJSON_AddItemToObject(o, "start_time", time_json(d->start_ns));
 	cJSON_AddItemToObject(o, "end_time", time_json(d->end_ns));
 	cJSON_AddNumberToObject(o, "lifetime_s", secs(d->start_ns, d->end_ns ? d->end_ns : now));
@@ -62,13 +95,29 @@ static cJSON *driver_json(const struct procwatch *w, const struct driver_inst *d
 			cJSON_AddItemToArray(a, cJSON_CreateNumber(d->procs[i]->pid));
 	cJSON_AddNumberToObject(o, "alive_count", d->alive);
 	cJSON_AddNumberToObject(o, "peak_alive_count", d->peak_alive);
+	/* memory_kb: RSS summed (a page shared by N processes counted N times); pss_kb:
+	 * smaps_rollup's PSS summed (counted once in all); the alert and the verdict go by
+	 * memory_basis */
+	cJSON_AddStringToObject(o, "memory_basis", d->pss_known ? "pss" : "rss");
 	cJSON_AddNumberToObject(o, "memory_kb", d->rss_kb);
 	cJSON_AddNumberToObject(o, "peak_memory_kb", d->peak_rss_kb);
+	cJSON_AddItemToObject(o, "pss_kb", d->pss_known ? cJSON_CreateNumber(d->pss_kb)
+							  : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "peak_pss_kb", d->pss_known ? cJSON_CreateNumber(d->peak_pss_kb)
+							       : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "uss_kb", d->pss_known ? cJSON_CreateNumber(d->uss_kb)
+							  : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "peak_uss_kb", d->pss_known ? cJSON_CreateNumber(d->peak_uss_kb)
+							       : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "peak_time", time_json(d->peak_ns));
 	cJSON_AddNumberToObject(o, "shmem_kb", d->shmem_kb);
 	cJSON_AddNumberToObject(o, "peak_shmem_kb", d->peak_shmem_kb);
 	cJSON_AddNumberToObject(o, "dev_shm_kb", d->dev_shm_kb);
 	cJSON_AddNumberToObject(o, "peak_dev_shm_kb", d->peak_dev_shm_kb);
 	cJSON_AddBoolToObject(o, "ended_cleanly", d->end_ns && d->checked && !d->nsurvivors);
+	cJSON_AddNumberToObject(o, "left_behind", left_behind(w, d));
+	cJSON_AddBoolToObject(o, "memory_alert", d->alerted);
+	cJSON_AddStringToObject(o, "verdict", driver_verdict(w, d, buf, sizeof(buf)));
 	a = cJSON_AddArrayToObject(o, "survivors");
 	for (i = 0; i < d->nsurvivors; i++)
 		cJSON_AddItemToArray(a, cJSON_CreateNumber(d->survivors[i]->pid));
@@ -78,6 +127,8 @@ static cJSON *driver_json(const struct procwatch *w, const struct driver_inst *d
 
 		cJSON_AddNumberToObject(s, "t_s", secs(d->start_ns, d->timeline[i].ts_ns));
 		cJSON_AddNumberToObject(s, "memory_kb", d->timeline[i].rss_kb);
+		if (d->pss_known)
+			cJSON_AddNumberToObject(s, "pss_kb", d->timeline[i].pss_kb);
 		cJSON_AddItemToArray(a, s);
 	}
 	return o;
@@ -103,6 +154,7 @@ void procwatch__add_json(const struct procwatch *w, cJSON *root, uint64_t now)
 	cJSON_AddNumberToObject(o, "active", active);
 	cJSON_AddNumberToObject(o, "memory_kb", total);
 	cJSON_AddNumberToObject(o, "peak_memory_kb", w->peak_total_kb);
+	cJSON_AddNumberToObject(o, "peak_pss_kb", w->peak_total_mem_kb);
 	cJSON_AddNumberToObject(o, "dev_shm_kb", w->dev_shm_kb);
 	cJSON_AddNumberToObject(o, "peak_dev_shm_kb", w->peak_dev_shm_kb);
 
@@ -163,100 +215,198 @@ static const char *kb_str(uint64_t kb, char *buf, size_t len)
 	return buf;
 }
 
-#define SUMMARY_TREE_ROWS 12
+/* each list of the summary shows this many rows, then "and N more (see report)" */
+#define SUMMARY_ROWS 8
 
-/* How deep procs[k] is in its instance, by the parents they were born to (listed first). */
-static int tree_depth(const struct driver_inst *d, size_t k)
+static void and_more(FILE *out, size_t n, const char *what)
 {
-	int depth = 0;
-	size_t j;
-
-	while (k > 0) {
-		uint32_t ppid = d->procs[k]->watch->orig_ppid;
-
-		for (j = k; j-- > 0;)
-			if (d->procs[j]->pid == ppid)
-				break;
-		if (j == (size_t)-1)
-			break;
-		depth++;
-		k = j;
-	}
-	return depth;
+	if (n)
+		fprintf(out, "  and %zu more %s (see report)\n", n, what);
 }
 
-void procwatch__summary(FILE *out, const struct procwatch *w, uint64_t now)
+/* "chromium x4, chrome_crashpad x1": the names of @procs, counted, in order of first seen */
+static void names_counted(FILE *out, struct proc *const *procs, size_t n)
 {
-	char a[32], b[32], c[32], s[48];
-	size_t i, k;
+	size_t i, j, shown = 0;
+
+	for (i = 0; i < n; i++) {
+		size_t count = 0;
+
+		for (j = 0; j < i; j++)
+			if (!strcmp(procs[j]->comm, procs[i]->comm))
+				break;
+		if (j < i)
+			continue;
+		for (j = i; j < n; j++)
+			count += !strcmp(procs[j]->comm, procs[i]->comm);
+		if (shown++ == 4) {
+			fprintf(out, ", ...");
+			break;
+		}
+		char e[UTIL_ESC_LEN(TASK_COMM_LEN)];
+
+		fprintf(out, "%s%s x%zu", shown > 1 ? ", " : "",
+			util__esc(procs[i]->comm, e, sizeof(e)), count);
+	}
+}
+
+/* One line: how the cleanup went for @procs (NULL: no cleanup ran) */
+static void cleanup_result(FILE *out, const struct cleanup *c, struct proc *const *procs,
+			   size_t n)
+{
+	size_t i, gone = 0, failed = 0, none = 0;
+
+	if (!c) {
+		fprintf(out, "; not cleaned up (--cleanup)");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		const struct cleanup_action *a = cleanup__find(c, procs[i]->pid, procs[i]->start_ns);
+
+		if (!a)
+			none++;
+		else if (a->verified)
+			gone++;
+		else
+			failed++;
+	}
+	fprintf(out, "; cleanup: %zu verified gone", gone);
+	if (failed)
+		fprintf(out, ", %zu NOT gone", failed);
+	if (none)
+		fprintf(out, ", %zu not attempted", none);
+}
+
+/* The leftovers, one group per driver tree and one for those of no tree */
+static void leftovers_summary(FILE *out, const struct procwatch *w, const struct cleanup *c)
+{
+	struct proc **procs = calloc(w->nleftovers ? w->nleftovers : 1, sizeof(*procs));
+	char e[UTIL_ESC_LEN(TASK_COMM_LEN)];
+	uint32_t reasons;
+	size_t g, i, n, groups = 0;
+
+	if (!w->nleftovers || !procs) {
+		free(procs);
+		return;
+	}
+	fprintf(out, "leftovers: %zu process%s still running when they should have been gone\n",
+		w->nleftovers, w->nleftovers == 1 ? "" : "es");
+	/* group 0: no driver tree; g: driver g */
+	for (g = 0; g <= w->ndrivers; g++) {
+		const struct driver_inst *d = g ? w->drivers[g - 1] : NULL;
+
+		for (i = 0, n = 0, reasons = 0; i < w->nleftovers; i++) {
+			if (w->leftovers[i].driver != d)
+				continue;
+			procs[n++] = w->leftovers[i].p;
+			reasons |= 1U << w->leftovers[i].reason;
+		}
+		if (!n)
+			continue;
+		if (groups++ == SUMMARY_ROWS)
+			continue;
+		if (d)
+			fprintf(out, "  %s #%u: %zu (", util__esc(d->kind, e, sizeof(e)), d->id, n);
+		else if (n == 1)
+			fprintf(out, "  pid %u %s (", procs[0]->pid,
+				util__esc(procs[0]->comm, e, sizeof(e)));
+		else
+			fprintf(out, "  not in a driver tree: %zu (", n);
+		if (d || n > 1)
+			names_counted(out, procs, n);
+		fprintf(out, "%s", d || n > 1 ? "): " : "");
+		for (i = 0; i < 4; i++)
+			if (reasons & (1U << i))
+				fprintf(out, "%s%s", (reasons & ((1U << i) - 1)) ? ", " : "",
+					leftover_reason__str(i));
+		if (!d && n == 1)
+			fprintf(out, ")");
+		cleanup_result(out, c, procs, n);
+		fprintf(out, "\n");
+	}
+	if (groups > SUMMARY_ROWS)
+		and_more(out, groups - SUMMARY_ROWS, "groups of leftovers");
+	free(procs);
+}
+
+/*
+ * Orphans: a process whose parent died is adopted by init or a subreaper. Most are routine
+ * (a browser's crashpad handler outlives its browser for a moment, then exits) or are among
+ * the leftovers already: those are folded into one count; the others are listed.
+ */
+static void orphans_summary(FILE *out, const struct procwatch *w)
+{
+	size_t i, folded = 0, shown = 0, listed = 0;
+	char e[2][UTIL_ESC_LEN(TASK_COMM_LEN)];
+
+	for (i = 0; i < w->norphans; i++)
+		folded += w->orphans[i].p->state != PROC_RUNNING || w->orphans[i].p->watch->leftover;
+	if (folded)
+		fprintf(out, "orphans: %zu re-parented that exited since or are leftovers (routine: "
+			     "helpers that end with their parent)\n", folded);
+	for (i = 0; i < w->norphans; i++) {
+		const struct orphan *r = &w->orphans[i];
+
+		if (r->p->state != PROC_RUNNING || r->p->watch->leftover)
+			continue;
+		listed++;
+		if (shown++ >= SUMMARY_ROWS)
+			continue;
+		fprintf(out, "orphan: pid %u %s, parent %u gone, adopted by %u %s\n", r->p->pid,
+			util__esc(r->p->comm, e[0], sizeof(e[0])), r->old_ppid, r->new_ppid,
+			util__esc(r->new_parent_comm, e[1], sizeof(e[1])));
+	}
+	if (listed > SUMMARY_ROWS)
+		and_more(out, listed - SUMMARY_ROWS, "orphans");
+}
+
+void procwatch__summary(FILE *out, const struct procwatch *w, const struct cleanup *c,
+			const struct testattr *tests, uint64_t now)
+{
+	char a[32], b[32], v[96], e[2][UTIL_ESC_LEN(256)];
+	size_t i;
 
 	if (!w)
 		return;
 	if (w->ndrivers) {
 		uint32_t active = 0;
+		bool pss = false;
 
-		for (i = 0; i < w->ndrivers; i++)
+		for (i = 0; i < w->ndrivers; i++) {
 			active += !w->drivers[i]->end_ns;
-		fprintf(out, "drivers: %zu instance%s, %u active, peak %s in all, "
-			     "/dev/shm of the machine peak %s\n",
-			w->ndrivers, w->ndrivers == 1 ? "" : "s", active,
-			kb_str(w->peak_total_kb, a, sizeof(a)),
-			kb_str(w->peak_dev_shm_kb, b, sizeof(b)));
-	}
-	for (i = 0; i < w->ndrivers; i++) {
-		const struct driver_inst *d = w->drivers[i];
-
-		if (!d->end_ns)
-			snprintf(s, sizeof(s), "still running");
-		else if (d->nsurvivors)
-			snprintf(s, sizeof(s), "%zu process%s survived it", d->nsurvivors,
-				 d->nsurvivors == 1 ? "" : "es");
-		else
-			snprintf(s, sizeof(s), "ended cleanly");
-		fprintf(out, "  #%u %s pid %u: %s; %.2fs, %zu processes (peak %u alive)\n", d->id,
-			d->kind, d->driver->pid, s, secs(d->start_ns, d->end_ns ? d->end_ns : now),
-			d->nprocs, d->peak_alive);
-		fprintf(out, "     memory of the tree: peak %s (shmem %s), now %s; "
-			     "/dev/shm peak %s\n",
-			kb_str(d->peak_rss_kb, a, sizeof(a)),
-			kb_str(d->peak_shmem_kb, b, sizeof(b)), kb_str(d->rss_kb, c, sizeof(c)),
-			kb_str(d->peak_dev_shm_kb, s, sizeof(s)));
-		for (k = 0; k < d->nprocs && k < SUMMARY_TREE_ROWS; k++) {
-			const struct proc *p = d->procs[k];
-			char name[40];
-			int depth = tree_depth(d, k);
-
-			snprintf(name, sizeof(name), "%*s%s", 2 * (depth < 6 ? depth : 6), "",
-				 p->comm);
-			fprintf(out, "    %8u %8u %-22s %9s %s\n", p->pid, p->ppid, name,
-				kb_str(p->stats.peak_rss_pages * w->page_kb, a, sizeof(a)),
-				proc_state__str(p->state));
+			pss |= w->drivers[i]->pss_known;
 		}
-		if (d->nprocs > SUMMARY_TREE_ROWS)
-			fprintf(out, "    ... %zu more in the JSON report\n",
-				d->nprocs - SUMMARY_TREE_ROWS);
+		fprintf(out, "drivers: %zu tree%s, %u active, peak %s %s in all (RSS summed %s)\n",
+			w->ndrivers, w->ndrivers == 1 ? "" : "s", active, pss ? "PSS" : "RSS",
+			kb_str(w->peak_total_mem_kb, a, sizeof(a)),
+			kb_str(w->peak_total_kb, b, sizeof(b)));
 	}
-	for (i = 0; i < w->nzombies; i++) {
+	for (i = 0; i < w->ndrivers && i < SUMMARY_ROWS; i++) {
+		const struct driver_inst *d = w->drivers[i];
+		int32_t t = tests ? testattr__owner(tests, d->driver) : -1;
+		const struct test_run *tr = t >= 0 ? testattr__get(tests, t) : NULL;
+
+		fprintf(out, "  #%u %s pid %u%s%s: %.2fs, %zu procs, peak %s %s: %s\n", d->id,
+			util__esc(d->kind, e[0], sizeof(e[0])), d->driver->pid, tr ? " " : "",
+			util__esc(tr ? tr->name : "", e[1], sizeof(e[1])),
+			secs(d->start_ns, d->end_ns ? d->end_ns : now), d->nprocs,
+			d->pss_known ? "PSS" : "RSS",
+			kb_str(driver_inst__memory_kb(d, true), a, sizeof(a)),
+			driver_verdict(w, d, v, sizeof(v)));
+	}
+	if (w->ndrivers > SUMMARY_ROWS)
+		and_more(out, w->ndrivers - SUMMARY_ROWS, "driver trees");
+	for (i = 0; i < w->nzombies && i < SUMMARY_ROWS; i++) {
 		const struct zombie *z = &w->zombies[i];
 
 		fprintf(out, "zombie: pid %u %s, not reaped by its parent %u %s for %.1fs%s\n",
-			z->p->pid, z->p->comm, z->parent_pid, z->parent_comm,
+			z->p->pid, util__esc(z->p->comm, e[0], sizeof(e[0])), z->parent_pid,
+			util__esc(z->parent_comm, e[1], sizeof(e[1])),
 			zombie__duration_s(z, now),
 			z->p->state == PROC_REAPED ? " (reaped since)" : "");
 	}
-	for (i = 0; i < w->norphans; i++) {
-		const struct orphan *r = &w->orphans[i];
-
-		fprintf(out, "orphan: pid %u %s, parent %u gone, adopted by %u %s\n", r->p->pid,
-			r->p->comm, r->old_ppid, r->new_ppid, r->new_parent_comm);
-	}
-	for (i = 0; i < w->nleftovers; i++) {
-		const struct leftover *l = &w->leftovers[i];
-
-		fprintf(out, "leftover: pid %u %s, %s", l->p->pid, l->p->comm,
-			leftover_reason__str(l->reason));
-		if (l->driver)
-			fprintf(out, " (%s #%u)", l->driver->kind, l->driver->id);
-		fprintf(out, ", age %.1fs\n", secs(l->p->start_ns, l->ts_ns));
-	}
+	if (w->nzombies > SUMMARY_ROWS)
+		and_more(out, w->nzombies - SUMMARY_ROWS, "zombies");
+	orphans_summary(out, w);
+	leftovers_summary(out, w, c);
 }

@@ -247,6 +247,16 @@ static cJSON *proc_json(const struct proc *p, const struct run_info *ri, uint64_
 		cJSON_AddNumberToObject(o, "driver", procwatch__driver_of(p)->id);
 	else
 		cJSON_AddNullToObject(o, "driver");
+	{
+		uint64_t pss, uss, peak;
+		bool known = procwatch__proc_pss(p, &pss, &uss, &peak);
+		bool now = known && p->state == PROC_RUNNING;
+
+		/* smaps_rollup, sampled for the processes of driver trees; unknown elsewhere */
+		cJSON_AddItemToObject(o, "pss_kb", int_or_null(now, pss));
+		cJSON_AddItemToObject(o, "uss_kb", int_or_null(now, uss));
+		cJSON_AddItemToObject(o, "peak_pss_kb", int_or_null(known, peak));
+	}
 	cJSON_AddStringToObject(o, "allocator", report__allocator(p, ri));
 	if (ri->heap && !strcmp(report__allocator(p, ri), "glibc")) {
 		cJSON_AddNumberToObject(o, "heap_outstanding_bytes", p->stats.heap_live_bytes);
@@ -722,62 +732,206 @@ static void heap_summary(FILE *out, const struct run_info *ri)
 	leak_summary(out, ri);
 }
 
-/* fd and socket findings, up to ri->top of each */
+struct fd_group {
+	const struct fd_leak *first;
+	size_t findings, procs;
+	uint64_t fds;
+	enum severity worst;
+};
+
+static bool fd_same_group(const struct fd_leak *a, const struct fd_leak *b, bool socket)
+{
+	return !strcmp(a->proc->comm, b->proc->comm) && !strcmp(a->reason, b->reason) &&
+	       (socket ? a->tcp_state == b->tcp_state : a->kind == b->kind);
+}
+
+static int by_fd_group(const void *x, const void *y)
+{
+	const struct fd_group *a = x, *b = y;
+
+	if (a->worst != b->worst)
+		return a->worst < b->worst ? 1 : -1;
+	return a->fds < b->fds ? 1 : a->fds > b->fds ? -1 : 0;
+}
+
+/*
+ * fd and socket findings: each one when they are few; else grouped by command, kind (or
+ * TCP state) and reason, the worst first, capped, so a browser's hundred eventfds are a row
+ */
 static void fd_summary(FILE *out, const struct run_info *ri)
 {
+	size_t cap = ri->top < QH_SUMMARY_FD_ROWS ? ri->top : QH_SUMMARY_FD_ROWS;
 	const struct fd_leak *l;
 	char e[3][1024];
 	int pass;
 
 	for (pass = 0; pass < 2; pass++) {
-		size_t i, n = 0, shown = 0;
+		struct fd_group *g;
+		size_t i, j, k, n = 0, ng = 0, shown = 0;
 
 		for (i = 0; (l = fdleaks__get(ri->fd_leaks, i)); i++)
 			n += fd_leak__is_socket(l) == pass;
 		if (!n)
 			continue;
 		fprintf(out, "\n%s leaks: %zu\n", pass ? "socket" : "fd", n);
-		fprintf(out, "%8s %-16s %-8s %6s %-10s %s\n", "PID", "COMM", "SEVERITY", "COUNT",
-			pass ? "STATE" : "KIND", "TARGET (why, opened by)");
-		for (i = 0; (l = fdleaks__get(ri->fd_leaks, i)) && shown < ri->top; i++) {
+		if (n <= cap) {
+			fprintf(out, "%8s %-16s %-8s %6s %-10s %s\n", "PID", "COMM", "SEVERITY",
+				"COUNT", pass ? "STATE" : "KIND", "TARGET (why, opened by)");
+			for (i = 0; (l = fdleaks__get(ri->fd_leaks, i)); i++) {
+				if (fd_leak__is_socket(l) != pass)
+					continue;
+				fprintf(out, "%8u %-16s %-8s %6lu %-10s %s (%s", l->proc->pid,
+					util__esc(l->proc->comm, e[0], sizeof(e[0])),
+					severity__str(l->severity), (unsigned long)l->count,
+					pass ? tcp_state__str(l->tcp_state) : fd_kind__str(l->kind),
+					util__esc(l->target, e[1], sizeof(e[1])), l->reason);
+				if (!strcmp(l->reason, "growing"))
+					fprintf(out, " from %lu, +%.2f/s", (unsigned long)l->baseline,
+						l->growth_per_s);
+				fprintf(out, "%s%s)\n", l->site[0] ? ", " : "",
+					util__esc(l->site, e[2], sizeof(e[2])));
+			}
+			continue;
+		}
+		g = calloc(n, sizeof(*g));
+		if (!g)
+			continue;
+		for (i = 0; (l = fdleaks__get(ri->fd_leaks, i)); i++) {
 			if (fd_leak__is_socket(l) != pass)
 				continue;
-			shown++;
-			fprintf(out, "%8u %-16s %-8s %6lu %-10s %s (%s", l->proc->pid,
-				util__esc(l->proc->comm, e[0], sizeof(e[0])),
-				severity__str(l->severity), (unsigned long)l->count,
-				pass ? tcp_state__str(l->tcp_state) : fd_kind__str(l->kind),
-				util__esc(l->target, e[1], sizeof(e[1])), l->reason);
-			if (!strcmp(l->reason, "growing"))
-				fprintf(out, " from %lu, +%.2f/s", (unsigned long)l->baseline,
-					l->growth_per_s);
-			fprintf(out, "%s%s)\n", l->site[0] ? ", " : "",
-				util__esc(l->site, e[2], sizeof(e[2])));
+			for (j = 0; j < ng; j++)
+				if (fd_same_group(g[j].first, l, pass))
+					break;
+			if (j == ng)
+				g[ng++].first = l;
+			/* a process counts once per group, however many findings it has in it */
+			for (k = 0; k < i; k++) {
+				const struct fd_leak *m = fdleaks__get(ri->fd_leaks, k);
+
+				if (fd_leak__is_socket(m) == pass && m->proc == l->proc &&
+				    fd_same_group(m, l, pass))
+					break;
+			}
+			g[j].procs += k == i;
+			g[j].findings++;
+			g[j].fds += l->count;
+			if (l->severity > g[j].worst)
+				g[j].worst = l->severity;
 		}
-		if (shown < n)
-			fprintf(out, "%8s %zu more in the JSON report\n", "...", n - shown);
+		qsort(g, ng, sizeof(*g), by_fd_group);
+		fprintf(out, "%-16s %-8s %5s %6s %-11s %-12s %s\n", "COMM", "WORST", "PROCS", "FDS",
+			pass ? "STATE" : "KIND", "WHY", "E.G. TARGET");
+		for (i = 0; i < ng && shown < cap; i++, shown++)
+			fprintf(out, "%-16s %-8s %5zu %6lu %-11s %-12s %s\n",
+				util__esc(g[i].first->proc->comm, e[0], sizeof(e[0])),
+				severity__str(g[i].worst), g[i].procs, (unsigned long)g[i].fds,
+				pass ? tcp_state__str(g[i].first->tcp_state) :
+				       fd_kind__str(g[i].first->kind),
+				g[i].first->reason, util__esc(g[i].first->target, e[1], sizeof(e[1])));
+		if (shown < ng)
+			fprintf(out, "%8s and %zu more groups (see report)\n", "...", ng - shown);
+		free(g);
 	}
 }
 
+/* The cleanup's totals, and the actions that failed (the others are with their leftovers) */
 static void cleanup_summary(FILE *out, const struct cleanup *c)
 {
 	const struct cleanup_action *a;
 	uint32_t att, ok, bad;
-	size_t n = cleanup__actions(c, &a), i;
+	size_t n = cleanup__actions(c, &a), i, shown = 0;
 	char comm[UTIL_ESC_LEN(sizeof(a->comm))];
 
 	if (!c)
 		return;
 	cleanup__counts(c, &att, &ok, &bad);
 	fprintf(out, "cleanup: %u attempted, %u verified gone, %u failed\n", att, ok, bad);
-	for (i = 0; i < n; i++)
-		fprintf(out, "  pid %u %s: %s%s, %u signal%s%s%s%s\n", a[i].pid,
-			util__esc(a[i].comm, comm, sizeof(comm)),
-			a[i].signal ? "SIG" : "no signal",
-			a[i].signal ? sigabbrev_np(a[i].signal) : "",
-			a[i].attempts, a[i].attempts == 1 ? "" : "s",
-			a[i].verified ? ", verified gone" : ", NOT verified",
-			a[i].error[0] ? " -- " : "", a[i].error);
+	for (i = 0; i < n; i++) {
+		if (a[i].verified)
+			continue;
+		if (shown++ == QH_SUMMARY_GROUP_ROWS)
+			continue;
+		fprintf(out, "  pid %u %s: %s%s, %u signal%s, NOT verified%s%s\n", a[i].pid,
+			util__esc(a[i].comm, comm, sizeof(comm)), a[i].signal ? "SIG" : "no signal",
+			a[i].signal ? sigabbrev_np(a[i].signal) : "", a[i].attempts,
+			a[i].attempts == 1 ? "" : "s", a[i].error[0] ? " -- " : "", a[i].error);
+	}
+	if (shown > QH_SUMMARY_GROUP_ROWS)
+		fprintf(out, "  and %zu more failed (see report)\n", shown - QH_SUMMARY_GROUP_ROWS);
+}
+
+struct cmd_group {
+	const struct proc *first, *largest;
+	size_t n, running, failed;
+	double longest_s;
+};
+
+static int by_group_peak_desc(const void *a, const void *b)
+{
+	const struct cmd_group *x = a, *y = b;
+
+	return by_peak_desc(&x->largest, &y->largest);
+}
+
+/*
+ * A long run's processes grouped by command (comm), largest peak RSS first, so a test
+ * runner shows beside the dozens of browser processes it started.
+ */
+static void grouped_rows(FILE *out, struct proc **all, size_t n, const struct run_info *ri,
+			 uint64_t now)
+{
+	struct cmd_group *g = calloc(n, sizeof(*g));
+	size_t ng = 0, i, j;
+	char a[32], b[32], c[64], comm[UTIL_ESC_LEN(TASK_COMM_LEN)];
+
+	if (!g)
+		return;
+	for (i = 0; i < n; i++) {
+		struct proc_figures f;
+
+		for (j = 0; j < ng; j++)
+			if (!strcmp(g[j].first->comm, all[i]->comm))
+				break;
+		if (j == ng)
+			g[ng++].first = g[j].largest = all[i];
+		report__figures(all[i], ri, now, &f);
+		g[j].n++;
+		g[j].running += all[i]->state == PROC_RUNNING;
+		g[j].failed += f.signal || f.exit_code > 0;
+		if (f.lifetime_s > g[j].longest_s)
+			g[j].longest_s = f.lifetime_s;
+		if (by_peak_desc(&all[i], &g[j].largest) < 0)
+			g[j].largest = all[i];
+	}
+	qsort(g, ng, sizeof(*g), by_group_peak_desc);
+	fprintf(out, "%6s %-16s %10s %9s %s\n", "PROCS", "COMM", "LONGEST", "PEAK RSS",
+		"EXIT (PEAK RSS: the largest one)");
+	for (i = 0; i < ng && i < QH_SUMMARY_GROUP_ROWS; i++) {
+		struct proc_figures f;
+
+		report__figures(g[i].largest, ri, now, &f);
+		if (g[i].running && g[i].failed)
+			snprintf(c, sizeof(c), "%zu running, %zu failed", g[i].running,
+				 g[i].failed);
+		else if (g[i].running || g[i].failed)
+			snprintf(c, sizeof(c), "%zu %s", g[i].running ?: g[i].failed,
+				 g[i].running ? "running" : "failed");
+		else
+			snprintf(c, sizeof(c), "exited 0");
+		fprintf(out, "%6zu %-16s %10s %9s %s\n", g[i].n,
+			util__esc(g[i].first->comm, comm, sizeof(comm)),
+			human_secs(g[i].longest_s, a, sizeof(a)),
+			human_kb(f.peak_rss_kb, b, sizeof(b)), c);
+	}
+	if (ng > QH_SUMMARY_GROUP_ROWS) {
+		size_t rest = 0;
+
+		for (i = QH_SUMMARY_GROUP_ROWS; i < ng; i++)
+			rest += g[i].n;
+		fprintf(out, "%6zu and %zu more commands, smaller (see report)\n", rest,
+			ng - QH_SUMMARY_GROUP_ROWS);
+	}
+	free(g);
 }
 
 void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
@@ -790,21 +944,17 @@ void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
 
 	fprintf(out, "\nqhtrace: %zu process%s traced in %.2fs\n", n, n == 1 ? "" : "es",
 		ri->duration_s);
-	fprintf(out, "%8s %8s %-16s %10s %9s %10s %s\n", "PID", "PPID", "COMM", "LIFETIME",
-		"PEAK RSS", "RSS GROWTH", "EXIT");
-	/* a long run lists the processes that grew most; the JSON report has them all */
+	/* a long run: its processes by command; the JSON report has them all */
 	if (n > QH_SUMMARY_MAX_ROWS)
 		top = calloc(n, sizeof(*top));
 	if (top) {
 		for (i = 0, p = proctree__first(t); p; p = p->next)
 			top[i++] = p;
-		qsort(top, n, sizeof(*top), by_peak_desc);
-		for (i = 0; i < QH_SUMMARY_TOP_ROWS; i++)
-			summary_row(out, top[i], ri, now);
-		fprintf(out, "%8s %zu more, with a smaller peak RSS (all are in the JSON report)\n",
-			"...", n - QH_SUMMARY_TOP_ROWS);
+		grouped_rows(out, top, n, ri, now);
 		free(top);
 	} else {
+		fprintf(out, "%8s %8s %-16s %10s %9s %10s %s\n", "PID", "PPID", "COMM",
+			"LIFETIME", "PEAK RSS", "RSS GROWTH", "EXIT");
 		for (p = proctree__first(t); p; p = p->next)
 			summary_row(out, p, ri, now);
 	}
@@ -812,7 +962,7 @@ void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
 		heap_summary(out, ri);
 	if (ri->fd_leaks && ri->fds)
 		fd_summary(out, ri);
-	procwatch__summary(out, ri->watch, now);
+	procwatch__summary(out, ri->watch, ri->cleanup, ri->tests, now);
 	cleanup_summary(out, ri->cleanup);
 	fprintf(out, "events: %lu received, %lu lost", (unsigned long)ri->events_received,
 		(unsigned long)lost);
@@ -825,6 +975,18 @@ void report__summary(FILE *out, struct proctree *t, const struct run_info *ri)
 				sep = ", ";
 			}
 		fprintf(out, ") -- the report is incomplete");
+	}
+	/* the ring buffer carries lifecycle records only: the malloc family is counted in the
+	 * kernel, and `leaks -p` of a process that forks nothing receives no record at all */
+	if (ri->heap) {
+		uint64_t allocs = 0, frees = 0;
+
+		for (p = proctree__first(t); p; p = p->next) {
+			allocs += p->stats.heap_allocs;
+			frees += p->stats.heap_frees;
+		}
+		fprintf(out, "; heap calls counted in the kernel: %lu allocations, %lu frees",
+			(unsigned long)allocs, (unsigned long)frees);
 	}
 	fprintf(out, "\n");
 }

@@ -15,8 +15,11 @@
 
 #define QH_REPORT_SCHEMA "qhtrace/report/v1"
 /* the summary table lists every process up to MAX, else the TOP with the highest peak RSS */
-#define QH_SUMMARY_MAX_ROWS 30
-#define QH_SUMMARY_TOP_ROWS 25
+#define QH_SUMMARY_MAX_ROWS 12
+/* commands in the grouped table of a long run, failed cleanups, ... */
+#define QH_SUMMARY_GROUP_ROWS 6
+/* fd and socket findings listed, or their groups */
+#define QH_SUMMARY_FD_ROWS 4
 
 struct cleanup;
 struct fdleaks;

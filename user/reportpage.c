@@ -5,6 +5,7 @@
  * for `qhtrace report` and whoever reads what qhtrace wrote.
  */
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,27 @@
 #include "reportpage.h"
 #include "severity.h"
 #include "util.h"
+
+/*
+ * The kinds of rows: an event log's records (outputs.c, alerts.c) and a summary report's
+ * (page_report below; every leaks.NAME array is NAME_leak).
+ */
+static const char *const row_kinds[] = {
+	"log", "fork", "exec", "exit", "reap", "heap_hooked", "libc_mapped", "memory",
+	"heap_check", "heap_leak", "fd_leak", "socket_leak", "alert", "leftover", "cleanup",
+	"verdict", "driver_start", "driver_end", "process", "zombie", "driver",
+};
+
+/* Is @pat (a glob) a kind some row can have? */
+static bool kind_known(const char *pat)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(row_kinds) / sizeof(row_kinds[0]); i++)
+		if (!fnmatch(pat, row_kinds[i], 0))
+			return true;
+	return !fnmatch("*_leak", pat, 0);
+}
 
 int row_filter__parse(struct row_filter *f, const char *expr, char *why, size_t len)
 {
@@ -51,6 +73,13 @@ int row_filter__parse(struct row_filter *f, const char *expr, char *why, size_t 
 		} else if (!strcmp(tok, "comm")) {
 			snprintf(f->comm, sizeof(f->comm), "%s", val);
 		} else if (!strcmp(tok, "kind")) {
+			if (!kind_known(val)) {
+				snprintf(why, len, "kind: '%.40s' is no kind of row (process, "
+					 "heap_leak, fd_leak, socket_leak, zombie, leftover, driver, "
+					 "alert; in an event log also fork, exec, exit, reap, memory, "
+					 "driver_start, driver_end, cleanup, verdict, ...)", val);
+				return -EINVAL;
+			}
 			snprintf(f->kind, sizeof(f->kind), "%s", val);
 		} else if (!strcmp(tok, "severity")) {
 			if (severity__parse(val, &sev)) {
@@ -84,12 +113,12 @@ bool row_filter__match(const struct row_filter *f, const cJSON *row)
 	}
 	if (f->comm[0]) {
 		v = cJSON_GetObjectItemCaseSensitive(row, "comm");
-		if (!cJSON_IsString(v) || strcmp(v->valuestring, f->comm))
+		if (!cJSON_IsString(v) || fnmatch(f->comm, v->valuestring, 0))
 			return false;
 	}
 	if (f->kind[0]) {
 		v = cJSON_GetObjectItemCaseSensitive(row, "kind");
-		if (!cJSON_IsString(v) || strcmp(v->valuestring, f->kind))
+		if (!cJSON_IsString(v) || fnmatch(f->kind, v->valuestring, 0))
 			return false;
 	}
 	if (f->severity >= 0) {

@@ -52,18 +52,18 @@
  * C library's and C++'s were built before anything ran). Through /proc/PID/root when it is
  * there: a container's files are not ours.
  */
-static void unwind_maps(struct tracer *tr, const struct proc *p)
+static void unwind_maps(struct tracer *tr, pid_t pid, const struct syms_maps *maps)
 {
 	const struct syms_map *m;
 	char path[PATH_MAX];
 	size_t i;
 
-	if (!tr || !p->maps)
+	if (!tr || !maps)
 		return;
-	for (i = 0; (m = syms_maps__entry(p->maps, i)); i++) {
+	for (i = 0; (m = syms_maps__entry(maps, i)); i++) {
 		if (m->deleted)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, m->path);
+		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
 		if (tracer__unwind_module(tr, path, m->path, m->dev, m->ino) == -ENOENT)
 			tracer__unwind_module(tr, m->path, NULL, m->dev, m->ino);
 	}
@@ -81,7 +81,7 @@ static void refresh_maps(struct tracer *tr, struct proc *p)
 		proctree__set_maps(p, m);
 	else
 		syms_maps__free(m);
-	unwind_maps(tr, p);
+	unwind_maps(tr, p->pid, p->maps);
 }
 
 /* Is @path the file (@dev, @ino as stat gives them)? */
@@ -149,7 +149,7 @@ static void exec_maps(struct tracer *tr, struct proc *p, const struct qh_event_e
 		 (unsigned int)(e->text_dev >> 20), (unsigned int)(e->text_dev & 0xfffff),
 		 (unsigned long)e->text_ino, path);
 	proctree__set_maps(p, syms_maps__parse(p->pid, line));
-	unwind_maps(tr, p);
+	unwind_maps(tr, p->pid, p->maps);
 }
 
 struct session_events {
@@ -228,6 +228,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	proctree__handle_event(c->tree, data, size);
 	outputs__event(c->out, c->tree, data, size);
 	procwatch__handle_event(c->watch, c->tree, data, size);
+	if (size >= sizeof(*h) && (h->type == QH_EV_EXEC || h->type == QH_EV_EXIT))
+		outputs__drivers(c->out, c->watch);
 	if (c->tests && size >= sizeof(*h) && (h->type == QH_EV_FORK || h->type == QH_EV_EXEC))
 		attribute(c, h);
 	if (!c->heap || size < sizeof(*h))
@@ -273,6 +275,7 @@ static int on_event(void *ctx, void *data, size_t size)
 int session__seed(struct tracer *tr, struct proctree *t, pid_t pid)
 {
 	struct qh_proc seed = {};
+	struct syms_maps *maps;
 	struct procfs_stat st;
 	char exe[PATH_MAX];
 	struct proc *p;
@@ -296,12 +299,27 @@ int session__seed(struct tracer *tr, struct proctree *t, pid_t pid)
 	seed.fd_open = seed.fd_peak = err > 0 ? err : 0;
 	if (tracer__maps_probed_libc(tr, pid))
 		seed.flags |= QH_PF_HEAP_HOOKED;
+	/*
+	 * The unwind tables of what it maps, before its allocations are followed: a block made
+	 * before its program's table was built gets another (frame-pointer) stack, and one call
+	 * site would show as two findings.
+	 */
+	maps = syms_maps__snapshot(pid);
+	unwind_maps(tr, pid, maps);
 	err = tracer__trace_pid(tr, pid, &seed);
-	if (err)
+	if (err) {
+		syms_maps__free(maps);
 		return err;
+	}
 	p = proctree__add(t, pid, st.start_ns);
-	if (!p)
+	if (!p) {
+		syms_maps__free(maps);
 		return -ENOMEM;
+	}
+	if (maps && syms_maps__count(maps))
+		proctree__set_maps(p, maps);
+	else
+		syms_maps__free(maps);
 	p->seeded = true;
 	p->ppid = st.ppid;
 	p->stats = seed;
@@ -1042,6 +1060,25 @@ static int watch_rss(void *ctx, const struct proc *p, uint64_t pages[QH_NR_RSS])
 	return 0;
 }
 
+/* PSS and USS of a running process of a driver tree, if it still is ours */
+static int watch_pss(void *ctx, const struct proc *p, uint64_t *pss_kb, uint64_t *uss_kb)
+{
+	struct procfs_rollup r;
+	struct qh_proc cur;
+	int err = tracer__lookup(ctx, p->pid, &cur);
+
+	if (err)
+		return err;
+	if (!procfs__same_start(cur.start_ns, p->start_ns))
+		return -ESRCH;
+	err = procfs__read_rollup(p->pid, &r);
+	if (err)
+		return err;
+	*pss_kb = r.pss_kb;
+	*uss_kb = r.uss_kb;
+	return 0;
+}
+
 static void add_timers(struct session *s, const struct attach_opts *o);
 
 int session__open(struct session *s, const struct attach_opts *o, const char *libc, int sfd)
@@ -1100,6 +1137,8 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 		return err;
 	s->actx->tr = s->tr;
 	s->watch = procwatch__new(&o->watch, watch_rss, s->tr);
+	if (s->watch)
+		procwatch__set_pss(s->watch, watch_pss, s->tr);
 	if (s->watch)
 		procwatch__set_alerts(s->watch, outputs__alerts(s->out));
 	if (o->watch.auto_cleanup)
@@ -1178,7 +1217,10 @@ void session__close(struct session *s)
 	ctlsrv__close(s->ctl);
 	testattr__free(s->tests);
 	cJSON_Delete(s->snapshots);
-	tracer__free(s->tr);
+	if (s->reported)
+		tracer__free_behind(s->tr);
+	else
+		tracer__free(s->tr);
 	procwatch__free(s->watch);
 	cleanup__free(s->cleanup);
 	heapleaks__free(s->leaks);
@@ -1431,13 +1473,23 @@ static bool has_pending(struct session *s)
 void session__finish(struct session *s, pid_t cmd_pid)
 {
 	struct proc **left;
-	uint64_t deadline;
+	uint64_t deadline, end;
 	size_t n;
 
 	tracer__consume(s->tr);
-	/* the trees of drivers that just ended get their force_cleanup_timeout to go away */
+	/*
+	 * The trees of drivers that just ended get their force_cleanup_timeout to go away, but
+	 * the run waits no longer than --end-grace for them, and says so: a silent wait of 10 s
+	 * at the end looks like a hang
+	 */
+	deadline = procwatch__pending_deadline(s->watch);
+	end = util__now_ns(CLOCK_BOOTTIME) + (uint64_t)s->o->end_grace_ms * 1000000ULL;
+	if (deadline > util__now_ns(CLOCK_BOOTTIME) && s->o->end_grace_ms)
+		pr_warn("waiting up to %.1fs for the trees of drivers that just ended to exit "
+			"(--end-grace)\n",
+			((deadline < end ? deadline : end) - util__now_ns(CLOCK_BOOTTIME)) / 1e9);
 	while ((deadline = procwatch__pending_deadline(s->watch)) &&
-	       util__now_ns(CLOCK_BOOTTIME) < deadline) {
+	       util__now_ns(CLOCK_BOOTTIME) < (deadline < end ? deadline : end)) {
 		struct epoll_event e;
 
 		epoll_wait(s->efd, &e, 1, 50);
@@ -1547,6 +1599,7 @@ int session__report(struct session *s, struct run_info *ri)
 	if (s->tests && !o->quiet)
 		testattr__summary(stderr, root);
 	err = outputs__finish(s->out, root, ri);
+	s->reported = true;
 	if (o->output) {
 		int werr = report__write_json(o->output, root);
 
@@ -1555,6 +1608,8 @@ int session__report(struct session *s, struct run_info *ri)
 		err = err ?: werr;
 	}
 	cJSON_Delete(root);
+	/* the command is over: the alerts' lines held while it wrote to stderr */
+	alerts__release_lines(outputs__alerts(s->out));
 	if (!o->quiet)
 		report__summary(stderr, s->tree, ri);
 	else if (report__lost(ri))

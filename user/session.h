@@ -68,6 +68,7 @@ struct session {
 	struct ctlsrv *ctl;		/* attach: the control socket (QHTRACE_SOCKET), or NULL */
 	struct testattr *tests;		/* attach: the tests marked or named, what they caused */
 	struct cJSON *snapshots;	/* the control socket's snapshot requests, for the report */
+	bool reported;			/* the report is out: the probes may go behind (tracer.h) */
 };
 
 /*

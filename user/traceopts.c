@@ -209,9 +209,9 @@ const struct opt_spec traceopts[] = {
 	{ "fail-on", 0, OPT_FN, "CLASSES", .fn = parse_fail_on, .off = OFF(fail_on),
 	  .cmds = A | L | F,
 	  .help = "exit " OPT_TEXT(QH_EXIT_GATE) " when one of the CLASSES (comma-separated: leaks, "
-		  "fds, zombies, leftovers, lost-events, alerts) has findings (and CMD exited 0); "
-		  "leaks turns on --heap, counts the classes of --leak-kinds, and the verdict "
-		  "names every process whose heap could not be followed" },
+		  "fds, zombies, leftovers, lost-events, alerts) has findings (and CMD, or the watch, "
+		  "ended with 0); leaks turns on --heap, counts the classes of --leak-kinds, and the "
+		  "verdict names every process whose heap could not be followed" },
 	{ "fail-severity", 0, OPT_FN, "L", .fn = parse_severity, .off = OFF(fail_severity),
 	  .def = "low", .cmds = A | L | F,
 	  .help = "only findings of severity L or above count: low, medium, high, critical" },
@@ -243,6 +243,10 @@ const struct opt_spec traceopts[] = {
 	  .off = OFF(watch.force_cleanup_timeout_ms), .def = "10", .cmds = A, .group = WATCH,
 	  .help = "a driver's tree must be gone S seconds after it; also the wait after each "
 		  "signal of --cleanup" },
+	{ "end-grace", 0, OPT_MS, "S", 0, 3600000, .off = OFF(end_grace_ms), .def = "2",
+	  .cmds = A, .group = WATCH,
+	  .help = "when CMD has exited, wait at most S seconds (announced) for the trees of "
+		  "drivers that just ended to go; what is left then is a leftover" },
 	{ "zombie-grace", 0, OPT_MS, "S", 100, 86400000, .off = OFF(watch.zombie_grace_ms),
 	  .def = "5", .cmds = A, .group = WATCH,
 	  .help = "exited and not reaped for longer: a zombie" },
@@ -303,8 +307,8 @@ void procwatch_opts__from_settings(struct procwatch_opts *o, const struct qh_set
 	uint32_t i, k;
 
 	o->auto_cleanup = s->auto_cleanup;
-	o->force_cleanup_timeout_ms = s->force_cleanup_timeout * 1000;
-	o->zombie_grace_ms = s->zombie_grace * 1000;
+	o->force_cleanup_timeout_ms = s->force_cleanup_timeout * 1000 + 0.5;
+	o->zombie_grace_ms = s->zombie_grace * 1000 + 0.5;
 	o->max_resource_lifetime_s = s->max_resource_lifetime;
 	o->max_cleanup_attempts = s->max_cleanup_attempts;
 	o->memory_threshold_mb = s->memory_threshold_mb;

@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -691,7 +694,81 @@ static void destroy_links(struct bpf_object_skeleton *s, int *extra, int nextra,
 	free(tids);
 }
 
+static void tracer__free_(struct tracer *t, bool behind);
+
 void tracer__free(struct tracer *t)
+{
+	tracer__free_(t, false);
+}
+
+/* In the detaching child: every fd but the kernel objects the tracer holds is closed. */
+static void keep_only_bpf_fds(void)
+{
+	char path[64], target[64];
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/fd");
+	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (nul >= 0) {
+		dup2(nul, STDIN_FILENO);
+		dup2(nul, STDOUT_FILENO);
+		dup2(nul, STDERR_FILENO);
+		if (nul > STDERR_FILENO)
+			close(nul);
+	}
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+		ssize_t n;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd <= STDERR_FILENO ||
+		    fd == dirfd(d))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		if (strncmp(target, "anon_inode:bpf", 14) && strcmp(target, "anon_inode:[perf_event]"))
+			close(fd);
+	}
+	closedir(d);
+}
+
+/*
+ * Detaching a classic tracepoint (a perf event) waits for an RCU grace period, and the
+ * kernel's event_mutex makes those waits one after the other: about 33 of them (the fd and
+ * memory syscalls) hold an exit for a second or more whatever thread closes them. Once the
+ * report is out and the command's status known, nobody needs to wait: a child process keeps
+ * the links and detaches them while qhtrace exits (its programs stay attached, filtering on
+ * a traced-process map that no longer changes, until then). Where fork fails, as tracer__free.
+ */
+void tracer__free_behind(struct tracer *t)
+{
+	sigset_t all;
+	pid_t pid;
+
+	if (!t)
+		return;
+	pid = fork();
+	if (pid < 0) {
+		tracer__free(t);
+		return;
+	}
+	if (pid == 0) {
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		prctl(PR_SET_NAME, "qhtrace-detach");
+		keep_only_bpf_fds();
+		tracer__free(t);
+		_exit(0);
+	}
+	/* our copies only: each close drops a reference the child still holds */
+	tracer__free_(t, true);
+}
+
+static void tracer__free_(struct tracer *t, bool behind)
 {
 	if (!t)
 		return;
@@ -703,8 +780,9 @@ void tracer__free(struct tracer *t)
 	for (size_t i = 0; i < t->ntree_fds; i++)
 		close(t->tree_fds[i]);
 	free(t->tree_fds);
-	/* only once no perf event holds them */
-	uprobe_events_remove(t);
+	/* only once no perf event holds them (the detaching child's, when behind) */
+	if (!behind)
+		uprobe_events_remove(t);
 	free(t->uevents);
 	qhtrace_bpf__destroy(t->skel);
 	free(t->heap_plinks);
@@ -712,6 +790,43 @@ void tracer__free(struct tracer *t)
 		free(t->unwind_tried[i].path);
 	free(t->unwind_tried);
 	free(t);
+}
+
+/*
+ * The (dev, inode) the kernel gives a mapping of @fd, into @st: what the unwinder's walk and
+ * /proc/PID/maps see. On overlayfs (a container's root, the kernel matrix's guests) a mapped
+ * file is the real file below, whose device differs from what stat() says of the overlay's
+ * path; keying a table by stat() would make every lookup miss. Read from a one-page mapping
+ * of it in our own /proc/self/maps. 0, or -errno (@st left as fstat gave it).
+ */
+static int kernel_file_id(int fd, struct stat *st)
+{
+	unsigned long start, end, off, ino;
+	unsigned int maj, min;
+	char line[512];
+	int err = -ENOENT;
+	void *p;
+	FILE *f;
+
+	if (!st->st_size)
+		return 0; /* nothing to map: nothing to unwind either */
+	p = mmap(NULL, 1, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	f = fopen("/proc/self/maps", "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &off, &maj, &min,
+			   &ino) != 6 || start != (unsigned long)p)
+			continue;
+		st->st_dev = makedev(maj, min);
+		st->st_ino = ino;
+		err = 0;
+		break;
+	}
+	if (f)
+		fclose(f);
+	munmap(p, 1);
+	return err;
 }
 
 int tracer__unwind_module(struct tracer *t, const char *path, const char *name, uint64_t dev,
@@ -733,7 +848,8 @@ int tracer__unwind_module(struct tracer *t, const char *path, const char *name, 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) || (ino && (st.st_dev != dev || st.st_ino != ino))) {
+	if (fstat(fd, &st) || kernel_file_id(fd, &st) ||
+	    (ino && (st.st_dev != dev || st.st_ino != ino))) {
 		close(fd);
 		return -ENOENT; /* not the file the process mapped */
 	}

@@ -81,6 +81,11 @@ int tracer__preflight(void);
 /* Open, size, load and attach every program; mounts tracefs privately if needed. */
 int tracer__open(struct tracer **out, const struct tracer_opts *opts);
 void tracer__free(struct tracer *t);
+/*
+ * The same, the probes detached by a child process while the caller goes on (exits): for
+ * the end of a run, once the report is out (see tracer.c for why).
+ */
+void tracer__free_behind(struct tracer *t);
 
 /*
  * Probe the malloc family of the C library at @path, for every traced process that maps it.

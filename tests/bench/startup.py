@@ -12,6 +12,12 @@ does before the traced command's first instruction of main (load, attach, releas
 About 1 s into idle, qhtrace's own VmRSS is read from /proc/PID/status.
 
 The same latency is measured for idle run directly (no tracing) to give a ratio.
+
+Then the whole fixed cost of a run: `qhtrace attach -q -v -- true`, timed from spawn to its
+exit (what a CI step waits for), split into the probes' attach (qhtrace's own -v line) and the
+rest; and the time until the probes are detached (the qhtrace-detach helper that closes the
+classic tracepoints after qhtrace exits is gone), with a pause between runs so one run's
+detach does not hold the kernel's event_mutex while the next attaches.
 Paths default to QHTRACE and QH_FIXTURES, else <repo>/.output/{qhtrace,fixtures}.
 """
 
@@ -27,6 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 GOAL_STARTUP_MS = 500
 GOAL_RSS_MIB = 20
+GOAL_TRUE_MS = 300
 IDLE_SECONDS = 2
 TIMEOUT = 30  # seconds for one run, generous: idle itself lasts 2 s
 
@@ -86,6 +93,39 @@ def run_once(argv, first_insn_file, watch_rss):
     return (t_main - t0) * 1000, rss, hwm
 
 
+def detach_helpers():
+    """pids of qhtrace-detach processes now"""
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/comm") as f:
+                    if f.read().strip() == "qhtrace-detach":
+                        pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
+def run_true(qhtrace):
+    """One `attach -q -v -- true`: (wall ms to exit, attach ms, ms until the probes are gone)"""
+    before = set(detach_helpers())
+    t0 = time.monotonic()
+    proc = subprocess.run([qhtrace, "attach", "-q", "-v", "--", "true"], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          timeout=TIMEOUT)
+    wall = (time.monotonic() - t0) * 1000
+    if proc.returncode != 0:
+        raise RuntimeError(f"qhtrace attach -- true exited {proc.returncode}: {proc.stderr}")
+    attach = next((float(l.split("probes attached in ")[1].split()[0])
+                   for l in proc.stderr.splitlines() if "probes attached in " in l), None)
+    helpers = set(detach_helpers()) - before
+    while helpers & set(detach_helpers()) and time.monotonic() - t0 < TIMEOUT:
+        time.sleep(0.005)
+    gone = (time.monotonic() - t0) * 1000
+    return wall, attach, gone
+
+
 def summary(values):
     return statistics.median(values), min(values), max(values)
 
@@ -131,6 +171,25 @@ def main():
         print("  qhtrace VmRSS at 1 s:  not read (qhtrace had exited)")
     print(f"untraced idle startup: median {pmed:.2f} ms, min {plo:.2f}, max {phi:.2f}")
     print(f"  ratio traced/untraced (medians): {med / pmed:.0f}x")
+
+    runs = []
+    for _ in range(args.runs):
+        try:
+            runs.append(run_true(args.qhtrace))
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            sys.exit(f"startup.py: {e}")
+        time.sleep(2)
+    wmed, wlo, whi = summary([r[0] for r in runs])
+    attach = [r[1] for r in runs if r[1] is not None]
+    gmed, glo, ghi = summary([r[2] for r in runs])
+    print(f"qhtrace attach -q -- true, {args.runs} runs, 2 s apart")
+    print(f"  wall time to exit:     median {wmed:.0f} ms, min {wlo:.0f}, max {whi:.0f} "
+          f"(goal < {GOAL_TRUE_MS} ms)")
+    if attach:
+        amed = statistics.median(attach)
+        print(f"    of which the attach: median {amed:.0f} ms; the rest {wmed - amed:.0f} ms")
+    print(f"  probes detached after: median {gmed:.0f} ms, min {glo:.0f}, max {ghi:.0f} "
+          f"(in the qhtrace-detach helper, after qhtrace exited)")
     return 0
 
 

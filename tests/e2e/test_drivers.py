@@ -11,7 +11,9 @@ teardown by (pid, start time).
 Run as root: /usr/bin/python3 -m pytest tests/e2e/test_drivers.py
 """
 
+import json
 import os
+import subprocess
 
 import pytest
 
@@ -133,6 +135,42 @@ def test_driver_quits_cleanly(qh, tmp_path, fakedir):
     assert "alert" in err and "30 MiB" in err, err
 
 
+def test_alert_after_command_output(qh, tmp_path, fakedir):
+    """stderr is no terminal (a CI log): the alert's line comes after the command's own
+    output, not inside it; the peak the report gives is the alert's value, from the same
+    samples, by PSS; the event log tells the driver's start and end."""
+    script = f'"{fakedir}/chromedriver" clean 8; printf "COMMAND-DONE" >&2'
+    log = tmp_path / "events.ndjson"
+    report, _, err = attach(qh, tmp_path, ["/bin/sh", "-c", script],
+                            ("--memory-threshold-mb", "30", "--events", str(log), *FAST))
+    assert "COMMAND-DONE" in err and "alert: driver_memory" in err, err
+    assert err.index("COMMAND-DONE") < err.index("alert: driver_memory"), err
+    d = report["drivers"][0]
+    a = report["alerts"][0]
+    assert d["memory_basis"] == "pss" and d["memory_alert"] is True, d
+    # the alert fired on a sample whose PSS was over 30 MiB; the peak is the highest sample
+    assert 30 < a["value"] <= d["peak_pss_kb"] / 1024 + 0.01, (a, d)
+    assert d["peak_uss_kb"] <= d["peak_pss_kb"] <= d["peak_memory_kb"], d
+    assert d["verdict"] == "over 30 MiB", d
+    recs = [json.loads(l) for l in log.read_text().splitlines()]
+    kinds = [r["kind"] for r in recs]
+    start = next(r for r in recs if r["kind"] == "driver_start")
+    end = next(r for r in recs if r["kind"] == "driver_end")
+    assert (start["driver"], start["pid"], start["driver_kind"]) == (1, d["pid"],
+                                                                     "chromedriver"), start
+    assert (end["driver"], end["exit_code"], end["peak_pss_kb"]) == (1, 0, d["peak_pss_kb"]), end
+    assert kinds.index("driver_start") < kinds.index("driver_end") < kinds.index("verdict")
+    assert "alert" in kinds, kinds
+    # the reader: a driver row names its driver and shows its memory and verdict
+    out = subprocess.run([qh.qhtrace, "report", "--filter", "kind=driver",
+                          str(tmp_path / "report.json")], capture_output=True, text=True,
+                         timeout=30)
+    row = out.stdout.splitlines()[1].split()
+    assert out.returncode == 0 and row[1:4] == ["driver", str(d["pid"]), "chromedriver"], out
+    assert f"peak_pss_kb={d['peak_pss_kb']}" in out.stdout, out.stdout
+    assert 'verdict="over 30 MiB"' in out.stdout, out.stdout
+
+
 def test_driver_leaves_two(qh, tmp_path, fakedir):
     """Without --cleanup: the two renderers outlive the driver, are found, and keep running."""
     cmd = ["/bin/sh", "-c", f"exec >/dev/null 2>&1; {fakedir}/chromedriver leave 8; sleep 2.5"]
@@ -167,9 +205,18 @@ def test_driver_cleanup(qh, tmp_path, fakedir):
     assert qh.wait_for(lambda: qh.proc_comm(sentinel.pid) == "chrome", timeout=5)
     sentinel_start = qh.proc_stat(sentinel.pid)[1]
     cmd = ["/bin/sh", "-c", f"exec >/dev/null 2>&1; {fakedir}/chromedriver leave 8; sleep 2.5"]
-    report, _, err = attach(qh, tmp_path, cmd, ("--cleanup", *FAST))
+    log = tmp_path / "events.ndjson"
+    report, _, err = attach(qh, tmp_path, cmd, ("--cleanup", "--events", str(log), *FAST))
     d = check_driver_tree(report)
     renderers = {p["pid"]: p for p in by_comm(report, "chrome") if p["ppid"] != d["pid"]}
+    # the event log: each leftover and what the cleanup did to it
+    recs = [json.loads(l) for l in log.read_text().splitlines()]
+    left = {r["pid"]: r for r in recs if r["kind"] == "leftover"}
+    cleaned = {r["pid"]: r for r in recs if r["kind"] == "cleanup"}
+    assert set(left) == set(cleaned) == set(renderers), recs
+    assert all(r["reason"] == "outlived_driver" and r["driver"] == 1 for r in left.values())
+    assert all(r["verified"] is True for r in cleaned.values()), cleaned
+    assert d["verdict"] == "left 2 processes" and d["left_behind"] == 2, d
     assert sorted(d["survivors"]) == sorted(renderers), d
     c = report["cleanup"]
     assert (c["attempted"], c["succeeded"], c["failed"]) == (2, 2, 0), c
@@ -337,3 +384,21 @@ def test_gate_on_leftovers(qh, tmp_path):
     assert any(r.startswith("leftovers") for r in report["verdict"]["reasons"]), report["verdict"]
     assert not any(r.startswith("zombies") for r in report["verdict"]["reasons"])
     assert report["cleanup"]["succeeded"] == 1, report["cleanup"]
+
+
+def test_end_grace_announced(qh, tmp_path, fakedir):
+    """The command ends just after its driver, whose renderers outlive it: qhtrace says it
+    waits, for at most --end-grace (not the 10 s force_cleanup_timeout), then judges the tree
+    as it is."""
+    # the renderers left running must not hold our stderr pipe
+    cmd = ["/bin/sh", "-c", f'exec >/dev/null 2>&1; exec "{fakedir}/chromedriver" leave 8']
+    rc, out, err = qh.run(qh.attach_argv(cmd,
+                                         tmp_path / "report.json",
+                                         ("--force-cleanup-timeout", "10", "--end-grace", "0.5")))
+    report = check_report(qh.load_report(tmp_path / "report.json"))
+    adopt_running(qh, report)
+    assert rc == 0, err
+    assert "waiting up to 0.5s for the trees of drivers that just ended to exit (--end-grace)" \
+        in err, err
+    left = report["leftovers"]
+    assert len(left) == 2 and all(l["reason"] == "outlived_driver" for l in left), left

@@ -163,6 +163,13 @@ def test_fds_command(qh, tmp_path):
                               "-o", str(out)])
     assert rc == 0, err
     assert "/dev/null" in stdout and stdout.splitlines()[0].split()[:2] == ["FD", "KIND"]
+    # the dozens of /dev/null fds it opened in a row are one row, with their count
+    rows = [l for l in stdout.splitlines()[1:] if l.split()[1:2] == ["file"]]
+    run = [l for l in rows if l.endswith(" fds)") and "/dev/null" in l]
+    assert run, stdout
+    first, last = map(int, run[0].split()[0].split("-"))
+    assert int(run[0].rsplit("(", 1)[1].split()[0]) == last - first + 1 >= 20, run
+    assert len(stdout.splitlines()) < 10, stdout
     report = qh.load_report(out)
     assert report["run"]["mode"] == "fds"
     (l,) = leaks_of(report, drip.pid)

@@ -170,6 +170,10 @@ def test_leaks_pid(qh, tmp_path):
     assert "not known" in err, err  # says that earlier allocations are unknown
     report = qh.load_report(out)
     assert report["run"]["mode"] == "leaks", report["run"]
+    # no lifecycle record, but the malloc calls are counted and the summary says so
+    (ev,) = [l for l in err.splitlines() if l.startswith("events: ")]
+    allocs = int(ev.split("heap calls counted in the kernel: ")[1].split()[0])
+    assert allocs == report["processes"][0]["heap_allocs"] >= 100, (ev, report["processes"])
     assert report["run"]["command"] == [qh.fx("heapdrip"), "30"], report["run"]
     assert "not known" in report["run"]["note"], report["run"]
     (p,) = report["processes"]
@@ -201,6 +205,12 @@ def test_leaks_refusals(qh, tmp_path):
     qh.wait_for(lambda: qh.proc_comm(static.pid) == "static_true", timeout=10)
     rc, _, err = qh.run([qh.qhtrace, "leaks", "-p", str(static.pid), "--duration", "1"])
     assert rc == 1 and "maps no C library" in err, err
+    # an option of another command (leaks follows the heap, not fds): said so, not "unknown"
+    rc, _, err = qh.run([qh.qhtrace, "leaks", "-p", str(static.pid), "--fd-stacks"])
+    assert rc == 2 and "option '--fd-stacks' is another command's, not one of " \
+        "'qhtrace leaks'" in err, err
+    rc, _, err = qh.run([qh.qhtrace, "leaks", "--no-such-thing"])
+    assert rc == 2 and "unknown option '--no-such-thing'" in err, err
 
 
 def test_leaks_growth_over_checks(qh, tmp_path):

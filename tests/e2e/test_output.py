@@ -156,6 +156,17 @@ def test_report_command(qh, tmp_path):
         f"{len(out.splitlines()) - 2}"], err
     rc, _, err = report("--filter", "colour=red", log)
     assert rc == 2 and "--filter:" in err, err
+    # the page it says to read next is a page --page takes
+    rc, out, err = report("--page-size", "2", log)
+    assert rc == 0 and out.rstrip().endswith("more: --page 2"), out
+    rc, out, err = report("--page-size", "2", "--page", "2", log)
+    assert rc == 0 and "page 2 (2 per page, 2 shown)" in out, (out, err)
+    # an unknown kind is an error, not 0 rows; globs select by comm and kind
+    rc, out, err = report("--filter", "kind=bogus", log)
+    assert rc == 2 and "kind: 'bogus' is no kind of row" in err, (out, err)
+    rc, out, _ = report("--json", "--filter", "comm=heapl*,kind=heap_*", rep)
+    page = json.loads(out)
+    assert rc == 0 and len(page["items"]) == 5, page
     rc, _, err = report(tmp_path / "missing")
     assert rc == 1 and "No such file or directory" in err, err
 

@@ -101,6 +101,11 @@ def test_selenium_no_quit_cleanup(qh, tmp_path, selenium):
     c = report["cleanup"]
     assert (c["attempted"], c["succeeded"], c["failed"]) == (len(left), len(left), 0), c
     assert {a["pid"] for a in c["actions"]} == left_pids, c
+    # the cleanup names each process as the leftovers do (the zygote, exec'd as
+    # /proc/self/exe, is "exe" until it renames itself)
+    names = {l["pid"]: l["comm"] for l in left}
+    assert all(a["comm"] == names[a["pid"]] for a in c["actions"]), (c, left)
+    assert "exe" not in names.values(), left
     for a in c["actions"]:
         assert a["verified"] is True and a["error"] is None, a
         # a process may exit on its own as its parent goes (crashpad does): no signal then
@@ -134,3 +139,57 @@ def test_selenium_driver_killed(qh, tmp_path, selenium):
     assert {a["pid"] for a in c["actions"]} == set(left), c
     assert all(a["verified"] for a in c["actions"]), c
     assert not any(still_alive(procs[p]) for p in left)
+
+
+def rollup_pss_kb(pid):
+    """PSS of pid from its smaps_rollup (kB), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return None
+
+
+def test_selenium_summary_and_pss(qh, tmp_path, selenium):
+    """Without -q: the summary fits a screen; the tree's PSS, sampled at the end while the
+    browser still runs (nobody quit, no --cleanup), is within 10% of smaps_rollup read here."""
+    argv = qh.attach_argv([PYTHON, RUN, "noquit"], tmp_path / "report.json",
+                          (*FAST, "--junit", str(tmp_path / "j.xml"),
+                           "--summary-md", str(tmp_path / "s.md")))
+    rc, out, err = qh.run(argv, timeout=90)
+    report = qh.load_report(tmp_path / "report.json")
+    running = [p for p in (report or {}).get("processes", [])
+               if p["state"] == "running" and qh.proc_comm(p["pid"]) == p["comm"]]
+    try:
+        assert rc == 0, f"qhtrace exited {rc}; stderr:\n{err}"
+        lines = err.splitlines()
+        assert len(lines) <= 40, f"{len(lines)} lines:\n{err}"
+        d = report["drivers"][0]
+        assert d["memory_basis"] == "pss", d
+        # the browser: many processes sharing most of their pages
+        assert d["pss_kb"] < d["memory_kb"], d
+        assert d["peak_pss_kb"] <= d["peak_memory_kb"] and d["peak_uss_kb"] <= d["peak_pss_kb"]
+        mine = {p["pid"]: rollup_pss_kb(p["pid"]) for p in running if p["driver"] == 1}
+        mine = {pid: kb for pid, kb in mine.items() if kb is not None}
+        assert mine, running
+        theirs = {p["pid"]: p["pss_kb"] for p in running if p["pid"] in mine}
+        assert abs(sum(theirs.values()) - sum(mine.values())) <= 0.1 * sum(mine.values()), \
+            (theirs, mine)
+        assert abs(d["pss_kb"] - sum(mine.values())) <= 0.1 * sum(mine.values()), (d, mine)
+        # one line for the tree, its verdict and its leftovers grouped, not one per process
+        tree = [l for l in lines if l.startswith("  #1 chromedriver")]
+        assert len(tree) == 1 and "peak PSS" in tree[0] and "left" in tree[0], err
+        assert sum(1 for l in lines if l.startswith("leftover:")) == 0, err
+        assert any(l.startswith("  chromedriver #1: ") and "outlived_command" in l
+                   for l in lines), err
+        # the CI outputs tell the same story
+        junit = (tmp_path / "j.xml").read_text()
+        assert 'name="driver #1 chromedriver' in junit, junit
+        md = (tmp_path / "s.md").read_text()
+        assert "chromedriver #1" in md and "outlived_command" in md, md
+    finally:
+        for p in running:
+            qh.adopt(p["pid"])

@@ -71,6 +71,21 @@ static void test_defaults_round_trip(void **state)
 	cJSON_Delete(o);
 }
 
+/* what --force-cleanup-timeout 0.5 takes, the settings file takes too */
+static void test_fractional_seconds(void **state)
+{
+	struct qh_settings s;
+
+	(void)state;
+	config__defaults(&s);
+	assert_int_equal(parse("{\"cleanup\": {\"force_cleanup_timeout\": 0.5,"
+			       " \"zombie_grace\": 0.25}}", &s), 0);
+	assert_true(s.force_cleanup_timeout == 0.5 && s.zombie_grace == 0.25);
+	config__defaults(&s);
+	/* below the option's 0.1 s */
+	assert_int_not_equal(parse("{\"cleanup\": {\"force_cleanup_timeout\": 0.05}}", &s), 0);
+}
+
 static void test_every_key(void **state)
 {
 	struct qh_settings s;
@@ -147,7 +162,9 @@ static void test_every_wrong_type(void **state)
 				if (cJSON_IsNumber(k))
 					same = !strcmp(values[i], "12") ||
 					       (!strcmp(values[i], "1.5") &&
-						!strcmp(k->string, "memory_usage_percent"));
+						(!strcmp(k->string, "memory_usage_percent") ||
+						 !strcmp(k->string, "force_cleanup_timeout") ||
+						 !strcmp(k->string, "zombie_grace")));
 				else if (cJSON_IsBool(k))
 					same = !strcmp(values[i], "true");
 				else
@@ -389,6 +406,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_round_trip),
 		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_fractional_seconds),
 		cmocka_unit_test(test_every_wrong_type),
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_unknown_keys_and_syntax),

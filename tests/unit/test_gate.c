@@ -625,6 +625,105 @@ static void test_runout_finish(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* the resource_leak alert: one file's two findings hold its fds once; as severe as the worst */
+static void test_runout_fd_alert(void **state)
+{
+	struct run_info ri = {};
+	struct attach_opts o = {};
+	struct outputs *r;
+	int saved, devnull;
+	const cJSON *al;
+	cJSON *root;
+
+	(void)state;
+	config__defaults(&o.settings);
+	o.settings.resource_leak_count = 64;
+	o.alert_timeout_s = 1;
+	assert_int_equal(outputs__open(&r, &o), 0);
+	root = parse("{\"events\": {\"lost\": 0}, \"processes\": [], \"leaks\": {\"fds\": ["
+		     "{\"pid\": 7, \"start_time\": \"t\", \"kind\": \"file\", \"target\": \"/a\","
+		     " \"count\": 1800, \"reason\": \"growing\", \"severity\": \"critical\"},"
+		     "{\"pid\": 7, \"start_time\": \"t\", \"kind\": \"file\", \"target\": \"/a\","
+		     " \"count\": 1802, \"reason\": \"open_at_exit\", \"severity\": \"critical\"},"
+		     "{\"pid\": 8, \"start_time\": \"u\", \"kind\": \"file\", \"target\": \"/a\","
+		     " \"count\": 100, \"reason\": \"growing\", \"severity\": \"medium\"}],"
+		     " \"sockets\": []}}");
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	devnull = open("/dev/null", O_WRONLY);
+	dup2(devnull, STDERR_FILENO);
+	assert_int_equal(outputs__finish(r, root, &ri), 0);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(devnull);
+	al = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "alerts"), 0);
+	assert_non_null(al);
+	assert_true(cJSON_GetObjectItem(al, "value")->valuedouble == 1802 + 100);
+	assert_string_equal(cJSON_GetObjectItem(al, "severity")->valuestring, "critical");
+	outputs__close(r);
+	cJSON_Delete(root);
+}
+
+/* the WebDriver trees in JUnit and Markdown: a test case and a row each, with the verdict,
+ * and the leftovers with their reason, driver and cleanup */
+static const char *const driver_report =
+	"{\"schema\": \"qhtrace/report/v1\", \"run\": {\"command\": [\"pytest\"]},"
+	" \"events\": {\"lost\": 0}, \"processes\": [],"
+	" \"drivers\": [{\"id\": 1, \"kind\": \"chromedriver\", \"pid\": 10, \"lifetime_s\": 2.5,"
+	"   \"process_count\": 9, \"peak_pss_kb\": 409600, \"peak_memory_kb\": 988000,"
+	"   \"left_behind\": 0, \"memory_alert\": false, \"verdict\": \"clean\","
+	"   \"test\": \"t.py::test_a\"},"
+	"  {\"id\": 2, \"kind\": \"chromedriver\", \"pid\": 20, \"lifetime_s\": 3,"
+	"   \"process_count\": 9, \"peak_pss_kb\": 1200000, \"peak_memory_kb\": 2000000,"
+	"   \"left_behind\": 2, \"memory_alert\": true,"
+	"   \"verdict\": \"left 2 processes, over 1024 MiB\", \"test\": \"t.py::test_b\"}],"
+	" \"leftovers\": [{\"pid\": 21, \"comm\": \"chromium\", \"start_time\": \"s21\","
+	"   \"reason\": \"outlived_driver\", \"driver\": 2, \"age_s\": 3},"
+	"  {\"pid\": 22, \"comm\": \"chromium\", \"start_time\": \"s22\","
+	"   \"reason\": \"outlived_driver\", \"driver\": 2, \"age_s\": 3}],"
+	" \"cleanup\": {\"actions\": [{\"pid\": 21, \"start_time\": \"s21\", \"signal\": "
+	"\"SIGTERM\", \"verified\": true, \"error\": null},"
+	"  {\"pid\": 22, \"start_time\": \"s22\", \"signal\": \"SIGKILL\", \"verified\": false,"
+	"   \"error\": \"still there\"}]}}";
+
+static void test_drivers_junit_markdown(void **state)
+{
+	cJSON *rep = parse(driver_report);
+	struct gate_result r;
+	char *x, *m;
+
+	(void)state;
+	assert_int_equal(gate__evaluate(rep, 0, SEV_LOW, &r), 0);
+	x = gate__junit(rep, &r);
+	assert_non_null(x);
+	/* the class cases, then one per tree */
+	assert_int_equal(check_xml(x, "testcase"), GATE_NR + 2);
+	assert_non_null(strstr(x, "<testsuite name=\"qhtrace: WebDriver trees\" tests=\"2\" "
+				  "failures=\"1\""));
+	assert_non_null(strstr(x, "classname=\"t.py::test_a\" name=\"driver #1 chromedriver "
+				  "(pid 10)\""));
+	assert_non_null(strstr(x, "<property name=\"peak_pss_kb\" value=\"409600\"/>"));
+	assert_non_null(strstr(x, "<failure message=\"left 2 processes, over 1024 MiB\" "
+				  "type=\"webdriver\">"));
+	assert_non_null(strstr(x, "pid 21 (chromium) outlived_driver, tree of chromedriver #2; "
+				  "cleanup: SIGTERM, verified gone"));
+	assert_non_null(strstr(x, "cleanup: SIGKILL, NOT verified gone (still there)"));
+	free(x);
+	m = gate__markdown(rep, &r);
+	assert_non_null(m);
+	assert_non_null(strstr(m, "### WebDriver trees (2)\n"));
+	assert_non_null(strstr(m, "| chromedriver #1 (pid 10) | t.py::test_a | 2.50 | 9 | 400.0 | "
+				  "964.8 | clean | - |\n"));
+	assert_non_null(strstr(m, "| **left 2 processes, over 1024 MiB** | 1 of 2 verified gone |"));
+	/* the leftovers section: reason, driver, cleanup */
+	assert_non_null(strstr(m, "- pid 22 (chromium) outlived_driver, tree of chromedriver #2; "
+				  "cleanup: SIGKILL, NOT verified gone (still there)\n"));
+	free(m);
+	gate__release(&r);
+	cJSON_Delete(rep);
+}
+
 /* memory_usage: the tree's RSS over MemTotal against memory_usage_percent */
 static void test_runout_memory_usage(void **state)
 {
@@ -677,6 +776,8 @@ int main(void)
 		cmocka_unit_test(test_diff_per_test),
 		cmocka_unit_test(test_runout_finish),
 		cmocka_unit_test(test_runout_memory_usage),
+		cmocka_unit_test(test_runout_fd_alert),
+		cmocka_unit_test(test_drivers_junit_markdown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -85,6 +85,18 @@ static int fake_rss(void *ctx, const struct proc *p, uint64_t pages[QH_NR_RSS])
 	return 0;
 }
 
+/* PSS of every live process (kB), as the test sets it; USS is 60% of it */
+static uint64_t fake_pss_kb = 5 * 1024;
+
+static int fake_pss(void *ctx, const struct proc *p, uint64_t *pss, uint64_t *uss)
+{
+	(void)ctx;
+	(void)p;
+	*pss = fake_pss_kb;
+	*uss = fake_pss_kb * 6 / 10;
+	return 0;
+}
+
 struct fx {
 	struct proctree *t;
 	struct procwatch *w;
@@ -181,6 +193,58 @@ static void test_instance_membership(void **state)
 	feed_exit(f->t, f->w, PID0 + 2);
 	assert_int_equal(d[0]->alive, 0);
 	assert_int_equal(procwatch__pending_deadline(f->w), 0);
+}
+
+/*
+ * With PSS known, the alert and the peak go by PSS, from the same samples: the periodic ones
+ * and the one as a process of the tree exits (a peak the alert used not to see).
+ */
+static void test_pss_alert_and_peak(void **state)
+{
+	struct fx *f = *state;
+	const struct driver_inst *const *d;
+	const struct alert *a;
+	struct proc **out;
+	cJSON *root, *drv;
+	size_t n;
+
+	procwatch__set_pss(f->w, fake_pss, NULL);
+	fake_pss_kb = 5 * 1024;
+	feed_fork(f->t, f->w, PID0 + 40, 1, "sh");
+	feed_exec(f->t, f->w, PID0 + 40, "/usr/bin/chromedriver");
+	feed_fork(f->t, f->w, PID0 + 41, PID0 + 40, "chromedriver");
+	feed_fork(f->t, f->w, PID0 + 42, PID0 + 40, "chromedriver");
+	assert_int_equal(procwatch__drivers(f->w, &d), 1);
+	/* 3 x 5 MiB of PSS: under 30 MiB, though the RSS summed is 41 MiB */
+	procwatch__check(f->w, f->t, true, &out, &n);
+	assert_true(d[0]->pss_known);
+	assert_int_equal(d[0]->pss_kb, 3 * 5 * 1024);
+	assert_int_equal(d[0]->uss_kb, 3 * 3 * 1024);
+	assert_int_equal(d[0]->rss_kb, 3 * 3500 * (sysconf(_SC_PAGESIZE) / 1024));
+	assert_int_equal(alerts__count(f->a), 0);
+	/* the two others grow to 16 MiB, then one exits before any periodic sample: 16 + 16
+	 * live, and the exiting one as last sampled (5): 37 MiB, over 30 */
+	fake_pss_kb = 16 * 1024;
+	feed_exit(f->t, f->w, PID0 + 40);
+	assert_int_equal(d[0]->peak_pss_kb, (16 + 16 + 5) * 1024);
+	assert_int_equal(alerts__count(f->a), 1);
+	a = alerts__get(f->a, 0);
+	assert_string_equal(a->kind, "driver_memory");
+	assert_true(a->value * 1024 == (double)d[0]->peak_pss_kb);
+	assert_non_null(strstr(a->message, "PSS"));
+	/* the report: PSS beside RSS, the verdict names the crossing */
+	root = cJSON_CreateObject();
+	procwatch__add_json(f->w, root, T0 + PID0 + 5000);
+	drv = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "drivers"), 0);
+	assert_string_equal(cJSON_GetObjectItem(drv, "memory_basis")->valuestring, "pss");
+	assert_int_equal(cJSON_GetObjectItem(drv, "peak_pss_kb")->valuedouble,
+			 (16 + 16 + 5) * 1024);
+	assert_true(cJSON_GetObjectItem(drv, "peak_memory_kb")->valuedouble >
+		    cJSON_GetObjectItem(drv, "peak_pss_kb")->valuedouble);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(drv, "memory_alert")));
+	assert_string_equal(cJSON_GetObjectItem(drv, "verdict")->valuestring, "over 30 MiB");
+	assert_string_equal(cJSON_GetObjectItem(drv, "comm")->valuestring, "chromedriver");
+	cJSON_Delete(root);
 }
 
 static void test_nested_driver(void **state)
@@ -317,6 +381,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_instance_membership, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nested_driver, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pss_alert_and_peak, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeline_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_parts, setup, teardown),
 		cmocka_unit_test(test_defaults),

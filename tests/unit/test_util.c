@@ -527,6 +527,34 @@ static void test_exe_self(void **state)
 	assert_int_equal(procfs__exe(0x7ffffff0, exe, sizeof(exe)), -ENOENT);
 }
 
+/* smaps_rollup as 6.18 prints it: USS is Private_Clean + Private_Dirty */
+static void test_parse_rollup(void **state)
+{
+	static const char text[] =
+		"55a4c0d2e000-7ffd5a3f1000 ---p 00000000 00:00 0                          "
+		"[rollup]\n"
+		"Rss:              396400 kB\nPss:              120333 kB\n"
+		"Pss_Dirty:         90000 kB\nPss_Anon:          80000 kB\n"
+		"Pss_File:          30000 kB\nPss_Shmem:         10333 kB\n"
+		"Shared_Clean:     200000 kB\nShared_Dirty:      96400 kB\n"
+		"Private_Clean:     40000 kB\nPrivate_Dirty:     60000 kB\n"
+		"Referenced:       396400 kB\nAnonymous:        140000 kB\n"
+		"Swap:                  0 kB\nSwapPss:              12 kB\n";
+	struct procfs_rollup r;
+
+	(void)state;
+	assert_int_equal(procfs__parse_rollup(text, &r), 0);
+	assert_int_equal(r.rss_kb, 396400);
+	assert_int_equal(r.pss_kb, 120333);
+	assert_int_equal(r.uss_kb, 100000);
+	assert_int_equal(r.swap_pss_kb, 12);
+	/* a zombie's is empty */
+	assert_int_equal(procfs__parse_rollup("", &r), -ENOENT);
+	/* our own: PSS at most RSS, USS at most PSS */
+	assert_int_equal(procfs__read_rollup(getpid(), &r), 0);
+	assert_true(r.pss_kb > 0 && r.pss_kb <= r.rss_kb && r.uss_kb <= r.pss_kb);
+}
+
 static void test_tick(void **state)
 {
 	uint64_t tick = procfs__tick_ns();
@@ -663,6 +691,7 @@ int main(void)
 		cmocka_unit_test(test_read_stat_self),
 		cmocka_unit_test(test_exe_self),
 		cmocka_unit_test(test_tick),
+		cmocka_unit_test(test_parse_rollup),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
