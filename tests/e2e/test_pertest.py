@@ -16,7 +16,9 @@ import pytest
 
 from conftest import REPO, TIMEOUT
 
-USER = "qhtrace-e2e"
+# one user per run (pid): two runs at once must not delete, or kill the processes of, each
+# other's user
+USER = f"qhtrace-e2e-{os.getpid()}"
 SUITE = "test_suite.py"
 FAULTS = {
     "test_heap_leak": "heap",
@@ -228,7 +230,7 @@ print("client ok")
 def test_sudo_selenium_as_the_user(qhtrace, tmp_path, suite_dir, user):
     """A user runs `sudo qhtrace attach -- pytest`: the suite runs as that user, and Chrome
     starts without --no-sandbox."""
-    rule = Path("/etc/sudoers.d/qhtrace-e2e")
+    rule = Path(f"/etc/sudoers.d/{USER}")
     rule.write_text(f"{user} ALL=(root) NOPASSWD: {qhtrace}\n")
     os.chmod(rule, 0o440)
     out = Path(tempfile.mkdtemp(prefix="qh-sudo-"))
