@@ -212,6 +212,19 @@ static void resolve_frames(const struct heapcollect_ops *ops, struct heap_leak *
 	if (m >= 2) {
 		n = m - 1;
 		memmove(ips, ips + 1, n * sizeof(*ips));
+		/*
+		 * A walk that had to trust frame pointers from the allocator on (its module had no
+		 * table the kernel could match: a kernel whose /proc shows overlayfs files by
+		 * another inode than the mapping's) skips the frame of the allocator's caller,
+		 * which the entry probe read from the stack itself: put it back.
+		 */
+		if ((flags & QH_USTACK_GUESSED) && l->caller && ips[0] != l->caller) {
+			if (n == QH_MAX_STACK)
+				n--;
+			memmove(ips + 1, ips, n * sizeof(*ips));
+			ips[0] = l->caller;
+			n++;
+		}
 	} else {
 		ips[n++] = l->caller;
 		if (l->stack_id)
