@@ -170,6 +170,11 @@ $(FUZZ_DIR)/user/%.o: user/%.c $(OUTPUT)/.test-deps
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
+# the HTML report's linked-in files: data only, nothing to instrument
+$(FUZZ_DIR)/user/assets.o: $(OUTPUT)/user/assets.o
+	$(Q)mkdir -p $(@D)
+	$(Q)cp $< $@
+
 $(FUZZ_DIR)/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
 	$(call msg,FUZZ,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) $(LDLIBS) -o $@
