@@ -241,11 +241,15 @@ def test_other_libc_probed_when_mapped(qh, tmp_path):
                          opts=("-q", "--heap", "--min-age", "0"))
     (p,) = [p for p in report["processes"] if p["comm"] == "heapdrip"]
     assert p["allocator"] == "glibc", p
-    # the drip's site; depending on when the probes land, stdio's buffer may be seen too
-    (l,) = [l for l in report["leaks"]["heap"]
+    # the drip's site; depending on when the probes land, stdio's buffer may be seen too. Its
+    # blocks may be in more than one finding: by leak class, and by stack (those made before
+    # the copied library's unwind table was built were walked by frame pointers)
+    drip = [l for l in report["leaks"]["heap"]
             if l["pid"] == p["pid"] and l["stack"][0]["symbol"] == "drip"]
+    count = sum(l["count"] for l in drip)
     # one block per 10 ms for 2 s, less what ran before the library was probed
-    assert 100 <= l["count"] <= 210 and l["bytes"] == 1000 * l["count"], l
+    assert drip and 100 <= count <= 210, drip
+    assert sum(l["bytes"] for l in drip) == 1000 * count, drip
 
 
 def test_tree_probes_exact_or_counted(qh, tmp_path):
