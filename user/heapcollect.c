@@ -263,3 +263,15 @@ void heapcollect__frames(const struct heapcollect_ops *ops, struct heapleaks *le
 	for (i = 0; i < heapleaks__count(leaks); i++)
 		resolve_frames(ops, heapleaks__get(leaks, i));
 }
+
+int heap_blocks__add(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a)
+{
+	struct heap_blocks *b = ctx;
+	struct heap_block *e = vec_push(b->v, b->n, b->cap);
+
+	if (!e)
+		return -ENOMEM;
+	e->k = *k;
+	e->a = *a;
+	return 0;
+}

@@ -28,6 +28,15 @@ struct heap_block {
 	struct qh_alloc a;
 };
 
+/* The blocks read from the map, grown as tracer__for_each_alloc hands them out. */
+struct heap_blocks {
+	struct heap_block *v;
+	size_t n, cap;
+};
+
+/* A tracer__for_each_alloc visitor: append (@k, @a) to the struct heap_blocks @ctx. */
+int heap_blocks__add(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a);
+
 struct heapcollect_ops {
 	/*
 	 * The allocation stack @id (struct qh_ustack: [0] inside the allocator, then return

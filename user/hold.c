@@ -206,22 +206,6 @@ static bool wait_exit_stop(pid_t tid)
 	}
 }
 
-struct blocks {
-	struct heap_block *v;
-	size_t n, cap;
-};
-
-static int add_block(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a)
-{
-	struct blocks *b = ctx;
-	struct heap_block *e = vec_push(b->v, b->n, b->cap);
-
-	if (!e)
-		return -ENOMEM;
-	e->k = *k;
-	e->a = *a;
-	return 0;
-}
 
 /*
  * The blocks in the memory of @tgid (its image @p): its own live blocks, and those it
@@ -231,12 +215,12 @@ static int add_block(void *ctx, const struct qh_alloc_key *k, const struct qh_al
 static int select_blocks(struct holder *h, pid_t tgid, const struct qh_proc *p,
 			 struct heapscan_block **out, size_t *n)
 {
-	struct blocks all = {};
+	struct heap_blocks all = {};
 	struct heapscan_block *v;
 	size_t i, k = 0;
 	int err;
 
-	err = tracer__for_each_alloc(h->tr, add_block, &all);
+	err = tracer__for_each_alloc(h->tr, heap_blocks__add, &all);
 	if (err) {
 		free(all.v);
 		return err;

@@ -479,22 +479,6 @@ static void heap_ops(struct heapcollect_ops *ops, struct kernel_ctx *k)
 	};
 }
 
-struct heap_blocks {
-	struct heap_block *v;
-	size_t n, cap;
-};
-
-static int add_block(void *ctx, const struct qh_alloc_key *k, const struct qh_alloc *a)
-{
-	struct heap_blocks *b = ctx;
-	struct heap_block *e = vec_push(b->v, b->n, b->cap);
-
-	if (!e)
-		return -ENOMEM;
-	e->k = *k;
-	e->a = *a;
-	return 0;
-}
 
 /*
  * Every live block the kernel holds, into @leaks (grouped, not yet symbolized). With
@@ -520,7 +504,7 @@ static int collect_blocks(struct session *s, struct heapleaks *leaks, bool harve
 			refresh_maps(tr, p);
 	now = util__now_ns(CLOCK_BOOTTIME);
 	/* what was read before a failure still counts */
-	err = tracer__for_each_alloc(tr, add_block, &b);
+	err = tracer__for_each_alloc(tr, heap_blocks__add, &b);
 	cerr = heapcollect__blocks(&ops, t, leaks, b.v, b.n, harvest, now);
 	free(b.v);
 	return err ?: cerr;
@@ -762,7 +746,7 @@ static void test_ended(struct session *s, int32_t idx)
 	if (s->o->heap) {
 		struct heap_blocks b = {};
 
-		if (tracer__for_each_alloc(s->tr, add_block, &b) ||
+		if (tracer__for_each_alloc(s->tr, heap_blocks__add, &b) ||
 		    testattr__heap_at_end(s->tests, idx, b.v, b.n, &ops))
 			pr_warn("test %s: its heap blocks could not be read\n",
 				testattr__get(s->tests, idx)->name);
@@ -780,7 +764,7 @@ static void test_began(struct session *s, int32_t idx)
 
 	if (!s->o->no_fds && tracer__for_each_fd(s->tr, add_fd_rec, &recs))
 		pr_warn("failed to read the kernel's fd records\n");
-	if (s->o->heap && tracer__for_each_alloc(s->tr, add_block, &b))
+	if (s->o->heap && tracer__for_each_alloc(s->tr, heap_blocks__add, &b))
 		pr_warn("failed to read the kernel's heap blocks\n");
 	testattr__at_begin(s->tests, idx, recs.v, recs.n, b.v, b.n, &ops);
 	free(recs.v);
