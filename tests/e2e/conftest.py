@@ -26,7 +26,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TIMEOUT = 60  # seconds, for every subprocess a test runs
+# Waits are for hangs, never for speed: a guest under emulation (tests/run --kernels sets
+# QH_TIME_SCALE) runs every step several times slower, and a fixed 10 s wait for a traced child
+# to start failed there once (CI, 6.12 guest) while the same test passed on the host.
+TIME_SCALE = max(1.0, float(os.environ.get("QH_TIME_SCALE") or 1))
+TIMEOUT = 60  # seconds, for every subprocess a test runs (scaled by TIME_SCALE)
 
 # Every report loaded in this session, for the checks that look at all of them.
 ALL_REPORTS = []
@@ -180,7 +184,10 @@ class Qh:
         return p
 
     def wait(self, p, timeout=TIMEOUT):
-        """(rc, stdout, stderr) of a started process; fail the test if it overruns."""
+        """(rc, stdout, stderr) of a started process; fail the test if it overruns.
+
+        timeout is scaled by QH_TIME_SCALE, as it bounds a hang, not a speed."""
+        timeout *= TIME_SCALE
         try:
             out, err = p.communicate(timeout=timeout)
             return p.returncode, out, err
@@ -225,8 +232,10 @@ class Qh:
 
     @staticmethod
     def wait_for(predicate, timeout, interval=0.02):
-        """Poll predicate until it returns a true value (returned) or timeout (None)."""
-        deadline = time.monotonic() + timeout
+        """Poll predicate until it returns a true value (returned) or timeout (None).
+
+        timeout is scaled by QH_TIME_SCALE, as it bounds a hang, not a speed."""
+        deadline = time.monotonic() + timeout * TIME_SCALE
         while True:
             value = predicate()
             if value or time.monotonic() > deadline:
