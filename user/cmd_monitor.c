@@ -415,7 +415,7 @@ static void finish_job(struct monitor *m, struct job *job, bool final)
 		cJSON_AddItemToArray(arr, proc_ref_json(left[i], job->state == JOB_RUNNING ?
 						      "alive_at_stop" : "outlived_job", now));
 	/* only what outlived its job: a job still running at a stop is left alone */
-	if (m->cleanup && job->outlived) {
+	if (m->cleanup) {
 		struct cleanup_opts co = {
 			.timeout_ms = m->o.watch.force_cleanup_timeout_ms,
 			.max_attempts = m->o.watch.max_cleanup_attempts,
@@ -423,7 +423,7 @@ static void finish_job(struct monitor *m, struct job *job, bool final)
 		uint32_t attempted, ok, failed;
 
 		c = cleanup__new(&co);
-		if (c && !cleanup__run(c, m->s.tree, left, nleft)) {
+		if (c && job->outlived && !cleanup__run(c, m->s.tree, left, nleft)) {
 			cleanup__counts(c, &attempted, &ok, &failed);
 			m->cleaned += ok;
 		}
