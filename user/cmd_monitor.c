@@ -481,6 +481,10 @@ static void finish_job(struct monitor *m, struct job *job, bool final)
 	cJSON_AddStringToObject(jo, "name", job->m.name);
 	cJSON_AddStringToObject(jo, "variable", job->m.var);
 	cJSON_AddStringToObject(jo, "cgroup", job->cgroup);
+	jobs__cgroup_unit(job->cgroup, name, sizeof(name));
+	cJSON_AddStringToObject(jo, "unit", name);
+	jobs__container_id(job->cgroup, name, sizeof(name));
+	cJSON_AddStringToObject(jo, "container_id", name);
 	cJSON_AddStringToObject(jo, "state", final && job->state == JOB_RUNNING ? "running"
 							: "ended");
 	cJSON_AddNumberToObject(jo, "root_pid", job->root_pid);
