@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import proc_stat, in_ci
+from conftest import proc_stat, in_ci, TIME_SCALE
 
 BROWSER = "/usr/bin/chromium"
 
@@ -62,12 +62,14 @@ def alive(pid, start_ticks):
 
 
 @pytest.fixture
-def job_cgroup():
-    root = cgroup2_root()
+def job_cgroup(tmp_path):
+    root, mounted = cgroup2_root(), None
     if root is None:
-        if in_ci():
-            pytest.fail("no cgroup v2 hierarchy mounted")
-        pytest.skip("no cgroup v2 hierarchy mounted")
+        # a machine (or a test guest) that has not mounted it: the hierarchy is there anyway
+        mounted = tmp_path / "cgroup2"
+        mounted.mkdir()
+        subprocess.run(["mount", "-t", "cgroup2", "none", str(mounted)], check=True)
+        root = str(mounted)
     top = os.path.join(root, f"qhtrace-e2e-{os.getpid()}")
     path = os.path.join(top, "job")
     os.makedirs(path)
@@ -80,6 +82,8 @@ def job_cgroup():
                 break
             except OSError:
                 time.sleep(0.1)
+    if mounted:
+        subprocess.run(["umount", str(mounted)], check=True)
 
 
 def wait_line(stream, needle, timeout):
@@ -98,8 +102,9 @@ def wait_line(stream, needle, timeout):
 def test_monitor_jobs(qh, tmp_path, job_cgroup):
     cg_dir, cg_path = job_cgroup
     spool = tmp_path / "spool"
-    browser = BROWSER if os.path.exists(BROWSER) else "-"
-    if browser == "-" and in_ci():
+    # under emulation (the kernel matrix) a browser takes minutes to start: the host has it
+    browser = BROWSER if os.path.exists(BROWSER) and TIME_SCALE == 1 else "-"
+    if browser == "-" and in_ci() and TIME_SCALE == 1:
         pytest.fail(f"{BROWSER} is missing (Debian's chromium: tools/install-deps.sh)")
 
     # a process of no job, running before and after: it must be left alone
@@ -109,17 +114,17 @@ def test_monitor_jobs(qh, tmp_path, job_cgroup):
     mon = qh.popen([qh.qhtrace, "monitor", "--spool", str(spool), "--job-grace", "2",
                     "--cleanup", "--force-cleanup-timeout", "5", "--metrics-addr", "",
                     "--job-cgroup", cg_path])
-    wait_line(mon.stderr, "processes running", 60 * 5)
+    wait_line(mon.stderr, "processes running", 60 * TIME_SCALE)
 
     runner = qh.popen([qh.fx("fakerunner"), os.path.dirname(qh.fx("zombie")), cg_dir, browser])
     members = {}
     try:
-        out, err = runner.communicate(timeout=120)
+        out, err = runner.communicate(timeout=120 * TIME_SCALE)
         assert runner.returncode == 0 and out.endswith("done\n"), (out, err)
         roots = [line.split() for line in out.splitlines() if line.startswith("ROOT")]
         members = session_members(runner.pid)
         # every job's grace over, reports written (the browser's cleanup takes a while)
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 90 * TIME_SCALE
         while time.monotonic() < deadline and len(glob.glob(str(spool / "*.json"))) < 4:
             time.sleep(0.2)
         reports = {}
