@@ -56,9 +56,11 @@ def free_port():
 class Prometheus:
     """A running server: its address and its HTTP API."""
 
-    def __init__(self, url, log):
+    def __init__(self, url, log, pid, directory):
         self.url = url
         self.log = log
+        self.pid = pid
+        self.dir = directory  # config, data, log: removed at the end
 
     def api(self, path, **params):
         """GET /api/v1/PATH: its "data", or AssertionError with Prometheus's error."""
@@ -166,7 +168,7 @@ def prometheus(target, rule_files=()):
             if "address already in use" in log and attempt < 2:
                 continue
             raise AssertionError(f"prometheus did not become ready:\n{log[-3000:]}")
-        yield Prometheus(url, log_path)
+        yield Prometheus(url, log_path, p.pid, tmp)
     finally:
         if p is not None:
             _stop(p)

@@ -120,3 +120,16 @@ def test_scraped_by_prometheus(served):
         assert len(rules) == 10
         bad = [(r["name"], r.get("lastError")) for r in rules if r["health"] == "err"]
         assert not bad, bad
+
+
+def test_prometheus_ends_when_the_test_fails(served):
+    """prom.py stops the server and removes its files when the block raises."""
+    seen = {}
+    with pytest.raises(AssertionError, match=r"expected \[38\]"):
+        with prometheus(served) as prom:
+            seen["pid"], seen["dir"] = prom.pid, prom.dir
+            assert prom.dir.is_dir()
+            prom.wait_for_value('qhtrace_zombies{group="git"}', 38, timeout=3)
+    with pytest.raises(ProcessLookupError):
+        os.kill(seen["pid"], 0)
+    assert not seen["dir"].exists()
