@@ -270,6 +270,12 @@ $(OUTPUT)/bench/scanbench: tests/bench/scanbench.c $(OUTPUT)/user/heapscan.o
 	$(Q)mkdir -p $(OUTPUT)/bench
 	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) $^ -o $@
 
+# a scrape of the monitor's metrics: 100 groups, 100 jobs
+$(OUTPUT)/bench/metricsbench: tests/bench/metricsbench.c $(PURE_OBJS)
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench
+	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) $< $(PURE_OBJS) $(LDLIBS) -o $@
+
 # what the ptrace hold at exit costs the traced tree while it runs
 $(OUTPUT)/bench/holdcost: tests/bench/holdcost.c
 	$(call msg,BENCH,$@)
@@ -279,7 +285,7 @@ $(OUTPUT)/bench/holdcost: tests/bench/holdcost.c
 bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/churn \
 		$(OUTPUT)/bench/fdloop $(OUTPUT)/bench/fdfloor $(OUTPUT)/bench/tpcost \
 		$(OUTPUT)/bench/evlogbench $(OUTPUT)/bench/scanbench $(OUTPUT)/bench/holdcost \
-		$(OUTPUT)/bench/markbench $(OUTPUT)/bench/procchurn
+		$(OUTPUT)/bench/markbench $(OUTPUT)/bench/procchurn $(OUTPUT)/bench/metricsbench
 	$(Q)/usr/bin/python3 tests/bench/startup.py
 	$(Q)/usr/bin/python3 tests/bench/fdbench.py
 	$(Q)$(OUTPUT)/bench/tpcost
@@ -293,7 +299,8 @@ bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/c
 	$(Q)$(OUTPUT)/qhtrace attach -q --no-fds -- $(OUTPUT)/bench/markbench 2000
 	$(Q)$(OUTPUT)/bench/scanbench
 	$(Q)$(OUTPUT)/bench/holdcost
-	$(Q)/usr/bin/python3 tests/bench/monitorbench.py
+	$(Q)/usr/bin/python3 tests/bench/monitorbench.py --metrics 127.0.0.1:9499
+	$(Q)$(OUTPUT)/bench/metricsbench
 
 # the pytest plugin where Debian's Python finds it (/usr/local/lib/python3.N/dist-packages for
 # PREFIX=/usr/local, /usr/lib/python3/dist-packages for /usr), with the entry point that makes

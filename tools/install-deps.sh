@@ -16,9 +16,11 @@ g++ node-d3"
 # cpio, depmod for the kernel package, its modules' xz/zstd)
 # libclang-rt-14-dev: clang's libFuzzer and sanitizer runtimes (make fuzz); libcap2-bin: capsh,
 # with util-linux's setpriv the unprivileged-mode tests
+# prometheus: promtool (the alert rules and the metrics exposition checked) and the server the
+# metrics end-to-end tests scrape with
 test="libcmocka-dev python3 python3-pytest python3-pytest-xdist sudo util-linux libcap2-bin
 libclang-rt-14-dev chromium chromium-driver python3-selenium
-qemu-system-x86 busybox-static cpio kmod xz-utils zstd"
+qemu-system-x86 busybox-static cpio kmod xz-utils zstd prometheus"
 
 pkgs=$build
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $test"
