@@ -74,6 +74,8 @@ struct attach_opts {
 	uint32_t job_grace_ms;	/* --job-grace: what of a job is alive this long after it is
 				 * an outlived_job leftover */
 	const char *metrics_addr; /* --metrics-addr: Prometheus exposition, "" for none */
+	const char *job_env_names[32]; /* what the kernel looks for at exec (jobs__env_names) */
+	size_t n_job_env_names;
 	/* attach: the control socket (QHTRACE_SOCKET), owned by the user CMD runs as */
 	bool control;
 	uint32_t run_uid, run_gid;

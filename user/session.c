@@ -1123,6 +1123,8 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 					   .no_fds = o->no_fds,
 					   .fd_probes = o->fd_probes,
 					   .fd_stacks = o->fd_stacks,
+					   .job_env = o->job_env_names,
+					   .n_job_env = o->n_job_env_names,
 					   .max_fds = o->max_fds,
 					   .on_event = on_event,
 					   .ctx = s->actx,
