@@ -55,6 +55,14 @@ static void test_parse_good(void **state)
 	assert_string_equal(r.id, "\"a\"");
 	assert_int_equal(parse("{\"op\":\"snapshot\",\"name\":\"after login\"}", &r, why), 0);
 	assert_int_equal(r.op, CTL_SNAPSHOT);
+	assert_int_equal(parse("{\"op\":\"status\"}", &r, why), 0);
+	assert_int_equal(r.op, CTL_STATUS);
+	assert_int_equal(r.top, QH_CTL_TOP_DEFAULT);
+	assert_int_equal(parse("{\"op\":\"status\",\"top\":0,\"id\":3}", &r, why), 0);
+	assert_int_equal(r.top, 0);
+	assert_string_equal(r.id, "3");
+	assert_int_equal(parse("{\"op\":\"status\",\"top\":1000}", &r, why), 0);
+	assert_int_equal(r.top, QH_CTL_TOP_MAX);
 }
 
 static void test_parse_bad(void **state)
@@ -77,6 +85,10 @@ static void test_parse_bad(void **state)
 		{ "{\"op\":\"stats\"}{\"op\":\"stats\"}", "text after" },
 		{ "{\"op\":\"stats\",\"id\":[1]}", "\"id\"" },
 		{ "{\"op\":\"stats\"", "not JSON" },
+		{ "{\"op\":\"status\",\"top\":1001}", "\"top\" must be an integer in 0..1000" },
+		{ "{\"op\":\"status\",\"top\":-1}", "\"top\"" },
+		{ "{\"op\":\"status\",\"top\":2.5}", "\"top\"" },
+		{ "{\"op\":\"status\",\"top\":\"10\"}", "\"top\"" },
 	};
 	struct ctl_req r;
 	char why[160], big[QH_CTL_NAME_MAX + 64];
