@@ -43,7 +43,8 @@ CFLAGS ?= -O2 -g
 LDFLAGS ?=
 QH_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-DQH_VERSION='"$(VERSION)"' -Iuser -Ibpf -I$(OUTPUT) -MMD -MP
-LDLIBS := -lbpf -lelf -ldw -lz -lcjson -lpthread -lm -lstdc++
+# libsystemd: sd_notify (user/notify.c); everything is linked dynamically
+LDLIBS := -lbpf -lelf -ldw -lz -lcjson -lsystemd -lpthread -lm -lstdc++
 
 ifeq ($(V),1)
 Q =
