@@ -17,8 +17,9 @@ g++ node-d3 libsystemd-dev"
 # cpio, depmod for the kernel package, its modules' xz/zstd)
 # libclang-rt-14-dev: clang's libFuzzer and sanitizer runtimes (make fuzz); libcap2-bin: capsh,
 # with util-linux's setpriv the unprivileged-mode tests
+# systemd: systemd-analyze, which verifies the monitor's unit (tests/e2e/test_install.py)
 test="libcmocka-dev python3 python3-pytest python3-pytest-xdist sudo util-linux libcap2-bin
-libclang-rt-14-dev chromium chromium-driver python3-selenium
+libclang-rt-14-dev chromium chromium-driver python3-selenium systemd
 qemu-system-x86 busybox-static cpio kmod xz-utils zstd"
 
 pkgs=$build
