@@ -213,12 +213,14 @@ static int conn_error(int err, const char *addr, bool from_env, double timeout_s
 	switch (err) {
 	case -ENOENT:
 	case -ECONNREFUSED:
-		if (from_env)
+		if (!strcmp(addr, QH_MONITOR_SOCKET))
+			pr_err("status: no qhtrace monitor is listening on %s (is it running? sudo "
+			       "systemctl status qhtrace-monitor)\n", a);
+		else if (from_env)
 			pr_err("status: no qhtrace is listening on %s (QHTRACE_SOCKET: has the "
 			       "`qhtrace attach` that set it ended?)\n", a);
 		else
-			pr_err("status: no qhtrace monitor is listening on %s (is it running? sudo "
-			       "systemctl status qhtrace-monitor)\n", a);
+			pr_err("status: no qhtrace is listening on %s\n", a);
 		return QH_EXIT_ERROR;
 	case -EACCES:
 	case -EPERM:

@@ -82,7 +82,8 @@ int ctlclient__request(const char *addr, const char *line, unsigned int timeout_
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0) {
-			err = -errno;
+			/* the server closed before reading it (it refused us): no reply either */
+			err = errno == EPIPE ? -ECONNRESET : -errno;
 			goto out;
 		}
 		sent += k;

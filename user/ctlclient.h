@@ -21,7 +21,8 @@
  * NUL-terminated, newline removed; the caller frees it). With @timeout_ms, the whole exchange
  * waits at most that long (0: as long as it takes). 0, or -errno: connect's own (-ENOENT,
  * -ECONNREFUSED, -EACCES, ...), -ETIMEDOUT, -ECONNRESET when the server closed without a
- * whole reply line, -EMSGSIZE for a reply over QH_CTL_MAX_REPLY.
+ * whole reply line (or before it read the request), -EMSGSIZE for a reply over
+ * QH_CTL_MAX_REPLY.
  */
 int ctlclient__request(const char *addr, const char *line, unsigned int timeout_ms, char **reply);
 
