@@ -20,7 +20,8 @@ USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS)) $(OUTPUT)/user/assets.o
 # modules that need no BPF skeleton: what the unit tests link against
 PURE_OBJS := $(filter-out $(OUTPUT)/user/tracer.o $(OUTPUT)/user/cmd_attach.o \
-	$(OUTPUT)/user/session.o $(OUTPUT)/user/cmd_leaks.o $(OUTPUT)/user/hold.o,$(USER_OBJS))
+	$(OUTPUT)/user/session.o $(OUTPUT)/user/cmd_leaks.o $(OUTPUT)/user/hold.o \
+	$(OUTPUT)/user/cmd_monitor.o,$(USER_OBJS))
 FIXTURES := $(patsubst tests/fixtures/%.c,$(OUTPUT)/fixtures/%,$(wildcard tests/fixtures/*.c)) \
 	$(patsubst tests/fixtures/%.cc,$(OUTPUT)/fixtures/%,$(wildcard tests/fixtures/*.cc)) \
 	$(patsubst tests/fixtures/%.cc,$(OUTPUT)/fixtures/%_fp,$(wildcard tests/fixtures/*.cc)) \
@@ -248,6 +249,11 @@ $(OUTPUT)/bench/fdloop: tests/bench/fdloop.c
 	$(Q)mkdir -p $(OUTPUT)/bench
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror $< -o $@
 
+$(OUTPUT)/bench/procchurn: tests/bench/procchurn.c
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror $< -o $@
+
 $(OUTPUT)/bench/markbench: tests/bench/markbench.c
 	$(call msg,BENCH,$@)
 	$(Q)mkdir -p $(OUTPUT)/bench
@@ -274,7 +280,7 @@ $(OUTPUT)/bench/holdcost: tests/bench/holdcost.c
 bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/churn \
 		$(OUTPUT)/bench/fdloop $(OUTPUT)/bench/fdfloor $(OUTPUT)/bench/tpcost \
 		$(OUTPUT)/bench/evlogbench $(OUTPUT)/bench/scanbench $(OUTPUT)/bench/holdcost \
-		$(OUTPUT)/bench/markbench
+		$(OUTPUT)/bench/markbench $(OUTPUT)/bench/procchurn
 	$(Q)/usr/bin/python3 tests/bench/startup.py
 	$(Q)/usr/bin/python3 tests/bench/fdbench.py
 	$(Q)$(OUTPUT)/bench/tpcost
@@ -288,6 +294,7 @@ bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/c
 	$(Q)$(OUTPUT)/qhtrace attach -q --no-fds -- $(OUTPUT)/bench/markbench 2000
 	$(Q)$(OUTPUT)/bench/scanbench
 	$(Q)$(OUTPUT)/bench/holdcost
+	$(Q)/usr/bin/python3 tests/bench/monitorbench.py
 
 # `make install`: the binary in $(PREFIX)/bin (not sbin: report, diff, config, mark and status
 # are run by users, mark and status inside a traced suite as its user), the systemd unit with

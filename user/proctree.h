@@ -46,6 +46,9 @@ struct proc {
 	struct proc *heir;	/* heap findings: first child that inherited our blocks */
 	struct proc *next_heir;
 	struct proc_watch *watch; /* procwatch's state of it (driver instance), or NULL */
+	uint32_t job;		/* monitor: its CI job (jobs.h), 0: none */
+	bool job_root;		/* monitor: it named its job (a root), counted in roots_alive */
+	bool job_pinned;	/* monitor: written to the kernel's job_roots (tracer__set_job) */
 	struct hnode hnode;	/* in the model's table, by pid */
 	struct proc *next;	/* all processes, in order of discovery */
 };
@@ -64,6 +67,11 @@ struct proc *proctree__find(struct proctree *t, uint32_t pid, uint64_t start_ns)
 /* Add a process; returns the existing entry if (pid, start) is already known. */
 struct proc *proctree__add(struct proctree *t, uint32_t pid, uint64_t start_ns);
 int proctree__set_exe(struct proc *p, const char *exe);
+/*
+ * Free every process @pred says can go (it must hold no pointer another module keeps: the
+ * monitor asks them first), in one walk. Returns how many went.
+ */
+size_t proctree__remove_if(struct proctree *t, bool (*pred)(void *ctx, struct proc *p), void *ctx);
 /* The running process with this pid, or NULL. */
 struct proc *proctree__find_running(struct proctree *t, uint32_t pid);
 /* The process whose address space instance (heap generation) this is, or NULL. */

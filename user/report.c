@@ -215,6 +215,8 @@ static cJSON *proc_json(const struct proc *p, const struct run_info *ri, uint64_
 	cJSON_AddStringToObject(o, "comm", p->comm);
 	if (p->exe)
 		cJSON_AddStringToObject(o, "exe", p->exe);
+	if (p->job) /* monitor: its CI job's id (the report's "job") */
+		cJSON_AddNumberToObject(o, "job", p->job);
 	else
 		cJSON_AddNullToObject(o, "exe");
 	cJSON_AddItemToObject(o, "start_time", time_or_null(p->start_ns));
@@ -515,7 +517,8 @@ cJSON *report__build(struct proctree *t, const struct run_info *ri)
 
 	procs = cJSON_AddArrayToObject(root, "processes");
 	for (p = proctree__first(t); p; p = p->next)
-		cJSON_AddItemToArray(procs, proc_json(p, ri, now));
+		if (!ri->job || p->job == ri->job)
+			cJSON_AddItemToArray(procs, proc_json(p, ri, now));
 	return root;
 }
 
