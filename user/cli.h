@@ -15,6 +15,8 @@
 #define QH_EXIT_ERROR 1	     /* could not trace: privileges, BTF, BPF load, report write */
 #define QH_EXIT_USAGE 2	     /* bad command line, output path refused, bad --config */
 #define QH_EXIT_GATE 3	     /* CMD exited 0 but a --fail-on class has findings; diff: regression */
+#define QH_EXIT_DENIED 4     /* status: the control socket refused us (permissions) */
+#define QH_EXIT_NOREPLY 5    /* status: no valid reply (timed out, malformed, request refused) */
 #define QH_EXIT_NOEXEC 126   /* command found but not executable */
 #define QH_EXIT_NOTFOUND 127 /* command not found */
 
