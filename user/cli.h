@@ -76,6 +76,7 @@ struct attach_opts {
 	uint32_t job_grace_ms;	/* --job-grace: what of a job is alive this long after it is
 				 * an outlived_job leftover */
 	const char *metrics_addr; /* --metrics-addr: Prometheus exposition, "" for none */
+	const char *socket;	/* --socket: the status socket (qhtrace status), "" for none */
 	const char *job_env_names[32]; /* what the kernel looks for at exec (jobs__env_names) */
 	size_t n_job_env_names;
 	/* attach: the control socket (QHTRACE_SOCKET), owned by the user CMD runs as */

@@ -22,10 +22,14 @@
 #include <cjson/cJSON.h>
 
 #include "cleanup.h"
+#include "ctlproto.h"
+#include "ctlsrv.h"
 #include "fdleaks.h"
 #include "httpd.h"
 #include "monmetrics.h"
+#include "notify.h"
 #include "sbuf.h"
+#include "status.h"
 #include "cli.h"
 #include "commands.h"
 #include "jobs.h"
@@ -73,6 +77,7 @@ struct monitor {
 	uint64_t reaped;		/* since the last fold */
 	uint64_t fold_after_ns;
 	struct httpd *httpd;		/* --metrics-addr, or NULL */
+	struct ctlsrv *ctl;		/* --socket: qhtrace status, or NULL */
 	struct mon_metrics metrics;	/* filled at each scrape */
 	uint64_t outlived_by_kind[JOB_KINDS];
 	uint64_t cleanup_results[MON_CLEANUP_RESULTS];
@@ -735,6 +740,79 @@ static int render_metrics(void *ctx, struct sbuf *out)
 	return monmetrics__render(mm, out);
 }
 
+/* `qhtrace status` (root only: the socket's mode, and ctlsrv's peer check) */
+static int on_request(void *ctx, const struct ctl_req *r, const struct ctl_peer *peer,
+		      cJSON *reply)
+{
+	struct monitor *m = ctx;
+	struct status_job *jobs;
+	struct qh_proc cur;
+	struct proc *p;
+	size_t i;
+	int err;
+
+	(void)peer;
+	if (r->op != CTL_STATUS) {
+		cJSON_AddStringToObject(reply, "error", "the monitor answers \"status\" only");
+		return -EINVAL;
+	}
+	jobs = calloc(m->jobs.n ? m->jobs.n : 1, sizeof(*jobs));
+	if (!jobs)
+		return -ENOMEM;
+	for (i = 0; i < m->jobs.n; i++) {
+		const struct job *j = m->jobs.v[i];
+
+		jobs[i] = (struct status_job){
+			.id = j->m.key, .kind = job_kind__str(j->m.kind), .name = j->m.name,
+			.root_pid = j->root_pid, .root_start_ns = j->root_start_ns,
+			.started_ns = j->start_ns,
+		};
+	}
+	/* the jobs' live processes and their memory now */
+	for (p = proctree__first(m->s.tree); p && m->jobs.n; p = p->next) {
+		if (!p->job || p->state != PROC_RUNNING)
+			continue;
+		for (i = 0; i < m->jobs.n && m->jobs.v[i]->id != p->job; i++)
+			;
+		if (i == m->jobs.n)
+			continue;
+		jobs[i].alive++;
+		if (!tracer__lookup(m->s.tr, p->pid, &cur) &&
+		    procfs__same_start(cur.start_ns, p->start_ns))
+			jobs[i].rss_bytes += QH_RSS_TOTAL(cur.rss_pages) * sysconf(_SC_PAGESIZE);
+	}
+	err = session__status(&m->s, "monitor", r->top, jobs, m->jobs.n, reply);
+	free(jobs);
+	return err;
+}
+
+/* The status socket: its directory made (root's, 0700) when the unit has not. */
+static int open_status(struct monitor *m)
+{
+	const char *path = m->o.socket;
+	struct epoll_event ev = { .events = EPOLLIN };
+	char dir[PATH_MAX], *slash;
+
+	if (!path || !*path)
+		return 0;
+	if (path[0] == '/' && snprintf(dir, sizeof(dir), "%s", path) < (int)sizeof(dir) &&
+	    (slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) && errno != EEXIST) {
+			pr_err("--socket %s: %s: %s\n", path, dir, strerror(errno));
+			return -errno;
+		}
+	}
+	if (ctlsrv__open_at(&m->ctl, path, 0, on_request, m))
+		return -EINVAL;
+	ev.data.fd = ctlsrv__fd(m->ctl);
+	if (epoll_ctl(m->s.efd, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
+		pr_err("epoll: %s\n", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 static void tick_jobs(struct monitor *m)
 {
 	uint64_t now = util__now_ns(CLOCK_BOOTTIME);
@@ -818,8 +896,13 @@ int cmd_monitor(int argc, char **argv)
 		}
 		pr_info("monitor: metrics on http://%s/metrics\n", httpd__addr(m->httpd));
 	}
+	if (open_status(m))
+		goto out;
 	if (seed_all(m))
 		goto out;
+	/* systemd (Type=notify): the probes are on, the node's processes known */
+	notify__ready();
+	notify__status("tracing %zu processes, %zu jobs", proctree__count(m->s.tree), m->jobs.n);
 	if (m->o.duration_s)
 		deadline = util__now_ns(CLOCK_MONOTONIC) + m->o.duration_s * 1000000000ULL;
 
@@ -836,6 +919,10 @@ int cmd_monitor(int argc, char **argv)
 
 			if (m->httpd && evs[i].data.fd == httpd__fd(m->httpd)) {
 				httpd__process(m->httpd);
+				continue;
+			}
+			if (m->ctl && evs[i].data.fd == ctlsrv__fd(m->ctl)) {
+				ctlsrv__process(m->ctl);
 				continue;
 			}
 			if (evs[i].data.fd != sfd) {
@@ -857,6 +944,8 @@ int cmd_monitor(int argc, char **argv)
 				stop = true;
 			}
 		}
+		if (notify__watchdog_usec())
+			notify__watchdog();
 		session__tick(&m->s);
 		tick_jobs(m);
 		fold(m, util__now_ns(CLOCK_BOOTTIME));
@@ -864,6 +953,7 @@ int cmd_monitor(int argc, char **argv)
 			stop = true;
 	}
 
+	notify__stopping();
 	/* what is on its way, then every job not reported yet, as it is now */
 	session__drain(&m->s, 100);
 	tick_jobs(m);
@@ -882,6 +972,7 @@ int cmd_monitor(int argc, char **argv)
 	}
 	code = m->report_errors ? QH_EXIT_ERROR : 0;
 out:
+	ctlsrv__close(m->ctl);
 	httpd__close(m->httpd);
 	monmetrics__free(&m->metrics);
 	session__close(&m->s);

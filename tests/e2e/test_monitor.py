@@ -232,9 +232,25 @@ def test_monitor_scraped_by_prometheus(qh, tmp_path):
     spool = tmp_path / "spool"
     addr = f"127.0.0.1:{free_port()}"
     token = str(os.getpid())
+    sock = tmp_path / "monitor.sock"
     mon = qh.popen([qh.qhtrace, "monitor", "--spool", str(spool), "--job-grace", "1",
-                    "--zombie-grace", "0.5", "--metrics-addr", addr])
+                    "--zombie-grace", "0.5", "--metrics-addr", addr, "--socket", str(sock)])
     wait_line(mon.stderr, "processes running", 60 * TIME_SCALE)
+    # a job still running: `qhtrace status` lists it with its root and processes
+    env = {"PATH": "/usr/bin:/bin", "CI_JOB_ID": f"{token}9", "CI_JOB_NAME": "long"}
+    long_job = qh.popen(["/bin/sh", "-c", "sleep 60 & sleep 60; wait"], env=env)
+    deadline, job = time.monotonic() + 30 * TIME_SCALE, None
+    while job is None and time.monotonic() < deadline:
+        rc, out, err = qh.run([qh.qhtrace, "status", "--socket", str(sock), "--json"])
+        assert rc == 0, err
+        status = json.loads(out)
+        job = next((j for j in status["jobs"] if j["id"] == f"{token}9"), None)
+        time.sleep(0.2)
+    assert job, status
+    assert (job["kind"], job["name"], job["root_pid"]) == ("gitlab", "long", long_job.pid), job
+    assert job["processes_alive"] == 3 and job["rss_bytes"] > 0, job   # sh and two sleeps
+    assert status["mode"] == "monitor", status
+    long_job.kill()
     runner = qh.popen([qh.fx("fakerunner"), os.path.dirname(qh.fx("zombie")), "-", "-", token])
     members = {}
 
