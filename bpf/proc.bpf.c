@@ -280,6 +280,7 @@ static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
 	fill_hdr(&e->hdr, QH_EV_EXEC, tgid, p->start_ns);
 	e->old_pid = old_pid;
 	e->heap_gen = p->heap_gen;
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	/* the callback may only write to the stack: copy from there */
 	bpf_find_vma(task, BPF_CORE_READ(mm, start_code), exec_text_vma, &tv, 0);
 	e->text_start = tv.text_start;

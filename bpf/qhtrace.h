@@ -283,6 +283,7 @@ struct qh_event_exec {
 	__u64 text_ino;
 	__u32 old_pid; /* the thread that called exec, if not the leader */
 	__u32 heap_gen; /* the new image's heap generation */
+	__u64 cgroup_id; /* its cgroup v2 (the directory's inode number), for the monitor's jobs */
 	__u8 comm[TASK_COMM_LEN];
 	__u8 filename[QH_FILENAME_LEN];
 };

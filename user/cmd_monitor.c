@@ -4,6 +4,7 @@
  * when it has ended, and what outlived it.
  */
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -56,6 +57,12 @@
 #define FOLD_BATCH 1024
 #define FINDINGS_KEEP 1000
 
+/* a cgroup v2 directory: its id (inode number) and its path below the hierarchy's root */
+struct cg_name {
+	uint64_t id;
+	char *path;
+};
+
 struct monitor {
 	struct session s;
 	struct attach_opts o;
@@ -82,6 +89,10 @@ struct monitor {
 	uint64_t outlived_by_kind[JOB_KINDS];
 	uint64_t cleanup_results[MON_CLEANUP_RESULTS];
 	const struct proc **held;	/* during a fold: what fd findings point at, sorted */
+	char cg_root[PATH_MAX];		/* where cgroup v2 is mounted here, "" if nowhere */
+	struct cg_name *cg;		/* cgroup id -> path, as last walked */
+	size_t ncg, cap_cg;
+	uint64_t cg_walks;
 	size_t nheld, cap_held;
 	struct utsname uts;
 };
@@ -127,6 +138,75 @@ static bool read_cgroup(pid_t pid, char *buf, size_t len)
 	return found;
 }
 
+/* where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or .../unified on a hybrid host) */
+static void find_cg_root(struct monitor *m)
+{
+	char line[1024], dev[256], mnt[512], type[64];
+	FILE *f = fopen("/proc/self/mounts", "re");
+
+	m->cg_root[0] = '\0';
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%255s %511s %63s", dev, mnt, type) == 3 &&
+		    !strcmp(type, "cgroup2")) {
+			snprintf(m->cg_root, sizeof(m->cg_root), "%s", mnt);
+			break;
+		}
+	fclose(f);
+}
+
+static struct monitor *walking;	/* nftw has no context argument */
+
+static int cg_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	struct monitor *m = walking;
+	struct cg_name *c;
+	const char *rel = path + strlen(m->cg_root);
+
+	(void)ftw;
+	if (flag != FTW_D)
+		return 0;
+	c = vec_push(m->cg, m->ncg, m->cap_cg);
+	if (!c)
+		return 1;
+	c->id = st->st_ino;
+	c->path = strdup(*rel ? rel : "/");
+	if (!c->path)
+		m->ncg--;
+	return 0;
+}
+
+/*
+ * The path of cgroup @id (what the kernel saw at exec: the process may have exited since, and
+ * /proc/PID/cgroup with it). A new id walks the hierarchy again, as cgroups come and go with
+ * jobs; a node has hundreds of them, not millions.
+ */
+static bool cgroup_path(struct monitor *m, uint64_t id, char *buf, size_t len)
+{
+	size_t i;
+	int pass;
+
+	if (!m->cg_root[0] || !id)
+		return false;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < m->ncg; i++)
+			if (m->cg[i].id == id) {
+				snprintf(buf, len, "%s", m->cg[i].path);
+				return true;
+			}
+		if (pass)
+			break;
+		for (i = 0; i < m->ncg; i++)
+			free(m->cg[i].path);
+		m->ncg = 0;
+		walking = m;
+		nftw(m->cg_root, cg_visit, 16, FTW_PHYS | FTW_MOUNT);
+		m->cg_walks++;
+	}
+	return false;
+}
+
 /* The kernel copies @p's job to what it forks from now on (a root, or one it missed). */
 static void pin(struct monitor *m, struct proc *p)
 {
@@ -157,13 +237,16 @@ static void unpin(struct monitor *m, struct proc *p)
  * cgroup may name a job): does it start one?
  */
 static void detect(struct monitor *m, struct proc *p, uint64_t now, const char *env, size_t n,
-		   bool cgroup_only)
+		   bool cgroup_only, uint64_t cgroup_id)
 {
 	struct job_match jm;
 	char cg[256] = "";
 	bool have_cg = false, found = false;
 	struct job *job;
 
+	/* the cgroup the kernel saw at exec, else (seeded) the one /proc says now */
+	if (cgroup_id)
+		have_cg = cgroup_path(m, cgroup_id, cg, sizeof(cg));
 	if (!cgroup_only) {
 		if (!env) {
 			n = read_environ(m, p->pid);
@@ -172,7 +255,8 @@ static void detect(struct monitor *m, struct proc *p, uint64_t now, const char *
 		found = n && jobs__match_env(&m->o.jobs, env, n, &jm);
 	}
 	if (!found && m->o.jobs.n_cgroup) {
-		have_cg = read_cgroup(p->pid, cg, sizeof(cg));
+		if (!have_cg)
+			have_cg = read_cgroup(p->pid, cg, sizeof(cg));
 		found = have_cg && jobs__match_cgroup(&m->o.jobs, cg, &jm);
 	}
 	if (!found)
@@ -185,6 +269,8 @@ static void detect(struct monitor *m, struct proc *p, uint64_t now, const char *
 	p->job = job->id;
 	p->job_root = true;
 	if (job->roots == 1) {
+		char e1[4 * QH_JOB_KEY_MAX], e2[4 * QH_JOB_NAME_MAX], e3[64];
+
 		job->root_pid = p->pid;
 		job->root_start_ns = p->start_ns;
 		/* at its exec record the model has the file it exec'd; comm is the old one yet */
@@ -195,8 +281,6 @@ static void detect(struct monitor *m, struct proc *p, uint64_t now, const char *
 		snprintf(job->cgroup, sizeof(job->cgroup), "%s", cg);
 		job->start_real_ns = util__now_ns(CLOCK_REALTIME);
 		job->procs++;
-		char e1[4 * QH_JOB_KEY_MAX], e2[4 * QH_JOB_NAME_MAX], e3[64];
-
 		pr_info("job %s %s (%s) started: pid %u %s\n", job_kind__str(jm.kind),
 			util__esc(jm.key, e1, sizeof(e1)), util__esc(jm.name, e2, sizeof(e2)),
 			p->pid, util__esc(job->root_comm, e3, sizeof(e3)));
@@ -233,8 +317,9 @@ static void on_record(void *ctx, const void *data, size_t size)
 		break;
 	case QH_EV_EXEC:
 		/* its variables come in their own record (QH_EV_JOB_ENV), right after this one */
-		if (!p->job && m->o.jobs.n_cgroup)
-			detect(m, p, h->ts_ns, NULL, 0, true);
+		if (!p->job && m->o.jobs.n_cgroup && size >= sizeof(struct qh_event_exec))
+			detect(m, p, h->ts_ns, NULL, 0, true,
+			       ((const struct qh_event_exec *)data)->cgroup_id);
 		break;
 	case QH_EV_JOB_ENV:
 		if (!p->job && size >= offsetof(struct qh_event_job_env, data)) {
@@ -244,7 +329,7 @@ static void on_record(void *ctx, const void *data, size_t size)
 			if (n > size - offsetof(struct qh_event_job_env, data))
 				n = size - offsetof(struct qh_event_job_env, data);
 			m->env_records++;
-			detect(m, p, h->ts_ns, e->data, n, false);
+			detect(m, p, h->ts_ns, e->data, n, false, 0);
 		}
 		break;
 	case QH_EV_REAP:
@@ -337,7 +422,7 @@ static int seed_all(struct monitor *m)
 				pin(m, p);
 				jobs__get(&m->jobs, p->job)->procs++;
 			} else {
-				detect(m, p, now, NULL, 0, false);
+				detect(m, p, now, NULL, 0, false, 0);
 			}
 		}
 	}
@@ -855,6 +940,7 @@ int cmd_monitor(int argc, char **argv)
 	}
 	jobs__init(&m->jobs);
 	uname(&m->uts);
+	find_cg_root(m);
 	m->grace_ns = (uint64_t)m->o.job_grace_ms * 1000000;
 	m->fold_after_ns = FOLD_AFTER_NS;
 	/* a node's daemons live for weeks: only a job's processes can outlive something */
@@ -980,6 +1066,9 @@ out:
 	jobs__free(&m->jobs);
 	free(m->env);
 	free(m->held);
+	for (size_t i = 0; i < m->ncg; i++)
+		free(m->cg[i].path);
+	free(m->cg);
 out_free:
 	free(m);
 	return code;

@@ -236,53 +236,53 @@ def test_monitor_scraped_by_prometheus(qh, tmp_path):
     mon = qh.popen([qh.qhtrace, "monitor", "--spool", str(spool), "--job-grace", "1",
                     "--zombie-grace", "0.5", "--metrics-addr", addr, "--socket", str(sock)])
     wait_line(mon.stderr, "processes running", 60 * TIME_SCALE)
-    # a job still running: `qhtrace status` lists it with its root and processes
-    env = {"PATH": "/usr/bin:/bin", "CI_JOB_ID": f"{token}9", "CI_JOB_NAME": "long"}
-    long_job = qh.popen(["/bin/sh", "-c", "sleep 60 & sleep 60; wait"], env=env)
-    deadline, job = time.monotonic() + 30 * TIME_SCALE, None
-    while job is None and time.monotonic() < deadline:
-        rc, out, err = qh.run([qh.qhtrace, "status", "--socket", str(sock), "--json"])
-        assert rc == 0, err
-        status = json.loads(out)
-        job = next((j for j in status["jobs"] if j["id"] == f"{token}9"), None)
-        time.sleep(0.2)
-    assert job, status
-    assert (job["kind"], job["name"], job["root_pid"]) == ("gitlab", "long", long_job.pid), job
-    assert job["processes_alive"] == 3 and job["rss_bytes"] > 0, job   # sh and two sleeps
-    assert status["mode"] == "monitor", status
-    long_job.kill()
-    runner = qh.popen([qh.fx("fakerunner"), os.path.dirname(qh.fx("zombie")), "-", "-", token])
-    members = {}
-
-    def spool_says(kind):
-        """(jobs reported, outlived in them, of which still alive by comm) for kind"""
-        n = outlived = 0
-        alive_by = {}
-        for path in glob.glob(str(spool / "*.json")):
-            with open(path) as f:
-                r = json.load(f)
-            if r["job"]["kind"] != kind:
-                continue
-            n += 1
-            outlived += r["job"]["outlived"]
-            for x in r["leftovers"]:
-                st = proc_stat(x["pid"])
-                if st and alive(x["pid"], st[1]) and proc_stat(x["pid"]) is not None:
-                    alive_by[x["comm"]] = alive_by.get(x["comm"], 0) + 1
-        return n, outlived, alive_by
-
-    def settle(prom, expr, expected_fn, timeout=60):
-        """Wait until expr's single value equals expected_fn() (recomputed each time)."""
-        deadline = time.monotonic() + timeout * TIME_SCALE
-        while True:
-            got, want = prom.query(expr), expected_fn()
-            if got == [float(want)]:
-                return want
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{expr}: {got}, expected [{want}]; {prom.targets()}")
-            time.sleep(0.3)
-
+    members, long_members, runner, long_job = {}, {}, None, None
     try:
+        # a job still running: `qhtrace status` lists it with its root and processes
+        env = {"PATH": "/usr/bin:/bin", "CI_JOB_ID": f"{token}9", "CI_JOB_NAME": "long"}
+        long_job = qh.popen(["/bin/sh", "-c", "sleep 60 & sleep 60; wait"], env=env)
+        deadline, job = time.monotonic() + 30 * TIME_SCALE, None
+        while job is None and time.monotonic() < deadline:
+            rc, out, err = qh.run([qh.qhtrace, "status", "--socket", str(sock), "--json"])
+            assert rc == 0, err
+            status = json.loads(out)
+            job = next((j for j in status["jobs"] if j["id"] == f"{token}9"), None)
+            time.sleep(0.2)
+        assert job, status
+        assert (job["kind"], job["name"], job["root_pid"]) == ("gitlab", "long", long_job.pid), job
+        assert job["processes_alive"] == 3 and job["rss_bytes"] > 0, job   # sh and two sleeps
+        assert status["mode"] == "monitor", status
+        long_members = session_members(long_job.pid)
+        long_job.kill()
+        runner = qh.popen([qh.fx("fakerunner"), os.path.dirname(qh.fx("zombie")), "-", "-", token])
+
+        def spool_says(kind):
+            """(jobs reported, outlived in them, of which still alive by comm) for kind"""
+            n = outlived = 0
+            alive_by = {}
+            for path in glob.glob(str(spool / "*.json")):
+                with open(path) as f:
+                    r = json.load(f)
+                if r["job"]["kind"] != kind:
+                    continue
+                n += 1
+                outlived += r["job"]["outlived"]
+                for x in r["leftovers"]:
+                    st = proc_stat(x["pid"])
+                    if st and alive(x["pid"], st[1]):
+                        alive_by[x["comm"]] = alive_by.get(x["comm"], 0) + 1
+            return n, outlived, alive_by
+
+        def settle(prom, expr, expected_fn, timeout=60):
+            """Wait until expr's single value equals expected_fn() (recomputed each time)."""
+            deadline = time.monotonic() + timeout * TIME_SCALE
+            while True:
+                got, want = prom.query(expr), expected_fn()
+                if got == [float(want)]:
+                    return want
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{expr}: {got}, expected [{want}]; {prom.targets()}")
+                time.sleep(0.3)
         out, err = runner.communicate(timeout=120 * TIME_SCALE)
         assert runner.returncode == 0 and out.endswith("done\n"), (out, err)
         members = session_members(runner.pid)
@@ -312,8 +312,11 @@ def test_monitor_scraped_by_prometheus(qh, tmp_path):
     finally:
         mon.send_signal(signal.SIGTERM)
         rc, _, mon_err = qh.wait(mon)
-        for pid, start in session_members(runner.pid).items():
+        for pid, start in (session_members(runner.pid) if runner else {}).items():
             members.setdefault(pid, start)
+        members.update(long_members)
+        if long_job:
+            members.update(session_members(long_job.pid))
         for pid, start in members.items():
             if alive(pid, start):
                 os.kill(pid, signal.SIGKILL)
