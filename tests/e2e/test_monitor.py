@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -227,7 +228,7 @@ def test_monitor_scraped_by_prometheus(qh, tmp_path):
     jobs leave (no --cleanup here, so they stay) read back with the right numbers. The numbers
     expected are what the monitor's own job reports and /proc say at the time (its counters
     are the node's: a test running beside this one adds its jobs to both)."""
-    from prom import prometheus, free_port
+    from prom import prometheus, free_port, require, PROMTOOL
 
     spool = tmp_path / "spool"
     addr = f"127.0.0.1:{free_port()}"
@@ -308,6 +309,12 @@ def test_monitor_scraped_by_prometheus(qh, tmp_path):
             assert settle(prom, 'qhtrace_zombies{group="zombie"}',
                           lambda: zombies_now("zombie")) >= 1
             assert prom.query('sum(qhtrace_events_lost_total)') == [0.0]
+            # the monitor's own page, as promtool lints it
+            with urllib.request.urlopen(f"http://{addr}/metrics", timeout=10) as r:
+                page = r.read()
+            lint = subprocess.run([require(PROMTOOL), "check", "metrics"], input=page,
+                                  capture_output=True, timeout=60)
+            assert lint.returncode == 0 and not lint.stdout and not lint.stderr, lint
             assert prom.query('process_resident_memory_bytes')[0] > 1 << 20
     finally:
         mon.send_signal(signal.SIGTERM)
