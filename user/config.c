@@ -60,6 +60,10 @@ static const struct key_def keys[] = {
 	{ "data", "compression_type", K_COMPRESSION, 0, 0, QH_COMPRESS_AUTO, NULL,
 	  offsetof(struct qh_settings, compression_type), 0 },
 	U(data, compression_level, 1, 9, 6),
+	/* a node that runs for weeks: a day or 100 MB a file, a week of them */
+	U(data, log_max_size_mb, 0, 1048576, 100),
+	U(data, log_max_age_hours, 0, 87600, 24),
+	U(data, log_keep, 0, 100000, 7),
 	O(cleanup, auto_cleanup, K_BOOL, "cleanup", 0),
 	U(cleanup, cleanup_interval, 1, 86400, 30),
 	O(cleanup, max_resource_lifetime, K_UINT, "max-lifetime", 1),

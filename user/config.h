@@ -36,6 +36,9 @@ struct qh_settings {
 	uint32_t chunk_size;		/* event log records per chunk */
 	enum qh_compression compression_type;
 	uint32_t compression_level;	/* zlib 1..9 */
+	uint32_t log_max_size_mb;	/* event log rotation, 0: no size limit */
+	uint32_t log_max_age_hours;	/* 0: no age limit */
+	uint32_t log_keep;		/* closed event log files kept, 0: all */
 	/* cleanup: read by the cleanup module */
 	bool auto_cleanup;
 	uint32_t cleanup_interval;	/* s */

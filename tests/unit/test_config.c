@@ -61,7 +61,7 @@ static void test_defaults_round_trip(void **state)
 	/* every group, and the keys the issue names */
 	assert_int_equal(cJSON_GetArraySize(o), 5);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "profiler")), 6);
-	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "data")), 4);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "data")), 7);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "cleanup")), 6);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "webdriver")), 3);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "alert_thresholds")), 3);
@@ -98,7 +98,8 @@ static void test_every_key(void **state)
 		      " \"enable_leak_detection\": true, \"monitoring_interval\": 2,"
 		      " \"max_snapshots\": 7},"
 		      " \"data\": {\"max_memory_mb\": 64, \"chunk_size\": 5000,"
-		      " \"compression_type\": \"gzip\", \"compression_level\": 1},"
+		      " \"compression_type\": \"gzip\", \"compression_level\": 1,"
+		      " \"log_max_size_mb\": 0, \"log_max_age_hours\": 168, \"log_keep\": 30},"
 		      " \"cleanup\": {\"auto_cleanup\": true, \"cleanup_interval\": 9,"
 		      " \"max_resource_lifetime\": 600, \"max_cleanup_attempts\": 4,"
 		      " \"force_cleanup_timeout\": 3},"
@@ -118,6 +119,9 @@ static void test_every_key(void **state)
 	assert_int_equal(s.chunk_size, 5000);
 	assert_int_equal(s.compression_type, QH_COMPRESS_GZIP);
 	assert_int_equal(s.compression_level, 1);
+	assert_int_equal(s.log_max_size_mb, 0);
+	assert_int_equal(s.log_max_age_hours, 168);
+	assert_int_equal(s.log_keep, 30);
 	assert_true(s.auto_cleanup);
 	assert_int_equal(s.cleanup_interval, 9);
 	assert_int_equal(s.max_resource_lifetime, 600);
@@ -217,6 +221,10 @@ static void test_ranges(void **state)
 		  "data.compression_type: \"zstd\" is not allowed: \"auto\", \"gzip\" or "
 		  "\"none\"" },
 		{ "{\"data\": {\"max_memory_mb\": 15}}", NULL },
+		{ "{\"data\": {\"log_max_size_mb\": 1048577}}", NULL },
+		{ "{\"data\": {\"log_max_age_hours\": 87601}}",
+		  "data.log_max_age_hours: 87601 is out of range: an integer in 0..87600" },
+		{ "{\"data\": {\"log_keep\": -1}}", NULL },
 		{ "{\"cleanup\": {\"max_cleanup_attempts\": 101}}", NULL },
 		{ "{\"cleanup\": {\"force_cleanup_timeout\": 0}}", NULL },
 		{ "{\"cleanup\": {\"cleanup_interval\": 1e12}}", NULL },
@@ -269,7 +277,8 @@ static void test_unknown_keys_and_syntax(void **state)
 				 "webdriver, alert_thresholds)");
 	assert_int_equal(parse("{\"data\": {\"chunksize\": 5}}", &s), -EINVAL);
 	assert_string_equal(why, "unknown key 'data.chunksize' (allowed: max_memory_mb, "
-				 "chunk_size, compression_type, compression_level)");
+				 "chunk_size, compression_type, compression_level, log_max_size_mb, "
+				 "log_max_age_hours, log_keep)");
 	assert_int_equal(parse("{\"data\": 5}", &s), -EINVAL);
 	assert_string_equal(why, "data must be an object, not a number");
 	assert_int_equal(parse("[1]", &s), -EINVAL);
