@@ -405,9 +405,11 @@ static void test_retention(void **state)
 		assert_string_equal(slurp(in(d, others[k])), "not ours");
 	/* a file a chunk (its header and 9 records): the three newest are parts 6..8 */
 	next = 45;
-	for (k = 2; k < n; k++)
-		assert_int_equal(read_back(names[k], &next, k + 4, k == 2 ? ANY_PREV : names[k - 1]),
-				 10);
+	for (k = 2; k < n; k++) {
+		const char *prev = k == 2 ? ANY_PREV : names[k - 1];
+
+		assert_int_equal(read_back(names[k], &next, k + 4, prev), 10);
+	}
 	assert_int_equal(read_back(path, &next, 9, names[n - 1]), 1 + 8);
 	assert_int_equal(next, 80);
 	free_names(names, n);
