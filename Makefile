@@ -20,7 +20,8 @@ USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS)) $(OUTPUT)/user/assets.o
 # modules that need no BPF skeleton: what the unit tests link against
 PURE_OBJS := $(filter-out $(OUTPUT)/user/tracer.o $(OUTPUT)/user/cmd_attach.o \
-	$(OUTPUT)/user/session.o $(OUTPUT)/user/cmd_leaks.o $(OUTPUT)/user/hold.o,$(USER_OBJS))
+	$(OUTPUT)/user/session.o $(OUTPUT)/user/cmd_leaks.o $(OUTPUT)/user/hold.o \
+	$(OUTPUT)/user/cmd_monitor.o,$(USER_OBJS))
 FIXTURES := $(patsubst tests/fixtures/%.c,$(OUTPUT)/fixtures/%,$(wildcard tests/fixtures/*.c)) \
 	$(patsubst tests/fixtures/%.cc,$(OUTPUT)/fixtures/%,$(wildcard tests/fixtures/*.cc)) \
 	$(patsubst tests/fixtures/%.cc,$(OUTPUT)/fixtures/%_fp,$(wildcard tests/fixtures/*.cc)) \

@@ -26,6 +26,17 @@ QH_MAP struct {
 } procs SEC(".maps");
 
 /*
+ * tgid -> its CI job (monitor), written by the loader for the processes it found to be a job's;
+ * a fork copies the parent's job, taken from here the first time. Empty outside the monitor.
+ */
+QH_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct qh_job_root);
+} job_roots SEC(".maps");
+
+/*
  * mm_struct address -> tgid. rss_stat fires with the mm, not always in the owner's context
  * (exit teardown, reclaim, fork copying into the child's mm), so RSS is attributed through
  * the mm. Untraced processes cost this one lookup.

@@ -70,6 +70,18 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 	if (p && (p->flags & QH_PF_EXITED))
 		emit_reap(tgid, p->start_ns);
 
+	/*
+	 * The CI job (monitor): the parent's, which the loader may have named since its last fork;
+	 * every descendant inherits it here, whatever it does to its environment.
+	 */
+	if (!pp->job) {
+		struct qh_job_root *jr = bpf_map_lookup_elem(&job_roots, &ptgid);
+
+		if (jr && jr->start_ns == pp->start_ns)
+			pp->job = jr->job;
+	}
+	init.job = pp->job;
+
 	mm = BPF_CORE_READ(child, mm);
 	init.start_ns = task_start_ns(child);
 	init.ppid = BPF_CORE_READ(child, real_parent, tgid);

@@ -118,6 +118,17 @@ enum qh_tcp_count {
 #define QH_PF_LIBC_ASKED (1U << 3)   /* QH_EV_LIBC_NEW sent for this image */
 #define QH_PF_EXITING (1U << 4)	  /* one thread has taken the group exit (handle_exit) */
 
+/*
+ * Value of `job_roots` (monitor): a process the loader found to be a CI job's (a root, or one
+ * forked before the loader knew its parent's job), with its start time, as a reused pid is
+ * another process.
+ */
+struct qh_job_root {
+	__u64 start_ns;
+	__u32 job;
+	__u32 pad;
+};
+
 /* Key of `libc_files`: a file whose malloc family is probed. dev is the kernel's encoding. */
 struct qh_file_key {
 	__u64 dev;
@@ -231,6 +242,8 @@ struct qh_proc {
 	__u32 fd_exit_kind[QH_FD_KIND_SLOTS]; /* those, by enum qh_fd_kind */
 	__u32 tcp[QH_TCP_NR];	     /* its TCP sockets by state, now */
 	__u32 tcp_close_wait_peak;
+	__u32 job;		     /* monitor: the CI job it belongs to (inherited at fork), 0: none */
+	__u32 pad0;
 };
 
 struct qh_event_hdr {

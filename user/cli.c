@@ -138,12 +138,46 @@ void cli__usage_attach(FILE *out)
 		QH_EXIT_ERROR, QH_EXIT_USAGE, QH_EXIT_GATE, QH_EXIT_NOEXEC, QH_EXIT_NOTFOUND);
 }
 
-enum cmd { CMD_ATTACH, CMD_LEAKS, CMD_FDS };
+void cli__usage_monitor(FILE *out)
+{
+	fprintf(out,
+		"Usage: qhtrace monitor [OPTIONS]\n"
+		"\n"
+		"Trace every process of the machine (those running now are seeded from /proc):\n"
+		"lifecycle, RSS by kind, mmap/brk, fds and sockets, zombies, WebDriver trees. CI\n"
+		"jobs are recognised at exec by their variables (GitHub Actions, GitLab, Jenkins,\n"
+		"Buildkite, --job-env) or their cgroup (--job-cgroup); a job is its roots and\n"
+		"everything they fork, inherited in the kernel whatever a process does to its\n"
+		"environment. When a job's last root has exited, what of it is still alive\n"
+		"--job-grace seconds later is an outlived_job leftover (terminated and verified\n"
+		"with --cleanup, never a process outside the job), and the job's report is\n"
+		"written into --spool. Prometheus metrics are served on --metrics-addr.\n"
+		"Runs until SIGINT or SIGTERM (or --duration): then jobs in their grace are\n"
+		"reported at once and running ones as they are (\"state\": \"running\").\n"
+		"\n"
+		"Options:\n");
+	opttab__help(out, traceopts, traceopts_n, QH_OPTS_MONITOR);
+	fprintf(out,
+		"\n"
+		"Exit status: 0 after SIGINT, SIGTERM or --duration; %d if tracing could not start\n"
+		"(not root, no BTF, BPF load failed, spool or metrics address unusable); %d for a\n"
+		"bad command line or a bad --config.\n"
+		"\n"
+		"Examples:\n"
+		"  sudo qhtrace monitor\n"
+		"  sudo qhtrace monitor --spool /var/lib/qhtrace/jobs --cleanup --job-grace 30\n"
+		"  sudo qhtrace monitor --job-cgroup '/system.slice/runner-*.scope' --job-env MY_JOB\n"
+		"  sudo qhtrace monitor --metrics-addr '' --duration 3600 --events node.ndjson.gz\n",
+		QH_EXIT_ERROR, QH_EXIT_USAGE);
+}
+
+enum cmd { CMD_ATTACH, CMD_LEAKS, CMD_FDS, CMD_MONITOR };
 
 static const struct opt_cmd cmds[] = {
 	[CMD_ATTACH] = { "attach", QH_OPTS_ATTACH, true, cli__usage_attach },
 	[CMD_LEAKS] = { "leaks", QH_OPTS_LEAKS, true, cli__usage_leaks },
 	[CMD_FDS] = { "fds", QH_OPTS_FDS, true, cli__usage_fds },
+	[CMD_MONITOR] = { "monitor", QH_OPTS_MONITOR, false, cli__usage_monitor },
 };
 
 /*
@@ -201,6 +235,14 @@ static int parse_rest(int argc, char **argv, struct attach_opts *o, enum cmd whi
 		       (unsigned long)o->max_size);
 		return -EINVAL;
 	}
+	if (which == CMD_MONITOR) {
+		if (optind < argc) {
+			pr_err("monitor: unexpected argument '%s' -- see 'qhtrace monitor --help'\n",
+			       argv[optind]);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (which != CMD_ATTACH) {
 		if (!o->pid) {
 			pr_err("%s: no process given -- usage: qhtrace %s -p PID [OPTIONS]\n", cmd,
@@ -242,6 +284,11 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 int cli__parse_attach(int argc, char **argv, struct attach_opts *o)
 {
 	return parse(argc, argv, o, CMD_ATTACH);
+}
+
+int cli__parse_monitor(int argc, char **argv, struct attach_opts *o)
+{
+	return parse(argc, argv, o, CMD_MONITOR);
 }
 
 int cli__parse_leaks(int argc, char **argv, struct attach_opts *o)

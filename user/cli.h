@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "jobs.h"
 #include "procwatch.h"
 
 /* Exit codes of qhtrace itself; otherwise `attach` exits with the command's status. */
@@ -67,6 +68,12 @@ struct attach_opts {
 				 * after it ended */
 	uint32_t end_grace_ms;	/* --end-grace: the end of the run waits at most this long for
 				 * the trees of drivers that just ended */
+	/* monitor */
+	struct job_rules jobs;	/* --job-env, --job-cgroup */
+	const char *spool;	/* --spool: the directory of the per-job reports */
+	uint32_t job_grace_ms;	/* --job-grace: what of a job is alive this long after it is
+				 * an outlived_job leftover */
+	const char *metrics_addr; /* --metrics-addr: Prometheus exposition, "" for none */
 	/* attach: the control socket (QHTRACE_SOCKET), owned by the user CMD runs as */
 	bool control;
 	uint32_t run_uid, run_gid;
@@ -76,6 +83,8 @@ struct attach_opts {
 int cli__parse_attach(int argc, char **argv, struct attach_opts *o);
 int cli__parse_leaks(int argc, char **argv, struct attach_opts *o);
 int cli__parse_fds(int argc, char **argv, struct attach_opts *o);
+int cli__parse_monitor(int argc, char **argv, struct attach_opts *o);
+void cli__usage_monitor(FILE *out);
 void cli__usage_fds(FILE *out);
 void cli__usage_leaks(FILE *out);
 void cli__usage(FILE *out);

@@ -15,6 +15,8 @@
 	X(leaks, "-p PID [OPTIONS]", "heap leaks of a running process")                        \
 	X(fds, "-p PID [OPTIONS]",                                                              \
 	  "open fds of a running process, and what it\nopens and does not close while watched") \
+	X(monitor, "[OPTIONS]",                                                                 \
+	  "trace the whole machine: CI jobs, their\nleftovers and reports, Prometheus metrics")   \
 	X(report, "[OPTIONS] FILE", "a page of a report or an event log")                      \
 	X(diff, "[OPTIONS] BASE CURRENT", "what grew between two reports")                     \
 	X(config, "--check FILE | --print-defaults", "the settings file")                      \

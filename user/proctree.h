@@ -46,6 +46,9 @@ struct proc {
 	struct proc *heir;	/* heap findings: first child that inherited our blocks */
 	struct proc *next_heir;
 	struct proc_watch *watch; /* procwatch's state of it (driver instance), or NULL */
+	uint32_t job;		/* monitor: its CI job (jobs.h), 0: none */
+	bool job_root;		/* monitor: it named its job (a root), counted in roots_alive */
+	bool job_pinned;	/* monitor: written to the kernel's job_roots (tracer__set_job) */
 	struct hnode hnode;	/* in the model's table, by pid */
 	struct proc *next;	/* all processes, in order of discovery */
 };

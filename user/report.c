@@ -515,7 +515,8 @@ cJSON *report__build(struct proctree *t, const struct run_info *ri)
 
 	procs = cJSON_AddArrayToObject(root, "processes");
 	for (p = proctree__first(t); p; p = p->next)
-		cJSON_AddItemToArray(procs, proc_json(p, ri, now));
+		if (!ri->job || p->job == ri->job)
+			cJSON_AddItemToArray(procs, proc_json(p, ri, now));
 	return root;
 }
 

@@ -59,6 +59,7 @@ struct run_info {
 	const struct procwatch *watch;	/* drivers, zombies, leftovers, or NULL */
 	const struct cleanup *cleanup;	/* --cleanup's actions, or NULL */
 	const struct testattr *tests;	/* attach: the tests; heap findings name theirs */
+	uint32_t job;			/* monitor: only the processes of this job, 0: all */
 };
 
 /* What the heap figures of a process rest on: "glibc", or why they are not known. */

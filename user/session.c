@@ -160,6 +160,8 @@ struct session_events {
 	struct outputs *out;
 	bool heap;
 	struct testattr *tests;	/* attach: which test each process belongs to */
+	session_event_fn hook;	/* the command's own look at each record (monitor), or NULL */
+	void *hook_ctx;
 };
 
 /*
@@ -232,6 +234,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		outputs__drivers(c->out, c->watch);
 	if (c->tests && size >= sizeof(*h) && (h->type == QH_EV_FORK || h->type == QH_EV_EXEC))
 		attribute(c, h);
+	if (c->hook && size >= sizeof(*h))
+		c->hook(c->hook_ctx, data, size);
 	if (!c->heap || size < sizeof(*h))
 		return 0;
 	if (h->type == QH_EV_EXIT) {
@@ -899,6 +903,12 @@ static int on_request(void *ctx, const struct ctl_req *r, const struct ctl_peer 
 		test_began(s, idx);
 	cJSON_AddNumberToObject(reply, "section", idx);
 	return 0;
+}
+
+void session__set_event_hook(struct session *s, session_event_fn fn, void *ctx)
+{
+	s->actx->hook = fn;
+	s->actx->hook_ctx = ctx;
 }
 
 const char *session__control_path(const struct session *s)

@@ -8,6 +8,7 @@
 #define __QH_SESSION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -103,6 +104,13 @@ void session__signals_done(int sfd, const sigset_t *oldmask);
  */
 int session__open(struct session *s, const struct attach_opts *o, const char *libc, int sfd);
 void session__close(struct session *s);
+
+/*
+ * Each ring buffer record, after the model, the outputs and the watch have taken it (so the
+ * process it is about is in s->tree): the monitor's jobs.
+ */
+typedef void (*session_event_fn)(void *ctx, const void *data, size_t size);
+void session__set_event_hook(struct session *s, session_event_fn fn, void *ctx);
 
 /* The control socket's path (for CMD's QHTRACE_SOCKET), or NULL when there is none. */
 const char *session__control_path(const struct session *s);

@@ -20,6 +20,7 @@
 #define A QH_OPTS_ATTACH
 #define L QH_OPTS_LEAKS
 #define F QH_OPTS_FDS
+#define M QH_OPTS_MONITOR
 #define OFF(field) offsetof(struct attach_opts, field)
 
 static int parse_fail_on(const struct opt_spec *o, const char *arg, void *dst)
@@ -86,6 +87,46 @@ static int parse_pattern(const struct opt_spec *o, const char *arg, void *dst)
 	return 0;
 }
 
+/* --job-env NAME: a variable name, as the environment has it */
+static int parse_job_env(const struct opt_spec *o, const char *arg, void *dst)
+{
+	struct job_rules *r = dst;
+	size_t i;
+
+	for (i = 0; arg[i]; i++)
+		if (!(arg[i] == '_' || (arg[i] >= 'A' && arg[i] <= 'Z') ||
+		      (arg[i] >= 'a' && arg[i] <= 'z') || (i && arg[i] >= '0' && arg[i] <= '9')))
+			break;
+	if (!i || arg[i] || i >= 64) {
+		pr_err("--%s: '%s' is not a variable name (letters, digits, '_')\n", o->name, arg);
+		return -EINVAL;
+	}
+	if (r->n_env >= QH_MAX_JOB_ENV) {
+		pr_err("--%s: more than %d names\n", o->name, QH_MAX_JOB_ENV);
+		return -EINVAL;
+	}
+	r->env[r->n_env++] = arg;
+	return 0;
+}
+
+/* --job-cgroup PATTERN: fnmatch(3) on a cgroup v2 path, which starts with '/' */
+static int parse_job_cgroup(const struct opt_spec *o, const char *arg, void *dst)
+{
+	struct job_rules *r = dst;
+
+	if (arg[0] != '/' && arg[0] != '*') {
+		pr_err("--%s: '%s' does not match a cgroup path (they start with '/', as in "
+		       "/proc/PID/cgroup: /system.slice/runner-*.scope)\n", o->name, arg);
+		return -EINVAL;
+	}
+	if (r->n_cgroup >= QH_MAX_JOB_CGROUP) {
+		pr_err("--%s: more than %d patterns\n", o->name, QH_MAX_JOB_CGROUP);
+		return -EINVAL;
+	}
+	r->cgroup[r->n_cgroup++] = arg;
+	return 0;
+}
+
 /* enum qh_heap_probes and enum qh_fd_probes (tracer.h), in order */
 static const char *const heap_probes[] = { "auto", "tree", "multi", "each", NULL };
 static const char *const fd_probes[] = { "auto", "fentry", "syscalls", "dispatch", NULL };
@@ -97,19 +138,19 @@ static const char *const default_browsers[] = { QH_DEFAULT_BROWSER_PATTERNS, NUL
 const struct opt_spec traceopts[] = {
 	{ "pid", 'p', OPT_U32, "PID", 1, 4194304, .off = OFF(pid), .cmds = L | F,
 	  .help = "the process to follow (required)" },
-	{ "duration", 'd', OPT_U32, "S", 1, 31536000, .off = OFF(duration_s), .cmds = L | F,
+	{ "duration", 'd', OPT_U32, "S", 1, 31536000, .off = OFF(duration_s), .cmds = L | F | M,
 	  .shown = "none: until Ctrl-C or the exit", .help = "stop after S seconds" },
 	{ "output", 'o', OPT_STR, "FILE", .off = OFF(output), .cmds = A | L | F,
 	  .help = "write the JSON report to FILE (not a symlink; its directory must exist)" },
-	{ "quiet", 'q', OPT_FLAG, .off = OFF(quiet), .cmds = A | L | F,
+	{ "quiet", 'q', OPT_FLAG, .off = OFF(quiet), .cmds = A | L | F | M,
 	  .help = "no summary on stderr" },
-	{ "verbose", 'v', OPT_COUNT, .off = OFF(verbose), .cmds = A | L | F,
+	{ "verbose", 'v', OPT_COUNT, .off = OFF(verbose), .cmds = A | L | F | M,
 	  .help = "debug messages, probe offsets, libbpf's own output" },
 	{ "max-procs", 0, OPT_U32, "N", 64, 4194304, .off = OFF(max_procs),
-	  .def = OPT_TEXT(QH_DEFAULT_MAX_PROCS), .cmds = A | L | F,
+	  .def = OPT_TEXT(QH_DEFAULT_MAX_PROCS), .cmds = A | L | F | M,
 	  .help = "processes traced at once" },
 	{ "ringbuf-size", 0, OPT_POW2, "KB", 64, 1048576, .off = OFF(ringbuf_kb),
-	  .def = OPT_TEXT(QH_DEFAULT_RINGBUF_KB), .cmds = A | L | F,
+	  .def = OPT_TEXT(QH_DEFAULT_RINGBUF_KB), .cmds = A | L | F | M,
 	  .help = "ring buffer in KiB, a power of two" },
 	{ "heap", 0, OPT_FLAG, .off = OFF(heap), .cmds = A,
 	  .help = "follow the malloc family of the C library (uprobes): live heap bytes and "
@@ -176,7 +217,7 @@ const struct opt_spec traceopts[] = {
 		  "site that grows at " OPT_TEXT(QH_GROWING_CHECKS) " checks in a row is one "
 		  "severity level up; fds of one kind and target that grow at "
 		  OPT_TEXT(QH_FD_GROWING_CHECKS) " checks in a row are a leak" },
-	{ "no-fds", 0, OPT_FLAG, .off = OFF(no_fds), .cmds = A,
+	{ "no-fds", 0, OPT_FLAG, .off = OFF(no_fds), .cmds = A | M,
 	  .help = "do not follow fds and sockets (their syscalls are then not probed at all)" },
 	{ "max-fds", 0, OPT_U32, "N", 1024, 16777216, .off = OFF(max_fds),
 	  .def = OPT_TEXT(QH_DEFAULT_MAX_FDS), .cmds = A | F, .help = "fds followed at once" },
@@ -187,7 +228,7 @@ const struct opt_spec traceopts[] = {
 	  .help = "name the function (file:line) that opened the fds of each finding, from a "
 		  "user stack per fd opened (costs more per open); default: the syscall's name" },
 	{ "fd-probes", 0, OPT_NAME, .names = fd_probes, .off = OFF(fd_probes), .def = "auto",
-	  .cmds = A | F,
+	  .cmds = A | F | M,
 	  .help = "how fd syscalls are probed: fentry: an fexit program on each syscall's "
 		  "kernel function (other processes keep the fast syscall path; exits about 3 s "
 		  "later than syscalls: the kernel unhooks the functions one at a time; an error "
@@ -197,9 +238,9 @@ const struct opt_spec traceopts[] = {
 		  "syscalls). auto: fentry where the kernel allows it, else syscalls. mmap, "
 		  "munmap, mremap and brk use fentry when the fd syscalls do (or, with --no-fds, "
 		  "when auto finds it allowed), else tracepoints" },
-	{ "events", 0, OPT_STR, "FILE", .off = OFF(events), .cmds = A | L | F,
+	{ "events", 0, OPT_STR, "FILE", .off = OFF(events), .cmds = A | L | F | M,
 	  .help = "log every event, one JSON object per line (FILE.gz: gzip)" },
-	{ "config", 0, OPT_STR, "FILE", .off = OFF(config), .cmds = A | L | F,
+	{ "config", 0, OPT_STR, "FILE", .off = OFF(config), .cmds = A | L | F | M,
 	  .help = "settings file (see 'qhtrace config --print-defaults'); options given here "
 		  "override it" },
 	{ "alert-exec", 0, OPT_STR, "CMD", .off = OFF(alert_exec), .cmds = A | L | F,
@@ -235,12 +276,12 @@ const struct opt_spec traceopts[] = {
 		  "seconds after the test ended is a leftover outlived_test" },
 #define WATCH "WebDriver trees, zombies, leftovers"
 	{ "driver-pattern", 0, OPT_FN, "PAT", .fn = parse_pattern, .names = default_drivers,
-	  .off = OFF(watch), .cmds = A, .group = WATCH,
+	  .off = OFF(watch), .cmds = A | M, .group = WATCH,
 	  .help = "one more WebDriver name (fnmatch(3) on the comm and on the exec'd file's "
 		  "name), beside the default ones; repeatable, up to "
 		  OPT_TEXT(QH_MAX_DRIVER_PATTERNS) " in all" },
 	{ "force-cleanup-timeout", 0, OPT_MS, "S", 100, 3600000,
-	  .off = OFF(watch.force_cleanup_timeout_ms), .def = "10", .cmds = A, .group = WATCH,
+	  .off = OFF(watch.force_cleanup_timeout_ms), .def = "10", .cmds = A | M, .group = WATCH,
 	  .help = "a driver's tree must be gone S seconds after it; also the wait after each "
 		  "signal of --cleanup" },
 	{ "end-grace", 0, OPT_MS, "S", 0, 3600000, .off = OFF(end_grace_ms), .def = "2",
@@ -248,7 +289,7 @@ const struct opt_spec traceopts[] = {
 	  .help = "when CMD has exited, wait at most S seconds (announced) for the trees of "
 		  "drivers that just ended to go; what is left then is a leftover" },
 	{ "zombie-grace", 0, OPT_MS, "S", 100, 86400000, .off = OFF(watch.zombie_grace_ms),
-	  .def = "5", .cmds = A, .group = WATCH,
+	  .def = "5", .cmds = A | M, .group = WATCH,
 	  .help = "exited and not reaped for longer: a zombie" },
 	{ "max-lifetime", 0, OPT_U32, "S", 0, 31536000,
 	  .off = OFF(watch.max_resource_lifetime_s), .def = "3600", .cmds = A, .group = WATCH,
@@ -256,13 +297,36 @@ const struct opt_spec traceopts[] = {
 	{ "memory-threshold-mb", 0, OPT_U32, "N", 0, 1048576,
 	  .off = OFF(watch.memory_threshold_mb), .def = "1024", .cmds = A, .group = WATCH,
 	  .help = "alert when a driver's tree uses more, 0 for none" },
-	{ "cleanup", 0, OPT_FLAG, .off = OFF(watch.auto_cleanup), .cmds = A, .group = WATCH,
+	{ "cleanup", 0, OPT_FLAG, .off = OFF(watch.auto_cleanup), .cmds = A | M, .group = WATCH,
 	  .help = "terminate leftovers (SIGTERM, then SIGKILL) through pidfds and verify each "
 		  "is gone" },
 	{ "max-cleanup-attempts", 0, OPT_U32, "N", 1, 100,
-	  .off = OFF(watch.max_cleanup_attempts), .def = "3", .cmds = A, .group = WATCH,
+	  .off = OFF(watch.max_cleanup_attempts), .def = "3", .cmds = A | M, .group = WATCH,
 	  .help = "SIGKILL rounds" },
-	{ "help", 'h', OPT_HELP, .cmds = A | L | F, .help = "this text" },
+#define JOBS "CI jobs (monitor)"
+	{ "spool", 0, OPT_STR, "DIR", .off = OFF(spool), .def = "/var/lib/qhtrace/jobs",
+	  .cmds = M, .group = JOBS,
+	  .help = "write each job's report (the attach report, plus \"job\") into DIR when the "
+		  "job has ended; made if missing (mode 0750), never through a symlink" },
+	{ "job-env", 0, OPT_FN, "NAME", .fn = parse_job_env, .off = OFF(jobs), .cmds = M,
+	  .group = JOBS,
+	  .help = "a process that execs with NAME set (not empty), in no job yet, starts a job "
+		  "keyed by its value; beside the built-in GITHUB_RUN_ID+GITHUB_JOB, CI_JOB_ID "
+		  "(GitLab), BUILD_TAG (Jenkins), BUILDKITE_JOB_ID; repeatable, up to "
+		  OPT_TEXT(QH_MAX_JOB_ENV) },
+	{ "job-cgroup", 0, OPT_FN, "PAT", .fn = parse_job_cgroup, .off = OFF(jobs), .cmds = M,
+	  .group = JOBS,
+	  .help = "a process that execs in a cgroup whose v2 path matches PAT (fnmatch(3)), in "
+		  "no job yet, starts a job keyed by the path: for runners that give each job a "
+		  "cgroup or a container; repeatable, up to " OPT_TEXT(QH_MAX_JOB_CGROUP) },
+	{ "job-grace", 0, OPT_MS, "S", 0, 86400000, .off = OFF(job_grace_ms), .def = "10",
+	  .cmds = M, .group = JOBS,
+	  .help = "when a job's last root has exited, what of the job is still alive S seconds "
+		  "later outlived it (an outlived_job leftover; terminated with --cleanup)" },
+	{ "metrics-addr", 0, OPT_STR, "ADDR", .off = OFF(metrics_addr), .def = "127.0.0.1:9433",
+	  .cmds = M, .group = JOBS,
+	  .help = "serve Prometheus metrics on ADDR (HOST:PORT, [V6]:PORT, :PORT); \"\" for none" },
+	{ "help", 'h', OPT_HELP, .cmds = A | L | F | M, .help = "this text" },
 };
 const size_t traceopts_n = sizeof(traceopts) / sizeof(traceopts[0]);
 

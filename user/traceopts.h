@@ -17,6 +17,7 @@ enum {
 	QH_OPTS_ATTACH = 1 << 0,
 	QH_OPTS_LEAKS = 1 << 1,
 	QH_OPTS_FDS = 1 << 2,
+	QH_OPTS_MONITOR = 1 << 3,
 };
 
 extern const struct opt_spec traceopts[];

@@ -1720,6 +1720,27 @@ int tracer__trace_pid(struct tracer *t, uint32_t pid, const struct qh_proc *seed
 	return 0;
 }
 
+int tracer__set_job(struct tracer *t, uint32_t pid, uint32_t job)
+{
+	struct qh_job_root jr = { .job = job };
+	struct qh_proc cur;
+	int fd = bpf_map__fd(t->skel->maps.job_roots), err;
+
+	if (!job) {
+		if (bpf_map_delete_elem(fd, &pid) && errno != ENOENT)
+			return -errno;
+		return 0;
+	}
+	/* the start time as the kernel keeps it (to /proc's tick for a seeded process) */
+	err = tracer__lookup(t, pid, &cur);
+	if (err)
+		return err;
+	jr.start_ns = cur.start_ns;
+	if (bpf_map_update_elem(fd, &pid, &jr, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 int tracer__lookup(struct tracer *t, uint32_t pid, struct qh_proc *out)
 {
 	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.procs), &pid, out))

@@ -168,6 +168,11 @@ bool tracer__maps_probed_libc(struct tracer *t, uint32_t pid);
 /* Start tracing an existing process (and, through fork events, its descendants). */
 int tracer__trace_pid(struct tracer *t, uint32_t pid, const struct qh_proc *seed);
 /* Current counters of a traced process; -ENOENT if the kernel no longer tracks it. */
+/*
+ * monitor: @pid (traced) belongs to CI job @job from now on, and so does every process it forks
+ * (the kernel copies it at fork); 0 forgets it. 0, or -ENOENT (not traced), -ENOSPC (full).
+ */
+int tracer__set_job(struct tracer *t, uint32_t pid, uint32_t job);
 int tracer__lookup(struct tracer *t, uint32_t pid, struct qh_proc *out);
 /* The `fds` record of (@tgid, @fd), its stamp in boot ns: 0, or -ENOENT when there is none. */
 int tracer__lookup_fd(struct tracer *t, uint32_t tgid, uint32_t fd, struct qh_fd *out);

@@ -1,0 +1,621 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * qhtrace monitor: every process of the machine, the CI jobs among them, each job's report
+ * when it has ended, and what outlived it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cleanup.h"
+#include "cli.h"
+#include "commands.h"
+#include "jobs.h"
+#include "log.h"
+#include "procfs.h"
+#include "proctree.h"
+#include "report.h"
+#include "session.h"
+#include "tracer.h"
+#include "util.h"
+
+/* a job's environment is read up to this much (a CI job's is often 10-30 KiB) */
+#define ENV_MAX (256 << 10)
+
+struct monitor {
+	struct session s;
+	struct attach_opts o;
+	struct jobs jobs;
+	char *env;			/* ENV_MAX bytes: /proc/PID/environ */
+	char spool[PATH_MAX];
+	uint64_t grace_ns;
+	bool cleanup;			/* --cleanup: what outlived its job (never the session's) */
+	uint64_t start_real_ns;
+	uint64_t procs_seen;		/* processes seeded or forked */
+	uint64_t env_reads;		/* environments read at exec */
+	uint64_t pin_failed;		/* job_roots full or the process gone */
+	uint64_t reports, report_errors;
+	uint64_t outlived, cleaned;
+	struct utsname uts;
+};
+
+/* /proc/PID/environ as it was at exec, into m->env: its length, or 0 */
+static size_t read_environ(struct monitor *m, pid_t pid)
+{
+	char path[64];
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	while (got < ENV_MAX && (n = read(fd, m->env + got, ENV_MAX - got)) > 0)
+		got += n;
+	close(fd);
+	m->env_reads++;
+	return got;
+}
+
+/* the cgroup v2 path of @pid ("0::/system.slice/x.scope" in /proc/PID/cgroup), or false */
+static bool read_cgroup(pid_t pid, char *buf, size_t len)
+{
+	char path[64], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(buf, len, "%.*s", (int)len - 1, line + 3);
+		found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+/* The kernel copies @p's job to what it forks from now on (a root, or one it missed). */
+static void pin(struct monitor *m, struct proc *p)
+{
+	int err = tracer__set_job(m->s.tr, p->pid, p->job);
+
+	if (!err) {
+		p->job_pinned = true;
+		return;
+	}
+	/* gone already (nothing more to fork), or the map is full: counted, and reported */
+	if (m->pin_failed++ == 0 && err != -ENOENT)
+		pr_warn("pid %u: its job could not be given to the kernel (%s): what it forks "
+			"is followed by its parent's job in the model only\n", p->pid,
+			strerror(-err));
+}
+
+static void unpin(struct monitor *m, struct proc *p)
+{
+	if (!p->job_pinned)
+		return;
+	tracer__set_job(m->s.tr, p->pid, 0);
+	p->job_pinned = false;
+}
+
+/* @p exec'd (or was seen running) in no job: does its environment or cgroup name one? */
+static void detect(struct monitor *m, struct proc *p, uint64_t now)
+{
+	struct job_match jm;
+	char cg[256] = "";
+	bool have_cg = false, found;
+	struct job *job;
+	size_t n;
+
+	n = read_environ(m, p->pid);
+	found = n && jobs__match_env(&m->o.jobs, m->env, n, &jm);
+	if (!found && m->o.jobs.n_cgroup) {
+		have_cg = read_cgroup(p->pid, cg, sizeof(cg));
+		found = have_cg && jobs__match_cgroup(&m->o.jobs, cg, &jm);
+	}
+	if (!found)
+		return;
+	job = jobs__root(&m->jobs, &jm, now);
+	if (!job) {
+		pr_warn("out of memory: the job of pid %u is not followed\n", p->pid);
+		return;
+	}
+	p->job = job->id;
+	p->job_root = true;
+	if (job->roots == 1) {
+		job->root_pid = p->pid;
+		job->root_start_ns = p->start_ns;
+		/* at its exec record the model has the file it exec'd; comm is the old one yet */
+		snprintf(job->root_comm, sizeof(job->root_comm), "%s",
+			 p->exe && strrchr(p->exe, '/') ? strrchr(p->exe, '/') + 1 : p->comm);
+		if (!have_cg)
+			read_cgroup(p->pid, cg, sizeof(cg));
+		snprintf(job->cgroup, sizeof(job->cgroup), "%s", cg);
+		job->start_real_ns = util__now_ns(CLOCK_REALTIME);
+		job->procs++;
+		char e1[4 * QH_JOB_KEY_MAX], e2[4 * QH_JOB_NAME_MAX], e3[64];
+
+		pr_info("job %s %s (%s) started: pid %u %s\n", job_kind__str(jm.kind),
+			util__esc(jm.key, e1, sizeof(e1)), util__esc(jm.name, e2, sizeof(e2)),
+			p->pid, util__esc(job->root_comm, e3, sizeof(e3)));
+	}
+	pin(m, p);
+}
+
+/* The session's look at each record: jobs begin at exec, pass on at fork, end with roots. */
+static void on_record(void *ctx, const void *data, size_t size)
+{
+	const struct qh_event_hdr *h = data;
+	struct monitor *m = ctx;
+	struct proc *p = proctree__find(m->s.tree, h->pid, h->start_ns), *parent;
+	struct job *job;
+
+	if (!p)
+		return;
+	switch (h->type) {
+	case QH_EV_FORK:
+		m->procs_seen++;
+		if (size >= sizeof(struct qh_event_fork))
+			p->job = ((const struct qh_event_fork *)data)->proc.job;
+		if (!p->job) {
+			/* forked before the kernel knew its parent's job: this one is told */
+			parent = proctree__find_running(m->s.tree, p->ppid);
+			if (parent && parent->job) {
+				p->job = parent->job;
+				pin(m, p);
+			}
+		}
+		job = jobs__get(&m->jobs, p->job);
+		if (job)
+			job->procs++;
+		break;
+	case QH_EV_EXEC:
+		if (!p->job)
+			detect(m, p, h->ts_ns);
+		break;
+	case QH_EV_EXIT:
+		unpin(m, p);
+		job = jobs__get(&m->jobs, p->job);
+		if (job && p->job_root)
+			jobs__root_exited(&m->jobs, job, h->ts_ns, m->grace_ns);
+		p->job_root = false;
+		break;
+	default:
+		break;
+	}
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct procfs_stat *x = a, *y = b;
+
+	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
+}
+
+struct seed {
+	struct procfs_stat st;
+	pid_t pid;
+};
+
+/*
+ * Every process running now, parents before children (by start time), so a job's members are
+ * found from their root; kernel threads are left out (they fork no user process). A process
+ * forked meanwhile from a seeded parent came as a record already (EEXIST: skipped); the second
+ * pass finds those forked from one not yet seeded.
+ */
+static int seed_all(struct monitor *m)
+{
+	uint64_t now = util__now_ns(CLOCK_BOOTTIME);
+	struct seed *v = NULL;
+	size_t n = 0, cap = 0, i, seeded = 0;
+	struct dirent *d;
+	struct proc *p, *parent;
+	int pass, err;
+	DIR *dir;
+
+	for (pass = 0; pass < 2; pass++) {
+		dir = opendir("/proc");
+		if (!dir) {
+			pr_err("/proc: %s\n", strerror(errno));
+			return -errno;
+		}
+		n = 0;
+		while ((d = readdir(dir))) {
+			char *end;
+			long pid = strtol(d->d_name, &end, 10);
+			struct seed *e;
+
+			if (*end || pid <= 0 || pid == getpid() || pid == 2)
+				continue;
+			if (proctree__find_running(m->s.tree, pid))
+				continue;
+			e = vec_push(v, n, cap);
+			if (!e)
+				break;
+			e->pid = pid;
+			if (procfs__read_stat(pid, &e->st) || e->st.ppid == 2 || e->st.state == 'Z' ||
+			    e->st.state == 'X')
+				n--;
+		}
+		closedir(dir);
+		qsort(v, n, sizeof(*v), by_start);
+		for (i = 0; i < n; i++) {
+			err = session__seed(m->s.tr, m->s.tree, v[i].pid);
+			if (err == -EEXIST || err == -ENOENT || err == -ESRCH)
+				continue;
+			if (err == -E2BIG || err == -ENOSPC) {
+				pr_warn("the procs map is full after %zu processes: raise --max-procs\n",
+					seeded);
+				break;
+			}
+			if (err)
+				continue;
+			seeded++;
+			p = proctree__find_running(m->s.tree, v[i].pid);
+			if (!p)
+				continue;
+			parent = proctree__find_running(m->s.tree, p->ppid);
+			if (parent && parent->job) {
+				p->job = parent->job;
+				pin(m, p);
+				jobs__get(&m->jobs, p->job)->procs++;
+			} else {
+				detect(m, p, now);
+			}
+		}
+	}
+	free(v);
+	m->procs_seen += seeded;
+	pr_info("monitor: %zu processes running, %zu jobs among them\n", seeded, m->jobs.n);
+	return 0;
+}
+
+/* The spool directory: made if missing, never a symlink; 0 or QH_EXIT_ERROR (printed). */
+static int open_spool(struct monitor *m)
+{
+	struct stat st;
+	char *slash;
+
+	if (!*m->o.spool) {
+		pr_err("--spool: the directory name is empty\n");
+		return QH_EXIT_USAGE;
+	}
+	if (snprintf(m->spool, sizeof(m->spool), "%s", m->o.spool) >= (int)sizeof(m->spool)) {
+		pr_err("--spool %s: name too long\n", m->o.spool);
+		return QH_EXIT_USAGE;
+	}
+	if (lstat(m->spool, &st) && errno == ENOENT) {
+		/* its parent must exist (/var/lib/qhtrace is the unit's StateDirectory) */
+		slash = strrchr(m->spool, '/');
+		if (slash && slash != m->spool) {
+			*slash = '\0';
+			mkdir(m->spool, 0750);
+			*slash = '/';
+		}
+		if (mkdir(m->spool, 0750) && errno != EEXIST) {
+			pr_err("--spool %s: %s\n", m->spool, strerror(errno));
+			return QH_EXIT_ERROR;
+		}
+	}
+	if (lstat(m->spool, &st)) {
+		pr_err("--spool %s: %s\n", m->spool, strerror(errno));
+		return QH_EXIT_ERROR;
+	}
+	if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+		pr_err("--spool %s: %s\n", m->spool,
+		       S_ISLNK(st.st_mode) ? "is a symbolic link (refused)" : "not a directory");
+		return QH_EXIT_ERROR;
+	}
+	if (access(m->spool, W_OK | X_OK)) {
+		pr_err("--spool %s: %s\n", m->spool, strerror(errno));
+		return QH_EXIT_ERROR;
+	}
+	return 0;
+}
+
+static cJSON *time_json(uint64_t boot_ns)
+{
+	char buf[40];
+	uint64_t real = util__boot_to_real_ns(boot_ns);
+
+	return real ? cJSON_CreateString(util__rfc3339(real, buf, sizeof(buf))) : cJSON_CreateNull();
+}
+
+static cJSON *proc_ref_json(const struct proc *p, const char *reason, uint64_t now)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "pid", p->pid);
+	cJSON_AddNumberToObject(o, "ppid", p->ppid);
+	cJSON_AddStringToObject(o, "comm", p->comm);
+	if (p->exe)
+		cJSON_AddStringToObject(o, "exe", p->exe);
+	cJSON_AddItemToObject(o, "start_time", time_json(p->start_ns));
+	if (reason)
+		cJSON_AddStringToObject(o, "reason", reason);
+	cJSON_AddNumberToObject(o, "age_s", now > p->start_ns ? (now - p->start_ns) / 1e9 : 0);
+	cJSON_AddNumberToObject(o, "rss_kb", QH_RSS_TOTAL(p->stats.rss_pages) *
+						     (sysconf(_SC_PAGESIZE) / 1024));
+	return o;
+}
+
+/* Is @p still the process it was (pid and start time), and is it a zombie? */
+static bool alive(const struct proc *p, bool *zombie)
+{
+	struct procfs_stat st;
+
+	*zombie = false;
+	if (procfs__read_stat(p->pid, &st))
+		return false;
+	if (!procfs__same_start(st.start_ns, p->start_ns))
+		return false;
+	*zombie = st.state == 'Z';
+	return true;
+}
+
+/*
+ * @job ended (its grace is over, or qhtrace stops: @final): what of it is alive outlived it,
+ * terminated and verified with --cleanup (processes of the job only: the model's, by pid and
+ * start time); its report goes to the spool.
+ */
+static void finish_job(struct monitor *m, struct job *job, bool final)
+{
+	uint64_t now = util__now_ns(CLOCK_BOOTTIME);
+	struct run_info ri = { .mode = "monitor-job", .exit_code = -1, .job = job->id };
+	struct proc **left = NULL, *p;
+	size_t nleft = 0, cap = 0, nzombies = 0;
+	struct cleanup *c = NULL;
+	cJSON *root, *jo, *arr, *zarr;
+	char name[NAME_MAX + 1], path[PATH_MAX];
+	char *argv[1], ekey[4 * QH_JOB_KEY_MAX], epath[4 * PATH_MAX];
+	bool zombie;
+	int err;
+
+	root = NULL;
+	zarr = cJSON_CreateArray();
+	for (p = proctree__first(m->s.tree); p; p = p->next) {
+		if (p->job != job->id || p->state == PROC_REAPED)
+			continue;
+		if (!alive(p, &zombie))
+			continue;
+		if (zombie) {
+			nzombies++;
+			cJSON_AddItemToArray(zarr, proc_ref_json(p, NULL, now));
+			continue;
+		}
+		if (p->state != PROC_RUNNING)
+			continue;
+		if (!vec_push(left, nleft, cap))
+			break;
+		left[nleft - 1] = p;
+	}
+	job->outlived = final && job->state == JOB_RUNNING ? 0 : nleft;
+	arr = cJSON_CreateArray();
+	for (size_t i = 0; i < nleft; i++)
+		cJSON_AddItemToArray(arr, proc_ref_json(left[i], job->state == JOB_RUNNING ?
+						      "alive_at_stop" : "outlived_job", now));
+	/* only what outlived its job: a job still running at a stop is left alone */
+	if (m->cleanup) {
+		struct cleanup_opts co = {
+			.timeout_ms = m->o.watch.force_cleanup_timeout_ms,
+			.max_attempts = m->o.watch.max_cleanup_attempts,
+		};
+		uint32_t attempted, ok, failed;
+
+		c = cleanup__new(&co);
+		if (c && job->outlived && !cleanup__run(c, m->s.tree, left, nleft)) {
+			cleanup__counts(c, &attempted, &ok, &failed);
+			m->cleaned += ok;
+		}
+		/* their exits, so the report's processes say how they ended */
+		session__drain(&m->s, 50);
+	}
+	m->outlived += job->outlived;
+
+	argv[0] = job->root_comm;
+	ri.argv = argv;
+	ri.argc = 1;
+	ri.start_real_ns = job->start_real_ns;
+	ri.duration_s = ((job->end_ns ?: now) - job->start_ns) / 1e9;
+	ri.kernel = m->uts.release;
+	ri.page_size = sysconf(_SC_PAGESIZE);
+	ri.fds = !m->o.no_fds;
+	ri.events_received = proctree__events(m->s.tree);
+	ri.orphan_events = proctree__orphan_events(m->s.tree);
+	tracer__stats(m->s.tr, ri.stats);
+	ri.probes = tracer__probes(m->s.tr);
+	ri.cleanup = c;
+	ri.note = "events counts (received, lost) are the whole monitor's, not this job's";
+	root = report__build(m->s.tree, &ri);
+	if (!root) {
+		pr_err("job %s: out of memory for its report\n", util__esc(job->m.key, ekey, sizeof(ekey)));
+		goto out;
+	}
+	jo = cJSON_AddObjectToObject(root, "job");
+	cJSON_AddNumberToObject(jo, "id", job->id);
+	cJSON_AddStringToObject(jo, "kind", job_kind__str(job->m.kind));
+	cJSON_AddStringToObject(jo, "key", job->m.key);
+	cJSON_AddStringToObject(jo, "name", job->m.name);
+	cJSON_AddStringToObject(jo, "variable", job->m.var);
+	cJSON_AddStringToObject(jo, "cgroup", job->cgroup);
+	cJSON_AddStringToObject(jo, "state", final && job->state == JOB_RUNNING ? "running"
+							: "ended");
+	cJSON_AddNumberToObject(jo, "root_pid", job->root_pid);
+	cJSON_AddStringToObject(jo, "root_comm", job->root_comm);
+	cJSON_AddNumberToObject(jo, "roots", job->roots);
+	cJSON_AddItemToObject(jo, "start_time", time_json(job->start_ns));
+	cJSON_AddItemToObject(jo, "end_time", job->end_ns ? time_json(job->end_ns)
+							 : cJSON_CreateNull());
+	cJSON_AddNumberToObject(jo, "grace_s", m->grace_ns / 1e9);
+	cJSON_AddBoolToObject(jo, "grace_complete", !final || job->state != JOB_GRACE ||
+							    job->due_ns <= now);
+	cJSON_AddNumberToObject(jo, "processes", job->procs);
+	cJSON_AddNumberToObject(jo, "outlived", job->outlived);
+	cJSON_AddNumberToObject(jo, "zombies", nzombies);
+	cJSON_AddItemToObject(root, "leftovers", arr);
+	arr = NULL;
+	cJSON_AddItemToObject(root, "zombies", zarr);
+	zarr = NULL;
+
+	err = jobs__report_name(job, name, sizeof(name));
+	if (!err && snprintf(path, sizeof(path), "%s/%s", m->spool, name) >= (int)sizeof(path))
+		err = -ENAMETOOLONG;
+	if (!err)
+		err = report__write_json(path, root);
+	if (err) {
+		m->report_errors++;
+		pr_err("job %s: its report could not be written to %s: %s\n",
+		       util__esc(job->m.key, ekey, sizeof(ekey)), m->spool, strerror(-err));
+	} else {
+		m->reports++;
+		pr_info("job %s %s ended: %u processes, %u outlived it%s, %zu zombies: %s\n",
+			job_kind__str(job->m.kind), util__esc(job->m.key, ekey, sizeof(ekey)), job->procs,
+			job->outlived, c ? " (cleaned up)" : "", nzombies, util__esc(path, epath, sizeof(epath)));
+	}
+out:
+	cJSON_Delete(root);
+	cJSON_Delete(arr);
+	cJSON_Delete(zarr);
+	cleanup__free(c);
+	free(left);
+	jobs__done(&m->jobs, job);
+}
+
+static void tick_jobs(struct monitor *m)
+{
+	uint64_t now = util__now_ns(CLOCK_BOOTTIME);
+	struct job *job;
+
+	while ((job = jobs__due(&m->jobs, now)))
+		finish_job(m, job, false);
+}
+
+int cmd_monitor(int argc, char **argv)
+{
+	struct monitor *m;
+	int sfd = -1, err, code = QH_EXIT_ERROR;
+	uint64_t deadline = 0;
+	sigset_t oldmask;
+	bool stop = false;
+
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		pr_err("out of memory\n");
+		return QH_EXIT_ERROR;
+	}
+	m->s.efd = -1;
+	err = cli__parse_monitor(argc, argv, &m->o);
+	if (err) {
+		free(m);
+		return err > 0 ? 0 : QH_EXIT_USAGE;
+	}
+	code = session__preflight(&m->o);
+	if (code)
+		goto out_free;
+	code = open_spool(m);
+	if (code)
+		goto out_free;
+	code = QH_EXIT_ERROR;
+	m->env = malloc(ENV_MAX);
+	if (!m->env) {
+		pr_err("out of memory\n");
+		goto out_free;
+	}
+	jobs__init(&m->jobs);
+	uname(&m->uts);
+	m->grace_ns = (uint64_t)m->o.job_grace_ms * 1000000;
+	m->start_real_ns = util__now_ns(CLOCK_REALTIME);
+
+	sfd = session__signals(&oldmask, true);
+	if (sfd < 0)
+		goto out;
+	/*
+	 * The session's own cleanup (the trees of drivers that ended) would reach processes of no
+	 * job: on a node, --cleanup is for what outlived its job only.
+	 */
+	m->cleanup = m->o.watch.auto_cleanup;
+	m->o.watch.auto_cleanup = false;
+	if (session__open(&m->s, &m->o, "", sfd))
+		goto out;
+	session__set_event_hook(&m->s, on_record, m);
+	if (seed_all(m))
+		goto out;
+	if (m->o.duration_s)
+		deadline = util__now_ns(CLOCK_MONOTONIC) + m->o.duration_s * 1000000000ULL;
+
+	while (!stop) {
+		struct epoll_event evs[8];
+		int i, n = epoll_wait(m->s.efd, evs, 8, 1000);
+
+		if (n < 0 && errno != EINTR) {
+			pr_err("epoll_wait: %s\n", strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			struct signalfd_siginfo si;
+
+			if (evs[i].data.fd != sfd) {
+				if (!session__on_fd(&m->s, evs[i].data.fd))
+					tracer__consume(m->s.tr);
+				continue;
+			}
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGCHLD) {
+					/* our own children only (alert hooks): we are no subreaper */
+					while (waitpid(-1, NULL, WNOHANG) > 0)
+						;
+					continue;
+				}
+				if (session__own_signal(&si) || si.ssi_signo == SIGHUP)
+					continue;
+				pr_info("monitor: signal %u: writing what is pending\n",
+					si.ssi_signo);
+				stop = true;
+			}
+		}
+		session__tick(&m->s);
+		tick_jobs(m);
+		if (deadline && util__now_ns(CLOCK_MONOTONIC) >= deadline)
+			stop = true;
+	}
+
+	/* what is on its way, then every job not reported yet, as it is now */
+	session__drain(&m->s, 100);
+	tick_jobs(m);
+	while (m->jobs.n)
+		finish_job(m, m->jobs.v[0], true);
+	pr_info("monitor: %lu processes seen, %lu job reports (%lu failed), %lu processes "
+		"outlived their job, %lu cleaned up, %lu events lost\n",
+		(unsigned long)m->procs_seen, (unsigned long)m->reports,
+		(unsigned long)m->report_errors, (unsigned long)m->outlived,
+		(unsigned long)m->cleaned, (unsigned long)0);
+	code = m->report_errors ? QH_EXIT_ERROR : 0;
+out:
+	session__close(&m->s);
+	session__signals_done(sfd, &oldmask);
+	jobs__free(&m->jobs);
+	free(m->env);
+out_free:
+	free(m);
+	return code;
+}
