@@ -74,6 +74,8 @@ struct attach_opts {
 	uint32_t job_grace_ms;	/* --job-grace: what of a job is alive this long after it is
 				 * an outlived_job leftover */
 	const char *metrics_addr; /* --metrics-addr: Prometheus exposition, "" for none */
+	bool events_keep;	/* an event log left at --events is kept as a closed file
+				 * (a restart), not replaced */
 	/* attach: the control socket (QHTRACE_SOCKET), owned by the user CMD runs as */
 	bool control;
 	uint32_t run_uid, run_gid;

@@ -88,6 +88,7 @@ int outputs__open(struct outputs **out, const struct attach_opts *o)
 			      evlog__path_is_gzip(o->events));
 		outputs__log_rotation(s, &r->lo.rot);
 		r->lo.version = QH_VERSION;
+		r->lo.keep_existing = o->events_keep;
 		err = evlog__open(&r->log, o->events, &r->lo);
 		if (err) {
 			pr_err("cannot write the event log to %s: %s\n", o->events, strerror(-err));
@@ -110,6 +111,16 @@ int outputs__open(struct outputs **out, const struct attach_opts *o)
 	alerts__hold_lines(r->alerts, !isatty(STDERR_FILENO));
 	*out = r;
 	return 0;
+}
+
+void outputs__settings_changed(struct outputs *r)
+{
+	struct evlog_rotation rot;
+
+	if (!r || !r->log)
+		return;
+	outputs__log_rotation(&r->o->settings, &rot);
+	evlog__set_rotation(r->log, &rot);
 }
 
 void outputs__close(struct outputs *r)
