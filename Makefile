@@ -248,6 +248,11 @@ $(OUTPUT)/bench/fdloop: tests/bench/fdloop.c
 	$(Q)mkdir -p $(OUTPUT)/bench
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror $< -o $@
 
+$(OUTPUT)/bench/procchurn: tests/bench/procchurn.c
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror $< -o $@
+
 $(OUTPUT)/bench/markbench: tests/bench/markbench.c
 	$(call msg,BENCH,$@)
 	$(Q)mkdir -p $(OUTPUT)/bench
@@ -274,7 +279,7 @@ $(OUTPUT)/bench/holdcost: tests/bench/holdcost.c
 bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/churn \
 		$(OUTPUT)/bench/fdloop $(OUTPUT)/bench/fdfloor $(OUTPUT)/bench/tpcost \
 		$(OUTPUT)/bench/evlogbench $(OUTPUT)/bench/scanbench $(OUTPUT)/bench/holdcost \
-		$(OUTPUT)/bench/markbench
+		$(OUTPUT)/bench/markbench $(OUTPUT)/bench/procchurn
 	$(Q)/usr/bin/python3 tests/bench/startup.py
 	$(Q)/usr/bin/python3 tests/bench/fdbench.py
 	$(Q)$(OUTPUT)/bench/tpcost
@@ -288,6 +293,7 @@ bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/c
 	$(Q)$(OUTPUT)/qhtrace attach -q --no-fds -- $(OUTPUT)/bench/markbench 2000
 	$(Q)$(OUTPUT)/bench/scanbench
 	$(Q)$(OUTPUT)/bench/holdcost
+	$(Q)/usr/bin/python3 tests/bench/monitorbench.py
 
 # the pytest plugin where Debian's Python finds it (/usr/local/lib/python3.N/dist-packages for
 # PREFIX=/usr/local, /usr/lib/python3/dist-packages for /usr), with the entry point that makes

@@ -22,12 +22,14 @@
 #include <cjson/cJSON.h>
 
 #include "cleanup.h"
+#include "fdleaks.h"
 #include "cli.h"
 #include "commands.h"
 #include "jobs.h"
 #include "log.h"
 #include "procfs.h"
 #include "proctree.h"
+#include "procwatch.h"
 #include "report.h"
 #include "session.h"
 #include "tracer.h"
@@ -35,6 +37,17 @@
 
 /* a job's environment is read up to this much (a CI job's is often 10-30 KiB) */
 #define ENV_MAX (256 << 10)
+/*
+ * Memory stays bounded by folding: a reaped process (its release is its last record) that no
+ * job waits for and no finding points at leaves the model; it lives on in the counters. A
+ * fold walks the model: it runs once a second, or sooner once FOLD_BATCH processes were
+ * reaped, so a burst of short processes never piles up. Zombie and orphan findings beyond the
+ * last FINDINGS_KEEP go the same way.
+ */
+#define FOLD_AFTER_NS 0
+#define FOLD_EVERY_NS NSEC_PER_SEC
+#define FOLD_BATCH 1024
+#define FINDINGS_KEEP 1000
 
 struct monitor {
 	struct session s;
@@ -50,6 +63,13 @@ struct monitor {
 	uint64_t pin_failed;		/* job_roots full or the process gone */
 	uint64_t reports, report_errors;
 	uint64_t outlived, cleaned;
+	uint64_t folded;		/* processes let go of (FOLD_AFTER_NS) */
+	uint64_t next_fold_ns;		/* CLOCK_BOOTTIME */
+	uint64_t fold_now_ns;		/* the fold's own now */
+	uint64_t reaped;		/* since the last fold */
+	uint64_t fold_after_ns;
+	const struct proc **held;	/* during a fold: what fd findings point at, sorted */
+	size_t nheld, cap_held;
 	struct utsname uts;
 };
 
@@ -192,6 +212,9 @@ static void on_record(void *ctx, const void *data, size_t size)
 	case QH_EV_EXEC:
 		if (!p->job)
 			detect(m, p, h->ts_ns);
+		break;
+	case QH_EV_REAP:
+		m->reaped++;
 		break;
 	case QH_EV_EXIT:
 		unpin(m, p);
@@ -458,6 +481,10 @@ static void finish_job(struct monitor *m, struct job *job, bool final)
 	cJSON_AddStringToObject(jo, "name", job->m.name);
 	cJSON_AddStringToObject(jo, "variable", job->m.var);
 	cJSON_AddStringToObject(jo, "cgroup", job->cgroup);
+	jobs__cgroup_unit(job->cgroup, name, sizeof(name));
+	cJSON_AddStringToObject(jo, "unit", name);
+	jobs__container_id(job->cgroup, name, sizeof(name));
+	cJSON_AddStringToObject(jo, "container_id", name);
 	cJSON_AddStringToObject(jo, "state", final && job->state == JOB_RUNNING ? "running"
 							: "ended");
 	cJSON_AddNumberToObject(jo, "root_pid", job->root_pid);
@@ -499,6 +526,73 @@ out:
 	cleanup__free(c);
 	free(left);
 	jobs__done(&m->jobs, job);
+}
+
+static void add_held(void *ctx, const struct proc *p)
+{
+	struct monitor *m = ctx;
+	const struct proc **slot = vec_push(m->held, m->nheld, m->cap_held);
+
+	if (slot)
+		*slot = p;
+}
+
+static int ptr_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(const struct proc *const *)a;
+	uintptr_t y = (uintptr_t)*(const struct proc *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool foldable(struct monitor *m, const struct proc *p)
+{
+	uint64_t now = m->fold_now_ns;
+
+	if (p->state != PROC_REAPED || !p->reap_ns || now < p->reap_ns + m->fold_after_ns)
+		return false;
+	/* a job's processes are its report's */
+	if (p->job && jobs__get(&m->jobs, p->job))
+		return false;
+	if (procwatch__holds(p))
+		return false;
+	return !bsearch(&p, m->held, m->nheld, sizeof(*m->held), ptr_cmp);
+}
+
+static bool fd_gone(void *ctx, const struct proc *p)
+{
+	return foldable(ctx, p);
+}
+
+static bool fold_one(void *ctx, struct proc *p)
+{
+	struct monitor *m = ctx;
+
+	return foldable(m, p) && procwatch__release(m->s.watch, p);
+}
+
+/* Let go of what no one needs any more: see FOLD_AFTER_NS. */
+static void fold(struct monitor *m, uint64_t now)
+{
+	size_t n;
+
+	if (now < m->next_fold_ns && m->reaped < FOLD_BATCH)
+		return;
+	m->reaped = 0;
+	m->fold_now_ns = now;
+	procwatch__trim(m->s.watch, FINDINGS_KEEP);
+	m->nheld = 0;
+	if (m->s.fdleaks) {
+		fdleaks__for_each_flagged(m->s.fdleaks, add_held, m);
+		qsort(m->held, m->nheld, sizeof(*m->held), ptr_cmp);
+		fdleaks__forget(m->s.fdleaks, fd_gone, m);
+	}
+	n = proctree__remove_if(m->s.tree, fold_one, m);
+	m->folded += n;
+	if (n)
+		pr_debug("monitor: %zu processes folded, %zu in the model\n", n,
+			 proctree__count(m->s.tree));
+	m->next_fold_ns = now + FOLD_EVERY_NS;
 }
 
 static void tick_jobs(struct monitor *m)
@@ -544,6 +638,9 @@ int cmd_monitor(int argc, char **argv)
 	jobs__init(&m->jobs);
 	uname(&m->uts);
 	m->grace_ns = (uint64_t)m->o.job_grace_ms * 1000000;
+	m->fold_after_ns = FOLD_AFTER_NS;
+	/* a node's daemons live for weeks: only a job's processes can outlive something */
+	m->o.watch.max_resource_lifetime_s = 0;
 	m->start_real_ns = util__now_ns(CLOCK_REALTIME);
 
 	sfd = session__signals(&oldmask, true);
@@ -595,6 +692,7 @@ int cmd_monitor(int argc, char **argv)
 		}
 		session__tick(&m->s);
 		tick_jobs(m);
+		fold(m, util__now_ns(CLOCK_BOOTTIME));
 		if (deadline && util__now_ns(CLOCK_MONOTONIC) >= deadline)
 			stop = true;
 	}
@@ -604,17 +702,24 @@ int cmd_monitor(int argc, char **argv)
 	tick_jobs(m);
 	while (m->jobs.n)
 		finish_job(m, m->jobs.v[0], true);
-	pr_info("monitor: %lu processes seen, %lu job reports (%lu failed), %lu processes "
-		"outlived their job, %lu cleaned up, %lu events lost\n",
-		(unsigned long)m->procs_seen, (unsigned long)m->reports,
-		(unsigned long)m->report_errors, (unsigned long)m->outlived,
-		(unsigned long)m->cleaned, (unsigned long)0);
+	{
+		struct run_info ri = {};
+
+		tracer__stats(m->s.tr, ri.stats);
+		pr_info("monitor: %lu processes seen (%lu let go of), %lu job reports (%lu failed), "
+			"%lu processes outlived their job, %lu cleaned up, %lu events lost\n",
+			(unsigned long)m->procs_seen, (unsigned long)m->folded,
+			(unsigned long)m->reports, (unsigned long)m->report_errors,
+			(unsigned long)m->outlived, (unsigned long)m->cleaned,
+			(unsigned long)report__lost(&ri));
+	}
 	code = m->report_errors ? QH_EXIT_ERROR : 0;
 out:
 	session__close(&m->s);
 	session__signals_done(sfd, &oldmask);
 	jobs__free(&m->jobs);
 	free(m->env);
+	free(m->held);
 out_free:
 	free(m);
 	return code;

@@ -51,6 +51,34 @@ void fdleaks__free(struct fdleaks *f)
 	free(f);
 }
 
+void fdleaks__for_each_flagged(const struct fdleaks *f, void (*fn)(void *ctx, const struct proc *p),
+				void *ctx)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (f->g[i].flagged)
+			fn(ctx, f->g[i].l.proc);
+}
+
+size_t fdleaks__forget(struct fdleaks *f, bool (*gone)(void *ctx, const struct proc *p), void *ctx)
+{
+	size_t i, j, n = f->n;
+
+	for (i = j = 0; i < f->n; i++) {
+		if (!f->g[i].flagged && gone(ctx, f->g[i].l.proc))
+			continue;
+		if (i != j)
+			f->g[j] = f->g[i];
+		j++;
+	}
+	if (j != n) {
+		f->n = j;
+		f->stale = true; /* the table's nodes moved */
+	}
+	return n - j;
+}
+
 bool fd_leak__is_socket(const struct fd_leak *l)
 {
 	return l->kind == QH_FD_SOCKET && l->tcp_state;

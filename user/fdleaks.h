@@ -51,6 +51,15 @@ struct fd_seen {
 	char (*site)[96];	/* where it was opened ("" or NULL: the syscall names it) */
 };
 
+/*
+ * For a model that lets processes go (monitor): the processes findings point at (they must
+ * stay), and the groups of processes @gone says are gone dropped (never a finding's).
+ * Returns how many groups went.
+ */
+void fdleaks__for_each_flagged(const struct fdleaks *f, void (*fn)(void *ctx, const struct proc *p),
+				void *ctx);
+size_t fdleaks__forget(struct fdleaks *f, bool (*gone)(void *ctx, const struct proc *p), void *ctx);
+
 /* A periodic check saw table @t of @p at @now_ns (CLOCK_BOOTTIME). */
 int fdleaks__observe(struct fdleaks *f, const struct proc *p, const struct fd_table *t,
 		     const struct fd_seen *seen, uint64_t now_ns);

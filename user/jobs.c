@@ -153,6 +153,50 @@ bool jobs__match_cgroup(const struct job_rules *r, const char *path, struct job_
 	return false;
 }
 
+void jobs__cgroup_unit(const char *path, char *buf, size_t len)
+{
+	const char *end = path + strlen(path), *start, *found = NULL;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	while (end > path) {
+		start = end;
+		while (start > path && start[-1] != '/')
+			start--;
+		n = end - start;
+		if ((n > 8 && !memcmp(end - 8, ".service", 8)) ||
+		    (n > 6 && !memcmp(end - 6, ".scope", 6))) {
+			found = start;
+			break;
+		}
+		end = start > path ? start - 1 : path;
+	}
+	if (found)
+		snprintf(buf, len, "%.*s", (int)n, found);
+}
+
+void jobs__container_id(const char *path, char *buf, size_t len)
+{
+	const char *p;
+	size_t run = 0;
+
+	buf[0] = '\0';
+	/* the last run of exactly 64 hex digits, bounded by a non-hex byte or the ends */
+	for (p = path;; p++) {
+		bool hex = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f');
+
+		if (hex) {
+			run++;
+			continue;
+		}
+		if (run == 64)
+			snprintf(buf, len, "%.64s", p - 64);
+		run = 0;
+		if (!*p)
+			break;
+	}
+}
+
 void jobs__init(struct jobs *j)
 {
 	memset(j, 0, sizeof(*j));

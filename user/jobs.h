@@ -65,6 +65,15 @@ bool jobs__match_env(const struct job_rules *r, const char *env, size_t len,
 /* The job named by a cgroup v2 path ("/system.slice/x.scope"): a --job-cgroup match. */
 bool jobs__match_cgroup(const struct job_rules *r, const char *path, struct job_match *m);
 
+/*
+ * What a cgroup v2 path says of where a process runs: the systemd unit (the last component
+ * that ends in .service or .scope: "runner-7.scope"), and a container id (64 hex digits, as
+ * docker, containerd and podman name their scopes: "docker-<id>.scope", ".../docker/<id>",
+ * "cri-containerd-<id>.scope", "libpod-<id>.scope"). "" when there is none.
+ */
+void jobs__cgroup_unit(const char *path, char *buf, size_t len);
+void jobs__container_id(const char *path, char *buf, size_t len);
+
 enum job_state {
 	JOB_RUNNING = 0,	/* a root is alive */
 	JOB_GRACE,		/* every root has exited: what is left is given the grace */

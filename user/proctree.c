@@ -80,6 +80,33 @@ struct proc *proctree__add(struct proctree *t, uint32_t pid, uint64_t start_ns)
 	return p;
 }
 
+size_t proctree__remove_if(struct proctree *t, bool (*pred)(void *ctx, struct proc *p), void *ctx)
+{
+	struct proc *p, *prev = NULL, *next;
+	size_t n = 0;
+
+	for (p = t->head; p; p = next) {
+		next = p->next;
+		if (!pred(ctx, p)) {
+			prev = p;
+			continue;
+		}
+		if (prev)
+			prev->next = next;
+		else
+			t->head = next;
+		if (t->tail == p)
+			t->tail = prev;
+		htab__del(&t->by_pid, &p->hnode);
+		t->count--;
+		free(p->exe);
+		syms_maps__free(p->maps);
+		free(p);
+		n++;
+	}
+	return n;
+}
+
 struct proc *proctree__find_running(struct proctree *t, uint32_t pid)
 {
 	struct proc *p;

@@ -67,6 +67,11 @@ struct proc *proctree__find(struct proctree *t, uint32_t pid, uint64_t start_ns)
 /* Add a process; returns the existing entry if (pid, start) is already known. */
 struct proc *proctree__add(struct proctree *t, uint32_t pid, uint64_t start_ns);
 int proctree__set_exe(struct proc *p, const char *exe);
+/*
+ * Free every process @pred says can go (it must hold no pointer another module keeps: the
+ * monitor asks them first), in one walk. Returns how many went.
+ */
+size_t proctree__remove_if(struct proctree *t, bool (*pred)(void *ctx, struct proc *p), void *ctx);
 /* The running process with this pid, or NULL. */
 struct proc *proctree__find_running(struct proctree *t, uint32_t pid);
 /* The process whose address space instance (heap generation) this is, or NULL. */

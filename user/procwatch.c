@@ -96,6 +96,8 @@ static struct proc_watch *state_of(struct procwatch *w, struct proc *p)
 		return NULL;
 	s->orig_ppid = p->ppid;
 	s->next_alloc = w->states;
+	if (w->states)
+		w->states->prev_alloc = s;
 	w->states = s;
 	p->watch = s;
 	return s;
@@ -134,6 +136,54 @@ static const char *driver_kind(const struct procwatch *w, const char *comm, cons
 }
 
 /* Is @p a browser: its comm, or its executable's base name, matches a browser pattern? */
+bool procwatch__holds(const struct proc *p)
+{
+	const struct proc_watch *s = p->watch;
+
+	return s && (s->inst || s->leftover || s->in_zombies || s->in_orphans);
+}
+
+bool procwatch__release(struct procwatch *w, struct proc *p)
+{
+	struct proc_watch *s = p->watch;
+
+	if (!s)
+		return true;
+	if (procwatch__holds(p))
+		return false;
+	if (s->prev_alloc)
+		s->prev_alloc->next_alloc = s->next_alloc;
+	else
+		w->states = s->next_alloc;
+	if (s->next_alloc)
+		s->next_alloc->prev_alloc = s->prev_alloc;
+	free(s);
+	p->watch = NULL;
+	return true;
+}
+
+void procwatch__trim(struct procwatch *w, size_t keep)
+{
+	size_t i, drop;
+
+	if (w->nzombies > keep) {
+		drop = w->nzombies - keep;
+		for (i = 0; i < drop; i++)
+			w->zombies[i].p->watch->in_zombies = false;
+		memmove(w->zombies, w->zombies + drop, keep * sizeof(*w->zombies));
+		w->nzombies = keep;
+		w->zombies_dropped += drop;
+	}
+	if (w->norphans > keep) {
+		drop = w->norphans - keep;
+		for (i = 0; i < drop; i++)
+			w->orphans[i].p->watch->in_orphans = false;
+		memmove(w->orphans, w->orphans + drop, keep * sizeof(*w->orphans));
+		w->norphans = keep;
+		w->orphans_dropped += drop;
+	}
+}
+
 bool procwatch__is_browser(const struct procwatch *w, const struct proc *p)
 {
 	const char *base = p->exe && strrchr(p->exe, '/') ? strrchr(p->exe, '/') + 1 : p->exe;
@@ -530,6 +580,7 @@ static void check_zombie(struct procwatch *w, struct proctree *t, struct proc *p
 	if (!z)
 		return;
 	s->zombie_seen = true;
+	s->in_zombies = true;
 	z->p = p;
 	z->parent_pid = st.ppid;
 	parent = proctree__find_running(t, st.ppid);
@@ -568,6 +619,7 @@ static void check_running(struct procwatch *w, struct proctree *t, struct proc *
 	if (!o)
 		return;
 	s->orphan_seen = true;
+	s->in_orphans = true;
 	o->p = p;
 	o->old_ppid = s->orig_ppid;
 	o->new_ppid = st.ppid;

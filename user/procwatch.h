@@ -166,6 +166,16 @@ void procwatch__finish(struct procwatch *w, struct proctree *t, struct proc ***p
 
 /* Is @p a browser: its comm, or its executable's base name, matches a browser pattern? */
 bool procwatch__is_browser(const struct procwatch *w, const struct proc *p);
+
+/*
+ * For a model that lets processes go (monitor): does a finding or a driver's tree point at @p?
+ * Then it must stay. procwatch__release frees @p's state before the model frees @p (false,
+ * and nothing done, when it is held); procwatch__trim lets the oldest zombies and orphans go
+ * beyond @keep of each (counted), so their processes can go too.
+ */
+bool procwatch__holds(const struct proc *p);
+bool procwatch__release(struct procwatch *w, struct proc *p);
+void procwatch__trim(struct procwatch *w, size_t keep);
 /* The instance @p belongs to, or NULL. */
 const struct driver_inst *procwatch__driver_of(const struct proc *p);
 const char *leftover_reason__str(enum leftover_reason r);

@@ -22,7 +22,9 @@ struct proc_watch {
 	bool leftover;		/* listed in leftovers (once, with the first reason found) */
 	bool pss_known;		/* sampled at least once */
 	uint64_t pss_kb, uss_kb, peak_pss_kb;
-	struct proc_watch *next_alloc;
+	bool in_zombies;	/* a zombies[] entry points at its proc */
+	bool in_orphans;	/* an orphans[] entry does */
+	struct proc_watch *next_alloc, *prev_alloc;
 };
 
 struct procwatch {
@@ -44,6 +46,8 @@ struct procwatch {
 	struct proc **out;	/* what check and finish hand back */
 	size_t nout, cap_out;
 	struct proc_watch *states;
+	uint64_t zombies_dropped;	/* the oldest findings procwatch__trim let go */
+	uint64_t orphans_dropped;
 	uint64_t next_check_ns;
 	uint64_t peak_total_kb;		/* RSS summed, all trees */
 	uint64_t peak_total_mem_kb;	/* PSS (RSS where unknown), all trees */

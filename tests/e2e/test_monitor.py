@@ -149,6 +149,7 @@ def test_monitor_jobs(qh, tmp_path, job_cgroup):
         # only the job's own processes: never the runner, the bystander or qhtrace
         pids = {p["pid"] for p in r["processes"]}
         assert runner.pid not in pids and bystander.pid not in pids, (kind, pids)
+        assert {p["job"] for p in r["processes"]} == {r["job"]["id"]}, (kind, r["processes"])
         assert r["job"]["state"] == "ended" and r["job"]["grace_complete"], r["job"]
         for left in r["leftovers"]:
             assert left["reason"] == "outlived_job", left
@@ -170,6 +171,7 @@ def test_monitor_jobs(qh, tmp_path, job_cgroup):
 
     cg = reports["cgroup"]
     assert cg["job"]["key"] == cg_path and cg["job"]["cgroup"] == cg_path, cg["job"]
+    assert cg["job"]["unit"] == "" and cg["job"]["container_id"] == "", cg["job"]
     assert [x["comm"] for x in cg["leftovers"]] == ["sleep"], cg["leftovers"]
 
     gl = reports["gitlab"]

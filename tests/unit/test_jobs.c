@@ -119,6 +119,38 @@ static void test_cgroup(void **state)
 	assert_false(jobs__match_cgroup(&r, "/runner.slice/job-17.scope/sub", &m));
 }
 
+static void test_cgroup_names(void **state)
+{
+	char buf[128];
+	static const char id[] =
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char path[256];
+
+	(void)state;
+	jobs__cgroup_unit("/system.slice/actions.runner.x.service", buf, sizeof(buf));
+	assert_string_equal(buf, "actions.runner.x.service");
+	jobs__cgroup_unit("/runner.slice/job-17.scope/sub", buf, sizeof(buf));
+	assert_string_equal(buf, "job-17.scope");
+	jobs__cgroup_unit("/", buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	jobs__cgroup_unit("/user.slice/.scope", buf, sizeof(buf));
+	assert_string_equal(buf, "");
+
+	snprintf(path, sizeof(path), "/system.slice/docker-%s.scope", id);
+	jobs__container_id(path, buf, sizeof(buf));
+	assert_string_equal(buf, id);
+	snprintf(path, sizeof(path), "/kubepods/burstable/pod1/%s", id);
+	jobs__container_id(path, buf, sizeof(buf));
+	assert_string_equal(buf, id);
+	/* 65 hex digits, or 63: no container id */
+	snprintf(path, sizeof(path), "/docker/%sa", id);
+	jobs__container_id(path, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	snprintf(path, sizeof(path), "/docker/%s", id + 1);
+	jobs__container_id(path, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+}
+
 static struct job_match match(enum job_kind k, const char *key)
 {
 	struct job_match m = { .kind = k };
@@ -196,6 +228,7 @@ int main(void)
 		cmocka_unit_test(test_no_job),
 		cmocka_unit_test(test_job_env_and_controls),
 		cmocka_unit_test(test_cgroup),
+		cmocka_unit_test(test_cgroup_names),
 		cmocka_unit_test(test_life),
 		cmocka_unit_test(test_report_name),
 	};
