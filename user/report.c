@@ -215,10 +215,10 @@ static cJSON *proc_json(const struct proc *p, const struct run_info *ri, uint64_
 	cJSON_AddStringToObject(o, "comm", p->comm);
 	if (p->exe)
 		cJSON_AddStringToObject(o, "exe", p->exe);
-	if (p->job) /* monitor: its CI job's id (the report's "job") */
-		cJSON_AddNumberToObject(o, "job", p->job);
 	else
 		cJSON_AddNullToObject(o, "exe");
+	if (p->job) /* monitor: its CI job's id (the report's "job") */
+		cJSON_AddNumberToObject(o, "job", p->job);
 	cJSON_AddItemToObject(o, "start_time", time_or_null(p->start_ns));
 	cJSON_AddItemToObject(o, "end_time", time_or_null(p->end_ns));
 	cJSON_AddStringToObject(o, "state", proc_state__str(p->state));
