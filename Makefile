@@ -44,7 +44,8 @@ CFLAGS ?= -O2 -g
 LDFLAGS ?=
 QH_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-DQH_VERSION='"$(VERSION)"' -Iuser -Ibpf -I$(OUTPUT) -MMD -MP
-LDLIBS := -lbpf -lelf -ldw -lz -lcjson -lpthread -lm -lstdc++
+# libsystemd: sd_notify (user/notify.c); everything is linked dynamically
+LDLIBS := -lbpf -lelf -ldw -lz -lcjson -lsystemd -lpthread -lm -lstdc++
 
 ifeq ($(V),1)
 Q =
@@ -56,8 +57,8 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test-deps test kernel-test unit-test demo bench install clean fuzz fuzz-build \
-	sanitize-build
+.PHONY: all deps test-deps test kernel-test unit-test demo bench install uninstall clean fuzz \
+	fuzz-build sanitize-build
 
 all: $(OUTPUT)/qhtrace
 
@@ -270,6 +271,12 @@ $(OUTPUT)/bench/scanbench: tests/bench/scanbench.c $(OUTPUT)/user/heapscan.o
 	$(Q)mkdir -p $(OUTPUT)/bench
 	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) $^ -o $@
 
+# a scrape of the monitor's metrics: 100 groups, 100 jobs
+$(OUTPUT)/bench/metricsbench: tests/bench/metricsbench.c $(PURE_OBJS)
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench
+	$(Q)$(CC) $(QH_CFLAGS) $(LDFLAGS) $< $(PURE_OBJS) $(LDLIBS) -o $@
+
 # what the ptrace hold at exit costs the traced tree while it runs
 $(OUTPUT)/bench/holdcost: tests/bench/holdcost.c
 	$(call msg,BENCH,$@)
@@ -279,7 +286,7 @@ $(OUTPUT)/bench/holdcost: tests/bench/holdcost.c
 bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/churn \
 		$(OUTPUT)/bench/fdloop $(OUTPUT)/bench/fdfloor $(OUTPUT)/bench/tpcost \
 		$(OUTPUT)/bench/evlogbench $(OUTPUT)/bench/scanbench $(OUTPUT)/bench/holdcost \
-		$(OUTPUT)/bench/markbench $(OUTPUT)/bench/procchurn
+		$(OUTPUT)/bench/markbench $(OUTPUT)/bench/procchurn $(OUTPUT)/bench/metricsbench
 	$(Q)/usr/bin/python3 tests/bench/startup.py
 	$(Q)/usr/bin/python3 tests/bench/fdbench.py
 	$(Q)$(OUTPUT)/bench/tpcost
@@ -293,7 +300,20 @@ bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/c
 	$(Q)$(OUTPUT)/qhtrace attach -q --no-fds -- $(OUTPUT)/bench/markbench 2000
 	$(Q)$(OUTPUT)/bench/scanbench
 	$(Q)$(OUTPUT)/bench/holdcost
-	$(Q)/usr/bin/python3 tests/bench/monitorbench.py
+	$(Q)/usr/bin/python3 tests/bench/monitorbench.py --metrics 127.0.0.1:9499
+	$(Q)$(OUTPUT)/bench/metricsbench
+
+# `make install`: the binary in $(PREFIX)/bin (not sbin: report, diff, config, mark and status
+# are run by users, mark and status inside a traced suite as its user), the systemd unit with
+# its paths set to PREFIX and SYSCONFDIR, the monitor's settings file (an empty one, all
+# defaults, only if there is none), the example alert rules, and the pytest plugin.
+# The unit goes where systemd looks for an administrator's units, $(PREFIX)/lib/systemd/system
+# (/usr/local/lib/systemd/system is on systemd's search path), or Debian's /lib/systemd/system
+# for PREFIX=/usr.
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+DATADIR ?= $(PREFIX)/share/qhtrace
+ALERT_RULES := $(wildcard tools/qhtrace-alerts.yml)
 
 # the pytest plugin where Debian's Python finds it (/usr/local/lib/python3.N/dist-packages for
 # PREFIX=/usr/local, /usr/lib/python3/dist-packages for /usr), with the entry point that makes
@@ -305,12 +325,36 @@ PLUGIN_INFO := $(DESTDIR)$(PYDIR)/qhtrace_pytest-$(VERSION).dist-info
 install: $(OUTPUT)/qhtrace
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX)/bin/qhtrace)
 	$(Q)install -D -m 0755 $< $(DESTDIR)$(PREFIX)/bin/qhtrace
+	$(call msg,INSTALL,$(DESTDIR)$(UNITDIR)/qhtrace-monitor.service)
+	$(Q)install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	$(Q)sed -e 's|/usr/local/bin/qhtrace|$(PREFIX)/bin/qhtrace|' \
+		-e 's|/etc/qhtrace/|$(SYSCONFDIR)/qhtrace/|' \
+		-e 's|/etc/default/qhtrace|$(SYSCONFDIR)/default/qhtrace|' \
+		tools/qhtrace-monitor.service > $(DESTDIR)$(UNITDIR)/qhtrace-monitor.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/qhtrace-monitor.service
+	$(Q)if [ ! -e $(DESTDIR)$(SYSCONFDIR)/qhtrace/monitor.json ]; then \
+		printf '  %-8s %s\n' INSTALL $(DESTDIR)$(SYSCONFDIR)/qhtrace/monitor.json; \
+		install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/qhtrace && \
+		printf '{}\n' > $(DESTDIR)$(SYSCONFDIR)/qhtrace/monitor.json && \
+		chmod 0644 $(DESTDIR)$(SYSCONFDIR)/qhtrace/monitor.json; fi
+ifneq ($(ALERT_RULES),)
+	$(call msg,INSTALL,$(DESTDIR)$(DATADIR)/qhtrace-alerts.yml)
+	$(Q)install -D -m 0644 $(ALERT_RULES) $(DESTDIR)$(DATADIR)/qhtrace-alerts.yml
+endif
 	$(call msg,INSTALL,$(DESTDIR)$(PYDIR)/qhtrace_pytest.py)
 	$(Q)install -D -m 0644 user/python/qhtrace_pytest.py $(DESTDIR)$(PYDIR)/qhtrace_pytest.py
 	$(Q)mkdir -p $(PLUGIN_INFO)
 	$(Q)printf 'Metadata-Version: 2.1\nName: qhtrace-pytest\nVersion: $(VERSION)\nSummary: qhtrace findings per test\n' > $(PLUGIN_INFO)/METADATA
 	$(Q)printf '[pytest11]\nqhtrace = qhtrace_pytest\n' > $(PLUGIN_INFO)/entry_points.txt
 	$(Q)printf 'qhtrace_pytest.py,,\n' > $(PLUGIN_INFO)/RECORD
+
+# what install put there, but the settings file: it may hold the administrator's settings
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(PREFIX)/bin/qhtrace $(DESTDIR)$(UNITDIR)/qhtrace-monitor.service \
+		$(DESTDIR)$(DATADIR)/qhtrace-alerts.yml $(DESTDIR)$(PYDIR)/qhtrace_pytest.py
+	$(Q)rm -rf $(PLUGIN_INFO)
+	$(Q)rmdir $(DESTDIR)$(DATADIR) 2>/dev/null || true
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT) $(SAN_OUTPUT))

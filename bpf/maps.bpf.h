@@ -36,6 +36,14 @@ QH_MAP struct {
 	__type(value, struct qh_job_root);
 } job_roots SEC(".maps");
 
+/* monitor: where the job variables of an exec are gathered before they are sent (one per CPU) */
+QH_MAP struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct qh_event_job_env);
+} job_env_buf SEC(".maps");
+
 /*
  * mm_struct address -> tgid. rss_stat fires with the mm, not always in the owner's context
  * (exit teardown, reclaim, fork copying into the child's mm), so RSS is attributed through

@@ -152,6 +152,89 @@ static long exec_text_vma(struct task_struct *task, struct vm_area_struct *vma, 
 	return 0;
 }
 
+/* monitor: the job variables' "NAME=" prefixes (qhtrace.h), set by the loader; 0: none */
+const volatile __u32 cfg_job_env_n = 0;
+const volatile __u64 cfg_job_env_prefix[QH_JOB_ENV_NAMES][2] = {};
+const volatile __u64 cfg_job_env_mask[QH_JOB_ENV_NAMES][2] = {};
+
+static __always_inline bool job_env_match(const char *s)
+{
+	__u64 a = *(const __u64 *)s, b = *(const __u64 *)(s + 8);
+	__u32 i;
+
+	for (i = 0; i < QH_JOB_ENV_NAMES; i++) {
+		if (i >= cfg_job_env_n)
+			break;
+		if ((a & cfg_job_env_mask[i][0]) == cfg_job_env_prefix[i][0] &&
+		    (b & cfg_job_env_mask[i][1]) == cfg_job_env_prefix[i][1])
+			return true;
+	}
+	return false;
+}
+
+struct job_env_scan {
+	__u64 ptr, end;
+	__u32 len;
+	__u32 scanned;
+};
+
+/* one environment string: copied after the ones kept, kept when it may name a job */
+static long job_env_one(__u32 i, void *ctx)
+{
+	struct job_env_scan *c = ctx;
+	struct qh_event_job_env *e;
+	__u32 zero = 0;
+	char *dst;
+	long n;
+
+	if (c->ptr >= c->end || c->len + QH_JOB_ENV_STR > QH_JOB_ENV_BLOB)
+		return 1;
+	e = bpf_map_lookup_elem(&job_env_buf, &zero);
+	if (!e)
+		return 1;
+	dst = e->data + (c->len & (QH_JOB_ENV_BLOB - 1));
+	n = bpf_probe_read_user_str(dst, QH_JOB_ENV_STR, (const void *)c->ptr);
+	if (n <= 0)
+		return 1;
+	c->ptr += n;
+	c->scanned = i + 1;
+	/* a string shorter than 16 bytes compares its NUL, which no name has */
+	if (n > 1 && job_env_match(dst))
+		c->len += n;
+	return 0;
+}
+
+/*
+ * A process in no job exec'd: send the strings of its new environment that may name one. Read
+ * here, where the image is the one exec'd (the pages the exec wrote); each string is copied
+ * into a per-CPU record, kept when it matches, and what was kept is sent. Costs one string
+ * read per variable (bpf_loop: verified once), and only while the monitor looks for jobs.
+ */
+static __always_inline void job_env(__u32 tgid, __u64 start_ns, struct mm_struct *mm)
+{
+	struct job_env_scan c = {
+		.ptr = BPF_CORE_READ(mm, env_start),
+		.end = BPF_CORE_READ(mm, env_end),
+	};
+	struct qh_event_job_env *e;
+	__u32 zero = 0, len;
+
+	bpf_loop(QH_JOB_ENV_SCAN, job_env_one, &c, 0);
+	len = c.len;
+	if (!len)
+		return;
+	if (len > QH_JOB_ENV_BLOB)
+		len = QH_JOB_ENV_BLOB;
+	e = bpf_map_lookup_elem(&job_env_buf, &zero);
+	if (!e)
+		return;
+	fill_hdr(&e->hdr, QH_EV_JOB_ENV, tgid, start_ns);
+	e->len = len;
+	e->scanned = c.scanned;
+	if (bpf_ringbuf_output(&events, e, offsetof(struct qh_event_job_env, data) + len, 0))
+		stat_inc(QH_STAT_RB_RESERVE_FAILED);
+}
+
 static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
 				       struct linux_binprm *bprm)
 {
@@ -207,6 +290,8 @@ static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
 	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
 	bpf_probe_read_kernel_str(&e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 	bpf_ringbuf_submit(e, 0);
+	if (cfg_job_env_n && !p->job)
+		job_env(tgid, p->start_ns, mm);
 	return 0;
 }
 

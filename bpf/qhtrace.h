@@ -38,7 +38,19 @@ enum qh_event_type {
 	QH_EV_REAP = 4, /* the task_struct of an exited process was released */
 	QH_EV_LIBC = 5, /* a traced process mapped a probed C library (its heap is followed) */
 	QH_EV_LIBC_NEW = 6, /* a traced process mapped a C library not probed yet */
+	QH_EV_JOB_ENV = 7, /* monitor: a process in no job exec'd with a job variable */
 };
+
+/*
+ * The monitor's job variables, looked for by the kernel at exec in the new image's environment
+ * (the loader reading /proc/PID/environ later may find a newer one: `env -i CMD` has exec'd
+ * again by then). A variable is matched by the first 16 bytes of "NAME=" under a mask, so a
+ * name of up to 15 bytes exactly, a longer one by its prefix (the loader checks the rest).
+ */
+#define QH_JOB_ENV_NAMES 24	/* names the kernel looks for */
+#define QH_JOB_ENV_SCAN 256	/* environment strings looked at */
+#define QH_JOB_ENV_STR 256	/* bytes of one string copied, NUL included */
+#define QH_JOB_ENV_BLOB 2048	/* bytes of matching strings sent */
 
 /* Per-CPU loss and failure counters, indices into the `stats` map. */
 enum qh_stat {
@@ -288,6 +300,14 @@ struct qh_event_libc {
 	struct qh_event_hdr hdr;
 	__u64 dev; /* kernel encoding */
 	__u64 ino;
+};
+
+/* QH_EV_JOB_ENV: the environment strings that may name a job, NUL-separated */
+struct qh_event_job_env {
+	struct qh_event_hdr hdr;
+	__u32 len;		/* bytes of data: whole strings, each with its NUL */
+	__u32 scanned;		/* strings looked at (QH_JOB_ENV_SCAN at most) */
+	char data[QH_JOB_ENV_BLOB + QH_JOB_ENV_STR];
 };
 
 /* QH_EV_REAP, QH_EV_LIBC */

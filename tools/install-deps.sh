@@ -8,17 +8,21 @@ set -eu
 
 # node-d3: D3, linked into qhtrace for the HTML report's charts (user/assets.S)
 # g++: libstdc++ (its demangler, linked in) and the C++ fixtures
+# libsystemd-dev: sd_notify for the monitor's Type=notify unit (user/notify.c)
 build="clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcjson-dev pkg-config make gcc
-g++ node-d3"
+g++ node-d3 libsystemd-dev"
 # chromium, chromium-driver, python3-selenium: the WebDriver end-to-end tests (/usr/bin/python3);
 # python3-pytest-xdist, sudo: the per-test attribution tests (-n 2, and a suite run through sudo)
 # qemu-system-x86 .. zstd: the kernel matrix (tools/vmrun.sh: qemu, the initramfs's busybox and
 # cpio, depmod for the kernel package, its modules' xz/zstd)
 # libclang-rt-14-dev: clang's libFuzzer and sanitizer runtimes (make fuzz); libcap2-bin: capsh,
 # with util-linux's setpriv the unprivileged-mode tests
+# prometheus: promtool (the alert rules and the metrics exposition checked) and the server the
+# metrics end-to-end tests scrape with; systemd: systemd-analyze, which verifies the monitor's
+# unit (tests/e2e/test_install.py)
 test="libcmocka-dev python3 python3-pytest python3-pytest-xdist sudo util-linux libcap2-bin
-libclang-rt-14-dev chromium chromium-driver python3-selenium
-qemu-system-x86 busybox-static cpio kmod xz-utils zstd"
+libclang-rt-14-dev chromium chromium-driver python3-selenium systemd
+qemu-system-x86 busybox-static cpio kmod xz-utils zstd prometheus"
 
 pkgs=$build
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $test"

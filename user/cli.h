@@ -15,6 +15,8 @@
 #define QH_EXIT_ERROR 1	     /* could not trace: privileges, BTF, BPF load, report write */
 #define QH_EXIT_USAGE 2	     /* bad command line, output path refused, bad --config */
 #define QH_EXIT_GATE 3	     /* CMD exited 0 but a --fail-on class has findings; diff: regression */
+#define QH_EXIT_DENIED 4     /* status: the control socket refused us (permissions) */
+#define QH_EXIT_NOREPLY 5    /* status: no valid reply (timed out, malformed, request refused) */
 #define QH_EXIT_NOEXEC 126   /* command found but not executable */
 #define QH_EXIT_NOTFOUND 127 /* command not found */
 
@@ -74,6 +76,9 @@ struct attach_opts {
 	uint32_t job_grace_ms;	/* --job-grace: what of a job is alive this long after it is
 				 * an outlived_job leftover */
 	const char *metrics_addr; /* --metrics-addr: Prometheus exposition, "" for none */
+	const char *socket;	/* --socket: the status socket (qhtrace status), "" for none */
+	const char *job_env_names[32]; /* what the kernel looks for at exec (jobs__env_names) */
+	size_t n_job_env_names;
 	bool events_keep;	/* an event log left at --events is kept as a closed file
 				 * (a restart), not replaced */
 	/* attach: the control socket (QHTRACE_SOCKET), owned by the user CMD runs as */

@@ -8,13 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
 #include "cli.h"
 #include "commands.h"
+#include "ctlclient.h"
 #include "ctlproto.h"
 #include "log.h"
 #include "opttab.h"
@@ -68,50 +67,12 @@ static void usage_mark(FILE *out)
 		QH_EXIT_ERROR, QH_EXIT_USAGE);
 }
 
-/* One request line to @path, one reply line back into @reply. 0 or -errno. */
-static int round_trip(const char *path, const char *line, char *reply, size_t len)
-{
-	size_t got = 0, n = strlen(line);
-	struct sockaddr_un a;
-	unsigned int alen;
-	int fd, err;
-
-	err = ctl__sockaddr(path, &a, &alen);
-	if (err)
-		return err;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, alen) ||
-	    send(fd, line, n, MSG_NOSIGNAL) != (ssize_t)n) {
-		err = -errno;
-		goto out;
-	}
-	while (got < len - 1) {
-		ssize_t r = recv(fd, reply + got, len - 1 - got, 0);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			err = r < 0 ? -errno : -ECONNRESET;
-			break;
-		}
-		got += r;
-		if (memchr(reply, '\n', got))
-			break;
-	}
-	reply[got] = '\0';
-out:
-	close(fd);
-	return err;
-}
-
 int cmd_mark(int argc, char **argv)
 {
 	static const struct opt_cmd cmd = { "mark", 1, false, usage_mark };
 	const char *sock = getenv("QHTRACE_SOCKET"), *what;
 	struct mark_opts m = {};
-	char reply[65536], *line;
+	char *reply = NULL, *line;
 	cJSON *req, *rep, *ok, *e;
 	int err, code = QH_EXIT_ERROR;
 
@@ -167,7 +128,8 @@ int cmd_mark(int argc, char **argv)
 		line[n] = '\n';
 		line[n + 1] = '\0';
 	}
-	err = round_trip(sock, line, reply, sizeof(reply));
+	/* no time limit: the end of a test waits for its fds and heap blocks to be read */
+	err = ctlclient__request(sock, line, 0, &reply);
 	free(line);
 	if (err) {
 		pr_err("mark: cannot reach qhtrace at %s: %s\n", sock, strerror(-err));
@@ -179,11 +141,12 @@ int cmd_mark(int argc, char **argv)
 	if (cJSON_IsTrue(ok)) {
 		code = 0;
 		if (!strcmp(what, "stats") || !strcmp(what, "snapshot"))
-			fputs(reply, stdout);
+			puts(reply);
 	} else {
 		pr_err("mark %s: %s\n", what,
 		       cJSON_IsString(e) ? e->valuestring : "qhtrace gave no valid reply");
 	}
 	cJSON_Delete(rep);
+	free(reply);
 	return code;
 }

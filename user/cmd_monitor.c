@@ -22,7 +22,14 @@
 #include <cjson/cJSON.h>
 
 #include "cleanup.h"
+#include "ctlproto.h"
+#include "ctlsrv.h"
 #include "fdleaks.h"
+#include "httpd.h"
+#include "monmetrics.h"
+#include "notify.h"
+#include "sbuf.h"
+#include "status.h"
 #include "cli.h"
 #include "commands.h"
 #include "jobs.h"
@@ -59,7 +66,8 @@ struct monitor {
 	bool cleanup;			/* --cleanup: what outlived its job (never the session's) */
 	uint64_t start_real_ns;
 	uint64_t procs_seen;		/* processes seeded or forked */
-	uint64_t env_reads;		/* environments read at exec */
+	uint64_t env_reads;		/* environments read from /proc (seeded processes) */
+	uint64_t env_records;		/* QH_EV_JOB_ENV records */
 	uint64_t pin_failed;		/* job_roots full or the process gone */
 	uint64_t reports, report_errors;
 	uint64_t outlived, cleaned;
@@ -68,6 +76,11 @@ struct monitor {
 	uint64_t fold_now_ns;		/* the fold's own now */
 	uint64_t reaped;		/* since the last fold */
 	uint64_t fold_after_ns;
+	struct httpd *httpd;		/* --metrics-addr, or NULL */
+	struct ctlsrv *ctl;		/* --socket: qhtrace status, or NULL */
+	struct mon_metrics metrics;	/* filled at each scrape */
+	uint64_t outlived_by_kind[JOB_KINDS];
+	uint64_t cleanup_results[MON_CLEANUP_RESULTS];
 	const struct proc **held;	/* during a fold: what fd findings point at, sorted */
 	size_t nheld, cap_held;
 	struct utsname uts;
@@ -138,17 +151,26 @@ static void unpin(struct monitor *m, struct proc *p)
 	p->job_pinned = false;
 }
 
-/* @p exec'd (or was seen running) in no job: does its environment or cgroup name one? */
-static void detect(struct monitor *m, struct proc *p, uint64_t now)
+/*
+ * @p, in no job, exec'd with the environment @env (@n bytes: what the kernel sent, or NULL to
+ * read /proc/PID/environ, for a process seen running), or exec'd at all (@cgroup_only: its
+ * cgroup may name a job): does it start one?
+ */
+static void detect(struct monitor *m, struct proc *p, uint64_t now, const char *env, size_t n,
+		   bool cgroup_only)
 {
 	struct job_match jm;
 	char cg[256] = "";
-	bool have_cg = false, found;
+	bool have_cg = false, found = false;
 	struct job *job;
-	size_t n;
 
-	n = read_environ(m, p->pid);
-	found = n && jobs__match_env(&m->o.jobs, m->env, n, &jm);
+	if (!cgroup_only) {
+		if (!env) {
+			n = read_environ(m, p->pid);
+			env = m->env;
+		}
+		found = n && jobs__match_env(&m->o.jobs, env, n, &jm);
+	}
 	if (!found && m->o.jobs.n_cgroup) {
 		have_cg = read_cgroup(p->pid, cg, sizeof(cg));
 		found = have_cg && jobs__match_cgroup(&m->o.jobs, cg, &jm);
@@ -210,8 +232,20 @@ static void on_record(void *ctx, const void *data, size_t size)
 			job->procs++;
 		break;
 	case QH_EV_EXEC:
-		if (!p->job)
-			detect(m, p, h->ts_ns);
+		/* its variables come in their own record (QH_EV_JOB_ENV), right after this one */
+		if (!p->job && m->o.jobs.n_cgroup)
+			detect(m, p, h->ts_ns, NULL, 0, true);
+		break;
+	case QH_EV_JOB_ENV:
+		if (!p->job && size >= offsetof(struct qh_event_job_env, data)) {
+			const struct qh_event_job_env *e = data;
+			size_t n = e->len;
+
+			if (n > size - offsetof(struct qh_event_job_env, data))
+				n = size - offsetof(struct qh_event_job_env, data);
+			m->env_records++;
+			detect(m, p, h->ts_ns, e->data, n, false);
+		}
 		break;
 	case QH_EV_REAP:
 		m->reaped++;
@@ -303,7 +337,7 @@ static int seed_all(struct monitor *m)
 				pin(m, p);
 				jobs__get(&m->jobs, p->job)->procs++;
 			} else {
-				detect(m, p, now);
+				detect(m, p, now, NULL, 0, false);
 			}
 		}
 	}
@@ -411,6 +445,7 @@ static void finish_job(struct monitor *m, struct job *job, bool final)
 	cJSON *root, *jo, *arr, *zarr;
 	char name[NAME_MAX + 1], path[PATH_MAX];
 	char *argv[1], ekey[4 * QH_JOB_KEY_MAX], epath[4 * PATH_MAX];
+	struct qh_proc cur;
 	bool zombie;
 	int err;
 
@@ -431,8 +466,15 @@ static void finish_job(struct monitor *m, struct job *job, bool final)
 		if (!vec_push(left, nleft, cap))
 			break;
 		left[nleft - 1] = p;
+		/* its counters now (the model has them as of its last record) */
+		if (!tracer__lookup(m->s.tr, p->pid, &cur) &&
+		    procfs__same_start(cur.start_ns, p->start_ns))
+			p->stats = cur;
 	}
 	job->outlived = final && job->state == JOB_RUNNING ? 0 : nleft;
+	m->outlived_by_kind[job->m.kind] += job->outlived;
+	for (size_t i = 0; i < job->outlived; i++)
+		left[i]->outlived_kind = job->m.kind + 1;
 	arr = cJSON_CreateArray();
 	for (size_t i = 0; i < nleft; i++)
 		cJSON_AddItemToArray(arr, proc_ref_json(left[i], job->state == JOB_RUNNING ?
@@ -447,8 +489,17 @@ static void finish_job(struct monitor *m, struct job *job, bool final)
 
 		c = cleanup__new(&co);
 		if (c && job->outlived && !cleanup__run(c, m->s.tree, left, nleft)) {
+			const struct cleanup_action *acts;
+			size_t na = cleanup__actions(c, &acts);
+
 			cleanup__counts(c, &attempted, &ok, &failed);
 			m->cleaned += ok;
+			for (size_t i = 0; i < na; i++)
+				m->cleanup_results[!acts[i].verified ?
+						   (acts[i].attempts ? MON_CLEANUP_FAILED
+								     : MON_CLEANUP_REFUSED) :
+						   acts[i].signal == SIGKILL ? MON_CLEANUP_KILLED
+									     : MON_CLEANUP_TERMINATED]++;
 		}
 		/* their exits, so the report's processes say how they ended */
 		session__drain(&m->s, 50);
@@ -595,6 +646,173 @@ static void fold(struct monitor *m, uint64_t now)
 	m->next_fold_ns = now + FOLD_EVERY_NS;
 }
 
+/*
+ * A scrape: the model now, by group (the comm), job kind, driver and browser kind. Rows are
+ * copied into m->metrics, never pointers; the tables are bounded (monmetrics.h).
+ */
+static int render_metrics(void *ctx, struct sbuf *out)
+{
+	struct monitor *m = ctx;
+	struct mon_metrics *mm = &m->metrics;
+	uint64_t page = sysconf(_SC_PAGESIZE), now = util__now_ns(CLOCK_BOOTTIME);
+	uint64_t zgrace = (uint64_t)m->o.watch.zombie_grace_ms * 1000000, st[QH_STAT_MAX] = {};
+	const struct driver_inst *d;
+	struct mon_group *g;
+	struct proc *p;
+	size_t i;
+	int k;
+
+	monmetrics__reset(mm);
+	mm->scrape_start_ns = util__now_ns(CLOCK_MONOTONIC);
+	for (p = proctree__first(m->s.tree); p; p = p->next) {
+		bool running = p->state == PROC_RUNNING;
+
+		if (p->state == PROC_REAPED)
+			continue;
+		/* exited and not reaped for longer than the zombie grace: a zombie */
+		if (!running && (!p->end_ns || now < p->end_ns + zgrace))
+			continue;
+		g = monmetrics__group(mm, p->comm[0] ? p->comm : "?");
+		if (!g)
+			return -ENOMEM;
+		if (!running) {
+			g->zombies++;
+			continue;
+		}
+		g->alive++;
+		g->fds += p->stats.fd_open;
+		if (p->fd_scanned)
+			g->sockets += p->fd_kind[QH_FD_SOCKET];
+		g->rss_anon_bytes += p->stats.rss_pages[MM_ANONPAGES] * page;
+		g->rss_file_bytes += p->stats.rss_pages[MM_FILEPAGES] * page;
+		g->rss_shmem_bytes += p->stats.rss_pages[MM_SHMEMPAGES] * page;
+		if (p->outlived_kind) {
+			struct mon_leftover *l = monmetrics__leftover(mm, g->name,
+					job_kind__str(p->outlived_kind - 1));
+
+			if (l)
+				l->alive++;
+		}
+		d = procwatch__driver_of(p);
+		if (!d)
+			continue;
+		mm->webdriver_tree_rss_bytes += QH_RSS_TOTAL(p->stats.rss_pages) * page;
+		if (d->driver == p) {
+			struct mon_driver *dr = monmetrics__driver(mm, d->kind);
+
+			if (dr)
+				dr->alive++;
+		} else if (procwatch__is_browser(m->s.watch, p)) {
+			struct mon_browser *b = monmetrics__browser(mm, p->comm);
+
+			if (b) {
+				b->alive++;
+				b->outlived_driver += d->end_ns != 0;
+			}
+		}
+	}
+	for (k = 0; k < JOB_KINDS; k++) {
+		struct mon_job_kind *jk;
+		uint64_t running = 0;
+
+		if (!m->jobs.started[k] && !(k < JOB_ENV || (k == JOB_ENV && m->o.jobs.n_env) ||
+					      (k == JOB_CGROUP && m->o.jobs.n_cgroup)))
+			continue;
+		jk = monmetrics__job_kind(mm, job_kind__str(k));
+		if (!jk)
+			return -ENOMEM;
+		for (i = 0; i < m->jobs.n; i++)
+			running += m->jobs.v[i]->m.kind == (enum job_kind)k;
+		jk->running = running;
+		jk->finished_total = m->jobs.finished[k];
+		jk->leftovers_found_total = m->outlived_by_kind[k];
+	}
+	tracer__stats(m->s.tr, st);
+	for (k = 0; k < QH_STAT_LOST_MAX; k++) {
+		struct mon_lost *l = monmetrics__lost(mm, report__stat_name(k));
+
+		if (l)
+			l->total = st[k];
+	}
+	mm->processes_started_total = m->procs_seen;
+	memcpy(mm->cleanup_total, m->cleanup_results, sizeof(mm->cleanup_total));
+	monmetrics__read_self(&mm->self);
+	return monmetrics__render(mm, out);
+}
+
+/* `qhtrace status` (root only: the socket's mode, and ctlsrv's peer check) */
+static int on_request(void *ctx, const struct ctl_req *r, const struct ctl_peer *peer,
+		      cJSON *reply)
+{
+	struct monitor *m = ctx;
+	struct status_job *jobs;
+	struct qh_proc cur;
+	struct proc *p;
+	size_t i;
+	int err;
+
+	(void)peer;
+	if (r->op != CTL_STATUS) {
+		cJSON_AddStringToObject(reply, "error", "the monitor answers \"status\" only");
+		return -EINVAL;
+	}
+	jobs = calloc(m->jobs.n ? m->jobs.n : 1, sizeof(*jobs));
+	if (!jobs)
+		return -ENOMEM;
+	for (i = 0; i < m->jobs.n; i++) {
+		const struct job *j = m->jobs.v[i];
+
+		jobs[i] = (struct status_job){
+			.id = j->m.key, .kind = job_kind__str(j->m.kind), .name = j->m.name,
+			.root_pid = j->root_pid, .root_start_ns = j->root_start_ns,
+			.started_ns = j->start_ns,
+		};
+	}
+	/* the jobs' live processes and their memory now */
+	for (p = proctree__first(m->s.tree); p && m->jobs.n; p = p->next) {
+		if (!p->job || p->state != PROC_RUNNING)
+			continue;
+		for (i = 0; i < m->jobs.n && m->jobs.v[i]->id != p->job; i++)
+			;
+		if (i == m->jobs.n)
+			continue;
+		jobs[i].alive++;
+		if (!tracer__lookup(m->s.tr, p->pid, &cur) &&
+		    procfs__same_start(cur.start_ns, p->start_ns))
+			jobs[i].rss_bytes += QH_RSS_TOTAL(cur.rss_pages) * sysconf(_SC_PAGESIZE);
+	}
+	err = session__status(&m->s, "monitor", r->top, jobs, m->jobs.n, reply);
+	free(jobs);
+	return err;
+}
+
+/* The status socket: its directory made (root's, 0700) when the unit has not. */
+static int open_status(struct monitor *m)
+{
+	const char *path = m->o.socket;
+	struct epoll_event ev = { .events = EPOLLIN };
+	char dir[PATH_MAX], *slash;
+
+	if (!path || !*path)
+		return 0;
+	if (path[0] == '/' && snprintf(dir, sizeof(dir), "%s", path) < (int)sizeof(dir) &&
+	    (slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) && errno != EEXIST) {
+			pr_err("--socket %s: %s: %s\n", path, dir, strerror(errno));
+			return -errno;
+		}
+	}
+	if (ctlsrv__open_at(&m->ctl, path, 0, on_request, m))
+		return -EINVAL;
+	ev.data.fd = ctlsrv__fd(m->ctl);
+	if (epoll_ctl(m->s.efd, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
+		pr_err("epoll: %s\n", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 static void tick_jobs(struct monitor *m)
 {
 	uint64_t now = util__now_ns(CLOCK_BOOTTIME);
@@ -652,11 +870,39 @@ int cmd_monitor(int argc, char **argv)
 	 */
 	m->cleanup = m->o.watch.auto_cleanup;
 	m->o.watch.auto_cleanup = false;
+	/* the kernel looks for the job variables at exec (QH_EV_JOB_ENV) */
+	m->o.n_job_env_names = jobs__env_names(&m->o.jobs, m->o.job_env_names,
+					       sizeof(m->o.job_env_names) /
+						       sizeof(m->o.job_env_names[0]));
+	if (m->o.n_job_env_names > QH_JOB_ENV_NAMES) {
+		pr_err("--job-env: %zu variables in all, the kernel looks for %d at most\n",
+		       m->o.n_job_env_names, QH_JOB_ENV_NAMES);
+		code = QH_EXIT_USAGE;
+		goto out;
+	}
 	if (session__open(&m->s, &m->o, "", sfd))
 		goto out;
 	session__set_event_hook(&m->s, on_record, m);
+	if (m->o.metrics_addr && *m->o.metrics_addr) {
+		struct epoll_event ev = { .events = EPOLLIN };
+
+		/* the error names the address (in use, malformed) */
+		if (httpd__open(&m->httpd, m->o.metrics_addr, render_metrics, m))
+			goto out;
+		ev.data.fd = httpd__fd(m->httpd);
+		if (epoll_ctl(m->s.efd, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
+			pr_err("epoll: %s\n", strerror(errno));
+			goto out;
+		}
+		pr_info("monitor: metrics on http://%s/metrics\n", httpd__addr(m->httpd));
+	}
+	if (open_status(m))
+		goto out;
 	if (seed_all(m))
 		goto out;
+	/* systemd (Type=notify): the probes are on, the node's processes known */
+	notify__ready();
+	notify__status("tracing %zu processes, %zu jobs", proctree__count(m->s.tree), m->jobs.n);
 	if (m->o.duration_s)
 		deadline = util__now_ns(CLOCK_MONOTONIC) + m->o.duration_s * 1000000000ULL;
 
@@ -671,6 +917,14 @@ int cmd_monitor(int argc, char **argv)
 		for (i = 0; i < n; i++) {
 			struct signalfd_siginfo si;
 
+			if (m->httpd && evs[i].data.fd == httpd__fd(m->httpd)) {
+				httpd__process(m->httpd);
+				continue;
+			}
+			if (m->ctl && evs[i].data.fd == ctlsrv__fd(m->ctl)) {
+				ctlsrv__process(m->ctl);
+				continue;
+			}
 			if (evs[i].data.fd != sfd) {
 				if (!session__on_fd(&m->s, evs[i].data.fd))
 					tracer__consume(m->s.tr);
@@ -690,6 +944,8 @@ int cmd_monitor(int argc, char **argv)
 				stop = true;
 			}
 		}
+		if (notify__watchdog_usec())
+			notify__watchdog();
 		session__tick(&m->s);
 		tick_jobs(m);
 		fold(m, util__now_ns(CLOCK_BOOTTIME));
@@ -697,6 +953,7 @@ int cmd_monitor(int argc, char **argv)
 			stop = true;
 	}
 
+	notify__stopping();
 	/* what is on its way, then every job not reported yet, as it is now */
 	session__drain(&m->s, 100);
 	tick_jobs(m);
@@ -715,6 +972,9 @@ int cmd_monitor(int argc, char **argv)
 	}
 	code = m->report_errors ? QH_EXIT_ERROR : 0;
 out:
+	ctlsrv__close(m->ctl);
+	httpd__close(m->httpd);
+	monmetrics__free(&m->metrics);
 	session__close(&m->s);
 	session__signals_done(sfd, &oldmask);
 	jobs__free(&m->jobs);

@@ -22,6 +22,8 @@
 	X(config, "--check FILE | --print-defaults", "the settings file")                      \
 	X(mark, "begin|end|snapshot NAME | stats",                                             \
 	  "mark a test of a shell-driven suite; the\ntraced tree's figures now (under attach)")  \
+	X(status, "[OPTIONS]",                                                                  \
+	  "what a running qhtrace (monitor, or the\nattach of QHTRACE_SOCKET) traces now")         \
 	X(help, "", "this text ('qhtrace COMMAND --help' for more)")                           \
 	X(version, "", "print the version")
 

@@ -91,9 +91,24 @@ static int parse_obj(const cJSON *o, struct ctl_req *r, char *why, size_t wlen)
 	}
 	op = str_field(o, "op", &bad);
 	if (!op)
-		return fail(why, wlen, "\"op\" (a string: mark, stats, snapshot) is missing", NULL);
+		return fail(why, wlen, "\"op\" (a string: mark, stats, snapshot, status) is missing",
+			    NULL);
 	if (!strcmp(op, "stats")) {
 		r->op = CTL_STATS;
+		return 0;
+	}
+	if (!strcmp(op, "status")) {
+		const cJSON *top = cJSON_GetObjectItemCaseSensitive(o, "top");
+
+		r->op = CTL_STATUS;
+		r->top = QH_CTL_TOP_DEFAULT;
+		if (!top)
+			return 0;
+		if (!cJSON_IsNumber(top) || top->valuedouble < 0 ||
+		    top->valuedouble > QH_CTL_TOP_MAX ||
+		    top->valuedouble != (double)(uint32_t)top->valuedouble)
+			return fail(why, wlen, "status: \"top\" must be an integer in 0..1000", NULL);
+		r->top = (uint32_t)top->valuedouble;
 		return 0;
 	}
 	s = str_field(o, "name", &bad);
@@ -109,7 +124,7 @@ static int parse_obj(const cJSON *o, struct ctl_req *r, char *why, size_t wlen)
 		return 0;
 	}
 	if (strcmp(op, "mark"))
-		return fail(why, wlen, "unknown \"op\" (mark, stats, snapshot)", op);
+		return fail(why, wlen, "unknown \"op\" (mark, stats, snapshot, status)", op);
 	r->op = CTL_MARK;
 	if (!*r->name)
 		return fail(why, wlen, "mark: \"name\" is missing or empty", NULL);

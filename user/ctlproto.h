@@ -9,6 +9,7 @@
  *	{"op": "mark", "event": "begin", "name": "browser (session)", "kind": "fixture"}
  *	{"op": "stats"}			the figures of the traced tree now
  *	{"op": "snapshot", "name": "after login"}	the same, also kept in the report
+ *	{"op": "status", "top": 10}	what is traced now (status.h): `qhtrace status`
  *
  * Every request may carry "id" (a number or a string, echoed in the reply). A reply is one
  * line too: {"ok": true, ...} or {"ok": false, "error": "why"}.
@@ -24,11 +25,15 @@
 #define QH_CTL_MAX_LINE 8192
 /* a section's name: a pytest node id with its parameters fits */
 #define QH_CTL_NAME_MAX 1024
+/* status: the processes listed by memory, by default and at most */
+#define QH_CTL_TOP_DEFAULT 10
+#define QH_CTL_TOP_MAX 1000
 
 enum ctl_op {
 	CTL_MARK = 0,
 	CTL_STATS,
 	CTL_SNAPSHOT,
+	CTL_STATUS,
 };
 
 enum ctl_event {
@@ -51,6 +56,7 @@ struct ctl_req {
 	enum ctl_phase phase;		/* mark */
 	bool fixture;			/* mark: "kind": "fixture" (not a test: "between tests") */
 	int32_t pid;			/* mark: whose section; 0: the client's own */
+	uint32_t top;			/* status: how many processes by memory */
 	char name[QH_CTL_NAME_MAX + 1];	/* mark, snapshot ("" if none) */
 	char outcome[16];		/* mark end: "passed", "failed", "skipped", "error" or "" */
 	char id[64];			/* echoed: the request's "id" as JSON text, "" if none */

@@ -35,7 +35,8 @@ struct ctlsrv {
 	uid_t uid;
 	ctlsrv_fn fn;
 	void *ctx;
-	char path[64];	/* "@qhtrace-PID-RANDOM": QHTRACE_SOCKET's value */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1]; /* QHTRACE_SOCKET's value */
+	bool unlink;	/* a socket file of ours: removed at close */
 	struct ctl_client *clients[QH_CTL_MAX_CLIENTS];
 	uint64_t answered, refused;
 };
@@ -53,18 +54,14 @@ static void drop(struct ctlsrv *s, struct ctl_client *c)
 	free(c);
 }
 
-int ctlsrv__open(struct ctlsrv **out, uid_t uid, ctlsrv_fn fn, void *ctx)
+static struct ctlsrv *srv_new(uid_t uid, ctlsrv_fn fn, void *ctx, int *err)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	struct ctlsrv *s = calloc(1, sizeof(*s));
-	struct sockaddr_un a;
-	unsigned int alen;
-	uint32_t rnd;
-	int err, i;
 
-	*out = NULL;
-	if (!s)
-		return -ENOMEM;
+	if (!s) {
+		*err = -ENOMEM;
+		return NULL;
+	}
 	s->lfd = s->efd = -1;
 	s->uid = uid;
 	s->fn = fn;
@@ -72,10 +69,40 @@ int ctlsrv__open(struct ctlsrv **out, uid_t uid, ctlsrv_fn fn, void *ctx)
 	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	s->efd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->lfd < 0 || s->efd < 0) {
-		err = -errno;
-		pr_err("control socket: %s\n", strerror(-err));
-		goto fail;
+		*err = -errno;
+		pr_err("control socket: %s\n", strerror(-*err));
+		ctlsrv__close(s);
+		return NULL;
 	}
+	return s;
+}
+
+/* listen on the bound socket, watched by the epoll; 0 or -errno (printed) */
+static int srv_listen(struct ctlsrv *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	int err;
+
+	if (listen(s->lfd, 64) || epoll_ctl(s->efd, EPOLL_CTL_ADD, s->lfd, &ev)) {
+		err = -errno;
+		pr_err("control socket %s: %s\n", s->path, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int ctlsrv__open(struct ctlsrv **out, uid_t uid, ctlsrv_fn fn, void *ctx)
+{
+	struct sockaddr_un a;
+	unsigned int alen;
+	uint32_t rnd;
+	struct ctlsrv *s;
+	int err, i;
+
+	*out = NULL;
+	s = srv_new(uid, fn, ctx, &err);
+	if (!s)
+		return err;
 	/*
 	 * An abstract name: no file for a killed qhtrace to leave behind, and no directory to
 	 * guard. Anyone may connect; accept() lets in only @uid and root (SO_PEERCRED). A random
@@ -89,17 +116,80 @@ int ctlsrv__open(struct ctlsrv **out, uid_t uid, ctlsrv_fn fn, void *ctx)
 		if (!err && bind(s->lfd, (struct sockaddr *)&a, alen))
 			err = -errno;
 	}
-	if (err || listen(s->lfd, 64)) {
-		err = err ? err : -errno;
+	if (err) {
 		pr_err("control socket %s: %s\n", s->path, strerror(-err));
 		s->path[0] = '\0';
 		goto fail;
 	}
-	ev.data.ptr = NULL;
-	if (epoll_ctl(s->efd, EPOLL_CTL_ADD, s->lfd, &ev)) {
-		err = -errno;
+	err = srv_listen(s);
+	if (err)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	ctlsrv__close(s);
+	return err;
+}
+
+/*
+ * Is a server listening on the socket file @a? A file that nothing listens on is what a
+ * killed qhtrace left behind.
+ */
+static bool listened(const struct sockaddr_un *a, unsigned int alen)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool yes;
+
+	if (fd < 0)
+		return true;
+	yes = !connect(fd, (const struct sockaddr *)a, alen) || errno != ECONNREFUSED;
+	close(fd);
+	return yes;
+}
+
+int ctlsrv__open_at(struct ctlsrv **out, const char *addr, uid_t uid, ctlsrv_fn fn, void *ctx)
+{
+	struct sockaddr_un a;
+	unsigned int alen;
+	struct ctlsrv *s;
+	struct stat st;
+	mode_t old;
+	int err;
+
+	*out = NULL;
+	err = ctl__sockaddr(addr, &a, &alen);
+	if (err || strlen(addr) >= sizeof(s->path)) {
+		pr_err("control socket %s: %s\n", addr, strerror(err ? -err : ENAMETOOLONG));
+		return err ? err : -ENAMETOOLONG;
+	}
+	s = srv_new(uid, fn, ctx, &err);
+	if (!s)
+		return err;
+	snprintf(s->path, sizeof(s->path), "%s", addr);
+	if (addr[0] != '@' && !lstat(addr, &st)) {
+		if (!S_ISSOCK(st.st_mode) || listened(&a, alen)) {
+			err = S_ISSOCK(st.st_mode) ? -EADDRINUSE : -EEXIST;
+			pr_err("control socket %s: %s\n", addr,
+			       S_ISSOCK(st.st_mode) ? "another qhtrace listens on it"
+						    : "a file that is not a socket is in the way");
+			s->path[0] = '\0';
+			goto fail;
+		}
+		unlink(addr);
+	}
+	/* the file is ours alone from the start (connect needs write permission on it) */
+	old = umask(0177);
+	err = bind(s->lfd, (struct sockaddr *)&a, alen) ? -errno : 0;
+	umask(old);
+	if (err) {
+		pr_err("control socket %s: %s\n", addr, strerror(-err));
+		s->path[0] = '\0';
 		goto fail;
 	}
+	s->unlink = addr[0] != '@';
+	err = srv_listen(s);
+	if (err)
+		goto fail;
 	*out = s;
 	return 0;
 fail:
@@ -346,6 +436,8 @@ void ctlsrv__close(struct ctlsrv *s)
 			drop(s, s->clients[i]);
 	if (s->lfd >= 0)
 		close(s->lfd);
+	if (s->unlink)
+		unlink(s->path);
 	if (s->efd >= 0)
 		close(s->efd);
 	free(s);

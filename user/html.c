@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "html.h"
 #include "htab.h"
 #include "memseries.h"
+#include "sbuf.h"
 #include "util.h"
 #include "vec.h"
 
@@ -27,56 +27,12 @@ extern const char qh_asset_d3_license[], qh_asset_d3_license_end[];
 extern const char qh_asset_html_js[], qh_asset_html_js_end[];
 extern const char qh_asset_html_css[], qh_asset_html_css_end[];
 
-/* ---- output buffer ---- */
+/* ---- output buffer: sbuf.h's, under the names this file has always used ---- */
 
-struct hb {
-	char *s;
-	size_t n, cap;
-	int err;
-};
-
-static void hb_put(struct hb *b, const char *s, size_t len)
-{
-	if (b->err)
-		return;
-	if (vec_reserve(b->s, b->cap, b->n + len + 1)) {
-		b->err = -ENOMEM;
-		return;
-	}
-	memcpy(b->s + b->n, s, len);
-	b->n += len;
-	b->s[b->n] = 0;
-}
-
-static void hb_puts(struct hb *b, const char *s)
-{
-	hb_put(b, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void hb_printf(struct hb *b, const char *fmt, ...)
-{
-	char small[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n < sizeof(small)) {
-		hb_put(b, small, n);
-		return;
-	}
-	if (b->err || vec_reserve(b->s, b->cap, b->n + n + 1)) {
-		b->err = -ENOMEM;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->n, n + 1, fmt, ap);
-	va_end(ap);
-	b->n += n;
-}
+#define hb sbuf
+#define hb_put sbuf__put
+#define hb_puts sbuf__puts
+#define hb_printf sbuf__printf
 
 /* text from traced processes and the report, for HTML text and quoted attribute values */
 static void hb_esc(struct hb *b, const char *s)

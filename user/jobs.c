@@ -136,6 +136,34 @@ bool jobs__match_env(const struct job_rules *r, const char *env, size_t len,
 	return false;
 }
 
+static void add_name(const char **names, size_t *n, size_t max, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (!strcmp(names[i], name))
+			return;
+	if (*n < max)
+		names[(*n)++] = name;
+}
+
+size_t jobs__env_names(const struct job_rules *r, const char **names, size_t max)
+{
+	size_t i, n = 0;
+	int k;
+
+	for (i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
+		for (k = 0; k < 2; k++) {
+			if (builtins[i].key[k])
+				add_name(names, &n, max, builtins[i].key[k]);
+			if (builtins[i].name[k])
+				add_name(names, &n, max, builtins[i].name[k]);
+		}
+	for (i = 0; i < r->n_env; i++)
+		add_name(names, &n, max, r->env[i]);
+	return n;
+}
+
 bool jobs__match_cgroup(const struct job_rules *r, const char *path, struct job_match *m)
 {
 	uint32_t i;

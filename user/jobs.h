@@ -62,6 +62,12 @@ struct job_match {
  */
 bool jobs__match_env(const struct job_rules *r, const char *env, size_t len,
 		     struct job_match *m);
+/*
+ * Every variable name jobs__match_env looks at (the built-in kinds' and --job-env's), for the
+ * kernel to look for at exec: up to @max into @names; returns how many there are.
+ */
+size_t jobs__env_names(const struct job_rules *r, const char **names, size_t max);
+
 /* The job named by a cgroup v2 path ("/system.slice/x.scope"): a --job-cgroup match. */
 bool jobs__match_cgroup(const struct job_rules *r, const char *path, struct job_match *m);
 

@@ -281,6 +281,9 @@ int proctree__handle_event(void *ctx, void *data, size_t size)
 	case QH_EV_LIBC_NEW:
 		/* nothing for the model: the loader snapshots the mappings, probes the library */
 		break;
+	case QH_EV_JOB_ENV:
+		/* nothing for the model: the monitor's jobs (cmd_monitor.c) */
+		break;
 	default:
 		t->bad_events++;
 	}

@@ -49,6 +49,7 @@ struct proc {
 	uint32_t job;		/* monitor: its CI job (jobs.h), 0: none */
 	bool job_root;		/* monitor: it named its job (a root), counted in roots_alive */
 	bool job_pinned;	/* monitor: written to the kernel's job_roots (tracer__set_job) */
+	uint8_t outlived_kind;	/* monitor: it outlived its job, of enum job_kind + 1; 0: no */
 	struct hnode hnode;	/* in the model's table, by pid */
 	struct proc *next;	/* all processes, in order of discovery */
 };

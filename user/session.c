@@ -36,6 +36,7 @@
 #include "procwatch.h"
 #include "report.h"
 #include "session.h"
+#include "status.h"
 #include "syms.h"
 #include "testattr.h"
 #include "tracer.h"
@@ -849,6 +850,49 @@ static void stats_json(struct session *s, cJSON *o)
 	}
 }
 
+static int status_rss(void *ctx, const struct proc *p, uint64_t pages[QH_NR_RSS])
+{
+	struct qh_proc cur;
+
+	if (tracer__lookup(ctx, p->pid, &cur) || !procfs__same_start(cur.start_ns, p->start_ns))
+		return -ESRCH;
+	memcpy(pages, cur.rss_pages, sizeof(cur.rss_pages));
+	return 0;
+}
+
+static int status_state(void *ctx, const struct proc *p, char *state)
+{
+	struct procfs_stat st;
+
+	(void)ctx;
+	if (procfs__read_stat(p->pid, &st) || !procfs__same_start(st.start_ns, p->start_ns))
+		return -ESRCH;
+	*state = st.state;
+	return 0;
+}
+
+int session__status(struct session *s, const char *mode, uint32_t top,
+		    const struct status_job *jobs, size_t njobs, cJSON *reply)
+{
+	struct status_ops ops = { .rss = status_rss, .state = status_state, .ctx = s->tr };
+	struct status_info in = { .mode = mode, .pid = getpid(), .top = top,
+				  .page_size = sysconf(_SC_PAGESIZE), .jobs = jobs,
+				  .njobs = njobs };
+	uint64_t st[QH_STAT_MAX];
+	struct procfs_stat self;
+	int i;
+
+	tracer__consume(s->tr);
+	in.now_ns = util__now_ns(CLOCK_BOOTTIME);
+	if (!procfs__read_stat(in.pid, &self))
+		in.started_ns = self.start_ns;
+	in.events = proctree__events(s->tree);
+	if (!tracer__stats(s->tr, st))
+		for (i = 0; i < QH_STAT_LOST_MAX; i++)
+			in.events_lost += st[i];
+	return status__json(&ops, s->tree, s->watch, &in, reply);
+}
+
 static int on_request(void *ctx, const struct ctl_req *r, const struct ctl_peer *peer,
 		      cJSON *reply)
 {
@@ -859,6 +903,8 @@ static int on_request(void *ctx, const struct ctl_req *r, const struct ctl_peer 
 	struct proc *p;
 	int32_t idx;
 
+	if (r->op == CTL_STATUS)
+		return session__status(s, "attach", r->top, NULL, 0, reply);
 	/* what happened before the request (forks, execs, exits) is in the model first */
 	tracer__consume(s->tr);
 	if (r->op == CTL_STATS || r->op == CTL_SNAPSHOT) {
@@ -1130,6 +1176,8 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 					   .no_fds = o->no_fds,
 					   .fd_probes = o->fd_probes,
 					   .fd_stacks = o->fd_stacks,
+					   .job_env = o->job_env_names,
+					   .n_job_env = o->n_job_env_names,
 					   .max_fds = o->max_fds,
 					   .on_event = on_event,
 					   .ctx = s->actx,

@@ -114,6 +114,14 @@ void session__set_event_hook(struct session *s, session_event_fn fn, void *ctx);
 
 /* The control socket's path (for CMD's QHTRACE_SOCKET), or NULL when there is none. */
 const char *session__control_path(const struct session *s);
+/*
+ * {"op": "status"} (status.h): what the session traces now into @reply, @top processes by
+ * memory; @mode "attach" or "monitor", @jobs (the monitor's, or NULL) as they are. Consumes
+ * the ring buffer first. 0 or -ENOMEM.
+ */
+struct status_job;
+int session__status(struct session *s, const char *mode, uint32_t top,
+		    const struct status_job *jobs, size_t njobs, struct cJSON *reply);
 /* An fd of the event loop's epoll that is not the ring buffer's: true when it was ours. */
 bool session__on_fd(struct session *s, int fd);
 

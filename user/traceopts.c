@@ -326,6 +326,10 @@ const struct opt_spec traceopts[] = {
 	{ "metrics-addr", 0, OPT_STR, "ADDR", .off = OFF(metrics_addr), .def = "127.0.0.1:9433",
 	  .cmds = M, .group = JOBS,
 	  .help = "serve Prometheus metrics on ADDR (HOST:PORT, [V6]:PORT, :PORT); \"\" for none" },
+	{ "socket", 0, OPT_STR, "PATH", .off = OFF(socket), .def = "/run/qhtrace/monitor.sock",
+	  .cmds = M, .group = JOBS,
+	  .help = "answer `qhtrace status` on this socket (root only: mode 0600); \"@NAME\" for "
+		  "an abstract one, \"\" for none" },
 	{ "help", 'h', OPT_HELP, .cmds = A | L | F | M, .help = "this text" },
 };
 const size_t traceopts_n = sizeof(traceopts) / sizeof(traceopts[0]);

@@ -520,6 +520,8 @@ static const char *kconfig_fallback(void)
 	return "CONFIG_HZ=0\n";
 }
 
+static void set_job_env(struct tracer *t, const struct tracer_opts *opts);
+
 int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 {
 	struct tracer *t;
@@ -587,6 +589,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 	if (!(opts->fd_stacks && !opts->no_fds))
 		bpf_map__set_max_entries(t->skel->maps.stacks, 1);
 	t->skel->rodata->cfg_fd_stacks = opts->fd_stacks && !opts->no_fds;
+	set_job_env(t, opts);
 
 	if (opts->no_fds) {
 		bpf_map__set_max_entries(t->skel->maps.fds, 1);
@@ -1718,6 +1721,29 @@ int tracer__trace_pid(struct tracer *t, uint32_t pid, const struct qh_proc *seed
 	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.procs), &pid, seed, BPF_NOEXIST))
 		return -errno;
 	return 0;
+}
+
+/*
+ * The kernel's look for job variables at exec: "NAME=" of each, its first 16 bytes as two
+ * words and the mask of the bytes it has (a longer name is matched by its prefix, and the
+ * loader checks the whole name).
+ */
+static void set_job_env(struct tracer *t, const struct tracer_opts *opts)
+{
+	size_t i, j, n = opts->n_job_env < QH_JOB_ENV_NAMES ? opts->n_job_env : QH_JOB_ENV_NAMES;
+
+	for (i = 0; i < n; i++) {
+		unsigned char pre[16] = {}, mask[16] = {};
+		size_t len = strlen(opts->job_env[i]);
+
+		for (j = 0; j < 16 && j <= len; j++) {
+			pre[j] = j < len ? opts->job_env[i][j] : '=';
+			mask[j] = 0xff;
+		}
+		memcpy((void *)t->skel->rodata->cfg_job_env_prefix[i], pre, 16);
+		memcpy((void *)t->skel->rodata->cfg_job_env_mask[i], mask, 16);
+	}
+	t->skel->rodata->cfg_job_env_n = n;
 }
 
 int tracer__set_job(struct tracer *t, uint32_t pid, uint32_t job)

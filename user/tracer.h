@@ -56,6 +56,10 @@ struct tracer_opts {
 				 * else tracepoints */
 	bool fd_stacks;		/* a user stack and the caller per fd opened */
 	uint32_t max_fds;	/* fds followed at once (0: the default) */
+	/* monitor: the variables that name a CI job, looked for at each exec of a process in no
+	 * job (QH_EV_JOB_ENV); up to QH_JOB_ENV_NAMES */
+	const char *const *job_env;
+	size_t n_job_env;
 	tracer_event_fn on_event;
 	void *ctx;
 };

@@ -5,6 +5,7 @@
  * mid-line), and the attribution of processes, fds and heap blocks to tests.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,10 +16,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "ctlclient.h"
 #include "ctlproto.h"
 #include "ctlsrv.h"
 #include "fdsync.h"
@@ -55,6 +58,14 @@ static void test_parse_good(void **state)
 	assert_string_equal(r.id, "\"a\"");
 	assert_int_equal(parse("{\"op\":\"snapshot\",\"name\":\"after login\"}", &r, why), 0);
 	assert_int_equal(r.op, CTL_SNAPSHOT);
+	assert_int_equal(parse("{\"op\":\"status\"}", &r, why), 0);
+	assert_int_equal(r.op, CTL_STATUS);
+	assert_int_equal(r.top, QH_CTL_TOP_DEFAULT);
+	assert_int_equal(parse("{\"op\":\"status\",\"top\":0,\"id\":3}", &r, why), 0);
+	assert_int_equal(r.top, 0);
+	assert_string_equal(r.id, "3");
+	assert_int_equal(parse("{\"op\":\"status\",\"top\":1000}", &r, why), 0);
+	assert_int_equal(r.top, QH_CTL_TOP_MAX);
 }
 
 static void test_parse_bad(void **state)
@@ -77,6 +88,10 @@ static void test_parse_bad(void **state)
 		{ "{\"op\":\"stats\"}{\"op\":\"stats\"}", "text after" },
 		{ "{\"op\":\"stats\",\"id\":[1]}", "\"id\"" },
 		{ "{\"op\":\"stats\"", "not JSON" },
+		{ "{\"op\":\"status\",\"top\":1001}", "\"top\" must be an integer in 0..1000" },
+		{ "{\"op\":\"status\",\"top\":-1}", "\"top\"" },
+		{ "{\"op\":\"status\",\"top\":2.5}", "\"top\"" },
+		{ "{\"op\":\"status\",\"top\":\"10\"}", "\"top\"" },
 	};
 	struct ctl_req r;
 	char why[160], big[QH_CTL_NAME_MAX + 64];
@@ -394,6 +409,147 @@ static void test_fixture_and_env(void **state)
 	testattr__free(ta);
 }
 
+/* --- the client ------------------------------------------------------------------------- */
+
+/* A server in a child that accepts one client on @lfd and does @what: 0 answers, 1 closes. */
+static pid_t fake_server(int lfd, int what)
+{
+	pid_t pid = fork();
+	char buf[256];
+	int fd;
+
+	assert_true(pid >= 0);
+	if (pid)
+		return pid;
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		_exit(1);
+	if (recv(fd, buf, sizeof(buf), 0) <= 0)
+		_exit(2);
+	if (what == 0)
+		/* the reply in two pieces, the line's end in the second */
+		if (send(fd, "{\"ok\":", 6, 0) != 6 || usleep(20000) ||
+		    send(fd, "true}\nrest", 10, 0) != 10)
+			_exit(3);
+	close(fd);
+	_exit(0);
+}
+
+static int listener(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un a;
+	unsigned int alen;
+
+	assert_true(fd >= 0);
+	assert_int_equal(ctl__sockaddr(path, &a, &alen), 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, alen), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	return fd;
+}
+
+static void test_client(void **state)
+{
+	char name[64], *reply = (char *)1;
+	int lfd, st;
+	pid_t pid;
+
+	(void)state;
+	/* nothing there: a path that does not exist, an abstract name nobody holds */
+	assert_int_equal(ctlclient__request("/nonexistent/qhtrace.sock", "{}\n", 1000, &reply),
+			 -ENOENT);
+	assert_null(reply);
+	snprintf(name, sizeof(name), "@qhtrace-test-%d-none", (int)getpid());
+	assert_int_equal(ctlclient__request(name, "{}\n", 1000, &reply), -ECONNREFUSED);
+	assert_int_equal(ctlclient__request("", "{}\n", 1000, &reply), -EINVAL);
+
+	/* a server that never accepts nor answers: the deadline holds */
+	snprintf(name, sizeof(name), "@qhtrace-test-%d-mute", (int)getpid());
+	lfd = listener(name);
+	assert_int_equal(ctlclient__request(name, "{}\n", 200, &reply), -ETIMEDOUT);
+	assert_null(reply);
+	close(lfd);
+
+	/* one that answers in pieces: the first line, without its newline */
+	snprintf(name, sizeof(name), "@qhtrace-test-%d-ok", (int)getpid());
+	lfd = listener(name);
+	pid = fake_server(lfd, 0);
+	assert_int_equal(ctlclient__request(name, "{\"op\":\"status\"}\n", 5000, &reply), 0);
+	assert_string_equal(reply, "{\"ok\":true}");
+	free(reply);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(st, 0);
+	/* one that closes without a reply */
+	pid = fake_server(lfd, 1);
+	assert_int_equal(ctlclient__request(name, "{}\n", 5000, &reply), -ECONNRESET);
+	assert_null(reply);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	close(lfd);
+}
+
+static int status_handler(void *ctx, const struct ctl_req *r, const struct ctl_peer *p,
+			  cJSON *reply)
+{
+	(void)ctx;
+	(void)p;
+	cJSON_AddNumberToObject(reply, "op", r->op);
+	cJSON_AddNumberToObject(reply, "top", r->top);
+	return 0;
+}
+
+/* The monitor's kind of socket: a file of mode 0600, a stale one replaced, a live one kept. */
+static void test_server_at_path(void **state)
+{
+	char dir[] = "/tmp/qhtrace-ctl-XXXXXX", path[128], *reply = NULL;
+	struct ctlsrv *s, *s2;
+	struct stat st;
+	int fd, status;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/monitor.sock", dir);
+	/* a socket file a killed server left: nothing listens on it */
+	fd = listener(path);
+	close(fd);
+	assert_int_equal(ctlsrv__open_at(&s, path, getuid(), status_handler, NULL), 0);
+	assert_string_equal(ctlsrv__path(s), path);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* a second server on it is refused, and the first keeps its file */
+	assert_int_equal(ctlsrv__open_at(&s2, path, getuid(), status_handler, NULL), -EADDRINUSE);
+	assert_null(s2);
+	assert_int_equal(lstat(path, &st), 0);
+
+	/* a client in a child, the server here: the status request and its "top" */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		int err = ctlclient__request(path, "{\"op\":\"status\",\"top\":3,\"id\":9}\n",
+					     5000, &reply);
+
+		_exit(err ? 10 : strcmp(reply, "{\"ok\":true,\"op\":3,\"top\":3,\"id\":9}") ? 11
+											     : 0);
+	}
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		ctlsrv__process(s);
+		usleep(1000);
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	ctlsrv__close(s);
+	assert_int_equal(lstat(path, &st), -1);
+
+	/* a file that is not a socket stays, and the server does not start */
+	fd = creat(path, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(ctlsrv__open_at(&s, path, getuid(), status_handler, NULL), -EEXIST);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +559,8 @@ int main(void)
 		cmocka_unit_test(test_server_bad_clients),
 		cmocka_unit_test(test_attribution),
 		cmocka_unit_test(test_fixture_and_env),
+		cmocka_unit_test(test_client),
+		cmocka_unit_test(test_server_at_path),
 	};
 
 	return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);
