@@ -79,6 +79,8 @@ struct attach_opts {
 	const char *socket;	/* --socket: the status socket (qhtrace status), "" for none */
 	const char *job_env_names[32]; /* what the kernel looks for at exec (jobs__env_names) */
 	size_t n_job_env_names;
+	bool events_keep;	/* an event log left at --events is kept as a closed file
+				 * (a restart), not replaced */
 	/* attach: the control socket (QHTRACE_SOCKET), owned by the user CMD runs as */
 	bool control;
 	uint32_t run_uid, run_gid;

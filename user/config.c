@@ -38,28 +38,44 @@ struct key_def {
 	const char *opt;
 	size_t off;	/* of the value in struct qh_settings */
 	size_t count_off; /* K_PATTERNS: of the count */
+	/*
+	 * A reload cannot change it (the probes are attached, the log's gzip stream is open):
+	 * the old value stays until a restart.
+	 */
+	bool restart;
 };
 
-#define U(g, n, lo, hi, d) { #g, #n, K_UINT, lo, hi, d, NULL, offsetof(struct qh_settings, n), 0 }
+#define U(g, n, lo, hi, d)                                                                     \
+	{ #g, #n, K_UINT, lo, hi, d, NULL, offsetof(struct qh_settings, n), 0, false }
 /* set by an option too: its default and range (min: @lo if >= 0) */
-#define O(g, n, t, opt, lo) { #g, #n, t, lo, -1, 0, opt, offsetof(struct qh_settings, n), 0 }
+#define O(g, n, t, opt, lo)                                                                    \
+	{ #g, #n, t, lo, -1, 0, opt, offsetof(struct qh_settings, n), 0, false }
+/* the same, but fixed until a restart */
+#define OR(g, n, t, opt, lo)                                                                   \
+	{ #g, #n, t, lo, -1, 0, opt, offsetof(struct qh_settings, n), 0, true }
+#define UR(g, n, lo, hi, d)                                                                    \
+	{ #g, #n, K_UINT, lo, hi, d, NULL, offsetof(struct qh_settings, n), 0, true }
 #define P(g, n, opt)                                                                           \
 	{ #g, #n, K_PATTERNS, 0, QH_MAX_PATTERNS, 0, opt, offsetof(struct qh_settings, n),     \
-	  offsetof(struct qh_settings, n_##n) }
+	  offsetof(struct qh_settings, n_##n), false }
 
 /* the one table: validation, defaults, --print-defaults and the README are written from it */
 static const struct key_def keys[] = {
 	O(profiler, leak_check_interval, K_UINT, "check-interval", -1),
 	O(profiler, leak_threshold_mb, K_UINT, "leak-threshold-mb", -1),
-	O(profiler, enable_leak_detection, K_BOOL, "heap", 0),
+	OR(profiler, enable_leak_detection, K_BOOL, "heap", 0),
 	U(profiler, monitoring_interval, 1, 86400, 5),
 	U(profiler, max_snapshots, 1, 1000000, 100),
 	P(profiler, suppressions, "suppressions"),
 	U(data, max_memory_mb, 16, 1048576, 256),
-	U(data, chunk_size, 1, 1000000, 1000),
+	UR(data, chunk_size, 1, 1000000, 1000),
 	{ "data", "compression_type", K_COMPRESSION, 0, 0, QH_COMPRESS_AUTO, NULL,
-	  offsetof(struct qh_settings, compression_type), 0 },
-	U(data, compression_level, 1, 9, 6),
+	  offsetof(struct qh_settings, compression_type), 0, true },
+	UR(data, compression_level, 1, 9, 6),
+	/* a node that runs for weeks: a day or 100 MB a file, a week of them */
+	U(data, log_max_size_mb, 0, 1048576, 100),
+	U(data, log_max_age_hours, 0, 87600, 24),
+	U(data, log_keep, 0, 100000, 7),
 	O(cleanup, auto_cleanup, K_BOOL, "cleanup", 0),
 	U(cleanup, cleanup_interval, 1, 86400, 30),
 	O(cleanup, max_resource_lifetime, K_UINT, "max-lifetime", 1),
@@ -71,10 +87,13 @@ static const struct key_def keys[] = {
 	P(webdriver, driver_patterns, "driver-pattern"),
 	P(webdriver, browser_patterns, NULL),
 	{ "alert_thresholds", "memory_usage_percent", K_PCT, 1, 100, 90, NULL,
-	  offsetof(struct qh_settings, memory_usage_percent), 0 },
+	  offsetof(struct qh_settings, memory_usage_percent), 0, false },
 	U(alert_thresholds, memory_leak_mb, 1, 1048576, 100),
 	O(alert_thresholds, resource_leak_count, K_UINT, "resource-leak-count", -1),
 };
+
+_Static_assert(sizeof(keys) / sizeof(keys[0]) <= QH_CONFIG_MAX_KEYS,
+	       "struct config_changes holds a change of every key");
 
 static const char *const groups[] = { "profiler", "data", "cleanup", "webdriver",
 				      "alert_thresholds" };
@@ -276,7 +295,42 @@ static void names_of(const char *group, char *buf, size_t len)
 					keys[i].name);
 }
 
-int config__parse(const char *text, struct qh_settings *s, char *why, size_t len)
+/*
+ * The line of key @name (of group @group when given) in @text, for a reload's "file:line:"
+ * (cJSON keeps no positions): the first `"name"` followed by a colon. 0 when not found.
+ */
+static unsigned int line_of_key(const char *text, const char *group, const char *name)
+{
+	const char *p = text, *q;
+	size_t n = strlen(name);
+	unsigned int line = 1;
+
+	if (group) {
+		size_t g = strlen(group);
+
+		while ((p = strstr(p, group)) && !(p > text && p[-1] == '"' && p[g] == '"'))
+			p++;
+		if (!p)
+			return 0;
+	}
+	for (; (p = strstr(p, name)); p++) {
+		if (p == text || p[-1] != '"' || p[n] != '"')
+			continue;
+		for (q = p + n + 1; *q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'; q++)
+			;
+		if (*q == ':')
+			break;
+	}
+	if (!p)
+		return 0;
+	for (q = text; q < p; q++)
+		line += *q == '\n';
+	return line;
+}
+
+/* config__parse, and the line the error is on (0: not known) */
+static int parse_at(const char *text, struct qh_settings *s, char *why, size_t len,
+		    unsigned int *at_)
 {
 	struct qh_settings tmp = *s;
 	/* the whole text is one object: anything after it is an error, not ignored */
@@ -288,16 +342,19 @@ int config__parse(const char *text, struct qh_settings *s, char *why, size_t len
 
 	if (!root) {
 		const char *at = cJSON_GetErrorPtr(), *p;
+		unsigned int *at_line = at_;
 		unsigned int line = 1;
 
 		for (p = text; at && p < at; p++)
 			line += *p == '\n';
 		snprintf(why, len, "not valid JSON (near line %u)", line);
+		*at_line = line;
 		return -EINVAL;
 	}
 	if (!cJSON_IsObject(root)) {
 		snprintf(why, len, "the top level must be an object of groups, not %s",
 			 json_type(root));
+		*at_ = 1;
 		err = -EINVAL;
 		goto out;
 	}
@@ -308,11 +365,13 @@ int config__parse(const char *text, struct qh_settings *s, char *why, size_t len
 		if (i == sizeof(groups) / sizeof(groups[0])) {
 			snprintf(why, len, "unknown key '%.64s' (allowed: profiler, data, cleanup, "
 					   "webdriver, alert_thresholds)", g->string);
+			*at_ = line_of_key(text, NULL, g->string);
 			err = -EINVAL;
 			goto out;
 		}
 		if (!cJSON_IsObject(g)) {
 			snprintf(why, len, "%s must be an object, not %s", g->string, json_type(g));
+			*at_ = line_of_key(text, NULL, g->string);
 			err = -EINVAL;
 			goto out;
 		}
@@ -325,13 +384,16 @@ int config__parse(const char *text, struct qh_settings *s, char *why, size_t len
 				names_of(g->string, names, sizeof(names));
 				snprintf(why, len, "unknown key '%s.%.64s' (allowed: %s)",
 					 g->string, v->string, names);
+				*at_ = line_of_key(text, g->string, v->string);
 				err = -EINVAL;
 				goto out;
 			}
 			k = resolved(&keys[j]);
 			err = set_key(&k, v, &tmp, why, len);
-			if (err)
+			if (err) {
+				*at_ = line_of_key(text, g->string, v->string);
 				goto out;
+			}
 		}
 	}
 	*s = tmp;
@@ -340,7 +402,15 @@ out:
 	return err;
 }
 
-int config__load(const char *path, struct qh_settings *s, char *why, size_t len)
+int config__parse(const char *text, struct qh_settings *s, char *why, size_t len)
+{
+	unsigned int line = 0;
+
+	return parse_at(text, s, why, len, &line);
+}
+
+static int load_at(const char *path, struct qh_settings *s, char *why, size_t len,
+		   unsigned int *line)
 {
 	struct stat st;
 	char *text;
@@ -375,9 +445,16 @@ int config__load(const char *path, struct qh_settings *s, char *why, size_t len)
 		free(text);
 		return -EINVAL;
 	}
-	err = config__parse(text, s, why, len);
+	err = parse_at(text, s, why, len, line);
 	free(text);
 	return err;
+}
+
+int config__load(const char *path, struct qh_settings *s, char *why, size_t len)
+{
+	unsigned int line = 0;
+
+	return load_at(path, s, why, len, &line);
 }
 
 static void print_value(FILE *out, const struct key_def *k, const struct qh_settings *s)
@@ -433,4 +510,125 @@ void config__print(FILE *out, const struct qh_settings *s)
 		fprintf(out, "\n  }%s\n", g + 1 < sizeof(groups) / sizeof(groups[0]) ? "," : "");
 	}
 	fprintf(out, "}\n");
+}
+
+/* @k's value in @s as the file writes it, whole; NULL when out of memory (free it) */
+static char *value_text(const struct key_def *k, const struct qh_settings *s)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+
+	if (!f)
+		return NULL;
+	print_value(f, k, s);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* @text cut to @len with "..." when longer */
+static void put_cut(char *dst, size_t len, const char *text)
+{
+	if (strlen(text) < len)
+		snprintf(dst, len, "%s", text);
+	else
+		snprintf(dst, len, "%.*s...", (int)len - 4, text);
+}
+
+int config__diff(const struct qh_settings *a, const struct qh_settings *b,
+		 struct config_changes *out)
+{
+	size_t i;
+	int err = 0;
+
+	out->n = 0;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char *x = value_text(&keys[i], a), *y = value_text(&keys[i], b);
+		struct config_change *c;
+
+		if (!x || !y) {
+			err = -ENOMEM;
+		} else if (strcmp(x, y) && out->n < QH_CONFIG_MAX_KEYS) {
+			c = &out->c[out->n++];
+			snprintf(c->key, sizeof(c->key), "%s.%s", keys[i].group, keys[i].name);
+			put_cut(c->from, sizeof(c->from), x);
+			put_cut(c->to, sizeof(c->to), y);
+			c->restart = keys[i].restart;
+		}
+		free(x);
+		free(y);
+	}
+	return err;
+}
+
+const char *config__change_str(const struct config_change *c, char *buf, size_t len)
+{
+	if (c->restart)
+		snprintf(buf, len, "%s %s -> %s: needs a restart, %s kept until then", c->key,
+			 c->from, c->to, c->from);
+	else
+		snprintf(buf, len, "%s %s -> %s", c->key, c->from, c->to);
+	return buf;
+}
+
+static size_t value_size(const struct key_def *k)
+{
+	switch (k->type) {
+	case K_UINT:
+		return sizeof(uint32_t);
+	case K_BOOL:
+		return sizeof(bool);
+	case K_PCT:
+		return sizeof(double);
+	case K_COMPRESSION:
+		return sizeof(enum qh_compression);
+	case K_PATTERNS:
+		return QH_MAX_PATTERNS * QH_PATTERN_LEN;
+	}
+	return 0;
+}
+
+int config__reload(const char *path, const struct qh_settings *cur, struct qh_settings *next,
+		   struct config_changes *chg, char *why, size_t len)
+{
+	struct qh_settings tmp;
+	char reason[384];
+	unsigned int line = 0;
+	size_t i;
+	int err;
+
+	chg->n = 0;
+	*next = *cur;
+	/* over the defaults, as at start: a key taken out of the file gets its default back */
+	config__defaults(&tmp);
+	err = load_at(path, &tmp, reason, sizeof(reason), &line);
+	if (err) {
+		if (line)
+			snprintf(why, len, "%s:%u: %s", path, line, reason);
+		else
+			snprintf(why, len, "%s: %s", path, reason);
+		return err;
+	}
+	err = config__diff(cur, &tmp, chg);
+	if (err) {
+		snprintf(why, len, "%s: out of memory", path);
+		chg->n = 0;
+		return err;
+	}
+	/* what needs a restart keeps its value: the change is listed, not made */
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const struct key_def *k = &keys[i];
+
+		if (!k->restart)
+			continue;
+		memcpy((char *)&tmp + k->off, (const char *)cur + k->off, value_size(k));
+		if (k->type == K_PATTERNS)
+			memcpy((char *)&tmp + k->count_off, (const char *)cur + k->count_off,
+			       sizeof(uint32_t));
+	}
+	*next = tmp;
+	return 0;
 }

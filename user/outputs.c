@@ -58,6 +58,13 @@ int outputs__preflight(const struct attach_opts *o)
 	return 0;
 }
 
+void outputs__log_rotation(const struct qh_settings *s, struct evlog_rotation *rot)
+{
+	rot->max_bytes = (uint64_t)s->log_max_size_mb << 20;
+	rot->max_age_s = (uint64_t)s->log_max_age_hours * 3600;
+	rot->keep = s->log_keep;
+}
+
 int outputs__open(struct outputs **out, const struct attach_opts *o)
 {
 	const struct qh_settings *s = &o->settings;
@@ -79,6 +86,9 @@ int outputs__open(struct outputs **out, const struct attach_opts *o)
 		r->lo.gzip = s->compression_type == QH_COMPRESS_GZIP ||
 			     (s->compression_type == QH_COMPRESS_AUTO &&
 			      evlog__path_is_gzip(o->events));
+		outputs__log_rotation(s, &r->lo.rot);
+		r->lo.version = QH_VERSION;
+		r->lo.keep_existing = o->events_keep;
 		err = evlog__open(&r->log, o->events, &r->lo);
 		if (err) {
 			pr_err("cannot write the event log to %s: %s\n", o->events, strerror(-err));
@@ -86,10 +96,6 @@ int outputs__open(struct outputs **out, const struct attach_opts *o)
 			free(r);
 			return err;
 		}
-		evlog__begin(r->log, util__now_ns(CLOCK_REALTIME), "log");
-		evlog__str(r->log, "schema", QH_EVLOG_SCHEMA);
-		evlog__str(r->log, "version", QH_VERSION);
-		evlog__end(r->log);
 	}
 	r->alerts = alerts__new(&(struct alerts_opts){
 		.exec = o->alert_exec,
@@ -105,6 +111,16 @@ int outputs__open(struct outputs **out, const struct attach_opts *o)
 	alerts__hold_lines(r->alerts, !isatty(STDERR_FILENO));
 	*out = r;
 	return 0;
+}
+
+void outputs__settings_changed(struct outputs *r)
+{
+	struct evlog_rotation rot;
+
+	if (!r || !r->log)
+		return;
+	outputs__log_rotation(&r->o->settings, &rot);
+	evlog__set_rotation(r->log, &rot);
 }
 
 void outputs__close(struct outputs *r)
@@ -123,15 +139,18 @@ struct alerts *outputs__alerts(struct outputs *r)
 	return r ? r->alerts : NULL;
 }
 
-static void log_end(struct outputs *r)
+static void log_err(struct outputs *r, int err)
 {
-	int err = evlog__end(r->log);
-
 	if (err && !r->log_err) {
 		r->log_err = err;
 		pr_warn("event log: write failed: %s (later events are not logged)\n",
 			strerror(-err));
 	}
+}
+
+static void log_end(struct outputs *r)
+{
+	log_err(r, evlog__end(r->log));
 }
 
 static void log_proc(struct outputs *r, const struct qh_event_hdr *h, const char *kind)
@@ -207,6 +226,9 @@ bool outputs__tick(struct outputs *r, uint64_t now)
 	if (!r)
 		return false;
 	alerts__tick(r->alerts);
+	/* a log past its age is rotated in a quiet spell too, not at its next chunk */
+	if (r->log && !r->log_err)
+		log_err(r, evlog__tick(r->log));
 	if (now < r->next_sample_ns)
 		return false;
 	r->next_sample_ns = now + r->o->settings.monitoring_interval * NSEC_PER_SEC;
@@ -552,6 +574,7 @@ int outputs__finish(struct outputs *r, struct cJSON *root, struct run_info *ri)
 	enum severity worst;
 	struct gate_result g;
 	double held = 0;
+	char last[PATH_MAX];
 	cJSON *ev, *al;
 	int err = 0, c;
 
@@ -601,6 +624,7 @@ int outputs__finish(struct outputs *r, struct cJSON *root, struct run_info *ri)
 		log_end(r);
 		err = evlog__flush(r->log);
 		evlog__stats(r->log, &st);
+		snprintf(last, sizeof(last), "%s", evlog__last_rotated(r->log));
 		err = evlog__close(r->log) ?: err;
 		r->log = NULL;
 		alerts__set_log(r->alerts, NULL);
@@ -619,6 +643,11 @@ int outputs__finish(struct outputs *r, struct cJSON *root, struct run_info *ri)
 		cJSON_AddNumberToObject(ev, "bytes_out", st.bytes_out);
 		cJSON_AddNumberToObject(ev, "ratio",
 					st.bytes_out ? (double)st.bytes_in / st.bytes_out : 0);
+		cJSON_AddNumberToObject(ev, "rotations", st.rotations);
+		cJSON_AddNumberToObject(ev, "rotate_failed", st.rotate_failed);
+		cJSON_AddNumberToObject(ev, "files_removed", st.removed);
+		if (last[0])
+			cJSON_AddStringToObject(ev, "last_rotated", last);
 		cJSON_AddBoolToObject(ev, "complete", !err);
 	}
 	if (o->junit && write_text(o->junit, "the JUnit report", gate__junit(root, &g)))

@@ -13,6 +13,8 @@
 
 struct alerts;
 struct attach_opts;
+struct evlog_rotation;
+struct qh_settings;
 struct cJSON;
 struct fdleaks;
 struct heapleaks;
@@ -27,9 +29,16 @@ struct run_info;
  * directory exists). 0, or -errno after a one-line error.
  */
 int outputs__preflight(const struct attach_opts *o);
+/* The settings' event log rotation (data.log_*), as the writer takes it. */
+void outputs__log_rotation(const struct qh_settings *s, struct evlog_rotation *rot);
 /* Open the event log and the alerts. 0 or -errno (printed). */
 int outputs__open(struct outputs **out, const struct attach_opts *o);
 void outputs__close(struct outputs *r);
+/*
+ * The settings changed (a reload wrote the new ones into the options' settings, which the
+ * outputs read as they go): the event log's rotation limits are applied from now on.
+ */
+void outputs__settings_changed(struct outputs *r);
 
 /* The alerts, for detectors to call alerts__check()/alerts__fire() on. */
 struct alerts *outputs__alerts(struct outputs *r);

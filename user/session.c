@@ -912,7 +912,14 @@ static int on_request(void *ctx, const struct ctl_req *r, const struct ctl_peer 
 		if (r->op == CTL_SNAPSHOT && s->snapshots) {
 			cJSON *snap = cJSON_Duplicate(reply, true);
 
+			/* profiler.max_snapshots: the newest kept, the oldest dropped and counted */
+			if (snap && s->nsnapshots >= s->o->settings.max_snapshots) {
+				cJSON_DeleteItemFromArray(s->snapshots, 0);
+				s->nsnapshots--;
+				s->snapshots_dropped++;
+			}
 			if (snap) {
+				s->nsnapshots++;
 				cJSON_DeleteItemFromObjectCaseSensitive(snap, "ok");
 				cJSON_AddStringToObject(snap, "name", r->name);
 				cJSON_AddStringToObject(snap, "time",
@@ -1636,8 +1643,10 @@ int session__report(struct session *s, struct run_info *ri)
 		pr_err("out of memory\n");
 		return -ENOMEM;
 	}
-	if (s->snapshots)
+	if (s->snapshots) {
 		cJSON_AddItemToObject(root, "snapshots", cJSON_Duplicate(s->snapshots, true));
+		cJSON_AddNumberToObject(root, "snapshots_dropped", s->snapshots_dropped);
+	}
 	if (s->tests && !o->quiet)
 		testattr__summary(stderr, root);
 	err = outputs__finish(s->out, root, ri);

@@ -69,6 +69,8 @@ struct session {
 	struct ctlsrv *ctl;		/* attach: the control socket (QHTRACE_SOCKET), or NULL */
 	struct testattr *tests;		/* attach: the tests marked or named, what they caused */
 	struct cJSON *snapshots;	/* the control socket's snapshot requests, for the report */
+	size_t nsnapshots;		/* in it: at most settings.max_snapshots */
+	uint64_t snapshots_dropped;	/* the oldest, dropped for newer ones */
 	bool reported;			/* the report is out: the probes may go behind (tracer.h) */
 };
 

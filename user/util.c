@@ -218,6 +218,14 @@ int util__create_replacing(const char *path, mode_t mode)
 	return fd;
 }
 
+int util__temp_beside(const char *path, char *tmp, size_t len)
+{
+	char dir[PATH_MAX];
+
+	dir_of(path, dir, sizeof(dir));
+	return temp_in(dir, tmp, len);
+}
+
 int util__write_file_atomic(const char *path, const void *data, size_t len)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX];

@@ -45,6 +45,11 @@ int util__check_output(const char *path, char *why, size_t len);
  */
 int util__create_replacing(const char *path, mode_t mode);
 /*
+ * A new empty file of ours (mode 0600, O_EXCL: nothing planted is opened) in the directory of
+ * @path, for a rename over @path later; its name in @tmp. The fd, or -errno.
+ */
+int util__temp_beside(const char *path, char *tmp, size_t len);
+/*
  * Write @len bytes to @path through a temporary file in the same directory and rename(),
  * so a reader never sees half a report and a symlink planted at @path is replaced, never
  * followed.

@@ -202,6 +202,25 @@ exit 0
     assert "no section of that name is open" in (tmp_path / "err.txt").read_text()
 
 
+def test_snapshots_capped_at_max_snapshots(qhtrace, tmp_path):
+    """profiler.max_snapshots: the report keeps the newest, and counts the ones dropped."""
+    cfg = tmp_path / "qh.json"
+    cfg.write_text('{"profiler": {"max_snapshots": 2}}')
+    report = tmp_path / "r.json"
+    r = run([qhtrace, "attach", "-q", "--config", str(cfg), "-o", str(report), "--",
+             "/bin/sh", "-c", f"for n in a b c d; do {qhtrace} mark snapshot $n >/dev/null; done"])
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(report.read_text())
+    assert [s["name"] for s in rep["snapshots"]] == ["c", "d"], rep["snapshots"]
+    assert rep["snapshots_dropped"] == 2
+    # the default keeps them all
+    r = run([qhtrace, "attach", "-q", "-o", str(report), "--",
+             "/bin/sh", "-c", f"{qhtrace} mark snapshot one >/dev/null"])
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(report.read_text())
+    assert [s["name"] for s in rep["snapshots"]] == ["one"] and rep["snapshots_dropped"] == 0
+
+
 def test_control_socket_refuses_garbage(qhtrace, tmp_path):
     """Garbage, an overlong line and a vanishing client on the real socket: qhtrace answers,
     keeps tracing and exits with the command's status."""

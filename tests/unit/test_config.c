@@ -61,7 +61,7 @@ static void test_defaults_round_trip(void **state)
 	/* every group, and the keys the issue names */
 	assert_int_equal(cJSON_GetArraySize(o), 5);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "profiler")), 6);
-	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "data")), 4);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "data")), 7);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "cleanup")), 6);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "webdriver")), 3);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "alert_thresholds")), 3);
@@ -98,7 +98,8 @@ static void test_every_key(void **state)
 		      " \"enable_leak_detection\": true, \"monitoring_interval\": 2,"
 		      " \"max_snapshots\": 7},"
 		      " \"data\": {\"max_memory_mb\": 64, \"chunk_size\": 5000,"
-		      " \"compression_type\": \"gzip\", \"compression_level\": 1},"
+		      " \"compression_type\": \"gzip\", \"compression_level\": 1,"
+		      " \"log_max_size_mb\": 0, \"log_max_age_hours\": 168, \"log_keep\": 30},"
 		      " \"cleanup\": {\"auto_cleanup\": true, \"cleanup_interval\": 9,"
 		      " \"max_resource_lifetime\": 600, \"max_cleanup_attempts\": 4,"
 		      " \"force_cleanup_timeout\": 3},"
@@ -118,6 +119,9 @@ static void test_every_key(void **state)
 	assert_int_equal(s.chunk_size, 5000);
 	assert_int_equal(s.compression_type, QH_COMPRESS_GZIP);
 	assert_int_equal(s.compression_level, 1);
+	assert_int_equal(s.log_max_size_mb, 0);
+	assert_int_equal(s.log_max_age_hours, 168);
+	assert_int_equal(s.log_keep, 30);
 	assert_true(s.auto_cleanup);
 	assert_int_equal(s.cleanup_interval, 9);
 	assert_int_equal(s.max_resource_lifetime, 600);
@@ -217,6 +221,10 @@ static void test_ranges(void **state)
 		  "data.compression_type: \"zstd\" is not allowed: \"auto\", \"gzip\" or "
 		  "\"none\"" },
 		{ "{\"data\": {\"max_memory_mb\": 15}}", NULL },
+		{ "{\"data\": {\"log_max_size_mb\": 1048577}}", NULL },
+		{ "{\"data\": {\"log_max_age_hours\": 87601}}",
+		  "data.log_max_age_hours: 87601 is out of range: an integer in 0..87600" },
+		{ "{\"data\": {\"log_keep\": -1}}", NULL },
 		{ "{\"cleanup\": {\"max_cleanup_attempts\": 101}}", NULL },
 		{ "{\"cleanup\": {\"force_cleanup_timeout\": 0}}", NULL },
 		{ "{\"cleanup\": {\"cleanup_interval\": 1e12}}", NULL },
@@ -269,7 +277,8 @@ static void test_unknown_keys_and_syntax(void **state)
 				 "webdriver, alert_thresholds)");
 	assert_int_equal(parse("{\"data\": {\"chunksize\": 5}}", &s), -EINVAL);
 	assert_string_equal(why, "unknown key 'data.chunksize' (allowed: max_memory_mb, "
-				 "chunk_size, compression_type, compression_level)");
+				 "chunk_size, compression_type, compression_level, "
+				 "log_max_size_mb, log_max_age_hours, log_keep)");
 	assert_int_equal(parse("{\"data\": 5}", &s), -EINVAL);
 	assert_string_equal(why, "data must be an object, not a number");
 	assert_int_equal(parse("[1]", &s), -EINVAL);
@@ -401,6 +410,144 @@ static void test_command_line_overrides(void **state)
 	unlink(path);
 }
 
+/* a settings file with @text, its path in @path */
+static void write_cfg(char *path, const char *text)
+{
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void change_is(const struct config_changes *c, size_t i, const char *line)
+{
+	char buf[512];
+
+	assert_true(i < c->n);
+	assert_string_equal(config__change_str(&c->c[i], buf, sizeof(buf)), line);
+}
+
+/* A reload: what changed is listed and applied; a key taken out gets its default back. */
+static void test_reload_changes(void **state)
+{
+	char path[] = "/tmp/qh-config-XXXXXX";
+	struct qh_settings cur, next;
+	struct config_changes chg;
+
+	(void)state;
+	config__defaults(&cur);
+	cur.cleanup_interval = 60;	/* from the file at start, which no longer says it */
+	write_cfg(path, "{\"profiler\": {\"monitoring_interval\": 10},\n"
+			" \"data\": {\"log_keep\": 3},\n"
+			" \"webdriver\": {\"browser_patterns\": [\"chrome\", \"headless_shell\"]}}");
+	why[0] = '\0';
+	assert_int_equal(config__reload(path, &cur, &next, &chg, why, sizeof(why)), 0);
+	assert_string_equal(why, "");
+	assert_int_equal(next.monitoring_interval, 10);
+	assert_int_equal(next.log_keep, 3);
+	assert_int_equal(next.cleanup_interval, 30);
+	assert_int_equal(next.n_browser_patterns, 2);
+	assert_int_equal(chg.n, 4);
+	/* in the table's order */
+	change_is(&chg, 0, "profiler.monitoring_interval 5 -> 10");
+	change_is(&chg, 1, "data.log_keep 7 -> 3");
+	change_is(&chg, 2, "cleanup.cleanup_interval 60 -> 30");
+	change_is(&chg, 3, "webdriver.browser_patterns [\"chrome\", \"chromium\", \"firefox\", "
+			   "\"msedge\", \"opera\"] -> [\"chrome\", \"headless_shell\"]");
+	assert_false(chg.c[0].restart);
+	/* the same file again: nothing changed */
+	cur = next;
+	assert_int_equal(config__reload(path, &cur, &next, &chg, why, sizeof(why)), 0);
+	assert_int_equal(chg.n, 0);
+	assert_memory_equal(&cur, &next, sizeof(cur));
+	assert_int_equal(config__diff(&cur, &next, &chg), 0);
+	assert_int_equal(chg.n, 0);
+	unlink(path);
+}
+
+/* Probes and the open log's stream are fixed until a restart: listed, old value kept. */
+static void test_reload_restart_keys(void **state)
+{
+	char path[] = "/tmp/qh-config-XXXXXX";
+	struct qh_settings cur, next;
+	struct config_changes chg;
+
+	(void)state;
+	config__defaults(&cur);
+	write_cfg(path, "{\"profiler\": {\"enable_leak_detection\": true, "
+			"\"leak_threshold_mb\": 20},"
+			" \"data\": {\"compression_type\": \"none\", \"compression_level\": 9,"
+			" \"chunk_size\": 10, \"log_max_size_mb\": 0}}");
+	assert_int_equal(config__reload(path, &cur, &next, &chg, why, sizeof(why)), 0);
+	assert_int_equal(chg.n, 6);
+	change_is(&chg, 0, "profiler.leak_threshold_mb 10 -> 20");
+	change_is(&chg, 1, "profiler.enable_leak_detection false -> true: needs a restart, "
+			   "false kept until then");
+	change_is(&chg, 2, "data.chunk_size 1000 -> 10: needs a restart, 1000 kept until then");
+	change_is(&chg, 3, "data.compression_type \"auto\" -> \"none\": needs a restart, "
+			   "\"auto\" kept until then");
+	change_is(&chg, 4, "data.compression_level 6 -> 9: needs a restart, 6 kept until then");
+	change_is(&chg, 5, "data.log_max_size_mb 100 -> 0");
+	assert_true(chg.c[1].restart && chg.c[2].restart && chg.c[3].restart &&
+		    chg.c[4].restart);
+	assert_false(chg.c[0].restart || chg.c[5].restart);
+	/* the live ones applied, the others kept */
+	assert_int_equal(next.leak_threshold_mb, 20);
+	assert_int_equal(next.log_max_size_mb, 0);
+	assert_false(next.enable_leak_detection);
+	assert_int_equal(next.chunk_size, 1000);
+	assert_int_equal(next.compression_type, QH_COMPRESS_AUTO);
+	assert_int_equal(next.compression_level, 6);
+	unlink(path);
+}
+
+/* A bad file on reload: the current settings stay, one line "file:line: what". */
+static void test_reload_errors(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *msg;	/* after "PATH:" */
+	} bad[] = {
+		{ "{\n\"profiler\": {\"monitoring_interval\": 10},\n\"data\": {\n"
+		  "  \"chunk_size\": 0\n}}",
+		  "4: data.chunk_size: 0 is out of range: an integer in 1..1000000" },
+		{ "{\"data\": {\"chunk_size\": 5,,}}", "1: not valid JSON (near line 1)" },
+		{ "{\n\n  \"dta\": {}}", "3: unknown key 'dta' (allowed: profiler, data, cleanup, "
+					   "webdriver, alert_thresholds)" },
+		{ "{\"profiler\": {\"max_snapshots\": 5},\n \"cleanup\": {\n\n"
+		  "\"zombie_grace\": \"soon\"}}",
+		  "4: cleanup.zombie_grace must be a number in 0.1..86400, not a string" },
+		{ "[]", "1: the top level must be an object of groups, not an array" },
+	};
+	struct qh_settings cur, next;
+	struct config_changes chg;
+	char want[640];
+	size_t i;
+
+	(void)state;
+	config__defaults(&cur);
+	cur.monitoring_interval = 7;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char path[] = "/tmp/qh-config-XXXXXX";
+
+		write_cfg(path, bad[i].text);
+		memset(&next, 0x5a, sizeof(next));
+		chg.n = 99;
+		assert_int_not_equal(config__reload(path, &cur, &next, &chg, why, sizeof(why)), 0);
+		snprintf(want, sizeof(want), "%s:%s", path, bad[i].msg);
+		assert_string_equal(why, want);
+		assert_null(strchr(why, '\n'));
+		assert_memory_equal(&next, &cur, sizeof(cur));
+		assert_int_equal(chg.n, 0);
+		unlink(path);
+	}
+	assert_int_equal(config__reload("/nonexistent/qh.json", &cur, &next, &chg, why,
+					sizeof(why)), -ENOENT);
+	assert_string_equal(why, "/nonexistent/qh.json: No such file or directory");
+	assert_memory_equal(&next, &cur, sizeof(cur));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -412,6 +559,9 @@ int main(void)
 		cmocka_unit_test(test_unknown_keys_and_syntax),
 		cmocka_unit_test(test_trailing_text_nul_and_fractions),
 		cmocka_unit_test(test_command_line_overrides),
+		cmocka_unit_test(test_reload_changes),
+		cmocka_unit_test(test_reload_restart_keys),
+		cmocka_unit_test(test_reload_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
