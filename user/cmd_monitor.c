@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +26,15 @@
 #include "cleanup.h"
 #include "ctlproto.h"
 #include "ctlsrv.h"
+#include "config.h"
 #include "fdleaks.h"
 #include "httpd.h"
+#include "membudget.h"
 #include "monmetrics.h"
+#include "outputs.h"
 #include "notify.h"
 #include "sbuf.h"
+#include "selfmem.h"
 #include "status.h"
 #include "cli.h"
 #include "commands.h"
@@ -82,6 +87,11 @@ struct monitor {
 	uint64_t next_fold_ns;		/* CLOCK_BOOTTIME */
 	uint64_t fold_now_ns;		/* the fold's own now */
 	uint64_t reaped;		/* since the last fold */
+	bool dropping;			/* over data.max_memory_mb: a running job's exited
+					 * processes go too (counted in its report) */
+	uint64_t budget_warned;
+	uint64_t dropped;		/* processes let go of that way */
+	uint64_t reloads, reload_errors;
 	uint64_t fold_after_ns;
 	struct httpd *httpd;		/* --metrics-addr, or NULL */
 	struct ctlsrv *ctl;		/* --socket: qhtrace status, or NULL */
@@ -635,6 +645,7 @@ static void finish_job(struct monitor *m, struct job *job, bool final)
 	cJSON_AddNumberToObject(jo, "processes", job->procs);
 	cJSON_AddNumberToObject(jo, "outlived", job->outlived);
 	cJSON_AddNumberToObject(jo, "zombies", nzombies);
+	cJSON_AddNumberToObject(jo, "processes_dropped", job->dropped);
 	cJSON_AddItemToObject(root, "leftovers", arr);
 	arr = NULL;
 	cJSON_AddItemToObject(root, "zombies", zarr);
@@ -687,8 +698,8 @@ static bool foldable(struct monitor *m, const struct proc *p)
 
 	if (p->state != PROC_REAPED || !p->reap_ns || now < p->reap_ns + m->fold_after_ns)
 		return false;
-	/* a job's processes are its report's */
-	if (p->job && jobs__get(&m->jobs, p->job))
+	/* a job's processes are its report's, unless memory is short */
+	if (p->job && !m->dropping && jobs__get(&m->jobs, p->job))
 		return false;
 	if (procwatch__holds(p))
 		return false;
@@ -703,8 +714,40 @@ static bool fd_gone(void *ctx, const struct proc *p)
 static bool fold_one(void *ctx, struct proc *p)
 {
 	struct monitor *m = ctx;
+	struct job *job;
 
-	return foldable(m, p) && procwatch__release(m->s.watch, p);
+	if (!foldable(m, p) || !procwatch__release(m->s.watch, p))
+		return false;
+	job = p->job ? jobs__get(&m->jobs, p->job) : NULL;
+	if (job) {
+		job->dropped++;
+		m->dropped++;
+	}
+	return true;
+}
+
+/*
+ * data.max_memory_mb: from 80% of it, the findings kept shrink to the latest 100; at it, also
+ * the exited processes of running jobs go (each job's report counts them), and the heap's free
+ * pages go back to the system. Said once, and counted.
+ */
+static void budget(struct monitor *m)
+{
+	struct membudget_verdict v;
+
+	m->dropping = false;
+	if (membudget__check(m->o.settings.max_memory_mb, selfmem__rss_bytes(), &v) ||
+	    v.action == MEMBUDGET_OK)
+		return;
+	if (!m->budget_warned++)
+		pr_warn("monitor: %u%% of data.max_memory_mb (%u MiB): %s\n", v.used_pct,
+			m->o.settings.max_memory_mb,
+			v.action == MEMBUDGET_DROP ? "the exited processes of running jobs are let go "
+						     "of (counted in their reports)"
+						   : "findings kept cut to the latest 100");
+	procwatch__trim(m->s.watch, 100);
+	m->dropping = v.action == MEMBUDGET_DROP;
+	malloc_trim(0);
 }
 
 /* Let go of what no one needs any more: see FOLD_AFTER_NS. */
@@ -717,6 +760,7 @@ static void fold(struct monitor *m, uint64_t now)
 	m->reaped = 0;
 	m->fold_now_ns = now;
 	procwatch__trim(m->s.watch, FINDINGS_KEEP);
+	budget(m);
 	m->nheld = 0;
 	if (m->s.fdleaks) {
 		fdleaks__for_each_flagged(m->s.fdleaks, add_held, m);
@@ -898,6 +942,45 @@ static int open_status(struct monitor *m)
 	return 0;
 }
 
+/*
+ * SIGHUP: the settings file again (--config). What the outputs read as they go takes effect
+ * (monitoring_interval, the alert thresholds, the event log's rotation, max_memory_mb); keys
+ * that need a restart keep their value (config.h); an error keeps every setting as it was.
+ */
+static void reload(struct monitor *m)
+{
+	struct config_changes *chg;
+	struct qh_settings next;
+	char why[512], line[320];
+	size_t i;
+
+	if (!m->o.config) {
+		pr_info("monitor: SIGHUP: no --config file: nothing to reload\n");
+		return;
+	}
+	chg = calloc(1, sizeof(*chg));
+	if (!chg) {
+		pr_warn("monitor: SIGHUP: out of memory: the settings in use stay\n");
+		return;
+	}
+	notify__reloading();
+	if (config__reload(m->o.config, &m->o.settings, &next, chg, why, sizeof(why))) {
+		m->reload_errors++;
+		pr_warn("monitor: reload: %s: the settings in use stay\n", why);
+	} else {
+		m->reloads++;
+		m->o.settings = next;
+		outputs__settings_changed(m->s.out);
+		for (i = 0; i < chg->n; i++)
+			pr_info("monitor: reloaded: %s\n",
+				config__change_str(&chg->c[i], line, sizeof(line)));
+		if (!chg->n)
+			pr_info("monitor: reloaded %s: nothing changed\n", m->o.config);
+	}
+	free(chg);
+	notify__ready();
+}
+
 static void tick_jobs(struct monitor *m)
 {
 	uint64_t now = util__now_ns(CLOCK_BOOTTIME);
@@ -945,6 +1028,8 @@ int cmd_monitor(int argc, char **argv)
 	m->fold_after_ns = FOLD_AFTER_NS;
 	/* a node's daemons live for weeks: only a job's processes can outlive something */
 	m->o.watch.max_resource_lifetime_s = 0;
+	/* a log left at --events by the last run (a restart) is kept, as a closed file */
+	m->o.events_keep = true;
 	m->start_real_ns = util__now_ns(CLOCK_REALTIME);
 
 	sfd = session__signals(&oldmask, true);
@@ -1023,8 +1108,12 @@ int cmd_monitor(int argc, char **argv)
 						;
 					continue;
 				}
-				if (session__own_signal(&si) || si.ssi_signo == SIGHUP)
+				if (session__own_signal(&si))
 					continue;
+				if (si.ssi_signo == SIGHUP) {
+					reload(m);
+					continue;
+				}
 				pr_info("monitor: signal %u: writing what is pending\n",
 					si.ssi_signo);
 				stop = true;

@@ -104,6 +104,7 @@ struct job {
 	uint64_t start_real_ns;	/* CLOCK_REALTIME at start, for the report */
 	uint32_t procs;		/* processes seen in it */
 	uint32_t outlived;	/* outlived_job leftovers at its end */
+	uint32_t dropped;	/* its exited processes let go of over data.max_memory_mb */
 };
 
 /* The jobs not yet reported (a node runs a few at once); done ones are counted and freed. */

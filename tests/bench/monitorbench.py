@@ -57,7 +57,8 @@ def churn(path, n, exec_=False, on_line=None):
 
 
 def start_monitor(qhtrace, spool, metrics):
-    mon = subprocess.Popen([qhtrace, "monitor", "--spool", spool, "--metrics-addr", metrics],
+    mon = subprocess.Popen([qhtrace, "monitor", "--spool", spool, "--metrics-addr", metrics,
+                            "--socket", ""],
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300

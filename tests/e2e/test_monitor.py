@@ -128,7 +128,7 @@ def test_monitor_jobs(qh, tmp_path, job_cgroup):
 
     mon = qh.popen([qh.qhtrace, "monitor", "--spool", str(spool), "--job-grace", "2",
                     "--cleanup", "--force-cleanup-timeout", "5", "--metrics-addr", "",
-                    "--job-cgroup", cg_path])
+                    "--socket", "", "--job-cgroup", cg_path])
     wait_line(mon.stderr, "processes running", 60 * TIME_SCALE)
 
     token = str(os.getpid())
@@ -328,3 +328,28 @@ def test_monitor_scraped_by_prometheus(qh, tmp_path):
             if alive(pid, start):
                 os.kill(pid, signal.SIGKILL)
     assert rc == 0, mon_err
+
+
+def test_monitor_reloads_on_sighup(qh, tmp_path):
+    """SIGHUP re-reads --config: a change is applied and said, a key that needs a restart keeps
+    its value, a malformed file keeps every setting; the monitor goes on either way."""
+    cfg = tmp_path / "monitor.json"
+    cfg.write_text('{"profiler": {"monitoring_interval": 5}, "data": {"chunk_size": 1000}}\n')
+    mon = qh.popen([qh.qhtrace, "monitor", "--config", str(cfg), "--spool",
+                    str(tmp_path / "spool"), "--metrics-addr", "", "--socket", ""])
+    try:
+        wait_line(mon.stderr, "processes running", 60 * TIME_SCALE)
+        cfg.write_text('{"profiler": {"monitoring_interval": 10}, "data": {"chunk_size": 50}}\n')
+        mon.send_signal(signal.SIGHUP)
+        wait_line(mon.stderr, "reloaded: profiler.monitoring_interval 5 -> 10", 30 * TIME_SCALE)
+        lines = wait_line(mon.stderr, "data.chunk_size", 10 * TIME_SCALE)
+        assert "needs a restart" in lines[-1], lines
+        cfg.write_text('{"profiler": {"monitoring_interval": 0}}\n')
+        mon.send_signal(signal.SIGHUP)
+        lines = wait_line(mon.stderr, "the settings in use stay", 30 * TIME_SCALE)
+        assert "monitoring_interval" in lines[-1], lines
+        assert mon.poll() is None, "the monitor ended on a malformed reload"
+    finally:
+        mon.send_signal(signal.SIGTERM)
+        rc, _, err = qh.wait(mon)
+    assert rc == 0, err
