@@ -80,7 +80,7 @@ struct {
 
 /*
  * The unwinder's tables (see unwind.h): rows of every module the loader has built one for,
- * each module's a sorted run of `unwind_rows`.
+ * each module's a sorted run of `unwind_rows` (`unwind_modules`, maps.bpf.h, says where).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -88,13 +88,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct qh_unwind_row);
 } unwind_rows SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, struct qh_file_key);
-	__type(value, struct qh_unwind_module);
-} unwind_modules SEC(".maps");
 
 /* allocation stacks by a hash of their frames; memory only for the stacks there are */
 struct {
@@ -612,6 +605,35 @@ SEC("uretprobe")
 int BPF_KRETPROBE(alloc_return)
 {
 	return heap_exit(ctx);
+}
+
+/*
+ * The (dev, inode) the walk sees for the mapping at file_key_addr in the calling process (the
+ * loader's own mapping of a file), into file_key: what its tables are keyed by. /proc may say
+ * otherwise: on overlayfs since Linux 6.8 it shows the overlay's inode, while the mapping holds
+ * the file below. The loader runs this with BPF_PROG_TEST_RUN; never attached.
+ */
+__u64 file_key_addr = 0;
+struct qh_file_key file_key = {};
+
+static long file_key_vma(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct inode *ino;
+
+	if (!vma->vm_file)
+		return 0;
+	ino = vma->vm_file->f_inode;
+	file_key.dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	file_key.ino = BPF_CORE_READ(ino, i_ino);
+	return 0;
+}
+
+SEC("raw_tp")
+int heap_file_key(void *ctx)
+{
+	file_key.dev = file_key.ino = 0;
+	bpf_find_vma(bpf_get_current_task_btf(), file_key_addr, file_key_vma, NULL, 0);
+	return 0;
 }
 
 /*

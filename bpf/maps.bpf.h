@@ -64,6 +64,18 @@ QH_MAP struct {
 	__type(value, __u32);
 } libc_files SEC(".maps");
 
+/*
+ * The heap unwinder's modules: a file (as the kernel's walk sees it) -> its rows in
+ * `unwind_rows` (heap.bpf.c); count 0 for a file the loader has no table of. Here, as mmap
+ * (mem.bpf.c) tells the loader of code mapped from a file not in it.
+ */
+QH_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct qh_file_key);
+	__type(value, struct qh_unwind_module);
+} unwind_modules SEC(".maps");
+
 QH_MAP struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);

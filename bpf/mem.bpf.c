@@ -17,6 +17,9 @@
 #ifndef MAP_ANONYMOUS
 #define MAP_ANONYMOUS 0x20
 #endif
+#ifndef PROT_EXEC
+#define PROT_EXEC 0x4
+#endif
 #define QH_MAX_VMAS 8 /* mappings of one munmap range that are classified */
 
 struct qh_call {
@@ -165,6 +168,101 @@ static long vma_file_hooked(struct task_struct *task, struct vm_area_struct *vma
 	return 0;
 }
 
+/* set by the loader: heap stacks are unwound, so the code a process maps matters */
+const volatile bool cfg_unwind = false;
+
+struct mapped_code {
+	__u64 start, end, pgoff;
+	struct qh_file_key k;
+	__u64 file; /* struct file *, read with probe reads after the callback */
+};
+
+static long vma_code(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct mapped_code *m = data;
+	struct inode *ino;
+
+	if (!vma->vm_file)
+		return 0;
+	m->start = vma->vm_start;
+	m->end = vma->vm_end;
+	m->pgoff = vma->vm_pgoff;
+	ino = vma->vm_file->f_inode;
+	/* what heap.bpf.c's walk reads for the same mapping: its tables are keyed by it */
+	m->k.dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	m->k.ino = BPF_CORE_READ(ino, i_ino);
+	m->file = (__u64)vma->vm_file;
+	return 0;
+}
+
+/*
+ * @f's path into @e, from its dentry up through the mounts above it (d_path without the
+ * helper, which tracepoints may not call): the loader learns the file even when the process
+ * has unmapped it again before /proc was read.
+ */
+static __always_inline void map_path(struct qh_event_map *e, struct file *f)
+{
+	struct vfsmount *vmnt = BPF_CORE_READ(f, f_path.mnt);
+	struct dentry *d = BPF_CORE_READ(f, f_path.dentry), *root, *up;
+	struct mount *mnt, *pmnt;
+	__u32 pos = 0, i;
+	long n;
+
+	mnt = (void *)vmnt - bpf_core_field_offset(struct mount, mnt);
+	root = BPF_CORE_READ(vmnt, mnt_root);
+	for (i = 0; i < QH_MAP_PATH_DEPTH; i++) {
+		if (d == root) {
+			pmnt = BPF_CORE_READ(mnt, mnt_parent);
+			if (pmnt == mnt) { /* the root of its mount tree */
+				e->complete = 1;
+				return;
+			}
+			d = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = pmnt;
+			root = BPF_CORE_READ(mnt, mnt.mnt_root);
+			continue;
+		}
+		up = BPF_CORE_READ(d, d_parent);
+		if (up == d || pos >= QH_MAP_PATH_LEN)
+			return;
+		n = bpf_probe_read_kernel_str(&e->path[pos & (QH_MAP_PATH_LEN - 1)],
+					      QH_MAP_NAME_LEN, BPF_CORE_READ(d, d_name.name));
+		if (n <= 0)
+			return;
+		pos += n;
+		e->names++;
+		d = up;
+	}
+}
+
+/*
+ * Code mapped from a file the unwinder has no table for (a library the dynamic loader maps,
+ * dlopen): the loader is told, with the file's path, and builds one. Once per file: the
+ * loader enters every file it is told of in unwind_modules, with or without a table.
+ */
+static __always_inline void mmap_code(struct qh_proc *p, __u32 tgid, __u64 addr)
+{
+	struct mapped_code m = {};
+	struct qh_event_map *e;
+
+	if (bpf_find_vma(bpf_get_current_task_btf(), addr, vma_code, &m, 0) || !m.file ||
+	    bpf_map_lookup_elem(&unwind_modules, &m.k))
+		return;
+	e = reserve(sizeof(*e));
+	if (!e)
+		return;
+	fill_hdr(&e->hdr, QH_EV_MAP_EXEC, tgid, p->start_ns);
+	e->start = m.start;
+	e->end = m.end;
+	e->pgoff = m.pgoff;
+	e->dev = m.k.dev;
+	e->ino = m.k.ino;
+	e->names = 0;
+	e->complete = 0;
+	map_path(e, (struct file *)m.file);
+	bpf_ringbuf_submit(e, 0);
+}
+
 /*
  * The bodies take the syscall's user registers as @regs: an fexit program has them as its
  * argument; a tracepoint passes NULL and they are read from the task only once the process
@@ -188,6 +286,8 @@ static __always_inline int mmap_exit(struct pt_regs *regs, long ret)
 		__sync_fetch_and_add(&p->mmap_anon_bytes, len);
 	} else {
 		__sync_fetch_and_add(&p->mmap_file_bytes, len);
+		if (cfg_unwind && (regs->dx & PROT_EXEC))
+			mmap_code(p, tgid, ret);
 		/* the dynamic loader mapping a probed C library: this process's heap is followed */
 		if (cfg_heap && !(p->flags & QH_PF_HEAP_HOOKED)) {
 			struct mapped_file mf = {};

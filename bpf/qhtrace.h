@@ -39,6 +39,8 @@ enum qh_event_type {
 	QH_EV_LIBC = 5, /* a traced process mapped a probed C library (its heap is followed) */
 	QH_EV_LIBC_NEW = 6, /* a traced process mapped a C library not probed yet */
 	QH_EV_JOB_ENV = 7, /* monitor: a process in no job exec'd with a job variable */
+	QH_EV_MAP_EXEC = 8, /* heap stacks: a traced process mapped code the unwinder has no
+			     * table for (a library loaded, dlopen) */
 };
 
 /*
@@ -301,6 +303,29 @@ struct qh_event_libc {
 	struct qh_event_hdr hdr;
 	__u64 dev; /* kernel encoding */
 	__u64 ino;
+};
+
+/*
+ * QH_EV_MAP_EXEC: the mapping, and its file's path as the kernel's dentries spell it (the
+ * library may be unmapped again, dlclose, before the loader could read /proc): the names from
+ * the file up, each NUL-terminated, @names of them; @complete when the walk reached the root
+ * of the mount tree, so they make an absolute path (else only its end).
+ */
+#define QH_MAP_PATH_LEN 1024 /* bytes of names the kernel sends at most */
+#define QH_MAP_NAME_LEN 256  /* one name, its NUL included (NAME_MAX + 1) */
+#define QH_MAP_PATH_DEPTH 32 /* names looked at */
+
+struct qh_event_map {
+	struct qh_event_hdr hdr;
+	__u64 start;
+	__u64 end;
+	__u64 pgoff; /* in pages */
+	__u64 dev;   /* kernel encoding: the (dev, inode) the unwinder's walk sees */
+	__u64 ino;
+	__u32 names;
+	__u32 complete;
+	/* one name may start anywhere below QH_MAP_PATH_LEN: the verifier sees it fit */
+	char path[QH_MAP_PATH_LEN + QH_MAP_NAME_LEN];
 };
 
 /* QH_EV_JOB_ENV: the environment strings that may name a job, NUL-separated */

@@ -71,6 +71,72 @@ static void unwind_maps(struct tracer *tr, pid_t pid, const struct syms_maps *ma
 }
 
 /*
+ * The absolute path the kernel spelled in @e (names from the file up), into @buf; false when it
+ * is not whole.
+ */
+static bool map_event_path(const struct qh_event_map *e, char *buf, size_t len)
+{
+	const char *names[QH_MAP_PATH_DEPTH];
+	size_t off = 0, n = 0, pos = 0;
+	const char *end;
+
+	if (!e->complete || !e->names || e->names > QH_MAP_PATH_DEPTH)
+		return false;
+	while (n < e->names) {
+		end = memchr(e->path + off, '\0', sizeof(e->path) - off);
+		if (!end)
+			return false;
+		names[n++] = e->path + off;
+		off = end - e->path + 1;
+	}
+	while (n--) {
+		int k = snprintf(buf + pos, len - pos, "/%s", names[n]);
+
+		if (k < 0 || (size_t)k >= len - pos)
+			return false;
+		pos += k;
+	}
+	return true;
+}
+
+/*
+ * Code mapped from a file the unwinder had no table for (a library loaded, dlopen): its table
+ * now, and its path, by which the frames in it are named even once it is unmapped again and
+ * the process gone. The kernel's spelling of the path first, then, while the process has
+ * them, the same through its root (a container's) and its map_files entry; each counts only if
+ * it is the file the kernel mapped.
+ */
+static void map_exec(struct tracer *tr, const struct qh_event_map *e)
+{
+	char path[PATH_MAX], cand[PATH_MAX + 64], name[PATH_MAX];
+	bool whole = map_event_path(e, path, sizeof(path));
+	ssize_t n;
+	int err = -ENOENT;
+
+	if (whole) {
+		err = tracer__unwind_mapped(tr, path, NULL, e->dev, e->ino);
+		if (err) {
+			snprintf(cand, sizeof(cand), "/proc/%u/root%s", e->hdr.pid, path);
+			err = tracer__unwind_mapped(tr, cand, path, e->dev, e->ino);
+		}
+	}
+	if (err && err != -ENOSPC) {
+		snprintf(cand, sizeof(cand), "/proc/%u/map_files/%llx-%llx", e->hdr.pid,
+			 (unsigned long long)e->start, (unsigned long long)e->end);
+		n = readlink(cand, name, sizeof(name) - 1);
+		if (n > 0) {
+			name[n] = '\0';
+			err = tracer__unwind_mapped(tr, cand, name, e->dev, e->ino);
+		}
+	}
+	if (err && err != -ENOSPC) {
+		pr_debug("pid %u mapped code of a file not found again (%s): its frames are walked "
+			 "by frame pointers\n", e->hdr.pid, whole ? path : "path unknown");
+		tracer__unwind_none(tr, e->dev, e->ino);
+	}
+}
+
+/*
  * A newer snapshot of @p's mappings, if /proc still has them: a process that has exited
  * shows none, and the one it has stays.
  */
@@ -257,6 +323,10 @@ static int on_event(void *ctx, void *data, size_t size)
 				h->pid);
 		else
 			pr_debug("pid %u maps another C library: probed %s\n", h->pid, path);
+		return 0;
+	}
+	if (h->type == QH_EV_MAP_EXEC && size >= sizeof(struct qh_event_map)) {
+		map_exec(c->tr, data);
 		return 0;
 	}
 	if (h->type != QH_EV_EXEC && h->type != QH_EV_FORK && h->type != QH_EV_LIBC)

@@ -558,6 +558,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 	if (opts->heap) {
 		t->skel->rodata->cfg_heap = true;
 		t->skel->rodata->cfg_stacks = opts->stacks;
+		t->skel->rodata->cfg_unwind = opts->stacks;
 		t->skel->rodata->cfg_sample_rate = opts->sample_rate ? opts->sample_rate : 1;
 		t->skel->rodata->cfg_min_size = opts->min_size;
 		t->skel->rodata->cfg_max_size = opts->max_size ? opts->max_size : ~0ULL;
@@ -575,6 +576,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 		bpf_program__set_autoload(t->skel->progs.heap_entry, false);
 		bpf_program__set_autoload(t->skel->progs.alloc_return, false);
 		bpf_program__set_autoload(t->skel->progs.heap_sweep, false);
+		bpf_program__set_autoload(t->skel->progs.heap_file_key, false);
 		bpf_map__set_max_entries(t->skel->maps.allocs, 1);
 		bpf_map__set_max_entries(t->skel->maps.inherited_freed, 1);
 	}
@@ -795,14 +797,23 @@ static void tracer__free_(struct tracer *t, bool behind)
 	free(t);
 }
 
+static int run_once(const struct bpf_program *prog);
+
+/* the kernel's dev_t encoding (MKDEV), as inode->i_sb->s_dev holds it */
+static uint64_t kdev_of(dev_t dev)
+{
+	return ((uint64_t)major(dev) << 20) | minor(dev);
+}
+
 /*
- * The (dev, inode) the kernel gives a mapping of @fd, into @st: what the unwinder's walk and
- * /proc/PID/maps see. On overlayfs (a container's root, the kernel matrix's guests) a mapped
- * file is the real file below, whose device differs from what stat() says of the overlay's
- * path; keying a table by stat() would make every lookup miss. Read from a one-page mapping
- * of it in our own /proc/self/maps. 0, or -errno (@st left as fstat gave it).
+ * The identities of the file open on @fd as a mapping of it shows them: @proc, as /proc/PID/maps
+ * shows it (what the snapshots of the processes' mappings say), and @walk, as the unwinder's
+ * walk reads it from the mapping (what its tables are keyed by). They differ on overlayfs: the
+ * mapping holds the file below, and since Linux 6.8 /proc shows the overlay's inode instead;
+ * stat() of the overlay's path names another device still. Read from a one-page mapping of
+ * our own: in /proc/self/maps, and by heap_file_key in the kernel. 0, or -errno.
  */
-static int kernel_file_id(int fd, struct stat *st)
+static int mapped_ids(struct tracer *t, int fd, struct qh_file_key *proc, struct qh_file_key *walk)
 {
 	unsigned long start, end, off, ino;
 	unsigned int maj, min;
@@ -811,8 +822,6 @@ static int kernel_file_id(int fd, struct stat *st)
 	void *p;
 	FILE *f;
 
-	if (!st->st_size)
-		return 0; /* nothing to map: nothing to unwind either */
 	p = mmap(NULL, 1, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
@@ -821,25 +830,57 @@ static int kernel_file_id(int fd, struct stat *st)
 		if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &off, &maj, &min,
 			   &ino) != 6 || start != (unsigned long)p)
 			continue;
-		st->st_dev = makedev(maj, min);
-		st->st_ino = ino;
+		proc->dev = kdev_of(makedev(maj, min));
+		proc->ino = ino;
 		err = 0;
 		break;
 	}
 	if (f)
 		fclose(f);
+	if (!err) {
+		*walk = *proc;
+		t->skel->bss->file_key_addr = (uintptr_t)p;
+		if (!run_once(t->skel->progs.heap_file_key) && t->skel->bss->file_key.ino)
+			*walk = t->skel->bss->file_key;
+	}
 	munmap(p, 1);
 	return err;
 }
 
-int tracer__unwind_module(struct tracer *t, const char *path, const char *name, uint64_t dev,
-			  uint64_t ino)
+/* The file the unwinder saw as @key, or NULL. */
+static struct unwind_file *unwind_file(const struct tracer *t, const struct qh_file_key *key)
+{
+	size_t i;
+
+	for (i = 0; i < t->nunwind_tried; i++)
+		if (t->unwind_tried[i].key.dev == key->dev && t->unwind_tried[i].key.ino == key->ino)
+			return &t->unwind_tried[i];
+	return NULL;
+}
+
+/*
+ * @key in unwind_modules without rows: the kernel's walk goes by frame pointers there, and its
+ * mmap hook tells the loader of the file no more.
+ */
+static void unwind_none(struct tracer *t, const struct qh_file_key *key)
+{
+	struct qh_unwind_module none = {};
+
+	bpf_map_update_elem(bpf_map__fd(t->skel->maps.unwind_modules), key, &none, BPF_NOEXIST);
+}
+
+/*
+ * The body of tracer__unwind_module and tracer__unwind_mapped: @id is the identity the caller
+ * knows the file by, as /proc shows it (@walk_id false) or as the walk does (true).
+ */
+static int unwind_module(struct tracer *t, const char *path, const char *name,
+			 const struct qh_file_key *id, bool walk_id)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	struct qh_unwind_module mod = {};
 	struct qh_unwind_row *rows = NULL;
 	struct unwind_file *tried;
-	struct qh_file_key key;
+	struct qh_file_key key, pkey;
 	uint64_t t0 = util__now_ns(CLOCK_MONOTONIC);
 	__u32 *keys = NULL, count, i;
 	struct stat st;
@@ -851,19 +892,20 @@ int tracer__unwind_module(struct tracer *t, const char *path, const char *name, 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) || kernel_file_id(fd, &st) ||
-	    (ino && (st.st_dev != dev || st.st_ino != ino))) {
+	if (fstat(fd, &st) || !st.st_size) {
+		close(fd); /* nothing to map: nothing to unwind either */
+		return 0;
+	}
+	err = mapped_ids(t, fd, &pkey, &key);
+	if (err || (id && id->ino && (walk_id ? memcmp(&key, id, sizeof(key))
+					      : memcmp(&pkey, id, sizeof(pkey))))) {
 		close(fd);
 		return -ENOENT; /* not the file the process mapped */
 	}
-	/* the kernel's dev_t encoding (MKDEV), as inode->i_sb->s_dev holds it */
-	key.dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
-	key.ino = st.st_ino;
-	for (j = 0; j < t->nunwind_tried; j++)
-		if (t->unwind_tried[j].key.dev == key.dev && t->unwind_tried[j].key.ino == key.ino) {
-			close(fd);
-			return 0;
-		}
+	if (unwind_file(t, &key)) {
+		close(fd);
+		return 0;
+	}
 	tried = vec_push(t->unwind_tried, t->nunwind_tried, t->cap_unwind_tried);
 	if (!tried || !(tried->path = strdup(name ?: path))) {
 		if (tried)
@@ -878,6 +920,7 @@ int tracer__unwind_module(struct tracer *t, const char *path, const char *name, 
 		pr_debug("%s: no unwind table (%s): its frames are walked by frame pointers\n", path,
 			 err ? strerror(-err) : "empty");
 		t->unwind.failed++;
+		unwind_none(t, &key);
 		free(rows);
 		return err == -ENOMEM ? err : 0;
 	}
@@ -886,6 +929,7 @@ int tracer__unwind_module(struct tracer *t, const char *path, const char *name, 
 			pr_warn("heap stacks: unwind tables full (%u rows) at %s: frames of further "
 				"modules are walked by frame pointers\n", QH_UNWIND_ROWS, path);
 		t->unwind_full = true;
+		unwind_none(t, &key);
 		free(rows);
 		return -ENOSPC;
 	}
@@ -924,6 +968,34 @@ out:
 	return err;
 }
 
+int tracer__unwind_module(struct tracer *t, const char *path, const char *name, uint64_t dev,
+			  uint64_t ino)
+{
+	struct qh_file_key id = { .dev = kdev_of(dev), .ino = ino };
+
+	return unwind_module(t, path, name, ino ? &id : NULL, false);
+}
+
+int tracer__unwind_mapped(struct tracer *t, const char *path, const char *name, uint64_t kdev,
+			  uint64_t ino)
+{
+	struct qh_file_key id = { .dev = kdev, .ino = ino };
+
+	if (!t->skel || bpf_map__max_entries(t->skel->maps.unwind_rows) <= 1)
+		return 0;
+	if (unwind_file(t, &id))
+		return 0;
+	return unwind_module(t, path, name, &id, true);
+}
+
+void tracer__unwind_none(struct tracer *t, uint64_t kdev, uint64_t ino)
+{
+	struct qh_file_key id = { .dev = kdev, .ino = ino };
+
+	if (t->skel && bpf_map__max_entries(t->skel->maps.unwind_rows) > 1)
+		unwind_none(t, &id);
+}
+
 void tracer__unwind_stats(const struct tracer *t, struct tracer_unwind_stats *st)
 {
 	*st = t->unwind;
@@ -931,12 +1003,10 @@ void tracer__unwind_stats(const struct tracer *t, struct tracer_unwind_stats *st
 
 const char *tracer__file_path(const struct tracer *t, uint64_t kdev, uint64_t ino)
 {
-	size_t i;
+	struct qh_file_key id = { .dev = kdev, .ino = ino };
+	const struct unwind_file *f = unwind_file(t, &id);
 
-	for (i = 0; i < t->nunwind_tried; i++)
-		if (t->unwind_tried[i].key.dev == kdev && t->unwind_tried[i].key.ino == ino)
-			return t->unwind_tried[i].path;
-	return NULL;
+	return f ? f->path : NULL;
 }
 
 int tracer__ustack_vmas(struct tracer *t, uint64_t id, struct qh_ustack_vma *out, size_t max)

@@ -138,14 +138,23 @@ int tracer__ustack(struct tracer *t, uint64_t id, uint64_t *ips, size_t max, uin
 #define QH_UNWIND_ROWS 262144
 
 /*
- * Build the unwind table of the file @path (its inode (@dev, @ino), dev as stat gives it; 0, 0:
- * whatever @path is now) for the heap unwinder, once per file: 0 (also when it was built
- * before, or the file has no usable .eh_frame: its frames are then walked by frame
- * pointers), -ENOSPC when the kernel's table is full, -errno. @name: the path as the process
- * sees it (NULL: @path), which tracer__file_path gives back.
+ * Build the unwind table of the file @path (its inode (@dev, @ino) as /proc/PID/maps shows it,
+ * dev as makedev(); 0, 0: whatever @path is now) for the heap unwinder, once per file: 0 (also
+ * when it was built before, or the file has no usable .eh_frame: its frames are then walked by
+ * frame pointers), -ENOSPC when the kernel's table is full, -errno. @name: the path as the
+ * process sees it (NULL: @path), which tracer__file_path gives back.
  */
 int tracer__unwind_module(struct tracer *t, const char *path, const char *name, uint64_t dev,
 			  uint64_t ino);
+/*
+ * The same for a file the kernel saw mapped (QH_EV_MAP_EXEC): (@kdev, @ino) as the unwinder's
+ * walk reads them, which is what the table is keyed by; a file known by them already is not
+ * opened again.
+ */
+int tracer__unwind_mapped(struct tracer *t, const char *path, const char *name, uint64_t kdev,
+			  uint64_t ino);
+/* (@kdev, @ino) has no table (a file that could not be opened): the kernel stops asking. */
+void tracer__unwind_none(struct tracer *t, uint64_t kdev, uint64_t ino);
 /* The path of a file tracer__unwind_module saw (@kdev in the kernel's encoding), or NULL. */
 const char *tracer__file_path(const struct tracer *t, uint64_t kdev, uint64_t ino);
 /* The mappings the walk of allocation stack @id went through; how many, or -errno. */
