@@ -28,6 +28,7 @@ struct walk_vma {
 	__u64 base;	/* start - file offset mapped at start */
 	__u32 first;	/* its module's rows */
 	__u32 count;	/* 0: no table */
+	bool unseen;	/* a file the loader has not seen (not in unwind_modules) */
 };
 
 /*
@@ -88,6 +89,26 @@ struct {
 	__type(key, __u32);
 	__type(value, struct qh_unwind_row);
 } unwind_rows SEC(".maps");
+
+/*
+ * Where a walk met code the loader had not seen yet, per thread while it walks (the slice is
+ * too big for the BPF stack): only threads that met such code have one.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct qh_ustack_slice);
+} heap_slices SEC(".maps");
+
+/* the slices of the QH_USTACK_SLICE stacks of `ustacks`, by the same key */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct qh_ustack_slice);
+} ustack_slices SEC(".maps");
 
 /* allocation stacks by a hash of their frames; memory only for the stacks there are */
 struct {
@@ -162,6 +183,7 @@ static __always_inline struct walk_vma *walk_vma(struct walk *w, __u64 pc)
 			if (m) {
 				v->first = m->first;
 				v->count = m->count;
+				v->unseen = false;
 			}
 		}
 		return v;
@@ -177,6 +199,7 @@ static __always_inline struct walk_vma *walk_vma(struct walk *w, __u64 pc)
 	v->m.ino = h.ino;
 	v->base = h.start - (h.pgoff << 12); /* x86-64: 4 KiB pages */
 	v->count = 0;
+	v->unseen = false;
 	if (!h.file)
 		return v;
 	k.dev = h.dev;
@@ -185,6 +208,8 @@ static __always_inline struct walk_vma *walk_vma(struct walk *w, __u64 pc)
 	if (m) {
 		v->first = m->first;
 		v->count = m->count;
+	} else {
+		v->unseen = true;
 	}
 	return v;
 }
@@ -232,6 +257,41 @@ struct walk_ctx {
 	struct qh_heap_call *c;
 };
 
+/*
+ * The walk is at code of a file the loader has not seen: a library just mapped, whose table
+ * the loader builds on hearing of it (QH_EV_MAP_EXEC), too late for this call when the process
+ * goes straight on to use it. Its registers and the stack above are kept, so the loader can
+ * unwind the rest with that table; the walk goes on by frame pointers meanwhile. The stack as
+ * far as it could be read: a smaller piece where the larger would cross the stack's top.
+ */
+static __always_inline void keep_slice(struct walk *w)
+{
+	struct qh_ustack_slice *s;
+
+	s = bpf_task_storage_get(&heap_slices, bpf_get_current_task_btf(), NULL,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s)
+		return;
+	s->ip = w->ip;
+	s->sp = w->sp;
+	s->bp = w->bp;
+	s->at = w->n - 1;
+	s->bp_lost = w->bp_lost;
+	s->flags = w->flags;
+	if (!bpf_probe_read_user(s->data, QH_SLICE_LEN, (void *)w->sp))
+		s->len = QH_SLICE_LEN;
+	else if (!bpf_probe_read_user(s->data, QH_SLICE_LEN / 4, (void *)w->sp))
+		s->len = QH_SLICE_LEN / 4;
+	else if (!bpf_probe_read_user(s->data, QH_SLICE_LEN / 16, (void *)w->sp))
+		s->len = QH_SLICE_LEN / 16;
+	else
+		return;
+	w->flags |= QH_USTACK_SLICE;
+}
+
+/* the words of a slice mixed into its stack's key */
+#define SLICE_HASH_WORDS (QH_SLICE_LEN / 8)
+
 /* One frame: record its ip, find its caller's registers. 1 ends the walk. */
 static long walk_step(__u64 i, void *data)
 {
@@ -255,6 +315,8 @@ static long walk_step(__u64 i, void *data)
 		w->flags |= QH_USTACK_TRUNCATED;
 		return 1;
 	}
+	if (v->unseen && !(w->flags & QH_USTACK_SLICE))
+		keep_slice(w);
 	if (v->count)
 		r = find_row(v, n ? ip - 1 : ip);
 	if (r) {
@@ -315,6 +377,7 @@ static long walk_step(__u64 i, void *data)
 /* The stack of the allocator call @ctx entered, into `ustacks`; its key, 0 when lost. */
 static __always_inline __u64 heap_stack(struct pt_regs *ctx, struct qh_heap_call *c)
 {
+	struct qh_ustack_slice *s = NULL;
 	struct task_struct *task;
 	struct mm_struct *mm;
 	__u64 key;
@@ -348,6 +411,26 @@ static __always_inline __u64 heap_stack(struct pt_regs *ctx, struct qh_heap_call
 	for (i = 0; i < WALK_VMAS; i++)
 		c->st.vmas[i] = w->vma[i].m;
 	key = w->hash ^ w->flags;
+	if (w->flags & QH_USTACK_SLICE) {
+		s = bpf_task_storage_get(&heap_slices, task, NULL, 0);
+		if (!s) {
+			stat_inc(QH_STAT_STACK_LOST);
+			return 0;
+		}
+		/*
+		 * Frames past the slice's start were guessed: the stack is told apart by what the
+		 * loader will unwind, the return addresses and saved registers near its start.
+		 */
+		for (i = 0; i < SLICE_HASH_WORDS; i++) {
+			__u32 off = i * 8;
+			__u64 word;
+
+			if (off + 8 > s->len || off + 8 > QH_SLICE_LEN)
+				break;
+			__builtin_memcpy(&word, &s->data[off], 8);
+			key = (key ^ word) * 1099511628211ULL;
+		}
+	}
 	if (!key)
 		key = 1;
 	if (!bpf_map_lookup_elem(&ustacks, &key) &&
@@ -356,6 +439,9 @@ static __always_inline __u64 heap_stack(struct pt_regs *ctx, struct qh_heap_call
 		stat_inc(QH_STAT_STACK_LOST);
 		return 0;
 	}
+	if (s && bpf_map_update_elem(&ustack_slices, &key, s, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&ustack_slices, &key))
+		stat_inc(QH_STAT_STACK_LOST);
 	return key;
 }
 

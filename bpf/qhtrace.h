@@ -189,6 +189,10 @@ struct qh_unwind_module {
 				       * had no rule, or the depth ran out */
 #define QH_USTACK_GUESSED (1U << 1)   /* some frames came from frame pointers in code without
 				       * unwind tables: they may be wrong */
+#define QH_USTACK_SLICE (1U << 2)     /* the walk met code of a file the loader had not seen
+				       * yet (just mapped: dlopen): the registers and stack
+				       * there are kept (`ustack_slices`) for the loader to
+				       * unwind once it has the file's table */
 
 /* Mappings a stack's walk went through, at most (more are not recorded). */
 #define QH_USTACK_VMAS 8
@@ -210,6 +214,21 @@ struct qh_ustack {
 	__u32 __pad;
 	struct qh_ustack_vma vmas[QH_USTACK_VMAS];
 	__u64 ips[QH_USTACK_MAX]; /* [0] inside the allocator, then return addresses */
+};
+
+/* Bytes of user stack kept with a QH_USTACK_SLICE stack, at most. */
+#define QH_SLICE_LEN 4096
+
+/* Value of `ustack_slices`, keyed as `ustacks`: the walk's state where it met the unseen file. */
+struct qh_ustack_slice {
+	__u64 ip;	/* of frame @at of the stack */
+	__u64 sp;	/* data[0] was read there */
+	__u64 bp;
+	__u32 at;
+	__u32 len;	/* bytes in data */
+	__u32 bp_lost;
+	__u32 flags;	/* QH_USTACK_* of the frames before @at */
+	__u8 data[QH_SLICE_LEN];
 };
 
 /*

@@ -11,6 +11,7 @@
 #include "proctree.h"
 #include "syms.h"
 #include "tracer.h"
+#include "unwind.h"
 #include "vec.h"
 
 /*
@@ -55,6 +56,12 @@ static uint64_t stack_key(struct collect_ctx *c, const struct proc *p, uint64_t 
 	if (c->cache[slot].proc == p && c->cache[slot].id == id)
 		return c->cache[slot].key;
 	n = c->ops->stack(c->ops->ctx, id, ips, QH_MAX_STACK, &flags);
+	/*
+	 * Past a slice the frames are the loader's to unwind, later: the kernel told such stacks
+	 * apart by the slice, so its key does.
+	 */
+	if (flags & QH_USTACK_SLICE)
+		key = (key ^ id) * 1099511628211ULL;
 	for (i = STACK_FIRST_FRAME; i < n; i++) {
 		/* an unwound stack has no garbage: only one walked by trusting rbp is cut */
 		if ((flags & QH_USTACK_GUESSED) && (!p->maps || !syms_maps__find(p->maps, ips[i])))
@@ -194,6 +201,120 @@ static void set_frame(struct heap_frame *f, uint64_t addr, const struct syms_fra
 	}
 }
 
+/* The word at @addr of the stack @s kept, if it holds it. */
+static bool slice_read(const struct qh_ustack_slice *s, uint64_t addr, uint64_t *v)
+{
+	if (s->len < 8 || addr < s->sp || addr - s->sp > s->len - 8)
+		return false;
+	memcpy(v, s->data + (addr - s->sp), sizeof(*v));
+	return true;
+}
+
+/*
+ * The frames from the slice's on (@s->at), unwound as the kernel's walk does it but with the
+ * tables the loader has now, into @ips; how many frames the stack has then. *@flags: the
+ * QH_USTACK_* of the result.
+ */
+static size_t unwind_slice(const struct heapcollect_ops *ops, const struct syms_maps *maps,
+			   const struct qh_ustack_slice *s, uint64_t *ips, size_t max,
+			   uint32_t *flags)
+{
+	uint64_t ip = s->ip, sp = s->sp, bp = s->bp, cfa, ra = 0, v;
+	bool bp_lost = s->bp_lost;
+	size_t n = s->at;
+
+	*flags = (s->flags & QH_USTACK_GUESSED) | QH_USTACK_TRUNCATED;
+	while (n < max) {
+		const struct qh_unwind_row *rows = NULL, *r = NULL;
+		const struct syms_map *m;
+		uint64_t pc = n ? ip - 1 : ip;
+		size_t nrows = 0;
+
+		ips[n++] = ip;
+		m = syms_maps__find(maps, pc);
+		if (!m)
+			return n;
+		if (!ops->rows(ops->ctx, maps, m, &rows, &nrows) && pc - m->start + m->off <= UINT32_MAX)
+			r = unwind__find(rows, nrows, pc - m->start + m->off);
+		if (r && r->cfa == QH_CFA_END) {
+			*flags &= ~QH_USTACK_TRUNCATED;
+			return n;
+		}
+		if (r && r->cfa == QH_CFA_RSP) {
+			cfa = sp + r->cfa_off;
+		} else if (r && r->cfa == QH_CFA_RBP && !bp_lost) {
+			cfa = bp + r->cfa_off;
+		} else if (!r) {
+			/* no table here either: frame pointers, as the kernel would have */
+			if (!bp) {
+				*flags &= ~QH_USTACK_TRUNCATED;
+				return n;
+			}
+			if (bp_lost || bp < sp || !slice_read(s, bp, &v) || !slice_read(s, bp + 8, &ra))
+				return n;
+			*flags |= QH_USTACK_GUESSED;
+			sp = bp + 16;
+			bp = v;
+			goto next;
+		} else {
+			return n;
+		}
+		if (!slice_read(s, cfa - 8, &ra))
+			return n;
+		if (r->rbp == QH_RBP_SAVED) {
+			if (!slice_read(s, cfa + r->rbp_off, &v))
+				return n;
+			bp = v;
+			bp_lost = false;
+		} else if (r->rbp == QH_RBP_LOST) {
+			bp_lost = true;
+		}
+		sp = cfa;
+next:
+		if (!ra) {
+			*flags &= ~QH_USTACK_TRUNCATED;
+			return n;
+		}
+		ip = ra;
+	}
+	return n;
+}
+
+/*
+ * A stack whose walk met a file the loader had not seen (QH_USTACK_SLICE): the rest unwound
+ * from the slice, when that gets further than the kernel's frame pointers did. @maps must
+ * hold the file by now (stack_maps adds what /proc no longer showed).
+ */
+static int finish_slice(const struct heapcollect_ops *ops, const struct syms_maps *maps,
+			uint64_t id, uint64_t *ips, int n, uint32_t *flags)
+{
+	struct qh_ustack_slice *s;
+	uint64_t out[QH_MAX_STACK];
+	uint32_t f;
+	size_t m;
+
+	if (!(*flags & QH_USTACK_SLICE) || !ops->slice || !ops->rows || !maps)
+		return n;
+	s = malloc(sizeof(*s));
+	if (!s)
+		return n;
+	if (ops->slice(ops->ctx, id, s) || s->at >= (uint32_t)n || ips[s->at] != s->ip) {
+		free(s);
+		return n;
+	}
+	memcpy(out, ips, s->at * sizeof(*ips));
+	m = unwind_slice(ops, maps, s, out, QH_MAX_STACK, &f);
+	free(s);
+	/* the kernel's frame pointers may have been right (a library built with them) */
+	if (m > (size_t)n || (m == (size_t)n && !(f & QH_USTACK_TRUNCATED)) ||
+	    ((*flags & QH_USTACK_TRUNCATED) && !(f & QH_USTACK_TRUNCATED))) {
+		memcpy(ips, out, m * sizeof(*ips));
+		*flags = f;
+		return m;
+	}
+	return n;
+}
+
 /*
  * Frames stop at the first address no file mapping holds: where frame pointers had to be
  * trusted, the walk may have run into garbage.
@@ -208,6 +329,8 @@ static void resolve_frames(const struct heapcollect_ops *ops, struct heap_leak *
 	int n = 0, m, i;
 
 	m = l->stack_id ? ops->stack(ops->ctx, l->stack_id, ips, QH_MAX_STACK, &flags) : 0;
+	if (m > 0)
+		m = finish_slice(ops, l->proc->maps, l->stack_id, ips, m, &flags);
 	/* [0] lies in the allocator: the frames start at its caller */
 	if (m >= 2) {
 		n = m - 1;

@@ -20,6 +20,7 @@ struct heapleaks;
 struct proc;
 struct proctree;
 struct syms_frame;
+struct syms_map;
 struct syms_maps;
 
 /* One record of the `allocs` map, as tracer__for_each_alloc hands it out (ts_ns in boot ns). */
@@ -60,6 +61,17 @@ struct heapcollect_ops {
 	 */
 	int (*resolve)(void *ctx, const struct syms_maps *m, uint64_t addr, struct syms_frame *out,
 		       size_t max);
+	/*
+	 * The slice kept with the QH_USTACK_SLICE stack @id (the walk met code of a file the
+	 * loader had not seen yet); 0 or -errno. NULL: stacks are taken as the kernel walked them.
+	 */
+	int (*slice)(void *ctx, uint64_t id, struct qh_ustack_slice *out);
+	/*
+	 * The unwind rows (unwind.h) of the file mapped at @map of @m; 0 or -errno. They stay the
+	 * ops owner's, valid as long as the ops.
+	 */
+	int (*rows)(void *ctx, const struct syms_maps *m, const struct syms_map *map,
+		    const struct qh_unwind_row **rows, size_t *n);
 	/* The test that allocated the block (testattr.h's index), -1: none; NULL: no tests. */
 	int32_t (*test_of)(void *ctx, const struct proc *p, const struct qh_alloc_key *k,
 			   const struct qh_alloc *a);

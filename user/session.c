@@ -170,6 +170,7 @@ static bool exe_path(const struct proc *p, uint64_t kdev, uint64_t ino, char *bu
 {
 	dev_t dev = makedev(kdev >> 20, kdev & 0xfffff);
 	char link[64], dir[PATH_MAX];
+	const char *rel = p->exe;
 	ssize_t n;
 	int i;
 
@@ -184,6 +185,9 @@ static bool exe_path(const struct proc *p, uint64_t kdev, uint64_t ino, char *bu
 		if (buf[0] == '/' && is_file(buf, dev, ino))
 			return true;
 	}
+	/* "./prog" in "/dir": "/dir/prog" */
+	while (rel[0] == '.' && rel[1] == '/')
+		rel += 2;
 	for (i = 0; i < 3; i++) {
 		if (i < 2)
 			snprintf(link, sizeof(link), "/proc/%d/cwd", i ? (int)p->ppid : (int)p->pid);
@@ -192,7 +196,7 @@ static bool exe_path(const struct proc *p, uint64_t kdev, uint64_t ino, char *bu
 		if (n <= 0)
 			continue;
 		dir[n] = '\0';
-		if ((size_t)snprintf(buf, len, "%s/%s", dir, p->exe) < len &&
+		if ((size_t)snprintf(buf, len, "%s/%s", dir, rel) < len &&
 		    is_file(buf, dev, ino))
 			return true;
 	}
@@ -541,10 +545,23 @@ static int32_t k_test_of(void *ctx, const struct proc *p, const struct qh_alloc_
 	return testattr__block_test(((struct kernel_ctx *)ctx)->tests, p, k, a);
 }
 
+static int k_slice(void *ctx, uint64_t id, struct qh_ustack_slice *out)
+{
+	return tracer__ustack_slice(((struct kernel_ctx *)ctx)->tr, id, out);
+}
+
+static int k_rows(void *ctx, const struct syms_maps *m, const struct syms_map *map,
+		  const struct qh_unwind_row **rows, size_t *n)
+{
+	return tracer__rows(((struct kernel_ctx *)ctx)->tr, syms_maps__pid(m), map->path, rows, n);
+}
+
 static void heap_ops(struct heapcollect_ops *ops, struct kernel_ctx *k)
 {
 	*ops = (struct heapcollect_ops){
 		.stack = k_ustack,
+		.slice = k_slice,
+		.rows = k_rows,
 		.inherited_freed = k_inherited_freed,
 		.forget = k_forget_alloc,
 		.resolve = k_resolve_inline,

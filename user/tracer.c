@@ -72,6 +72,15 @@ struct tracer {
 	size_t nunwind_tried, cap_unwind_tried;
 	struct tracer_unwind_stats unwind;
 	bool unwind_full;	/* unwind_rows ran out: said once */
+	struct rows_file *rows_files; /* tables read in userspace (tracer__rows), by path */
+	size_t nrows_files, cap_rows_files;
+};
+
+/* A file's unwind table in this process's memory, for stacks unwound from a slice. */
+struct rows_file {
+	char *path;
+	struct qh_unwind_row *rows; /* NULL: none could be built */
+	size_t n;
 };
 
 /* A file the unwinder has seen, and its path as a process mapped it. */
@@ -586,6 +595,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 	} else {
 		bpf_map__set_max_entries(t->skel->maps.unwind_modules, 1);
 		bpf_map__set_max_entries(t->skel->maps.ustacks, 1);
+		bpf_map__set_max_entries(t->skel->maps.ustack_slices, 1);
 	}
 	/* kernel-walked user stacks: of fd opens (--fd-stacks) */
 	if (!(opts->fd_stacks && !opts->no_fds))
@@ -794,6 +804,11 @@ static void tracer__free_(struct tracer *t, bool behind)
 	for (size_t i = 0; i < t->nunwind_tried; i++)
 		free(t->unwind_tried[i].path);
 	free(t->unwind_tried);
+	for (size_t i = 0; i < t->nrows_files; i++) {
+		free(t->rows_files[i].path);
+		free(t->rows_files[i].rows);
+	}
+	free(t->rows_files);
 	free(t);
 }
 
@@ -1756,6 +1771,51 @@ int tracer__ustack(struct tracer *t, uint64_t id, uint64_t *ips, size_t max, uin
 		ips[n] = st.ips[n];
 	*flags = st.flags;
 	return n;
+}
+
+int tracer__rows(struct tracer *t, pid_t pid, const char *path,
+		 const struct qh_unwind_row **rows, size_t *n)
+{
+	char root[PATH_MAX + 32];
+	struct rows_file *f;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < t->nrows_files; i++)
+		if (!strcmp(t->rows_files[i].path, path))
+			goto found;
+	f = vec_push(t->rows_files, t->nrows_files, t->cap_rows_files);
+	if (!f)
+		return -ENOMEM;
+	memset(f, 0, sizeof(*f));
+	f->path = strdup(path);
+	if (!f->path) {
+		t->nrows_files--;
+		return -ENOMEM;
+	}
+	snprintf(root, sizeof(root), "/proc/%d/root%s", (int)pid, path);
+	fd = pid ? open(root, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (unwind__build(fd, &f->rows, &f->n))
+			f->n = 0;
+		close(fd);
+	}
+found:
+	f = &t->rows_files[i];
+	*rows = f->rows;
+	*n = f->n;
+	return f->n ? 0 : -ENOENT;
+}
+
+int tracer__ustack_slice(struct tracer *t, uint64_t id, struct qh_ustack_slice *out)
+{
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.ustack_slices), &id, out))
+		return -errno;
+	if (out->len > QH_SLICE_LEN)
+		return -EINVAL;
+	return 0;
 }
 
 bool tracer__maps_probed_libc(struct tracer *t, uint32_t pid)

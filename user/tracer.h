@@ -134,6 +134,15 @@ int tracer__stack(struct tracer *t, int64_t id, uint64_t *ips, size_t max);
 /* The allocation stack @id of `ustacks`; how many frames, or -errno; *@flags QH_USTACK_*. */
 int tracer__ustack(struct tracer *t, uint64_t id, uint64_t *ips, size_t max, uint32_t *flags);
 
+/*
+ * The unwind table of the file @path as @pid maps it (through /proc/PID/root while it is
+ * there), built once and kept by the tracer; 0, or -ENOENT when it has none.
+ */
+int tracer__rows(struct tracer *t, pid_t pid, const char *path,
+		 const struct qh_unwind_row **rows, size_t *n);
+/* The slice kept with QH_USTACK_SLICE stack @id; 0 or -errno. */
+int tracer__ustack_slice(struct tracer *t, uint64_t id, struct qh_ustack_slice *out);
+
 /* unwind tables: rows the kernel holds at most (12 bytes each in the file, 16 in the map) */
 #define QH_UNWIND_ROWS 262144
 

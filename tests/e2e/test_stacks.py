@@ -141,6 +141,55 @@ def test_relative_path_short_lived_50_runs(qh, tmp_path, build):
         assert l["stack"][0]["module"].endswith("/" + prog), l
 
 
+def plugin_leak_frames(leak, exe, plugin):
+    """The stack of the plugin's leak: plugin_store and plugin_leak in the plugin at their
+    lines, then use_plugin() in the program at the call, every frame named."""
+    st = leak["stack"]
+    assert [(f["module"], f["symbol"], f["line"]) for f in st[:3]] == [
+        (plugin, "plugin_store", marker_line("plugin/stkplug.c", "STK_PLUGIN_MALLOC")),
+        (plugin, "plugin_leak", marker_line("plugin/stkplug.c", "STK_PLUGIN_LEAK")),
+        (exe, "use_plugin", marker_line("stackc.c", "STK_PLUGIN_CALL")),
+    ], leak
+    assert st[3]["symbol"] == "main" and st[3]["module"] == exe, leak
+    assert all(f["module"] and f["symbol"] for f in st), leak
+    assert not leak["truncated"], leak
+
+
+@pytest.mark.parametrize("build", ["", "_fp"])
+def test_dlclosed_library_named(qh, tmp_path, build):
+    """A library dlopen'd, leaking, and dlclose'd before the process ends: unmapped before
+    /proc is read at the end, its frames are named all the same (the kernel tells the loader
+    of the mapping, with the file's path), and the walk reaches the program through it even
+    built without frame pointers (its table did not exist yet when it leaked: the stack there
+    was kept and unwound once it did)."""
+    exe = str(qh.fx("stackc" + build))
+    plugin = str(qh.fx(f"libstkplug{build}.so"))
+    report = heap_report(qh, tmp_path, [exe, "dlopen", plugin])
+    plugin_leak_frames(leak_of_size(report, 777), exe, plugin)
+
+
+@pytest.mark.parametrize("build", ["", "_fp"])
+def test_library_leak_short_lived_50_runs(qh, tmp_path, build):
+    """The unresolved-frame case 50 times: processes of about a millisecond, started by a
+    relative path from sh -c, each leaking in a library it dlopen's and dlclose's. Every frame
+    of every leak has its module and symbol, every time."""
+    prog = "stackc" + build
+    lib = f"libstkplug{build}.so"
+    fixtures = os.path.dirname(qh.fx(prog))
+    script = (f'cd "{fixtures}" && i=0; while [ $i -lt 50 ]; do ./{prog} dlopen ./{lib} || exit 1;'
+              ' i=$((i+1)); done')
+    report = heap_report(qh, tmp_path, ["/bin/sh", "-c", script])
+    mine = [l for l in report["leaks"]["heap"] if l["comm"] == prog]
+    leaks = [l for l in mine if l["bytes"] == 777]
+    # one finding per process: the leaks of several processes are never merged
+    assert len({l["pid"] for l in leaks}) == 50, report["leaks"]["heap"]
+    # (sh's own frames are in a stripped dash: addresses in a module without symbols)
+    for l in mine:
+        assert all(f["module"] and f["symbol"] for f in l["stack"]), l
+    for l in leaks:
+        plugin_leak_frames(l, os.path.join(fixtures, prog), os.path.join(fixtures, lib))
+
+
 def test_no_allocation_is_still_glibc(qh, tmp_path):
     """A process that maps the probed C library and never allocates is glibc's, with nothing
     outstanding: "not hooked" is for allocators qhtrace cannot probe."""

@@ -42,7 +42,7 @@ struct fake {
  */
 static int fake_stack(void *ctx, uint64_t id, uint64_t *ips, size_t max, uint32_t *flags)
 {
-	static const uint64_t st[8][6] = {
+	static const uint64_t st[9][6] = {
 		{ 0 },
 		{ 0x7f0000001000, 0x401010, 0x401100, 0x401200, 0xdead0001 },
 		{ 0x7f0000001000, 0x401010, 0x401100, 0x401200, 0xbeef0002 },
@@ -51,6 +51,7 @@ static int fake_stack(void *ctx, uint64_t id, uint64_t *ips, size_t max, uint32_
 		{ 0x7f0000001000, 0x401010, 0xdead0005, 0x401100 },
 		{ 0x7f0000001000, 0x7f0000002000, 0x401100 },
 		{ 0x7f0000001000, 0x401510, 0x401100 },
+		{ 0x7f0000001000, 0x401010, 0xdead0008 },
 	};
 	struct fake *f = ctx;
 	size_t n;
@@ -58,7 +59,9 @@ static int fake_stack(void *ctx, uint64_t id, uint64_t *ips, size_t max, uint32_
 	f->stack_calls++;
 	/* the ones with garbage were walked by trusting frame pointers */
 	*flags = id == 1 || id == 2 || id == 4 || id == 5 ? QH_USTACK_GUESSED : 0;
-	if (id < 1 || id > 7)
+	if (id == 8)
+		*flags = QH_USTACK_GUESSED | QH_USTACK_TRUNCATED | QH_USTACK_SLICE;
+	if (id < 1 || id > 8)
 		return -ENOENT;
 	for (n = 0; n < 6 && n < max && st[id][n]; n++)
 		ips[n] = st[id][n];
@@ -114,12 +117,64 @@ static int fake_resolve(void *ctx, const struct syms_maps *m, uint64_t addr,
 	return 2;
 }
 
+/*
+ * Stack 8's slice: the walk met 0x401010 in a file it had no table for, rbp garbage. With the
+ * table the loader has now (fake_rows): at 0x401000.. the caller's frame is 16 bytes above
+ * (return address at sp + 8), at 0x401100.. 8 (a leaf-like frame), 0x401200.. is the
+ * outermost frame.
+ */
+#define SLICE_SP 0x7ffd0000ULL
+static int fake_slice(void *ctx, uint64_t id, struct qh_ustack_slice *out)
+{
+	static const uint64_t words[] = { 0x1111, 0x401110, 0x401210, 0x2222 };
+
+	(void)ctx;
+	if (id != 8)
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	out->ip = 0x401010;
+	out->sp = SLICE_SP;
+	out->bp = 0xdead0000;
+	out->at = 1;
+	out->len = sizeof(words);
+	memcpy(out->data, words, sizeof(words));
+	return 0;
+}
+
+static int fake_rows(void *ctx, const struct syms_maps *m, const struct syms_map *map,
+		     const struct qh_unwind_row **rows, size_t *n)
+{
+	static const struct qh_unwind_row r[] = {
+		{ .pc = 0x1000, .cfa = QH_CFA_RSP, .cfa_off = 16, .rbp = QH_RBP_SAME },
+		{ .pc = 0x1100, .cfa = QH_CFA_RSP, .cfa_off = 8, .rbp = QH_RBP_SAME },
+		{ .pc = 0x1200, .cfa = QH_CFA_END },
+	};
+
+	(void)ctx;
+	(void)m;
+	if (strcmp(map->path, "/bin/prog"))
+		return -ENOENT;
+	*rows = r;
+	*n = 3;
+	return 0;
+}
+
 static struct fake fk;
 static const struct heapcollect_ops ops = {
 	.stack = fake_stack,
 	.inherited_freed = fake_inherited_freed,
 	.forget = fake_forget,
 	.resolve = fake_resolve,
+	.ctx = &fk,
+};
+
+static const struct heapcollect_ops slice_ops = {
+	.stack = fake_stack,
+	.inherited_freed = fake_inherited_freed,
+	.forget = fake_forget,
+	.resolve = fake_resolve,
+	.slice = fake_slice,
+	.rows = fake_rows,
 	.ctx = &fk,
 };
 
@@ -527,6 +582,29 @@ static void test_stack_key_and_frames(void **state)
 	l = heapleaks__get(h, 0);
 	assert_string_equal(l->frames[0].symbol, "aligned_buf()");
 	assert_string_equal(l->frames[0].raw_symbol, "_Z11aligned_bufv");
+	heapleaks__free(h);
+
+	/*
+	 * A slice: the rest unwound with the tables there are now, no more truncated or
+	 * guessed; without the ops to do it, the kernel's frames as they were.
+	 */
+	h = leaks_new();
+	b[0].a.stack_id = 8;
+	assert_int_equal(heapcollect__blocks(&slice_ops, t, h, b, 1, false, NOW), 0);
+	heapcollect__frames(&slice_ops, h);
+	l = heapleaks__get(h, 0);
+	assert_int_equal(l->nframes, 3);
+	assert_int_equal(l->frames[0].addr, 0x401010);
+	assert_int_equal(l->frames[1].addr, 0x401110);
+	assert_int_equal(l->frames[2].addr, 0x401210);
+	assert_false(l->truncated);
+	heapleaks__free(h);
+	h = leaks_new();
+	assert_int_equal(heapcollect__blocks(&ops, t, h, b, 1, false, NOW), 0);
+	heapcollect__frames(&ops, h);
+	l = heapleaks__get(h, 0);
+	assert_int_equal(l->nframes, 1);
+	assert_true(l->truncated);
 	heapleaks__free(h);
 
 	/* no stack: the caller alone */
