@@ -180,7 +180,7 @@ static __always_inline struct walk_vma *walk_vma(struct walk *w, __u64 pc)
 			k.dev = v->m.dev;
 			k.ino = v->m.ino;
 			m = bpf_map_lookup_elem(&unwind_modules, &k);
-			if (m) {
+			if (m && m->first != QH_UNWIND_PENDING) {
 				v->first = m->first;
 				v->count = m->count;
 				v->unseen = false;
@@ -205,7 +205,7 @@ static __always_inline struct walk_vma *walk_vma(struct walk *w, __u64 pc)
 	k.dev = h.dev;
 	k.ino = h.ino;
 	m = bpf_map_lookup_elem(&unwind_modules, &k);
-	if (m) {
+	if (m && m->first != QH_UNWIND_PENDING) {
 		v->first = m->first;
 		v->count = m->count;
 	} else {

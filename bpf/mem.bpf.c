@@ -237,20 +237,26 @@ static __always_inline void map_path(struct qh_event_map *e, struct file *f)
 
 /*
  * Code mapped from a file the unwinder has no table for (a library the dynamic loader maps,
- * dlopen): the loader is told, with the file's path, and builds one. Once per file: the
- * loader enters every file it is told of in unwind_modules, with or without a table.
+ * dlopen): the loader is told, with the file's path, and builds one. Once per file, whichever
+ * process maps it first: the file is entered in unwind_modules as pending (the walk still
+ * treats it as unseen), and the loader's answer replaces that, with or without a table.
  */
 static __always_inline void mmap_code(struct qh_proc *p, __u32 tgid, __u64 addr)
 {
+	struct qh_unwind_module pending = { .first = QH_UNWIND_PENDING };
 	struct mapped_code m = {};
 	struct qh_event_map *e;
 
 	if (bpf_find_vma(bpf_get_current_task_btf(), addr, vma_code, &m, 0) || !m.file ||
-	    bpf_map_lookup_elem(&unwind_modules, &m.k))
+	    bpf_map_lookup_elem(&unwind_modules, &m.k) ||
+	    bpf_map_update_elem(&unwind_modules, &m.k, &pending, BPF_NOEXIST))
 		return;
 	e = reserve(sizeof(*e));
-	if (!e)
+	if (!e) {
+		/* the next process to map it asks again */
+		bpf_map_delete_elem(&unwind_modules, &m.k);
 		return;
+	}
 	fill_hdr(&e->hdr, QH_EV_MAP_EXEC, tgid, p->start_ns);
 	e->start = m.start;
 	e->end = m.end;

@@ -175,11 +175,17 @@ struct qh_unwind_row {
 	__u8 rbp;	/* enum qh_rbp_rule */
 };
 
-/* Value of `unwind_modules`, keyed by struct qh_file_key: the module's rows in `unwind_rows`. */
+/*
+ * Value of `unwind_modules`, keyed by struct qh_file_key: the module's rows in `unwind_rows`.
+ * count 0: no table; with first QH_UNWIND_PENDING, the kernel has told the loader of the file
+ * (QH_EV_MAP_EXEC) and the loader has not answered yet.
+ */
 struct qh_unwind_module {
 	__u32 first;
 	__u32 count;
 };
+
+#define QH_UNWIND_PENDING 0xffffffffU
 
 /* Frames of one heap stack (`ustacks`) at most. */
 #define QH_USTACK_MAX 127

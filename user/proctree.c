@@ -284,6 +284,9 @@ int proctree__handle_event(void *ctx, void *data, size_t size)
 	case QH_EV_JOB_ENV:
 		/* nothing for the model: the monitor's jobs (cmd_monitor.c) */
 		break;
+	case QH_EV_MAP_EXEC:
+		/* nothing for the model: the loader builds the file's unwind table */
+		break;
 	default:
 		t->bad_events++;
 	}

@@ -881,7 +881,8 @@ static void unwind_none(struct tracer *t, const struct qh_file_key *key)
 {
 	struct qh_unwind_module none = {};
 
-	bpf_map_update_elem(bpf_map__fd(t->skel->maps.unwind_modules), key, &none, BPF_NOEXIST);
+	/* over the kernel's pending entry, if it made one */
+	bpf_map_update_elem(bpf_map__fd(t->skel->maps.unwind_modules), key, &none, BPF_ANY);
 }
 
 /*
