@@ -197,7 +197,8 @@ static void test_every_program_attached(void **state)
 		skip();
 	/*
 	 * every program of the skeleton is in a list; fd_sys_exit is --fd-probes dispatch's,
-	 * clock_sync and heap_sweep are never attached (they run through BPF_PROG_TEST_RUN)
+	 * clock_sync, heap_sweep and heap_file_key are never attached (they run through
+	 * BPF_PROG_TEST_RUN)
 	 */
 	const char *exit_name = exit_prog();
 	const struct tracer_probes *probes = tracer__probes(c->tr);
@@ -206,7 +207,7 @@ static void test_every_program_attached(void **state)
 	/* ... and the exit variant the kernel did not get is in the skeleton, not loaded */
 	assert_int_equal(tracer__prog_count(c->tr),
 			 NELEM(expected_progs) + NELEM(fd_tp_progs) + NELEM(fd_fx_progs) +
-				 NELEM(mem_tp_progs) + NELEM(mem_fx_progs) + 5);
+				 NELEM(mem_tp_progs) + NELEM(mem_fx_progs) + 6);
 	assert_int_equal(tracer__clock_sync(c->tr), 0);
 	assert_int_equal(tracer__sweep_allocs(c->tr), 0);
 	check_attached(c->tr, expected_progs, NELEM(expected_progs));
