@@ -1515,22 +1515,33 @@ int tracer__attach_heap(struct tracer *t, const char *path)
 {
 	uint64_t entry_off[NR_HEAP_FNS], entry_fn[NR_HEAP_FNS], ret_off[NR_HEAP_FNS];
 	uint64_t seen[NR_HEAP_FNS];
-	struct qh_file_key key = {};
+	struct qh_file_key key = {}, pkey;
 	size_t i, j, n = 0, nret = 0;
 	__u32 one = 1;
 	struct stat st;
-	int err;
+	int err, fd;
 
 	if (!bpf_program__autoload(t->skel->progs.heap_entry))
 		return -EINVAL;
-	if (stat(path, &st)) {
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
 		err = -errno;
 		pr_err("failed to probe the C library %s: %s\n", path, strerror(-err));
+		if (fd >= 0)
+			close(fd);
 		return err;
 	}
-	/* the kernel's dev_t encoding (MKDEV), as inode->i_sb->s_dev holds it */
-	key.dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
-	key.ino = st.st_ino;
+	/*
+	 * Known to the kernel's mmap probe by the (dev, inode) a mapping of it holds, to /proc by
+	 * what /proc shows (tracer__maps_probed_libc): on overlayfs they differ from each other and
+	 * from stat()'s (see mapped_ids). Entered under both.
+	 */
+	if (mapped_ids(t, fd, &pkey, &key)) {
+		key.dev = kdev_of(st.st_dev);
+		key.ino = st.st_ino;
+		pkey = key;
+	}
+	close(fd);
 	if (!bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.libc_files), &key, &one))
 		return 0; /* probed already */
 	for (i = 0; i < NR_HEAP_FNS; i++) {
@@ -1577,7 +1588,8 @@ int tracer__attach_heap(struct tracer *t, const char *path)
 	if (err)
 		return err;
 	one = 1;
-	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.libc_files), &key, &one, BPF_ANY)) {
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.libc_files), &key, &one, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(t->skel->maps.libc_files), &pkey, &one, BPF_ANY)) {
 		err = -errno;
 		pr_err("failed to register %s: %s\n", path, strerror(-err));
 		return err;

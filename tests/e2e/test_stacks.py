@@ -106,6 +106,9 @@ def test_cxx_names_demangled(qh, tmp_path, build):
     assert "raw_symbol" not in widget, widget
     new = leak_of_size(report, 48)["stack"][0]
     assert new["symbol"] == "operator new(unsigned long)" and new["raw_symbol"] == "_Znwm", new
+    # unwound by libstdc++'s table to _start: on overlayfs too (the kernel matrix's guests),
+    # where /proc shows another inode than the one the walk reads
+    assert not leak_of_size(report, 48)["truncated"], leak_of_size(report, 48)
 
 
 @pytest.mark.parametrize("build", ["", "_fp"])
