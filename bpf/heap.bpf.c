@@ -419,7 +419,8 @@ static __always_inline __u64 heap_stack(struct pt_regs *ctx, struct qh_heap_call
 		}
 		/*
 		 * Frames past the slice's start were guessed: the stack is told apart by what the
-		 * loader will unwind, the return addresses and saved registers near its start.
+		 * loader will unwind, the slice (locals and all: such stacks are rarely the same,
+		 * and only for the moment before the loader has the file's table).
 		 */
 		for (i = 0; i < SLICE_HASH_WORDS; i++) {
 			__u32 off = i * 8;

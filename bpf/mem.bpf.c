@@ -196,6 +196,61 @@ static long vma_code(struct task_struct *task, struct vm_area_struct *vma, void 
 }
 
 /*
+ * A file's path being spelled, per thread: the names do not fit the BPF stack, and the walk
+ * runs in a bpf_loop callback (checked once by the verifier, whatever the names' lengths).
+ */
+struct map_path {
+	__u64 d, root, mnt; /* struct dentry *, the mount's root dentry, struct mount * */
+	__u32 pos, names, complete, __pad;
+	char path[QH_MAP_PATH_LEN + QH_MAP_NAME_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct map_path);
+} map_paths SEC(".maps");
+
+struct map_path_ctx {
+	struct map_path *mp;
+};
+
+/* One step up from mp->d: a name, or from a mount's root to where it is mounted. 1: done. */
+static long map_path_step(__u64 i, void *data)
+{
+	struct map_path *mp = ((struct map_path_ctx *)data)->mp;
+	struct dentry *d = (void *)mp->d, *up;
+	struct mount *mnt = (void *)mp->mnt, *pmnt;
+	__u32 off;
+	long n;
+
+	if (mp->d == mp->root) {
+		pmnt = BPF_CORE_READ(mnt, mnt_parent);
+		if (pmnt == mnt) { /* the root of its mount tree */
+			mp->complete = 1;
+			return 1;
+		}
+		mp->d = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
+		mp->mnt = (__u64)pmnt;
+		mp->root = (__u64)BPF_CORE_READ(pmnt, mnt.mnt_root);
+		return 0;
+	}
+	up = BPF_CORE_READ(d, d_parent);
+	off = mp->pos;
+	if (up == d || off >= QH_MAP_PATH_LEN)
+		return 1;
+	n = bpf_probe_read_kernel_str(&mp->path[off & (QH_MAP_PATH_LEN - 1)], QH_MAP_NAME_LEN,
+				      BPF_CORE_READ(d, d_name.name));
+	if (n <= 0)
+		return 1;
+	mp->pos = off + n;
+	mp->names++;
+	mp->d = (__u64)up;
+	return 0;
+}
+
+/*
  * @f's path into @e, from its dentry up through the mounts above it (d_path without the
  * helper, which tracepoints may not call): the loader learns the file even when the process
  * has unmapped it again before /proc was read.
@@ -203,36 +258,22 @@ static long vma_code(struct task_struct *task, struct vm_area_struct *vma, void 
 static __always_inline void map_path(struct qh_event_map *e, struct file *f)
 {
 	struct vfsmount *vmnt = BPF_CORE_READ(f, f_path.mnt);
-	struct dentry *d = BPF_CORE_READ(f, f_path.dentry), *root, *up;
-	struct mount *mnt, *pmnt;
-	__u32 pos = 0, i;
-	long n;
+	struct map_path_ctx c;
+	struct map_path *mp;
 
-	mnt = (void *)vmnt - bpf_core_field_offset(struct mount, mnt);
-	root = BPF_CORE_READ(vmnt, mnt_root);
-	for (i = 0; i < QH_MAP_PATH_DEPTH; i++) {
-		if (d == root) {
-			pmnt = BPF_CORE_READ(mnt, mnt_parent);
-			if (pmnt == mnt) { /* the root of its mount tree */
-				e->complete = 1;
-				return;
-			}
-			d = BPF_CORE_READ(mnt, mnt_mountpoint);
-			mnt = pmnt;
-			root = BPF_CORE_READ(mnt, mnt.mnt_root);
-			continue;
-		}
-		up = BPF_CORE_READ(d, d_parent);
-		if (up == d || pos >= QH_MAP_PATH_LEN)
-			return;
-		n = bpf_probe_read_kernel_str(&e->path[pos & (QH_MAP_PATH_LEN - 1)],
-					      QH_MAP_NAME_LEN, BPF_CORE_READ(d, d_name.name));
-		if (n <= 0)
-			return;
-		pos += n;
-		e->names++;
-		d = up;
-	}
+	mp = bpf_task_storage_get(&map_paths, bpf_get_current_task_btf(), NULL,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!mp)
+		return;
+	mp->d = (__u64)BPF_CORE_READ(f, f_path.dentry);
+	mp->mnt = (__u64)((void *)vmnt - bpf_core_field_offset(struct mount, mnt));
+	mp->root = (__u64)BPF_CORE_READ(vmnt, mnt_root);
+	mp->pos = mp->names = mp->complete = 0;
+	c.mp = mp;
+	bpf_loop(QH_MAP_PATH_DEPTH, map_path_step, &c, 0);
+	e->names = mp->names;
+	e->complete = mp->complete;
+	bpf_probe_read_kernel(e->path, sizeof(e->path), mp->path);
 }
 
 /*
