@@ -1536,7 +1536,14 @@ int cmd_monitor(int argc, char **argv)
 			(unsigned long)m->reports, (unsigned long)m->report_errors,
 			(unsigned long)m->outlived, (unsigned long)m->cleaned,
 			(unsigned long)report__lost(&ri));
+		if (m->o.n_heap_match)
+			pr_info("monitor: heap: %lu processes traced (%lu refused by --heap-max-roots, "
+				"%lu could not be probed), %lu heap reports (%lu failed)\n",
+				(unsigned long)m->heap_traced_total, (unsigned long)m->heap_refused,
+				(unsigned long)m->heap_failed, (unsigned long)m->heap_reports,
+				(unsigned long)m->heap_report_errors);
 	}
+	m->report_errors += m->heap_report_errors;
 	code = m->report_errors ? QH_EXIT_ERROR : 0;
 out:
 	ctlsrv__close(m->ctl);
