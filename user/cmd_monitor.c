@@ -523,8 +523,10 @@ static void heap_place(struct monitor *m)
 {
 	size_t i;
 
-	if (!m->s.leaks || (!heapleaks__count(m->s.leaks) && m->nht == m->ht_alive))
+	if (!m->s.leaks)
 		return;
+	if (!heapleaks__count(m->s.leaks) && m->nht == m->ht_alive)
+		goto classes;
 	if (heapleaks__take(m->s.leaks, heap_dest, m))
 		pr_warn("heap: out of memory: some findings are lost\n");
 	for (i = 0; i < m->nht;) {
@@ -538,6 +540,19 @@ static void heap_place(struct monitor *m)
 			heap_report(m, h);
 		heapleaks__free(h->own);
 		*h = m->ht[--m->nht];
+	}
+classes:
+	/*
+	 * The hold's classes of the processes done with: nothing refers to them once no
+	 * heap-traced process and no job's heap findings wait (bounded memory for weeks)
+	 */
+	if (!m->nht && !m->njh && leakclass__count(m->s.classes)) {
+		struct leakclass *c = leakclass__new();
+
+		if (c) {
+			leakclass__free(m->s.classes);
+			m->s.classes = c;
+		}
 	}
 }
 
