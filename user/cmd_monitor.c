@@ -747,7 +747,8 @@ static int seed_all(struct monitor *m)
 				n--;
 		}
 		closedir(dir);
-		qsort(v, n, sizeof(*v), by_start);
+		if (n)
+			qsort(v, n, sizeof(*v), by_start);
 		for (i = 0; i < n; i++) {
 			err = session__seed(m->s.tr, m->s.tree, v[i].pid);
 			if (err == -EEXIST || err == -ENOENT || err == -ESRCH)
@@ -1058,7 +1059,7 @@ static bool foldable(struct monitor *m, const struct proc *p)
 		return false;
 	if (procwatch__holds(p) || heap_find(m, p))
 		return false;
-	return !bsearch(&p, m->held, m->nheld, sizeof(*m->held), ptr_cmp);
+	return !m->nheld || !bsearch(&p, m->held, m->nheld, sizeof(*m->held), ptr_cmp);
 }
 
 static bool fd_gone(void *ctx, const struct proc *p)
@@ -1126,7 +1127,8 @@ static void fold(struct monitor *m, uint64_t now)
 	}
 	if (m->s.fdleaks)
 		fdleaks__for_each_flagged(m->s.fdleaks, add_held, m);
-	qsort(m->held, m->nheld, sizeof(*m->held), ptr_cmp);
+	if (m->nheld) /* qsort's base must not be NULL, even for none */
+		qsort(m->held, m->nheld, sizeof(*m->held), ptr_cmp);
 	if (m->s.fdleaks)
 		fdleaks__forget(m->s.fdleaks, fd_gone, m);
 	n = proctree__remove_if(m->s.tree, fold_one, m);
