@@ -333,7 +333,12 @@ static __always_inline int mmap_exit(struct pt_regs *regs, long ret)
 		__sync_fetch_and_add(&p->mmap_anon_bytes, len);
 	} else {
 		__sync_fetch_and_add(&p->mmap_file_bytes, len);
-		if (cfg_unwind && (regs->dx & PROT_EXEC))
+		/*
+		 * Only for processes whose heap is followed (the monitor's --heap-match picks few):
+		 * what they mapped before that, the loader reads from /proc then, and a walk that
+		 * gets there first keeps its slice.
+		 */
+		if (cfg_unwind && (regs->dx & PROT_EXEC) && (p->flags & QH_PF_HEAP_HOOKED))
 			mmap_code(p, tgid, ret);
 		/* the dynamic loader mapping a probed C library: this process's heap is followed */
 		if (cfg_heap && !(p->flags & QH_PF_HEAP_HOOKED)) {
