@@ -69,6 +69,25 @@ QH_MAP struct {
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
+/*
+ * fd_exit's scratch, one per CPU: the QH_EV_FD_EXIT record it makes, and its walk's counters.
+ * In map memory, loads of them are unknown numbers to the verifier: on the stack, their
+ * exact values would make each pass of the bpf_loop callback a state of its own, and the
+ * program too complex to verify.
+ */
+struct fd_exit_scratch {
+	struct qh_event_fd_exit e;
+	__u32 count;	/* fds in the pending run, 0: none */
+	__u32 sent;	/* records sent for the process */
+};
+
+QH_MAP struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fd_exit_scratch);
+} fd_exit_buf SEC(".maps");
+
 /* (tgid, fd) -> how and when a traced process opened it */
 QH_MAP struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
