@@ -244,9 +244,13 @@ struct fdx_walk {
 	struct qh_proc *p;
 	struct fd_exit_scratch *x; /* the record, the run's count, the records sent */
 	struct file *file;	/* the run's first file: its path */
+	unsigned long *bits;	/* fdt->open_fds */
+	unsigned long word;	/* the bitmap word of the current fd */
 	__u64 ts_ns;		/* the run's newest open */
 	__u32 tgid;
 	__u32 fd;		/* the run's lowest fd */
+	__u32 n;		/* open fds so far */
+	__u32 total;		/* open fds to find */
 	struct fdx_key run;
 	struct fdx_key cur;
 };
@@ -432,12 +436,13 @@ static __always_inline bool fdx_same(const struct fdx_key *a, const struct fdx_k
 }
 
 /* fd @fd, open as the process exits, was opened while traced (record @r): add it to a run */
-static __always_inline void fdx_add(struct fdx_walk *w, struct file *f, struct qh_fd *r, __u32 fd)
+static __always_inline void fdx_add(struct fdx_walk *w, struct file *f, __u32 kind,
+				    struct qh_fd *r, __u32 fd)
 {
 	struct fdx_key *k = &w->cur;
 
 	__builtin_memset(k, 0, sizeof(*k));
-	k->kind = file_kind(f);
+	k->kind = kind;
 	k->nr = r->nr;
 	k->caller = r->caller;
 	k->stack_id = r->stack_id;
@@ -460,20 +465,31 @@ static __always_inline void fdx_add(struct fdx_walk *w, struct file *f, struct q
 	w->x->count = 1;
 }
 
-static long report_one(__u32 i, void *data)
+/* exit_one, and each open fd the process opened while traced (not 0-2) added to a run */
+static long exit_report_one(__u32 i, void *data)
 {
 	struct fdx_walk *w = data;
 	struct qh_fd_key k = { .tgid = w->tgid, .fd = i };
-	struct qh_fd *r = bpf_map_lookup_elem(&fds, &k);
+	struct qh_fd *r;
 	struct file *f;
+	__u32 kind;
 
-	if (!r)
+	if ((i & 63) == 0) {
+		w->word = 0;
+		bpf_probe_read_kernel(&w->word, sizeof(w->word), &w->bits[i / 64]);
+	}
+	if (!(w->word & (1UL << (i & 63))))
 		return 0;
-	/* not a standard stream, not a closed fd's record kept for reuse, and open now */
-	if (i > 2 && r->ts_ns != QH_STAMP_DEAD && (f = fdt_file(w->fdt, i)))
-		fdx_add(w, f, r, i);
-	bpf_map_delete_elem(&fds, &k);
-	return 0;
+	f = fdt_file(w->fdt, i);
+	if (!f)
+		return 0;
+	kind = file_kind(f) & (QH_FD_KIND_SLOTS - 1);
+	w->p->fd_exit_kind[kind]++;
+	w->n++;
+	/* a closed fd's record kept for reuse has no stamp: this one was inherited after all */
+	if (i > 2 && (r = bpf_map_lookup_elem(&fds, &k)) && r->ts_ns != QH_STAMP_DEAD)
+		fdx_add(w, f, kind, r, i);
+	return w->n >= w->total; /* every open fd seen */
 }
 
 /*
@@ -484,11 +500,11 @@ static long report_one(__u32 i, void *data)
  * as QH_EV_FD_EXIT records, before the exit record that says how many there were. Records in
  * the ring buffer rather than `fds` records kept past the exit: the loader would need the path
  * and the peer anyway, which only the kernel can read now (/proc/PID/fd empties as the
- * process exits), and nothing would have to take kept records out. A run of alike fds (a loop
- * that opens one file) is one record, so the walk's cost is a lookup per record the process
- * had, plus a path walk and a reserve per run of leaked fds: nothing more for a process that
- * closed what it opened. At most cfg_fd_exit_max records per process; fds past them, or whose
- * record found the ring buffer full, are counted in fd_exit_unsent.
+ * process exits), and nothing would have to take kept records out. The walk of the open fds
+ * that counts them by kind adds a lookup per open fd past 0-2, and a path walk and a record per
+ * run of alike fds the process opened (a loop that opens one file is one record): nothing more
+ * for a process that closed what it opened. At most cfg_fd_exit_max records per process; fds
+ * past them, or whose record found the ring buffer full, are counted in fd_exit_unsent.
  */
 __hidden void fd_exit(struct task_struct *task, struct qh_proc *p, __u32 tgid)
 {
@@ -507,28 +523,27 @@ __hidden void fd_exit(struct task_struct *task, struct qh_proc *p, __u32 tgid)
 	max = fdt->max_fds;
 	if (max > QH_FD_WALK_MAX)
 		max = QH_FD_WALK_MAX;
-	if (w.total)
+	x.x = cfg_fd_exit ? bpf_map_lookup_elem(&fd_exit_buf, &zero) : NULL;
+	if (x.x) {
+		x.x->count = 0;
+		x.x->sent = 0;
+		x.fdt = fdt;
+		x.p = p;
+		x.tgid = tgid;
+		x.bits = w.bits;
+		x.total = w.total;
+		if (x.total)
+			bpf_loop(max, exit_report_one, &x, 0);
+		fdx_flush(&x);
+		w.n = x.n;
+	} else if (w.total) {
 		bpf_loop(max, exit_one, &w, 0);
+	}
 	p->fd_exit_open = w.n;
 	p->fd_open = w.n;
 	/* every record, of open fds and the closed ones kept for reuse */
 	max = p->fd_limit < QH_FD_WALK_MAX ? p->fd_limit : QH_FD_WALK_MAX;
-	if (!cfg_fd_exit) {
-		bpf_loop(max, drop_one, &w, 0);
-		return;
-	}
-	x.x = bpf_map_lookup_elem(&fd_exit_buf, &zero);
-	if (!x.x) {
-		bpf_loop(max, drop_one, &w, 0);
-		return;
-	}
-	x.x->count = 0;
-	x.x->sent = 0;
-	x.fdt = fdt;
-	x.p = p;
-	x.tgid = tgid;
-	bpf_loop(max, report_one, &x, 0);
-	fdx_flush(&x);
+	bpf_loop(max, drop_one, &w, 0);
 }
 
 static __always_inline void tcp_count(struct qh_proc *p, __u32 state, int d)
