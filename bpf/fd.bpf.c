@@ -216,28 +216,6 @@ static long drop_one(__u32 i, void *data)
 	return 0;
 }
 
-/*
- * What the fds a process held at exit are grouped by, as the loader groups the fds of a live
- * table (fdtable.c): a file by its inode (one path), a TCP or UDP socket by the end that
- * repeats (its peer, or its own address when it listens, is unconnected or was accepted), the
- * rest by kind; and by what opened them. Fields that do not tell groups apart stay zero, so
- * two keys compare as words.
- */
-struct fdx_key {
-	__u64 obj;	/* files, dirs, memfds: the inode */
-	__u64 caller;
-	__s64 stack_id;
-	__u32 kind;
-	__u32 nr;
-	__u32 flags;	/* QH_FDX_* */
-	__u32 state;
-	__u16 lport;
-	__u16 rport;
-	__u32 pad;
-	__u8 laddr[16];
-	__u8 raddr[16];
-};
-
 /* The exit walk that reports: a run of alike fds is pending until one unlike it comes. */
 struct fdx_walk {
 	struct fdtable *fdt;
@@ -251,8 +229,6 @@ struct fdx_walk {
 	__u32 fd;		/* the run's lowest fd */
 	__u32 n;		/* open fds so far */
 	__u32 total;		/* open fds to find */
-	struct fdx_key run;
-	struct fdx_key cur;
 };
 
 #define QH_AF_INET 2
@@ -265,7 +241,7 @@ struct fdx_walk {
  * A TCP or UDP socket as /proc/net/{tcp,udp}{,6} would list it: TCP in any state but CLOSE
  * (unhashed: not listed), UDP once bound. Anything else keeps the bare "socket" key.
  */
-static __always_inline void fdx_sock(struct file *f, struct fdx_key *k)
+static __always_inline void fdx_sock(struct file *f, struct fd_exit_key *k)
 {
 	struct socket *so = BPF_CORE_READ(f, private_data);
 	struct sock *sk = BPF_CORE_READ(so, sk);
@@ -397,20 +373,20 @@ static __always_inline void fdx_flush(struct fdx_walk *w)
 		goto unsent;
 	fill_hdr(&e->hdr, QH_EV_FD_EXIT, w->tgid, w->p->start_ns);
 	e->ts_ns = w->ts_ns;
-	e->caller = w->run.caller;
-	e->stack_id = w->run.stack_id;
+	e->caller = w->x->run.caller;
+	e->stack_id = w->x->run.stack_id;
 	e->fd = w->fd;
 	e->count = x->count;
-	e->nr = w->run.nr;
-	e->kind = w->run.kind;
-	e->flags = w->run.flags;
-	e->state = w->run.state;
-	e->lport = w->run.lport;
-	e->rport = w->run.rport;
-	__builtin_memcpy(e->laddr, w->run.laddr, sizeof(e->laddr));
-	__builtin_memcpy(e->raddr, w->run.raddr, sizeof(e->raddr));
+	e->nr = w->x->run.nr;
+	e->kind = w->x->run.kind;
+	e->flags = w->x->run.flags;
+	e->state = w->x->run.state;
+	e->lport = w->x->run.lport;
+	e->rport = w->x->run.rport;
+	__builtin_memcpy(e->laddr, w->x->run.laddr, sizeof(e->laddr));
+	__builtin_memcpy(e->raddr, w->x->run.raddr, sizeof(e->raddr));
 	e->path_len = 0;
-	if (w->run.obj)
+	if (w->x->run.obj)
 		fdx_path(w->file, e);
 	if (bpf_ringbuf_output(&events, e, sizeof(*e), 0)) {
 		stat_inc(QH_STAT_RB_RESERVE_FAILED);
@@ -424,7 +400,7 @@ unsent:
 	x->count = 0;
 }
 
-static __always_inline bool fdx_same(const struct fdx_key *a, const struct fdx_key *b)
+static __always_inline bool fdx_same(const struct fd_exit_key *a, const struct fd_exit_key *b)
 {
 	const __u64 *x = (const void *)a, *y = (const void *)b;
 	int i;
@@ -439,7 +415,7 @@ static __always_inline bool fdx_same(const struct fdx_key *a, const struct fdx_k
 static __always_inline void fdx_add(struct fdx_walk *w, struct file *f, __u32 kind,
 				    struct qh_fd *r, __u32 fd)
 {
-	struct fdx_key *k = &w->cur;
+	struct fd_exit_key *k = &w->x->cur;
 
 	__builtin_memset(k, 0, sizeof(*k));
 	k->kind = kind;
@@ -451,14 +427,14 @@ static __always_inline void fdx_add(struct fdx_walk *w, struct file *f, __u32 ki
 	else if (k->kind == QH_FD_SOCKET)
 		fdx_sock(f, k);
 	w->p->fd_exit_leaked++;
-	if (w->x->count && fdx_same(&w->run, k)) {
+	if (w->x->count && fdx_same(&w->x->run, k)) {
 		w->x->count++;
 		if (r->ts_ns > w->ts_ns)
 			w->ts_ns = r->ts_ns;
 		return;
 	}
 	fdx_flush(w);
-	w->run = *k;
+	w->x->run = *k;
 	w->file = f;
 	w->fd = fd;
 	w->ts_ns = r->ts_ns;

@@ -228,7 +228,12 @@ static void fd_exit_event(struct session_events *c, const struct qh_event_hdr *h
 	char pattern[FD_TARGET_LEN];
 	int state, err = 0;
 
-	if (!p)
+	/*
+	 * A WebDriver tree's processes (the driver, its browser) are not flagged: a browser keeps
+	 * its fds to its end by design, and that end is the driver's story (leftovers, cleanup).
+	 * held_at_exit still counts them.
+	 */
+	if (!p || procwatch__driver_of(p))
 		return;
 	if (h->type == QH_EV_FD_EXIT && size >= sizeof(struct qh_event_fd_exit)) {
 		const struct qh_event_fd_exit *e = (const void *)h;
