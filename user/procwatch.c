@@ -645,7 +645,8 @@ void procwatch__check(struct procwatch *w, struct proctree *t, bool force, struc
 	*nfresh = 0;
 	if (!force && now < w->next_check_ns)
 		return;
-	w->next_check_ns = now + QH_WATCH_INTERVAL_MS * 1000000ULL;
+	w->next_check_ns = now + (uint64_t)(w->o.check_interval_ms ?: QH_WATCH_INTERVAL_MS) *
+					   1000000ULL;
 	for (i = 0; i < w->ndrivers; i++) {
 		struct driver_inst *d = w->drivers[i];
 

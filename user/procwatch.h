@@ -37,6 +37,7 @@ struct procwatch_opts {
 	uint32_t memory_threshold_mb;	/* an instance over it raises an alert; 0: none */
 	uint32_t max_cleanup_attempts;	/* SIGKILL rounds after SIGTERM */
 	bool auto_cleanup;		/* --cleanup: terminate leftovers, verify they are gone */
+	uint32_t check_interval_ms;	/* the periodic check's pace; 0: QH_WATCH_INTERVAL_MS */
 };
 
 /* The options' functions are traceopts.c's: the defaults are those of its table. */
