@@ -167,7 +167,8 @@ void cli__usage_monitor(FILE *out)
 		"  sudo qhtrace monitor\n"
 		"  sudo qhtrace monitor --spool /var/lib/qhtrace/jobs --cleanup --job-grace 30\n"
 		"  sudo qhtrace monitor --job-cgroup '/system.slice/runner-*.scope' --job-env MY_JOB\n"
-		"  sudo qhtrace monitor --metrics-addr '' --duration 3600 --events node.ndjson.gz\n",
+		"  sudo qhtrace monitor --metrics-addr '' --duration 3600 --events node.ndjson.gz\n"
+		"  sudo qhtrace monitor --heap-match 'comm:my-server' --heap-match 'exe:/opt/app/*'\n",
 		QH_EXIT_ERROR, QH_EXIT_USAGE);
 }
 

@@ -20,6 +20,9 @@
 #define QH_EXIT_NOEXEC 126   /* command found but not executable */
 #define QH_EXIT_NOTFOUND 127 /* command not found */
 
+#define QH_MAX_HEAP_MATCH 16	/* --heap-match patterns */
+#define QH_DEFAULT_HEAP_MAX_ROOTS 16
+
 struct attach_opts {
 	const char *output;	/* -o: JSON report path, NULL for none */
 	bool quiet;		/* -q: no summary table */
@@ -79,6 +82,9 @@ struct attach_opts {
 				 * an outlived_job leftover */
 	const char *metrics_addr; /* --metrics-addr: Prometheus exposition, "" for none */
 	const char *socket;	/* --socket: the status socket (qhtrace status), "" for none */
+	const char *heap_match[QH_MAX_HEAP_MATCH]; /* --heap-match: [comm:|exe:|cgroup:]PAT */
+	uint32_t n_heap_match;
+	uint32_t heap_max_roots; /* --heap-max-roots: processes heap-traced at once */
 	const char *job_env_names[32]; /* what the kernel looks for at exec (jobs__env_names) */
 	size_t n_job_env_names;
 	bool events_keep;	/* an event log left at --events is kept as a closed file

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <ftw.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
@@ -28,6 +29,8 @@
 #include "ctlsrv.h"
 #include "config.h"
 #include "fdleaks.h"
+#include "heapleaks.h"
+#include "hold.h"
 #include "httpd.h"
 #include "membudget.h"
 #include "monmetrics.h"
@@ -61,6 +64,26 @@
 #define FOLD_EVERY_NS NSEC_PER_SEC
 #define FOLD_BATCH 1024
 #define FINDINGS_KEEP 1000
+
+/*
+ * --heap-match: a process with heap probes of its own, from the record that matched it to its
+ * exit (or an exec into a program no pattern matches); then, exited, until its findings are
+ * placed (its job's, or a report of its own).
+ */
+struct heap_traced {
+	struct proc *p;		/* the model keeps it: foldable() asks */
+	uint32_t pid;
+	uint64_t start_ns;
+	bool exited;		/* probes gone; its blocks come with the next harvest */
+	bool held;		/* under the hold at exit (seized, or forked from one that was) */
+	struct heapleaks *own;	/* no job: the findings of its own report */
+};
+
+/* A job's heap findings, gathered from its heap-traced processes as they exit. */
+struct job_heap {
+	uint32_t job;
+	struct heapleaks *leaks;
+};
 
 /* a cgroup v2 directory: its id (inode number) and its path below the hierarchy's root */
 struct cg_name {
@@ -105,6 +128,16 @@ struct monitor {
 	uint64_t cg_walks;
 	size_t nheld, cap_held;
 	struct utsname uts;
+	struct heap_traced *ht;		/* --heap-match: the processes heap-traced */
+	size_t nht, cap_ht;
+	size_t ht_alive;		/* of which not exited: bounded by --heap-max-roots */
+	struct job_heap *jh;		/* the jobs with a heap-traced process */
+	size_t njh, cap_jh;
+	uint64_t heap_traced_total;	/* processes given probes */
+	uint64_t heap_refused;		/* matched beyond --heap-max-roots */
+	uint64_t heap_failed;		/* matched, but the probes could not be attached */
+	uint64_t heap_reports, heap_report_errors; /* heap-PID-START.json */
+	char libc[PATH_MAX];		/* the C library of this host */
 };
 
 /* /proc/PID/environ as it was at exec, into m->env: its length, or 0 */
@@ -241,6 +274,288 @@ static void unpin(struct monitor *m, struct proc *p)
 	p->job_pinned = false;
 }
 
+/* ---- --heap-match ---- */
+
+static bool comm_match(const char *pat, const struct proc *p)
+{
+	char base[TASK_COMM_LEN];
+	const char *slash;
+
+	if (!fnmatch(pat, p->comm, 0))
+		return true;
+	/* at its exec record the comm is the old one yet: the kernel's next is the file's name */
+	if (!p->exe)
+		return false;
+	slash = strrchr(p->exe, '/');
+	snprintf(base, sizeof(base), "%s", slash ? slash + 1 : p->exe);
+	return !fnmatch(pat, base, 0);
+}
+
+/* Does @p match a --heap-match pattern? @cg: its cgroup path, "" when not known yet. */
+static bool heap_matches(struct monitor *m, const struct proc *p, char *cg, size_t cglen)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->o.n_heap_match; i++) {
+		const char *a = m->o.heap_match[i];
+
+		if (!strncmp(a, "comm:", 5)) {
+			if (comm_match(a + 5, p))
+				return true;
+		} else if (!strncmp(a, "exe:", 4)) {
+			if (p->exe && !fnmatch(a + 4, p->exe, 0))
+				return true;
+		} else if (!strncmp(a, "cgroup:", 7)) {
+			if (!*cg && !read_cgroup(p->pid, cg, cglen))
+				continue;
+			if (!fnmatch(a + 7, cg, 0))
+				return true;
+		} else if (comm_match(a, p) || (p->exe && !fnmatch(a, p->exe, 0))) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static struct heap_traced *heap_find(struct monitor *m, const struct proc *p)
+{
+	size_t i;
+
+	for (i = 0; i < m->nht; i++)
+		if (m->ht[i].p == p)
+			return &m->ht[i];
+	return NULL;
+}
+
+static bool heap_filter(void *ctx, const struct proc *p)
+{
+	return heap_find(ctx, p) != NULL;
+}
+
+static struct heapleaks *heapleaks_new(struct monitor *m)
+{
+	return heapleaks__new(&(struct heapleaks_opts){
+		.threshold_bytes = (uint64_t)m->o.leak_threshold_mb << 20,
+		.by_count = m->o.sort_by_count,
+		.min_age_ns = (uint64_t)m->o.min_age_s * NSEC_PER_SEC,
+	});
+}
+
+/* The heap findings of job @id, made on first use; NULL when it has none (or no memory). */
+static struct job_heap *job_heap(struct monitor *m, uint32_t id, bool make)
+{
+	struct job_heap *jh;
+	size_t i;
+
+	for (i = 0; i < m->njh; i++)
+		if (m->jh[i].job == id)
+			return &m->jh[i];
+	if (!make || !(jh = vec_push(m->jh, m->njh, m->cap_jh)))
+		return NULL;
+	jh->job = id;
+	jh->leaks = heapleaks_new(m);
+	if (!jh->leaks) {
+		m->njh--;
+		return NULL;
+	}
+	return jh;
+}
+
+/*
+ * Give @p probes of its own (@why: "exec", "fork", "running"): the C library it maps, else
+ * this host's as its root sees it (at its exec record the dynamic loader may not have mapped
+ * it yet: the probes land when it does). Held at its exit for the leak classes.
+ */
+static void heap_trace(struct monitor *m, struct proc *p, const char *why, bool parent_held)
+{
+	char path[PATH_MAX], e[64];
+	struct heap_traced *h;
+	int err;
+
+	if (heap_find(m, p))
+		return;
+	if (m->ht_alive >= m->o.heap_max_roots) {
+		if (!m->heap_refused++)
+			pr_warn("heap: pid %u %s matches --heap-match, but %u processes are "
+				"heap-traced already (--heap-max-roots): not traced (counted)\n",
+				p->pid, util__esc(p->comm, e, sizeof(e)), m->o.heap_max_roots);
+		return;
+	}
+	if (tracer__find_libc(p->pid, path, sizeof(path)) &&
+	    (size_t)snprintf(path, sizeof(path), "/proc/%u/root%s", p->pid, m->libc) >= sizeof(path))
+		path[0] = '\0';
+	err = path[0] ? tracer__heap_attach_pid(m->s.tr, p->pid, path) : -ENOENT;
+	if (err == -ENOENT && path[0])
+		err = tracer__heap_attach_pid(m->s.tr, p->pid, NULL);
+	if (err) {
+		m->heap_failed++;
+		if (err != -ESRCH)
+			pr_warn("heap: pid %u %s: its malloc family could not be probed: %s\n",
+				p->pid, util__esc(p->comm, e, sizeof(e)), strerror(-err));
+		return;
+	}
+	h = vec_push(m->ht, m->nht, m->cap_ht);
+	if (!h) {
+		tracer__heap_detach_pid(m->s.tr, p->pid);
+		return;
+	}
+	*h = (struct heap_traced){ .p = p, .pid = p->pid, .start_ns = p->start_ns };
+	m->ht_alive++;
+	m->heap_traced_total++;
+	if (p->job)
+		job_heap(m, p->job, true);
+	/*
+	 * The hold: a child of a held process is held already (the holder follows forks); a
+	 * process seen running is held only when single-threaded (its other threads would not
+	 * stop at its exit, and their registers are roots)
+	 */
+	h->held = parent_held;
+	if (!h->held && m->s.hold && (strcmp(why, "running") || p->stats.threads <= 1))
+		h->held = !hold__seize(m->s.hold, p->pid);
+	/* a process seen running: its modules now (exec and fork records do it themselves) */
+	if (!strcmp(why, "running"))
+		session__heap_refresh(&m->s, p);
+	pr_debug("heap: pid %u %s traced (%s)%s\n", p->pid, util__esc(p->comm, e, sizeof(e)), why,
+		 h->held ? ", held at its exit" : "");
+}
+
+/* @p's probes go (it exited, or exec'd a program no pattern matches). */
+static void heap_untrace(struct monitor *m, struct proc *p, bool exited)
+{
+	struct heap_traced *h = heap_find(m, p);
+
+	if (!h || h->exited)
+		return;
+	tracer__heap_detach_pid(m->s.tr, p->pid);
+	m->ht_alive--;
+	if (exited) {
+		h->exited = true;
+		return;
+	}
+	*h = m->ht[--m->nht];
+}
+
+/* Where a harvested finding goes: its job's findings, or its process's own report. */
+static struct heapleaks *heap_dest(void *ctx, const struct heap_leak *l)
+{
+	struct monitor *m = ctx;
+	struct heap_traced *h = heap_find(m, l->proc);
+	struct job_heap *jh;
+
+	if (!h)
+		return NULL; /* a process no longer matched: its blocks were a moment's */
+	jh = l->proc->job && jobs__get(&m->jobs, l->proc->job) ? job_heap(m, l->proc->job, true)
+							       : NULL;
+	if (jh)
+		return jh->leaks;
+	if (!h->own)
+		h->own = heapleaks_new(m);
+	return h->own;
+}
+
+static void fill_heap_info(struct monitor *m, struct run_info *ri, struct heapleaks *leaks)
+{
+	ri->heap = true;
+	ri->heap_leaks = leaks;
+	ri->classes = m->s.classes;
+	ri->supp = m->s.supp;
+	ri->leak_kinds = m->o.leak_kinds;
+	ri->hold = m->s.hold ? "ptrace (PTRACE_O_TRACEEXIT)" : m->s.unheld;
+	ri->top = m->o.top;
+	ri->heap_unmatched = "not traced: no --heap-match pattern matched it, or its probes "
+			     "never ran (a static binary, another C library)";
+}
+
+/* The report of a heap-traced process of no job: heap-PID-START.json in the spool. */
+static void heap_report(struct monitor *m, struct heap_traced *h)
+{
+	struct run_info ri = { .mode = "monitor-heap", .exit_code = -1, .only = h->p };
+	char name[96], path[PATH_MAX], e[4 * PATH_MAX];
+	char *argv[1] = { h->p->exe ? h->p->exe : h->p->comm };
+	cJSON *root;
+	int err;
+
+	if (!h->own)
+		h->own = heapleaks_new(m);
+	if (!h->own || session__heap_finish(&m->s, h->own)) {
+		m->heap_report_errors++;
+		pr_err("heap: pid %u: out of memory for its report\n", h->pid);
+		return;
+	}
+	ri.argv = argv;
+	ri.argc = 1;
+	ri.start_real_ns = util__boot_to_real_ns(h->start_ns);
+	ri.duration_s = h->p->end_ns > h->start_ns ? (h->p->end_ns - h->start_ns) / 1e9 : 0;
+	ri.kernel = m->uts.release;
+	ri.page_size = sysconf(_SC_PAGESIZE);
+	ri.fds = !m->o.no_fds;
+	ri.events_received = proctree__events(m->s.tree);
+	ri.orphan_events = proctree__orphan_events(m->s.tree);
+	tracer__stats(m->s.tr, ri.stats);
+	ri.probes = tracer__probes(m->s.tr);
+	ri.note = "a --heap-match process of no job; events counts are the whole monitor's";
+	fill_heap_info(m, &ri, h->own);
+	root = report__build(m->s.tree, &ri);
+	snprintf(name, sizeof(name), "heap-%u-%llu.json", h->pid, (unsigned long long)h->start_ns);
+	err = root ? 0 : -ENOMEM;
+	if (!err && snprintf(path, sizeof(path), "%s/%s", m->spool, name) >= (int)sizeof(path))
+		err = -ENAMETOOLONG;
+	if (!err)
+		err = report__write_json(path, root);
+	cJSON_Delete(root);
+	if (err) {
+		m->heap_report_errors++;
+		pr_err("heap: pid %u: its report could not be written to %s: %s\n", h->pid,
+		       m->spool, strerror(-err));
+		return;
+	}
+	m->heap_reports++;
+	pr_info("heap: pid %u %s exited: %zu heap findings: %s\n", h->pid,
+		util__esc(h->p->comm, e, sizeof(e)), heapleaks__count(h->own),
+		util__esc(path, e, sizeof(e)));
+}
+
+/*
+ * After each harvest: the findings of exited heap-traced processes to their job, or to a
+ * report of their own; those processes are then done with.
+ */
+static void heap_place(struct monitor *m)
+{
+	size_t i;
+
+	if (!m->s.leaks)
+		return;
+	if (!heapleaks__count(m->s.leaks) && m->nht == m->ht_alive)
+		goto classes;
+	if (heapleaks__take(m->s.leaks, heap_dest, m))
+		pr_warn("heap: out of memory: some findings are lost\n");
+	for (i = 0; i < m->nht;) {
+		struct heap_traced *h = &m->ht[i];
+
+		if (!h->exited) {
+			i++;
+			continue;
+		}
+		if (!h->p->job || !jobs__get(&m->jobs, h->p->job) || !job_heap(m, h->p->job, true))
+			heap_report(m, h);
+		heapleaks__free(h->own);
+		*h = m->ht[--m->nht];
+	}
+classes:
+	/*
+	 * The hold's classes of the processes done with: nothing refers to them once no
+	 * heap-traced process and no job's heap findings wait (bounded memory for weeks)
+	 */
+	if (!m->nht && !m->njh && leakclass__count(m->s.classes)) {
+		struct leakclass *c = leakclass__new();
+
+		if (c) {
+			leakclass__free(m->s.classes);
+			m->s.classes = c;
+		}
+	}
+}
+
 /*
  * @p, in no job, exec'd with the environment @env (@n bytes: what the kernel sent, or NULL to
  * read /proc/PID/environ, for a process seen running), or exec'd at all (@cgroup_only: its
@@ -324,8 +639,29 @@ static void on_record(void *ctx, const void *data, size_t size)
 		job = jobs__get(&m->jobs, p->job);
 		if (job)
 			job->procs++;
+		/* a child has its parent's comm, exe and cgroup: a match's child is one too */
+		if (m->o.n_heap_match) {
+			struct heap_traced *ph;
+
+			parent = proctree__find_running(m->s.tree, p->ppid);
+			ph = parent ? heap_find(m, parent) : NULL;
+			if (ph && !ph->exited)
+				heap_trace(m, p, "fork", ph->held);
+		}
 		break;
 	case QH_EV_EXEC:
+		if (m->o.n_heap_match) {
+			struct heap_traced *h = heap_find(m, p);
+			char cg[256] = "";
+
+			if (size >= sizeof(struct qh_event_exec))
+				cgroup_path(m, ((const struct qh_event_exec *)data)->cgroup_id, cg,
+					    sizeof(cg));
+			if (heap_matches(m, p, cg, sizeof(cg)))
+				heap_trace(m, p, "exec", false);
+			else if (h)
+				heap_untrace(m, p, false);
+		}
 		/* its variables come in their own record (QH_EV_JOB_ENV), right after this one */
 		if (!p->job && m->o.jobs.n_cgroup && size >= sizeof(struct qh_event_exec))
 			detect(m, p, h->ts_ns, NULL, 0, true,
@@ -346,6 +682,7 @@ static void on_record(void *ctx, const void *data, size_t size)
 		m->reaped++;
 		break;
 	case QH_EV_EXIT:
+		heap_untrace(m, p, true);
 		unpin(m, p);
 		job = jobs__get(&m->jobs, p->job);
 		if (job && p->job_root)
@@ -410,7 +747,8 @@ static int seed_all(struct monitor *m)
 				n--;
 		}
 		closedir(dir);
-		qsort(v, n, sizeof(*v), by_start);
+		if (n)
+			qsort(v, n, sizeof(*v), by_start);
 		for (i = 0; i < n; i++) {
 			err = session__seed(m->s.tr, m->s.tree, v[i].pid);
 			if (err == -EEXIST || err == -ENOENT || err == -ESRCH)
@@ -433,6 +771,12 @@ static int seed_all(struct monitor *m)
 				jobs__get(&m->jobs, p->job)->procs++;
 			} else {
 				detect(m, p, now, NULL, 0, false, 0);
+			}
+			if (m->o.n_heap_match) {
+				char cg[256] = "";
+
+				if (heap_matches(m, p, cg, sizeof(cg)))
+					heap_trace(m, p, "running", false);
 			}
 		}
 	}
@@ -540,6 +884,7 @@ static void finish_job(struct monitor *m, struct job *job, bool final)
 	cJSON *root, *jo, *arr, *zarr;
 	char name[NAME_MAX + 1], path[PATH_MAX];
 	char *argv[1], ekey[4 * QH_JOB_KEY_MAX], epath[4 * PATH_MAX];
+	struct job_heap *jh;
 	struct qh_proc cur;
 	bool zombie;
 	int err;
@@ -615,6 +960,13 @@ static void finish_job(struct monitor *m, struct job *job, bool final)
 	ri.probes = tracer__probes(m->s.tr);
 	ri.cleanup = c;
 	ri.note = "events counts (received, lost) are the whole monitor's, not this job's";
+	jh = job_heap(m, job->id, false);
+	if (jh) {
+		if (session__heap_finish(&m->s, jh->leaks))
+			pr_warn("job %s: out of memory for its heap findings\n",
+				util__esc(job->m.key, ekey, sizeof(ekey)));
+		fill_heap_info(m, &ri, jh->leaks);
+	}
 	root = report__build(m->s.tree, &ri);
 	if (!root) {
 		pr_err("job %s: out of memory for its report\n", util__esc(job->m.key, ekey, sizeof(ekey)));
@@ -672,6 +1024,10 @@ out:
 	cJSON_Delete(zarr);
 	cleanup__free(c);
 	free(left);
+	if (jh) {
+		heapleaks__free(jh->leaks);
+		*jh = m->jh[--m->njh];
+	}
 	jobs__done(&m->jobs, job);
 }
 
@@ -701,9 +1057,9 @@ static bool foldable(struct monitor *m, const struct proc *p)
 	/* a job's processes are its report's, unless memory is short */
 	if (p->job && !m->dropping && jobs__get(&m->jobs, p->job))
 		return false;
-	if (procwatch__holds(p))
+	if (procwatch__holds(p) || heap_find(m, p))
 		return false;
-	return !bsearch(&p, m->held, m->nheld, sizeof(*m->held), ptr_cmp);
+	return !m->nheld || !bsearch(&p, m->held, m->nheld, sizeof(*m->held), ptr_cmp);
 }
 
 static bool fd_gone(void *ctx, const struct proc *p)
@@ -762,11 +1118,19 @@ static void fold(struct monitor *m, uint64_t now)
 	procwatch__trim(m->s.watch, FINDINGS_KEEP);
 	budget(m);
 	m->nheld = 0;
-	if (m->s.fdleaks) {
-		fdleaks__for_each_flagged(m->s.fdleaks, add_held, m);
-		qsort(m->held, m->nheld, sizeof(*m->held), ptr_cmp);
-		fdleaks__forget(m->s.fdleaks, fd_gone, m);
+	/* what the jobs' heap findings point at stays until their reports */
+	for (size_t j = 0; j < m->njh; j++) {
+		struct heap_leak *l;
+
+		for (size_t i = 0; (l = heapleaks__get(m->jh[j].leaks, i)); i++)
+			add_held(m, l->proc);
 	}
+	if (m->s.fdleaks)
+		fdleaks__for_each_flagged(m->s.fdleaks, add_held, m);
+	if (m->nheld) /* qsort's base must not be NULL, even for none */
+		qsort(m->held, m->nheld, sizeof(*m->held), ptr_cmp);
+	if (m->s.fdleaks)
+		fdleaks__forget(m->s.fdleaks, fd_gone, m);
 	n = proctree__remove_if(m->s.tree, fold_one, m);
 	m->folded += n;
 	if (n)
@@ -866,7 +1230,28 @@ static int render_metrics(void *ctx, struct sbuf *out)
 	mm->processes_started_total = m->procs_seen;
 	memcpy(mm->cleanup_total, m->cleanup_results, sizeof(mm->cleanup_total));
 	monmetrics__read_self(&mm->self);
-	return monmetrics__render(mm, out);
+	k = monmetrics__render(mm, out);
+	if (k || !m->o.n_heap_match)
+		return k;
+	/* --heap-match: what the heap probes cost and where they went */
+	sbuf__printf(out, "# HELP qhtrace_heap_traced_processes Processes whose malloc family is "
+		     "probed now (--heap-match).\n# TYPE qhtrace_heap_traced_processes gauge\n"
+		     "qhtrace_heap_traced_processes %zu\n", m->ht_alive);
+	sbuf__printf(out, "# HELP qhtrace_heap_traced_max Processes heap-traced at once at most "
+		     "(--heap-max-roots).\n# TYPE qhtrace_heap_traced_max gauge\n"
+		     "qhtrace_heap_traced_max %u\n", m->o.heap_max_roots);
+	sbuf__printf(out, "# HELP qhtrace_heap_traced_total Processes given heap probes.\n"
+		     "# TYPE qhtrace_heap_traced_total counter\nqhtrace_heap_traced_total %lu\n",
+		     (unsigned long)m->heap_traced_total);
+	sbuf__printf(out, "# HELP qhtrace_heap_refused_total Processes that matched --heap-match "
+		     "and were not traced.\n# TYPE qhtrace_heap_refused_total counter\n"
+		     "qhtrace_heap_refused_total{reason=\"max_roots\"} %lu\n"
+		     "qhtrace_heap_refused_total{reason=\"attach_failed\"} %lu\n",
+		     (unsigned long)m->heap_refused, (unsigned long)m->heap_failed);
+	sbuf__printf(out, "# HELP qhtrace_heap_reports_total Heap reports of processes of no job "
+		     "written (heap-PID-START.json).\n# TYPE qhtrace_heap_reports_total counter\n"
+		     "qhtrace_heap_reports_total %lu\n", (unsigned long)m->heap_reports);
+	return 0;
 }
 
 /* `qhtrace status` (root only: the socket's mode, and ctlsrv's peer check) */
@@ -912,6 +1297,16 @@ static int on_request(void *ctx, const struct ctl_req *r, const struct ctl_peer 
 	}
 	err = session__status(&m->s, "monitor", r->top, jobs, m->jobs.n, reply);
 	free(jobs);
+	if (!err && m->o.n_heap_match) {
+		cJSON *h = cJSON_AddObjectToObject(reply, "heap");
+
+		cJSON_AddNumberToObject(h, "traced", m->ht_alive);
+		cJSON_AddNumberToObject(h, "max", m->o.heap_max_roots);
+		cJSON_AddNumberToObject(h, "traced_total", m->heap_traced_total);
+		cJSON_AddNumberToObject(h, "refused", m->heap_refused);
+		cJSON_AddNumberToObject(h, "attach_failed", m->heap_failed);
+		cJSON_AddNumberToObject(h, "reports", m->heap_reports);
+	}
 	return err;
 }
 
@@ -1058,9 +1453,20 @@ int cmd_monitor(int argc, char **argv)
 		code = QH_EXIT_USAGE;
 		goto out;
 	}
-	if (session__open(&m->s, &m->o, "", sfd))
+	if (m->o.n_heap_match) {
+		/* the heap of the matched processes only; every other process pays nothing */
+		m->o.heap = true;
+		if (tracer__find_libc(0, m->libc, sizeof(m->libc))) {
+			pr_err("--heap-match: this program's C library was not found in "
+			       "/proc/self/maps\n");
+			goto out;
+		}
+	}
+	if (session__open(&m->s, &m->o, m->libc, sfd))
 		goto out;
 	session__set_event_hook(&m->s, on_record, m);
+	if (m->o.n_heap_match)
+		session__set_heap_filter(&m->s, heap_filter, m);
 	if (m->o.metrics_addr && *m->o.metrics_addr) {
 		struct epoll_event ev = { .events = EPOLLIN };
 
@@ -1129,6 +1535,7 @@ int cmd_monitor(int argc, char **argv)
 		if (notify__watchdog_usec())
 			notify__watchdog();
 		session__tick(&m->s);
+		heap_place(m);
 		tick_jobs(m);
 		fold(m, util__now_ns(CLOCK_BOOTTIME));
 		if (deadline && util__now_ns(CLOCK_MONOTONIC) >= deadline)
@@ -1138,6 +1545,8 @@ int cmd_monitor(int argc, char **argv)
 	notify__stopping();
 	/* what is on its way, then every job not reported yet, as it is now */
 	session__drain(&m->s, 100);
+	session__tick(&m->s);
+	heap_place(m);
 	tick_jobs(m);
 	while (m->jobs.n)
 		finish_job(m, m->jobs.v[0], true);
@@ -1151,7 +1560,14 @@ int cmd_monitor(int argc, char **argv)
 			(unsigned long)m->reports, (unsigned long)m->report_errors,
 			(unsigned long)m->outlived, (unsigned long)m->cleaned,
 			(unsigned long)report__lost(&ri));
+		if (m->o.n_heap_match)
+			pr_info("monitor: heap: %lu processes traced (%lu refused by --heap-max-roots, "
+				"%lu could not be probed), %lu heap reports (%lu failed)\n",
+				(unsigned long)m->heap_traced_total, (unsigned long)m->heap_refused,
+				(unsigned long)m->heap_failed, (unsigned long)m->heap_reports,
+				(unsigned long)m->heap_report_errors);
 	}
+	m->report_errors += m->heap_report_errors;
 	code = m->report_errors ? QH_EXIT_ERROR : 0;
 out:
 	ctlsrv__close(m->ctl);
@@ -1162,6 +1578,12 @@ out:
 	jobs__free(&m->jobs);
 	free(m->env);
 	free(m->held);
+	for (size_t i = 0; i < m->nht; i++)
+		heapleaks__free(m->ht[i].own);
+	free(m->ht);
+	for (size_t i = 0; i < m->njh; i++)
+		heapleaks__free(m->jh[i].leaks);
+	free(m->jh);
 	for (size_t i = 0; i < m->ncg; i++)
 		free(m->cg[i].path);
 	free(m->cg);

@@ -305,6 +305,9 @@ static unsigned int line_of_key(const char *text, const char *group, const char 
 	size_t n = strlen(name);
 	unsigned int line = 1;
 
+	/* an empty name matches everywhere, and strstr would walk past the end: none */
+	if (!n || (group && !*group))
+		return 0;
 	if (group) {
 		size_t g = strlen(group);
 

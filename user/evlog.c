@@ -236,7 +236,8 @@ static void prune(struct evlog *w)
 		v[n++] = f;
 	}
 	if (!err) {
-		qsort(v, n, sizeof(*v), closed_cmp);
+		if (n) /* qsort's base must not be NULL, even for none */
+			qsort(v, n, sizeof(*v), closed_cmp);
 		for (i = 0; i + w->rot.keep < n; i++) {
 			if (unlinkat(dirfd(d), v[i].name, 0) && errno != ENOENT) {
 				err = -errno;

@@ -332,7 +332,8 @@ static void sort(struct fdleaks *f)
 {
 	if (f->sorted)
 		return;
-	qsort(f->g, f->n, sizeof(*f->g), cmp_group);
+	if (f->n) /* qsort's base must not be NULL, even for none */
+		qsort(f->g, f->n, sizeof(*f->g), cmp_group);
 	f->sorted = true;
 	f->stale = true; /* the groups moved */
 }

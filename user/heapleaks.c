@@ -128,6 +128,36 @@ int heapleaks__add_kind(struct heapleaks *h, struct proc *p, const struct qh_all
 	return 0;
 }
 
+int heapleaks__take(struct heapleaks *from,
+		    struct heapleaks *(*dest)(void *ctx, const struct heap_leak *l), void *ctx)
+{
+	int err = 0;
+	size_t i;
+
+	for (i = 0; i < from->count; i++) {
+		struct heap_leak *l = from->all[i];
+		struct heapleaks *to = dest(ctx, l);
+
+		htab__del(&from->groups, &l->hnode);
+		if (to && !err && !vec_reserve(to->all, to->cap, to->count + 1) &&
+		    !htab__add(&to->groups, &l->hnode,
+			       group_hash(l->proc, l->caller, l->stack_key, l->inherited, l->test) ^
+				       (uint64_t)l->kind << 56)) {
+			to->all[to->count++] = l;
+			to->bytes += l->bytes;
+			to->blocks += l->count;
+			continue;
+		}
+		if (to)
+			err = -ENOMEM;
+		free_frames(l->frames, l->nframes);
+		free(l);
+	}
+	from->count = 0;
+	from->bytes = from->blocks = 0;
+	return err;
+}
+
 /* A rate over less than this says little: a process that ran 0.1 s has no trend. */
 #define QH_MIN_RATE_AGE_S 10.0
 

@@ -80,6 +80,14 @@ int heapleaks__add_test(struct heapleaks *h, struct proc *p, const struct qh_all
 int heapleaks__add_kind(struct heapleaks *h, struct proc *p, const struct qh_alloc *a,
 			uint64_t stack_key, bool inherited, int32_t test, int kind,
 			const char *reason, uint64_t now_ns);
+/*
+ * Move each finding of @from to the heapleaks @dest(ctx, finding) names (not sifted yet), or
+ * free it where @dest returns NULL; @from is empty after. 0, or -ENOMEM (what was not moved
+ * is freed).
+ */
+int heapleaks__take(struct heapleaks *from,
+		    struct heapleaks *(*dest)(void *ctx, const struct heap_leak *l), void *ctx);
+
 /* Severities and rates, and the findings sorted by bytes (or count), largest first. */
 void heapleaks__finish(struct heapleaks *h, uint64_t now_ns);
 

@@ -116,7 +116,9 @@ const char *report__allocator(const struct proc *p, const struct run_info *ri)
 	if (!ri->heap)
 		return "not traced (run with --heap)";
 	if (!(p->stats.flags & QH_PF_HEAP_HOOKED))
-		return "not hooked: maps no probed C library (static binary, or another libc)";
+		return ri->heap_unmatched ? ri->heap_unmatched
+					  : "not hooked: maps no probed C library (static binary, "
+					    "or another libc)";
 	/* a process that never allocated is glibc's all the same, with nothing outstanding */
 	if (!p->stats.heap_allocs && !p->stats.heap_frees && (other = malloc_elsewhere(p))) {
 		snprintf(buf, sizeof(buf), "not hooked: malloc is %s's (a replacement allocator)",
@@ -524,7 +526,7 @@ cJSON *report__build(struct proctree *t, const struct run_info *ri)
 
 	procs = cJSON_AddArrayToObject(root, "processes");
 	for (p = proctree__first(t); p; p = p->next)
-		if (!ri->job || p->job == ri->job)
+		if ((!ri->job || p->job == ri->job) && (!ri->only || p == ri->only))
 			cJSON_AddItemToArray(procs, proc_json(p, ri, now));
 	return root;
 }

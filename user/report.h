@@ -60,6 +60,9 @@ struct run_info {
 	const struct cleanup *cleanup;	/* --cleanup's actions, or NULL */
 	const struct testattr *tests;	/* attach: the tests; heap findings name theirs */
 	uint32_t job;			/* monitor: only the processes of this job, 0: all */
+	const struct proc *only;	/* monitor: only this process (a heap report), or NULL */
+	const char *heap_unmatched;	/* monitor: why a process's heap was not followed, or
+					 * NULL (the C library is not one probed) */
 };
 
 /* What the heap figures of a process rest on: "glibc", or why they are not known. */

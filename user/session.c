@@ -165,7 +165,16 @@ struct session_events {
 	struct testattr *tests;	/* attach: which test each process belongs to */
 	session_event_fn hook;	/* the command's own look at each record (monitor), or NULL */
 	void *hook_ctx;
+	session_heap_fn heap_filter; /* monitor --heap-match: the processes whose heap is
+				      * followed (NULL: all) */
+	void *heap_ctx;
 };
+
+/* Is @p's heap followed? Only those get their mappings read and their blocks harvested. */
+static bool heap_wanted(const struct session_events *c, const struct proc *p)
+{
+	return !c->heap_filter || c->heap_filter(c->heap_ctx, p);
+}
 
 /*
  * PYTEST_CURRENT_TEST from @pid's environment as it exec'd (/proc/PID/environ: what execve
@@ -292,6 +301,13 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	if (!c->heap || size < sizeof(*h))
 		return 0;
+	if (c->heap_filter && (h->type == QH_EV_EXIT || h->type == QH_EV_EXEC ||
+			       h->type == QH_EV_FORK || h->type == QH_EV_LIBC)) {
+		p = proctree__find(c->tree, h->pid, h->start_ns);
+		/* an exec that ends its match is harvested: its image's blocks are dead */
+		if (!p || (!heap_wanted(c, p) && h->type != QH_EV_EXEC))
+			return 0;
+	}
 	if (h->type == QH_EV_EXIT) {
 		c->harvest_due = true;
 		return 0;
@@ -315,7 +331,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (h->type != QH_EV_EXEC && h->type != QH_EV_FORK && h->type != QH_EV_LIBC)
 		return 0;
 	p = proctree__find(c->tree, h->pid, h->start_ns);
-	if (!p)
+	if (!p || !heap_wanted(c, p))
 		return 0;
 	if (h->type == QH_EV_EXEC && size >= sizeof(struct qh_event_exec))
 		exec_maps(c->tr, p, data);
@@ -363,7 +379,9 @@ int session__seed(struct tracer *tr, struct proctree *t, pid_t pid)
 	 * site would show as two findings.
 	 */
 	maps = syms_maps__snapshot(pid);
-	unwind_maps(tr, pid, maps);
+	/* --heap-match: only the processes picked (session__heap_refresh), not the node's */
+	if (!tracer__heap_match(tr))
+		unwind_maps(tr, pid, maps);
 	err = tracer__trace_pid(tr, pid, &seed);
 	if (err) {
 		syms_maps__free(maps);
@@ -558,7 +576,7 @@ static int collect_blocks(struct session *s, struct heapleaks *leaks, bool harve
 	heap_ops(&ops, &k);
 	/* processes still running may have loaded more libraries */
 	for (p = proctree__first(t); p; p = p->next)
-		if (p->state == PROC_RUNNING)
+		if (p->state == PROC_RUNNING && heap_wanted(s->actx, p))
 			refresh_maps(tr, p);
 	now = util__now_ns(CLOCK_BOOTTIME);
 	/* what was read before a failure still counts */
@@ -623,6 +641,24 @@ static int collect_heap_leaks(struct session *s)
 	if (err)
 		return err;
 	heaptrend__apply(s->trend, leaks);
+	k.sy = syms__new(SYMS_MAX_FILES);
+	if (!k.sy)
+		return -errno;
+	heap_ops(&ops, &k);
+	stack_maps(s->tr, leaks);
+	heapcollect__frames(&ops, leaks);
+	syms__free(k.sy);
+	heapleaks__merge_same_frames(leaks);
+	heapleaks__sift(leaks, s->o->leak_kinds, s->supp, s->o->show_runtime);
+	return 0;
+}
+
+int session__heap_finish(struct session *s, struct heapleaks *leaks)
+{
+	struct kernel_ctx k = { .tr = s->tr, .s = s };
+	struct heapcollect_ops ops;
+
+	heapleaks__finish(leaks, util__now_ns(CLOCK_BOOTTIME));
 	k.sy = syms__new(SYMS_MAX_FILES);
 	if (!k.sy)
 		return -errno;
@@ -1020,6 +1056,12 @@ static int on_request(void *ctx, const struct ctl_req *r, const struct ctl_peer 
 	return 0;
 }
 
+void session__set_heap_filter(struct session *s, session_heap_fn fn, void *ctx)
+{
+	s->actx->heap_filter = fn;
+	s->actx->heap_ctx = ctx;
+}
+
 void session__set_event_hook(struct session *s, session_event_fn fn, void *ctx)
 {
 	s->actx->hook = fn;
@@ -1242,6 +1284,7 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 					   .stacks = o->stacks,
 					   .heap_probes = o->heap_probes,
 					   .heap_root = o->heap_root,
+					   .heap_match = o->n_heap_match > 0,
 					   .sample_rate = o->sample_rate,
 					   .min_size = o->min_size,
 					   .max_size = o->max_size,
@@ -1303,7 +1346,7 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 		/* the block list misses blocks: the arenas are roots (misses, not false leaks) */
 		struct hold_opts ho = {
 			.arena_is_root = o->pid || o->sample_rate > 1 || o->min_size ||
-					 o->max_size != UINT64_MAX,
+					 o->max_size != UINT64_MAX || o->n_heap_match,
 		};
 
 		err = hold__start(&s->hold, s->tr, &ho);
@@ -1353,6 +1396,11 @@ void session__close(struct session *s)
 	free(s->actx);
 	memset(s, 0, sizeof(*s));
 	s->efd = -1;
+}
+
+void session__heap_refresh(struct session *s, struct proc *p)
+{
+	refresh_maps(s->tr, p);
 }
 
 int session__trace_pid(struct session *s, pid_t pid)

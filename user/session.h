@@ -112,6 +112,17 @@ void session__close(struct session *s);
 typedef void (*session_event_fn)(void *ctx, const void *data, size_t size);
 void session__set_event_hook(struct session *s, session_event_fn fn, void *ctx);
 
+/*
+ * monitor --heap-match: @fn says which processes' heap is followed; only theirs are read for
+ * mappings and harvested (a node's other processes cost the loader nothing).
+ */
+struct proc;
+typedef bool (*session_heap_fn)(void *ctx, const struct proc *p);
+void session__set_heap_filter(struct session *s, session_heap_fn fn, void *ctx);
+
+/* The mappings of @p read again, and the unwind tables of its modules built (heap stacks). */
+void session__heap_refresh(struct session *s, struct proc *p);
+
 /* The control socket's path (for CMD's QHTRACE_SOCKET), or NULL when there is none. */
 const char *session__control_path(const struct session *s);
 /*
@@ -154,6 +165,13 @@ void session__tick(struct session *s);
  * what that leaves as our zombies.
  */
 void session__finish(struct session *s, pid_t cmd_pid);
+
+/*
+ * monitor: the heap findings a harvest put into s->leaks, moved into heapleaks of the caller's
+ * (heapleaks__take), made ready for a report: aged and graded, their stacks symbolized, the
+ * same call sites merged, classes and suppressions applied. 0 or -errno.
+ */
+int session__heap_finish(struct session *s, struct heapleaks *leaks);
 
 /* Consume what the ring buffer holds; wait up to @ms for records still on their way. */
 void session__drain(struct session *s, int ms);

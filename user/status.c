@@ -124,7 +124,8 @@ static void add_top(cJSON *out, const struct procwatch *w, struct live *v, size_
 	char st[2] = "";
 	size_t i, k;
 
-	qsort(v, n, sizeof(*v), by_rss);
+	if (n) /* qsort's base must not be NULL, even for none */
+		qsort(v, n, sizeof(*v), by_rss);
 	for (i = k = 0; i < n && k < in->top; i++) {
 		if (v[i].state == 'Z' || v[i].state == 'X')
 			continue;

@@ -127,6 +127,37 @@ static int parse_job_cgroup(const struct opt_spec *o, const char *arg, void *dst
 	return 0;
 }
 
+/*
+ * --heap-match [comm:|exe:|cgroup:]PAT: fnmatch(3) on the comm, the exe's path, the cgroup v2
+ * path; no prefix: the comm or the exe's path
+ */
+static int parse_heap_match(const struct opt_spec *o, const char *arg, void *dst)
+{
+	struct attach_opts *a = (struct attach_opts *)((char *)dst - OFF(heap_match));
+	const char *pat = strchr(arg, ':');
+
+	if (pat && (!strncmp(arg, "comm:", 5) || !strncmp(arg, "exe:", 4) ||
+		    !strncmp(arg, "cgroup:", 7)))
+		pat++;
+	else
+		pat = arg;
+	if (!*pat) {
+		pr_err("--%s: the pattern is empty\n", o->name);
+		return -EINVAL;
+	}
+	if (!strncmp(arg, "cgroup:", 7) && pat[0] != '/' && pat[0] != '*') {
+		pr_err("--%s: '%s' does not match a cgroup path (they start with '/', as in "
+		       "/proc/PID/cgroup)\n", o->name, pat);
+		return -EINVAL;
+	}
+	if (a->n_heap_match >= QH_MAX_HEAP_MATCH) {
+		pr_err("--%s: more than %d patterns\n", o->name, QH_MAX_HEAP_MATCH);
+		return -EINVAL;
+	}
+	a->heap_match[a->n_heap_match++] = arg;
+	return 0;
+}
+
 /* enum qh_heap_probes and enum qh_fd_probes (tracer.h), in order */
 static const char *const heap_probes[] = { "auto", "tree", "multi", "each", NULL };
 static const char *const fd_probes[] = { "auto", "fentry", "syscalls", "dispatch", NULL };
@@ -156,45 +187,45 @@ const struct opt_spec traceopts[] = {
 	  .help = "follow the malloc family of the C library (uprobes): live heap bytes and "
 		  "blocks per process (leaks: always)" },
 	{ "max-allocs", 0, OPT_U32, "N", 1024, 67108864, .off = OFF(max_allocs),
-	  .def = OPT_TEXT(QH_DEFAULT_MAX_ALLOCS), .cmds = A | L,
+	  .def = OPT_TEXT(QH_DEFAULT_MAX_ALLOCS), .cmds = A | L | M,
 	  .help = "live heap blocks followed at once" },
-	{ "no-stacks", 0, OPT_UNFLAG, .off = OFF(stacks), .cmds = A | L,
+	{ "no-stacks", 0, OPT_UNFLAG, .off = OFF(stacks), .cmds = A | L | M,
 	  .help = "record the caller of each allocation, not its whole stack (cheaper)" },
 	{ "sample-rate", 0, OPT_U32, "N", 1, 1000000, .off = OFF(sample_rate), .def = "1",
 	  .cmds = A | L,
 	  .help = "record one allocation in N (1: all; counts and bytes are then of the "
 		  "sample)" },
-	{ "min-size", 0, OPT_BYTES, "BYTES", .off = OFF(min_size), .def = "0", .cmds = A | L,
+	{ "min-size", 0, OPT_BYTES, "BYTES", .off = OFF(min_size), .def = "0", .cmds = A | L | M,
 	  .help = "ignore allocations smaller than this" },
 	{ "max-size", 0, OPT_BYTES, "BYTES", .off = OFF(max_size),
-	  .def = "18446744073709551615", .shown = "none", .cmds = A | L,
+	  .def = "18446744073709551615", .shown = "none", .cmds = A | L | M,
 	  .help = "ignore allocations larger than this" },
 	{ "min-age", 0, OPT_U32, "S", 0, 86400, .off = OFF(min_age_s), .def = "5", .cmds = A | L,
 	  .help = "in processes still running at the end, blocks younger than S seconds are "
 		  "not leaks" },
 	{ "leak-threshold-mb", 0, OPT_U32, "N", 1, 1048576, .off = OFF(leak_threshold_mb),
-	  .def = "10", .cmds = A | L,
+	  .def = "10", .cmds = A | L | M,
 	  .help = "severity scale: critical from N MiB outstanding, high from N/4, medium from "
 		  "N/16" },
 	{ "leak-kinds", 0, OPT_FN, "KINDS", .fn = parse_leak_kinds, .off = OFF(leak_kinds),
-	  .def = "definite,indirect", .cmds = A | L,
+	  .def = "definite,indirect", .cmds = A | L | M,
 	  .help = "the classes of the scan at exit that are leaks (listed first, graded, "
 		  "gated by --fail-on leaks), as valgrind's --errors-for-leak-kinds: "
 		  "comma-separated definite, indirect, possible, reachable, unclassified, all, "
 		  "none. Findings of the other classes are listed with their class and "
 		  "\"counted\": false" },
 	{ "suppressions", 0, OPT_FN, "FILE", .fn = parse_suppressions, .off = OFF(suppressions),
-	  .cmds = A | L,
+	  .cmds = A | L | M,
 	  .help = "LeakSanitizer-format suppressions (leak:PATTERN lines, matched against the "
 		  "function, source file and module of every frame; * wildcard, ^ and $ "
 		  "anchors): leaks they match are left out and counted per entry; repeatable (up "
 		  "to " OPT_TEXT(QH_MAX_PATTERNS) " files); a malformed line is refused with its "
 		  "number (exit " OPT_TEXT(QH_EXIT_USAGE) ")" },
-	{ "show-runtime", 0, OPT_FLAG, .off = OFF(show_runtime), .cmds = A | L,
+	{ "show-runtime", 0, OPT_FLAG, .off = OFF(show_runtime), .cmds = A | L | M,
 	  .help = "list the runtime's own blocks too (stacks wholly in libc, ld.so or the C++ "
 		  "runtime: stdio buffers, locale, the loader's per-thread blocks); they are "
 		  "counted apart as runtime_internal and never gated" },
-	{ "no-hold", 0, OPT_FLAG, .off = OFF(no_hold), .cmds = A | L,
+	{ "no-hold", 0, OPT_FLAG, .off = OFF(no_hold), .cmds = A | L | M,
 	  .help = "no ptrace hold at exit (attach) or at the end (leaks), so no classes: every "
 		  "block is unclassified. For programs that use ptrace themselves (debuggers, "
 		  "strace, gdb-driven tests) or run under another tracer, and for ASan/LSan "
@@ -303,6 +334,21 @@ const struct opt_spec traceopts[] = {
 	{ "max-cleanup-attempts", 0, OPT_U32, "N", 1, 100,
 	  .off = OFF(watch.max_cleanup_attempts), .def = "3", .cmds = A | M, .group = WATCH,
 	  .help = "SIGKILL rounds" },
+#define HEAPM "heap (monitor)"
+	{ "heap-match", 0, OPT_FN, "PAT", .fn = parse_heap_match, .off = OFF(heap_match),
+	  .cmds = M, .group = HEAPM,
+	  .help = "follow the malloc family of the processes that match PAT, and of no other: "
+		  "comm:PAT (fnmatch(3) on the comm), exe:PAT (on the exec'd file's path), "
+		  "cgroup:PAT (on the cgroup v2 path), PAT alone (the comm or the exe's path). "
+		  "Checked at exec, at fork (a child has its parent's comm and exe) and for the "
+		  "processes running at the start; each gets probes of its own once its record is "
+		  "read, so its first allocations are not seen. Its heap findings go into its "
+		  "job's report, or heap-PID-START.json in the spool; repeatable, up to "
+		  OPT_TEXT(QH_MAX_HEAP_MATCH) },
+	{ "heap-max-roots", 0, OPT_U32, "N", 1, 256, .off = OFF(heap_max_roots),
+	  .def = OPT_TEXT(QH_DEFAULT_HEAP_MAX_ROOTS), .cmds = M, .group = HEAPM,
+	  .help = "processes heap-traced at once (two links, two fds each); a match beyond is "
+		  "not traced, and counted (qhtrace_heap_refused_total)" },
 #define JOBS "CI jobs (monitor)"
 	{ "spool", 0, OPT_STR, "DIR", .off = OFF(spool), .def = "/var/lib/qhtrace/jobs",
 	  .cmds = M, .group = JOBS,

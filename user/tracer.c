@@ -72,6 +72,28 @@ struct tracer {
 	size_t nunwind_tried, cap_unwind_tried;
 	struct tracer_unwind_stats unwind;
 	bool unwind_full;	/* unwind_rows ran out: said once */
+	/*
+	 * --heap-match (monitor): no probe until a process is picked, then uprobe_multi links
+	 * of its own (the pid filter), so the breakpoints are in no other address space
+	 */
+	bool heap_match;
+	struct heap_offsets *libc_off;	/* the C library's probe offsets, as attach_heap found */
+	struct heap_pid *hpids;		/* the processes probed that way */
+	size_t nhpids, cap_hpids;
+};
+
+/* Where the malloc family of one C library is probed (tracer__attach_heap). */
+struct heap_offsets {
+	uint64_t dev, ino;			/* the file, as stat() gives it */
+	char path[PATH_MAX];
+	uint64_t entry_off[16], entry_fn[16], ret_off[16];
+	size_t n, nret;
+};
+
+/* A process with probes of its own (--heap-match): an entry link and a return link. */
+struct heap_pid {
+	pid_t pid;
+	int fd[2];
 };
 
 /* A file the unwinder has seen, and its path as a process mapped it. */
@@ -124,7 +146,7 @@ struct qh_link_create_uprobe_multi {
 };
 
 static int uprobe_multi_link(int prog_fd, const char *path, const uint64_t *offsets,
-			     const uint64_t *cookies, uint32_t cnt, bool ret)
+			     const uint64_t *cookies, uint32_t cnt, bool ret, pid_t pid)
 {
 	union bpf_attr attr;
 	struct qh_link_create_uprobe_multi *lc = (void *)&attr;
@@ -138,7 +160,12 @@ static int uprobe_multi_link(int prog_fd, const char *path, const uint64_t *offs
 	lc->cookies = (uintptr_t)cookies;
 	lc->cnt = cnt;
 	lc->multi_flags = ret ? QH_BPF_F_UPROBE_MULTI_RETURN : 0;
-	/* pid 0: every process mapping the library; the programs filter on `procs` */
+	/*
+	 * pid 0: every process mapping the library; the programs filter on `procs`. A pid: the
+	 * consumer filter keeps the breakpoints out of every other address space (its children
+	 * included: they are not followed)
+	 */
+	lc->pid = pid;
 	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
 	return fd < 0 ? -errno : fd;
 }
@@ -439,6 +466,22 @@ static int pick_variants(struct tracer *t, const struct tracer_opts *opts)
 		btf__free(btf);
 		return -EOPNOTSUPP;
 	}
+	if (opts->heap && opts->heap_match) {
+		/*
+		 * A pid-filtered uprobe_multi link per process picked: nothing else keeps every
+		 * other process free of the breakpoints on these kernels (tree probes lose their
+		 * program when a child exits from 6.10 on; see heap_tree_selftest)
+		 */
+		if (!t->uprobe_multi) {
+			pr_err("--heap-match: this kernel has no uprobe_multi links (Linux 6.6+), "
+			       "which probe one process and no other\n");
+			btf__free(btf);
+			return -EOPNOTSUPP;
+		}
+		t->heap_match = true;
+		t->probes.heap = "uprobe_multi(pid)";
+		goto syscalls;
+	}
 	if (opts->heap_probes == QH_HEAP_PROBES_EACH)
 		t->uprobe_multi = false;
 	if (opts->heap && opts->heap_probes == QH_HEAP_PROBES_TREE && opts->heap_root <= 0) {
@@ -488,6 +531,7 @@ shared:
 	if (opts->heap)
 		t->probes.heap = t->heap_root ? "uprobe_tree" : t->uprobe_multi ? "uprobe_multi"
 										: "uprobe";
+syscalls:
 	err = pick_syscall_probes(t, opts, btf);
 	if (err) {
 		btf__free(btf);
@@ -556,7 +600,8 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 	bpf_map__set_max_entries(t->skel->maps.mm_owner, opts->max_procs);
 	bpf_map__set_max_entries(t->skel->maps.events, opts->ringbuf_kb * 1024);
 	if (opts->heap) {
-		t->skel->rodata->cfg_heap = true;
+		/* matched processes are probed by pid: no process is hooked by mapping the library */
+		t->skel->rodata->cfg_heap = !t->heap_match;
 		t->skel->rodata->cfg_stacks = opts->stacks;
 		t->skel->rodata->cfg_sample_rate = opts->sample_rate ? opts->sample_rate : 1;
 		t->skel->rodata->cfg_min_size = opts->min_size;
@@ -779,6 +824,18 @@ static void tracer__free_(struct tracer *t, bool behind)
 		return;
 	ring_buffer__free(t->rb);
 	fentry_probe_close(t);
+	/* the processes' own heap links join the others (at most 64 of them) */
+	for (size_t i = 0; i < t->nhpids; i++) {
+		for (int k = 0; k < 2; k++) {
+			if (t->nheap_links < QH_MAX_HEAP_LINKS)
+				t->heap_links[t->nheap_links++] = t->hpids[i].fd[k];
+			else
+				close(t->hpids[i].fd[k]);
+		}
+	}
+	t->nhpids = 0;
+	free(t->hpids);
+	free(t->libc_off);
 	if (t->skel)
 		destroy_links(t->skel->skeleton, t->heap_links, t->nheap_links, t->heap_plinks,
 			      t->nheap_plinks);
@@ -1023,7 +1080,7 @@ static int attach_heap_multi(struct tracer *t, const char *path, const uint64_t 
 	if (t->nheap_links + 2 > QH_MAX_HEAP_LINKS)
 		return -E2BIG;
 	fd = uprobe_multi_link(bpf_program__fd(t->skel->progs.heap_entry), path, entry_off,
-			       entry_fn, n, false);
+			       entry_fn, n, false, 0);
 	if (fd < 0) {
 		pr_err("failed to attach the malloc-family uprobes in %s: %s\n", path,
 		       strerror(-fd));
@@ -1031,7 +1088,7 @@ static int attach_heap_multi(struct tracer *t, const char *path, const uint64_t 
 	}
 	t->heap_links[t->nheap_links++] = fd;
 	fd = uprobe_multi_link(bpf_program__fd(t->skel->progs.alloc_return), path, ret_off, NULL,
-			       nret, true);
+			       nret, true, 0);
 	if (fd < 0) {
 		pr_err("failed to attach the malloc-family return probes in %s: %s\n", path,
 		       strerror(-fd));
@@ -1427,12 +1484,50 @@ static void unwind_libraries(struct tracer *t, const char *libc)
 	}
 }
 
+/* The probe offsets of the malloc family in @path (its entry probes as uprobe_off places them). */
+static int heap_offsets_of(const char *path, struct heap_offsets *o)
+{
+	uint64_t seen[NR_HEAP_FNS];
+	size_t i, j;
+	int err;
+
+	o->n = o->nret = 0;
+	for (i = 0; i < NR_HEAP_FNS; i++) {
+		const struct heap_fn *fn = &heap_fns[i];
+		uint64_t file_off, probe_off;
+		char why[128];
+
+		err = uprobe_off__for_symbol(path, fn->sym, &file_off, &probe_off, why, sizeof(why));
+		if (err) {
+			pr_debug("%s: no %s (%s): not probed\n", path, fn->sym, strerror(-err));
+			continue;
+		}
+		/* aliases (aligned_alloc and memalign in glibc 2.36) share one address */
+		for (j = 0; j < o->n && seen[j] != file_off; j++)
+			;
+		if (j < o->n) {
+			pr_debug("%s: %s is an alias of a function already probed\n", path, fn->sym);
+			continue;
+		}
+		seen[o->n] = file_off;
+		pr_debug("%s: %s at file offset 0x%lx, entry probe at +%lu: %s\n", path, fn->sym,
+			 (unsigned long)file_off, (unsigned long)probe_off, why);
+		o->entry_off[o->n] = file_off + probe_off;
+		o->entry_fn[o->n++] = fn->fn;
+		if (fn->returns_block)
+			o->ret_off[o->nret++] = file_off;
+	}
+	if (!o->n) {
+		pr_err("%s: no malloc-family function found\n", path);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 int tracer__attach_heap(struct tracer *t, const char *path)
 {
-	uint64_t entry_off[NR_HEAP_FNS], entry_fn[NR_HEAP_FNS], ret_off[NR_HEAP_FNS];
-	uint64_t seen[NR_HEAP_FNS];
+	struct heap_offsets o = {};
 	struct qh_file_key key = {};
-	size_t i, j, n = 0, nret = 0;
 	__u32 one = 1;
 	struct stat st;
 	int err;
@@ -1449,45 +1544,33 @@ int tracer__attach_heap(struct tracer *t, const char *path)
 	key.ino = st.st_ino;
 	if (!bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.libc_files), &key, &one))
 		return 0; /* probed already */
-	for (i = 0; i < NR_HEAP_FNS; i++) {
-		const struct heap_fn *fn = &heap_fns[i];
-		uint64_t file_off, probe_off;
-		char why[128];
-
-		err = uprobe_off__for_symbol(path, fn->sym, &file_off, &probe_off, why, sizeof(why));
-		if (err) {
-			pr_debug("%s: no %s (%s): not probed\n", path, fn->sym, strerror(-err));
-			continue;
-		}
-		/* aliases (aligned_alloc and memalign in glibc 2.36) share one address */
-		for (j = 0; j < n && seen[j] != file_off; j++)
-			;
-		if (j < n) {
-			pr_debug("%s: %s is an alias of a function already probed\n", path, fn->sym);
-			continue;
-		}
-		seen[n] = file_off;
-		pr_debug("%s: %s at file offset 0x%lx, entry probe at +%lu: %s\n", path, fn->sym,
-			 (unsigned long)file_off, (unsigned long)probe_off, why);
-		entry_off[n] = file_off + probe_off;
-		entry_fn[n++] = fn->fn;
-		if (fn->returns_block)
-			ret_off[nret++] = file_off;
-	}
-	if (!n) {
-		pr_err("%s: no malloc-family function found\n", path);
-		return -ENOENT;
+	if (t->heap_match && t->libc_off)
+		return 0; /* one C library is known; the others when a process maps them */
+	err = heap_offsets_of(path, &o);
+	if (err)
+		return err;
+	o.dev = st.st_dev;
+	o.ino = st.st_ino;
+	snprintf(o.path, sizeof(o.path), "%s", path);
+	if (t->heap_match) {
+		/* nothing attached yet: each process picked gets links of its own */
+		t->libc_off = malloc(sizeof(*t->libc_off));
+		if (!t->libc_off)
+			return -ENOMEM;
+		*t->libc_off = o;
+		unwind_libraries(t, path);
+		return 0;
 	}
 	/* the root's C library for its tree; another one (a container's) for every process */
 	if (t->heap_root && !t->tree_attached) {
 		uprobe_events_reap_stale();
-		err = attach_heap_links(t, path, entry_off, entry_fn, n, ret_off, nret,
+		err = attach_heap_links(t, path, o.entry_off, o.entry_fn, o.n, o.ret_off, o.nret,
 					heap_link_tree);
 		t->tree_attached = !err;
 	} else if (t->uprobe_multi) {
-		err = attach_heap_multi(t, path, entry_off, entry_fn, n, ret_off, nret);
+		err = attach_heap_multi(t, path, o.entry_off, o.entry_fn, o.n, o.ret_off, o.nret);
 	} else {
-		err = attach_heap_links(t, path, entry_off, entry_fn, n, ret_off, nret,
+		err = attach_heap_links(t, path, o.entry_off, o.entry_fn, o.n, o.ret_off, o.nret,
 					heap_link_each);
 	}
 	if (err)
@@ -1500,6 +1583,106 @@ int tracer__attach_heap(struct tracer *t, const char *path)
 	}
 	unwind_libraries(t, path);
 	return 0;
+}
+
+int tracer__heap_attach_pid(struct tracer *t, pid_t pid, const char *path)
+{
+	struct heap_offsets *own = NULL, *o = t->libc_off;
+	struct heap_pid *hp;
+	struct stat st;
+	size_t i;
+	int fd[2], err;
+
+	if (!t->heap_match || !o)
+		return -EINVAL;
+	for (i = 0; i < t->nhpids; i++)
+		if (t->hpids[i].pid == pid)
+			return -EEXIST;
+	if (!path) {
+		path = o->path;
+	} else if (stat(path, &st)) {
+		return -errno;
+	} else if ((uint64_t)st.st_dev != o->dev || (uint64_t)st.st_ino != o->ino) {
+		/* another C library (a container's): its own offsets, its tables for stacks */
+		own = calloc(1, sizeof(*own));
+		if (!own)
+			return -ENOMEM;
+		err = heap_offsets_of(path, own);
+		if (err) {
+			free(own);
+			return err;
+		}
+		o = own;
+		unwind_libraries(t, path);
+	}
+	err = -ENOMEM;
+	if (vec_reserve(t->hpids, t->cap_hpids, t->nhpids + 1))
+		goto out;
+	fd[0] = err = uprobe_multi_link(bpf_program__fd(t->skel->progs.heap_entry), path,
+					o->entry_off, o->entry_fn, o->n, false, pid);
+	if (err < 0)
+		goto out;
+	fd[1] = err = uprobe_multi_link(bpf_program__fd(t->skel->progs.alloc_return), path,
+					o->ret_off, NULL, o->nret, true, pid);
+	if (err < 0) {
+		close(fd[0]);
+		goto out;
+	}
+	err = 0;
+	hp = &t->hpids[t->nhpids++];
+	hp->pid = pid;
+	hp->fd[0] = fd[0];
+	hp->fd[1] = fd[1];
+out:
+	free(own);
+	return err;
+}
+
+static void *close_pair(void *arg)
+{
+	int *fd = arg;
+
+	close(fd[0]);
+	close(fd[1]);
+	free(fd);
+	return NULL;
+}
+
+int tracer__heap_detach_pid(struct tracer *t, pid_t pid)
+{
+	pthread_t tid;
+	size_t i;
+	int *fd;
+
+	for (i = 0; i < t->nhpids && t->hpids[i].pid != pid; i++)
+		;
+	if (i == t->nhpids)
+		return -ENOENT;
+	/* unregistering a uprobe waits for a grace period: the event loop does not */
+	fd = malloc(2 * sizeof(*fd));
+	if (fd) {
+		fd[0] = t->hpids[i].fd[0];
+		fd[1] = t->hpids[i].fd[1];
+		if (pthread_create(&tid, NULL, close_pair, fd))
+			close_pair(fd);
+		else
+			pthread_detach(tid);
+	} else {
+		close(t->hpids[i].fd[0]);
+		close(t->hpids[i].fd[1]);
+	}
+	t->hpids[i] = t->hpids[--t->nhpids];
+	return 0;
+}
+
+bool tracer__heap_match(const struct tracer *t)
+{
+	return t && t->heap_match;
+}
+
+size_t tracer__heap_pids(const struct tracer *t)
+{
+	return t ? t->nhpids : 0;
 }
 
 /* Run one of the programs that are never attached (clock_sync, heap_sweep) once. */
@@ -1700,6 +1883,8 @@ bool tracer__maps_probed_libc(struct tracer *t, uint32_t pid)
 	__u32 v;
 	FILE *f;
 
+	if (t->heap_match)
+		return false; /* hooked when its own probes first run */
 	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
 	f = fopen(path, "re");
 	if (!f)

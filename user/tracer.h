@@ -47,6 +47,8 @@ struct tracer_opts {
 	bool stacks;		/* capture a user stack per allocation (else the caller only) */
 	int heap_probes;	/* enum qh_heap_probes */
 	pid_t heap_root;	/* the process (held before exec) whose tree TREE probes */
+	bool heap_match;	/* monitor --heap-match: no probe is shared; each process picked
+				 * gets its own (tracer__heap_attach_pid) */
 	uint32_t sample_rate;	/* record one allocation in N (1: all) */
 	uint64_t min_size;	/* record allocations of this size... */
 	uint64_t max_size;	/* ...up to this one */
@@ -97,6 +99,22 @@ void tracer__free_behind(struct tracer *t);
  * Entry probes sit on the first instruction the kernel emulates (see uprobe_off.h).
  */
 int tracer__attach_heap(struct tracer *t, const char *path);
+/*
+ * --heap-match: probe the malloc family of @pid only (pid-filtered uprobe_multi links, two
+ * fds), in the C library at @path (NULL: the one tracer__attach_heap was given). Its children
+ * are not probed by these. 0, -EEXIST (probed already), or -errno.
+ */
+int tracer__heap_attach_pid(struct tracer *t, pid_t pid, const char *path);
+/*
+ * Remove @pid's own probes; their links are closed by a thread of their own (each takes an RCU
+ * grace period). 0, or -ENOENT when it had none.
+ */
+int tracer__heap_detach_pid(struct tracer *t, pid_t pid);
+/* Was the tracer opened with heap_match (no shared heap probe)? */
+bool tracer__heap_match(const struct tracer *t);
+/* Processes with probes of their own now. */
+size_t tracer__heap_pids(const struct tracer *t);
+
 /*
  * The C library @pid maps (0: this program, whose C library a child started on this host
  * maps too), as a path this program can open: through /proc/PID/root for another process.
