@@ -236,6 +236,17 @@ static void describe_in(struct sbuf *b, const cJSON *rep, const cJSON *it)
 			sb_printf(b, ":%.0f)", v);
 		}
 	}
+	/* an fd finding: why (growing, open at the end or at exit), and what opened it */
+	if ((s = str_of(it, "reason")) && cJSON_HasObjectItem(it, "growing_checks")) {
+		sb_printf(b, ", ");
+		sb_esc(b, s, "");
+		if ((s = str_of(it, "site"))) {
+			sb_printf(b, " by ");
+			sb_esc(b, s, "");
+		}
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "incomplete")))
+			sb_printf(b, " (incomplete: some fds were not reported)");
+	}
 	/* a leftover: why, of which driver tree, and what the cleanup did */
 	if ((s = str_of(it, "reason")) && cJSON_HasObjectItem(it, "age_s")) {
 		const cJSON *d = num_of(it, "driver", &v) ? driver_of(rep, v) : NULL;
