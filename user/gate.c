@@ -900,7 +900,7 @@ char *gate__markdown(const cJSON *report, const struct gate_result *r)
 	const cJSON *log = cJSON_GetObjectItemCaseSensitive(report, "event_log");
 	struct sbuf b = {}, cmd = {};
 	double v = 0, w = 0;
-	int c;
+	int c, n;
 
 	command_line(&cmd, report);
 	sb_printf(&b, "## qhtrace: %s\n\n", r->pass ? "pass" : "FAIL");
@@ -911,7 +911,8 @@ char *gate__markdown(const cJSON *report, const struct gate_result *r)
 		sb_printf(&b, " exited %.0f", v);
 	if (num_of(run, "duration_s", &w))
 		sb_printf(&b, " after %.2f s", w);
-	sb_printf(&b, "; %d processes traced", cJSON_GetArraySize(procs));
+	n = cJSON_GetArraySize(procs);
+	sb_printf(&b, "; %d process%s traced", n, n == 1 ? "" : "es");
 	if (num_of(ev, "received", &v) && num_of(ev, "lost", &w))
 		sb_printf(&b, ", %.0f events received, %.0f lost", v, w);
 	sb_printf(&b, ".\n\n| class | gated | findings | result |\n| --- | --- | --- | --- |\n");
