@@ -289,6 +289,8 @@ bench: $(OUTPUT)/qhtrace $(FIXTURES) $(OUTPUT)/bench/heapbench $(OUTPUT)/bench/c
 		$(OUTPUT)/bench/markbench $(OUTPUT)/bench/procchurn $(OUTPUT)/bench/metricsbench
 	$(Q)/usr/bin/python3 tests/bench/startup.py
 	$(Q)/usr/bin/python3 tests/bench/fdbench.py
+	$(Q)/usr/bin/python3 tests/bench/exitbench.py --qhtrace $(OUTPUT)/qhtrace \
+		--procchurn $(OUTPUT)/bench/procchurn
 	$(Q)$(OUTPUT)/bench/tpcost
 	$(Q)$(OUTPUT)/bench/heapbench $(OUTPUT)/qhtrace $(OUTPUT)/bench/churn
 	$(Q)/usr/bin/python3 tests/bench/heapbystander.py

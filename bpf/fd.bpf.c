@@ -13,6 +13,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 
 #include "fd.bpf.h"
 #include "fd_syscalls.h"
@@ -93,6 +94,9 @@
 
 /* set by the loader: a user stack per fd opened (else the syscall names the site) */
 const volatile bool cfg_fd_stacks = false;
+/* attach: report the fds a process opened and still holds at its exit (fd_exit) */
+const volatile bool cfg_fd_exit = false;
+const volatile __u32 cfg_fd_exit_max = 256; /* QH_EV_FD_EXIT records per process */
 
 /*
  * What an open file is. Anonymous inodes share one filesystem and tell their kind by the
@@ -212,15 +216,278 @@ static long drop_one(__u32 i, void *data)
 	return 0;
 }
 
+/* The exit walk that reports: a run of alike fds is pending until one unlike it comes. */
+struct fdx_walk {
+	struct fdtable *fdt;
+	struct qh_proc *p;
+	struct fd_exit_scratch *x; /* the record, the run's count, the records sent */
+	struct file *file;	/* the run's first file: its path */
+	unsigned long *bits;	/* fdt->open_fds */
+	unsigned long word;	/* the bitmap word of the current fd */
+	__u64 ts_ns;		/* the run's newest open */
+	__u32 tgid;
+	__u32 fd;		/* the run's lowest fd */
+	__u32 n;		/* open fds so far */
+	__u32 total;		/* open fds to find */
+};
+
+#define QH_AF_INET 2
+#define QH_AF_INET6 10
+#ifndef IPPROTO_UDP
+#define IPPROTO_UDP 17
+#endif
+
+/*
+ * A TCP or UDP socket as /proc/net/{tcp,udp}{,6} would list it: TCP in any state but CLOSE
+ * (unhashed: not listed), UDP once bound. Anything else keeps the bare "socket" key.
+ */
+static __always_inline void fdx_sock(struct file *f, struct fd_exit_key *k)
+{
+	struct socket *so = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(so, sk);
+	__u16 family, proto;
+
+	if (!sk)
+		return;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	proto = BPF_CORE_READ(sk, sk_protocol);
+	if ((family != QH_AF_INET && family != QH_AF_INET6) ||
+	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
+		return;
+	k->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (proto == IPPROTO_TCP) {
+		k->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+		if (k->state == TCP_CLOSE) {
+			k->state = 0;
+			k->lport = 0;
+			return;
+		}
+		if (k->nr == __NR_accept || k->nr == __NR_accept4)
+			k->flags |= QH_FDX_ACCEPTED;
+	} else {
+		if (!k->lport)
+			return;
+		k->flags |= QH_FDX_UDP;
+	}
+	k->flags |= QH_FDX_INET;
+	k->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == QH_AF_INET6) {
+		k->flags |= QH_FDX_V6;
+		BPF_CORE_READ_INTO(&k->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&k->raddr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		*(__u32 *)k->laddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		*(__u32 *)k->raddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	}
+	/* the end that repeats when such sockets pile up (fdtable.c: describe_rows) */
+	if (k->state == TCP_LISTEN || !k->rport || (k->flags & QH_FDX_ACCEPTED)) {
+		__builtin_memset(k->raddr, 0, sizeof(k->raddr));
+		k->rport = 0;
+	} else {
+		__builtin_memset(k->laddr, 0, sizeof(k->laddr));
+		k->lport = 0;
+	}
+}
+
+/* One step up the path of a file: a name written, or a mount crossed. */
+struct fdx_path_walk {
+	struct qh_event_fd_exit *e;	/* in fd_exit_buf */
+	struct dentry *d;
+	struct mount *m;
+	__u32 off;			/* bytes of path written */
+};
+
+static long path_step(__u32 i, void *data)
+{
+	struct fdx_path_walk *w = data;
+	struct qh_event_fd_exit *e = w->e;
+	/* locals: a CO-RE read through w-> would relocate against this file's own struct */
+	struct dentry *d = w->d, *parent;
+	struct mount *m = w->m, *up;
+	long n;
+
+	if (d == BPF_CORE_READ(m, mnt.mnt_root)) {
+		up = BPF_CORE_READ(m, mnt_parent);
+		if (up == m) {
+			e->flags &= ~QH_FDX_PATH_CUT; /* the root */
+			return 1;
+		}
+		w->d = BPF_CORE_READ(m, mnt_mountpoint);
+		w->m = up;
+		return 0;
+	}
+	if (w->off >= QH_FD_EXIT_NAME)
+		return 1;
+	/* a name may take QH_FD_EXIT_NAME bytes from any offset below that: path holds 2x */
+	n = bpf_probe_read_kernel_str(&e->path[w->off & (QH_FD_EXIT_NAME - 1)], QH_FD_EXIT_NAME,
+				      BPF_CORE_READ(d, d_name.name));
+	if (n <= 0)
+		return 1;
+	w->off += n;
+	parent = BPF_CORE_READ(d, d_parent);
+	if (parent == d) {
+		/* a pseudo file's own root (memfd): d_path() names it by simple_dname(),
+		 * "/NAME (deleted)" */
+		e->flags &= ~QH_FDX_PATH_CUT;
+		e->flags |= QH_FDX_DELETED;
+		return 1;
+	}
+	w->d = parent;
+	return 0;
+}
+
+/*
+ * The path of @f as d_path() gives it from the initial root, component by component, the
+ * file's own name first (bpf_d_path() is not allowed in tracepoints): each name ends in NUL.
+ */
+static __always_inline void fdx_path(struct file *f, struct qh_event_fd_exit *e)
+{
+	struct vfsmount *vm = BPF_CORE_READ(f, f_path.mnt);
+	struct fdx_path_walk w = { .e = e };
+	struct dentry *d;
+
+	w.d = BPF_CORE_READ(f, f_path.dentry);
+	w.m = (void *)vm - bpf_core_field_offset(struct mount, mnt);
+	e->flags |= QH_FDX_PATH_CUT;
+	bpf_loop(QH_FD_EXIT_DEPTH, path_step, &w, 0);
+	e->path_len = w.off;
+	/* d_unlinked(): unhashed and not a root, as d_path() marks it */
+	d = BPF_CORE_READ(f, f_path.dentry);
+	if (!BPF_CORE_READ(d, d_hash.pprev) && BPF_CORE_READ(d, d_parent) != d)
+		e->flags |= QH_FDX_DELETED;
+}
+
+/*
+ * The pending run goes out as one record, or is counted as unsent. The record is made in
+ * fd_exit_buf: only the exit program calls this, and a tracepoint's program runs with
+ * preemption off and never nested on its CPU (bpf_trace_run's `active` guard).
+ */
+static __always_inline void fdx_flush(struct fdx_walk *w)
+{
+	struct fd_exit_scratch *x = w->x;
+	struct qh_event_fd_exit *e = &x->e;
+
+	if (!x->count)
+		return;
+	if (x->sent >= cfg_fd_exit_max)
+		goto unsent;
+	fill_hdr(&e->hdr, QH_EV_FD_EXIT, w->tgid, w->p->start_ns);
+	e->ts_ns = w->ts_ns;
+	e->caller = w->x->run.caller;
+	e->stack_id = w->x->run.stack_id;
+	e->fd = w->fd;
+	e->count = x->count;
+	e->nr = w->x->run.nr;
+	e->kind = w->x->run.kind;
+	e->flags = w->x->run.flags;
+	e->state = w->x->run.state;
+	e->lport = w->x->run.lport;
+	e->rport = w->x->run.rport;
+	__builtin_memcpy(e->laddr, w->x->run.laddr, sizeof(e->laddr));
+	__builtin_memcpy(e->raddr, w->x->run.raddr, sizeof(e->raddr));
+	e->path_len = 0;
+	if (w->x->run.obj)
+		fdx_path(w->file, e);
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), 0)) {
+		stat_inc(QH_STAT_RB_RESERVE_FAILED);
+		goto unsent;
+	}
+	x->sent++;
+	x->count = 0;
+	return;
+unsent:
+	w->p->fd_exit_unsent += x->count;
+	x->count = 0;
+}
+
+static __always_inline bool fdx_same(const struct fd_exit_key *a, const struct fd_exit_key *b)
+{
+	const __u64 *x = (const void *)a, *y = (const void *)b;
+	int i;
+
+	for (i = 0; i < sizeof(*a) / 8; i++)
+		if (x[i] != y[i])
+			return false;
+	return true;
+}
+
+/* fd @fd, open as the process exits, was opened while traced (record @r): add it to a run */
+static __always_inline void fdx_add(struct fdx_walk *w, struct file *f, __u32 kind,
+				    struct qh_fd *r, __u32 fd)
+{
+	struct fd_exit_key *k = &w->x->cur;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->kind = kind;
+	k->nr = r->nr;
+	k->caller = r->caller;
+	k->stack_id = r->stack_id;
+	if (k->kind == QH_FD_FILE || k->kind == QH_FD_DIR || k->kind == QH_FD_MEMFD)
+		k->obj = (__u64)BPF_CORE_READ(f, f_inode);
+	else if (k->kind == QH_FD_SOCKET)
+		fdx_sock(f, k);
+	w->p->fd_exit_leaked++;
+	if (w->x->count && fdx_same(&w->x->run, k)) {
+		w->x->count++;
+		if (r->ts_ns > w->ts_ns)
+			w->ts_ns = r->ts_ns;
+		return;
+	}
+	fdx_flush(w);
+	w->x->run = *k;
+	w->file = f;
+	w->fd = fd;
+	w->ts_ns = r->ts_ns;
+	w->x->count = 1;
+}
+
+/* exit_one, and each open fd the process opened while traced (not 0-2) added to a run */
+static long exit_report_one(__u32 i, void *data)
+{
+	struct fdx_walk *w = data;
+	struct qh_fd_key k = { .tgid = w->tgid, .fd = i };
+	struct qh_fd *r;
+	struct file *f;
+	__u32 kind;
+
+	if ((i & 63) == 0) {
+		w->word = 0;
+		bpf_probe_read_kernel(&w->word, sizeof(w->word), &w->bits[i / 64]);
+	}
+	if (!(w->word & (1UL << (i & 63))))
+		return 0;
+	f = fdt_file(w->fdt, i);
+	if (!f)
+		return 0;
+	kind = file_kind(f) & (QH_FD_KIND_SLOTS - 1);
+	w->p->fd_exit_kind[kind]++;
+	w->n++;
+	/* a closed fd's record kept for reuse has no stamp: this one was inherited after all */
+	if (i > 2 && (r = bpf_map_lookup_elem(&fds, &k)) && r->ts_ns != QH_STAMP_DEAD)
+		fdx_add(w, f, kind, r, i);
+	return w->n >= w->total; /* every open fd seen */
+}
+
 /*
  * The last thread is exiting and the fd table is intact (exit_files() comes later): what
  * the kernel is about to close, by kind, and the records of those fds out of the map.
+ *
+ * With cfg_fd_exit (attach), the fds it opened while traced and still holds go to the loader
+ * as QH_EV_FD_EXIT records, before the exit record that says how many there were. Records in
+ * the ring buffer rather than `fds` records kept past the exit: the loader would need the path
+ * and the peer anyway, which only the kernel can read now (/proc/PID/fd empties as the
+ * process exits), and nothing would have to take kept records out. The walk of the open fds
+ * that counts them by kind adds a lookup per open fd past 0-2, and a path walk and a record per
+ * run of alike fds the process opened (a loop that opens one file is one record): nothing more
+ * for a process that closed what it opened. At most cfg_fd_exit_max records per process; fds
+ * past them, or whose record found the ring buffer full, are counted in fd_exit_unsent.
  */
 __hidden void fd_exit(struct task_struct *task, struct qh_proc *p, __u32 tgid)
 {
 	struct fdtable *fdt = task_fdt(task);
 	struct fd_walk w = {};
-	__u32 max;
+	struct fdx_walk x = {};
+	__u32 max, zero = 0;
 
 	if (!fdt)
 		return;
@@ -232,8 +499,22 @@ __hidden void fd_exit(struct task_struct *task, struct qh_proc *p, __u32 tgid)
 	max = fdt->max_fds;
 	if (max > QH_FD_WALK_MAX)
 		max = QH_FD_WALK_MAX;
-	if (w.total)
+	x.x = cfg_fd_exit ? bpf_map_lookup_elem(&fd_exit_buf, &zero) : NULL;
+	if (x.x) {
+		x.x->count = 0;
+		x.x->sent = 0;
+		x.fdt = fdt;
+		x.p = p;
+		x.tgid = tgid;
+		x.bits = w.bits;
+		x.total = w.total;
+		if (x.total)
+			bpf_loop(max, exit_report_one, &x, 0);
+		fdx_flush(&x);
+		w.n = x.n;
+	} else if (w.total) {
 		bpf_loop(max, exit_one, &w, 0);
+	}
 	p->fd_exit_open = w.n;
 	p->fd_open = w.n;
 	/* every record, of open fds and the closed ones kept for reuse */

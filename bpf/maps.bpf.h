@@ -81,6 +81,50 @@ QH_MAP struct {
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
+/*
+ * What the fds a process held at exit are grouped by, as the loader groups the fds of a live
+ * table (fdtable.c): a file by its inode (one path), a TCP or UDP socket by the end that
+ * repeats (its peer, or its own address when it listens, is unconnected or was accepted), the
+ * rest by kind; and by what opened them. Fields that do not tell groups apart stay zero, so
+ * two keys compare as words.
+ */
+struct fd_exit_key {
+	__u64 obj;	/* files, dirs, memfds: the inode */
+	__u64 caller;
+	__s64 stack_id;
+	__u32 kind;
+	__u32 nr;
+	__u32 flags;	/* QH_FDX_* */
+	__u32 state;
+	__u16 lport;
+	__u16 rport;
+	__u32 pad;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+/*
+ * fd_exit's scratch, one per CPU: the QH_EV_FD_EXIT record it makes, its walk's counters and
+ * keys. In map memory, loads of the counters are unknown numbers to the verifier: on the
+ * stack, their exact values would make each pass of the bpf_loop callback a state of its own,
+ * and the program too complex to verify; and the keys would take the exit program's three
+ * frames past the 512 bytes of stack they may use together (v6.1).
+ */
+struct fd_exit_scratch {
+	struct qh_event_fd_exit e;
+	struct fd_exit_key run;	/* the pending run's */
+	struct fd_exit_key cur;	/* the fd being added */
+	__u32 count;	/* fds in the pending run, 0: none */
+	__u32 sent;	/* records sent for the process */
+};
+
+QH_MAP struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fd_exit_scratch);
+} fd_exit_buf SEC(".maps");
+
 /* (tgid, fd) -> how and when a traced process opened it */
 QH_MAP struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -39,7 +39,8 @@ enum qh_event_type {
 	QH_EV_LIBC = 5, /* a traced process mapped a probed C library (its heap is followed) */
 	QH_EV_LIBC_NEW = 6, /* a traced process mapped a C library not probed yet */
 	QH_EV_JOB_ENV = 7, /* monitor: a process in no job exec'd with a job variable */
-	QH_EV_MAP_EXEC = 8, /* heap stacks: a traced process mapped code the unwinder has no
+	QH_EV_FD_EXIT = 8, /* fds a traced process opened and still held as it exited */
+	QH_EV_MAP_EXEC = 9, /* heap stacks: a traced process mapped code the unwinder has no
 			     * table for (a library loaded, dlopen) */
 };
 
@@ -281,6 +282,9 @@ struct qh_proc {
 	__u32 fd_exit_kind[QH_FD_KIND_SLOTS]; /* those, by enum qh_fd_kind */
 	__u32 tcp[QH_TCP_NR];	     /* its TCP sockets by state, now */
 	__u32 tcp_close_wait_peak;
+	__u32 fd_exit_leaked;	     /* of fd_exit_open, those it opened while traced, not 0-2 */
+	__u32 fd_exit_unsent;	     /* of those, fds no QH_EV_FD_EXIT record carries (past
+				      * cfg_fd_exit_max records, or the ring buffer was full) */
 	__u32 job;		     /* monitor: the CI job it belongs to (inherited at fork), 0: none */
 	__u32 pad0;
 };
@@ -359,6 +363,42 @@ struct qh_event_job_env {
 	__u32 len;		/* bytes of data: whole strings, each with its NUL */
 	__u32 scanned;		/* strings looked at (QH_JOB_ENV_SCAN at most) */
 	char data[QH_JOB_ENV_BLOB + QH_JOB_ENV_STR];
+};
+
+/*
+ * QH_EV_FD_EXIT, sent before the process's QH_EV_EXIT: a run of fds it opened while traced,
+ * holds as it exits and are not 0-2, alike in what the loader groups them by (the same inode;
+ * the same peer for sockets, the kind for pipes and anonymous inodes) and in what opened them.
+ */
+#define QH_FD_EXIT_MAX_RECORDS 256 /* records per exiting process (cfg_fd_exit_max) */
+#define QH_FD_EXIT_NAME 256	/* bytes of path components, at most (FD_TARGET_LEN) */
+#define QH_FD_EXIT_DEPTH 32	/* dentries and mount crossings walked, at most */
+
+#define QH_FDX_DELETED (1U << 0)  /* the file is unlinked: " (deleted)", as /proc says */
+#define QH_FDX_PATH_CUT (1U << 1) /* the walk stopped short of the root: the path's head is lost */
+#define QH_FDX_INET (1U << 2)	  /* a TCP or UDP socket /proc/net lists: the addresses are set */
+#define QH_FDX_V6 (1U << 3)	  /* AF_INET6 (else AF_INET: the first 4 bytes of each address) */
+#define QH_FDX_UDP (1U << 4)	  /* UDP (else TCP) */
+#define QH_FDX_ACCEPTED (1U << 5) /* made by accept: the served side of a listener */
+
+struct qh_event_fd_exit {
+	struct qh_event_hdr hdr;
+	__u64 ts_ns;	 /* the newest fd's open, a qh_stamp() */
+	__u64 caller;	 /* as struct qh_fd, of the newest */
+	__s64 stack_id;
+	__u32 fd;	 /* the lowest fd of the run */
+	__u32 count;	 /* fds in the run */
+	__u32 nr;	 /* the syscall that opened them */
+	__u32 kind;	 /* enum qh_fd_kind, read from the file */
+	__u32 flags;	 /* QH_FDX_* */
+	__u32 state;	 /* TCP_* of a TCP socket, 0 otherwise */
+	__u32 path_len;	 /* bytes of path: files, dirs, memfds */
+	__u16 lport;	 /* host order */
+	__u16 rport;
+	__u8 laddr[16];	 /* network order */
+	__u8 raddr[16];
+	/* the path's components, the file's own name first, each ending in NUL */
+	__u8 path[2 * QH_FD_EXIT_NAME];
 };
 
 /* QH_EV_REAP, QH_EV_LIBC */

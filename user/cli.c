@@ -272,6 +272,7 @@ static int parse(int argc, char **argv, struct attach_opts *o, enum cmd which)
 
 	traceopts__defaults(o);
 	o->fds_mode = which == CMD_FDS;
+	o->fd_exit = which != CMD_MONITOR;
 	err = load_config(argc, argv, o, which);
 	if (err)
 		return err;

@@ -44,6 +44,8 @@ struct attach_opts {
 	bool no_fds;		/* --no-fds: no fd and socket probes */
 	int fd_probes;		/* --fd-probes: enum qh_fd_probes */
 	bool fd_stacks;		/* --fd-stacks: where each fd was opened */
+	bool fd_exit;		/* attach, leaks, fds: what a process held at exit is reported
+				 * (not the monitor: every exit of the machine would be) */
 	uint32_t max_fds;
 	uint32_t resource_leak_count; /* fd findings: severity scale */
 	bool fds_mode;		/* `qhtrace fds`: the fd table, no heap */

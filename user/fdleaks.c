@@ -8,9 +8,10 @@
 #include "htab.h"
 #include "vec.h"
 
-/* a group's reason is one of these two, compared by address */
+/* a group's reason is one of these, compared by address */
 static const char REASON_GROWING[] = "growing";
 static const char REASON_AT_END[] = "open_at_end";
+static const char REASON_AT_EXIT[] = "open_at_exit";
 
 
 /* A group's history: one per (process, kind, pattern, state) ever seen at a check. */
@@ -157,8 +158,8 @@ static void grade(struct fdleaks *f, struct group *g)
 {
 	uint64_t over = g->l.count > g->l.baseline ? g->l.count - g->l.baseline : 0;
 
-	/* a leak is judged on what it added; survivors' leftovers on what they hold */
-	if (g->l.reason == REASON_AT_END)
+	/* a leak is judged on what it added; what is left at the end or exit, on its count */
+	if (g->l.reason == REASON_AT_END || g->l.reason == REASON_AT_EXIT)
 		over = g->l.count;
 	g->l.severity = severity__of(over, g->l.growth_per_s, f->threshold);
 	if (g->l.growing_checks > QH_FD_GROWING_CHECKS && g->l.severity < SEV_CRITICAL)
@@ -248,6 +249,67 @@ int fdleaks__at_end(struct fdleaks *f, const struct proc *p, const struct fd_tab
 		grade(f, g);
 	}
 	return 0;
+}
+
+int fdleaks__at_exit(struct fdleaks *f, const struct proc *p, uint32_t kind, const char *pattern,
+		     int tcp_state, uint64_t count, const struct qh_fd *opener)
+{
+	struct group *g = find(f, p, kind, pattern, tcp_state, REASON_AT_EXIT);
+	char buf[32];
+
+	if (!g)
+		return -ENOMEM;
+	g->l.count += count;
+	g->flagged = true;
+	/* the site is the newest open's; runs of one group may come from several sites */
+	if (!g->l.site[0] || opener->ts_ns >= g->l.opener.ts_ns) {
+		g->l.opener = *opener;
+		snprintf(g->l.site, sizeof(g->l.site), "%s",
+			 fd_syscall__str(opener->nr, buf, sizeof(buf)));
+	}
+	grade(f, g);
+	return 0;
+}
+
+int fdleaks__exit_unsent(struct fdleaks *f, const struct proc *p, uint64_t unsent)
+{
+	struct group *g;
+	bool any = false;
+	size_t i;
+
+	if (!unsent)
+		return 0;
+	for (i = 0; i < f->n; i++) {
+		g = &f->g[i];
+		if (g->l.proc == p && g->l.reason == REASON_AT_EXIT) {
+			g->l.incomplete = true;
+			any = true;
+		}
+	}
+	if (any)
+		return 0;
+	g = find(f, p, QH_FD_UNKNOWN, "(not reported: the kernel's records were lost)", 0,
+		 REASON_AT_EXIT);
+	if (!g)
+		return -ENOMEM;
+	g->l.count += unsent;
+	g->l.incomplete = true;
+	g->flagged = true;
+	grade(f, g);
+	return 0;
+}
+
+void fdleaks__exit_sites(struct fdleaks *f,
+			 void (*fn)(void *ctx, const struct proc *p, const struct qh_fd *opener,
+				    char *site, size_t len),
+			 void *ctx)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (f->g[i].l.reason == REASON_AT_EXIT && f->g[i].l.kind != QH_FD_UNKNOWN)
+			fn(ctx, f->g[i].l.proc, &f->g[i].l.opener, f->g[i].l.site,
+			   sizeof(f->g[i].l.site));
 }
 
 static int cmp_group(const void *a, const void *b)

@@ -30,10 +30,15 @@ struct fd_leak {
 	uint64_t baseline;		/* at the first look */
 	double growth_per_s;
 	uint32_t growing_checks;
-	const char *reason;		/* "growing", "open_at_end" */
+	const char *reason;		/* "growing", "open_at_end", "open_at_exit" */
 	char site[96];			/* what opened the newest one: the syscall, and with
 					 * --fd-stacks the function */
 	enum severity severity;
+	/* open_at_exit: some of the fds it held were in no record (the kernel's bound, or its
+	 * ring buffer full): count is what arrived */
+	bool incomplete;
+	struct qh_fd opener;		/* open_at_exit: the newest one's record (its ts_ns, the
+					 * kernel's stamp), for fdleaks__exit_sites */
 };
 
 struct fdleaks;
@@ -66,6 +71,26 @@ int fdleaks__observe(struct fdleaks *f, const struct proc *p, const struct fd_ta
 /* @p survives the traced command: flag what it opened and still holds, and its sockets. */
 int fdleaks__at_end(struct fdleaks *f, const struct proc *p, const struct fd_table *t,
 		    const struct fd_seen *seen, uint64_t now_ns);
+
+/*
+ * @p exited holding @count fds it opened while traced, alike (one kind, one target @pattern,
+ * @tcp_state for a TCP socket), the newest opened as @opener says: an open_at_exit finding.
+ */
+int fdleaks__at_exit(struct fdleaks *f, const struct proc *p, uint32_t kind, const char *pattern,
+		     int tcp_state, uint64_t count, const struct qh_fd *opener);
+/*
+ * @p exited and @unsent of the fds it held were in no record: its open_at_exit findings are
+ * incomplete; if it has none, an "unknown" one stands for those fds, so a gate still sees them.
+ */
+int fdleaks__exit_unsent(struct fdleaks *f, const struct proc *p, uint64_t unsent);
+/*
+ * Each open_at_exit finding's opener, to name the function that opened it (--fd-stacks): @fn
+ * writes the site into @site (left as it is, the syscall's name, when it writes nothing).
+ */
+void fdleaks__exit_sites(struct fdleaks *f,
+			 void (*fn)(void *ctx, const struct proc *p, const struct qh_fd *opener,
+				    char *site, size_t len),
+			 void *ctx);
 
 /* Findings so far, fds first then sockets, each by severity then count. */
 size_t fdleaks__count(struct fdleaks *f);

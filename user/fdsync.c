@@ -47,13 +47,8 @@ static const struct fd_rec *first_rec(const struct fd_recs *r, uint32_t tgid)
 	return lo < r->n && r->v[lo].k.tgid == tgid ? &r->v[lo] : NULL;
 }
 
-/*
- * --fd-stacks: "openat in leak_files (fdleak.c:42)". The caller the kernel side found on the
- * stack names the function; without one, the first frame of the kernel's walk past the C
- * library's wrapper.
- */
-static void fd_site(const struct fdsync_ops *ops, const struct syms_maps *m,
-		    const struct qh_fd *v, char *out, size_t len)
+void fdsync__site(const struct fdsync_ops *ops, const struct syms_maps *m, const struct qh_fd *v,
+		  char *out, size_t len)
 {
 	uint64_t ips[QH_MAX_STACK];
 	struct syms_frame sf;
@@ -113,7 +108,7 @@ static void scan(const struct fdsync_ops *ops, struct fdleaks *f, struct proc *p
 		opened[i] = r && r->v.ts_ns >= p->start_ns;
 		nr[i] = r ? r->v.nr : 0;
 		if (opened[i] && site)
-			fd_site(ops, m, &r->v, site[i], sizeof(site[i]));
+			fdsync__site(ops, m, &r->v, site[i], sizeof(site[i]));
 		p->fd_untracked += !opened[i];
 		p->fd_kind[t.v[i].kind & (QH_FD_KIND_SLOTS - 1)]++;
 	}

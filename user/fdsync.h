@@ -46,6 +46,15 @@ struct fdsync_ops {
 	void *ctx;
 };
 
+/*
+ * --fd-stacks: the site of the fd record @v, "openat in leak_files (fdleak.c:42)", into @out
+ * ("" when nothing resolves) with the mappings @m (NULL: nothing). The caller the kernel side
+ * found on the stack names the function; without one, the first frame of the kernel's walk
+ * past the C library's wrapper.
+ */
+void fdsync__site(const struct fdsync_ops *ops, const struct syms_maps *m, const struct qh_fd *v,
+		  char *out, size_t len);
+
 /* qsort/bsearch order of struct fd_rec: by tgid, then fd */
 int fdsync__cmp_rec(const void *a, const void *b);
 

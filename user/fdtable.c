@@ -170,6 +170,26 @@ static const char *port_of(const char *ep)
 	return c ? c + 1 : "";
 }
 
+void fdtable__sock_names(const char *proto, int state, const char *local, const char *remote,
+			 bool served, char *desc, char *pattern, size_t len)
+{
+	if (state == 10) { /* TCP_LISTEN */
+		snprintf(desc, len, "%s listen %s", proto, local);
+		snprintf(pattern, len, "%s listen %s", proto, local);
+		return;
+	}
+	if (!strcmp(remote, "0.0.0.0:0") || !strcmp(remote, "[::]:0")) {
+		snprintf(desc, len, "%s %s", proto, local);
+		snprintf(pattern, len, "%s %s", proto, local);
+		return;
+	}
+	snprintf(desc, len, "%s %s -> %s", proto, local, remote);
+	if (served)
+		snprintf(pattern, len, "%s %s <- *", proto, local);
+	else
+		snprintf(pattern, len, "%s -> %s", proto, remote);
+}
+
 /*
  * What a socket is, and what repeats when sockets of one kind pile up: a listener by its
  * address; a connection to a service by the service's address (its own port differs each
@@ -185,25 +205,67 @@ static void describe_rows(struct sock_rows *rows)
 
 		if (!r->wanted)
 			continue;
-		if (r->state == 10) { /* TCP_LISTEN */
-			snprintf(r->desc, sizeof(r->desc), "%s listen %s", r->proto, r->local);
-			snprintf(r->pattern, sizeof(r->pattern), "%s listen %s", r->proto, r->local);
-			continue;
-		}
-		if (!strcmp(r->remote, "0.0.0.0:0") || !strcmp(r->remote, "[::]:0")) {
-			snprintf(r->desc, sizeof(r->desc), "%s %s", r->proto, r->local);
-			snprintf(r->pattern, sizeof(r->pattern), "%s %s", r->proto, r->local);
-			continue;
-		}
-		snprintf(r->desc, sizeof(r->desc), "%s %s -> %s", r->proto, r->local, r->remote);
 		for (j = 0; j < rows->n && !served; j++)
 			served = rows->v[j].state == 10 && r->state &&
 				 !strcmp(port_of(rows->v[j].local), port_of(r->local));
-		if (served)
-			snprintf(r->pattern, sizeof(r->pattern), "%s %s <- *", r->proto, r->local);
-		else
-			snprintf(r->pattern, sizeof(r->pattern), "%s -> %s", r->proto, r->remote);
+		fdtable__sock_names(r->proto, r->state, r->local, r->remote, served, r->desc,
+				    r->pattern, sizeof(r->pattern));
 	}
+}
+
+/* "127.0.0.1:8080" or "[::1]:8080" from an address in network order, as /proc/net names it */
+static void endpoint(bool v6, const uint8_t *addr, unsigned int port, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(v6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
+	snprintf(out, len, v6 ? "[%s]:%u" : "%s:%u", ip, port);
+}
+
+void fdtable__exit_target(const struct qh_event_fd_exit *e, char *pattern, size_t len,
+			  int *tcp_state)
+{
+	char local[64], remote[64], desc[FD_TARGET_LEN], proto[8];
+	size_t end, start, n = 0;
+
+	*tcp_state = 0;
+	if (e->kind == QH_FD_SOCKET && (e->flags & QH_FDX_INET)) {
+		snprintf(proto, sizeof(proto), "%s%s", e->flags & QH_FDX_UDP ? "udp" : "tcp",
+			 e->flags & QH_FDX_V6 ? "6" : "");
+		endpoint(e->flags & QH_FDX_V6, e->laddr, e->lport, local, sizeof(local));
+		endpoint(e->flags & QH_FDX_V6, e->raddr, e->rport, remote, sizeof(remote));
+		/* the kernel kept the peer of an accepted connection out of the group: "*" */
+		fdtable__sock_names(proto, e->state, local,
+				    e->flags & QH_FDX_ACCEPTED ? "*" : remote,
+				    e->flags & QH_FDX_ACCEPTED, desc, pattern, len);
+		if (!(e->flags & QH_FDX_UDP))
+			*tcp_state = e->state;
+		return;
+	}
+	if (e->kind == QH_FD_SOCKET) {
+		snprintf(pattern, len, "socket"); /* as for a socket /proc/net does not list */
+		return;
+	}
+	if (e->kind != QH_FD_FILE && e->kind != QH_FD_DIR && e->kind != QH_FD_MEMFD) {
+		snprintf(pattern, len, "%s", fd_kind__str(e->kind));
+		return;
+	}
+	/* the components come the file's own name first: "/" and each from the last */
+	end = e->path_len < sizeof(e->path) ? e->path_len : sizeof(e->path);
+	if (e->flags & QH_FDX_PATH_CUT)
+		n += snprintf(pattern, len, "...");
+	while (end > 0 && n < len) {
+		start = end - 1; /* at the NUL ending the last component */
+		while (start > 0 && e->path[start - 1])
+			start--;
+		n += snprintf(pattern + n, len - n, "/%.*s", (int)(end - 1 - start),
+			      (const char *)e->path + start);
+		end = start;
+	}
+	if (n == 0 && len)
+		n = snprintf(pattern, len, "/");
+	if (n < len && (e->flags & QH_FDX_DELETED))
+		snprintf(pattern + n, len - n, " (deleted)");
 }
 
 /* copy, cut to fit */

@@ -56,6 +56,23 @@ const char *tcp_state__str(int state);
 int fdtable__parse_tcp_line(const char *line, bool v6, uint64_t *ino, int *state, char *local,
 			    char *remote, size_t len);
 
+/*
+ * A socket's description ("tcp 127.0.0.1:5000 -> 127.0.0.1:80") and what repeats when such
+ * sockets pile up ("tcp -> 127.0.0.1:80"; "tcp 127.0.0.1:8080 <- *" when @served: accepted on
+ * a listening port; "tcp listen ..."), from its /proc/net file's name, TCP state (0: UDP) and
+ * ends as that file shows them.
+ */
+void fdtable__sock_names(const char *proto, int state, const char *local, const char *remote,
+			 bool served, char *desc, char *pattern, size_t len);
+
+/*
+ * The target pattern of a run of fds a process held at its exit, as fdtable__read would have
+ * made it from /proc while they were open (the path; the socket's end that repeats; the kind),
+ * and @tcp_state (TCP_*, 0 for anything but a TCP socket /proc/net lists).
+ */
+void fdtable__exit_target(const struct qh_event_fd_exit *e, char *pattern, size_t len,
+			  int *tcp_state);
+
 /* syscall name of an x86-64 number the fd probes report, or "syscall N" */
 const char *fd_syscall__str(uint32_t nr, char *buf, size_t len);
 

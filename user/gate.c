@@ -236,6 +236,17 @@ static void describe_in(struct sbuf *b, const cJSON *rep, const cJSON *it)
 			sb_printf(b, ":%.0f)", v);
 		}
 	}
+	/* an fd finding: why (growing, open at the end or at exit), and what opened it */
+	if ((s = str_of(it, "reason")) && cJSON_HasObjectItem(it, "growing_checks")) {
+		sb_printf(b, ", ");
+		sb_esc(b, s, "");
+		if ((s = str_of(it, "site"))) {
+			sb_printf(b, " by ");
+			sb_esc(b, s, "");
+		}
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "incomplete")))
+			sb_printf(b, " (incomplete: some fds were not reported)");
+	}
 	/* a leftover: why, of which driver tree, and what the cleanup did */
 	if ((s = str_of(it, "reason")) && cJSON_HasObjectItem(it, "age_s")) {
 		const cJSON *d = num_of(it, "driver", &v) ? driver_of(rep, v) : NULL;
@@ -889,7 +900,7 @@ char *gate__markdown(const cJSON *report, const struct gate_result *r)
 	const cJSON *log = cJSON_GetObjectItemCaseSensitive(report, "event_log");
 	struct sbuf b = {}, cmd = {};
 	double v = 0, w = 0;
-	int c;
+	int c, n;
 
 	command_line(&cmd, report);
 	sb_printf(&b, "## qhtrace: %s\n\n", r->pass ? "pass" : "FAIL");
@@ -900,7 +911,8 @@ char *gate__markdown(const cJSON *report, const struct gate_result *r)
 		sb_printf(&b, " exited %.0f", v);
 	if (num_of(run, "duration_s", &w))
 		sb_printf(&b, " after %.2f s", w);
-	sb_printf(&b, "; %d processes traced", cJSON_GetArraySize(procs));
+	n = cJSON_GetArraySize(procs);
+	sb_printf(&b, "; %d process%s traced", n, n == 1 ? "" : "es");
 	if (num_of(ev, "received", &v) && num_of(ev, "lost", &w))
 		sb_printf(&b, ", %.0f events received, %.0f lost", v, w);
 	sb_printf(&b, ".\n\n| class | gated | findings | result |\n| --- | --- | --- | --- |\n");

@@ -284,6 +284,11 @@ int proctree__handle_event(void *ctx, void *data, size_t size)
 	case QH_EV_JOB_ENV:
 		/* nothing for the model: the monitor's jobs (cmd_monitor.c) */
 		break;
+	case QH_EV_FD_EXIT:
+		/* nothing for the model: open_at_exit findings (session.c) */
+		if (size < sizeof(struct qh_event_fd_exit))
+			t->bad_events++;
+		break;
 	case QH_EV_MAP_EXEC:
 		/* nothing for the model: the loader builds the file's unwind table */
 		break;

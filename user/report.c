@@ -183,6 +183,11 @@ static cJSON *fds_json(const struct proc *p)
 	else
 		cJSON_AddNumberToObject(o, "open_at_end", live ? p->fd_now : p->stats.fd_exit_open);
 	cJSON_AddBoolToObject(o, "closed_by_exit", p->state != PROC_RUNNING);
+	/* of those, the ones it opened while traced (not 0-2): its open_at_exit findings */
+	cJSON_AddItemToObject(o, "held_at_exit", int_or_null(p->state != PROC_RUNNING,
+							     p->stats.fd_exit_leaked));
+	cJSON_AddItemToObject(o, "held_at_exit_unreported",
+			      int_or_null(p->state != PROC_RUNNING, p->stats.fd_exit_unsent));
 	/* fds received over SCM_RIGHTS are not counted fd by fd: /proc may have seen more */
 	cJSON_AddNumberToObject(o, "peak", p->fd_scanned && p->fd_now > p->stats.fd_peak ?
 						   p->fd_now :
@@ -432,6 +437,8 @@ static cJSON *fd_leaks_json(const struct run_info *ri, bool sockets)
 		cJSON_AddNumberToObject(o, "growth_per_s", l->growth_per_s);
 		cJSON_AddNumberToObject(o, "growing_checks", l->growing_checks);
 		cJSON_AddStringToObject(o, "reason", l->reason);
+		/* open_at_exit: some fds it held came in no record; count is what did */
+		cJSON_AddBoolToObject(o, "incomplete", l->incomplete);
 		cJSON_AddStringToObject(o, "severity", severity__str(l->severity));
 		if (l->site[0])
 			cJSON_AddStringToObject(o, "site", l->site);
@@ -793,8 +800,9 @@ static void fd_summary(FILE *out, const struct run_info *ri)
 				if (!strcmp(l->reason, "growing"))
 					fprintf(out, " from %lu, +%.2f/s", (unsigned long)l->baseline,
 						l->growth_per_s);
-				fprintf(out, "%s%s)\n", l->site[0] ? ", " : "",
-					util__esc(l->site, e[2], sizeof(e[2])));
+				fprintf(out, "%s%s%s)\n", l->site[0] ? ", " : "",
+					util__esc(l->site, e[2], sizeof(e[2])),
+					l->incomplete ? ", incomplete: some fds not reported" : "");
 			}
 			continue;
 		}

@@ -230,6 +230,8 @@ struct session_events {
 	struct proctree *tree;
 	struct outputs *out;
 	bool heap;
+	bool fd_stacks;		/* --fd-stacks: the program's text of each exec, for exited ones */
+	struct fdleaks *fdleaks; /* the fds processes held at exit (QH_EV_FD_EXIT), or NULL */
 	struct testattr *tests;	/* attach: which test each process belongs to */
 	session_event_fn hook;	/* the command's own look at each record (monitor), or NULL */
 	void *hook_ctx;
@@ -296,6 +298,44 @@ static void attribute(struct session_events *c, const struct qh_event_hdr *h)
 }
 
 /*
+ * What a process held at its exit: each QH_EV_FD_EXIT record (a run of alike fds) adds to an
+ * open_at_exit finding; the exit record after them says whether any fd was in none.
+ */
+static void fd_exit_event(struct session_events *c, const struct qh_event_hdr *h, size_t size)
+{
+	struct proc *p = proctree__find(c->tree, h->pid, h->start_ns);
+	char pattern[FD_TARGET_LEN];
+	int state, err = 0;
+
+	/*
+	 * A WebDriver tree's processes (the driver, its browser) are not flagged: a browser keeps
+	 * its fds to its end by design, and that end is the driver's story (leftovers, cleanup).
+	 * held_at_exit still counts them.
+	 */
+	if (!p || procwatch__driver_of(p))
+		return;
+	if (h->type == QH_EV_FD_EXIT && size >= sizeof(struct qh_event_fd_exit)) {
+		const struct qh_event_fd_exit *e = (const void *)h;
+		struct qh_fd opener = { .ts_ns = e->ts_ns, .caller = e->caller,
+					.stack_id = e->stack_id, .nr = e->nr, .kind = e->kind };
+
+		fdtable__exit_target(e, pattern, sizeof(pattern), &state);
+		err = fdleaks__at_exit(c->fdleaks, p, e->kind, pattern, state, e->count, &opener);
+	} else if (h->type == QH_EV_EXIT && size >= sizeof(struct qh_event_exit)) {
+		const struct qh_event_exit *e = (const void *)h;
+
+		err = fdleaks__exit_unsent(c->fdleaks, p, e->proc.fd_exit_unsent);
+		if (e->proc.fd_exit_unsent)
+			pr_warn("pid %u (%s): %u of the %u fds it held at exit were not reported "
+				"(the ring buffer was full, or past %u records): its open_at_exit "
+				"findings are incomplete\n", p->pid, p->comm,
+				e->proc.fd_exit_unsent, e->proc.fd_exit_leaked, QH_FD_EXIT_MAX_RECORDS);
+	}
+	if (err)
+		pr_warn("pid %u: its fds at exit: %s\n", p->pid, strerror(-err));
+}
+
+/*
  * With --heap, each process's executable mappings are snapshotted when it appears, when it
  * execs (the kernel has mapped the program and its interpreter) and when the dynamic loader
  * maps the probed C library (the libraries are loading), so the stacks of processes that exit
@@ -316,6 +356,19 @@ static int on_event(void *ctx, void *data, size_t size)
 		attribute(c, h);
 	if (c->hook && size >= sizeof(*h))
 		c->hook(c->hook_ctx, data, size);
+	if (c->fdleaks && size >= sizeof(*h) && (h->type == QH_EV_FD_EXIT || h->type == QH_EV_EXIT))
+		fd_exit_event(c, h, size);
+	/* --fd-stacks without --heap: the program's text (the callers of fds are in it) */
+	if (c->fd_stacks && !c->heap && size >= sizeof(struct qh_event_exec) &&
+	    h->type == QH_EV_EXEC && (p = proctree__find(c->tree, h->pid, h->start_ns)))
+		exec_maps(c->tr, p, data);
+	if (c->fd_stacks && !c->heap && size >= sizeof(*h) && h->type == QH_EV_FORK &&
+	    (p = proctree__find(c->tree, h->pid, h->start_ns)) && !p->maps) {
+		struct proc *parent = proctree__find_running(c->tree, p->ppid);
+
+		if (parent && parent->maps)
+			proctree__set_maps(p, syms_maps__clone(parent->maps, p->pid));
+	}
 	if (!c->heap || size < sizeof(*h))
 		return 0;
 	if (c->heap_filter && (h->type == QH_EV_EXIT || h->type == QH_EV_EXEC ||
@@ -756,6 +809,20 @@ static int fd_recs_of(struct tracer *tr, pid_t pid, struct fd_recs *r)
 }
 
 /*
+ * --fd-stacks: the function that opened what an exited process held, in the mappings the
+ * model kept of it (its program's text from its exec: /proc has none of an exited process).
+ */
+static void exit_site(void *ctx, const struct proc *p, const struct qh_fd *opener, char *site,
+		      size_t len)
+{
+	char buf[96];
+
+	fdsync__site(ctx, p->maps, opener, buf, sizeof(buf));
+	if (buf[0])
+		snprintf(site, len, "%s", buf);
+}
+
+/*
  * Reconcile the running processes with /proc/PID/fd (fdsync.h), then feed the findings: a
  * periodic check looks for growth, the end for what survivors hold.
  */
@@ -779,6 +846,8 @@ static void fd_check(struct session *s, bool at_end)
 	if (tracer__for_each_fd(s->tr, add_fd_rec, &recs))
 		pr_warn("fd check: failed to read the kernel's fd records\n");
 	fdsync__check(&ops, s->tree, s->fdleaks, recs.v, recs.n, now, at_end);
+	if (at_end && k.sy)
+		fdleaks__exit_sites(s->fdleaks, exit_site, &ops);
 	syms__free(k.sy);
 	free(recs.v);
 }
@@ -1287,6 +1356,9 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 		return -EINVAL;
 	s->actx->tree = s->tree;
 	s->actx->heap = o->heap;
+	s->actx->fd_stacks = o->fd_stacks && !o->no_fds;
+	if (o->fd_exit && !o->no_fds)
+		s->actx->fdleaks = s->fdleaks;
 	err = outputs__open(&s->out, o);
 	if (err)
 		return err;
@@ -1306,6 +1378,7 @@ int session__open(struct session *s, const struct attach_opts *o, const char *li
 					   .no_fds = o->no_fds,
 					   .fd_probes = o->fd_probes,
 					   .fd_stacks = o->fd_stacks,
+					   .fd_exit = o->fd_exit,
 					   .job_env = o->job_env_names,
 					   .n_job_env = o->n_job_env_names,
 					   .max_fds = o->max_fds,

@@ -646,6 +646,8 @@ int tracer__open(struct tracer **out, const struct tracer_opts *opts)
 	if (!(opts->fd_stacks && !opts->no_fds))
 		bpf_map__set_max_entries(t->skel->maps.stacks, 1);
 	t->skel->rodata->cfg_fd_stacks = opts->fd_stacks && !opts->no_fds;
+	t->skel->rodata->cfg_fd_exit = opts->fd_exit && !opts->no_fds;
+	t->skel->rodata->cfg_fd_exit_max = QH_FD_EXIT_MAX_RECORDS;
 	set_job_env(t, opts);
 
 	if (opts->no_fds) {

@@ -57,6 +57,7 @@ struct tracer_opts {
 				 * this resolves to FENTRY (or, with no_fds, AUTO does),
 				 * else tracepoints */
 	bool fd_stacks;		/* a user stack and the caller per fd opened */
+	bool fd_exit;		/* the fds each process held at exit, as QH_EV_FD_EXIT records */
 	uint32_t max_fds;	/* fds followed at once (0: the default) */
 	/* monitor: the variables that name a CI job, looked for at each exec of a process in no
 	 * job (QH_EV_JOB_ENV); up to QH_JOB_ENV_NAMES */

@@ -130,12 +130,15 @@ def test_thread_pool(qh, tmp_path):
 
 def test_growth_over_checks(qh, tmp_path):
     """One more fd of /dev/null every 50 ms for 3.5 s, checked every second: a growing group,
-    flagged while the process ran, though the kernel closed them all at its exit."""
+    flagged while the process ran; and the 70 it still held at its exit, a finding of its own
+    (open_at_exit)."""
     rc, report, err = qh.run_attach([qh.fx("fdleak"), "drip", "70", "50"],
                                     tmp_path / "r.json", opts=("-q", "--check-interval", "1"))
     assert rc == 0, err
     (p,) = report["processes"]
-    (l,) = leaks_of(report, p["pid"])
+    (l,) = [l for l in leaks_of(report, p["pid"]) if l["reason"] == "growing"]
+    (e,) = [l for l in leaks_of(report, p["pid"]) if l["reason"] == "open_at_exit"]
+    assert (e["target"], e["count"], e["site"]) == ("/dev/null", 70, "openat"), e
     assert (l["kind"], l["target"], l["reason"]) == ("file", "/dev/null", "growing"), l
     # checks at about 1, 2, 3 s see ~20, ~40, ~60 of the 70 (one check may be late)
     assert l["growing_checks"] >= 2 and 30 <= l["count"] - l["baseline"] <= 70, l
@@ -222,3 +225,91 @@ def test_gate_on_fds(qh, tmp_path):
     cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
     failure = cases["fds"].find("failure")
     assert failure is not None and "/etc/hostname" in failure.text, ET.tostring(cases["fds"])
+
+
+def exit_run(qh, tmp_path, scenario, n, path, opts=("-q",), **kwargs):
+    """`qhtrace attach OPTS -- fdleak SCENARIO N PATH` (no child: the process exits at once);
+    (rc, report, the listener's port, stderr)."""
+    out = tmp_path / "report.json"
+    rc, stdout, err = qh.run(qh.attach_argv([qh.fx("fdleak"), scenario, str(n), path], out,
+                                            opts), **kwargs)
+    report = qh.load_report(out)
+    assert report is not None, err
+    assert report["events"]["lost"] == 0, report["events"]
+    return rc, report, int(stdout.split()[0]), err
+
+
+def at_exit(report, key="fds"):
+    return sorted((l for l in report["leaks"][key] if l["reason"] == "open_at_exit"),
+                  key=lambda l: l["target"])
+
+
+def test_open_at_exit_gate(qh, tmp_path):
+    """A program that opens a file 40 times, a socket, a listener and a pipe, closes none of
+    them and exits 0 at once: each group is an open_at_exit finding with its exact count, and
+    --fail-on fds fails the run with the gate's code (3). Its stdin, reopened onto /dev/null
+    while traced, is a standard stream: never a finding."""
+    import xml.etree.ElementTree as ET
+    junit = tmp_path / "j.xml"
+    rc, report, port, err = exit_run(qh, tmp_path, "exit", 40, "/etc/hostname",
+                                     opts=("-q", "--fail-on", "fds", "--junit", str(junit)))
+    assert rc == 3, err
+    (p,) = report["processes"]
+    assert p["exit_code"] == 0 and p["state"] != "running", p
+    got = [(l["kind"], l["target"], l["count"], l["site"], l["incomplete"])
+           for l in at_exit(report)]
+    assert got == [("file", "/etc/hostname", 40, "openat", False),
+                   ("pipe", "pipe", 2, "pipe2", False),
+                   ("socket", "socket", 1, "socket", False)], got
+    (ls,) = at_exit(report, "sockets")
+    assert (ls["target"], ls["state"], ls["count"], ls["site"]) == \
+        (f"tcp listen 127.0.0.1:{port}", "LISTEN", 1, "socket"), ls
+    assert all(l["pid"] == p["pid"] for l in report["leaks"]["fds"]), report["leaks"]
+    # 44 opened and held (stdin's /dev/null not among them); 0-2 and the rest were closed
+    fds = p["fds"]
+    assert (fds["held_at_exit"], fds["held_at_exit_unreported"]) == (44, 0), fds
+    assert report["verdict"]["pass"] is False, report["verdict"]
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    failure = cases["fds"].find("failure")
+    assert failure is not None, ET.tostring(cases["fds"])
+    assert "40 file fds /etc/hostname" in failure.text and "open_at_exit" in failure.text, \
+        failure.text
+
+
+def test_open_at_exit_clean_and_inherited(qh, tmp_path):
+    """The same program closing everything before it exits: no finding, and --fail-on fds
+    passes. An fd it inherited (open in qhtrace's caller) and never closed is not its doing."""
+    with open("/etc/passwd") as inherited:
+        rc, report, _, err = exit_run(qh, tmp_path, "exitclean", 40, "/etc/hostname",
+                                      opts=("-q", "--fail-on", "fds"),
+                                      pass_fds=(inherited.fileno(),))
+    assert rc == 0, err
+    assert report["leaks"]["fds"] == [] and report["leaks"]["sockets"] == [], report["leaks"]
+    (p,) = report["processes"]
+    assert p["fds"]["held_at_exit"] == 0, p["fds"]
+    # the inherited fd was still open at exit: counted, not flagged
+    assert p["fds"]["open_at_end"] >= 4 and p["fds"]["closed_by_exit"], p["fds"]
+
+
+def test_open_at_exit_fd_stacks(qh, tmp_path):
+    """--fd-stacks: an exited process's findings name the function and line that opened them,
+    from the program's text as the kernel saw it at exec (/proc has nothing of it by then)."""
+    rc, report, _, err = exit_run(qh, tmp_path, "exit", 3, "/etc/hostname",
+                                  opts=("-q", "--fd-stacks"))
+    assert rc == 0, err
+    sites = {l["target"]: l["site"] for l in at_exit(report)}
+    line = source_line("if ((fds[k++] = open(path, O_RDONLY)) < 0)")
+    assert sites["/etc/hostname"] == f"openat in exit_fds (fdleak.c:{line})", sites
+    assert sites["pipe"] == f"pipe2 in exit_fds (fdleak.c:{source_line('if (pipe(fds + k))')})"
+
+
+def test_open_at_exit_paths(qh, tmp_path):
+    """The kernel rebuilds the path across mounts as /proc would have named it: a file under
+    /proc (its own mount), and a file unlinked before the exit ("(deleted)")."""
+    gone = tmp_path / "gone.txt"
+    gone.write_text("x")
+    script = (f"exec 3</proc/version 4<{gone} 5<{gone}; rm {gone}; exit 0")
+    rc, report, err = qh.run_attach(["/bin/sh", "-c", script], tmp_path / "r.json")
+    assert rc == 0, err
+    got = [(l["target"], l["count"]) for l in at_exit(report)]
+    assert sorted(got) == sorted([(f"{gone} (deleted)", 2), ("/proc/version", 1)]), got

@@ -279,6 +279,148 @@ static void test_many_groups(void **state)
 	fdleaks__free(f);
 }
 
+/* a QH_EV_FD_EXIT record's path: components given the file's own name first */
+static void exit_path(struct qh_event_fd_exit *e, const char *const *names, size_t n)
+{
+	size_t i, len;
+
+	e->path_len = 0;
+	for (i = 0; i < n; i++) {
+		len = strlen(names[i]) + 1;
+		memcpy(e->path + e->path_len, names[i], len);
+		e->path_len += len;
+	}
+}
+
+/* What fds held at exit are grouped by, from the kernel's record, as /proc would have shown */
+static void test_exit_target(void **state)
+{
+	struct qh_event_fd_exit e = { .kind = QH_FD_FILE };
+	char pat[FD_TARGET_LEN];
+	int st;
+
+	(void)state;
+	exit_path(&e, (const char *const[]){ "hostname", "etc" }, 2);
+	fdtable__exit_target(&e, pat, sizeof(pat), &st);
+	assert_string_equal(pat, "/etc/hostname");
+	assert_int_equal(st, 0);
+	e.flags = QH_FDX_DELETED;
+	fdtable__exit_target(&e, pat, sizeof(pat), &st);
+	assert_string_equal(pat, "/etc/hostname (deleted)");
+	/* the walk stopped short of the root */
+	e.flags = QH_FDX_PATH_CUT;
+	fdtable__exit_target(&e, pat, sizeof(pat), &st);
+	assert_string_equal(pat, ".../etc/hostname");
+	/* the root directory itself */
+	e.kind = QH_FD_DIR;
+	e.flags = 0;
+	e.path_len = 0;
+	fdtable__exit_target(&e, pat, sizeof(pat), &st);
+	assert_string_equal(pat, "/");
+	/* a memfd: its own pseudo root, named as simple_dname() does */
+	e.kind = QH_FD_MEMFD;
+	e.flags = QH_FDX_DELETED;
+	exit_path(&e, (const char *const[]){ "memfd:cache" }, 1);
+	fdtable__exit_target(&e, pat, sizeof(pat), &st);
+	assert_string_equal(pat, "/memfd:cache (deleted)");
+	/* pipes and anonymous inodes by kind; a socket /proc/net does not list, "socket" */
+	e.kind = QH_FD_PIPE;
+	fdtable__exit_target(&e, pat, sizeof(pat), &st);
+	assert_string_equal(pat, "pipe");
+	memset(&e, 0, sizeof(e));
+	e.kind = QH_FD_SOCKET;
+	fdtable__exit_target(&e, pat, sizeof(pat), &st);
+	assert_string_equal(pat, "socket");
+	/* a listener, by its address; TCP sockets keep their state */
+	e.flags = QH_FDX_INET;
+	e.state = 10;
+	memcpy(e.laddr, (uint8_t[]){ 127, 0, 0, 1 }, 4);
+	e.lport = 8080;
+	fdtable__exit_target(&e, pat, sizeof(pat), &st);
+	assert_string_equal(pat, "tcp listen 127.0.0.1:8080");
+	assert_int_equal(st, 10);
+	/* accepted on it: the port it was accepted on */
+	e.flags |= QH_FDX_ACCEPTED;
+	e.state = 8;
+	fdtable__exit_target(&e, pat, sizeof(pat), &st);
+	assert_string_equal(pat, "tcp 127.0.0.1:8080 <- *");
+	assert_int_equal(st, 8);
+	/* a connection to a service, v6: the service */
+	memset(&e, 0, sizeof(e));
+	e.kind = QH_FD_SOCKET;
+	e.flags = QH_FDX_INET | QH_FDX_V6;
+	e.state = 1;
+	e.raddr[15] = 1;
+	e.rport = 5432;
+	fdtable__exit_target(&e, pat, sizeof(pat), &st);
+	assert_string_equal(pat, "tcp6 -> [::1]:5432");
+	/* a bound UDP socket: its address, and no TCP state */
+	memset(&e, 0, sizeof(e));
+	e.kind = QH_FD_SOCKET;
+	e.flags = QH_FDX_INET | QH_FDX_UDP;
+	e.lport = 53;
+	fdtable__exit_target(&e, pat, sizeof(pat), &st);
+	assert_string_equal(pat, "udp 0.0.0.0:53");
+	assert_int_equal(st, 0);
+}
+
+/*
+ * open_at_exit: the kernel's runs of one group add up to one finding per (process, group), the
+ * site of the newest; a process whose records were partly lost says so, and one whose records
+ * were all lost still has a finding for what it held.
+ */
+static void test_at_exit(void **state)
+{
+	struct fdleaks *f = fdleaks__new(64);
+	struct proc p = { .pid = 7, .comm = "y" }, q = { .pid = 8, .comm = "z" };
+	struct proc r = { .pid = 9, .comm = "w" };
+	struct qh_fd a = { .ts_ns = 100, .nr = 257 }, b = { .ts_ns = 200, .nr = 2 };
+	struct qh_fd pipe = { .ts_ns = 150, .nr = 293 };
+	const struct fd_leak *l;
+
+	(void)state;
+	/* two runs of one file (interrupted by a pipe), by openat then open */
+	assert_int_equal(fdleaks__at_exit(f, &p, QH_FD_FILE, "/etc/hostname", 0, 30, &a), 0);
+	assert_int_equal(fdleaks__at_exit(f, &p, QH_FD_PIPE, "pipe", 0, 2, &pipe), 0);
+	assert_int_equal(fdleaks__at_exit(f, &p, QH_FD_FILE, "/etc/hostname", 0, 10, &b), 0);
+	/* the same file held by another process: its own finding */
+	assert_int_equal(fdleaks__at_exit(f, &q, QH_FD_FILE, "/etc/hostname", 0, 1, &a), 0);
+	/* a listener: a socket finding */
+	assert_int_equal(fdleaks__at_exit(f, &p, QH_FD_SOCKET, "tcp listen 127.0.0.1:1", 10, 1, &a),
+			 0);
+	assert_int_equal(fdleaks__count(f), 4);
+	l = fdleaks__get(f, 0);
+	assert_ptr_equal(l->proc, &p);
+	assert_int_equal(l->count, 40);
+	assert_string_equal(l->target, "/etc/hostname");
+	assert_string_equal(l->reason, "open_at_exit");
+	assert_string_equal(l->site, "open"); /* the newest (stamp 200) */
+	assert_int_equal(l->opener.ts_ns, 200);
+	/* 40 of 64: high (from 16) */
+	assert_int_equal(l->severity, SEV_HIGH);
+	assert_false(l->incomplete);
+	l = fdleaks__get(f, 3);
+	assert_true(fd_leak__is_socket(l));
+	assert_int_equal(l->tcp_state, 10);
+	/* 3 of p's fds came in no record */
+	assert_int_equal(fdleaks__exit_unsent(f, &p, 3), 0);
+	for (size_t i = 0; (l = fdleaks__get(f, i)); i++)
+		assert_int_equal(l->incomplete, l->proc == &p);
+	/* a process none of whose records came: one finding stands for its fds */
+	assert_int_equal(fdleaks__exit_unsent(f, &r, 5), 0);
+	assert_int_equal(fdleaks__exit_unsent(f, &q, 0), 0); /* nothing lost: nothing changes */
+	assert_int_equal(fdleaks__count(f), 5);
+	for (size_t i = 0; (l = fdleaks__get(f, i)); i++) {
+		if (l->proc != &r)
+			continue;
+		assert_int_equal(l->kind, QH_FD_UNKNOWN);
+		assert_int_equal(l->count, 5);
+		assert_true(l->incomplete);
+		assert_string_equal(l->reason, "open_at_exit");
+	}
+	fdleaks__free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_read_self), cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_read_no_fds),
 		cmocka_unit_test(test_at_end), cmocka_unit_test(test_many_groups),
+		cmocka_unit_test(test_exit_target), cmocka_unit_test(test_at_exit),
 	};
 
 	return cmocka_run_group_tests_name("fds", tests, NULL, NULL);

@@ -326,6 +326,14 @@ static void test_markdown(void **state)
 	assert_non_null(strstr(m, "### leaks (2)\n"));
 	assert_non_null(strstr(m, "10 events received, 2 lost"));
 	free(m);
+	/* "1 process traced", not "1 processes" (issue 16's readers and counts) */
+	cJSON_Delete(rep);
+	rep = parse("{\"events\": {\"received\": 3, \"lost\": 0}, \"processes\": [{}]}");
+	gate__release(&r);
+	assert_int_equal(gate__evaluate(rep, 0, SEV_LOW, &r), 0);
+	m = gate__markdown(rep, &r);
+	assert_non_null(strstr(m, "; 1 process traced, 3 events received"));
+	free(m);
 	gate__release(&r);
 	cJSON_Delete(rep);
 }
