@@ -68,12 +68,23 @@ def held(qh, tmp_path):
     sock, child, zombie = line[1], int(line[2]), int(line[3])
     parent = qh.find_descendant(p.pid, "statushold")
     assert parent
-    # the child has touched its memory, the zombie is one
+    # the child has touched its memory, the zombie is one (it may still be exiting: state R)
     assert qh.wait_for(lambda: rss_bytes(child) >= CHILD_MIB << 20, timeout=10)
+    assert qh.wait_for(lambda: proc_state(zombie) == "Z", timeout=10), proc_state(zombie)
     yield p, sock, parent, child, zombie, stop
     stop.touch()
     rc, _, err = qh.wait(p)
     assert rc == 0, err
+
+
+def proc_state(pid):
+    """/proc's state letter of pid, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data[data.rindex(")") + 2]
 
 
 def status(qh, *args, env=None):
