@@ -886,7 +886,7 @@ static void finish_job(struct monitor *m, struct job *job, bool final)
 	char *argv[1], ekey[4 * QH_JOB_KEY_MAX], epath[4 * PATH_MAX];
 	struct job_heap *jh;
 	struct qh_proc cur;
-	bool zombie;
+	bool zombie, early;
 	int err;
 
 	root = NULL;
@@ -911,15 +911,20 @@ static void finish_job(struct monitor *m, struct job *job, bool final)
 		    procfs__same_start(cur.start_ns, p->start_ns))
 			p->stats = cur;
 	}
-	job->outlived = final && job->state == JOB_RUNNING ? 0 : nleft;
+	/*
+	 * At a stop, what a job still running or still in its grace holds has outlived nothing
+	 * yet: listed as alive_at_stop, never cleaned.
+	 */
+	early = final && (job->state == JOB_RUNNING || job->due_ns > now);
+	job->outlived = early ? 0 : nleft;
 	m->outlived_by_kind[job->m.kind] += job->outlived;
 	for (size_t i = 0; i < job->outlived; i++)
 		left[i]->outlived_kind = job->m.kind + 1;
 	arr = cJSON_CreateArray();
 	for (size_t i = 0; i < nleft; i++)
-		cJSON_AddItemToArray(arr, proc_ref_json(left[i], job->state == JOB_RUNNING ?
-						      "alive_at_stop" : "outlived_job", now));
-	/* only what outlived its job: a job still running at a stop is left alone */
+		cJSON_AddItemToArray(arr, proc_ref_json(left[i], early ? "alive_at_stop"
+								      : "outlived_job", now));
+	/* only what outlived its job is cleaned */
 	if (m->cleanup) {
 		struct cleanup_opts co = {
 			.timeout_ms = m->o.watch.force_cleanup_timeout_ms,
@@ -992,8 +997,7 @@ static void finish_job(struct monitor *m, struct job *job, bool final)
 	cJSON_AddItemToObject(jo, "end_time", job->end_ns ? time_json(job->end_ns)
 							 : cJSON_CreateNull());
 	cJSON_AddNumberToObject(jo, "grace_s", m->grace_ns / 1e9);
-	cJSON_AddBoolToObject(jo, "grace_complete", !final || job->state != JOB_GRACE ||
-							    job->due_ns <= now);
+	cJSON_AddBoolToObject(jo, "grace_complete", !early);
 	cJSON_AddNumberToObject(jo, "processes", job->procs);
 	cJSON_AddNumberToObject(jo, "outlived", job->outlived);
 	cJSON_AddNumberToObject(jo, "zombies", nzombies);
