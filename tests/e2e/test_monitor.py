@@ -353,3 +353,38 @@ def test_monitor_reloads_on_sighup(qh, tmp_path):
         mon.send_signal(signal.SIGTERM)
         rc, _, err = qh.wait(mon)
     assert rc == 0, err
+
+
+def test_monitor_stop_within_grace(qh, tmp_path):
+    """Stopped while a job is in its grace: the report lists what it holds as alive_at_stop,
+    grace_complete false, and --cleanup touches none of it (its grace was not over)."""
+    spool = tmp_path / "spool"
+    token = f"{os.getpid()}s"
+    mon = qh.popen([qh.qhtrace, "monitor", "--spool", str(spool), "--job-grace", "600",
+                    "--cleanup", "--metrics-addr", "", "--socket", ""])
+    job, left = None, {}
+    try:
+        wait_line(mon.stderr, "processes running", 60 * TIME_SCALE)
+        job = qh.popen(["/bin/sh", "-c", "sleep 300 >/dev/null 2>&1 & exit 0"],
+                       env={"PATH": "/usr/bin:/bin", "CI_JOB_ID": token})
+        assert qh.wait(job)[0] == 0
+        left = session_members(job.pid)
+        assert len(left) == 1, left
+        wait_line(mon.stderr, f"job gitlab {token} ", 30 * TIME_SCALE)
+        time.sleep(0.5)  # the root's exit record: the job is in its grace
+    finally:
+        mon.send_signal(signal.SIGTERM)
+        rc, _, err = qh.wait(mon)
+        survivors = {pid: start for pid, start in left.items() if alive(pid, start)}
+        if job:
+            left.update(session_members(job.pid))
+        for pid, start in left.items():
+            if alive(pid, start):
+                os.kill(pid, signal.SIGKILL)
+    assert rc == 0, err
+    reports = [json.load(open(p)) for p in glob.glob(str(spool / "*.json"))]
+    (r,) = [r for r in reports if r["job"]["key"] == token]
+    assert r["job"]["state"] == "ended" and r["job"]["grace_complete"] is False, r["job"]
+    assert [(x["comm"], x["reason"]) for x in r["leftovers"]] == [("sleep", "alive_at_stop")]
+    assert r["job"]["outlived"] == 0 and r["cleanup"]["actions"] == [], r
+    assert len(survivors) == 1, "the sleep was cleaned before its job's grace was over"
